@@ -1,0 +1,637 @@
+//! `POST /processes/{processID}/execution`: the 1.0 execute document -> an
+//! [`ExecuteRequest`], checked, submitted, then answered asynchronously (201 + `Location`)
+//! or synchronously (the results, shaped as ogc-notes §1.6).
+//!
+//! Reading input values (liberal, ogc-notes §1.5):
+//! - a bare value, a qualified value `{"value", "mediaType", "encoding", "schema"}` (also
+//!   with a nested `"format": {"mediaType", "encoding"}`), a link `{"href", "type"}` or a
+//!   bounding box `{"bbox", "crs"}`; any other object is an error (objects travel as
+//!   `{"value": {...}}`);
+//! - an array is a list of values when the input takes several (`maxOccurs > 1`), and one
+//!   value otherwise (a json input of type array);
+//! - file inputs: `"encoding": "base64"` makes the string base64; without an encoding a
+//!   string is base64 when the media type (the value's, else the input's first) is not
+//!   textual (OGC `binaryInputValue`), and the file's text otherwise; a qualified JSON value
+//!   (`{"value": {...}, "mediaType": "application/geo+json"}`) is the file's JSON text; a
+//!   bare number, boolean or object is not a file (400).
+
+use super::results::{respond_with_results, status_created};
+use super::views::{ExecuteView, StatusInfoView};
+use super::{AppState, BaseUrl};
+use crate::catalog::EngineState;
+use crate::domain::{
+    ExecuteRequest, InputDescription, InputKind, InputValue, JobControlOption, OutputRequest,
+    Process, ProcessId, ResponseMode, Subscriber, TransmissionMode,
+};
+use crate::error::{ApiError, ErrorCode, ProblemView};
+use crate::jobs::request::{check_request, is_textual_media_type, ProblemKind, RequestProblem};
+use crate::jobs::JobsError;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::Response;
+use serde_json::{Map, Value};
+use std::time::Duration;
+
+/// What the client prefers (RFC 7240 `Prefer`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Preferences {
+    pub respond_async: bool,
+    /// `wait=N`, seconds.
+    pub wait: Option<Duration>,
+}
+
+impl Preferences {
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let mut prefs = Preferences::default();
+        for value in headers.get_all("prefer") {
+            let Ok(value) = value.to_str() else { continue };
+            for token in value.split(',') {
+                // Parameters after ';' do not change these two preferences.
+                let token = token.split(';').next().unwrap_or("").trim();
+                let (name, arg) = match token.split_once('=') {
+                    Some((n, a)) => (n.trim(), Some(a.trim().trim_matches('"'))),
+                    None => (token, None),
+                };
+                if name.eq_ignore_ascii_case("respond-async") {
+                    prefs.respond_async = true;
+                } else if name.eq_ignore_ascii_case("wait") {
+                    if let Some(seconds) = arg.and_then(|a| a.parse::<u64>().ok()) {
+                        prefs.wait = Some(Duration::from_secs(seconds));
+                    }
+                }
+            }
+        }
+        prefs
+    }
+}
+
+/// Whether to run asynchronously, from the process's job control options and `Prefer`
+/// (ogc-notes §1.5): one mode offered -> that one; both -> async only when asked.
+pub fn runs_async(process: &Process, prefs: Preferences) -> bool {
+    let sync = process.allows(JobControlOption::SyncExecute);
+    let async_ = process.allows(JobControlOption::AsyncExecute);
+    match (sync, async_) {
+        (true, false) => false,
+        (false, _) => true,
+        (true, true) => prefs.respond_async,
+    }
+}
+
+/// Executes a process.
+#[utoipa::path(
+    post,
+    path = "/processes/{processID}/execution",
+    tag = "Processes",
+    operation_id = "execute",
+    params(
+        ("processID" = String, Path, description = "The process id"),
+        ("Prefer" = Option<String>, Header, description = "`respond-async` to run \
+            asynchronously (honoured when the process offers `async-execute`); `wait=N` to \
+            wait at most N seconds for a synchronous run (capped by the server's limit)."),
+    ),
+    request_body(content = ExecuteView, content_type = "application/json",
+        description = "The execute request (OGC API - Processes 1.0)."),
+    responses(
+        (status = 200, description = "Synchronous execution: with `response: raw` and one \
+            output by value, that output as its media type; several by value, \
+            `multipart/related` (one part per value, `Content-ID: <outputId>`, references \
+            with `Content-Location` and an empty body); with `response: document`, the \
+            results document.", content(
+                (super::views::ResultsView = "application/json"),
+                (String = "multipart/related"),
+                (String = "*/*"),
+            )),
+        (status = 201, description = "Asynchronous execution (`Prefer: respond-async`), or a \
+            synchronous one that did not end within the wait: the job's status, with its \
+            URL in `Location`.", body = StatusInfoView, headers(
+                ("Location" = String, description = "The job's absolute URL."),
+                ("Preference-Applied" = String, description = "`respond-async` when honoured."),
+            )),
+        (status = 204, description = "Synchronous execution, `response: raw`, every output \
+            by reference: no body, one `Link` header per output value.", headers(
+                ("Link" = String, description = "`<url>; rel=\"http://www.opengis.net/def/rel/ogc/1.0/results\"; type=\"...\"; title=\"<outputId>\"`"),
+            )),
+        (status = 400, description = "The request cannot be run as sent (its `detail` and \
+            `problems` list every value to fix), or a synchronous job failed because of its \
+            input (Seed error category `data`; `type` `urn:ades:seed:error:<name>`).",
+            body = crate::error::ExceptionView),
+        (status = 404, description = "No such process (`no-such-process`), or the \
+            synchronous job was dismissed while it ran (`no-such-job`).",
+            body = crate::error::ExceptionView),
+        (status = 413, description = "The body is larger than the server accepts.",
+            body = crate::error::ExceptionView),
+        (status = 415, description = "The body is not `application/json`.",
+            body = crate::error::ExceptionView),
+        (status = 500, description = "A synchronous job failed (Seed error category `job` \
+            or `system`), or a server error.", body = crate::error::ExceptionView),
+        (status = 503, description = "The container engine cannot be reached; try again \
+            after `Retry-After` seconds.", body = crate::error::ExceptionView,
+            headers(("Retry-After" = String, description = "Seconds to wait."))),
+    )
+)]
+pub async fn execute(
+    State(app): State<AppState>,
+    base: BaseUrl,
+    Path(process_id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let engine_down = match app.catalog.engine_state() {
+        EngineState::Reachable => None,
+        EngineState::Unreachable(why) => Some(why),
+    };
+    let process = match ProcessId::parse(&process_id) {
+        Ok(id) => app.catalog.find(&id).await,
+        Err(_) => None,
+    };
+    if let Some(why) = engine_down {
+        return Err(engine_unavailable(&why));
+    }
+    let process = process.ok_or_else(|| ApiError::no_such_process(&process_id))?;
+
+    let document = read_json_body(&headers, body)?;
+    let (request, mut problems) = parse_execute(&process, &document);
+    if let Err(more) = check_request(&process, &request) {
+        problems.extend(more);
+    }
+    if !problems.is_empty() {
+        return Err(problems_error(&problems));
+    }
+
+    let prefs = Preferences::from_headers(&headers);
+    let run_async = runs_async(&process, prefs);
+    let job = app
+        .jobs
+        .submit(&process, request)
+        .await
+        .map_err(|e| jobs_error(e, "submitting a job"))?;
+    if job.request.subscriber.is_some() {
+        let renderer = super::results::OgcCallbackRenderer {
+            workspace: app.workspace.clone(),
+            catalog: app.catalog.clone(),
+            base: base.clone(),
+        };
+        app.callbacks().watch(&job, std::sync::Arc::new(renderer));
+    }
+
+    if run_async {
+        let mut response = status_created(&job, &base);
+        if prefs.respond_async {
+            response.headers_mut().insert(
+                "preference-applied",
+                HeaderValue::from_static("respond-async"),
+            );
+        }
+        return Ok(response);
+    }
+
+    let limit = app.settings.sync_wait_limit;
+    let wait = prefs.wait.map_or(limit, |w| w.min(limit));
+    let job = app
+        .jobs
+        .wait_until_final(&job.id, wait)
+        .await
+        .map_err(|e| jobs_error(e, "waiting for a synchronous job"))?;
+    if !job.status.is_final() {
+        tracing::info!(job_id = %job.id, "synchronous job still running at the wait limit");
+        return Ok(status_created(&job, &base));
+    }
+    respond_with_results(&app, &base, &job, Some(&process)).await
+}
+
+fn engine_unavailable(why: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::EngineUnavailable,
+        format!(
+            "No job can run now: the container engine cannot be reached ({why}). Try again later."
+        ),
+    )
+    .with_header(header::RETRY_AFTER, HeaderValue::from_static("30"))
+}
+
+/// A [`JobsError`] seen by a handler: an unknown job is a 404, the store failing a 500.
+pub fn jobs_error(error: JobsError, context: &str) -> ApiError {
+    match error {
+        JobsError::NoSuchJob(id) => ApiError::no_such_job(id.as_str()),
+        JobsError::Store(e) => ApiError::internal(context, &e),
+    }
+}
+
+/// The body as JSON: 415 for another declared content type, 413 when too large, 400 when
+/// it is not JSON.
+fn read_json_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Value, ApiError> {
+    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
+        let content_type = content_type.to_str().unwrap_or("");
+        let essence = crate::jobs::request::media_type_essence(content_type);
+        let json = essence == "application/json" || essence.ends_with("+json");
+        if !json {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                format!(
+                    "The body is declared as {content_type:?}; send the execute request as \
+                     JSON with Content-Type: application/json."
+                ),
+            ));
+        }
+    }
+    let body = body.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                "The request body is larger than this server accepts; pass large inputs by \
+                 reference ({\"href\": \"https://...\"}).",
+            )
+        } else {
+            ApiError::new(ErrorCode::InvalidRequestBody, rejection.body_text())
+        }
+    })?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequestBody,
+            "The body is empty; send an execute request such as {\"inputs\": {...}}.",
+        ));
+    }
+    serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidRequestBody,
+            format!("The body is not valid JSON: {e}. Send an execute request such as {{\"inputs\": {{...}}}}."),
+        )
+    })
+}
+
+/// One 400 listing every problem: `MissingParameterValue` when only required inputs are
+/// missing, `InvalidParameterValue` otherwise.
+fn problems_error(problems: &[RequestProblem]) -> ApiError {
+    let only_missing = problems.iter().all(|p| p.kind == ProblemKind::MissingInput);
+    let code = if only_missing {
+        ErrorCode::MissingParameterValue
+    } else {
+        ErrorCode::InvalidParameterValue
+    };
+    let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    let detail = if listed.len() == 1 {
+        format!("Fix this and send the request again: {}", listed[0])
+    } else {
+        format!(
+            "Fix these {} problems and send the request again: {}",
+            listed.len(),
+            listed.join("; ")
+        )
+    };
+    let problems = problems
+        .iter()
+        .map(|p| ProblemView {
+            location: p.location.clone(),
+            message: p.message.clone(),
+        })
+        .collect();
+    ApiError::new(code, detail).with_problems(problems)
+}
+
+/// Reads the execute document; structural problems are returned with the request built
+/// from everything that could be read (so the checks can report the rest too).
+pub fn parse_execute(process: &Process, document: &Value) -> (ExecuteRequest, Vec<RequestProblem>) {
+    let mut problems = Vec::new();
+    let mut request = ExecuteRequest::default();
+    let Some(document) = document.as_object() else {
+        problems.push(RequestProblem::new(
+            ProblemKind::Malformed,
+            "/",
+            "the execute request must be a JSON object such as {\"inputs\": {...}}",
+        ));
+        return (request, problems);
+    };
+
+    match document.get("inputs") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(inputs)) => {
+            for (id, given) in inputs {
+                let location = format!("/inputs/{id}");
+                let values = parse_input(process.input(id), given, &location, &mut problems);
+                request.inputs.insert(id.clone(), values);
+            }
+        }
+        Some(_) => problems.push(RequestProblem::new(
+            ProblemKind::Malformed,
+            "/inputs",
+            "\"inputs\" must be an object mapping input ids to values",
+        )),
+    }
+
+    match document.get("outputs") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(outputs)) => {
+            for (id, wanted) in outputs {
+                if let Some(output) = parse_output(wanted, &format!("/outputs/{id}"), &mut problems)
+                {
+                    request.outputs.insert(id.clone(), output);
+                }
+            }
+        }
+        Some(_) => problems.push(RequestProblem::new(
+            ProblemKind::Malformed,
+            "/outputs",
+            "\"outputs\" must be an object mapping output ids to {\"transmissionMode\": ...}",
+        )),
+    }
+
+    request.response = match document.get("response") {
+        None | Some(Value::Null) => ResponseMode::Raw,
+        Some(Value::String(s)) if s == "raw" => ResponseMode::Raw,
+        Some(Value::String(s)) if s == "document" => ResponseMode::Document,
+        Some(other) => {
+            problems.push(RequestProblem::new(
+                ProblemKind::Malformed,
+                "/response",
+                format!("\"response\" must be \"raw\" or \"document\", got {other}"),
+            ));
+            ResponseMode::Raw
+        }
+    };
+
+    match document.get("subscriber") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(subscriber)) => {
+            let uri = |name: &str, problems: &mut Vec<RequestProblem>| match subscriber.get(name) {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(other) => {
+                    problems.push(RequestProblem::new(
+                        ProblemKind::Malformed,
+                        format!("/subscriber/{name}"),
+                        format!("must be a URL string, got {other}"),
+                    ));
+                    None
+                }
+            };
+            let parsed = Subscriber {
+                success_uri: uri("successUri", &mut problems),
+                in_progress_uri: uri("inProgressUri", &mut problems),
+                failed_uri: uri("failedUri", &mut problems),
+            };
+            if parsed != Subscriber::default() {
+                request.subscriber = Some(parsed);
+            }
+        }
+        Some(_) => problems.push(RequestProblem::new(
+            ProblemKind::Malformed,
+            "/subscriber",
+            "\"subscriber\" must be an object {\"successUri\", \"inProgressUri\", \"failedUri\"}",
+        )),
+    }
+    (request, problems)
+}
+
+/// The values of one input: an array is several values when the input takes several, else
+/// one value.
+fn parse_input(
+    input: Option<&InputDescription>,
+    given: &Value,
+    location: &str,
+    problems: &mut Vec<RequestProblem>,
+) -> Vec<InputValue> {
+    let takes_one_array = matches!(
+        input,
+        Some(InputDescription {
+            kind: InputKind::Json {
+                kind: seed::manifest::JsonType::Array
+            },
+            max_occurs: Some(1),
+            ..
+        })
+    );
+    match given {
+        Value::Array(items) if !takes_one_array => {
+            let several = items.len() > 1;
+            items
+                .iter()
+                .enumerate()
+                .filter_map(|(index, item)| {
+                    let location = if several {
+                        format!("{location}/{index}")
+                    } else {
+                        location.to_string()
+                    };
+                    parse_value(input, item, &location, problems)
+                })
+                .collect()
+        }
+        single => parse_value(input, single, location, problems)
+            .into_iter()
+            .collect(),
+    }
+}
+
+fn media_type_of(object: &Map<String, Value>, key: &str) -> Option<String> {
+    let flat = object.get(key).and_then(Value::as_str);
+    let nested = object
+        .get("format")
+        .and_then(Value::as_object)
+        .and_then(|f| f.get("mediaType"))
+        .and_then(Value::as_str);
+    flat.or(nested).map(str::to_string)
+}
+
+fn encoding_of(object: &Map<String, Value>) -> Option<String> {
+    let flat = object.get("encoding").and_then(Value::as_str);
+    let nested = object
+        .get("format")
+        .and_then(Value::as_object)
+        .and_then(|f| f.get("encoding"))
+        .and_then(Value::as_str);
+    flat.or(nested).map(str::to_string)
+}
+
+fn parse_value(
+    input: Option<&InputDescription>,
+    given: &Value,
+    location: &str,
+    problems: &mut Vec<RequestProblem>,
+) -> Option<InputValue> {
+    let file_types = match input.map(|i| &i.kind) {
+        Some(InputKind::File { media_types }) => Some(media_types.as_slice()),
+        _ => None,
+    };
+    match given {
+        Value::Null => {
+            problems.push(RequestProblem::new(
+                ProblemKind::WrongValue,
+                location,
+                "null is not a value; leave the input out instead",
+            ));
+            None
+        }
+        Value::Object(object) if object.contains_key("href") => match object.get("href") {
+            Some(Value::String(href)) => Some(InputValue::Href {
+                href: href.clone(),
+                media_type: media_type_of(object, "type"),
+            }),
+            _ => {
+                problems.push(RequestProblem::new(
+                    ProblemKind::Malformed,
+                    location,
+                    "\"href\" must be a URL string",
+                ));
+                None
+            }
+        },
+        Value::Object(object) if object.contains_key("value") => {
+            let value = object.get("value").cloned().unwrap_or(Value::Null);
+            let media_type = media_type_of(object, "mediaType");
+            let encoding = encoding_of(object);
+            file_or_inline(
+                file_types, value, media_type, encoding, true, location, problems,
+            )
+        }
+        Value::Object(object) if object.contains_key("bbox") => Some(InputValue::Inline {
+            value: given.clone(),
+            media_type: None,
+        }),
+        Value::Object(_) => {
+            problems.push(RequestProblem::new(
+                ProblemKind::Malformed,
+                location,
+                "this object is neither a qualified value {\"value\": ...}, a link \
+                 {\"href\": ...} nor a bounding box {\"bbox\": [...]}; wrap object values as \
+                 {\"value\": {...}}",
+            ));
+            None
+        }
+        bare => file_or_inline(
+            file_types,
+            bare.clone(),
+            None,
+            None,
+            false,
+            location,
+            problems,
+        ),
+    }
+}
+
+/// A value for a file input (text, base64 or JSON text) or a json input (as is).
+/// `qualified`: given as `{"value": ...}` (a JSON value there is a file's JSON text; a bare
+/// one is not a file and left for the checks to report).
+fn file_or_inline(
+    file_types: Option<&[String]>,
+    value: Value,
+    media_type: Option<String>,
+    encoding: Option<String>,
+    qualified: bool,
+    location: &str,
+    problems: &mut Vec<RequestProblem>,
+) -> Option<InputValue> {
+    let Some(accepted) = file_types else {
+        return Some(InputValue::Inline { value, media_type });
+    };
+    let effective_type = media_type.clone().or_else(|| accepted.first().cloned());
+    match (&value, encoding.as_deref()) {
+        (Value::String(data), Some(e)) if e.eq_ignore_ascii_case("base64") => {
+            Some(InputValue::Base64 {
+                data: data.clone(),
+                media_type,
+            })
+        }
+        (_, Some(e)) if e.eq_ignore_ascii_case("base64") => {
+            problems.push(RequestProblem::new(
+                ProblemKind::WrongValue,
+                location,
+                "a base64 value must be a string",
+            ));
+            None
+        }
+        (Value::String(data), None)
+            if effective_type
+                .as_deref()
+                .is_some_and(|t| !is_textual_media_type(t)) =>
+        {
+            Some(InputValue::Base64 {
+                data: data.clone(),
+                media_type,
+            })
+        }
+        (Value::String(_), _) => Some(InputValue::Inline { value, media_type }),
+        (Value::Null, _) => {
+            problems.push(RequestProblem::new(
+                ProblemKind::WrongValue,
+                location,
+                "null is not a value; leave the input out instead",
+            ));
+            None
+        }
+        (_, _) if qualified => Some(InputValue::Inline {
+            value: Value::String(value.to_string()),
+            media_type,
+        }),
+        _ => Some(InputValue::Inline { value, media_type }),
+    }
+}
+
+fn parse_output(
+    wanted: &Value,
+    location: &str,
+    problems: &mut Vec<RequestProblem>,
+) -> Option<OutputRequest> {
+    let object = match wanted {
+        Value::Object(object) => object,
+        Value::Null => {
+            return Some(OutputRequest {
+                transmission_mode: TransmissionMode::Value,
+                media_type: None,
+            })
+        }
+        _ => {
+            problems.push(RequestProblem::new(
+                ProblemKind::Malformed,
+                location,
+                "must be an object such as {\"transmissionMode\": \"reference\"}",
+            ));
+            return None;
+        }
+    };
+    let transmission_mode = match object.get("transmissionMode") {
+        None | Some(Value::Null) => TransmissionMode::Value,
+        Some(Value::String(s)) if s == "value" => TransmissionMode::Value,
+        Some(Value::String(s)) if s == "reference" => TransmissionMode::Reference,
+        Some(other) => {
+            problems.push(RequestProblem::new(
+                ProblemKind::Malformed,
+                format!("{location}/transmissionMode"),
+                format!("must be \"value\" or \"reference\", got {other}"),
+            ));
+            TransmissionMode::Value
+        }
+    };
+    Some(OutputRequest {
+        transmission_mode,
+        media_type: media_type_of(object, "mediaType"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn prefer_headers_are_read() {
+        let mut headers = HeaderMap::new();
+        headers.append("prefer", HeaderValue::from_static("respond-async, wait=10"));
+        let prefs = Preferences::from_headers(&headers);
+        assert!(prefs.respond_async);
+        assert_eq!(prefs.wait, Some(Duration::from_secs(10)));
+        let mut headers = HeaderMap::new();
+        headers.append("prefer", HeaderValue::from_static("handling=lenient"));
+        headers.append("prefer", HeaderValue::from_static("Respond-Async"));
+        assert!(Preferences::from_headers(&headers).respond_async);
+        assert_eq!(
+            Preferences::from_headers(&HeaderMap::new()),
+            Preferences::default()
+        );
+    }
+}

@@ -1,0 +1,208 @@
+//! `/`, `/conformance`, `/api` and `/health`.
+
+use super::views::{
+    media, rel, ConfClassesView, DatabaseHealthView, EngineHealthView, HealthView, LandingPageView,
+    LinkView, SkippedImageView, CONFORMANCE_CLASSES,
+};
+use super::{AppState, BaseUrl};
+use crate::catalog::EngineState;
+use crate::store::JobFilter;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+
+/// The landing page.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "Capabilities",
+    operation_id = "getLandingPage",
+    responses(
+        (status = 200, description = "Links to the API definition, the conformance \
+            declaration, the processes and the jobs.", body = LandingPageView),
+        (status = 500, description = "Server error", body = crate::error::ExceptionView),
+    )
+)]
+pub async fn landing_page(State(app): State<AppState>, base: BaseUrl) -> Json<LandingPageView> {
+    Json(LandingPageView {
+        title: app.settings.title.clone(),
+        description: "OGC API - Processes server running NGA Seed images as processes".to_string(),
+        links: vec![
+            LinkView::new(base.join("/"), "self")
+                .typed(media::JSON)
+                .titled("This document"),
+            LinkView::new(base.join("/api"), "service-desc")
+                .typed(media::OPENAPI_JSON)
+                .titled("The API definition (OpenAPI 3.0)"),
+            LinkView::new(base.join("/api?f=html"), "service-doc")
+                .typed(media::HTML)
+                .titled("The API documentation"),
+            LinkView::new(base.join("/conformance"), rel::CONFORMANCE)
+                .typed(media::JSON)
+                .titled("Conformance classes implemented"),
+            LinkView::new(base.join("/processes"), rel::PROCESSES)
+                .typed(media::JSON)
+                .titled("The processes offered"),
+            LinkView::new(base.join("/jobs"), rel::JOB_LIST)
+                .typed(media::JSON)
+                .titled("The jobs"),
+        ],
+    })
+}
+
+/// The conformance declaration.
+#[utoipa::path(
+    get,
+    path = "/conformance",
+    tag = "ConformanceDeclaration",
+    operation_id = "getConformanceClasses",
+    responses(
+        (status = 200, description = "The conformance classes implemented.",
+            body = ConfClassesView),
+        (status = 500, description = "Server error", body = crate::error::ExceptionView),
+    )
+)]
+pub async fn conformance() -> Json<ConfClassesView> {
+    Json(ConfClassesView {
+        conforms_to: CONFORMANCE_CLASSES.iter().map(|c| c.to_string()).collect(),
+    })
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FormatQuery {
+    /// `json` (default) or `html`.
+    f: Option<String>,
+}
+
+/// The API definition: this OpenAPI 3.0 document (or, with `f=html` or `Accept: text/html`,
+/// a page listing the operations).
+#[utoipa::path(
+    get,
+    path = "/api",
+    tag = "Capabilities",
+    operation_id = "getAPI",
+    params(FormatQuery),
+    responses(
+        (status = 200, description = "The API definition.", content(
+            (Object = "application/vnd.oai.openapi+json;version=3.0"),
+            (String = "text/html"),
+        )),
+        (status = 400, description = "Unknown `f`.", body = crate::error::ExceptionView),
+        (status = 500, description = "Server error", body = crate::error::ExceptionView),
+    )
+)]
+pub async fn api_definition(
+    query: Result<Query<FormatQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, crate::error::ApiError> {
+    let f = query.ok().and_then(|Query(q)| q.f);
+    let html = match f.as_deref() {
+        Some("html") => true,
+        Some("json") => false,
+        Some(other) => {
+            return Err(crate::error::ApiError::query(
+                "f",
+                format!("{other:?} is not a format of this resource; use json or html"),
+            ))
+        }
+        None => prefers_html(&headers),
+    };
+    if html {
+        let page = super::openapi::html_page(&super::openapi::openapi_document());
+        return Ok((
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            )],
+            page,
+        )
+            .into_response());
+    }
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(media::OPENAPI_JSON),
+        )],
+        super::openapi::openapi_json(),
+    )
+        .into_response())
+}
+
+/// Whether `Accept` ranks HTML above JSON (a browser), so `/api` shows a page.
+fn prefers_html(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let position = |needle: &str| accept.find(needle);
+    match (position("text/html"), position("json")) {
+        (Some(h), Some(j)) => h < j,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+/// Health: whether the database answers and the engine is reachable.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "Capabilities",
+    operation_id = "getHealth",
+    responses(
+        (status = 200, description = "The database answers (the engine may still be \
+            unreachable: see `engine`).", body = HealthView),
+        (status = 503, description = "The database does not answer.", body = HealthView),
+    )
+)]
+pub async fn health(State(app): State<AppState>) -> Response {
+    let probe = JobFilter {
+        limit: 1,
+        ..Default::default()
+    };
+    let database_ok = match app.jobs.list(&probe).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::error!(error = %e, "health: the database does not answer");
+            false
+        }
+    };
+    let engine = match app.catalog.engine_state() {
+        EngineState::Reachable => EngineHealthView {
+            reachable: true,
+            message: None,
+        },
+        EngineState::Unreachable(message) => EngineHealthView {
+            reachable: false,
+            message: Some(message),
+        },
+    };
+    let view = HealthView {
+        status: if database_ok { "ok" } else { "unavailable" }.to_string(),
+        database: DatabaseHealthView { ok: database_ok },
+        engine,
+        processes: app.catalog.list().len(),
+        skipped_images: app
+            .catalog
+            .skipped()
+            .into_iter()
+            .map(|s| SkippedImageView {
+                image: s.image,
+                reason: s.reason,
+            })
+            .collect(),
+    };
+    let status = if database_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Json(view),
+    )
+        .into_response()
+}

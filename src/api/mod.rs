@@ -1,0 +1,322 @@
+//! The OGC API - Processes - Part 1 1.0 façade (JSON): routes, views, exceptions, OpenAPI.
+//!
+//! Classes: core, ogc-process-description, json, oas30, job-list, dismiss, callback
+//! (ogc-notes §1). Handlers only call [`Catalog`] and [`JobService`]; every body they send
+//! is a `*View` (views.rs) and every error an [`ApiError`] from the one table in
+//! `crate::error`. Choices a client can see, documented in the OpenAPI document too:
+//!
+//! - Exceptions are `application/json` (not `application/problem+json`, ogc-notes §1.2),
+//!   also for unknown routes (404), wrong methods (405), oversized bodies (413), wrong
+//!   content types (415) and panics (500).
+//! - A process offering both modes runs synchronously unless `Prefer: respond-async`; a
+//!   synchronous run is an ordinary job waited for at most `Prefer: wait=N` seconds (capped
+//!   by `sync_wait_limit`), answered like an asynchronous one (201 + `Location`) when it
+//!   is not over in time. Synchronous answers carry no `Link: rel=monitor` header
+//!   (ogc-notes §4.3).
+//! - The results of a dismissed job are gone: 404 `no-such-job`.
+//! - Links are absolute: `public_url` when configured, else built from `Host` /
+//!   `X-Forwarded-Proto` / `X-Forwarded-Host`.
+
+mod base_url;
+mod execute;
+mod jobs;
+mod landing;
+mod openapi;
+mod processes;
+mod results;
+pub mod views;
+
+pub use base_url::BaseUrl;
+pub use openapi::{openapi_document, openapi_json};
+
+use crate::catalog::Catalog;
+use crate::error::{exception_response, ApiError, ErrorCode, ExceptionView};
+use crate::jobs::callbacks::Callbacks;
+use crate::jobs::JobService;
+use crate::workspace::Workspace;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::CorsLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    pub catalog: Catalog,
+    pub jobs: JobService,
+    pub workspace: Workspace,
+    pub settings: Arc<ApiSettings>,
+}
+
+/// How the OGC API façade behaves.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// Base URL for absolute links (`https://ades.example.org/ogc`); `None` derives it from
+    /// the request (`Host`, `X-Forwarded-Proto`, `X-Forwarded-Host`).
+    pub public_url: Option<String>,
+    /// Title of the landing page.
+    pub title: String,
+    /// Largest request body accepted, bytes.
+    pub max_body_bytes: usize,
+    /// Longest a synchronous execution is waited for before answering with the job (and its
+    /// `Location`) instead of the results.
+    pub sync_wait_limit: Duration,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            public_url: None,
+            title: "ades".to_string(),
+            max_body_bytes: 64 * 1024 * 1024,
+            sync_wait_limit: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The router's state: the public [`ApiState`] plus what the façade builds once.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    inner: Arc<AppInner>,
+}
+
+struct AppInner {
+    api: ApiState,
+    callbacks: Callbacks,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = ApiState;
+    fn deref(&self) -> &ApiState {
+        &self.inner.api
+    }
+}
+
+impl AppState {
+    pub(crate) fn callbacks(&self) -> &Callbacks {
+        &self.inner.callbacks
+    }
+}
+
+/// The whole HTTP application.
+pub fn router(state: ApiState) -> axum::Router {
+    let max_body_bytes = state.settings.max_body_bytes;
+    let app = AppState {
+        inner: Arc::new(AppInner {
+            callbacks: Callbacks::new(state.jobs.clone()),
+            api: state,
+        }),
+    };
+    let routes = axum::Router::new()
+        .route("/", get(landing::landing_page))
+        .route("/conformance", get(landing::conformance))
+        .route("/api", get(landing::api_definition))
+        .route("/health", get(landing::health))
+        .route("/processes", get(processes::list_processes))
+        .route("/processes/{process_id}", get(processes::describe_process))
+        .route(
+            "/processes/{process_id}/execution",
+            axum::routing::post(execute::execute),
+        )
+        .route("/jobs", get(jobs::list_jobs))
+        .route(
+            "/jobs/{job_id}",
+            get(jobs::job_status).delete(jobs::dismiss_job),
+        )
+        .route("/jobs/{job_id}/results", get(results::job_results))
+        .route(
+            "/jobs/{job_id}/results/{output_id}",
+            get(results::job_output),
+        )
+        .route("/jobs/{job_id}/outputs/{*path}", get(results::output_file))
+        .route("/jobs/{job_id}/logs", get(jobs::job_log))
+        .merge(crate::wps::routes())
+        .with_state(app);
+
+    let cors = CorsLayer::permissive().expose_headers([
+        header::LOCATION,
+        header::LINK,
+        header::CONTENT_RANGE,
+        header::RETRY_AFTER,
+        header::HeaderName::from_static("preference-applied"),
+    ]);
+    routes.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                    let request_id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id,
+                    )
+                }),
+            )
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(cors)
+            .layer(axum::middleware::from_fn(json_exceptions))
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(DefaultBodyLimit::max(max_body_bytes)),
+    )
+}
+
+/// Makes every error response a JSON exception: fills `instance` in ours, and turns the
+/// plain ones axum and tower produce (unknown route, wrong method, rejected body) into the
+/// same shape.
+async fn json_exceptions(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_string();
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let ours = response.extensions().get::<ExceptionView>().is_some();
+    let xml = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/xml") || v.starts_with("text/xml"));
+    if xml {
+        // The WPS façade answers its errors as `ows:ExceptionReport` documents.
+        return response;
+    }
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json && !ours {
+        // A JSON document of its own (`/health` when the database is down).
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let mut view = match parts.extensions.get::<ExceptionView>() {
+        Some(view) => view.clone(),
+        None => {
+            let text = axum::body::to_bytes(body, 16 * 1024)
+                .await
+                .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+                .unwrap_or_default();
+            let allow = parts
+                .headers
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            plain_error_view(status, &method, &path, text, allow)
+        }
+    };
+    if view.instance.is_none() {
+        view.instance = Some(path);
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.extensions.remove::<ExceptionView>();
+    let fresh = exception_response(status, &view);
+    let (fresh_parts, body) = fresh.into_parts();
+    for (name, value) in fresh_parts.headers.iter() {
+        parts.headers.insert(name.clone(), value.clone());
+    }
+    parts.extensions.insert(view);
+    if method == Method::HEAD {
+        return Response::from_parts(parts, Body::empty());
+    }
+    Response::from_parts(parts, body)
+}
+
+fn plain_error_view(
+    status: StatusCode,
+    method: &Method,
+    path: &str,
+    text: String,
+    allow: Option<String>,
+) -> ExceptionView {
+    let code = ErrorCode::for_status(status);
+    let detail = match code {
+        ErrorCode::NotFound => format!(
+            "There is nothing at {path}. GET / links to the resources of this API; \
+             GET /api describes every path."
+        ),
+        ErrorCode::MethodNotAllowed => match allow.filter(|a| !a.is_empty()) {
+            Some(allow) => format!("{method} is not allowed on {path}; use {allow}."),
+            None => format!("{method} is not allowed on {path}."),
+        },
+        ErrorCode::PayloadTooLarge => {
+            "The request body is larger than this server accepts; send a smaller body \
+             (large inputs can be passed by reference with {\"href\": \"...\"})."
+                .to_string()
+        }
+        ErrorCode::Internal => {
+            "The server failed to answer this request. The failure was logged.".to_string()
+        }
+        _ if !text.is_empty() => text,
+        _ => status
+            .canonical_reason()
+            .unwrap_or("Request failed")
+            .to_string(),
+    };
+    let mut view = ApiError::new(code, detail).view();
+    view.status = status.as_u16();
+    view
+}
+
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = message, "a request handler panicked");
+    let mut response = ApiError::new(
+        ErrorCode::Internal,
+        "The server failed to answer this request. The failure was logged.",
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panic_is_an_opaque_json_500() {
+        async fn boom() -> &'static str {
+            panic!("the secret is 42")
+        }
+        let app = axum::Router::new().route("/boom", get(boom)).layer(
+            ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(json_exceptions))
+                .layer(CatchPanicLayer::custom(panic_response)),
+        );
+        let request = Request::builder().uri("/boom").body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["type"], "urn:ades:error:internal");
+        assert_eq!(body["instance"], "/boom");
+        assert!(!body.to_string().contains("42"), "{body}");
+    }
+}

@@ -1,0 +1,767 @@
+//! Results: the synchronous execute answer and `GET /jobs/{id}/results` share one renderer
+//! (ogc-notes §1.6), plus single outputs and the published files (with `Range`).
+//!
+//! Choices:
+//! - Omitted (or empty) `outputs` = every output produced, by value; an optional output
+//!   that was not produced is left out.
+//! - Raw, by value, several values: `multipart/related`, one part per value with
+//!   `Content-ID: <outputId>` (`<outputId.N>`, N from 1, for the files of an output with
+//!   several); references are parts with `Content-Location` and an empty body.
+//! - Raw, every output by reference: 204 with one `Link` header per value
+//!   (`rel="http://www.opengis.net/def/rel/ogc/1.0/results"`, `title` = the output id).
+//! - Document: output id -> a bare JSON value (objects as `{"value": {...}, "mediaType":
+//!   "application/json"}`), a file's content as `{"value", "mediaType"}` (text) or with
+//!   `"encoding": "base64"`, or a link `{"href", "type"}`; arrays for outputs with several
+//!   files. Files larger than 16 MiB are linked even when asked by value (logged).
+//! - A failed job answers its Seed error: 400 for category `data`, else 500, `type`
+//!   `urn:ades:seed:error:<name>`, `title` and `detail` from the manifest.
+//! - A dismissed job has no results: 404 `no-such-job`.
+
+use super::execute::jobs_error;
+use super::views::{media, rel, StatusInfoView};
+use super::{AppState, BaseUrl};
+use crate::domain::{
+    Job, JobId, JobStatus, OutputKind, OutputValue, Process, ResponseMode, TransmissionMode,
+};
+use crate::error::{ApiError, ErrorCode};
+use crate::jobs::request::is_textual_media_type;
+use crate::workspace::Workspace;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine;
+use bytes::Bytes;
+use futures_util::stream::{self, BoxStream, StreamExt};
+use serde_json::{json, Map, Value};
+use std::path::PathBuf;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+/// Files up to this size are embedded in results documents when asked by value.
+const MAX_INLINE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// 201 with the job's status and its absolute URL in `Location`.
+pub fn status_created(job: &Job, base: &BaseUrl) -> Response {
+    let location = base.job(job.id.as_str());
+    let mut response = (StatusCode::CREATED, Json(StatusInfoView::new(job, base))).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// One output to return.
+struct Selected<'a> {
+    id: &'a str,
+    mode: TransmissionMode,
+    values: &'a [OutputValue],
+    /// An output that may have several values is always an array in documents.
+    multiple: bool,
+}
+
+/// The outputs to return, in the process's order when it is known.
+fn select<'a>(job: &'a Job, process: Option<&Process>) -> Vec<Selected<'a>> {
+    let Some(results) = job.results.as_ref() else {
+        return Vec::new();
+    };
+    let mut ids: Vec<(&'a str, TransmissionMode)> = if job.request.outputs.is_empty() {
+        results
+            .keys()
+            .map(|k| (k.as_str(), TransmissionMode::Value))
+            .collect()
+    } else {
+        job.request
+            .outputs
+            .iter()
+            .map(|(k, o)| (k.as_str(), o.transmission_mode))
+            .collect()
+    };
+    if let Some(process) = process {
+        ids.sort_by_key(|(id, _)| process.output_position(id));
+    }
+    ids.into_iter()
+        .filter_map(|(id, mode)| {
+            let (id, values) = results.get_key_value(id)?;
+            let declared_multiple = process
+                .and_then(|p| p.output(id))
+                .is_some_and(|o| matches!(o.kind, OutputKind::File { multiple: true, .. }));
+            Some(Selected {
+                id: id.as_str(),
+                mode,
+                values: values.as_slice(),
+                multiple: declared_multiple || values.len() > 1,
+            })
+        })
+        .collect()
+}
+
+/// The media type `GET /jobs/{id}/results` answers a raw request with (`None`: no body).
+pub fn raw_media_type(job: &Job) -> Option<String> {
+    let selected = select(job, None);
+    if selected.is_empty()
+        || selected
+            .iter()
+            .all(|s| s.mode == TransmissionMode::Reference)
+    {
+        return None;
+    }
+    match selected.as_slice() {
+        [one] if one.values.len() == 1 && one.mode == TransmissionMode::Value => {
+            Some(OutputValue::media_type(&one.values[0]))
+        }
+        _ => Some("multipart/related".to_string()),
+    }
+}
+
+/// The exception a failed job answers with.
+pub fn failure_error(job: &Job) -> ApiError {
+    match &job.failure {
+        Some(failure) => {
+            let code = if failure.category == seed::errors::FailureCategory::Data {
+                ErrorCode::JobFailedData
+            } else {
+                ErrorCode::JobFailed
+            };
+            ApiError::new(code, failure.description.clone())
+                .with_type(format!("urn:ades:seed:error:{}", failure.name))
+                .with_title(failure.title.clone())
+        }
+        None => ApiError::new(
+            ErrorCode::JobFailed,
+            job.message
+                .clone()
+                .unwrap_or_else(|| "The job failed.".to_string()),
+        ),
+    }
+}
+
+/// The answer for a job that has no results to give, or `None` when it succeeded.
+fn unavailable(job: &Job) -> Option<ApiError> {
+    match job.status {
+        JobStatus::Successful => None,
+        JobStatus::Failed => Some(failure_error(job)),
+        JobStatus::Dismissed => Some(ApiError::new(
+            ErrorCode::NoSuchJob,
+            format!(
+                "Job {} was dismissed: it has no results. Submit the execute request again \
+                 to run it.",
+                job.id
+            ),
+        )),
+        JobStatus::Accepted | JobStatus::Running => Some(ApiError::new(
+            ErrorCode::ResultNotReady,
+            format!(
+                "Job {} is {}: its results are not ready. Poll GET /jobs/{} until its status \
+                 is successful.",
+                job.id,
+                job.status.as_str(),
+                job.id
+            ),
+        )),
+    }
+}
+
+/// The results of a final job, shaped as its request asked (or the exception).
+pub async fn respond_with_results(
+    app: &AppState,
+    base: &BaseUrl,
+    job: &Job,
+    process: Option<&Process>,
+) -> Result<Response, ApiError> {
+    if let Some(error) = unavailable(job) {
+        return Err(error);
+    }
+    match job.request.response {
+        ResponseMode::Document => {
+            let document = document_results(&app.workspace, base, job, process).await?;
+            Ok(Json(Value::Object(document)).into_response())
+        }
+        ResponseMode::Raw => raw_results(&app.workspace, base, job, process).await,
+    }
+}
+
+/// The results document (`results.yaml`).
+pub async fn document_results(
+    workspace: &Workspace,
+    base: &BaseUrl,
+    job: &Job,
+    process: Option<&Process>,
+) -> Result<Map<String, Value>, ApiError> {
+    let mut document = Map::new();
+    for selected in select(job, process) {
+        let mut rendered = Vec::with_capacity(selected.values.len());
+        for value in selected.values {
+            rendered.push(document_value(workspace, base, job, &selected, value).await?);
+        }
+        let entry = if selected.multiple {
+            Value::Array(rendered)
+        } else {
+            rendered.into_iter().next().unwrap_or(Value::Null)
+        };
+        document.insert(selected.id.to_string(), entry);
+    }
+    Ok(document)
+}
+
+async fn document_value(
+    workspace: &Workspace,
+    base: &BaseUrl,
+    job: &Job,
+    selected: &Selected<'_>,
+    value: &OutputValue,
+) -> Result<Value, ApiError> {
+    let media_type = OutputValue::media_type(value);
+    let link =
+        || json!({"href": base.value(job.id.as_str(), selected.id, value), "type": media_type});
+    if selected.mode == TransmissionMode::Reference {
+        return Ok(link());
+    }
+    match value {
+        OutputValue::Json {
+            value: v @ Value::Object(_),
+        } => Ok(json!({"value": v, "mediaType": media::JSON})),
+        OutputValue::Json { value } => Ok(value.clone()),
+        OutputValue::File {
+            path, size_bytes, ..
+        } => {
+            if *size_bytes > MAX_INLINE_BYTES {
+                tracing::warn!(
+                    job_id = %job.id,
+                    output = selected.id,
+                    size_bytes,
+                    "output file too large to embed in a results document: linked instead"
+                );
+                return Ok(link());
+            }
+            let file = published_file(workspace, &job.id, path)?;
+            let content = tokio::fs::read(&file)
+                .await
+                .map_err(|e| ApiError::internal("reading an output file", &e))?;
+            if is_textual_media_type(&media_type) {
+                if let Ok(text) = String::from_utf8(content.clone()) {
+                    return Ok(json!({"value": text, "mediaType": media_type}));
+                }
+            }
+            Ok(json!({
+                "value": base64::engine::general_purpose::STANDARD.encode(content),
+                "mediaType": media_type,
+                "encoding": "base64",
+            }))
+        }
+    }
+}
+
+/// The path of a file a job's results name; a missing one is the server's problem.
+fn published_file(
+    workspace: &Workspace,
+    job_id: &JobId,
+    relative: &str,
+) -> Result<PathBuf, ApiError> {
+    workspace.output_file(job_id, relative).ok_or_else(|| {
+        let cause = std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("job {job_id}: published output {relative:?} is missing"),
+        );
+        ApiError::internal("reading the results of a job", &cause)
+    })
+}
+
+type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
+
+async fn file_stream(path: &std::path::Path) -> Result<(ByteStream, u64), ApiError> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| ApiError::internal("opening an output file", &e))?;
+    let len = file
+        .metadata()
+        .await
+        .map_err(|e| ApiError::internal("reading an output file's size", &e))?
+        .len();
+    Ok((ReaderStream::new(file).boxed(), len))
+}
+
+async fn value_body(
+    workspace: &Workspace,
+    job: &Job,
+    value: &OutputValue,
+) -> Result<(ByteStream, u64), ApiError> {
+    match value {
+        OutputValue::Json { value } => {
+            let bytes = Bytes::from(serde_json::to_vec(value).unwrap_or_default());
+            let len = bytes.len() as u64;
+            Ok((stream::once(async move { Ok(bytes) }).boxed(), len))
+        }
+        OutputValue::File { path, .. } => {
+            file_stream(&published_file(workspace, &job.id, path)?).await
+        }
+    }
+}
+
+async fn raw_results(
+    workspace: &Workspace,
+    base: &BaseUrl,
+    job: &Job,
+    process: Option<&Process>,
+) -> Result<Response, ApiError> {
+    let selected = select(job, process);
+    if selected
+        .iter()
+        .all(|s| s.mode == TransmissionMode::Reference)
+    {
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        for s in &selected {
+            for value in s.values {
+                let link = format!(
+                    "<{}>; rel=\"{}\"; type=\"{}\"; title=\"{}\"",
+                    base.value(job.id.as_str(), s.id, value),
+                    rel::RESULTS,
+                    OutputValue::media_type(value),
+                    s.id
+                );
+                if let Ok(link) = HeaderValue::from_str(&link) {
+                    response.headers_mut().append(header::LINK, link);
+                }
+            }
+        }
+        return Ok(response);
+    }
+    if let [one] = selected.as_slice() {
+        if let ([value], TransmissionMode::Value) = (one.values, one.mode) {
+            let (body, len) = value_body(workspace, job, value).await?;
+            return Ok(Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, OutputValue::media_type(value))
+                .header(header::CONTENT_LENGTH, len)
+                .body(Body::from_stream(body))
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()));
+        }
+    }
+    multipart(workspace, base, job, &selected).await
+}
+
+/// `multipart/related` (RFC 2387), streamed: files are read as the body is sent.
+async fn multipart(
+    workspace: &Workspace,
+    base: &BaseUrl,
+    job: &Job,
+    selected: &[Selected<'_>],
+) -> Result<Response, ApiError> {
+    let boundary = format!("ades-{}", uuid::Uuid::new_v4().simple());
+    let mut parts: Vec<ByteStream> = Vec::new();
+    let mut first_type = None;
+    for s in selected {
+        for (index, value) in s.values.iter().enumerate() {
+            let content_id = if s.values.len() == 1 {
+                s.id.to_string()
+            } else {
+                format!("{}.{}", s.id, index + 1)
+            };
+            let media_type = OutputValue::media_type(value);
+            first_type.get_or_insert_with(|| media_type.clone());
+            let mut head = format!(
+                "--{boundary}\r\nContent-ID: <{content_id}>\r\nContent-Type: {media_type}\r\n"
+            );
+            let body = if s.mode == TransmissionMode::Reference {
+                head.push_str(&format!(
+                    "Content-Location: {}\r\n",
+                    base.value(job.id.as_str(), s.id, value)
+                ));
+                None
+            } else {
+                Some(value_body(workspace, job, value).await?)
+            };
+            if let Some((_, len)) = &body {
+                head.push_str(&format!("Content-Length: {len}\r\n"));
+            }
+            head.push_str("\r\n");
+            parts.push(stream::once(async move { Ok(Bytes::from(head)) }).boxed());
+            if let Some((body, _)) = body {
+                parts.push(body);
+            }
+            parts.push(stream::once(async { Ok(Bytes::from_static(b"\r\n")) }).boxed());
+        }
+    }
+    let end = format!("--{boundary}--\r\n");
+    parts.push(stream::once(async move { Ok(Bytes::from(end)) }).boxed());
+    let content_type = format!(
+        "multipart/related; boundary=\"{boundary}\"; type=\"{}\"",
+        first_type.unwrap_or_else(|| media::JSON.to_string())
+    );
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from_stream(stream::iter(parts).flatten()))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()))
+}
+
+/// The job, or 404 `no-such-job` (also for a string that is not a job id).
+pub async fn find_job(app: &AppState, job_id: &str) -> Result<Job, ApiError> {
+    let id = JobId::parse(job_id).map_err(|_| ApiError::no_such_job(job_id))?;
+    app.jobs
+        .get(&id)
+        .await
+        .map_err(|e| jobs_error(e, "reading a job"))
+}
+
+/// The results of a job.
+#[utoipa::path(
+    get,
+    path = "/jobs/{jobID}/results",
+    tag = "Jobs",
+    operation_id = "getResult",
+    params(("jobID" = String, Path, description = "The job id")),
+    responses(
+        (status = 200, description = "The results, shaped as the execute request asked \
+            (like the synchronous answer): the results document (`response: document`), \
+            one raw value, or `multipart/related`.", content(
+                (super::views::ResultsView = "application/json"),
+                (String = "multipart/related"),
+                (String = "*/*"),
+            )),
+        (status = 204, description = "`response: raw`, every output by reference: one \
+            `Link` header per output value.", headers(("Link" = String))),
+        (status = 400, description = "The job failed because of its input (Seed error \
+            category `data`): its Seed error.", body = crate::error::ExceptionView),
+        (status = 404, description = "No such job (`no-such-job`, also when it was \
+            dismissed), or not finished yet (`result-not-ready`).",
+            body = crate::error::ExceptionView),
+        (status = 500, description = "The job failed (Seed error category `job` or \
+            `system`), or a server error.", body = crate::error::ExceptionView),
+    )
+)]
+pub async fn job_results(
+    State(app): State<AppState>,
+    base: BaseUrl,
+    Path(job_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let job = find_job(&app, &job_id).await?;
+    let process = app.catalog.get(&job.process_id);
+    respond_with_results(&app, &base, &job, process.as_deref()).await
+}
+
+/// One output of a job, raw.
+#[utoipa::path(
+    get,
+    path = "/jobs/{jobID}/results/{outputID}",
+    tag = "Jobs",
+    operation_id = "getResultOutput",
+    params(
+        ("jobID" = String, Path, description = "The job id"),
+        ("outputID" = String, Path, description = "The output id"),
+    ),
+    responses(
+        (status = 200, description = "The output's value: a json output as JSON, a file as \
+            its media type, an output with several files as a JSON array of links.",
+            content((Object = "application/json"), (String = "*/*"))),
+        (status = 400, description = "The job failed because of its input.",
+            body = crate::error::ExceptionView),
+        (status = 404, description = "No such job, not finished yet (`result-not-ready`), or \
+            no such output (`no-such-output`, also for an optional output not produced).",
+            body = crate::error::ExceptionView),
+        (status = 500, description = "The job failed, or a server error.",
+            body = crate::error::ExceptionView),
+    )
+)]
+pub async fn job_output(
+    State(app): State<AppState>,
+    base: BaseUrl,
+    Path((job_id, output_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let job = find_job(&app, &job_id).await?;
+    if let Some(error) = unavailable(&job) {
+        return Err(error);
+    }
+    let process = app.catalog.get(&job.process_id);
+    let values = job
+        .results
+        .as_ref()
+        .and_then(|r| r.get(&output_id))
+        .ok_or_else(|| {
+            let declared = process
+                .as_ref()
+                .and_then(|p| p.output(&output_id))
+                .is_some();
+            let detail = if declared {
+                format!(
+                    "Job {} did not produce the optional output {output_id:?}.",
+                    job.id
+                )
+            } else {
+                format!(
+                    "Job {} has no output {output_id:?}; GET /jobs/{}/results lists its outputs.",
+                    job.id, job.id
+                )
+            };
+            ApiError::new(ErrorCode::NoSuchOutput, detail)
+        })?;
+    let multiple = values.len() > 1
+        || process
+            .as_ref()
+            .and_then(|p| p.output(&output_id))
+            .is_some_and(|o| matches!(o.kind, OutputKind::File { multiple: true, .. }));
+    if multiple {
+        let links: Vec<Value> = values
+            .iter()
+            .map(|v| json!({"href": base.value(job.id.as_str(), &output_id, v), "type": OutputValue::media_type(v)}))
+            .collect();
+        return Ok(Json(Value::Array(links)).into_response());
+    }
+    let Some(value) = values.first() else {
+        return Err(ApiError::new(
+            ErrorCode::NoSuchOutput,
+            format!("Job {} produced no value for {output_id:?}.", job.id),
+        ));
+    };
+    let (body, len) = value_body(&app.workspace, &job, value).await?;
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, OutputValue::media_type(value))
+        .header(header::CONTENT_LENGTH, len)
+        .body(Body::from_stream(body))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()))
+}
+
+/// What a `Range` header asks of a file of `len` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeRequest {
+    /// No usable single range: send the whole file.
+    Whole,
+    /// Bytes `start..=end`.
+    Part {
+        start: u64,
+        end: u64,
+    },
+    Unsatisfiable,
+}
+
+/// Reads a single `bytes=` range (several ranges, other units and bad syntax are ignored:
+/// the whole file is sent, as RFC 9110 allows).
+pub fn parse_range(header: Option<&str>, len: u64) -> RangeRequest {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        return RangeRequest::Whole;
+    };
+    if spec.contains(',') {
+        return RangeRequest::Whole;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return RangeRequest::Whole;
+    };
+    let (first, last) = (first.trim(), last.trim());
+    let parse = |s: &str| s.parse::<u64>().ok();
+    match (first.is_empty(), last.is_empty()) {
+        (true, true) => RangeRequest::Whole,
+        (true, false) => match parse(last) {
+            None => RangeRequest::Whole,
+            Some(0) => RangeRequest::Unsatisfiable,
+            Some(_) if len == 0 => RangeRequest::Unsatisfiable,
+            Some(n) => RangeRequest::Part {
+                start: len.saturating_sub(n),
+                end: len - 1,
+            },
+        },
+        (false, _) => {
+            let Some(start) = parse(first) else {
+                return RangeRequest::Whole;
+            };
+            let end = if last.is_empty() {
+                None
+            } else {
+                match parse(last) {
+                    Some(e) if e >= start => Some(e),
+                    _ => return RangeRequest::Whole,
+                }
+            };
+            if start >= len {
+                return RangeRequest::Unsatisfiable;
+            }
+            RangeRequest::Part {
+                start,
+                end: end.map_or(len - 1, |e| e.min(len - 1)),
+            }
+        }
+    }
+}
+
+/// A file a job published.
+#[utoipa::path(
+    get,
+    path = "/jobs/{jobID}/outputs/{path}",
+    tag = "Jobs",
+    operation_id = "getOutputFile",
+    params(
+        ("jobID" = String, Path, description = "The job id"),
+        ("path" = String, Path, description = "The file's path under the job's outputs \
+            (as the results link it)"),
+        ("Range" = Option<String>, Header, description = "One byte range, `bytes=a-b`, \
+            `bytes=a-` or `bytes=-n`"),
+    ),
+    responses(
+        (status = 200, description = "The file, with its media type, `Content-Length` and \
+            `Accept-Ranges: bytes`.", content((String = "*/*"))),
+        (status = 206, description = "The range asked for, with `Content-Range`.",
+            content((String = "*/*")), headers(("Content-Range" = String))),
+        (status = 404, description = "No such job (also when dismissed), or no such file.",
+            body = crate::error::ExceptionView),
+        (status = 416, description = "The range lies outside the file (`Content-Range: \
+            bytes */<size>`).", body = crate::error::ExceptionView),
+        (status = 500, description = "Server error", body = crate::error::ExceptionView),
+    )
+)]
+pub async fn output_file(
+    State(app): State<AppState>,
+    Path((job_id, path)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let job = find_job(&app, &job_id).await?;
+    if job.status == JobStatus::Dismissed {
+        return Err(unavailable(&job).unwrap_or_else(|| ApiError::no_such_job(&job_id)));
+    }
+    let file = app.workspace.output_file(&job.id, &path).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NotFound,
+            format!(
+                "Job {} has no published file {path:?}; the links in its results name its files.",
+                job.id
+            ),
+        )
+    })?;
+    let listed = job
+        .results
+        .iter()
+        .flat_map(|r| r.values())
+        .flatten()
+        .find_map(|v| match v {
+            OutputValue::File {
+                path: p,
+                media_type: Some(m),
+                ..
+            } if *p == path => Some(m.clone()),
+            _ => None,
+        });
+    let media_type = listed.unwrap_or_else(|| {
+        mime_guess::from_path(&path)
+            .first()
+            .map(|m| m.essence_str().to_string())
+            .unwrap_or_else(|| "application/octet-stream".to_string())
+    });
+    let mut opened = tokio::fs::File::open(&file)
+        .await
+        .map_err(|e| ApiError::internal("opening an output file", &e))?;
+    let len = opened
+        .metadata()
+        .await
+        .map_err(|e| ApiError::internal("reading an output file's size", &e))?
+        .len();
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let builder = Response::builder()
+        .header(header::CONTENT_TYPE, media_type)
+        .header(header::ACCEPT_RANGES, "bytes");
+    let response = match parse_range(range, len) {
+        RangeRequest::Whole => builder
+            .status(StatusCode::OK)
+            .header(header::CONTENT_LENGTH, len)
+            .body(Body::from_stream(ReaderStream::new(opened))),
+        RangeRequest::Part { start, end } => {
+            opened
+                .seek(std::io::SeekFrom::Start(start))
+                .await
+                .map_err(|e| ApiError::internal("seeking in an output file", &e))?;
+            let count = end - start + 1;
+            builder
+                .status(StatusCode::PARTIAL_CONTENT)
+                .header(header::CONTENT_LENGTH, count)
+                .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"))
+                .body(Body::from_stream(ReaderStream::new(opened.take(count))))
+        }
+        RangeRequest::Unsatisfiable => {
+            return Err(ApiError::new(
+                ErrorCode::RangeNotSatisfiable,
+                format!("The file has {len} bytes; ask for a range inside it, or leave Range out."),
+            )
+            .with_header(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes */{len}"))
+                    .unwrap_or(HeaderValue::from_static("bytes */0")),
+            ))
+        }
+    };
+    Ok(response.unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()))
+}
+
+/// The OGC API bodies of callbacks: the status document for `inProgressUri` and
+/// `failedUri` (with the exception as `exception` when the job failed), the results
+/// document for `successUri`.
+pub struct OgcCallbackRenderer {
+    pub workspace: Workspace,
+    pub catalog: crate::catalog::Catalog,
+    pub base: BaseUrl,
+}
+
+#[async_trait::async_trait]
+impl crate::jobs::callbacks::CallbackRenderer for OgcCallbackRenderer {
+    async fn in_progress(&self, job: &Job) -> Value {
+        serde_json::to_value(StatusInfoView::new(job, &self.base)).unwrap_or(Value::Null)
+    }
+
+    async fn succeeded(&self, job: &Job) -> Value {
+        let process = self.catalog.get(&job.process_id);
+        match document_results(&self.workspace, &self.base, job, process.as_deref()).await {
+            Ok(document) => Value::Object(document),
+            // Logged by `document_results`; the receiver still learns the job ended.
+            Err(_) => {
+                serde_json::to_value(StatusInfoView::new(job, &self.base)).unwrap_or(Value::Null)
+            }
+        }
+    }
+
+    async fn failed(&self, job: &Job) -> Value {
+        let mut status =
+            serde_json::to_value(StatusInfoView::new(job, &self.base)).unwrap_or(Value::Null);
+        if job.status == JobStatus::Failed {
+            if let (Some(object), Ok(exception)) = (
+                status.as_object_mut(),
+                serde_json::to_value(failure_error(job).view()),
+            ) {
+                object.insert("exception".to_string(), exception);
+            }
+        }
+        status
+    }
+
+    fn job_url(&self, job: &Job) -> String {
+        self.base.job(job.id.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RangeRequest::*;
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range(None, 10), Whole);
+        assert_eq!(
+            parse_range(Some("bytes=0-3"), 10),
+            Part { start: 0, end: 3 }
+        );
+        assert_eq!(parse_range(Some("bytes=4-"), 10), Part { start: 4, end: 9 });
+        assert_eq!(parse_range(Some("bytes=-3"), 10), Part { start: 7, end: 9 });
+        assert_eq!(
+            parse_range(Some("bytes=-30"), 10),
+            Part { start: 0, end: 9 }
+        );
+        assert_eq!(
+            parse_range(Some("bytes=5-100"), 10),
+            Part { start: 5, end: 9 }
+        );
+        assert_eq!(parse_range(Some("bytes=10-"), 10), Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=-0"), 10), Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=0-0"), 0), Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=0-1,4-5"), 10), Whole);
+        assert_eq!(parse_range(Some("bytes=5-2"), 10), Whole);
+        assert_eq!(parse_range(Some("items=0-1"), 10), Whole);
+        assert_eq!(parse_range(Some("bytes=x-1"), 10), Whole);
+    }
+}

@@ -1,0 +1,645 @@
+//! The processes ades offers: every Seed image found in the local engine (re-scanned on
+//! demand and periodically) plus pinned images from the configuration, each translated once
+//! into a [`Process`] (`seed_process.rs`, ogc-notes §7.2).
+//!
+//! # Scanning
+//!
+//! A scan ([`Catalog::rescan`]) collects candidate images:
+//!
+//! * with `discover_local_images`, every local image whose reference contains `-seed`
+//!   ([`images::list_seed_images`]);
+//! * every configured image ([`CatalogSettings::images`]), inspected by the reference given,
+//!   whatever its name.
+//!
+//! Each candidate's `com.ngageoint.seed.manifest` label is decoded and validated (the same
+//! rules as `ades seed validate`); an image with no label or an invalid one is not published
+//! and is listed by [`Catalog::skipped`] with the reason, as is a configured image the engine
+//! does not have. Each such image is logged with `tracing::warn!` once, not at every scan
+//! (again only if its reason changes or it disappears and comes back). A label is validated
+//! once for as long as images carry it, not at every scan.
+//!
+//! # Two images, one process id
+//!
+//! Several images can offer the same `job.name` (two `packageVersion`s of a job, or one image
+//! under two tags). The process is published from the preferred image, chosen by, in order:
+//!
+//! 1. the highest `jobVersion` (semantic-version precedence: the version the process
+//!    advertises),
+//! 2. the highest `packageVersion` (semantic-version precedence),
+//! 3. the newest image (engine creation time),
+//! 4. a configured image before a discovered one,
+//! 5. the reference following the Seed naming convention (`<name>-<jobVersion>-seed:<packageVersion>`),
+//! 6. the alphabetically first reference.
+//!
+//! Every passed-over image that is a *different* image (another image id) is listed by
+//! [`Catalog::skipped`] with the reference it lost to (and logged once at `info`); other tags of
+//! the chosen image are not.
+//!
+//! # Engine outages
+//!
+//! Reads never wait for a scan: the process set is an immutable snapshot behind an `Arc`,
+//! swapped in whole when a scan ends. A scan that cannot reach the engine keeps the previous
+//! snapshot and sets [`EngineState::Unreachable`]; the next scan that reaches it sets
+//! [`EngineState::Reachable`] again. A catalogue created without a client (the engine was
+//! down at start-up) tries to connect at every scan ([`images::connect_engine`]).
+
+pub mod seed_process;
+
+use crate::domain::{Process, ProcessId};
+use crate::images::{self, ImageError, SeedImage};
+use futures_util::FutureExt;
+use seed::label::LABEL_KEY;
+use seed::Manifest;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, PoisonError, RwLock};
+
+/// Whether the engine could be asked for images at the last scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineState {
+    Reachable,
+    /// Not reachable: the message says what was tried and what to do.
+    Unreachable(String),
+}
+
+/// How old the last scan may be before a lookup that misses, or a listing, rescans.
+pub const ON_DEMAND_SCAN_AGE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The process catalogue. Cheap to clone; reads never wait for a scan.
+#[derive(Clone)]
+pub struct Catalog {
+    inner: Arc<CatalogInner>,
+}
+
+struct CatalogInner {
+    /// What the last scan published; replaced whole, never edited in place.
+    snapshot: RwLock<Arc<Snapshot>>,
+    /// `None` for a fixed catalogue ([`Catalog::from_processes`]): nothing to scan.
+    scanner: Option<tokio::sync::Mutex<Scanner>>,
+    /// When the last scan finished (for on-demand scans, see [`Catalog::find`]).
+    last_scan: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+struct Snapshot {
+    processes: BTreeMap<ProcessId, Arc<Process>>,
+    skipped: Vec<SkippedImage>,
+    engine: EngineState,
+}
+
+/// What scans keep between runs; the mutex around it also keeps two scans from interleaving.
+struct Scanner {
+    settings: CatalogSettings,
+    docker: Option<bollard::Docker>,
+    /// Label value -> its manifest or why it is not one.
+    labels: HashMap<String, Result<Manifest, String>>,
+    /// Skip notices already logged (image reference + reason).
+    logged: HashSet<String>,
+}
+
+/// Images that could not be offered, with why (an invalid manifest, ...), for `/health` and
+/// the log.
+#[derive(Debug, Clone)]
+pub struct SkippedImage {
+    pub image: String,
+    pub reason: String,
+}
+
+/// What the catalogue publishes.
+#[derive(Debug, Clone, Default)]
+pub struct CatalogSettings {
+    /// Publish every Seed image found in the local engine (default true).
+    pub discover_local_images: bool,
+    /// Images always published (references as given: `name:tag`), whether or not their
+    /// name follows the `-seed` convention.
+    pub images: Vec<String>,
+}
+
+impl Catalog {
+    /// A catalogue over `docker` (`Err` with the reason when the engine could not be reached
+    /// at start-up: the catalogue is then empty, [`Catalog::engine_state`] says why, and each
+    /// [`Catalog::rescan`] tries to connect again). Call [`Catalog::rescan`] to fill it.
+    pub fn new(settings: CatalogSettings, docker: Result<bollard::Docker, String>) -> Self {
+        let (docker, engine) = match docker {
+            Ok(docker) => (Some(docker), EngineState::Reachable),
+            Err(reason) => (None, EngineState::Unreachable(reason)),
+        };
+        Catalog {
+            inner: Arc::new(CatalogInner {
+                snapshot: RwLock::new(Arc::new(Snapshot {
+                    processes: BTreeMap::new(),
+                    skipped: Vec::new(),
+                    engine,
+                })),
+                scanner: Some(tokio::sync::Mutex::new(Scanner {
+                    settings,
+                    docker,
+                    labels: HashMap::new(),
+                    logged: HashSet::new(),
+                })),
+                last_scan: std::sync::Mutex::new(None),
+            }),
+        }
+    }
+
+    /// A catalogue with a fixed set of processes and no engine (for tests of other modules):
+    /// [`Catalog::rescan`] leaves it as it is and [`Catalog::engine_state`] is
+    /// [`EngineState::Reachable`]. A later process with an id already given replaces the
+    /// earlier one.
+    pub fn from_processes(processes: Vec<Process>) -> Catalog {
+        let processes = processes
+            .into_iter()
+            .map(|process| (process.id.clone(), Arc::new(process)))
+            .collect();
+        Catalog {
+            inner: Arc::new(CatalogInner {
+                snapshot: RwLock::new(Arc::new(Snapshot {
+                    processes,
+                    skipped: Vec::new(),
+                    engine: EngineState::Reachable,
+                })),
+                scanner: None,
+                last_scan: std::sync::Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Re-scans every `interval` (the first time one `interval` after the call) until
+    /// `shutdown` fires; a scan under way when it fires is abandoned, leaving the last
+    /// published set. A zero `interval` means no periodic scans: the task ends at once.
+    pub fn spawn_rescan_loop(
+        &self,
+        interval: std::time::Duration,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        let catalog = self.clone();
+        tokio::spawn(async move {
+            if interval.is_zero() {
+                return;
+            }
+            let start = tokio::time::Instant::now() + interval;
+            let mut ticker = tokio::time::interval_at(start, interval);
+            // A slow scan delays the next one rather than causing a burst of catch-up scans.
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = ticker.tick() => {}
+                }
+                // A bug in one scan must not end periodic scanning for the server's lifetime.
+                let scan = std::panic::AssertUnwindSafe(catalog.rescan()).catch_unwind();
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    result = scan => {
+                        if result.is_err() {
+                            tracing::error!("a catalogue scan panicked; the next scan runs as planned");
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner
+            .snapshot
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn publish(&self, snapshot: Snapshot) {
+        *self
+            .inner
+            .snapshot
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(snapshot);
+    }
+
+    /// All processes, sorted by id.
+    pub fn list(&self) -> Vec<Arc<Process>> {
+        self.snapshot().processes.values().cloned().collect()
+    }
+
+    /// The process with this id, if published.
+    pub fn get(&self, id: &ProcessId) -> Option<Arc<Process>> {
+        self.snapshot().processes.get(id).cloned()
+    }
+
+    /// Like [`Catalog::get`], but a miss rescans the engine first when the last scan is
+    /// older than [`ON_DEMAND_SCAN_AGE`]: an image built a moment ago is found at once, and a
+    /// flood of unknown ids costs at most one scan per that interval.
+    pub async fn find(&self, id: &ProcessId) -> Option<Arc<Process>> {
+        if let Some(found) = self.get(id) {
+            return Some(found);
+        }
+        self.rescan_if_older_than(ON_DEMAND_SCAN_AGE).await;
+        self.get(id)
+    }
+
+    /// Rescans when the last scan finished longer than `age` ago (or never ran).
+    pub async fn rescan_if_older_than(&self, age: std::time::Duration) {
+        let stale = self
+            .inner
+            .last_scan
+            .lock()
+            .expect("lock")
+            .is_none_or(|at| at.elapsed() >= age);
+        if stale {
+            self.rescan().await;
+        }
+    }
+
+    /// Whether the engine answered at the last scan.
+    pub fn engine_state(&self) -> EngineState {
+        self.snapshot().engine.clone()
+    }
+
+    /// The images the last successful scan did not publish, sorted by image reference.
+    pub fn skipped(&self) -> Vec<SkippedImage> {
+        self.snapshot().skipped.clone()
+    }
+
+    /// Scans the engine now and replaces the process set (images that vanished are dropped,
+    /// new ones added). Never fails: an unreachable engine keeps the previous set and is
+    /// reported by [`Catalog::engine_state`].
+    pub async fn rescan(&self) {
+        let Some(scanner) = &self.inner.scanner else {
+            return;
+        };
+        let mut scanner = scanner.lock().await;
+        let result = scanner.scan().await;
+        *self.inner.last_scan.lock().expect("lock") = Some(std::time::Instant::now());
+        match result {
+            Ok((processes, skipped)) => {
+                if let EngineState::Unreachable(_) = self.engine_state() {
+                    tracing::info!("the Docker engine answers again");
+                }
+                tracing::debug!(processes = processes.len(), "catalogue scanned");
+                self.publish(Snapshot {
+                    processes,
+                    skipped,
+                    engine: EngineState::Reachable,
+                });
+            }
+            Err(reason) => {
+                let previous = self.snapshot();
+                if previous.engine == EngineState::Reachable {
+                    tracing::warn!(
+                        "{reason}; the catalogue keeps its {} processes until the engine answers",
+                        previous.processes.len()
+                    );
+                }
+                self.publish(Snapshot {
+                    processes: previous.processes.clone(),
+                    skipped: previous.skipped.clone(),
+                    engine: EngineState::Unreachable(reason),
+                });
+            }
+        }
+    }
+}
+
+/// An image that may offer a process.
+#[derive(Debug, Clone)]
+struct Candidate {
+    image: SeedImage,
+    /// Named in [`CatalogSettings::images`].
+    configured: bool,
+}
+
+/// Why an image is not published, and how loudly to say so.
+struct Skip {
+    skipped: SkippedImage,
+    /// Passed over for a preferred image of the same process (logged at `info`, not `warn`).
+    shadowed: bool,
+}
+
+type ScanResult = (BTreeMap<ProcessId, Arc<Process>>, Vec<SkippedImage>);
+
+impl Scanner {
+    /// One scan: the new process set and skipped images, or why the engine could not be asked.
+    async fn scan(&mut self) -> Result<ScanResult, String> {
+        let docker = match &self.docker {
+            Some(docker) => docker.clone(),
+            None => {
+                let docker = images::connect_engine()
+                    .await
+                    .map_err(|err| err.to_string())?;
+                self.docker = Some(docker.clone());
+                docker
+            }
+        };
+        let (candidates, missing) = self.find_candidates(&docker).await?;
+
+        let labels = &mut self.labels;
+        let mut seen_labels = HashSet::new();
+        let (processes, mut skips) = select_processes(candidates, |label| {
+            seen_labels.insert(label.to_string());
+            labels
+                .entry(label.to_string())
+                .or_insert_with(|| read_label(label))
+                .clone()
+        });
+        labels.retain(|label, _| seen_labels.contains(label));
+        skips.extend(missing);
+        skips.sort_by(|a, b| a.skipped.image.cmp(&b.skipped.image));
+
+        for skip in not_yet_logged(&mut self.logged, &skips) {
+            let (image, reason) = (&skip.skipped.image, &skip.skipped.reason);
+            if skip.shadowed {
+                tracing::info!(image = %image, "not published: {reason}");
+            } else {
+                tracing::warn!(image = %image, "not published: {reason}");
+            }
+        }
+
+        Ok((
+            processes,
+            skips.into_iter().map(|skip| skip.skipped).collect(),
+        ))
+    }
+
+    /// The images to consider, and the configured ones the engine does not have.
+    async fn find_candidates(
+        &self,
+        docker: &bollard::Docker,
+    ) -> Result<(Vec<Candidate>, Vec<Skip>), String> {
+        let mut candidates = Vec::new();
+        if self.settings.discover_local_images {
+            let found = images::list_seed_images(docker)
+                .await
+                .map_err(|err| err.to_string())?;
+            candidates.extend(found.into_iter().map(|image| Candidate {
+                image,
+                configured: false,
+            }));
+        }
+        let mut missing = Vec::new();
+        for reference in &self.settings.images {
+            if let Some(listed) = candidates
+                .iter_mut()
+                .find(|candidate| &candidate.image.reference == reference)
+            {
+                listed.configured = true;
+                continue;
+            }
+            match images::inspect_image(docker, reference).await {
+                Ok(image) => candidates.push(Candidate {
+                    image,
+                    configured: true,
+                }),
+                Err(err @ ImageError::EngineUnavailable(_)) => return Err(err.to_string()),
+                Err(ImageError::NotFound(_)) => missing.push(Skip {
+                    skipped: SkippedImage {
+                        image: reference.clone(),
+                        reason: "the configured image is not in the local Docker engine: pull \
+                                 or build it (it is published at the next scan)"
+                            .to_string(),
+                    },
+                    shadowed: false,
+                }),
+                Err(err) => missing.push(Skip {
+                    skipped: SkippedImage {
+                        image: reference.clone(),
+                        reason: format!("the configured image cannot be inspected: {err}"),
+                    },
+                    shadowed: false,
+                }),
+            }
+        }
+        Ok((candidates, missing))
+    }
+}
+
+/// The skips not reported at an earlier scan; `logged` becomes the skips of this scan, so an
+/// image that stops being skipped is reported again if it ever is again.
+fn not_yet_logged<'a>(logged: &mut HashSet<String>, skips: &'a [Skip]) -> Vec<&'a Skip> {
+    let key = |skip: &Skip| format!("{}\n{}", skip.skipped.image, skip.skipped.reason);
+    let fresh = skips
+        .iter()
+        .filter(|skip| !logged.contains(&key(skip)))
+        .collect();
+    *logged = skips.iter().map(key).collect();
+    fresh
+}
+
+/// Decodes and validates a label value; the error says what is wrong and what to do.
+fn read_label(label: &str) -> Result<Manifest, String> {
+    let document = seed::label::decode_label(label).map_err(|err| err.to_string())?;
+    match seed::validate::manifest_from_value(document) {
+        Ok(valid) => Ok(valid.manifest),
+        Err(problems) => {
+            let errors: Vec<String> = problems
+                .iter()
+                .filter(|problem| problem.is_error())
+                .map(ToString::to_string)
+                .collect();
+            Err(format!(
+                "the {LABEL_KEY} label is not a valid Seed manifest: {} (fix the manifest, \
+                 check it with `ades seed validate`, and rebuild the image)",
+                errors.join("; ")
+            ))
+        }
+    }
+}
+
+/// Turns candidates into processes, one per id (see the module documentation for the
+/// preference), and says why every other candidate is not published.
+fn select_processes(
+    candidates: Vec<Candidate>,
+    mut read_label: impl FnMut(&str) -> Result<Manifest, String>,
+) -> (BTreeMap<ProcessId, Arc<Process>>, Vec<Skip>) {
+    let mut skips = Vec::new();
+    let mut by_id: BTreeMap<ProcessId, Vec<(Candidate, Process)>> = BTreeMap::new();
+    for candidate in candidates {
+        let skip = |reason: String| Skip {
+            skipped: SkippedImage {
+                image: candidate.image.reference.clone(),
+                reason,
+            },
+            shadowed: false,
+        };
+        let Some(label) = candidate.image.label.as_deref() else {
+            skips.push(skip(format!(
+                "it has no {LABEL_KEY} label, so it is not a Seed image"
+            )));
+            continue;
+        };
+        let manifest = match read_label(label) {
+            Ok(manifest) => manifest,
+            Err(reason) => {
+                skips.push(skip(reason));
+                continue;
+            }
+        };
+        let image_id = Some(candidate.image.id.as_str()).filter(|id| !id.is_empty());
+        match seed_process::try_process_from_manifest(
+            &manifest,
+            &candidate.image.reference,
+            image_id,
+        ) {
+            Ok(process) => by_id
+                .entry(process.id.clone())
+                .or_default()
+                .push((candidate, process)),
+            Err(err) => skips.push(skip(format!("its job name cannot be a process id: {err}"))),
+        }
+    }
+
+    let mut processes = BTreeMap::new();
+    for (id, mut offers) in by_id {
+        offers.sort_by(|a, b| preference(&b.0, &b.1, &a.0, &a.1));
+        let mut offers = offers.into_iter();
+        let Some((chosen, process)) = offers.next() else {
+            continue;
+        };
+        for (other, _) in offers {
+            if other.image.id == chosen.image.id && !other.image.id.is_empty() {
+                continue;
+            }
+            skips.push(Skip {
+                skipped: SkippedImage {
+                    image: other.image.reference.clone(),
+                    reason: format!(
+                        "process `{id}` is published from the preferred image {} (higher \
+                         jobVersion, packageVersion or newer; see the catalogue's rules)",
+                        chosen.image.reference
+                    ),
+                },
+                shadowed: true,
+            });
+        }
+        processes.insert(id, Arc::new(process));
+    }
+    (processes, skips)
+}
+
+/// How `a` compares with `b` as the source of one process: `Greater` = `a` is preferred.
+fn preference(a: &Candidate, pa: &Process, b: &Candidate, pb: &Process) -> Ordering {
+    let (ja, jb) = (&pa.seed.manifest.job, &pb.seed.manifest.job);
+    compare_semver(&ja.job_version, &jb.job_version)
+        .then_with(|| compare_semver(&ja.package_version, &jb.package_version))
+        .then_with(|| created_nanos(a).cmp(&created_nanos(b)))
+        .then_with(|| a.configured.cmp(&b.configured))
+        .then_with(|| conventional(a, pa).cmp(&conventional(b, pb)))
+        .then_with(|| b.image.reference.cmp(&a.image.reference))
+}
+
+fn created_nanos(candidate: &Candidate) -> Option<i128> {
+    candidate.image.created.as_deref().and_then(parse_rfc3339)
+}
+
+/// Whether the reference is the Seed image name of its job (perhaps under a registry).
+fn conventional(candidate: &Candidate, process: &Process) -> bool {
+    let name = seed::names::image_name(&process.seed.manifest.job);
+    let reference = &candidate.image.reference;
+    reference == &name || reference.ends_with(&format!("/{name}"))
+}
+
+/// Semantic-version precedence (semver.org §11); build metadata is ignored. A version that
+/// is not semantic (validation rules that out) sorts below every one that is, and two such
+/// versions compare as text.
+fn compare_semver(a: &str, b: &str) -> Ordering {
+    match (parse_semver(a), parse_semver(b)) {
+        (Some(va), Some(vb)) => va
+            .core
+            .cmp(&vb.core)
+            .then_with(|| compare_prerelease(&va.pre, &vb.pre)),
+        (Some(_), None) => Ordering::Greater,
+        (None, Some(_)) => Ordering::Less,
+        (None, None) => a.cmp(b),
+    }
+}
+
+struct Semver<'a> {
+    core: (u64, u64, u64),
+    pre: Vec<&'a str>,
+}
+
+fn parse_semver(text: &str) -> Option<Semver<'_>> {
+    let text = text.split_once('+').map_or(text, |(version, _)| version);
+    let (core, pre) = match text.split_once('-') {
+        Some((core, pre)) => (core, pre.split('.').collect()),
+        None => (text, Vec::new()),
+    };
+    let mut numbers = core.split('.').map(|part| part.parse::<u64>().ok());
+    let version = (numbers.next()??, numbers.next()??, numbers.next()??);
+    if numbers.next().is_some() {
+        return None;
+    }
+    Some(Semver { core: version, pre })
+}
+
+fn compare_prerelease(a: &[&str], b: &[&str]) -> Ordering {
+    match (a.is_empty(), b.is_empty()) {
+        (true, true) => return Ordering::Equal,
+        // A release ranks above any of its pre-releases.
+        (true, false) => return Ordering::Greater,
+        (false, true) => return Ordering::Less,
+        (false, false) => {}
+    }
+    for (x, y) in a.iter().zip(b) {
+        let order = match (x.parse::<u64>(), y.parse::<u64>()) {
+            (Ok(x), Ok(y)) => x.cmp(&y),
+            (Ok(_), Err(_)) => Ordering::Less,
+            (Err(_), Ok(_)) => Ordering::Greater,
+            (Err(_), Err(_)) => x.cmp(y),
+        };
+        if order != Ordering::Equal {
+            return order;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// Nanoseconds since the Unix epoch of an RFC 3339 time as engines write it
+/// (`2024-05-01T12:00:00.123456789Z`, or with a `±hh:mm` offset).
+fn parse_rfc3339(text: &str) -> Option<i128> {
+    use time::{Date, Month, PrimitiveDateTime, Time, UtcOffset};
+    let number = |part: &str| part.parse::<i32>().ok();
+    let (date, rest) = text.split_once(['T', 't', ' '])?;
+    let mut date_parts = date.split('-');
+    let year = number(date_parts.next()?)?;
+    let month = Month::try_from(u8::try_from(number(date_parts.next()?)?).ok()?).ok()?;
+    let day = u8::try_from(number(date_parts.next()?)?).ok()?;
+
+    let offset_at = rest.find(['Z', 'z', '+', '-'])?;
+    let (clock, zone) = rest.split_at(offset_at);
+    let offset = match zone {
+        "Z" | "z" => UtcOffset::UTC,
+        _ => {
+            let sign = if zone.starts_with('-') { -1 } else { 1 };
+            let (hours, minutes) = zone[1..].split_once(':')?;
+            UtcOffset::from_hms(
+                (sign * number(hours)?) as i8,
+                (sign * number(minutes)?) as i8,
+                0,
+            )
+            .ok()?
+        }
+    };
+    let (whole, fraction) = clock.split_once('.').unwrap_or((clock, ""));
+    let mut clock_parts = whole.split(':');
+    let hour = u8::try_from(number(clock_parts.next()?)?).ok()?;
+    let minute = u8::try_from(number(clock_parts.next()?)?).ok()?;
+    let second = u8::try_from(number(clock_parts.next()?)?).ok()?;
+    let nanos = if fraction.is_empty() {
+        0
+    } else {
+        let digits: String = fraction.chars().take(9).collect();
+        if !digits.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        format!("{digits:0<9}").parse::<u32>().ok()?
+    };
+    let date = Date::from_calendar_date(year, month, day).ok()?;
+    let time = Time::from_hms_nano(hour, minute, second, nanos).ok()?;
+    Some(
+        PrimitiveDateTime::new(date, time)
+            .assume_offset(offset)
+            .unix_timestamp_nanos(),
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,217 @@
+//! The command-line front end: `ades seed validate|init|build|list` and `ades run`, shaped
+//! like NGA's `seed` tool, with `--json` output for scripts.
+//!
+//! Exit status: 0 success; 1 an error (invalid manifest, engine unreachable, outputs missing
+//! after a clean exit, ...); 2 a bad command line or invocation (nothing was started); for
+//! `ades run`, the job's own exit code when its container exited non-zero, 124 when it was
+//! killed at its timeout, 130 when it was interrupted.
+
+mod print;
+mod run_cmd;
+mod seed_cmd;
+mod serve_cmd;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ades",
+    version,
+    about = "Run and serve Seed images as OGC processes"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve OGC API - Processes for every Seed image in the local Docker engine, with a
+    /// durable job store (SQLite in the data directory by default) and workers.
+    Serve(ServeArgs),
+    /// Print the effective configuration (defaults < file < ADES__* environment < flags),
+    /// secrets hidden.
+    Config(ConfigArgs),
+    /// Work with Seed manifests and images (validate, init, build, list).
+    #[command(subcommand)]
+    Seed(SeedCommand),
+    /// Run a Seed image once, like `seed run`: check the inputs against its manifest, run the
+    /// container, capture and print its outputs, exit with its exit code.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// A TOML configuration file (see config/ades.example.toml).
+    #[arg(long, short = 'c', env = "ADES_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address and port to listen on [default: 127.0.0.1:8080].
+    #[arg(long)]
+    bind: Option<String>,
+    /// Directory for the database and job workspaces [default: ./ades-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Database URL [default: sqlite://<data dir>/ades.db].
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Number of jobs run at once by this process.
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Serve the API only; run no jobs here.
+    #[arg(long, conflicts_with = "workers")]
+    no_workers: bool,
+    /// Publish this image as a process too (repeatable), even without the -seed naming.
+    #[arg(long = "image", value_name = "IMAGE")]
+    images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct ConfigArgs {
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum SeedCommand {
+    /// Validate a manifest (a directory holding seed.manifest.json, a manifest file, or a
+    /// local image's label) against the Seed 1.0.0 schema and rules; list every problem.
+    Validate(ValidateArgs),
+    /// Write a starter seed.manifest.json into a directory (never overwrites one).
+    Init(InitArgs),
+    /// Validate DIR/seed.manifest.json, build DIR/Dockerfile and tag the image
+    /// `<name>-<jobVersion>-seed:<packageVersion>` with the manifest label.
+    Build(BuildArgs),
+    /// List the Seed images in the local Docker engine.
+    List(ListArgs),
+}
+
+#[derive(Debug, Args)]
+struct ValidateArgs {
+    /// A directory with seed.manifest.json, a manifest file, or an image reference.
+    #[arg(default_value = ".")]
+    target: String,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    strict: bool,
+    /// Print a JSON report instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct InitArgs {
+    /// Directory to write seed.manifest.json into (created if missing).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct BuildArgs {
+    /// Directory holding seed.manifest.json and the Dockerfile (the build context).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// Dockerfile to use, relative to DIR.
+    #[arg(long, short = 'D', default_value = "Dockerfile")]
+    dockerfile: String,
+    /// Manifest to use instead of DIR/seed.manifest.json.
+    #[arg(long, short = 'M')]
+    manifest: Option<PathBuf>,
+    /// Print a JSON report instead of text (build output goes to stderr).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct ListArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The Seed image to run (its manifest is read from its label).
+    image: String,
+    /// An input file: NAME=path. Repeat the flag for several files of a `multiple` input; a
+    /// directory given to a `multiple` input stands for the files in it.
+    #[arg(short = 'i', long = "input", value_name = "NAME=PATH")]
+    inputs: Vec<String>,
+    /// A json input: NAME=value. Text for `string` inputs, JSON otherwise; `NAME=@file` reads
+    /// the value from a file.
+    #[arg(short = 'j', long = "json-input", value_name = "NAME=VALUE")]
+    json_inputs: Vec<String>,
+    /// A setting: NAME=value.
+    #[arg(short = 'e', long = "setting", value_name = "NAME=VALUE")]
+    settings: Vec<String>,
+    /// A mount: NAME=host directory.
+    #[arg(short = 'm', long = "mount", value_name = "NAME=DIR")]
+    mounts: Vec<String>,
+    /// Directory for the outputs (becomes OUTPUT_DIR; created, must be empty). Default:
+    /// ./output-<job>-<time>.
+    #[arg(short = 'o', long = "output")]
+    output: Option<PathBuf>,
+    /// Run jobs that declare resources ades does not know (passed as ALLOCATED_* only).
+    #[arg(long)]
+    allow_unknown_resources: bool,
+    /// Docker network to attach the container to (default: no network).
+    #[arg(long)]
+    network: Option<String>,
+    /// uid[:gid] to run as (default: the owner of the output directory, i.e. you).
+    #[arg(long)]
+    user: Option<String>,
+    /// Print a JSON report on stdout; the container's output then goes to stderr.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Entry point of the `ades` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The server sets up its own logging from its configuration.
+    if !matches!(cli.command, Command::Serve(_)) {
+        init_tracing();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            print::error(&format!("cannot start the async runtime: {err}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Command::Seed(SeedCommand::Validate(args)) => seed_cmd::validate(args).await,
+            Command::Seed(SeedCommand::Init(args)) => seed_cmd::init(args),
+            Command::Seed(SeedCommand::Build(args)) => seed_cmd::build(args).await,
+            Command::Seed(SeedCommand::List(args)) => seed_cmd::list(args).await,
+            Command::Run(args) => run_cmd::run(args).await,
+            Command::Serve(args) => serve_cmd::serve(args).await,
+            Command::Config(args) => serve_cmd::config(args),
+        }
+    });
+    ExitCode::from(code)
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (quiet by default: the CLI prints what matters).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Exit statuses shared by the commands.
+mod status {
+    pub const OK: u8 = 0;
+    pub const ERROR: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const TIMEOUT: u8 = 124;
+    pub const INTERRUPTED: u8 = 130;
+}

@@ -1,0 +1,80 @@
+//! `ades serve` and `ades config`.
+
+use super::{print, status, ConfigArgs, ServeArgs};
+use crate::config::{Overrides, Settings};
+use crate::startup::{init_server_tracing, Application};
+
+fn overrides(args: &ServeArgs) -> Overrides {
+    Overrides {
+        bind: args.bind.clone(),
+        data_dir: args.data_dir.clone(),
+        database_url: args.database_url.clone(),
+        workers: if args.no_workers {
+            Some(0)
+        } else {
+            args.workers
+        },
+        images: args.images.clone(),
+    }
+}
+
+pub async fn serve(args: ServeArgs) -> u8 {
+    let settings = match Settings::load(args.config.as_deref(), &overrides(&args)) {
+        Ok(settings) => settings,
+        Err(err) => {
+            print::error(&err.to_string());
+            return status::USAGE;
+        }
+    };
+    init_server_tracing(&settings);
+    tracing::info!(?settings, "starting");
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(err) => {
+            print::error(&format!("{err:#}"));
+            return status::ERROR;
+        }
+    };
+    match app.run_until_stopped(stop_signal()).await {
+        Ok(()) => status::OK,
+        Err(err) => {
+            print::error(&format!("{err:#}"));
+            status::ERROR
+        }
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C (SIGINT).
+async fn stop_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+pub fn config(args: ConfigArgs) -> u8 {
+    match Settings::load(args.serve.config.as_deref(), &overrides(&args.serve)) {
+        Ok(settings) => {
+            print!("{}", settings.to_redacted_toml());
+            status::OK
+        }
+        Err(err) => {
+            print::error(&err.to_string());
+            status::USAGE
+        }
+    }
+}

@@ -1,0 +1,454 @@
+//! Configuration, layered: embedded defaults < a TOML file (`--config FILE`) < `ADES__*`
+//! environment variables (`ADES__SERVER__BIND=0.0.0.0:8080`, double underscore between
+//! levels) < command-line flags. `ades config` prints the effective result, with secrets
+//! hidden. `config/ades.example.toml` documents every key.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Everything the server reads at start-up.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Where the database (SQLite) and the job workspaces live.
+    pub data_dir: PathBuf,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub catalog: CatalogSection,
+    pub queue: QueueSection,
+    /// Per-process operator configuration: Seed settings and mounts, by process id.
+    pub processes: BTreeMap<String, ProcessSection>,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address and port to listen on (`127.0.0.1:8080`; port 0 picks a free one).
+    pub bind: String,
+    /// Base URL clients reach the server at, for absolute links behind a proxy; empty =
+    /// derived from each request's Host header.
+    pub public_url: String,
+    /// Landing page title.
+    pub title: String,
+    /// Largest request body, bytes.
+    pub max_body_bytes: usize,
+    /// Longest a synchronous execute waits for its job, seconds.
+    pub sync_wait_seconds: u64,
+    /// Time running jobs get to finish on shutdown (SIGTERM), seconds.
+    pub shutdown_grace_seconds: u64,
+}
+
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://path` (default: `<data_dir>/ades.db`).
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogSection {
+    /// Publish every Seed image found in the local engine.
+    pub discover_local_images: bool,
+    /// Images always published, even without the `-seed` naming convention.
+    pub images: Vec<String>,
+    /// Seconds between re-scans of the engine (0 = only at start-up).
+    pub rescan_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueSection {
+    /// Jobs run at once by this process (0 = serve the API only).
+    pub workers: usize,
+    pub lease_seconds: u64,
+    pub heartbeat_seconds: u64,
+    pub poll_seconds: u64,
+    /// Attempts before a job whose worker vanished is failed.
+    pub max_attempts: u32,
+    /// `uid[:gid]` job containers run as (empty: the image's user).
+    pub container_user: String,
+    /// Docker network job containers join (empty: none).
+    pub network: String,
+    pub allow_unknown_resources: bool,
+    /// CPUs this process's jobs may use at once, by their Seed `cpus` (0 = the engine's).
+    pub capacity_cpus: f64,
+    /// Memory (MiB) this process's jobs may use at once, by their Seed `mem` (0 = the
+    /// engine's).
+    pub capacity_mem_mib: f64,
+    /// GPUs jobs may be given (0: a job that declares `gpus` fails).
+    pub capacity_gpus: u32,
+    /// Largest input file a job may be given (inline or fetched), bytes.
+    pub max_input_bytes: u64,
+    /// Allow `file://` input references (server-local paths).
+    pub allow_file_urls: bool,
+    /// Allow http(s) input references to loopback, private and link-local addresses.
+    pub allow_private_urls: bool,
+}
+
+/// Operator configuration of one process.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProcessSection {
+    /// Seed settings (values may be secrets: never printed).
+    pub settings: BTreeMap<String, String>,
+    /// Seed mounts: name -> host directory.
+    pub mounts: BTreeMap<String, PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter (`info`, `ades=debug,tower_http=info`); `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            data_dir: PathBuf::from("ades-data"),
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            catalog: CatalogSection::default(),
+            queue: QueueSection::default(),
+            processes: BTreeMap::new(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            bind: "127.0.0.1:8080".to_string(),
+            public_url: String::new(),
+            title: "ades: OGC API - Processes for Seed images".to_string(),
+            max_body_bytes: 64 * 1024 * 1024,
+            sync_wait_seconds: 3600,
+            shutdown_grace_seconds: 30,
+        }
+    }
+}
+
+impl Default for CatalogSection {
+    fn default() -> Self {
+        CatalogSection {
+            discover_local_images: true,
+            images: Vec::new(),
+            rescan_seconds: 30,
+        }
+    }
+}
+
+impl Default for QueueSection {
+    fn default() -> Self {
+        QueueSection {
+            workers: 2,
+            lease_seconds: 30,
+            heartbeat_seconds: 5,
+            poll_seconds: 2,
+            max_attempts: 3,
+            container_user: String::new(),
+            network: String::new(),
+            allow_unknown_resources: false,
+            capacity_cpus: 0.0,
+            capacity_mem_mib: 0.0,
+            capacity_gpus: 0,
+            max_input_bytes: 10 * 1024 * 1024 * 1024,
+            allow_file_urls: false,
+            allow_private_urls: false,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            format: "text".to_string(),
+            level: "info".to_string(),
+        }
+    }
+}
+
+// Secrets never reach a log line or `ades config`: setting values and database URLs (which
+// may carry a password) are hidden from Debug output.
+impl fmt::Debug for ProcessSection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hidden: BTreeMap<&String, &str> =
+            self.settings.keys().map(|k| (k, "<hidden>")).collect();
+        f.debug_struct("ProcessSection")
+            .field("settings", &hidden)
+            .field("mounts", &self.mounts)
+            .finish()
+    }
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redact_url_password(&self.url))
+            .finish()
+    }
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:<hidden>@host/db`.
+pub fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:<hidden>@{host}"),
+        None => url.to_string(),
+    }
+}
+
+/// Command-line values that override everything else.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub bind: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub workers: Option<usize>,
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Settings {
+    /// Defaults < `file` < `ADES__*` environment < `overrides`.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Settings, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(file, &env, overrides)
+    }
+
+    /// [`Settings::load`] with the environment given explicitly (for tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: &[(String, String)],
+        overrides: &Overrides,
+    ) -> Result<Settings, ConfigError> {
+        let defaults = config::Config::try_from(&Settings::default())
+            .map_err(|e| ConfigError(format!("embedded defaults: {e}")))?;
+        let mut builder = config::Config::builder().add_source(defaults);
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError(format!(
+                    "the configuration file {} does not exist (see config/ades.example.toml)",
+                    file.display()
+                )));
+            }
+            builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml));
+        }
+        let ades_env: config::Map<String, String> = env
+            .iter()
+            .filter(|(k, _)| k.starts_with("ADES__"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("ADES")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("catalog.images")
+                .source(Some(ades_env)),
+        );
+        let mut settings: Settings =
+            builder
+                .build()
+                .and_then(|c| c.try_deserialize())
+                .map_err(|e| {
+                    ConfigError(format!("{e} (see config/ades.example.toml for every key)"))
+                })?;
+        if let Some(bind) = &overrides.bind {
+            settings.server.bind = bind.clone();
+        }
+        if let Some(dir) = &overrides.data_dir {
+            settings.data_dir = dir.clone();
+        }
+        if let Some(url) = &overrides.database_url {
+            settings.database.url = url.clone();
+        }
+        if let Some(workers) = overrides.workers {
+            settings.queue.workers = workers;
+        }
+        settings
+            .catalog
+            .images
+            .extend(overrides.images.iter().cloned());
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Rejects values that cannot work, saying which key to change.
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError(format!(
+                "server.bind {:?} is not an address and port like 127.0.0.1:8080",
+                self.server.bind
+            )));
+        }
+        let url = &self.server.public_url;
+        if !url.is_empty() && !url.starts_with("http://") && !url.starts_with("https://") {
+            return Err(ConfigError(format!(
+                "server.public_url {:?} must start with http:// or https://",
+                self.server.public_url
+            )));
+        }
+        if self.queue.heartbeat_seconds == 0
+            || self.queue.heartbeat_seconds >= self.queue.lease_seconds
+        {
+            return Err(ConfigError(format!(
+                "queue.heartbeat_seconds ({}) must be at least 1 and less than queue.lease_seconds ({})",
+                self.queue.heartbeat_seconds, self.queue.lease_seconds
+            )));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(ConfigError(format!(
+                "log.format {:?} must be \"text\" or \"json\"",
+                self.log.format
+            )));
+        }
+        Ok(())
+    }
+
+    /// The database URL: the configured one, or SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("ades.db").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    /// The settings as TOML, secrets hidden (for `ades config`).
+    pub fn to_redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database.url = redact_url_password(&shown.database.url);
+        for process in shown.processes.values_mut() {
+            for value in process.settings.values_mut() {
+                *value = "<hidden>".to_string();
+            }
+        }
+        toml_text(&shown)
+    }
+}
+
+fn toml_text(settings: &Settings) -> String {
+    match toml::to_string_pretty(settings) {
+        Ok(text) => text,
+        Err(err) => format!("# cannot render the settings: {err}\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_no_file() {
+        let s = Settings::load_from(None, &[], &Overrides::default()).unwrap();
+        assert_eq!(s.server.bind, "127.0.0.1:8080");
+        assert_eq!(s.database_url(), "sqlite://ades-data/ades.db");
+        assert!(s.catalog.discover_local_images);
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ades.toml");
+        std::fs::write(
+            &file,
+            "data_dir = \"/srv/ades\"\n[server]\nbind = \"0.0.0.0:9000\"\n[queue]\nworkers = 4\n[processes.io-demo.settings]\nTOKEN = \"s3cret\"\n",
+        )
+        .unwrap();
+        let s = Settings::load_from(
+            Some(&file),
+            &env(&[
+                ("ADES__QUEUE__WORKERS", "6"),
+                ("ADES__CATALOG__IMAGES", "a:1,b:2"),
+            ]),
+            &Overrides {
+                bind: Some("127.0.0.1:0".into()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("/srv/ades"));
+        assert_eq!(s.server.bind, "127.0.0.1:0", "the flag wins");
+        assert_eq!(s.queue.workers, 6, "the environment beats the file");
+        assert_eq!(s.catalog.images, ["a:1", "b:2"]);
+        assert_eq!(s.processes["io-demo"].settings["TOKEN"], "s3cret");
+        let shown = s.to_redacted_toml();
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(!format!("{s:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn mistakes_name_the_key() {
+        let err = Settings::load_from(
+            None,
+            &env(&[("ADES__SERVER__BIND", "not-an-address")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("server.bind"), "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ades.toml");
+        std::fs::write(&file, "[server]\nbnd = \"x\"\n").unwrap();
+        let err = Settings::load_from(Some(&file), &[], &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("bnd"), "{err}");
+
+        let err = Settings::load_from(
+            Some(Path::new("/no/such/ades.toml")),
+            &[],
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn database_passwords_are_hidden() {
+        assert_eq!(
+            redact_url_password("postgres://ades:pw@db:5432/ades"),
+            "postgres://ades:<hidden>@db:5432/ades"
+        );
+        assert_eq!(redact_url_password("sqlite://x.db"), "sqlite://x.db");
+    }
+}
+
+#[cfg(test)]
+mod example_file {
+    use super::*;
+
+    /// The committed example documents every key with its default value.
+    #[test]
+    fn example_config_is_the_defaults() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/ades.example.toml");
+        let loaded = Settings::load_from(Some(&file), &[], &Overrides::default()).unwrap();
+        assert_eq!(
+            toml_text(&loaded),
+            toml_text(&Settings::default()),
+            "config/ades.example.toml no longer matches the defaults in src/config.rs"
+        );
+    }
+}

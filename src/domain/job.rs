@@ -1,0 +1,244 @@
+//! Jobs: one execution of a process, from acceptance to a final status.
+
+use super::{JobId, ProcessId};
+use seed::errors::JobFailure;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+
+/// The five OGC job statuses. Transitions (see [`JobStatus::can_become`]):
+/// accepted -> running -> successful | failed | dismissed; accepted -> dismissed | failed;
+/// running -> accepted (a lost lease, requeued by the reaper); successful | failed ->
+/// dismissed (a client withdraws a finished job and its results). Dismissed is the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Accepted,
+    Running,
+    Successful,
+    Failed,
+    Dismissed,
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 5] = [
+        JobStatus::Accepted,
+        JobStatus::Running,
+        JobStatus::Successful,
+        JobStatus::Failed,
+        JobStatus::Dismissed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Accepted => "accepted",
+            JobStatus::Running => "running",
+            JobStatus::Successful => "successful",
+            JobStatus::Failed => "failed",
+            JobStatus::Dismissed => "dismissed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        JobStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// A final status: the job will not run again (only a dismissal may still follow a
+    /// successful or failed one).
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Successful | JobStatus::Failed | JobStatus::Dismissed
+        )
+    }
+
+    /// The state machine: whether `self -> next` is allowed.
+    pub fn can_become(self, next: JobStatus) -> bool {
+        use JobStatus::*;
+        matches!(
+            (self, next),
+            (Accepted, Running)
+                | (Accepted, Dismissed)
+                | (Accepted, Failed)
+                | (Running, Successful)
+                | (Running, Failed)
+                | (Running, Dismissed)
+                | (Running, Accepted)
+                | (Successful, Dismissed)
+                | (Failed, Dismissed)
+        )
+    }
+}
+
+/// How results are returned (OGC 1.0 `response`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponseMode {
+    #[default]
+    Raw,
+    Document,
+}
+
+/// How one output is returned (OGC 1.0 `transmissionMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransmissionMode {
+    #[default]
+    Value,
+    Reference,
+}
+
+/// One input value as the client sent it, already checked against the process description.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum InputValue {
+    /// A JSON value (json inputs; for file inputs, text content to write as the file).
+    Inline {
+        value: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media_type: Option<String>,
+    },
+    /// Base64 content of a file input.
+    Base64 {
+        data: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media_type: Option<String>,
+    },
+    /// A reference the server fetches.
+    Href {
+        href: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media_type: Option<String>,
+    },
+}
+
+/// What the client asked for one output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputRequest {
+    #[serde(default)]
+    pub transmission_mode: TransmissionMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+}
+
+/// Callback URIs (OGC callback class).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscriber {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_progress_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_uri: Option<String>,
+}
+
+/// A validated execute request, stored with the job (protocol-neutral: the WPS façade builds
+/// the same thing).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecuteRequest {
+    /// Input id -> values (several only where `maxOccurs > 1`).
+    pub inputs: BTreeMap<String, Vec<InputValue>>,
+    /// Output id -> request; empty = every output, by value.
+    #[serde(default)]
+    pub outputs: BTreeMap<String, OutputRequest>,
+    #[serde(default)]
+    pub response: ResponseMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscriber: Option<Subscriber>,
+}
+
+/// One produced output value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum OutputValue {
+    /// A json output's value.
+    Json { value: Value },
+    /// A file published under the job, path relative to the job's output directory.
+    File {
+        path: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media_type: Option<String>,
+        size_bytes: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        metadata: Option<Value>,
+    },
+}
+
+impl OutputValue {
+    /// The media type the value is served with: JSON for json outputs; a file's declared
+    /// type, else one guessed from its name, else `application/octet-stream`.
+    pub fn media_type(&self) -> String {
+        match self {
+            OutputValue::Json { .. } => "application/json".to_string(),
+            OutputValue::File {
+                media_type: Some(m),
+                ..
+            } => m.clone(),
+            OutputValue::File { path, .. } => mime_guess::from_path(path)
+                .first()
+                .map(|m| m.essence_str().to_string())
+                .unwrap_or_else(|| "application/octet-stream".to_string()),
+        }
+    }
+}
+
+/// Output id -> values (a `multiple` file output has several; absent optional outputs are
+/// missing from the map).
+pub type JobResults = BTreeMap<String, Vec<OutputValue>>;
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: JobId,
+    pub process_id: ProcessId,
+    pub status: JobStatus,
+    /// Human-readable status message (progress, the declared error, ...).
+    pub message: Option<String>,
+    pub progress: Option<u8>,
+    pub created: OffsetDateTime,
+    pub started: Option<OffsetDateTime>,
+    pub finished: Option<OffsetDateTime>,
+    pub updated: OffsetDateTime,
+    pub request: ExecuteRequest,
+    pub results: Option<JobResults>,
+    pub failure: Option<JobFailure>,
+    /// How many times a worker has claimed it (1 on the first run).
+    pub attempt: u32,
+}
+
+/// One entry of a job's audit trail (`job_events`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobEvent {
+    pub job_id: JobId,
+    pub at: OffsetDateTime,
+    pub status: JobStatus,
+    pub message: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JobStatus::*;
+
+    #[test]
+    fn the_state_machine_only_moves_forward() {
+        assert!(Accepted.can_become(Running));
+        assert!(Running.can_become(Successful));
+        assert!(Running.can_become(Accepted), "a lost lease requeues");
+        assert!(!Successful.can_become(Running));
+        assert!(!Failed.can_become(Successful));
+        assert!(!Dismissed.can_become(Running));
+        assert!(
+            Successful.can_become(Dismissed),
+            "a finished job can be withdrawn"
+        );
+        assert!(!Dismissed.can_become(Successful));
+        assert!(!Accepted.can_become(Successful));
+        for s in super::JobStatus::ALL {
+            assert_eq!(super::JobStatus::parse(s.as_str()), Some(s));
+        }
+    }
+}

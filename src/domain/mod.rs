@@ -1,0 +1,17 @@
+//! The domain model shared by every façade: processes (built once from a Seed manifest) and
+//! jobs. `api/` renders these as OGC API JSON, later `wps/` as XML; neither talks to the
+//! store or Docker directly.
+
+mod ids;
+mod job;
+mod process;
+
+pub use ids::{IdError, JobId, ProcessId, WorkerId};
+pub use job::{
+    ExecuteRequest, InputValue, Job, JobEvent, JobResults, JobStatus, OutputRequest, OutputValue,
+    ResponseMode, Subscriber, TransmissionMode,
+};
+pub use process::{
+    InputDescription, InputKind, JobControlOption, Metadata, OutputDescription, OutputKind,
+    Process, SeedBinding,
+};

@@ -1,0 +1,24 @@
+//! ades: an OGC Application Deployment and Execution Service for Seed images.
+//!
+//! Layout (see DESIGN.md): `domain` is the model every façade renders; `catalog` turns Seed
+//! images into processes; `jobs` is the protocol-neutral job service; `store` keeps jobs
+//! durably; `queue` runs them on `runner` (containers) with `workspace` (files);
+//! `execution` runs one Seed job end to end; `api` is the OGC API façade; `images` talks to
+//! the engine about images; `cli` is the command line; `config` and `startup` build the
+//! server.
+
+pub mod api;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod execution;
+pub mod images;
+pub mod jobs;
+pub mod queue;
+pub mod runner;
+pub mod startup;
+pub mod store;
+pub mod workspace;
+pub mod wps;

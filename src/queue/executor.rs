@@ -1,0 +1,565 @@
+//! Running one claimed job: find its process, stage its inputs, run its Seed image and turn
+//! the report into a [`Completion`]. Knows nothing of leases: the worker (`worker.rs`) holds
+//! those and writes the completion.
+//!
+//! Choices:
+//! - Every attempt starts clean: `inputs/` and `outputs/` are emptied and staged again;
+//!   `log.txt` keeps every attempt, each opened by a header line, and is capped at
+//!   [`MAX_LOG_BYTES`] in total (a note marks where output was dropped).
+//! - The container's run id is `<job id>-<attempt>`, and it carries [`JOB_ID_LABEL`], so the
+//!   start-up sweep can tell server jobs from `ades run` containers and find their job.
+//! - Results hold every output the job produced, whatever the request asked for: the
+//!   façades choose what to show. Absent optional outputs are missing from the results.
+//! - Failures ades reports itself (not the algorithm) get the names below; a process that
+//!   needs operator configuration (settings, mounts, unknown resources) fails `system` with a
+//!   message saying what to configure; bad inputs fail `data`.
+//! - Between staging and the container, the job reserves the CPUs, memory and GPUs its
+//!   manifest allocates (`capacity.rs`); it waits while they are taken ("waiting for
+//!   resources: ...") and fails `insufficient-resources` when it asks more than the whole
+//!   capacity. The reservation ends with the container.
+//! - Engine errors (engine unreachable, image missing) fail the job `system` at once; retrying
+//!   them is issue 6's (a retry policy per failure kind).
+//! - A cancelled run (dismissed, lease lost, server stopping) produces no completion: the
+//!   store already says `dismissed`, or the lease expires and the reaper requeues the job.
+
+use super::capacity::{Capacity, ReserveError, ResourcePool};
+use super::{ProcessRunConfig, QueueSettings};
+use crate::catalog::Catalog;
+use crate::domain::{Job, JobResults, OutputValue, Process};
+use crate::execution::{plan_job, run_seed_job, ExecutionError, SeedJob, SeedJobReport};
+use crate::runner::{ContainerExit, ContainerRunner, ContainerSpec, LogSink, RunnerError};
+use crate::store::Completion;
+use crate::workspace::staging::{stage_inputs, StagingError};
+use crate::workspace::Workspace;
+use async_trait::async_trait;
+use seed::contract::{Invocation, Policy};
+use seed::errors::{FailureCategory, JobFailure};
+use seed::Problem;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Label on every container a served job starts, holding the job id (`ades run` containers
+/// have [`crate::runner::RUN_ID_LABEL`] but not this one).
+pub const JOB_ID_LABEL: &str = "org.ades.job-id";
+
+/// The most `log.txt` grows to, all attempts together.
+pub const MAX_LOG_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Failure name: the job's process is no longer offered (`system`).
+pub const PROCESS_UNAVAILABLE: &str = "process-unavailable";
+/// Failure name: the process lacks operator configuration (`system`).
+pub const PROCESS_NOT_CONFIGURED: &str = "process-not-configured";
+/// Failure name: an input cannot be used (`data`).
+pub const INVALID_INPUT: &str = "invalid-input";
+/// Failure name: the server could not write the job's files (`system`).
+pub const WORKSPACE_ERROR: &str = "workspace-error";
+/// Failure name: the container engine failed or refused the container (`system`).
+pub const ENGINE_ERROR: &str = "engine-error";
+/// Failure name: ades itself failed while running the job (a bug; `system`).
+pub const INTERNAL_ERROR: &str = "internal-error";
+/// Failure name: the job asks for more CPUs, memory or GPUs than this server gives its jobs
+/// in all (`system`).
+pub const INSUFFICIENT_RESOURCES: &str = "insufficient-resources";
+
+/// Where the executor reports what it is doing (the worker writes it to the store).
+#[async_trait]
+pub trait ProgressReporter: Send + Sync {
+    /// Records `message` as the job's status message ("staging inputs", ...).
+    async fn report(&self, message: &str);
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Write this to the store.
+    Complete(Completion),
+    /// Cancelled (dismissed, lease lost, server stopping): write nothing.
+    Abandoned,
+}
+
+/// Everything a job run needs, shared by the workers.
+pub struct Executor {
+    catalog: Catalog,
+    runner: Arc<dyn ContainerRunner>,
+    workspace: Workspace,
+    settings: QueueSettings,
+    http: reqwest::Client,
+    /// What running jobs hold of the capacity.
+    resources: ResourcePool,
+}
+
+impl Executor {
+    /// An executor running `catalog`'s processes on `runner`, files under `workspace`.
+    pub fn new(
+        catalog: Catalog,
+        runner: Arc<dyn ContainerRunner>,
+        workspace: Workspace,
+        settings: QueueSettings,
+    ) -> Self {
+        Executor {
+            catalog,
+            runner,
+            workspace,
+            http: crate::workspace::staging::http_client_for(&settings.staging),
+            resources: ResourcePool::new(Capacity::of(&settings)),
+            settings,
+        }
+    }
+
+    /// Runs `job` (already claimed) to its end; `cancel` stops it at any stage.
+    pub async fn execute(
+        &self,
+        job: &Job,
+        cancel: CancellationToken,
+        progress: &dyn ProgressReporter,
+    ) -> Outcome {
+        let Some(process) = self.catalog.get(&job.process_id) else {
+            return failed(ades_failure(
+                PROCESS_UNAVAILABLE,
+                "Process unavailable",
+                format!(
+                    "Process {} is no longer offered by this server (its image was removed \
+                     or its manifest became invalid). Make the image available again and \
+                     submit a new job.",
+                    job.process_id
+                ),
+                FailureCategory::System,
+            ));
+        };
+        let mut log = match LogFile::open(&self.workspace.log_file(&job.id), MAX_LOG_BYTES) {
+            Ok(log) => log,
+            Err(err) => return workspace_failure(&err),
+        };
+        log.note(&format!(
+            "attempt {} of job {}: {} ({})",
+            job.attempt, job.id, process.id, process.seed.image
+        ));
+
+        progress.report("staging inputs").await;
+        let staged = tokio::select! {
+            staged = self.stage(job, &process) => staged,
+            _ = cancel.cancelled() => return Outcome::Abandoned,
+        };
+        let invocation = match staged {
+            Ok(invocation) => invocation,
+            Err(StagingError::BadInput { input, reason }) => {
+                let description = format!("Input {input}: {reason}.");
+                log.note(&description);
+                return failed(ades_failure(
+                    INVALID_INPUT,
+                    "Invalid input",
+                    description,
+                    FailureCategory::Data,
+                ));
+            }
+            Err(StagingError::Io(message)) => return workspace_failure(&message),
+        };
+
+        let run_config = self
+            .settings
+            .processes
+            .get(process.id.as_str())
+            .cloned()
+            .unwrap_or_default();
+        let seed_job = SeedJob {
+            image: process.seed.image.clone(),
+            manifest: process.seed.manifest.clone(),
+            invocation: with_configuration(invocation, &run_config),
+            output_dir: self.workspace.outputs_dir(&job.id),
+            run_id: run_id(job),
+            policy: Policy {
+                allow_unknown_resources: self.settings.allow_unknown_resources,
+            },
+            user: self.settings.container_user.clone(),
+            network: self.settings.network.clone(),
+        };
+
+        // A job the contract refuses reserves nothing: `run_seed_job` reports why.
+        let reservation = match plan_job(&seed_job) {
+            Ok(plan) => {
+                match self
+                    .resources
+                    .reserve(&plan.allocation, &cancel, progress)
+                    .await
+                {
+                    Ok(reservation) => Some(reservation),
+                    Err(ReserveError::Cancelled) => return Outcome::Abandoned,
+                    Err(ReserveError::TooLarge(description)) => {
+                        log.note(&description);
+                        log.finish();
+                        return failed(ades_failure(
+                            INSUFFICIENT_RESOURCES,
+                            "Insufficient resources",
+                            description,
+                            FailureCategory::System,
+                        ));
+                    }
+                }
+            }
+            Err(_) => None,
+        };
+
+        progress.report("running container").await;
+        let runner = LabellingRunner {
+            inner: self.runner.as_ref(),
+            job_id: job.id.as_str(),
+            progress,
+        };
+        let result = run_seed_job(&runner, &seed_job, cancel, &mut log).await;
+        drop(reservation);
+        let outcome = match result {
+            Ok(report) => {
+                for warning in &report.warnings {
+                    log.note(warning);
+                }
+                outcome_of(&report)
+            }
+            Err(ExecutionError::Invocation(problems)) => {
+                failed(invocation_failure(&process, &seed_job, &problems))
+            }
+            Err(ExecutionError::Runner(err)) => failed(engine_failure(&err)),
+        };
+        if let Outcome::Complete(Completion::Failed { message, .. }) = &outcome {
+            log.note(message);
+        }
+        log.finish();
+        outcome
+    }
+
+    /// Empties `inputs/` and `outputs/` and stages the inputs.
+    async fn stage(&self, job: &Job, process: &Process) -> Result<Invocation, StagingError> {
+        let inputs = self.workspace.inputs_dir(&job.id);
+        let outputs = self.workspace.outputs_dir(&job.id);
+        for dir in [&inputs, &outputs] {
+            recreate_dir(dir)
+                .await
+                .map_err(|e| StagingError::Io(format!("{}: {e}", dir.display())))?;
+        }
+        stage_inputs(
+            process,
+            &job.request,
+            &inputs,
+            &self.http,
+            &self.settings.staging,
+        )
+        .await
+    }
+}
+
+/// The run id of a job's attempt: `<job id>-<attempt>`.
+pub fn run_id(job: &Job) -> String {
+    format!("{}-{}", job.id, job.attempt)
+}
+
+async fn recreate_dir(dir: &Path) -> std::io::Result<()> {
+    match tokio::fs::remove_dir_all(dir).await {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err),
+    }
+    tokio::fs::create_dir_all(dir).await
+}
+
+fn with_configuration(mut invocation: Invocation, config: &ProcessRunConfig) -> Invocation {
+    invocation.settings = config.settings.clone();
+    invocation.mounts = config.mounts.clone();
+    invocation
+}
+
+fn failed(failure: JobFailure) -> Outcome {
+    let message = failure_message(&failure);
+    Outcome::Complete(Completion::Failed { failure, message })
+}
+
+/// The status message of a failed job: `<name>: <title> — <description>`.
+pub fn failure_message(failure: &JobFailure) -> String {
+    if failure.description.trim().is_empty() {
+        format!("{}: {}", failure.name, failure.title)
+    } else {
+        format!(
+            "{}: {} — {}",
+            failure.name, failure.title, failure.description
+        )
+    }
+}
+
+/// A failure ades reports itself.
+pub fn ades_failure(
+    name: &str,
+    title: &str,
+    description: impl Into<String>,
+    category: FailureCategory,
+) -> JobFailure {
+    JobFailure {
+        name: name.to_string(),
+        title: title.to_string(),
+        description: description.into(),
+        category,
+        exit_code: None,
+    }
+}
+
+fn workspace_failure(message: &str) -> Outcome {
+    failed(ades_failure(
+        WORKSPACE_ERROR,
+        "Workspace error",
+        format!(
+            "The server could not prepare the job's files: {message}. Check the data \
+                 directory's free space and permissions."
+        ),
+        FailureCategory::System,
+    ))
+}
+
+fn engine_failure(err: &RunnerError) -> JobFailure {
+    let hint = match err {
+        RunnerError::ImageNotFound(_) => {
+            " Pull or build the image on the server's engine, then submit the job again."
+        }
+        RunnerError::EngineUnavailable(_) => " Submit the job again once the engine is back.",
+        RunnerError::Rejected(_) | RunnerError::Engine(_) => "",
+    };
+    ades_failure(
+        ENGINE_ERROR,
+        "Container engine error",
+        format!("{err}.{hint}"),
+        FailureCategory::System,
+    )
+}
+
+/// A job the Seed contract refused: the operator's part (settings, mounts, resources, the
+/// output directory) makes it a `system` failure naming what to configure, else the inputs
+/// are at fault (`data`).
+fn invocation_failure(process: &Process, job: &SeedJob, problems: &[Problem]) -> JobFailure {
+    let interface = job.manifest.interface();
+    let operator_part = |p: &Problem| {
+        p.location.starts_with('/')
+            || p.location == "OUTPUT_DIR"
+            || interface.settings.iter().any(|s| s.name == p.location)
+            || interface.mounts.iter().any(|m| m.name == p.location)
+            || job.invocation.settings.contains_key(&p.location)
+            || job.invocation.mounts.contains_key(&p.location)
+    };
+    let list = |problems: &[&Problem]| {
+        problems
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let operator: Vec<&Problem> = problems.iter().filter(|p| operator_part(p)).collect();
+    if operator.is_empty() {
+        let all: Vec<&Problem> = problems.iter().collect();
+        ades_failure(
+            INVALID_INPUT,
+            "Invalid input",
+            format!("The inputs do not fit the process: {}.", list(&all)),
+            FailureCategory::Data,
+        )
+    } else {
+        ades_failure(
+            PROCESS_NOT_CONFIGURED,
+            "Process not configured",
+            format!(
+                "Process {} cannot run until the server's operator configures it: {}. Set the \
+                 process's settings and mounts (or allow unknown resources) in the server \
+                 configuration.",
+                process.id,
+                list(&operator)
+            ),
+            FailureCategory::System,
+        )
+    }
+}
+
+fn outcome_of(report: &SeedJobReport) -> Outcome {
+    if report.exit == ContainerExit::Cancelled {
+        return Outcome::Abandoned;
+    }
+    if let Some(failure) = report.failures.first() {
+        return failed(failure.clone());
+    }
+    let mut results = JobResults::new();
+    for (name, files) in &report.outputs.files {
+        if files.is_empty() {
+            continue;
+        }
+        let values = files
+            .iter()
+            .map(|file| OutputValue::File {
+                path: file.relative.clone(),
+                media_type: file.media_type.clone(),
+                size_bytes: file.size_bytes,
+                metadata: file.metadata.clone(),
+            })
+            .collect();
+        results.insert(name.clone(), values);
+    }
+    for (name, value) in &report.outputs.json {
+        results.insert(
+            name.clone(),
+            vec![OutputValue::Json {
+                value: value.clone(),
+            }],
+        );
+    }
+    Outcome::Complete(Completion::Succeeded {
+        results,
+        message: format!("finished in {:.1} s", report.duration.as_secs_f64()),
+    })
+}
+
+/// Adds [`JOB_ID_LABEL`] to the container and reports "capturing outputs" once it exits.
+struct LabellingRunner<'a> {
+    inner: &'a dyn ContainerRunner,
+    job_id: &'a str,
+    progress: &'a dyn ProgressReporter,
+}
+
+#[async_trait]
+impl ContainerRunner for LabellingRunner<'_> {
+    async fn run(
+        &self,
+        spec: &ContainerSpec,
+        cancel: CancellationToken,
+        logs: &mut dyn LogSink,
+    ) -> Result<ContainerExit, RunnerError> {
+        let mut spec = spec.clone();
+        spec.labels
+            .insert(JOB_ID_LABEL.to_string(), self.job_id.to_string());
+        let exit = self.inner.run(&spec, cancel, logs).await?;
+        if exit != ContainerExit::Cancelled {
+            self.progress.report("capturing outputs").await;
+        }
+        Ok(exit)
+    }
+}
+
+/// `log.txt`: the container's stdout and stderr as they come, plus ades' own notes (lines
+/// starting `[ades]`), capped.
+///
+/// Writes are buffered and go to the page cache; they do not wait on the disk, which is why
+/// a plain file is used from the async runtime.
+struct LogFile {
+    path: PathBuf,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    written: u64,
+    cap: u64,
+    truncated: bool,
+}
+
+impl LogFile {
+    fn open(path: &Path, cap: u64) -> Result<Self, String> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let written = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Ok(LogFile {
+            path: path.to_path_buf(),
+            file: Some(std::io::BufWriter::with_capacity(64 * 1024, file)),
+            written,
+            cap,
+            truncated: written >= cap,
+        })
+    }
+
+    fn append(&mut self, bytes: &[u8]) {
+        if self.truncated {
+            return;
+        }
+        let room = self.cap.saturating_sub(self.written);
+        let take = bytes.len().min(room as usize);
+        self.write_raw(&bytes[..take]);
+        if take < bytes.len() {
+            self.truncated = true;
+            let note = format!(
+                "\n[ades] log truncated at {} MiB; further output was dropped\n",
+                self.cap / (1024 * 1024)
+            );
+            self.write_raw(note.as_bytes());
+        }
+    }
+
+    /// A line of ades' own, on a line of its own (notes always fit: they are small and
+    /// written even past the cap, so a failure is never hidden by a chatty job).
+    fn note(&mut self, text: &str) {
+        let line = format!("[ades] {text}\n");
+        self.write_raw(line.as_bytes());
+    }
+
+    fn write_raw(&mut self, bytes: &[u8]) {
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
+        if let Err(err) = file.write_all(bytes) {
+            tracing::warn!(path = %self.path.display(), error = %err, "cannot write the job log; its output is dropped");
+            self.file = None;
+            return;
+        }
+        self.written += bytes.len() as u64;
+    }
+
+    fn finish(&mut self) {
+        if let Some(file) = self.file.as_mut() {
+            if let Err(err) = file.flush() {
+                tracing::warn!(path = %self.path.display(), error = %err, "cannot write the job log");
+            }
+        }
+    }
+}
+
+impl LogSink for LogFile {
+    fn stdout(&mut self, chunk: &[u8]) {
+        self.append(chunk);
+    }
+
+    fn stderr(&mut self, chunk: &[u8]) {
+        self.append(chunk);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_is_capped_with_a_note() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("job/log.txt");
+        let mut log = LogFile::open(&path, 10).unwrap();
+        log.stdout(b"12345");
+        log.stderr(b"67890abc");
+        log.stdout(b"more");
+        log.finish();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("1234567890\n[ades] log truncated"),
+            "{text}"
+        );
+        assert!(!text.contains("abc") && !text.contains("more"), "{text}");
+        drop(log);
+        // A later attempt appends its notes but no more output.
+        let mut log = LogFile::open(&path, 10).unwrap();
+        log.note("attempt 2");
+        log.stdout(b"zzz");
+        log.finish();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with("[ades] attempt 2\n"), "{text}");
+        assert!(!text.contains("zzz"));
+    }
+
+    #[test]
+    fn failure_messages_name_the_error() {
+        let failure = ades_failure("bad", "Bad thing", "It broke.", FailureCategory::Job);
+        assert_eq!(failure_message(&failure), "bad: Bad thing — It broke.");
+        let bare = ades_failure("bare-error", "bare-error", "", FailureCategory::Job);
+        assert_eq!(failure_message(&bare), "bare-error: bare-error");
+    }
+}

@@ -1,0 +1,619 @@
+//! [`ContainerRunner`](super::ContainerRunner) on the Docker Engine API via bollard.
+//!
+//! One run is: create (hardened, labelled, named after the run id) → attach to its output →
+//! start → pump stdout/stderr into the [`LogSink`] while waiting for exit, the timeout or the
+//! cancellation → drain the remaining output → force-remove. A [`RemovalGuard`] removes the
+//! container when the future is dropped half-way, so no path leaves a container behind.
+//!
+//! Output is read by attaching *before* start (as `docker run` does), not through the logs
+//! endpoint: nothing written before we start reading can be missed and it works whatever log
+//! driver the daemon is configured with.
+
+use super::{
+    BindMount, ContainerExit, ContainerRunner, ContainerSpec, Limits, LogSink, RunnerError,
+    RUN_ID_LABEL,
+};
+use async_trait::async_trait;
+use bollard::container::LogOutput;
+use bollard::errors::Error as DockerError;
+use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig, Mount, MountTypeEnum};
+use bollard::query_parameters::{
+    AttachContainerOptions, CreateContainerOptions, KillContainerOptions, RemoveContainerOptions,
+    StartContainerOptions, WaitContainerOptions,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::time::{sleep_until, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Maximum number of processes (threads included) a container may have. Stops a fork bomb
+/// from taking the host down while leaving room for heavily threaded scientific code
+/// (a 2-core host rarely runs more than a few hundred threads per job).
+pub const DEFAULT_PIDS_LIMIT: i64 = 4096;
+
+/// How long to wait for the container to die after SIGKILL before giving up on waiting (the
+/// removal that follows is forced anyway). Kill plus removal must fit in the 10 s a
+/// cancellation is allowed to take.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// How long to keep reading output after the process exited. The engine closes the attach
+/// stream as soon as it has copied the last bytes, so this only bounds a misbehaving engine.
+const LOG_DRAIN_GRACE: Duration = Duration::from_secs(5);
+
+/// Stands in for a timeout too large to add to the clock ("never", in practice).
+const FAR_FUTURE: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// Runs containers on one Docker engine.
+#[derive(Clone)]
+pub struct DockerRunner {
+    docker: Docker,
+}
+
+impl DockerRunner {
+    /// A runner on an engine connection (see [`crate::images::connect_engine`], which also
+    /// negotiates the API version: a 20.10 engine only speaks API 1.41).
+    pub fn new(docker: Docker) -> Self {
+        DockerRunner { docker }
+    }
+}
+
+/// The container name for a run id: `ades-<run_id>` reduced to the characters Docker allows
+/// (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`). When anything had to be replaced or cut, a hash of the
+/// original run id is appended so two different run ids never share a name.
+pub fn container_name(run_id: &str) -> String {
+    const MAX_ID_CHARS: usize = 100;
+    let mut cleaned: String = run_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(MAX_ID_CHARS)
+        .collect();
+    if cleaned != run_id || cleaned.is_empty() {
+        cleaned.push_str(&format!("-{:016x}", fnv1a(run_id.as_bytes())));
+    }
+    format!("ades-{cleaned}")
+}
+
+// A stable, dependency-free hash: only used to keep sanitised names distinct.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The body of `POST /containers/create` for a spec: everything the engine needs, with the
+/// hardening ades always applies (no new privileges, every capability dropped, a pids limit,
+/// never privileged) and no network unless the spec names one.
+pub fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
+    let mut labels: HashMap<String, String> = spec
+        .labels
+        .iter()
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    labels.insert(RUN_ID_LABEL.to_string(), spec.run_id.clone());
+
+    let Limits {
+        nano_cpus,
+        memory_bytes,
+        shm_bytes,
+        gpus,
+    } = spec.limits;
+
+    let host_config = HostConfig {
+        mounts: Some(spec.binds.iter().map(bind_mount).collect()),
+        nano_cpus,
+        memory: memory_bytes,
+        // Swap equal to memory means "no swap on top": the limit is a real limit.
+        memory_swap: memory_bytes,
+        shm_size: shm_bytes,
+        device_requests: gpus.filter(|n| *n > 0).map(|count| {
+            vec![DeviceRequest {
+                driver: Some("nvidia".to_string()),
+                count: Some(i64::from(count)),
+                capabilities: Some(vec![vec!["gpu".to_string()]]),
+                ..Default::default()
+            }]
+        }),
+        network_mode: Some(spec.network.clone().unwrap_or_else(|| "none".to_string())),
+        security_opt: Some(vec!["no-new-privileges".to_string()]),
+        cap_drop: Some(vec!["ALL".to_string()]),
+        pids_limit: Some(DEFAULT_PIDS_LIMIT),
+        privileged: Some(false),
+        ..Default::default()
+    };
+
+    ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        // ENTRYPOINT is never touched: Seed's command is the argument list given to it.
+        cmd: spec.args.clone(),
+        env: Some(
+            spec.env
+                .iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect(),
+        ),
+        user: spec.user.clone(),
+        labels: Some(labels),
+        attach_stdin: Some(false),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        open_stdin: Some(false),
+        tty: Some(false),
+        host_config: Some(host_config),
+        ..Default::default()
+    }
+}
+
+// Mounts rather than `Binds` strings: a missing host path is an error instead of a
+// root-owned directory silently created by the engine, and paths containing `:` or `,`
+// need no escaping.
+fn bind_mount(bind: &BindMount) -> Mount {
+    Mount {
+        typ: Some(MountTypeEnum::BIND),
+        source: Some(bind.host.to_string_lossy().into_owned()),
+        target: Some(bind.container.clone()),
+        read_only: Some(bind.read_only),
+        ..Default::default()
+    }
+}
+
+/// Force-removes a container (and its anonymous volumes) when dropped while still armed, so
+/// a run abandoned half-way (its future dropped, a panic) does not leave it behind. The
+/// normal path removes the container itself and disarms the guard.
+struct RemovalGuard {
+    docker: Docker,
+    name: Option<String>,
+}
+
+impl RemovalGuard {
+    fn new(docker: Docker, name: String) -> Self {
+        RemovalGuard {
+            docker,
+            name: Some(name),
+        }
+    }
+
+    fn disarm(&mut self) {
+        self.name = None;
+    }
+
+    /// Removes the container now and disarms the guard. Stays armed while the removal is in
+    /// flight, so dropping the future half-way through still gets the container removed.
+    async fn remove(&mut self) {
+        if let Some(name) = self.name.clone() {
+            remove_container(&self.docker, &name).await;
+            self.name = None;
+        }
+    }
+}
+
+impl Drop for RemovalGuard {
+    fn drop(&mut self) {
+        let Some(name) = self.name.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let docker = self.docker.clone();
+                runtime.spawn(async move { remove_container(&docker, &name).await });
+            }
+            // Outside a runtime nothing can be awaited; the container carries the run id
+            // label so the startup sweep finds it.
+            Err(_) => tracing::warn!(
+                container = %name,
+                "container left behind: no async runtime to remove it from"
+            ),
+        }
+    }
+}
+
+async fn remove_container(docker: &Docker, name: &str) {
+    let options = RemoveContainerOptions {
+        force: true,
+        v: true,
+        ..Default::default()
+    };
+    match docker.remove_container(name, Some(options)).await {
+        Ok(()) => {}
+        // 404: already gone (never created, or removed by someone else); 409: a removal
+        // is already under way. Either way nothing is left to do here.
+        Err(DockerError::DockerResponseServerError {
+            status_code: 404 | 409,
+            ..
+        }) => {}
+        Err(err) => tracing::warn!(
+            container = %name,
+            error = %err,
+            "could not remove container; remove it with `docker rm -f {name}`"
+        ),
+    }
+}
+
+/// Is this error the engine being unreachable (as opposed to the engine answering "no")?
+pub(crate) fn is_unreachable(err: &DockerError) -> bool {
+    matches!(
+        err,
+        DockerError::SocketNotFoundError(_)
+            | DockerError::HyperLegacyError { .. }
+            | DockerError::HyperResponseError { .. }
+            | DockerError::IOError { .. }
+            | DockerError::RequestTimeoutError
+            | DockerError::UnsupportedURISchemeError { .. }
+    )
+}
+
+/// The hint appended to every "engine unreachable" message.
+pub(crate) fn unreachable_hint() -> String {
+    let host = std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|host| !host.is_empty());
+    match host {
+        Some(host) => format!(
+            "DOCKER_HOST is {host}: is dockerd running there? Unset DOCKER_HOST to use the local socket"
+        ),
+        None => "is dockerd running, and may this user use /var/run/docker.sock? \
+                 Set DOCKER_HOST to reach another engine"
+            .to_string(),
+    }
+}
+
+fn engine_error(err: DockerError) -> RunnerError {
+    if is_unreachable(&err) {
+        RunnerError::EngineUnavailable(format!(
+            "{} ({})",
+            crate::error::cause_chain(&err),
+            unreachable_hint()
+        ))
+    } else {
+        RunnerError::Engine(err.to_string())
+    }
+}
+
+// A create or start refusal: the engine answered and said no.
+fn refusal(err: DockerError, image: &str) -> RunnerError {
+    match err {
+        DockerError::DockerResponseServerError {
+            status_code: 404,
+            message,
+        } if message.contains("No such image") => RunnerError::ImageNotFound(image.to_string()),
+        DockerError::DockerResponseServerError { message, .. } => RunnerError::Rejected(message),
+        other => engine_error(other),
+    }
+}
+
+#[async_trait]
+impl ContainerRunner for DockerRunner {
+    async fn run(
+        &self,
+        spec: &ContainerSpec,
+        cancel: CancellationToken,
+        logs: &mut dyn LogSink,
+    ) -> Result<ContainerExit, RunnerError> {
+        if cancel.is_cancelled() {
+            return Ok(ContainerExit::Cancelled);
+        }
+        let name = container_name(&spec.run_id);
+        // Armed before the create request: if this future is dropped while the request is
+        // in flight, the container may exist without us ever learning its id.
+        let mut guard = RemovalGuard::new(self.docker.clone(), name.clone());
+        let result = self.run_named(spec, &name, &cancel, logs, &mut guard).await;
+        guard.remove().await;
+        result
+    }
+}
+
+impl DockerRunner {
+    async fn run_named(
+        &self,
+        spec: &ContainerSpec,
+        name: &str,
+        cancel: &CancellationToken,
+        logs: &mut dyn LogSink,
+        guard: &mut RemovalGuard,
+    ) -> Result<ContainerExit, RunnerError> {
+        let docker = &self.docker;
+        let options = CreateContainerOptions {
+            name: Some(name.to_string()),
+            ..Default::default()
+        };
+        if let Err(err) = docker
+            .create_container(Some(options), create_body(spec))
+            .await
+        {
+            // Nothing was created, or the name belongs to an existing container that is not
+            // ours to remove (same run id started twice).
+            guard.disarm();
+            return Err(match err {
+                DockerError::DockerResponseServerError {
+                    status_code: 409,
+                    message,
+                } => RunnerError::Rejected(format!(
+                    "{message} (a container for run {} already exists; remove it with `docker rm -f {name}`)",
+                    spec.run_id
+                )),
+                other => refusal(other, &spec.image),
+            });
+        }
+
+        let attach = AttachContainerOptions {
+            stream: true,
+            stdout: true,
+            stderr: true,
+            ..Default::default()
+        };
+        let mut output = docker
+            .attach_container(name, Some(attach))
+            .await
+            .map_err(engine_error)?
+            .output;
+
+        docker
+            .start_container(name, None::<StartContainerOptions>)
+            .await
+            .map_err(|err| refusal(err, &spec.image))?;
+        // Seed's timeout runs from container start (image pull and staging excluded).
+        let started = Instant::now();
+        let deadline = started
+            .checked_add(spec.timeout)
+            .unwrap_or(started + FAR_FUTURE);
+
+        let mut wait = Box::pin(docker.wait_container(
+            name,
+            Some(WaitContainerOptions {
+                condition: "not-running".to_string(),
+            }),
+        ));
+
+        let mut exit_code: Option<i64> = None;
+        let mut killed: Option<ContainerExit> = None;
+        let mut kill_deadline: Option<Instant> = None;
+        let mut drain_deadline: Option<Instant> = None;
+        let mut output_open = true;
+
+        // Not `biased`: a container flooding its output must not starve the timeout and the
+        // cancellation branches.
+        while output_open || exit_code.is_none() {
+            let running = exit_code.is_none();
+            tokio::select! {
+                chunk = output.next(), if output_open => match chunk {
+                    Some(Ok(LogOutput::StdOut { message } | LogOutput::Console { message })) => {
+                        logs.stdout(&message)
+                    }
+                    Some(Ok(LogOutput::StdErr { message })) => logs.stderr(&message),
+                    Some(Ok(LogOutput::StdIn { .. })) => {}
+                    Some(Err(err)) => {
+                        tracing::warn!(container = %name, error = %err, "reading container output failed");
+                        output_open = false;
+                    }
+                    None => output_open = false,
+                },
+                status = wait.next(), if running => {
+                    exit_code = Some(match status {
+                        Some(Ok(response)) => response.status_code,
+                        // bollard turns a non-zero exit into an error carrying the code.
+                        Some(Err(DockerError::DockerContainerWaitError { code, .. })) => code,
+                        Some(Err(err)) => return Err(engine_error(err)),
+                        None => return Err(RunnerError::Engine(format!(
+                            "the engine stopped reporting on container {name} before it exited"
+                        ))),
+                    });
+                    drain_deadline = Some(Instant::now() + LOG_DRAIN_GRACE);
+                },
+                _ = sleep_until(deadline), if running && killed.is_none() => {
+                    kill(docker, name).await?;
+                    killed = Some(ContainerExit::TimedOut);
+                    kill_deadline = Some(Instant::now() + KILL_GRACE);
+                },
+                _ = cancel.cancelled(), if running && killed.is_none() => {
+                    kill(docker, name).await?;
+                    killed = Some(ContainerExit::Cancelled);
+                    kill_deadline = Some(Instant::now() + KILL_GRACE);
+                },
+                _ = sleep_until(kill_deadline.unwrap_or(deadline)), if running && kill_deadline.is_some() => {
+                    tracing::warn!(container = %name, "container still running {KILL_GRACE:?} after SIGKILL; removing it by force");
+                    break;
+                },
+                _ = sleep_until(drain_deadline.unwrap_or(deadline)), if drain_deadline.is_some() => {
+                    tracing::warn!(container = %name, "output still open {LOG_DRAIN_GRACE:?} after exit; not reading the rest");
+                    break;
+                },
+            }
+        }
+
+        // A killed container exits 137; report why it was killed instead: by us (timeout,
+        // cancellation) or by the engine for going over its memory limit.
+        Ok(match (killed, exit_code) {
+            (Some(reason), _) => reason,
+            (None, Some(code)) if code != 0 && was_oom_killed(docker, name).await => {
+                ContainerExit::OutOfMemory
+            }
+            (None, Some(code)) => ContainerExit::Exited(code),
+            (None, None) => unreachable!("the loop ends only after an exit or a kill"),
+        })
+    }
+}
+
+/// Whether the engine reports the (exited, not yet removed) container as killed for memory.
+async fn was_oom_killed(docker: &Docker, name: &str) -> bool {
+    let options = None::<bollard::query_parameters::InspectContainerOptions>;
+    match docker.inspect_container(name, options).await {
+        Ok(inspected) => inspected
+            .state
+            .and_then(|state| state.oom_killed)
+            .unwrap_or(false),
+        Err(err) => {
+            tracing::warn!(container = %name, "cannot inspect the exited container: {err}");
+            false
+        }
+    }
+}
+
+async fn kill(docker: &Docker, name: &str) -> Result<(), RunnerError> {
+    let options = KillContainerOptions {
+        signal: "SIGKILL".to_string(),
+    };
+    match docker.kill_container(name, Some(options)).await {
+        Ok(()) => Ok(()),
+        // 409: it exited on its own meanwhile; the wait reports that.
+        Err(DockerError::DockerResponseServerError {
+            status_code: 409, ..
+        }) => Ok(()),
+        Err(err) => Err(engine_error(err)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    fn spec() -> ContainerSpec {
+        ContainerSpec {
+            image: "example-seed:1.0.0".to_string(),
+            args: Some(vec!["-i".to_string(), "/in/a.txt".to_string()]),
+            env: vec![("OUTPUT_DIR".to_string(), "/out".to_string())],
+            binds: vec![
+                BindMount {
+                    host: PathBuf::from("/data/in"),
+                    container: "/in".to_string(),
+                    read_only: true,
+                },
+                BindMount {
+                    host: PathBuf::from("/data/out"),
+                    container: "/out".to_string(),
+                    read_only: false,
+                },
+            ],
+            limits: Limits {
+                nano_cpus: Some(1_500_000_000),
+                memory_bytes: Some(512 * 1024 * 1024),
+                shm_bytes: Some(64 * 1024 * 1024),
+                gpus: Some(2),
+            },
+            labels: BTreeMap::from([("org.example".to_string(), "x".to_string())]),
+            run_id: "run-1".to_string(),
+            timeout: Duration::from_secs(60),
+            user: Some("1000:1000".to_string()),
+            network: None,
+        }
+    }
+
+    #[test]
+    fn body_requests_gpus_from_the_nvidia_driver() {
+        let body = create_body(&spec());
+        let host = body.host_config.unwrap();
+        let requests = host.device_requests.unwrap();
+        assert_eq!(requests.len(), 1);
+        assert_eq!(requests[0].driver.as_deref(), Some("nvidia"));
+        assert_eq!(requests[0].count, Some(2));
+        assert_eq!(
+            requests[0].capabilities,
+            Some(vec![vec!["gpu".to_string()]])
+        );
+    }
+
+    #[test]
+    fn body_without_gpus_has_no_device_request() {
+        let mut spec = spec();
+        spec.limits.gpus = None;
+        assert!(create_body(&spec)
+            .host_config
+            .unwrap()
+            .device_requests
+            .is_none());
+        spec.limits.gpus = Some(0);
+        assert!(create_body(&spec)
+            .host_config
+            .unwrap()
+            .device_requests
+            .is_none());
+    }
+
+    #[test]
+    fn body_is_hardened_and_offline_by_default() {
+        let host = create_body(&spec()).host_config.unwrap();
+        assert_eq!(
+            host.security_opt,
+            Some(vec!["no-new-privileges".to_string()])
+        );
+        assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(host.pids_limit, Some(DEFAULT_PIDS_LIMIT));
+        assert_eq!(host.privileged, Some(false));
+        assert!(host.cap_add.is_none());
+        assert_eq!(host.network_mode.as_deref(), Some("none"));
+    }
+
+    #[test]
+    fn body_attaches_the_named_network() {
+        let mut spec = spec();
+        spec.network = Some("bridge".to_string());
+        let host = create_body(&spec).host_config.unwrap();
+        assert_eq!(host.network_mode.as_deref(), Some("bridge"));
+    }
+
+    #[test]
+    fn body_carries_limits_with_swap_equal_to_memory() {
+        let host = create_body(&spec()).host_config.unwrap();
+        assert_eq!(host.nano_cpus, Some(1_500_000_000));
+        assert_eq!(host.memory, Some(512 * 1024 * 1024));
+        assert_eq!(host.memory_swap, Some(512 * 1024 * 1024));
+        assert_eq!(host.shm_size, Some(64 * 1024 * 1024));
+    }
+
+    #[test]
+    fn body_keeps_entrypoint_and_sets_cmd_env_user_labels_mounts() {
+        let body = create_body(&spec());
+        assert!(body.entrypoint.is_none());
+        assert_eq!(
+            body.cmd,
+            Some(vec!["-i".to_string(), "/in/a.txt".to_string()])
+        );
+        assert_eq!(body.env, Some(vec!["OUTPUT_DIR=/out".to_string()]));
+        assert_eq!(body.user.as_deref(), Some("1000:1000"));
+        let labels = body.labels.unwrap();
+        assert_eq!(labels.get(RUN_ID_LABEL).map(String::as_str), Some("run-1"));
+        assert_eq!(labels.get("org.example").map(String::as_str), Some("x"));
+        let mounts = body.host_config.unwrap().mounts.unwrap();
+        assert_eq!(mounts.len(), 2);
+        assert_eq!(mounts[0].source.as_deref(), Some("/data/in"));
+        assert_eq!(mounts[0].target.as_deref(), Some("/in"));
+        assert_eq!(mounts[0].read_only, Some(true));
+        assert_eq!(mounts[0].typ, Some(MountTypeEnum::BIND));
+        assert_eq!(mounts[1].read_only, Some(false));
+    }
+
+    #[test]
+    fn no_args_keeps_the_image_cmd() {
+        let mut spec = spec();
+        spec.args = None;
+        assert!(create_body(&spec).cmd.is_none());
+    }
+
+    #[test]
+    fn container_names_follow_docker_rules_and_stay_distinct() {
+        assert_eq!(container_name("job-42_a.b"), "ades-job-42_a.b");
+        let slash = container_name("a/b");
+        let colon = container_name("a:b");
+        assert!(slash.starts_with("ades-a-b-"));
+        assert_ne!(slash, colon);
+        for name in [
+            slash,
+            colon,
+            container_name(""),
+            container_name(&"é".repeat(300)),
+        ] {
+            assert!(name.len() <= 5 + 100 + 17, "{name}");
+            assert!(name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')));
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Running containers. [`ContainerRunner`] is what the rest of ades needs from a container
+//! engine; [`docker::DockerRunner`] implements it on the Docker Engine API (bollard).
+
+pub mod docker;
+
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Label put on every container ades starts, holding the run id, so a restarted process can
+/// find, reattach to or remove what an earlier one left behind.
+pub const RUN_ID_LABEL: &str = "org.ades.run-id";
+
+/// One container to run to completion.
+#[derive(Debug, Clone)]
+pub struct ContainerSpec {
+    /// Image reference (name:tag or id).
+    pub image: String,
+    /// Arguments after the image's ENTRYPOINT; `None` keeps the image's CMD.
+    pub args: Option<Vec<String>>,
+    pub env: Vec<(String, String)>,
+    pub binds: Vec<BindMount>,
+    pub limits: Limits,
+    /// Labels to put on the container (ades adds [`RUN_ID_LABEL`]).
+    pub labels: BTreeMap<String, String>,
+    /// Identifies this run; becomes the [`RUN_ID_LABEL`] value and part of the container name.
+    pub run_id: String,
+    /// Hard limit measured from container start; the container is killed when it passes.
+    pub timeout: Duration,
+    /// `user[:group]` to run as; `None` keeps the image's user.
+    pub user: Option<String>,
+    /// Docker network to attach; `None` means no network at all.
+    pub network: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindMount {
+    pub host: PathBuf,
+    pub container: String,
+    pub read_only: bool,
+}
+
+/// Resource limits; `None` leaves the engine's default.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Limits {
+    pub nano_cpus: Option<i64>,
+    pub memory_bytes: Option<i64>,
+    pub shm_bytes: Option<i64>,
+    /// Number of GPUs to request from the engine's GPU driver.
+    pub gpus: Option<u32>,
+}
+
+/// How a container ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContainerExit {
+    /// The process exited with this code.
+    Exited(i64),
+    /// It outlived [`ContainerSpec::timeout`] and was killed.
+    TimedOut,
+    /// The cancellation token fired and it was killed.
+    Cancelled,
+    /// The engine killed it for using more memory than its limit (exit code 137).
+    OutOfMemory,
+}
+
+/// Where container output goes while it runs.
+pub trait LogSink: Send {
+    fn stdout(&mut self, chunk: &[u8]);
+    fn stderr(&mut self, chunk: &[u8]);
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error("the container engine cannot be reached: {0}")]
+    EngineUnavailable(String),
+    #[error("image {0} is not present in the container engine")]
+    ImageNotFound(String),
+    #[error("the container engine refused the container: {0}")]
+    Rejected(String),
+    #[error("container engine error: {0}")]
+    Engine(String),
+}
+
+/// Runs containers to completion. Implementations must remove the container whatever
+/// happens (exit, timeout, cancellation, error) and must stop it within a bounded time once
+/// `cancel` fires.
+#[async_trait]
+pub trait ContainerRunner: Send + Sync {
+    async fn run(
+        &self,
+        spec: &ContainerSpec,
+        cancel: CancellationToken,
+        logs: &mut dyn LogSink,
+    ) -> Result<ContainerExit, RunnerError>;
+}

@@ -1,0 +1,246 @@
+//! Building and running the server: [`Application::build`] wires the store, the engine, the
+//! catalogue, the workers and the HTTP API from [`Settings`], binds the listener (port 0 is
+//! fine: [`Application::port`] tells which) and [`Application::run_until_stopped`] serves
+//! until the given shutdown future completes. `main` owns the signals.
+
+use crate::api::{self, ApiSettings, ApiState};
+use crate::catalog::{Catalog, CatalogSettings};
+use crate::config::Settings;
+use crate::images;
+use crate::jobs::JobService;
+use crate::queue::{self, ProcessRunConfig, QueueSettings, WorkerPool};
+use crate::runner::docker::DockerRunner;
+use crate::store::{connect_store, JobStore};
+use crate::workspace::staging::StagingLimits;
+use crate::workspace::Workspace;
+use anyhow::Context;
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// A built server, listening but not yet serving.
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    address: SocketAddr,
+    router: axum::Router,
+    workers: WorkerPool,
+    catalog_loop: Option<tokio::task::JoinHandle<()>>,
+    background: CancellationToken,
+    shutdown_grace: Duration,
+}
+
+impl Application {
+    /// Opens the database (creating it and the data directory if needed), connects to the
+    /// Docker engine (an unreachable engine is reported, not fatal), scans it for Seed
+    /// images, removes containers an earlier run left behind, starts the workers and binds
+    /// the HTTP listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {} (set data_dir, --data-dir or ADES__DATA_DIR)",
+                settings.data_dir.display()
+            )
+        })?;
+        let database_url = settings.database_url();
+        let store: Arc<dyn JobStore> = connect_store(&database_url).await.with_context(|| {
+            format!(
+                "cannot open the database {}",
+                crate::config::redact_url_password(&database_url)
+            )
+        })?;
+        let jobs = JobService::new(store);
+        let workspace = Workspace::new(&settings.data_dir);
+
+        let engine = images::connect_engine().await.map_err(|e| e.to_string());
+        match &engine {
+            Ok(_) => tracing::info!("connected to the Docker engine"),
+            Err(reason) => tracing::warn!(
+                "{reason}; serving anyway: executions answer 503 until the engine is back"
+            ),
+        }
+        let catalog = Catalog::new(
+            CatalogSettings {
+                discover_local_images: settings.catalog.discover_local_images,
+                images: settings.catalog.images.clone(),
+            },
+            engine.clone(),
+        );
+        catalog.rescan().await;
+        tracing::info!(processes = catalog.list().len(), "process catalogue ready");
+
+        // A client that works without an engine too: bollard connects lazily, so jobs fail
+        // cleanly (engine unavailable) instead of the server refusing to start.
+        let docker = match engine {
+            Ok(docker) => docker,
+            Err(_) => bollard::Docker::connect_with_defaults()
+                .or_else(|_| bollard::Docker::connect_with_local_defaults())
+                .context("cannot create a Docker client")?,
+        };
+        if settings.queue.workers > 0 {
+            match queue::sweep::sweep_orphaned_containers(&docker, &jobs).await {
+                Ok(removed) if removed > 0 => {
+                    tracing::info!(removed, "removed containers left by an earlier run")
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!("start-up container sweep failed: {err}"),
+            }
+        }
+        // Job capacity not configured is read from the engine (CPUs, memory).
+        let queue_settings =
+            queue::capacity::fill_from_engine(queue_settings(&settings), &docker).await;
+        let runner = Arc::new(DockerRunner::new(docker));
+        let workers = WorkerPool::start(
+            jobs.clone(),
+            catalog.clone(),
+            runner,
+            workspace.clone(),
+            queue_settings,
+        );
+
+        let background = CancellationToken::new();
+        let catalog_loop = (settings.catalog.rescan_seconds > 0).then(|| {
+            catalog.spawn_rescan_loop(
+                Duration::from_secs(settings.catalog.rescan_seconds),
+                background.clone(),
+            )
+        });
+
+        let api_settings = ApiSettings {
+            public_url: (!settings.server.public_url.is_empty())
+                .then(|| settings.server.public_url.trim_end_matches('/').to_string()),
+            title: settings.server.title.clone(),
+            max_body_bytes: settings.server.max_body_bytes,
+            sync_wait_limit: Duration::from_secs(settings.server.sync_wait_seconds),
+        };
+        let router = api::router(ApiState {
+            catalog,
+            jobs,
+            workspace,
+            settings: Arc::new(api_settings),
+        });
+
+        let listener = tokio::net::TcpListener::bind(&settings.server.bind)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} (is another server using it? choose another with --bind)",
+                    settings.server.bind
+                )
+            })?;
+        let address = listener.local_addr()?;
+        Ok(Application {
+            listener,
+            address,
+            router,
+            workers,
+            catalog_loop,
+            background,
+            shutdown_grace: Duration::from_secs(settings.server.shutdown_grace_seconds),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serves until `shutdown` completes, then stops in order: the workers stop claiming
+    /// and running jobs get the grace period to finish, background loops stop, and HTTP
+    /// stops last (so clients can still poll while jobs drain).
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let http_stop = CancellationToken::new();
+        let http_stopped = http_stop.clone();
+        let server = tokio::spawn(
+            axum::serve(
+                self.listener,
+                self.router
+                    .into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { http_stopped.cancelled().await })
+            .into_future(),
+        );
+        tracing::info!("listening on http://{}", self.address);
+        shutdown.await;
+        tracing::info!("shutting down: draining jobs, then stopping HTTP");
+        self.workers.shutdown(self.shutdown_grace).await;
+        self.background.cancel();
+        if let Some(handle) = self.catalog_loop {
+            let _ = handle.await;
+        }
+        http_stop.cancel();
+        server.await.context("the HTTP server task failed")??;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+fn queue_settings(settings: &Settings) -> QueueSettings {
+    let q = &settings.queue;
+    let non_empty = |s: &String| (!s.is_empty()).then(|| s.clone());
+    // By default containers run as the owner of the data directory (normally the user
+    // running ades), like `ades run`: job outputs stay deletable by the server and, with all
+    // capabilities dropped, the job can write into its workspace.
+    let container_user = non_empty(&q.container_user).or_else(|| owner_of(&settings.data_dir));
+    QueueSettings {
+        workers: q.workers,
+        lease: Duration::from_secs(q.lease_seconds),
+        heartbeat: Duration::from_secs(q.heartbeat_seconds),
+        poll: Duration::from_secs(q.poll_seconds.max(1)),
+        max_attempts: q.max_attempts.max(1),
+        container_user,
+        network: non_empty(&q.network),
+        allow_unknown_resources: q.allow_unknown_resources,
+        capacity_cpus: (q.capacity_cpus > 0.0).then_some(q.capacity_cpus),
+        capacity_mem_mib: (q.capacity_mem_mib > 0.0).then_some(q.capacity_mem_mib),
+        capacity_gpus: q.capacity_gpus,
+        processes: settings
+            .processes
+            .iter()
+            .map(|(id, p)| {
+                (
+                    id.clone(),
+                    ProcessRunConfig {
+                        settings: p.settings.clone(),
+                        mounts: p.mounts.clone(),
+                    },
+                )
+            })
+            .collect(),
+        staging: StagingLimits {
+            max_input_bytes: q.max_input_bytes,
+            allow_file_urls: q.allow_file_urls,
+            allow_private_urls: q.allow_private_urls,
+        },
+    }
+}
+
+fn owner_of(dir: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir).ok()?;
+    Some(format!("{}:{}", meta.uid(), meta.gid()))
+}
+
+/// Logs for the server: text or JSON lines on stderr, filtered by `RUST_LOG` or the
+/// configured level.
+pub fn init_server_tracing(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log.level));
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    let _ = if settings.log.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}

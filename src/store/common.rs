@@ -1,0 +1,540 @@
+//! What the SQLite and PostgreSQL backends share: the database-independent helpers
+//! (microsecond times, JSON, error mapping) and [`impl_job_store!`], which writes the one
+//! [`JobStore`](super::JobStore) implementation both backends use.
+//!
+//! The backends differ only in the sqlx database type, their SQL files, how a write
+//! transaction begins and which pools serve reads and writes, and in a couple of column
+//! types; everything else (the order of statements in each transaction, the events
+//! appended, decoding, error mapping) is written once, here.
+
+use super::StoreError;
+use crate::error::cause_chain;
+use seed::errors::{FailureCategory, JobFailure};
+use time::OffsetDateTime;
+
+/// Status message of a dismissed job (and of its event).
+pub const DISMISSED_MESSAGE: &str = "dismissed";
+/// Status message of a job the reaper put back in the queue (and of its event).
+pub const REQUEUED_MESSAGE: &str = "requeued: worker lost";
+/// Status message of a job the reaper failed (and of its event).
+pub const WORKER_LOST_MESSAGE: &str = "failed: worker lost";
+/// [`JobFailure::name`] of a job whose worker vanished on its last attempt.
+pub const WORKER_LOST_FAILURE: &str = "worker-lost";
+
+/// The failure recorded for a job whose worker vanished on its last attempt.
+pub(super) fn worker_lost_failure(max_attempts: u32) -> JobFailure {
+    JobFailure {
+        name: WORKER_LOST_FAILURE.to_owned(),
+        title: "Worker lost".to_owned(),
+        description: format!(
+            "The worker running the job stopped renewing its lease on each of the \
+             {max_attempts} attempts allowed."
+        ),
+        category: FailureCategory::System,
+        exit_code: None,
+    }
+}
+
+pub(super) fn to_json<T: serde::Serialize + ?Sized>(
+    value: &T,
+    what: &str,
+) -> Result<String, StoreError> {
+    // Not the database's fault, but a server-side problem all the same: never a 4xx.
+    serde_json::to_string(value)
+        .map_err(|e| StoreError::Database(format!("could not encode the {what} as JSON: {e}")))
+}
+
+/// Decodes the JSON text of column `name`.
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(
+    text: &str,
+    name: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt(name, e))
+}
+
+/// Microseconds since the Unix epoch, rounded down (how every time is stored).
+pub(super) fn micros(time: OffsetDateTime) -> i64 {
+    saturate(time.unix_timestamp_nanos().div_euclid(1_000))
+}
+
+/// Microseconds since the Unix epoch, rounded up: a lower bound with sub-microsecond
+/// precision excludes the stored (rounded down) microsecond below it.
+pub(super) fn micros_rounded_up(time: OffsetDateTime) -> i64 {
+    saturate(-(-time.unix_timestamp_nanos()).div_euclid(1_000))
+}
+
+fn saturate(micros: i128) -> i64 {
+    i64::try_from(micros).unwrap_or(if micros < 0 { i64::MIN } else { i64::MAX })
+}
+
+pub(super) fn from_micros(micros: i64) -> Result<OffsetDateTime, time::error::ComponentRange> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+}
+
+/// The time stored in column `name` (microseconds since the Unix epoch).
+pub(super) fn decode_time(micros: i64, name: &str) -> Result<OffsetDateTime, StoreError> {
+    from_micros(micros).map_err(|e| corrupt(name, e))
+}
+
+pub(super) fn corrupt(column: &str, cause: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("column {column}: {cause}"))
+}
+
+/// A failed database call: rows that do not decode are corrupt data, everything else is a
+/// database failure, reported with its cause chain.
+pub(super) fn database(doing: &str, error: sqlx::Error) -> StoreError {
+    match error {
+        sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::ColumnIndexOutOfBounds { .. }
+        | sqlx::Error::TypeNotFound { .. } => {
+            StoreError::Corrupt(format!("{doing}: {}", cause_chain(&error)))
+        }
+        _ => StoreError::Database(format!("{doing}: {}", cause_chain(&error))),
+    }
+}
+
+/// Writes `impl JobStore for $store` and the row-decoding functions it needs, for one
+/// sqlx database, in a private module `job_store` of the invoking backend module.
+/// Invoked once in each backend module:
+///
+/// ```text
+/// impl_job_store! { store: SqliteStore, db: Sqlite, row: SqliteRow, int: i64 }
+/// ```
+///
+/// - `db` / `row`: the sqlx database and row types;
+/// - `int`: the Rust type of the `progress` and `attempt` columns (and of the bound
+///   progress).
+///
+/// The invoking module must provide (the macro refers to them by name):
+/// - a module `sql` with the statement texts (`sql::INSERT_JOB`, `sql::GET_JOB`, ...);
+/// - `async fn begin_write(&self) -> Result<Transaction<'static, $db>, StoreError>` on the
+///   store, starting a write transaction;
+/// - `fn reader(&self) -> &Pool<$db>` and `fn writer(&self) -> &Pool<$db>` on the store,
+///   the pools for reads and for single-statement writes;
+/// - `fn list_filter(values: Vec<&str>, what: &str) -> Result<T, StoreError>`, turning a
+///   non-empty list filter of `list_jobs` into the value bound for it.
+macro_rules! impl_job_store {
+    (store: $store:ty, db: $db:ty, row: $row:ty, int: $int:ty $(,)?) => {
+        /// The generated code, in a module of its own; it sees the backend module's items.
+        mod job_store {
+            use super::*;
+            use $crate::store::common::{
+                corrupt, database, decode_time, from_json, micros, micros_rounded_up, to_json,
+                worker_lost_failure, DISMISSED_MESSAGE, REQUEUED_MESSAGE, WORKER_LOST_MESSAGE,
+            };
+
+            #[::async_trait::async_trait]
+            impl $crate::store::JobStore for $store {
+                async fn insert_job(
+                    &self,
+                    job: $crate::store::NewJob,
+                    now: ::time::OffsetDateTime,
+                ) -> Result<$crate::domain::Job, $crate::store::StoreError> {
+                    let request = to_json(&job.request, "request")?;
+                    let now = micros(now);
+                    let mut tx = self.begin_write().await?;
+                    let row = ::sqlx::query(sql::INSERT_JOB)
+                        .bind(job.id.as_str())
+                        .bind(job.process_id.as_str())
+                        .bind(now)
+                        .bind(request)
+                        .bind(job.priority)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(|e| database("insert a job", e))?;
+                    let inserted = decode_job(&row)?;
+                    let status = $crate::domain::JobStatus::Accepted;
+                    append_event(&mut tx, &inserted.id, now, status, None).await?;
+                    commit(tx).await?;
+                    Ok(inserted)
+                }
+
+                async fn get_job(
+                    &self,
+                    id: &$crate::domain::JobId,
+                ) -> Result<Option<$crate::domain::Job>, $crate::store::StoreError> {
+                    let row = ::sqlx::query(sql::GET_JOB)
+                        .bind(id.as_str())
+                        .fetch_optional(self.reader())
+                        .await
+                        .map_err(|e| database("read a job", e))?;
+                    row.as_ref().map(decode_job).transpose()
+                }
+
+                async fn list_jobs(
+                    &self,
+                    filter: &$crate::store::JobFilter,
+                    now: ::time::OffsetDateTime,
+                ) -> Result<$crate::store::JobPage, $crate::store::StoreError> {
+                    let process_ids = if filter.process_ids.is_empty() {
+                        None
+                    } else {
+                        let ids = filter.process_ids.iter().map(|p| p.as_str()).collect();
+                        Some(list_filter(ids, "process id filter")?)
+                    };
+                    let statuses = if filter.statuses.is_empty() {
+                        None
+                    } else {
+                        let names = filter.statuses.iter().map(|s| s.as_str()).collect();
+                        Some(list_filter(names, "status filter")?)
+                    };
+                    let limit = i64::from(filter.limit);
+                    let rows = ::sqlx::query(sql::LIST_JOBS)
+                        .bind(micros(now))
+                        .bind(process_ids)
+                        .bind(statuses)
+                        .bind(filter.created_from.map(micros_rounded_up))
+                        .bind(filter.created_to.map(micros))
+                        .bind(filter.min_duration)
+                        .bind(filter.max_duration)
+                        // One row more than asked tells whether another page follows.
+                        .bind(limit + 1)
+                        .bind(i64::from(filter.offset))
+                        .fetch_all(self.reader())
+                        .await
+                        .map_err(|e| database("list jobs", e))?;
+                    let has_more = rows.len() as i64 > limit;
+                    let jobs = rows
+                        .iter()
+                        .take(filter.limit as usize)
+                        .map(decode_job)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok($crate::store::JobPage { jobs, has_more })
+                }
+
+                async fn job_events(
+                    &self,
+                    id: &$crate::domain::JobId,
+                ) -> Result<Vec<$crate::domain::JobEvent>, $crate::store::StoreError> {
+                    let rows = ::sqlx::query(sql::JOB_EVENTS)
+                        .bind(id.as_str())
+                        .fetch_all(self.reader())
+                        .await
+                        .map_err(|e| database("read job events", e))?;
+                    rows.iter().map(decode_event).collect()
+                }
+
+                async fn claim_next_job(
+                    &self,
+                    worker: &$crate::domain::WorkerId,
+                    lease_until: ::time::OffsetDateTime,
+                    now: ::time::OffsetDateTime,
+                ) -> Result<Option<$crate::domain::Job>, $crate::store::StoreError> {
+                    let now = micros(now);
+                    let mut tx = self.begin_write().await?;
+                    let row = ::sqlx::query(sql::CLAIM_NEXT_JOB)
+                        .bind(&worker.0)
+                        .bind(micros(lease_until))
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(|e| database("claim a job", e))?;
+                    let Some(row) = row else {
+                        rollback(tx).await?;
+                        return Ok(None);
+                    };
+                    let job = decode_job(&row)?;
+                    let message = format!("claimed by {worker} (attempt {})", job.attempt);
+                    let status = $crate::domain::JobStatus::Running;
+                    append_event(&mut tx, &job.id, now, status, Some(&message)).await?;
+                    commit(tx).await?;
+                    Ok(Some(job))
+                }
+
+                async fn renew_lease(
+                    &self,
+                    id: &$crate::domain::JobId,
+                    worker: &$crate::domain::WorkerId,
+                    lease_until: ::time::OffsetDateTime,
+                    _now: ::time::OffsetDateTime,
+                ) -> Result<bool, $crate::store::StoreError> {
+                    let done = ::sqlx::query(sql::RENEW_LEASE)
+                        .bind(id.as_str())
+                        .bind(&worker.0)
+                        .bind(micros(lease_until))
+                        .execute(self.writer())
+                        .await
+                        .map_err(|e| database("renew a lease", e))?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn set_progress(
+                    &self,
+                    id: &$crate::domain::JobId,
+                    worker: &$crate::domain::WorkerId,
+                    message: &str,
+                    progress: Option<u8>,
+                    now: ::time::OffsetDateTime,
+                ) -> Result<bool, $crate::store::StoreError> {
+                    let done = ::sqlx::query(sql::SET_PROGRESS)
+                        .bind(id.as_str())
+                        .bind(&worker.0)
+                        .bind(message)
+                        .bind(progress.map(|p| <$int>::from(p.min(100))))
+                        .bind(micros(now))
+                        .execute(self.writer())
+                        .await
+                        .map_err(|e| database("set a job's progress", e))?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn complete_job(
+                    &self,
+                    id: &$crate::domain::JobId,
+                    worker: &$crate::domain::WorkerId,
+                    completion: $crate::store::Completion,
+                    now: ::time::OffsetDateTime,
+                ) -> Result<bool, $crate::store::StoreError> {
+                    use $crate::store::Completion;
+                    let (statement, status, outcome, message) = match &completion {
+                        Completion::Succeeded { results, message } => (
+                            sql::COMPLETE_SUCCEEDED,
+                            $crate::domain::JobStatus::Successful,
+                            to_json(results, "results")?,
+                            message,
+                        ),
+                        Completion::Failed { failure, message } => (
+                            sql::COMPLETE_FAILED,
+                            $crate::domain::JobStatus::Failed,
+                            to_json(failure, "failure")?,
+                            message,
+                        ),
+                    };
+                    let now = micros(now);
+                    let mut tx = self.begin_write().await?;
+                    let done = ::sqlx::query(statement)
+                        .bind(id.as_str())
+                        .bind(&worker.0)
+                        .bind(outcome)
+                        .bind(message.as_str())
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| database("complete a job", e))?;
+                    if done.rows_affected() != 1 {
+                        rollback(tx).await?;
+                        return Ok(false);
+                    }
+                    append_event(&mut tx, id, now, status, Some(message.as_str())).await?;
+                    commit(tx).await?;
+                    Ok(true)
+                }
+
+                async fn dismiss_job(
+                    &self,
+                    id: &$crate::domain::JobId,
+                    now: ::time::OffsetDateTime,
+                ) -> Result<Option<$crate::domain::Job>, $crate::store::StoreError> {
+                    let now = micros(now);
+                    let mut tx = self.begin_write().await?;
+                    let done = ::sqlx::query(sql::DISMISS_JOB)
+                        .bind(id.as_str())
+                        .bind(DISMISSED_MESSAGE)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| database("dismiss a job", e))?;
+                    if done.rows_affected() == 1 {
+                        let status = $crate::domain::JobStatus::Dismissed;
+                        append_event(&mut tx, id, now, status, Some(DISMISSED_MESSAGE)).await?;
+                    }
+                    let row = ::sqlx::query(sql::GET_JOB)
+                        .bind(id.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(|e| database("read a dismissed job", e))?;
+                    let job = row.as_ref().map(decode_job).transpose()?;
+                    commit(tx).await?;
+                    Ok(job)
+                }
+
+                async fn reap_expired_leases(
+                    &self,
+                    now: ::time::OffsetDateTime,
+                    max_attempts: u32,
+                ) -> Result<Vec<$crate::store::ReapedJob>, $crate::store::StoreError> {
+                    use $crate::domain::JobStatus;
+                    use $crate::store::ReapedJob;
+                    let now = micros(now);
+                    let failure = to_json(&worker_lost_failure(max_attempts), "failure")?;
+                    let mut reaped = Vec::new();
+                    let mut tx = self.begin_write().await?;
+
+                    let requeued = ::sqlx::query(sql::REQUEUE_EXPIRED)
+                        .bind(now)
+                        .bind(i64::from(max_attempts))
+                        .bind(REQUEUED_MESSAGE)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(|e| database("requeue jobs with expired leases", e))?;
+                    for row in &requeued {
+                        let id = decode_job_id(row, "id")?;
+                        let status = JobStatus::Accepted;
+                        append_event(&mut tx, &id, now, status, Some(REQUEUED_MESSAGE)).await?;
+                        reaped.push(ReapedJob {
+                            job_id: id,
+                            now: status,
+                        });
+                    }
+
+                    let failed = ::sqlx::query(sql::FAIL_EXPIRED)
+                        .bind(now)
+                        .bind(i64::from(max_attempts))
+                        .bind(failure)
+                        .bind(WORKER_LOST_MESSAGE)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(|e| database("fail jobs with expired leases", e))?;
+                    for row in &failed {
+                        let id = decode_job_id(row, "id")?;
+                        let status = JobStatus::Failed;
+                        append_event(&mut tx, &id, now, status, Some(WORKER_LOST_MESSAGE)).await?;
+                        reaped.push(ReapedJob {
+                            job_id: id,
+                            now: status,
+                        });
+                    }
+
+                    commit(tx).await?;
+                    Ok(reaped)
+                }
+
+                async fn running_job_ids(
+                    &self,
+                ) -> Result<Vec<$crate::domain::JobId>, $crate::store::StoreError> {
+                    let rows = ::sqlx::query(sql::RUNNING_JOB_IDS)
+                        .fetch_all(self.reader())
+                        .await
+                        .map_err(|e| database("list running jobs", e))?;
+                    rows.iter().map(|row| decode_job_id(row, "id")).collect()
+                }
+            }
+
+            /// Appends one `job_events` row inside the transaction that changed the status.
+            async fn append_event(
+                tx: &mut ::sqlx::Transaction<'static, $db>,
+                id: &$crate::domain::JobId,
+                at: i64,
+                status: $crate::domain::JobStatus,
+                message: Option<&str>,
+            ) -> Result<(), $crate::store::StoreError> {
+                ::sqlx::query(sql::INSERT_EVENT)
+                    .bind(id.as_str())
+                    .bind(at)
+                    .bind(status.as_str())
+                    .bind(message)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(|e| database("append a job event", e))?;
+                Ok(())
+            }
+
+            async fn commit(
+                tx: ::sqlx::Transaction<'static, $db>,
+            ) -> Result<(), $crate::store::StoreError> {
+                tx.commit().await.map_err(|e| database("commit", e))
+            }
+
+            async fn rollback(
+                tx: ::sqlx::Transaction<'static, $db>,
+            ) -> Result<(), $crate::store::StoreError> {
+                tx.rollback().await.map_err(|e| database("roll back", e))
+            }
+
+            fn decode_job(row: &$row) -> Result<$crate::domain::Job, $crate::store::StoreError> {
+                let process_id: String = column(row, "process_id")?;
+                let optional_time = |name: &str| {
+                    column::<Option<i64>>(row, name)?
+                        .map(|us| decode_time(us, name))
+                        .transpose()
+                };
+                Ok($crate::domain::Job {
+                    id: decode_job_id(row, "id")?,
+                    process_id: $crate::domain::ProcessId::parse(&process_id)
+                        .map_err(|e| corrupt("process_id", e))?,
+                    status: decode_status(row, "status")?,
+                    message: column(row, "message")?,
+                    progress: column::<Option<$int>>(row, "progress")?
+                        .map(|p| u8::try_from(p).map_err(|e| corrupt("progress", e)))
+                        .transpose()?,
+                    created: decode_time(column(row, "created")?, "created")?,
+                    started: optional_time("started")?,
+                    finished: optional_time("finished")?,
+                    updated: decode_time(column(row, "updated")?, "updated")?,
+                    request: from_json(&column::<String>(row, "request")?, "request")?,
+                    results: decode_optional_json(row, "results")?,
+                    failure: decode_optional_json(row, "failure")?,
+                    attempt: u32::try_from(column::<$int>(row, "attempt")?)
+                        .map_err(|e| corrupt("attempt", e))?,
+                })
+            }
+
+            fn decode_event(
+                row: &$row,
+            ) -> Result<$crate::domain::JobEvent, $crate::store::StoreError> {
+                Ok($crate::domain::JobEvent {
+                    job_id: decode_job_id(row, "job_id")?,
+                    at: decode_time(column(row, "at")?, "at")?,
+                    status: decode_status(row, "status")?,
+                    message: column(row, "message")?,
+                })
+            }
+
+            fn column<'r, T>(row: &'r $row, name: &str) -> Result<T, $crate::store::StoreError>
+            where
+                T: ::sqlx::Decode<'r, $db> + ::sqlx::Type<$db>,
+            {
+                ::sqlx::Row::try_get(row, name).map_err(|e| corrupt(name, e))
+            }
+
+            fn decode_job_id(
+                row: &$row,
+                name: &str,
+            ) -> Result<$crate::domain::JobId, $crate::store::StoreError> {
+                let text: String = column(row, name)?;
+                $crate::domain::JobId::parse(&text).map_err(|e| corrupt(name, e))
+            }
+
+            fn decode_status(
+                row: &$row,
+                name: &str,
+            ) -> Result<$crate::domain::JobStatus, $crate::store::StoreError> {
+                let text: String = column(row, name)?;
+                $crate::domain::JobStatus::parse(&text)
+                    .ok_or_else(|| corrupt(name, format!("unknown status {text:?}")))
+            }
+
+            fn decode_optional_json<T: ::serde::de::DeserializeOwned>(
+                row: &$row,
+                name: &str,
+            ) -> Result<Option<T>, $crate::store::StoreError> {
+                column::<Option<String>>(row, name)?
+                    .map(|text| from_json(&text, name))
+                    .transpose()
+            }
+        }
+    };
+}
+pub(super) use impl_job_store;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn times_round_trip_at_microsecond_precision() {
+        let t = datetime!(2024-05-06 07:08:09.123456789 UTC);
+        assert_eq!(micros(t), 1_714_979_289_123_456);
+        assert_eq!(micros_rounded_up(t), 1_714_979_289_123_457);
+        assert_eq!(
+            from_micros(micros(t)).unwrap(),
+            datetime!(2024-05-06 07:08:09.123456 UTC)
+        );
+        let before_epoch = datetime!(1969-12-31 23:59:59.9999995 UTC);
+        assert_eq!(micros(before_epoch), -1);
+        assert_eq!(micros_rounded_up(before_epoch), 0);
+    }
+}

@@ -1,0 +1,218 @@
+//! Durable state behind one narrow interface. [`JobStore`] is implemented per backend
+//! (SQLite: `sqlite.rs`; PostgreSQL: `postgres.rs`), chosen by the database URL
+//! ([`connect_store`]); the same contract tests run against each.
+//!
+//! Rules every implementation keeps:
+//! - a job row is committed before `insert_job` returns (durable before acknowledged);
+//! - every status change appends a row to `job_events` in the same transaction;
+//! - status changes follow [`JobStatus::can_become`];
+//! - a worker writes to a job only while it holds the lease (`lease_owner` = its id and the
+//!   job is `running`): fenced writes return `false` instead of writing when it does not.
+
+mod common;
+pub mod postgres;
+pub mod sqlite;
+
+use crate::domain::{
+    ExecuteRequest, Job, JobEvent, JobId, JobResults, JobStatus, ProcessId, WorkerId,
+};
+use async_trait::async_trait;
+use seed::errors::JobFailure;
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed or is unreachable: always a server-side problem (HTTP 500/503).
+    #[error("database error: {0}")]
+    Database(String),
+    /// A stored row could not be read back (corrupt or from an incompatible version).
+    #[error("stored data is not readable: {0}")]
+    Corrupt(String),
+}
+
+/// Opens the job store the database URL names: `postgres://` or `postgresql://` is
+/// PostgreSQL ([`postgres::PostgresStore`]); `sqlite:` or a plain file path is SQLite
+/// ([`sqlite::SqliteStore`]). Any other URL scheme is refused.
+pub async fn connect_store(url: &str) -> Result<Arc<dyn JobStore>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PostgresStore::connect(url).await?))
+    } else if url.starts_with("sqlite:") || !has_url_scheme(url) {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+    } else {
+        let scheme = url.split("://").next().unwrap_or_default();
+        Err(StoreError::Database(format!(
+            "unsupported database URL scheme {scheme:?}: use postgres://..., \
+             postgresql://..., sqlite:... or a file path"
+        )))
+    }
+}
+
+/// Whether `text` starts like a URL (`scheme://`) rather than a file path.
+fn has_url_scheme(text: &str) -> bool {
+    text.split_once("://").is_some_and(|(scheme, _)| {
+        let mut chars = scheme.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    })
+}
+
+/// A job to create, status `accepted`.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub id: JobId,
+    pub process_id: ProcessId,
+    pub request: ExecuteRequest,
+    /// Higher runs first; equal priorities run in submission order.
+    pub priority: i32,
+}
+
+/// Filters of `GET /jobs` (OGC job-list class), already parsed.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    /// Empty = any process.
+    pub process_ids: Vec<ProcessId>,
+    /// Empty = any status.
+    pub statuses: Vec<JobStatus>,
+    /// `created` >= this.
+    pub created_from: Option<OffsetDateTime>,
+    /// `created` <= this.
+    pub created_to: Option<OffsetDateTime>,
+    /// Seconds; running jobs count now - started, finished ones finished - started; jobs
+    /// never started are left out when either duration bound is set.
+    pub min_duration: Option<f64>,
+    pub max_duration: Option<f64>,
+    /// Page size (>= 1).
+    pub limit: u32,
+    /// Jobs to skip (newest first order: `created` descending, then id).
+    pub offset: u32,
+}
+
+/// One page of jobs.
+#[derive(Debug, Clone, Default)]
+pub struct JobPage {
+    pub jobs: Vec<Job>,
+    /// Whether jobs remain after this page.
+    pub has_more: bool,
+}
+
+/// How a worker ends a job it holds.
+#[derive(Debug, Clone)]
+pub enum Completion {
+    Succeeded {
+        results: JobResults,
+        message: String,
+    },
+    Failed {
+        failure: JobFailure,
+        message: String,
+    },
+}
+
+/// What the reaper did with a job whose lease expired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReapedJob {
+    pub job_id: JobId,
+    /// `accepted` (requeued for another attempt) or `failed` (out of attempts).
+    pub now: JobStatus,
+}
+
+#[async_trait]
+pub trait JobStore: Send + Sync + 'static {
+    /// Inserts an `accepted` job (and its first event); committed on return.
+    async fn insert_job(&self, job: NewJob, now: OffsetDateTime) -> Result<Job, StoreError>;
+
+    async fn get_job(&self, id: &JobId) -> Result<Option<Job>, StoreError>;
+
+    /// Newest first.
+    async fn list_jobs(
+        &self,
+        filter: &JobFilter,
+        now: OffsetDateTime,
+    ) -> Result<JobPage, StoreError>;
+
+    /// The audit trail of one job, oldest first.
+    async fn job_events(&self, id: &JobId) -> Result<Vec<JobEvent>, StoreError>;
+
+    /// Atomically takes the next `accepted` job (highest priority, then oldest): sets it
+    /// `running`, `started` (first attempt), `attempt + 1`, `lease_owner = worker`,
+    /// `lease_expires = lease_until`. One conditional update; two workers never get the same
+    /// job.
+    async fn claim_next_job(
+        &self,
+        worker: &WorkerId,
+        lease_until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Option<Job>, StoreError>;
+
+    /// Extends the lease; `false` when the worker no longer holds it (expired and reaped,
+    /// or the job was dismissed): the worker must stop the job.
+    async fn renew_lease(
+        &self,
+        id: &JobId,
+        worker: &WorkerId,
+        lease_until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Updates the status message/progress of a running job (fenced).
+    async fn set_progress(
+        &self,
+        id: &JobId,
+        worker: &WorkerId,
+        message: &str,
+        progress: Option<u8>,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Ends a running job (fenced): `successful` or `failed`, `finished = now`.
+    async fn complete_job(
+        &self,
+        id: &JobId,
+        worker: &WorkerId,
+        completion: Completion,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Dismisses a job: accepted or running ones stop, successful or failed ones are
+    /// withdrawn (their results are no longer served); a dismissed job stays as it is.
+    /// Returns the job as it now is, `None` when there is no such job.
+    async fn dismiss_job(&self, id: &JobId, now: OffsetDateTime)
+        -> Result<Option<Job>, StoreError>;
+
+    /// Jobs `running` whose lease expired before `now`: back to `accepted` while
+    /// `attempt < max_attempts`, else `failed` with a system failure. Returns what it did.
+    async fn reap_expired_leases(
+        &self,
+        now: OffsetDateTime,
+        max_attempts: u32,
+    ) -> Result<Vec<ReapedJob>, StoreError>;
+
+    /// Ids of the jobs currently `running` (for the start-up sweep of containers).
+    async fn running_job_ids(&self) -> Result<Vec<JobId>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_schemes_are_told_from_paths() {
+        assert!(has_url_scheme("mysql://localhost/ades"));
+        assert!(has_url_scheme("postgres://localhost/ades"));
+        assert!(!has_url_scheme("/var/lib/ades/jobs.db"));
+        assert!(!has_url_scheme("jobs.db"));
+        assert!(!has_url_scheme("./odd://name.db"));
+    }
+
+    #[tokio::test]
+    async fn unknown_schemes_are_refused_with_the_accepted_forms() {
+        let error = connect_store("mysql://localhost/ades").await.err().unwrap();
+        let text = error.to_string();
+        assert!(text.contains("\"mysql\""), "{text}");
+        assert!(
+            text.contains("postgres://") && text.contains("sqlite:"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! [`JobStore`] on PostgreSQL (sqlx), for several ADES instances sharing one queue.
+//!
+//! It keeps every rule of the SQLite backend (see the module doc of `sqlite.rs`: claiming,
+//! fencing, reaping, events, errors); the contract tests in `tests/it/store.rs` run against
+//! both. What differs:
+//! - **Connections.** One pool; PostgreSQL handles concurrent writers itself, so there is
+//!   no single-writer pool and transactions are plain `BEGIN` (READ COMMITTED).
+//! - **Schema.** `migrations/postgres/`, embedded and run on connect (sqlx holds an
+//!   advisory lock while migrating, so instances starting together do not race). Times are
+//!   BIGINT microseconds since the Unix epoch (UTC), exactly as in SQLite; request,
+//!   results and failure are JSONB, sent and read back as text (`$n::jsonb`, `col::text`).
+//! - **SQL.** One named file per statement in `src/store/postgres/`, bound parameters
+//!   only; optional filters are `$n IS NULL OR ...` and lists travel as `text[]` arrays
+//!   matched with `= ANY($n)`.
+//! - **Claiming.** One `UPDATE ... WHERE id = (SELECT ... LIMIT 1 FOR UPDATE SKIP LOCKED)
+//!   AND status = 'accepted' RETURNING ...` plus its `job_events` row in one transaction:
+//!   concurrent claimers lock different rows and never take the same job.
+//! - **Events.** `seq` is an identity column; a job's status changes hold its row lock, so
+//!   its events' `seq` values follow the order of the changes.
+
+use super::common::{database, impl_job_store};
+use super::StoreError;
+use crate::error::cause_chain;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The SQL statements, one named file each.
+mod sql {
+    pub const INSERT_JOB: &str = include_str!("postgres/insert_job.sql");
+    pub const INSERT_EVENT: &str = include_str!("postgres/insert_event.sql");
+    pub const GET_JOB: &str = include_str!("postgres/get_job.sql");
+    pub const LIST_JOBS: &str = include_str!("postgres/list_jobs.sql");
+    pub const JOB_EVENTS: &str = include_str!("postgres/job_events.sql");
+    pub const RUNNING_JOB_IDS: &str = include_str!("postgres/running_job_ids.sql");
+    pub const CLAIM_NEXT_JOB: &str = include_str!("postgres/claim_next_job.sql");
+    pub const RENEW_LEASE: &str = include_str!("postgres/renew_lease.sql");
+    pub const SET_PROGRESS: &str = include_str!("postgres/set_progress.sql");
+    pub const COMPLETE_SUCCEEDED: &str = include_str!("postgres/complete_succeeded.sql");
+    pub const COMPLETE_FAILED: &str = include_str!("postgres/complete_failed.sql");
+    pub const DISMISS_JOB: &str = include_str!("postgres/dismiss_job.sql");
+    pub const REQUEUE_EXPIRED: &str = include_str!("postgres/requeue_expired.sql");
+    pub const FAIL_EXPIRED: &str = include_str!("postgres/fail_expired.sql");
+}
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Connections per ADES instance (workers, API handlers and the reaper share them).
+const MAX_CONNECTIONS: u32 = 10;
+/// How long a caller waits for a free connection before the call fails.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The PostgreSQL job store. Cheap to clone (the pool is shared).
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://` or `postgresql://`) and brings its
+    /// schema up to date. The database itself must exist.
+    pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
+        let shown = crate::config::redact_url_password(url);
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| database(&format!("parse the database URL {shown:?}"), e))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|e| database(&format!("connect to {shown:?}"), e))?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Database(format!("migrate {shown:?}: {}", cause_chain(&e))))?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// Closes every connection (waiting for those in use to be returned).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Starts a transaction (PostgreSQL needs no up-front write lock).
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        self.pool
+            .begin()
+            .await
+            .map_err(|e| database("begin a transaction", e))
+    }
+
+    /// The pool for reads.
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The pool for single-statement writes.
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// A list filter of `list_jobs` travels as a `text[]` array (matched with `= ANY($n)`).
+fn list_filter(values: Vec<&str>, _what: &str) -> Result<Vec<String>, StoreError> {
+    Ok(values.into_iter().map(str::to_owned).collect())
+}
+
+impl_job_store! { store: PostgresStore, db: Postgres, row: PgRow, int: i32 }

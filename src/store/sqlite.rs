@@ -1,0 +1,184 @@
+//! [`JobStore`] on SQLite (sqlx), the zero-set-up default.
+//!
+//! Choices this backend makes (the contract tests in `tests/it/store.rs` hold them):
+//! - **Connections.** One file, WAL journal, `synchronous = FULL` (a job acknowledged to a
+//!   client survives a crash of the process and a power cut alike: each commit is synced to
+//!   disk before `insert_job` returns), a busy timeout and foreign
+//!   keys on. SQLite allows one writer at a time, so every write goes through a pool of
+//!   exactly one connection (writers queue in-process instead of failing with
+//!   `SQLITE_BUSY`) and write transactions start with `BEGIN IMMEDIATE` (another process on
+//!   the same file waits on the busy timeout at the start instead of failing halfway).
+//!   Reads use a separate small pool: under WAL they never wait for the writer. An
+//!   in-memory database (`sqlite::memory:`) uses the single connection for everything.
+//! - **Schema.** `migrations/sqlite/`, embedded and run on connect. Times are INTEGER
+//!   microseconds since the Unix epoch (UTC), so ordering, intervals and durations are plain
+//!   SQL arithmetic; values read back are truncated to the microsecond.
+//! - **SQL.** One named file per statement in `src/store/sqlite/`, bound parameters only;
+//!   optional filters are `?n IS NULL OR ...` and lists travel as JSON arrays read with
+//!   `json_each`, so each statement is fixed text.
+//! - **Claiming.** One conditional `UPDATE ... WHERE id = (SELECT ... LIMIT 1) AND status =
+//!   'accepted' RETURNING ...` plus its `job_events` row in one transaction. `started` is
+//!   the first claim's time and is kept on later attempts (OGC `started` = first start, so
+//!   a job's duration includes attempts lost with their worker); message and progress
+//!   restart with each attempt.
+//! - **Fencing.** `renew_lease`, `set_progress` and `complete_job` write only when the job
+//!   is `running` and `lease_owner` is the caller. A worker whose lease expired but that
+//!   the reaper has not reached yet may still renew: the reaper alone takes leases away, so
+//!   a slow heartbeat never leaves a job that is neither renewed nor reaped. Renewing is not
+//!   a status change and leaves `updated` alone. `set_progress` with no progress keeps the
+//!   last known one; progress above 100 is stored as 100.
+//! - **Reaping.** Running jobs whose lease ended before `now` (or that have none) go back
+//!   to `accepted` while `attempt < max_attempts` (event "requeued: worker lost"), else to
+//!   `failed` with a `worker-lost` system failure; all in one transaction.
+//! - **Events.** Every status change appends to `job_events` in the transaction that made
+//!   it; `seq` (the row id) orders a job's events oldest first even within one microsecond.
+//! - **Errors.** Failures of the database are [`StoreError::Database`] with their cause;
+//!   rows that do not decode (bad status, bad JSON, out-of-range numbers) are
+//!   [`StoreError::Corrupt`].
+
+use super::common::{database, impl_job_store, to_json};
+use super::StoreError;
+use crate::error::cause_chain;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use super::common::{
+    DISMISSED_MESSAGE, REQUEUED_MESSAGE, WORKER_LOST_FAILURE, WORKER_LOST_MESSAGE,
+};
+
+/// The SQL statements, one named file each.
+mod sql {
+    pub const INSERT_JOB: &str = include_str!("sqlite/insert_job.sql");
+    pub const INSERT_EVENT: &str = include_str!("sqlite/insert_event.sql");
+    pub const GET_JOB: &str = include_str!("sqlite/get_job.sql");
+    pub const LIST_JOBS: &str = include_str!("sqlite/list_jobs.sql");
+    pub const JOB_EVENTS: &str = include_str!("sqlite/job_events.sql");
+    pub const RUNNING_JOB_IDS: &str = include_str!("sqlite/running_job_ids.sql");
+    pub const CLAIM_NEXT_JOB: &str = include_str!("sqlite/claim_next_job.sql");
+    pub const RENEW_LEASE: &str = include_str!("sqlite/renew_lease.sql");
+    pub const SET_PROGRESS: &str = include_str!("sqlite/set_progress.sql");
+    pub const COMPLETE_SUCCEEDED: &str = include_str!("sqlite/complete_succeeded.sql");
+    pub const COMPLETE_FAILED: &str = include_str!("sqlite/complete_failed.sql");
+    pub const DISMISS_JOB: &str = include_str!("sqlite/dismiss_job.sql");
+    pub const REQUEUE_EXPIRED: &str = include_str!("sqlite/requeue_expired.sql");
+    pub const FAIL_EXPIRED: &str = include_str!("sqlite/fail_expired.sql");
+}
+
+static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// How long a statement waits for a lock held by another connection before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Read connections; WAL lets them all read while the one writer writes.
+const READ_CONNECTIONS: u32 = 4;
+
+/// The SQLite job store. Cheap to clone (the pools are shared).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    /// Exactly one connection: SQLite has one writer at a time.
+    writer: SqlitePool,
+    /// Connections for reads (the writer itself for an in-memory database).
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url_or_path`, either a `sqlite:` URL
+    /// (`sqlite://jobs.db`, `sqlite::memory:`) or a plain file path, and brings its schema
+    /// up to date.
+    pub async fn connect(url_or_path: &str) -> Result<SqliteStore, StoreError> {
+        let options = if url_or_path.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(url_or_path)
+                .map_err(|e| database(&format!("parse the database URL {url_or_path:?}"), e))?
+        } else {
+            SqliteConnectOptions::new().filename(url_or_path)
+        };
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let in_memory = is_in_memory(url_or_path);
+
+        let mut writer_options = SqlitePoolOptions::new().max_connections(1);
+        if in_memory {
+            // The database lives as long as its connection: never let the pool close it.
+            writer_options = writer_options
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        }
+        let writer = writer_options
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| database(&format!("open {url_or_path:?}"), e))?;
+        MIGRATOR.run(&writer).await.map_err(|e| {
+            StoreError::Database(format!("migrate {url_or_path:?}: {}", cause_chain(&e)))
+        })?;
+
+        let reader = if in_memory {
+            writer.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(READ_CONNECTIONS)
+                .connect_with(options)
+                .await
+                .map_err(|e| database(&format!("open {url_or_path:?} for reading"), e))?
+        };
+        Ok(SqliteStore { writer, reader })
+    }
+
+    /// Closes every connection (waiting for those in use to be returned).
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    /// Starts a write transaction holding the write lock from its first statement.
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| database("begin a write transaction", e))
+    }
+
+    /// The pool for reads.
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    /// The pool for single-statement writes.
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+}
+
+/// A list filter of `list_jobs` travels as a JSON array (read with `json_each`).
+fn list_filter(values: Vec<&str>, what: &str) -> Result<String, StoreError> {
+    to_json(&values, what)
+}
+
+impl_job_store! { store: SqliteStore, db: Sqlite, row: SqliteRow, int: i64 }
+
+fn is_in_memory(url_or_path: &str) -> bool {
+    url_or_path.starts_with("sqlite:")
+        && (url_or_path.contains(":memory:") || url_or_path.contains("mode=memory"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_urls_are_recognised() {
+        assert!(is_in_memory("sqlite::memory:"));
+        assert!(is_in_memory("sqlite://?mode=memory"));
+        assert!(!is_in_memory("sqlite://jobs.db"));
+        assert!(!is_in_memory("/var/lib/ades/jobs.db"));
+    }
+}

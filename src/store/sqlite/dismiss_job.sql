@@ -1,0 +1,14 @@
+-- Dismisses a job: a waiting or running one stops (its lease is freed, so its worker's
+-- fenced writes fail from now on); a finished one (successful or failed) is withdrawn, its
+-- results no longer served (OGC dismiss class). `finished` keeps the time a finished job
+-- ended. No row changes for a dismissed or unknown job.
+-- ?1 id, ?2 message, ?3 now (µs)
+UPDATE jobs
+SET status        = 'dismissed',
+    message       = ?2,
+    finished      = COALESCE(finished, ?3),
+    updated       = ?3,
+    lease_owner   = NULL,
+    lease_expires = NULL
+WHERE id = ?1
+  AND status IN ('accepted', 'running', 'successful', 'failed');

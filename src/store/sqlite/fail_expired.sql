@@ -1,0 +1,15 @@
+-- Fails running jobs whose lease expired (or that have none) and that used all their
+-- attempts.
+-- ?1 now (µs), ?2 max attempts, ?3 failure JSON, ?4 message
+UPDATE jobs
+SET status        = 'failed',
+    failure       = ?3,
+    message       = ?4,
+    finished      = ?1,
+    updated       = ?1,
+    lease_owner   = NULL,
+    lease_expires = NULL
+WHERE status = 'running'
+  AND (lease_expires IS NULL OR lease_expires < ?1)
+  AND attempt >= ?2
+RETURNING id;

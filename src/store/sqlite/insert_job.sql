@@ -1,0 +1,5 @@
+-- Creates an accepted job, never claimed yet.
+-- ?1 id, ?2 process_id, ?3 now (created = updated, µs), ?4 request JSON, ?5 priority
+INSERT INTO jobs (id, process_id, status, created, updated, request, attempt, priority)
+VALUES (?1, ?2, 'accepted', ?3, ?3, ?4, 0, ?5)
+RETURNING id, process_id, status, message, progress, created, started, finished, updated, request, results, failure, attempt;

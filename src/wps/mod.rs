@@ -1,0 +1,59 @@
+//! The WPS façade: WPS 2.0 (OGC 14-065) and WPS 1.0.0 (OGC 05-007r7) at one endpoint,
+//! `/wps`, with the KVP (GET) and XML (POST) bindings, over the same catalogue and job
+//! service as the OGC API (a job started here is a job at `/jobs/{id}` and vice versa).
+//!
+//! `request.rs` reads a request (KVP parameters, case-insensitive names; or a POST XML
+//! document, parsed safely by `xml.rs`) and tells which version and operation it is;
+//! `v2/` and `v1/` answer; `exception.rs` writes `ows:ExceptionReport`s with the codes of
+//! the error table (`crate::error`).
+
+pub mod exception;
+pub mod request;
+pub mod v1;
+pub mod v2;
+pub mod xml;
+
+use crate::api::{AppState, BaseUrl};
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use request::{WpsRequest, WpsVersion};
+
+/// The `/wps` routes (GET: KVP; POST: XML).
+pub(crate) fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/wps", get(wps_get).post(wps_post))
+        .route("/wps/status/{job_id}", get(v1::status_location))
+}
+
+async fn wps_get(
+    State(app): State<AppState>,
+    base: BaseUrl,
+    RawQuery(query): RawQuery,
+) -> Response {
+    match WpsRequest::from_kvp(query.as_deref().unwrap_or("")) {
+        Ok(request) => dispatch(app, base, request).await,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn wps_post(
+    State(app): State<AppState>,
+    base: BaseUrl,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match WpsRequest::from_xml(&headers, &body) {
+        Ok(request) => dispatch(app, base, request).await,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn dispatch(app: AppState, base: BaseUrl, request: WpsRequest) -> Response {
+    match request.version {
+        WpsVersion::V2 => v2::handle(&app, &base, request).await,
+        WpsVersion::V1 => v1::handle(&app, &base, request).await,
+    }
+}

@@ -1,0 +1,405 @@
+//! WPS 2.0 Execute (POST XML): `wps:Execute` -> the same [`ExecuteRequest`] the OGC API
+//! builds, checked by [`check_request`], submitted to the job service.
+//!
+//! Reading inputs:
+//! - `wps:Data` of a json input: `wps:LiteralValue` text or the plain text; converted to
+//!   the input's JSON type (integer, number, boolean; arrays and objects parsed as JSON);
+//!   a value that does not convert is left as text for the checks to report.
+//! - `wps:Data` of a file input: `encoding="base64"` -> base64 content; child elements ->
+//!   their XML text (namespaces declared; whitespace around them dropped); else the text.
+//! - `wps:Reference xlink:href` -> a reference the server fetches (`wps:Body`, i.e. POST
+//!   references, is not supported: `InvalidParameterValue`).
+//!
+//! `mode`: `sync`, `async`, `auto` (sync when the process allows it); a mode the process
+//! does not offer is `NoSuchMode`. `response`: `raw` (one output, its bytes with its media
+//! type) or `document` (`wps:Result`). Both attributes are required by the schema; we
+//! default them to `auto` and `document` when absent. A synchronous job still running at
+//! the server's wait limit is answered with its `wps:StatusInfo`.
+
+use super::status::{failure_exception, result_document, selected_outputs, status_info};
+use super::{find_process, href, ok, V};
+use crate::api::{AppState, BaseUrl};
+use crate::catalog::EngineState;
+use crate::domain::{
+    ExecuteRequest, InputKind, InputValue, JobControlOption, JobStatus, OutputRequest, OutputValue,
+    Process, ResponseMode, TransmissionMode,
+};
+use crate::jobs::request::{check_request, ProblemKind, RequestProblem};
+use crate::wps::exception::{WpsException, OWS2};
+use crate::wps::request::WPS2;
+use crate::wps::xml::Element;
+use axum::body::Body;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use seed::manifest::JsonType;
+use serde_json::Value;
+
+pub(super) async fn execute(
+    app: &AppState,
+    base: &BaseUrl,
+    root: &Element,
+) -> Result<Response, WpsException> {
+    let identifier = root
+        .child(OWS2, "Identifier")
+        .map(|e| e.text().trim().to_string())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            WpsException::missing(
+                V,
+                "Identifier",
+                "Name the process to run: <ows:Identifier>process-id</ows:Identifier>.",
+            )
+        })?;
+    if let EngineState::Unreachable(why) = app.catalog.engine_state() {
+        return Err(WpsException::new(
+            V,
+            "ServerBusy",
+            None,
+            format!("No job can run now: the container engine cannot be reached ({why}). Try again later."),
+        ));
+    }
+    let process = find_process(app, &identifier).await?;
+    let run_async = choose_mode(&process, root.attr("mode"))?;
+    let request = read_request(&process, root)?;
+    if let Err(problems) = check_request(&process, &request) {
+        return Err(problems_exception(&problems));
+    }
+    if request.response == ResponseMode::Raw {
+        let count = if request.outputs.is_empty() {
+            process.outputs.len()
+        } else {
+            request.outputs.len()
+        };
+        if count != 1 {
+            return Err(WpsException::invalid(
+                V,
+                "response",
+                "response=\"raw\" returns one output: name exactly one <wps:Output id=...>, \
+                 or ask for response=\"document\".",
+            ));
+        }
+    }
+
+    let job = app
+        .jobs
+        .submit(&process, request)
+        .await
+        .map_err(|e| jobs_exception(e, "submitting a job"))?;
+    if run_async {
+        return Ok(ok(status_info(&job)));
+    }
+    let job = app
+        .jobs
+        .wait_until_final(&job.id, app.settings.sync_wait_limit)
+        .await
+        .map_err(|e| jobs_exception(e, "waiting for a synchronous job"))?;
+    match job.status {
+        JobStatus::Accepted | JobStatus::Running => Ok(ok(status_info(&job))),
+        JobStatus::Failed => Err(failure_exception(&job)),
+        JobStatus::Dismissed => Err(WpsException::new(
+            V,
+            "NoSuchJob",
+            Some("jobId"),
+            format!(
+                "Job {} was dismissed while it ran: it has no results.",
+                job.id
+            ),
+        )),
+        JobStatus::Successful => match job.request.response {
+            ResponseMode::Document => {
+                Ok(ok(result_document(app, base, &job, Some(&process)).await?))
+            }
+            ResponseMode::Raw => raw_output(app, base, &job, &process).await,
+        },
+    }
+}
+
+/// Whether to run asynchronously.
+fn choose_mode(process: &Process, mode: Option<&str>) -> Result<bool, WpsException> {
+    let sync = process.allows(JobControlOption::SyncExecute);
+    let async_ = process.allows(JobControlOption::AsyncExecute);
+    let no_such_mode = |asked: &str| {
+        WpsException::new(
+            V,
+            "NoSuchMode",
+            Some("mode"),
+            format!(
+                "Process {} does not offer mode=\"{asked}\"; its jobControlOptions are {}.",
+                process.id,
+                super::job_control_options(process)
+            ),
+        )
+    };
+    match mode.map(str::trim).unwrap_or("auto") {
+        "sync" if sync => Ok(false),
+        "sync" => Err(no_such_mode("sync")),
+        "async" if async_ => Ok(true),
+        "async" => Err(no_such_mode("async")),
+        "auto" => Ok(!sync),
+        other => Err(WpsException::invalid(
+            V,
+            "mode",
+            format!("mode=\"{other}\" is not a WPS 2.0 mode: use sync, async or auto."),
+        )),
+    }
+}
+
+fn read_request(process: &Process, root: &Element) -> Result<ExecuteRequest, WpsException> {
+    let mut request = ExecuteRequest {
+        response: match root.attr("response").map(str::trim).unwrap_or("document") {
+            "raw" => ResponseMode::Raw,
+            "document" => ResponseMode::Document,
+            other => {
+                return Err(WpsException::invalid(
+                    V,
+                    "response",
+                    format!("response=\"{other}\" is not accepted: use raw or document."),
+                ))
+            }
+        },
+        ..ExecuteRequest::default()
+    };
+    for input in root.children_named(WPS2, "Input") {
+        let id = required_id(input, "Input")?;
+        let value = read_input(process, &id, input)?;
+        request.inputs.entry(id).or_default().push(value);
+    }
+    for output in root.children_named(WPS2, "Output") {
+        let id = required_id(output, "Output")?;
+        let transmission_mode = match output.attr("transmission").map(str::trim) {
+            None | Some("value") => TransmissionMode::Value,
+            Some("reference") => TransmissionMode::Reference,
+            Some(other) => {
+                return Err(WpsException::invalid(
+                    V,
+                    "transmission",
+                    format!(
+                        "transmission=\"{other}\" on output {id:?} is not accepted: use value \
+                         or reference."
+                    ),
+                ))
+            }
+        };
+        request.outputs.insert(
+            id,
+            OutputRequest {
+                transmission_mode,
+                media_type: output.attr("mimeType").map(str::to_string),
+            },
+        );
+    }
+    Ok(request)
+}
+
+fn required_id(element: &Element, what: &str) -> Result<String, WpsException> {
+    element
+        .attr("id")
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            WpsException::missing(
+                V,
+                "id",
+                format!(
+                    "Every <wps:{what}> needs an id attribute naming the process's {}.",
+                    what.to_lowercase()
+                ),
+            )
+        })
+}
+
+fn read_input(process: &Process, id: &str, input: &Element) -> Result<InputValue, WpsException> {
+    if let Some(reference) = input.child(WPS2, "Reference") {
+        if reference.child(WPS2, "Body").is_some()
+            || reference.child(WPS2, "BodyReference").is_some()
+        {
+            return Err(WpsException::invalid(
+                V,
+                id,
+                format!("Input {id:?}: references with a POST body are not supported; give a plain xlink:href."),
+            ));
+        }
+        let href = href(reference).map(str::trim).unwrap_or("");
+        if href.is_empty() {
+            return Err(WpsException::missing(
+                V,
+                id,
+                format!("Input {id:?}: <wps:Reference> needs an xlink:href."),
+            ));
+        }
+        return Ok(InputValue::Href {
+            href: href.to_string(),
+            media_type: reference.attr("mimeType").map(str::to_string),
+        });
+    }
+    let Some(data) = input.child(WPS2, "Data") else {
+        let nested = input.child(WPS2, "Input").is_some();
+        return Err(WpsException::invalid(
+            V,
+            id,
+            if nested {
+                format!("Input {id:?}: nested inputs are not supported by this server.")
+            } else {
+                format!("Input {id:?} has neither <wps:Data> nor <wps:Reference>; give one.")
+            },
+        ));
+    };
+    let media_type = data.attr("mimeType").map(str::to_string);
+    let base64 = data
+        .attr("encoding")
+        .is_some_and(|e| e.trim().eq_ignore_ascii_case("base64"));
+    match process.input(id).map(|i| &i.kind) {
+        Some(InputKind::Json { kind }) => {
+            let text = match data.child(WPS2, "LiteralValue") {
+                Some(literal) => literal.text(),
+                None if data.has_elements() => data.inner_xml().trim().to_string(),
+                None => data.text(),
+            };
+            Ok(InputValue::Inline {
+                value: json_value(*kind, &text),
+                media_type: None,
+            })
+        }
+        // A file input (or an unknown one, which the checks report).
+        _ => {
+            if base64 {
+                let data_text: String = data.text().split_whitespace().collect();
+                return Ok(InputValue::Base64 {
+                    data: data_text,
+                    media_type,
+                });
+            }
+            let text = if let Some(literal) = data.child(WPS2, "LiteralValue") {
+                literal.text()
+            } else if data.has_elements() {
+                data.inner_xml().trim().to_string()
+            } else {
+                data.text()
+            };
+            Ok(InputValue::Inline {
+                value: Value::String(text),
+                media_type,
+            })
+        }
+    }
+}
+
+/// Literal text as the json input's type; text that does not convert stays text (the
+/// checks then say what is expected).
+fn json_value(kind: JsonType, text: &str) -> Value {
+    let trimmed = text.trim();
+    let converted = match kind {
+        JsonType::String => return Value::String(text.to_string()),
+        JsonType::Integer => trimmed.parse::<i64>().ok().map(Value::from),
+        JsonType::Number => trimmed
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number),
+        JsonType::Boolean => match trimmed {
+            "true" | "1" => Some(Value::Bool(true)),
+            "false" | "0" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        JsonType::Array | JsonType::Object => serde_json::from_str(trimmed).ok(),
+    };
+    converted.unwrap_or_else(|| Value::String(text.to_string()))
+}
+
+/// The WPS exception for the problems of a request: the code of the first (unknown inputs
+/// and outputs first: they are usually why the rest is wrong), every problem in the text.
+fn problems_exception(problems: &[RequestProblem]) -> WpsException {
+    let first = problems
+        .iter()
+        .find(|p| {
+            matches!(
+                p.kind,
+                ProblemKind::UnknownInput | ProblemKind::UnknownOutput
+            )
+        })
+        .unwrap_or(&problems[0]);
+    let code = match first.kind {
+        ProblemKind::UnknownInput => "NoSuchInput",
+        ProblemKind::MissingInput | ProblemKind::TooFewValues => "MissingParameterValue",
+        ProblemKind::TooManyValues => "TooManyInputs",
+        ProblemKind::WrongValue => "WrongInputData",
+        ProblemKind::WrongMediaType => "NoSuchFormat",
+        ProblemKind::UnknownOutput => "NoSuchOutput",
+        ProblemKind::BadReference | ProblemKind::Malformed => "InvalidParameterValue",
+    };
+    let locator = first
+        .location
+        .trim_start_matches('/')
+        .split('/')
+        .nth(1)
+        .unwrap_or(first.location.as_str())
+        .to_string();
+    let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    WpsException::new(
+        V,
+        code,
+        Some(&locator),
+        format!("Fix and send again: {}", listed.join("; ")),
+    )
+}
+
+/// A job service error: an unknown job is `NoSuchJob`, a store failure an opaque
+/// `NoApplicableCode` (logged).
+pub(super) fn jobs_exception(error: crate::jobs::JobsError, context: &str) -> WpsException {
+    match error {
+        crate::jobs::JobsError::NoSuchJob(id) => super::status::no_such_job(id.as_str()),
+        crate::jobs::JobsError::Store(e) => {
+            let api = crate::error::ApiError::internal(context, &e);
+            WpsException::from_api(V, &api, None)
+        }
+    }
+}
+
+/// The one output of a raw synchronous answer: its bytes with its media type (a literal
+/// as text/plain); by reference, the `wps:Result` document.
+async fn raw_output(
+    app: &AppState,
+    base: &BaseUrl,
+    job: &crate::domain::Job,
+    process: &Process,
+) -> Result<Response, WpsException> {
+    let selected = selected_outputs(job, Some(process));
+    let Some((output_id, mode, values)) = selected.into_iter().next() else {
+        return Err(WpsException::new(
+            V,
+            "NoSuchOutput",
+            None,
+            format!("Job {} produced none of the requested outputs.", job.id),
+        ));
+    };
+    if mode == TransmissionMode::Reference || values.len() != 1 {
+        return Ok(ok(result_document(app, base, job, Some(process)).await?));
+    }
+    let _ = output_id;
+    match &values[0] {
+        OutputValue::Json { value } => {
+            let (body, media_type) = match value {
+                Value::String(s) => (s.clone(), "text/plain; charset=utf-8"),
+                Value::Array(_) | Value::Object(_) => (value.to_string(), "application/json"),
+                other => (other.to_string(), "text/plain; charset=utf-8"),
+            };
+            Ok(([(header::CONTENT_TYPE, media_type)], body).into_response())
+        }
+        file @ OutputValue::File { path, .. } => {
+            let media_type = file.media_type();
+            let location = app.workspace.output_file(&job.id, path).ok_or_else(|| {
+                WpsException::server(V, format!("The output file of job {} is missing.", job.id))
+            })?;
+            let handle = tokio::fs::File::open(&location).await.map_err(|e| {
+                tracing::error!(error = %e, job_id = %job.id, "opening an output file");
+                WpsException::server(V, "The server failed to read the output; try again later.")
+            })?;
+            let stream = tokio_util::io::ReaderStream::new(handle);
+            Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, media_type)
+                .body(Body::from_stream(stream))
+                .map_err(|_| WpsException::server(V, "The server failed to build the answer."))
+        }
+    }
+}

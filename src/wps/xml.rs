@@ -1,0 +1,702 @@
+//! Safe XML reading (and writing helpers) for the WPS façade.
+//!
+//! Reading ([`parse`]) is deliberately narrow:
+//! - a `<!DOCTYPE` is refused outright, so there is no DTD, no internal or external entity
+//!   and no entity expansion of any kind (billion laughs, XXE);
+//! - only the five predefined entities (`&lt;` `&gt;` `&amp;` `&apos;` `&quot;`) and
+//!   character references are accepted;
+//! - the document must be UTF-8 (or declare US-ASCII/UTF-8), at most `max_bytes` long and
+//!   at most `max_depth` elements deep;
+//! - namespaces are resolved: every element and attribute carries its namespace URI, the
+//!   default namespace applies to elements only (unqualified attributes stay unqualified,
+//!   as the Namespaces in XML recommendation says), an undeclared prefix is an error.
+//!
+//! Errors say what is wrong and where (line and column).
+//!
+//! Writing is plain string building: [`escape_text`], [`escape_attr`], the small
+//! [`XmlWriter`], and [`Element::to_xml`] / [`Element::inner_xml`] to echo received XML
+//! (complex data passed by value) back out with its namespaces declared.
+
+use quick_xml::events::Event;
+use quick_xml::name::ResolveResult;
+use quick_xml::reader::NsReader;
+use quick_xml::XmlVersion;
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+/// Limits on what `parse` accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest document accepted, in bytes.
+    pub max_bytes: usize,
+    /// Deepest element nesting accepted (the root is depth 1).
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bytes: 16 * 1024 * 1024,
+            max_depth: 64,
+        }
+    }
+}
+
+/// An element with its namespace resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Element {
+    /// Namespace URI (`None` when unqualified).
+    pub namespace: Option<String>,
+    /// Local name.
+    pub name: String,
+    /// Attributes, namespace declarations (`xmlns`, `xmlns:p`) left out.
+    pub attributes: Vec<Attribute>,
+    /// Child elements and text, in document order (comments and PIs dropped).
+    pub children: Vec<Node>,
+}
+
+/// An attribute with its namespace resolved (`None` for an unprefixed attribute).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribute {
+    /// Namespace URI (`None` when unqualified).
+    pub namespace: Option<String>,
+    /// Local name.
+    pub name: String,
+    /// Value, entities and character references replaced, whitespace normalised.
+    pub value: String,
+}
+
+/// A child of an element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    /// A child element.
+    Element(Element),
+    /// Text and CDATA, unescaped.
+    Text(String),
+}
+
+/// Why a document was refused, with where (line/column or byte offset) when known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct XmlError(pub String);
+
+/// The XLink namespace (`xlink:href`).
+pub const XLINK: &str = "http://www.w3.org/1999/xlink";
+
+/// Parses a whole document into its root element.
+pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
+    if bytes.len() > limits.max_bytes {
+        return Err(XmlError(format!(
+            "The XML document is {} bytes long; at most {} bytes are accepted.",
+            bytes.len(),
+            limits.max_bytes
+        )));
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let (line, column) = line_column(bytes, e.valid_up_to());
+        XmlError(format!(
+            "The XML document is not valid UTF-8 (line {line}, column {column}); send it \
+             encoded as UTF-8."
+        ))
+    })?;
+    Parser {
+        reader: NsReader::from_str(text),
+        text,
+        limits,
+    }
+    .run()
+}
+
+struct Parser<'i, 'l> {
+    reader: NsReader<&'i [u8]>,
+    text: &'i str,
+    limits: &'l Limits,
+}
+
+impl Parser<'_, '_> {
+    fn at(&self, position: u64, message: impl std::fmt::Display) -> XmlError {
+        let (line, column) = line_column(self.text.as_bytes(), position as usize);
+        XmlError(format!("{message} (line {line}, column {column})"))
+    }
+
+    fn here(&self, message: impl std::fmt::Display) -> XmlError {
+        self.at(self.reader.buffer_position(), message)
+    }
+
+    fn run(mut self) -> Result<Element, XmlError> {
+        let mut stack: Vec<Element> = Vec::new();
+        let mut root: Option<Element> = None;
+        loop {
+            let (namespace, event) = match self.reader.read_resolved_event() {
+                Ok((resolved, event)) => (owned_namespace(resolved), event),
+                Err(e) => {
+                    let position = self.reader.error_position();
+                    return Err(self.at(position, format!("The XML is malformed: {e}")));
+                }
+            };
+            let empty = matches!(event, Event::Empty(_));
+            match event {
+                Event::Start(start) | Event::Empty(start) => {
+                    if root.is_some() {
+                        return Err(
+                            self.here("The XML document has more than one root element; send one.")
+                        );
+                    }
+                    if stack.len() >= self.limits.max_depth {
+                        return Err(self.here(format!(
+                            "The XML document nests elements deeper than {} levels.",
+                            self.limits.max_depth
+                        )));
+                    }
+                    let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
+                    let namespace = match namespace {
+                        Ok(ns) => ns,
+                        Err(prefix) => {
+                            return Err(self.here(format!(
+                                "The element prefix {prefix:?} of <{}> is not declared; \
+                                 declare it with xmlns:{prefix}=\"...\".",
+                                String::from_utf8_lossy(start.name().as_ref())
+                            )))
+                        }
+                    };
+                    let mut attributes = Vec::new();
+                    for attribute in start.attributes() {
+                        let attribute = attribute.map_err(|e| {
+                            self.here(format!("An attribute of <{name}> is malformed: {e}"))
+                        })?;
+                        let key = attribute.key;
+                        if key.as_namespace_binding().is_some() {
+                            continue;
+                        }
+                        let (resolved, local) = self.reader.resolver().resolve_attribute(key);
+                        let attr_namespace = match owned_namespace(resolved) {
+                            Ok(ns) => ns,
+                            Err(prefix) => {
+                                return Err(self.here(format!(
+                                    "The attribute prefix {prefix:?} on <{name}> is not \
+                                     declared; declare it with xmlns:{prefix}=\"...\"."
+                                )))
+                            }
+                        };
+                        let local = String::from_utf8_lossy(local.as_ref()).into_owned();
+                        let value = attribute
+                            .normalized_value(XmlVersion::Implicit1_0)
+                            .map_err(|e| {
+                                self.here(format!(
+                                    "The value of attribute {local:?} on <{name}> is not \
+                                     accepted: {e} (only &lt; &gt; &amp; &apos; &quot; and \
+                                     character references may be used)"
+                                ))
+                            })?
+                            .into_owned();
+                        attributes.push(Attribute {
+                            namespace: attr_namespace,
+                            name: local,
+                            value,
+                        });
+                    }
+                    let element = Element {
+                        namespace,
+                        name,
+                        attributes,
+                        children: Vec::new(),
+                    };
+                    if empty {
+                        close(&mut stack, &mut root, element);
+                    } else {
+                        stack.push(element);
+                    }
+                }
+                Event::End(_) => {
+                    // quick-xml checks that end names match their start.
+                    let element = stack
+                        .pop()
+                        .ok_or_else(|| self.here("The XML has an end tag without a start tag."))?;
+                    close(&mut stack, &mut root, element);
+                }
+                Event::Text(text) => {
+                    let content = text
+                        .xml10_content()
+                        .map_err(|e| self.here(format!("The XML text is not readable: {e}")))?;
+                    self.push_text(&mut stack, &content)?;
+                }
+                Event::CData(data) => {
+                    let content = data
+                        .xml10_content()
+                        .map_err(|e| self.here(format!("The XML CDATA is not readable: {e}")))?;
+                    self.push_text(&mut stack, &content)?;
+                }
+                Event::GeneralRef(reference) => {
+                    let replacement: Cow<'_, str> = if reference.is_char_ref() {
+                        match reference.resolve_char_ref() {
+                            Ok(Some(c)) => Cow::Owned(c.to_string()),
+                            Ok(None) | Err(_) => {
+                                return Err(self.here(format!(
+                                    "The character reference &{}; is not a valid character.",
+                                    String::from_utf8_lossy(&reference)
+                                )))
+                            }
+                        }
+                    } else {
+                        let name = String::from_utf8_lossy(&reference).into_owned();
+                        match predefined_entity(&name) {
+                            Some(s) => Cow::Borrowed(s),
+                            None => {
+                                return Err(self.here(format!(
+                                    "The entity &{name}; is not defined: only &lt; &gt; &amp; \
+                                     &apos; &quot; and character references may be used."
+                                )))
+                            }
+                        }
+                    };
+                    self.push_text(&mut stack, &replacement)?;
+                }
+                Event::DocType(_) => {
+                    return Err(self.here(
+                        "The XML document has a <!DOCTYPE>: DTDs and entity declarations are \
+                         not accepted; remove it.",
+                    ))
+                }
+                Event::Decl(decl) => {
+                    if let Some(Ok(encoding)) = decl.encoding() {
+                        let encoding = String::from_utf8_lossy(&encoding).to_ascii_lowercase();
+                        if !matches!(encoding.as_str(), "utf-8" | "utf8" | "us-ascii" | "ascii") {
+                            return Err(self.here(format!(
+                                "The XML document declares encoding {encoding:?}; only UTF-8 \
+                                 is accepted."
+                            )));
+                        }
+                    }
+                }
+                Event::Comment(_) | Event::PI(_) => {}
+                Event::Eof => {
+                    if let Some(open) = stack.last() {
+                        return Err(self.here(format!(
+                            "The XML document ends before <{}> is closed.",
+                            open.name
+                        )));
+                    }
+                    return root.ok_or_else(|| XmlError("The XML document is empty.".into()));
+                }
+            }
+        }
+    }
+
+    fn push_text(&self, stack: &mut [Element], content: &str) -> Result<(), XmlError> {
+        match stack.last_mut() {
+            Some(parent) => {
+                if let Some(Node::Text(previous)) = parent.children.last_mut() {
+                    previous.push_str(content);
+                } else {
+                    parent.children.push(Node::Text(content.to_string()));
+                }
+                Ok(())
+            }
+            None if content.trim().is_empty() => Ok(()),
+            None => Err(self.here("The XML document has text outside its root element.")),
+        }
+    }
+}
+
+/// `Ok(namespace)` or `Err(prefix)` for an undeclared prefix.
+fn owned_namespace(resolved: ResolveResult<'_>) -> Result<Option<String>, String> {
+    match resolved {
+        ResolveResult::Unbound => Ok(None),
+        ResolveResult::Bound(ns) => Ok(Some(String::from_utf8_lossy(ns.as_ref()).into_owned())),
+        ResolveResult::Unknown(prefix) => Err(String::from_utf8_lossy(&prefix).into_owned()),
+    }
+}
+
+fn close(stack: &mut [Element], root: &mut Option<Element>, element: Element) {
+    match stack.last_mut() {
+        Some(parent) => parent.children.push(Node::Element(element)),
+        None => *root = Some(element),
+    }
+}
+
+fn predefined_entity(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "lt" => "<",
+        "gt" => ">",
+        "amp" => "&",
+        "apos" => "'",
+        "quot" => "\"",
+        _ => return None,
+    })
+}
+
+/// 1-based line and column of a byte offset.
+fn line_column(bytes: &[u8], offset: usize) -> (usize, usize) {
+    let before = &bytes[..offset.min(bytes.len())];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    (line, column)
+}
+
+impl Element {
+    /// Whether this element is `{namespace}name`.
+    pub fn is(&self, namespace: &str, name: &str) -> bool {
+        self.namespace.as_deref() == Some(namespace) && self.name == name
+    }
+
+    /// The child elements, in order.
+    pub fn elements(&self) -> impl Iterator<Item = &Element> {
+        self.children.iter().filter_map(|node| match node {
+            Node::Element(element) => Some(element),
+            Node::Text(_) => None,
+        })
+    }
+
+    /// The first child element `{namespace}name`.
+    pub fn child(&self, namespace: &str, name: &str) -> Option<&Element> {
+        self.elements().find(|e| e.is(namespace, name))
+    }
+
+    /// Every child element `{namespace}name`, in order.
+    pub fn children_named<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a Element> + 'a {
+        self.elements().filter(move |e| e.is(namespace, name))
+    }
+
+    /// The value of the unqualified attribute `name`.
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|a| a.namespace.is_none() && a.name == name)
+            .map(|a| a.value.as_str())
+    }
+
+    /// The value of the attribute `{namespace}name`.
+    pub fn attr_ns(&self, namespace: &str, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|a| a.namespace.as_deref() == Some(namespace) && a.name == name)
+            .map(|a| a.value.as_str())
+    }
+
+    /// The text directly inside this element (text and CDATA children joined; child
+    /// elements skipped).
+    pub fn text(&self) -> String {
+        let mut text = String::new();
+        for node in &self.children {
+            if let Node::Text(t) = node {
+                text.push_str(t);
+            }
+        }
+        text
+    }
+
+    /// Whether this element has child elements.
+    pub fn has_elements(&self) -> bool {
+        self.elements().next().is_some()
+    }
+
+    /// This element as standalone XML text, its namespaces declared on it (a fragment
+    /// without default namespace around it: unqualified elements get no `xmlns=""`).
+    pub fn to_xml(&self) -> String {
+        let mut out = String::new();
+        write_element(&mut out, self, Some(None));
+        out
+    }
+
+    /// The children of this element as XML text (elements with their namespaces declared,
+    /// text escaped): what complex data given by value contains.
+    pub fn inner_xml(&self) -> String {
+        let mut out = String::new();
+        for node in &self.children {
+            match node {
+                Node::Element(element) => write_element(&mut out, element, Some(None)),
+                Node::Text(text) => out.push_str(&escape_text(text)),
+            }
+        }
+        out
+    }
+}
+
+/// Writes `element`, declaring its namespace as the default one where it differs from the
+/// inherited default (`Some(None)`: none in effect; `None`: unknown, so always declared), and a
+/// generated prefix for each qualified attribute.
+fn write_element(out: &mut String, element: &Element, inherited_default: Option<Option<&str>>) {
+    out.push('<');
+    out.push_str(&element.name);
+    let own = element.namespace.as_deref();
+    if inherited_default != Some(own) {
+        let _ = write!(out, " xmlns=\"{}\"", escape_attr(own.unwrap_or("")));
+    }
+    let mut prefixes: Vec<&str> = Vec::new();
+    for attribute in &element.attributes {
+        match attribute.namespace.as_deref() {
+            None => {
+                let _ = write!(
+                    out,
+                    " {}=\"{}\"",
+                    attribute.name,
+                    escape_attr(&attribute.value)
+                );
+            }
+            Some(ns) => {
+                let index = match prefixes.iter().position(|p| *p == ns) {
+                    Some(i) => i,
+                    None => {
+                        prefixes.push(ns);
+                        let i = prefixes.len() - 1;
+                        if ns == "http://www.w3.org/XML/1998/namespace" {
+                            // `xml:` is predeclared and may not be redeclared elsewhere.
+                            i
+                        } else {
+                            let _ = write!(out, " xmlns:a{i}=\"{}\"", escape_attr(ns));
+                            i
+                        }
+                    }
+                };
+                let prefix = if ns == "http://www.w3.org/XML/1998/namespace" {
+                    "xml".to_string()
+                } else {
+                    format!("a{index}")
+                };
+                let _ = write!(
+                    out,
+                    " {prefix}:{}=\"{}\"",
+                    attribute.name,
+                    escape_attr(&attribute.value)
+                );
+            }
+        }
+    }
+    if element.children.is_empty() {
+        out.push_str("/>");
+        return;
+    }
+    out.push('>');
+    for node in &element.children {
+        match node {
+            Node::Element(child) => write_element(out, child, Some(own)),
+            Node::Text(text) => out.push_str(&escape_text(text)),
+        }
+    }
+    let _ = write!(out, "</{}>", element.name);
+}
+
+/// Escapes text content (`&`, `<`, `>`).
+pub fn escape_text(text: &str) -> Cow<'_, str> {
+    escape(text, false)
+}
+
+/// Escapes an attribute value (`&`, `<`, `>`, `"`, `'` and the whitespace characters that
+/// attribute normalisation would otherwise turn into spaces).
+pub fn escape_attr(text: &str) -> Cow<'_, str> {
+    escape(text, true)
+}
+
+fn escape(text: &str, attribute: bool) -> Cow<'_, str> {
+    let needs = |c: char| {
+        matches!(c, '&' | '<' | '>') || (attribute && matches!(c, '"' | '\'' | '\n' | '\r' | '\t'))
+    };
+    if !text.contains(needs) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' if attribute => out.push_str("&quot;"),
+            '\'' if attribute => out.push_str("&apos;"),
+            '\n' if attribute => out.push_str("&#10;"),
+            '\r' if attribute => out.push_str("&#13;"),
+            '\t' if attribute => out.push_str("&#9;"),
+            // Text may hold `\r`, which a parser would turn into `\n`: keep it.
+            '\r' => out.push_str("&#13;"),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A small XML text builder: tags are written as given (qualified names with prefixes the
+/// caller declared), attribute values and text are escaped.
+#[derive(Debug, Default)]
+pub struct XmlWriter {
+    out: String,
+}
+
+impl XmlWriter {
+    /// A writer that starts with the XML declaration.
+    pub fn new() -> Self {
+        XmlWriter {
+            out: String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"),
+        }
+    }
+
+    fn open(&mut self, name: &str, attributes: &[(&str, &str)]) {
+        self.out.push('<');
+        self.out.push_str(name);
+        for (key, value) in attributes {
+            let _ = write!(self.out, " {key}=\"{}\"", escape_attr(value));
+        }
+    }
+
+    /// `<name a="v" ...>`.
+    pub fn start(&mut self, name: &str, attributes: &[(&str, &str)]) -> &mut Self {
+        self.open(name, attributes);
+        self.out.push('>');
+        self
+    }
+
+    /// `</name>`.
+    pub fn end(&mut self, name: &str) -> &mut Self {
+        let _ = write!(self.out, "</{name}>");
+        self
+    }
+
+    /// `<name a="v" .../>`.
+    pub fn empty(&mut self, name: &str, attributes: &[(&str, &str)]) -> &mut Self {
+        self.open(name, attributes);
+        self.out.push_str("/>");
+        self
+    }
+
+    /// `<name a="v" ...>text</name>`, the text escaped.
+    pub fn leaf(&mut self, name: &str, attributes: &[(&str, &str)], text: &str) -> &mut Self {
+        self.open(name, attributes);
+        self.out.push('>');
+        self.out.push_str(&escape_text(text));
+        let _ = write!(self.out, "</{name}>");
+        self
+    }
+
+    /// Escaped text.
+    pub fn text(&mut self, text: &str) -> &mut Self {
+        self.out.push_str(&escape_text(text));
+        self
+    }
+
+    /// Already well-formed XML, written as is.
+    pub fn raw(&mut self, xml: &str) -> &mut Self {
+        self.out.push_str(xml);
+        self
+    }
+
+    /// The document.
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(xml: &str) -> Element {
+        parse(xml.as_bytes(), &Limits::default()).unwrap()
+    }
+
+    fn err(xml: &str) -> String {
+        parse(xml.as_bytes(), &Limits::default()).unwrap_err().0
+    }
+
+    #[test]
+    fn namespaces_resolve_and_unqualified_attributes_stay_unqualified() {
+        let root = ok(r#"<?xml version="1.0" encoding="UTF-8"?>
+            <wps:Execute xmlns:wps="http://www.opengis.net/wps/2.0" xmlns="urn:default"
+                xmlns:xlink="http://www.w3.org/1999/xlink" service="WPS">
+              <wps:Input id="a"><wps:Reference xlink:href="http://x/?a=1&amp;b=2"/></wps:Input>
+              <plain>t</plain>
+            </wps:Execute>"#);
+        assert!(root.is("http://www.opengis.net/wps/2.0", "Execute"));
+        assert_eq!(root.attr("service"), Some("WPS"));
+        let input = root
+            .child("http://www.opengis.net/wps/2.0", "Input")
+            .unwrap();
+        assert_eq!(input.attr("id"), Some("a"));
+        let reference = input
+            .child("http://www.opengis.net/wps/2.0", "Reference")
+            .unwrap();
+        assert_eq!(reference.attr_ns(XLINK, "href"), Some("http://x/?a=1&b=2"));
+        assert_eq!(reference.attr("href"), None);
+        assert_eq!(root.child("urn:default", "plain").unwrap().text(), "t");
+    }
+
+    #[test]
+    fn text_cdata_and_references_are_unescaped() {
+        let root = ok("<a>x &lt;&#65;&#x42;<![CDATA[<&>]]>&quot;</a>");
+        assert_eq!(root.text(), "x <AB<&>\"");
+    }
+
+    #[test]
+    fn doctype_and_unknown_entities_are_refused() {
+        let bomb = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><a>&lol2;</a>"#;
+        assert!(err(bomb).contains("DOCTYPE"), "{}", err(bomb));
+        let xxe = r#"<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>"#;
+        assert!(err(xxe).contains("DOCTYPE"));
+        assert!(err("<a>&x;</a>").contains("&x;"));
+        assert!(err("<a b='&x;'/>").contains("not accepted"));
+    }
+
+    #[test]
+    fn malformed_documents_say_where() {
+        let message = err("<a>\n<b></a>");
+        assert!(message.contains("line 2"), "{message}");
+        assert!(err("").contains("empty"));
+        assert!(err("<a/><b/>").contains("more than one root"));
+        assert!(err("<p:a/>").contains("not declared"));
+        assert!(err("<a>").contains("ends before"));
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let limits = Limits {
+            max_bytes: 10,
+            max_depth: 2,
+        };
+        assert!(parse(b"<a>0123456789</a>", &limits)
+            .unwrap_err()
+            .0
+            .contains("bytes"));
+        let limits = Limits {
+            max_bytes: 1000,
+            max_depth: 2,
+        };
+        assert!(parse(b"<a><b/></a>", &limits).is_ok());
+        assert!(parse(b"<a><b><c/></b></a>", &limits)
+            .unwrap_err()
+            .0
+            .contains("deeper"));
+    }
+
+    #[test]
+    fn inner_xml_round_trips_with_namespaces() {
+        let root = ok(
+            r#"<w:Data xmlns:w="urn:w"><testElement a="1 &amp; 2">hello_complex</testElement><x:y xmlns:x="urn:x" xmlns:l="urn:l" l:k="v"/></w:Data>"#,
+        );
+        let inner = root.inner_xml();
+        assert_eq!(
+            inner,
+            r#"<testElement a="1 &amp; 2">hello_complex</testElement><y xmlns="urn:x" xmlns:a0="urn:l" a0:k="v"/>"#
+        );
+        let reparsed = ok(&format!("<r>{inner}</r>"));
+        assert_eq!(reparsed.children, root.children);
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(escape_text("a<b&c>"), "a&lt;b&amp;c&gt;");
+        assert_eq!(escape_attr("\"'\n"), "&quot;&apos;&#10;");
+        assert!(matches!(escape_text("plain"), Cow::Borrowed(_)));
+        let mut w = XmlWriter::new();
+        w.start("a", &[("k", "<")]).leaf("b", &[], "&").end("a");
+        assert!(w.finish().ends_with("<a k=\"&lt;\"><b>&amp;</b></a>"));
+    }
+}

@@ -1,0 +1,1369 @@
+//! Integration tests of store/ (owned by the store work).
+//!
+//! `contract` holds the rules every [`JobStore`] keeps, written against `Arc<dyn JobStore>`
+//! so each backend runs the same functions: `contract_tests!` turns them into tests for one
+//! backend (SQLite and PostgreSQL below). Backend-specific tests (reopening a file, corrupt
+//! rows, the insert-rate measurement) follow.
+//!
+//! The PostgreSQL tests need a server: `ADES_TEST_POSTGRES_URL` names a database on it
+//! (e.g. `postgres://ades:ades@127.0.0.1:5432/postgres`) as a role allowed to create
+//! databases; each test creates its own and drops it at the end. `scripts/start-postgres.sh`
+//! starts one and prints the URL. Without the variable these tests fail (never skip).
+
+use ades::domain::{JobStatus, ProcessId, WorkerId};
+use ades::store::postgres::PostgresStore;
+use ades::store::sqlite::SqliteStore;
+use ades::store::{JobStore, StoreError};
+use sqlx::Connection;
+use std::sync::Arc;
+use std::time::Instant;
+use tempfile::TempDir;
+
+/// Runs each named `contract` function as a test against the store `$open` returns.
+macro_rules! contract_tests {
+    ($backend:ident, $open:ident; $($name:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let (_guard, store) = super::$open().await;
+                    super::contract::$name(store).await;
+                }
+            )*
+        }
+    };
+}
+
+contract_tests!(sqlite, open_sqlite;
+    insert_and_get_round_trip,
+    times_are_kept_to_the_microsecond,
+    duplicate_ids_are_database_errors,
+    claim_order_is_priority_then_age,
+    no_double_claim_under_concurrency,
+    fenced_writes_need_the_lease,
+    an_expired_lease_can_be_renewed_until_reaped,
+    dismiss_accepted_running_final_and_unknown,
+    reaping_requeues_then_fails_after_max_attempts,
+    list_filters_order_and_pages,
+    list_orders_equal_times_by_id,
+    final_statuses_never_change,
+    job_events_are_the_trail_oldest_first,
+    running_job_ids_lists_held_jobs,
+);
+
+contract_tests!(postgres, open_postgres;
+    insert_and_get_round_trip,
+    times_are_kept_to_the_microsecond,
+    duplicate_ids_are_database_errors,
+    claim_order_is_priority_then_age,
+    no_double_claim_under_concurrency,
+    fenced_writes_need_the_lease,
+    an_expired_lease_can_be_renewed_until_reaped,
+    dismiss_accepted_running_final_and_unknown,
+    reaping_requeues_then_fails_after_max_attempts,
+    list_filters_order_and_pages,
+    list_orders_equal_times_by_id,
+    final_statuses_never_change,
+    job_events_are_the_trail_oldest_first,
+    running_job_ids_lists_held_jobs,
+);
+
+/// A fresh SQLite store in a temporary directory (kept alive by the returned guard).
+async fn open_sqlite() -> (TempDir, Arc<dyn JobStore>) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = SqliteStore::connect(dir.path().join("jobs.db").to_str().unwrap())
+        .await
+        .expect("open the SQLite store");
+    (dir, Arc::new(store))
+}
+
+/// The server the PostgreSQL tests use; a test fails (never skips) without it.
+fn postgres_admin_url() -> String {
+    std::env::var("ADES_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "ADES_TEST_POSTGRES_URL is not set: the PostgreSQL store tests need a server. \
+             Run scripts/start-postgres.sh and set ADES_TEST_POSTGRES_URL to the URL it prints \
+             (e.g. postgres://ades:ades@127.0.0.1:5432/postgres)"
+        )
+    })
+}
+
+/// `url` with its database name replaced by `database` (query parameters kept).
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    format!("{server}/{database}{query}")
+}
+
+/// A database created for one test, dropped when the test ends (pass or fail).
+struct TestDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    async fn create() -> TestDatabase {
+        let admin_url = postgres_admin_url();
+        let name = format!("ades_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("connect to ADES_TEST_POSTGRES_URL: {e}"));
+        // An identifier cannot be a bound parameter; the name is ours (a UUID), not input.
+        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|e| panic!("create the test database {name}: {e}"));
+        admin.close().await.ok();
+        TestDatabase { admin_url, name }
+    }
+
+    fn url(&self) -> String {
+        with_database(&self.admin_url, &self.name)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime: do the async clean-up on a thread of its own.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&admin_url).await.ok()?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await
+                    .ok()?;
+                admin.close().await.ok()
+            })
+        });
+        // Best effort: a database left behind is only clutter.
+        let _ = cleanup.join();
+    }
+}
+
+/// A fresh PostgreSQL store in a database of its own (dropped with the returned guard).
+async fn open_postgres() -> (TestDatabase, Arc<dyn JobStore>) {
+    let database = TestDatabase::create().await;
+    let store = PostgresStore::connect(&database.url())
+        .await
+        .expect("open the PostgreSQL store");
+    (database, Arc::new(store))
+}
+
+#[test]
+fn test_database_urls_keep_server_and_options() {
+    assert_eq!(
+        with_database("postgres://a:b@h:5432/postgres", "x"),
+        "postgres://a:b@h:5432/x"
+    );
+    assert_eq!(
+        with_database("postgresql://h/postgres?sslmode=disable", "x"),
+        "postgresql://h/x?sslmode=disable"
+    );
+    assert_eq!(with_database("postgres://h:1", "x"), "postgres://h:1/x");
+}
+
+/// The backend-neutral contract.
+mod contract {
+    use ades::domain::{
+        ExecuteRequest, InputValue, Job, JobEvent, JobId, JobResults, JobStatus, OutputRequest,
+        OutputValue, ProcessId, ResponseMode, Subscriber, TransmissionMode, WorkerId,
+    };
+    use ades::store::{Completion, JobFilter, JobStore, NewJob, ReapedJob, StoreError};
+    use seed::errors::{FailureCategory, JobFailure};
+    use serde_json::json;
+    use std::collections::{BTreeMap, HashSet};
+    use std::sync::Arc;
+    use time::macros::datetime;
+    use time::{Duration, OffsetDateTime};
+
+    type Store = Arc<dyn JobStore>;
+
+    /// `seconds` after a fixed instant (whole microseconds, so stored times compare equal).
+    fn at(seconds: i64) -> OffsetDateTime {
+        datetime!(2025-03-01 12:00:00 UTC) + Duration::seconds(seconds)
+    }
+
+    fn worker(name: &str) -> WorkerId {
+        WorkerId(name.to_owned())
+    }
+
+    fn process(name: &str) -> ProcessId {
+        ProcessId::parse(name).unwrap()
+    }
+
+    /// A request using every kind of input and option, to check JSON round trips.
+    fn rich_request() -> ExecuteRequest {
+        let mut inputs = BTreeMap::new();
+        inputs.insert(
+            "text".to_owned(),
+            vec![InputValue::Inline {
+                value: json!({"nested": [1, 2.5, "three", null, true]}),
+                media_type: Some("application/json".to_owned()),
+            }],
+        );
+        inputs.insert(
+            "files".to_owned(),
+            vec![
+                InputValue::Base64 {
+                    data: "aGVsbG8=".to_owned(),
+                    media_type: None,
+                },
+                InputValue::Href {
+                    href: "https://example.org/a.tif?x=1&y=é".to_owned(),
+                    media_type: Some("image/tiff".to_owned()),
+                },
+            ],
+        );
+        let mut outputs = BTreeMap::new();
+        outputs.insert(
+            "result".to_owned(),
+            OutputRequest {
+                transmission_mode: TransmissionMode::Reference,
+                media_type: Some("text/plain".to_owned()),
+            },
+        );
+        ExecuteRequest {
+            inputs,
+            outputs,
+            response: ResponseMode::Document,
+            subscriber: Some(Subscriber {
+                success_uri: Some("https://example.org/done".to_owned()),
+                in_progress_uri: None,
+                failed_uri: Some("https://example.org/failed".to_owned()),
+            }),
+        }
+    }
+
+    fn rich_results() -> JobResults {
+        let mut results = BTreeMap::new();
+        results.insert(
+            "count".to_owned(),
+            vec![OutputValue::Json {
+                value: json!({"n": 42, "items": ["a", "b"]}),
+            }],
+        );
+        results.insert(
+            "tiles".to_owned(),
+            vec![
+                OutputValue::File {
+                    path: "outputs/tile 1.tif".to_owned(),
+                    media_type: Some("image/tiff".to_owned()),
+                    size_bytes: 1 << 40,
+                    metadata: Some(json!({"type": "Feature", "geometry": null})),
+                },
+                OutputValue::File {
+                    path: "outputs/tile-2.tif".to_owned(),
+                    media_type: None,
+                    size_bytes: 0,
+                    metadata: None,
+                },
+            ],
+        );
+        results
+    }
+
+    fn a_failure() -> JobFailure {
+        JobFailure {
+            name: "bad-input".to_owned(),
+            title: "Bad input".to_owned(),
+            description: "The input \"x\" is not a raster.\nSecond line.".to_owned(),
+            category: FailureCategory::Data,
+            exit_code: Some(3),
+        }
+    }
+
+    fn new_job(process_id: &str, priority: i32) -> NewJob {
+        NewJob {
+            id: JobId::new(),
+            process_id: process(process_id),
+            request: ExecuteRequest::default(),
+            priority,
+        }
+    }
+
+    async fn insert(store: &Store, process_id: &str, priority: i32, now: OffsetDateTime) -> Job {
+        store
+            .insert_job(new_job(process_id, priority), now)
+            .await
+            .expect("insert a job")
+    }
+
+    async fn get(store: &Store, id: &JobId) -> Job {
+        store.get_job(id).await.unwrap().expect("the job exists")
+    }
+
+    async fn claim(store: &Store, who: &str, now: OffsetDateTime) -> Job {
+        store
+            .claim_next_job(&worker(who), now + Duration::seconds(30), now)
+            .await
+            .unwrap()
+            .expect("a job to claim")
+    }
+
+    fn succeeded(message: &str) -> Completion {
+        Completion::Succeeded {
+            results: rich_results(),
+            message: message.to_owned(),
+        }
+    }
+
+    fn statuses(events: &[JobEvent]) -> Vec<JobStatus> {
+        events.iter().map(|e| e.status).collect()
+    }
+
+    /// A trail starts `accepted` and each step is a transition the state machine allows.
+    fn assert_valid_trail(events: &[JobEvent]) {
+        assert_eq!(events.first().map(|e| e.status), Some(JobStatus::Accepted));
+        for pair in events.windows(2) {
+            assert!(
+                pair[0].status.can_become(pair[1].status),
+                "{:?} -> {:?} is not a transition",
+                pair[0].status,
+                pair[1].status
+            );
+            assert!(pair[0].at <= pair[1].at, "events out of order: {events:?}");
+        }
+    }
+
+    pub async fn insert_and_get_round_trip(store: Store) {
+        let new = NewJob {
+            id: JobId::new(),
+            process_id: process("io-demo"),
+            request: rich_request(),
+            priority: 7,
+        };
+        let inserted = store.insert_job(new.clone(), at(0)).await.unwrap();
+        assert_eq!(inserted.id, new.id);
+        assert_eq!(inserted.process_id, new.process_id);
+        assert_eq!(inserted.status, JobStatus::Accepted);
+        assert_eq!(inserted.request, rich_request());
+        assert_eq!(inserted.created, at(0));
+        assert_eq!(inserted.updated, at(0));
+        assert_eq!(inserted.started, None);
+        assert_eq!(inserted.finished, None);
+        assert_eq!(inserted.attempt, 0);
+        assert_eq!(inserted.progress, None);
+        assert_eq!(inserted.results, None);
+        assert_eq!(inserted.failure, None);
+        assert_eq!(get(&store, &new.id).await, inserted);
+        assert_eq!(store.get_job(&JobId::new()).await.unwrap(), None);
+
+        let claimed = claim(&store, "w1", at(5)).await;
+        assert_eq!(claimed.id, new.id);
+        assert!(store
+            .complete_job(&new.id, &worker("w1"), succeeded("all done"), at(9))
+            .await
+            .unwrap());
+        let done = get(&store, &new.id).await;
+        assert_eq!(done.status, JobStatus::Successful);
+        assert_eq!(done.results, Some(rich_results()));
+        assert_eq!(done.failure, None);
+        assert_eq!(done.message.as_deref(), Some("all done"));
+        assert_eq!(done.progress, Some(100));
+        assert_eq!(done.started, Some(at(5)));
+        assert_eq!(done.finished, Some(at(9)));
+        assert_eq!(done.updated, at(9));
+        assert_eq!(done.request, rich_request());
+
+        let other = insert(&store, "io-demo", 0, at(10)).await;
+        claim(&store, "w1", at(11)).await;
+        let failed = Completion::Failed {
+            failure: a_failure(),
+            message: "exit code 3".to_owned(),
+        };
+        assert!(store
+            .complete_job(&other.id, &worker("w1"), failed, at(12))
+            .await
+            .unwrap());
+        let failed = get(&store, &other.id).await;
+        assert_eq!(failed.status, JobStatus::Failed);
+        assert_eq!(failed.failure, Some(a_failure()));
+        assert_eq!(failed.results, None);
+        assert_eq!(failed.message.as_deref(), Some("exit code 3"));
+        assert_eq!(failed.finished, Some(at(12)));
+    }
+
+    pub async fn times_are_kept_to_the_microsecond(store: Store) {
+        let precise = datetime!(2025-03-01 12:00:00.123456789 UTC);
+        let job = insert(&store, "io-demo", 0, precise).await;
+        let stored = datetime!(2025-03-01 12:00:00.123456 UTC);
+        assert_eq!(job.created, stored);
+        assert_eq!(get(&store, &job.id).await.created, stored);
+        // A time in another offset is the same instant.
+        let elsewhere = datetime!(2025-03-01 14:00:01 +02:00);
+        let job = insert(&store, "io-demo", 0, elsewhere).await;
+        assert_eq!(job.created, at(1));
+    }
+
+    pub async fn duplicate_ids_are_database_errors(store: Store) {
+        let new = new_job("io-demo", 0);
+        store.insert_job(new.clone(), at(0)).await.unwrap();
+        let error = store.insert_job(new.clone(), at(1)).await.unwrap_err();
+        assert!(matches!(error, StoreError::Database(_)), "{error:?}");
+        // The first job is untouched and has one event.
+        assert_eq!(get(&store, &new.id).await.created, at(0));
+        assert_eq!(store.job_events(&new.id).await.unwrap().len(), 1);
+    }
+
+    pub async fn claim_order_is_priority_then_age(store: Store) {
+        let low_old = insert(&store, "p", 0, at(1)).await;
+        let high_old = insert(&store, "p", 5, at(2)).await;
+        let low_new = insert(&store, "p", 0, at(3)).await;
+        let high_new = insert(&store, "p", 5, at(4)).await;
+        let negative_oldest = insert(&store, "p", -1, at(0)).await;
+        let mut order = Vec::new();
+        while let Some(job) = store
+            .claim_next_job(&worker("w"), at(100), at(10))
+            .await
+            .unwrap()
+        {
+            assert_eq!(job.status, JobStatus::Running);
+            assert_eq!(job.attempt, 1);
+            assert_eq!(job.started, Some(at(10)));
+            order.push(job.id);
+        }
+        let expected = [high_old, high_new, low_old, low_new, negative_oldest];
+        assert_eq!(order, expected.map(|j| j.id).to_vec());
+    }
+
+    pub async fn no_double_claim_under_concurrency(store: Store) {
+        const JOBS: usize = 200;
+        const CLAIMERS: usize = 8;
+        let mut ids = HashSet::new();
+        for i in 0..JOBS {
+            ids.insert(insert(&store, "p", (i % 3) as i32, at(i as i64)).await.id);
+        }
+        let mut tasks = Vec::new();
+        for c in 0..CLAIMERS {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let me = worker(&format!("claimer-{c}"));
+                let mut mine = Vec::new();
+                while let Some(job) = store
+                    .claim_next_job(&me, at(10_000), at(1_000))
+                    .await
+                    .expect("claims never fail under concurrency")
+                {
+                    mine.push(job.id);
+                }
+                mine
+            }));
+        }
+        let mut claimed = Vec::new();
+        for task in tasks {
+            claimed.extend(task.await.unwrap());
+        }
+        assert_eq!(claimed.len(), JOBS, "every job claimed exactly once");
+        let unique: HashSet<_> = claimed.iter().cloned().collect();
+        assert_eq!(unique, ids);
+        for id in &ids {
+            let job = get(&store, id).await;
+            assert_eq!((job.status, job.attempt), (JobStatus::Running, 1));
+            let trail = statuses(&store.job_events(id).await.unwrap());
+            assert_eq!(trail, [JobStatus::Accepted, JobStatus::Running]);
+        }
+    }
+
+    pub async fn fenced_writes_need_the_lease(store: Store) {
+        let job = insert(&store, "p", 0, at(0)).await;
+        let (w1, w2) = (worker("w1"), worker("w2"));
+        store
+            .claim_next_job(&w1, at(30), at(1))
+            .await
+            .unwrap()
+            .unwrap();
+
+        // Someone else cannot write.
+        assert!(!store
+            .renew_lease(&job.id, &w2, at(60), at(2))
+            .await
+            .unwrap());
+        assert!(!store
+            .set_progress(&job.id, &w2, "hijack", Some(50), at(2))
+            .await
+            .unwrap());
+        assert!(!store
+            .complete_job(&job.id, &w2, succeeded("hijack"), at(2))
+            .await
+            .unwrap());
+        // Nor can anyone write to an unknown job.
+        assert!(!store
+            .renew_lease(&JobId::new(), &w1, at(60), at(2))
+            .await
+            .unwrap());
+
+        // The holder can.
+        assert!(store
+            .renew_lease(&job.id, &w1, at(60), at(3))
+            .await
+            .unwrap());
+        assert!(store
+            .set_progress(&job.id, &w1, "staging", Some(20), at(4))
+            .await
+            .unwrap());
+        let now = get(&store, &job.id).await;
+        assert_eq!(now.message.as_deref(), Some("staging"));
+        assert_eq!(now.progress, Some(20));
+        assert_eq!(now.updated, at(4));
+        // No progress keeps the last known one; more than 100 is 100.
+        assert!(store
+            .set_progress(&job.id, &w1, "running", None, at(5))
+            .await
+            .unwrap());
+        assert_eq!(get(&store, &job.id).await.progress, Some(20));
+        assert!(store
+            .set_progress(&job.id, &w1, "almost", Some(250), at(5))
+            .await
+            .unwrap());
+        assert_eq!(get(&store, &job.id).await.progress, Some(100));
+
+        // The renewed lease (until 60) is not reaped at 59, but is at 61.
+        assert_eq!(store.reap_expired_leases(at(59), 3).await.unwrap(), []);
+        let reaped = store.reap_expired_leases(at(61), 3).await.unwrap();
+        assert_eq!(
+            reaped,
+            [ReapedJob {
+                job_id: job.id.clone(),
+                now: JobStatus::Accepted
+            }]
+        );
+        // The first worker lost it: every write is refused.
+        assert!(!store
+            .complete_job(&job.id, &w1, succeeded("late"), at(62))
+            .await
+            .unwrap());
+        assert!(!store
+            .renew_lease(&job.id, &w1, at(90), at(62))
+            .await
+            .unwrap());
+        assert!(!store
+            .set_progress(&job.id, &w1, "late", Some(90), at(62))
+            .await
+            .unwrap());
+
+        // The second worker takes over; the first stays fenced out.
+        let again = store
+            .claim_next_job(&w2, at(100), at(63))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.id, job.id);
+        assert_eq!(again.attempt, 2);
+        assert_eq!(again.started, Some(at(1)), "started is the first start");
+        assert_eq!((again.message.as_deref(), again.progress), (None, None));
+        assert!(!store
+            .complete_job(&job.id, &w1, succeeded("late"), at(64))
+            .await
+            .unwrap());
+        assert!(store
+            .complete_job(&job.id, &w2, succeeded("done"), at(65))
+            .await
+            .unwrap());
+        let done = get(&store, &job.id).await;
+        assert_eq!(done.status, JobStatus::Successful);
+        assert_eq!(done.message.as_deref(), Some("done"));
+        // Completing twice is refused too: the job is final and the lease is gone.
+        assert!(!store
+            .complete_job(&job.id, &w2, succeeded("again"), at(66))
+            .await
+            .unwrap());
+    }
+
+    pub async fn an_expired_lease_can_be_renewed_until_reaped(store: Store) {
+        let job = insert(&store, "p", 0, at(0)).await;
+        let w = worker("slow");
+        store
+            .claim_next_job(&w, at(10), at(1))
+            .await
+            .unwrap()
+            .unwrap();
+        // Past its lease, but the reaper has not run: the worker keeps the job.
+        assert!(store
+            .renew_lease(&job.id, &w, at(50), at(20))
+            .await
+            .unwrap());
+        assert_eq!(store.reap_expired_leases(at(30), 1).await.unwrap(), []);
+        assert_eq!(get(&store, &job.id).await.status, JobStatus::Running);
+        // Renewing is not a status change.
+        assert_eq!(get(&store, &job.id).await.updated, at(1));
+    }
+
+    pub async fn dismiss_accepted_running_final_and_unknown(store: Store) {
+        // Accepted.
+        let waiting = insert(&store, "p", -1, at(0)).await;
+        let dismissed = store
+            .dismiss_job(&waiting.id, at(5))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(dismissed.status, JobStatus::Dismissed);
+        assert_eq!(dismissed.finished, Some(at(5)));
+        assert_eq!(dismissed.started, None);
+        assert_eq!(dismissed, get(&store, &waiting.id).await);
+        assert_eq!(
+            statuses(&store.job_events(&waiting.id).await.unwrap()),
+            [JobStatus::Accepted, JobStatus::Dismissed]
+        );
+        // A dismissed job is never claimed.
+        assert!(store
+            .claim_next_job(&worker("w"), at(60), at(6))
+            .await
+            .unwrap()
+            .is_none());
+
+        // Running: the worker is fenced out and the job no longer counts as running.
+        let busy = insert(&store, "p", 0, at(10)).await;
+        let w = worker("w");
+        store
+            .claim_next_job(&w, at(60), at(11))
+            .await
+            .unwrap()
+            .unwrap();
+        let dismissed = store.dismiss_job(&busy.id, at(12)).await.unwrap().unwrap();
+        assert_eq!(dismissed.status, JobStatus::Dismissed);
+        assert_eq!(dismissed.started, Some(at(11)));
+        assert_eq!(dismissed.finished, Some(at(12)));
+        assert!(!store
+            .renew_lease(&busy.id, &w, at(90), at(13))
+            .await
+            .unwrap());
+        assert!(!store
+            .set_progress(&busy.id, &w, "still going", None, at(13))
+            .await
+            .unwrap());
+        assert!(!store
+            .complete_job(&busy.id, &w, succeeded("done"), at(13))
+            .await
+            .unwrap());
+        assert!(store.running_job_ids().await.unwrap().is_empty());
+        assert_eq!(store.reap_expired_leases(at(1_000), 3).await.unwrap(), []);
+        assert_eq!(
+            statuses(&store.job_events(&busy.id).await.unwrap()),
+            [
+                JobStatus::Accepted,
+                JobStatus::Running,
+                JobStatus::Dismissed
+            ]
+        );
+
+        // Finished: withdrawn (dismissed, one more event), keeping when it finished;
+        // dismissing a dismissed job changes nothing.
+        let finished = insert(&store, "p", 0, at(20)).await;
+        store
+            .claim_next_job(&w, at(60), at(21))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(store
+            .complete_job(&finished.id, &w, succeeded("ok"), at(22))
+            .await
+            .unwrap());
+        let after = store
+            .dismiss_job(&finished.id, at(23))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(after.status, JobStatus::Dismissed);
+        assert_eq!(after.finished, Some(at(22)));
+        assert_eq!(
+            statuses(&store.job_events(&finished.id).await.unwrap()),
+            [
+                JobStatus::Accepted,
+                JobStatus::Running,
+                JobStatus::Successful,
+                JobStatus::Dismissed
+            ]
+        );
+        let twice = store.dismiss_job(&busy.id, at(30)).await.unwrap().unwrap();
+        assert_eq!(twice.finished, Some(at(12)));
+        assert_eq!(store.job_events(&busy.id).await.unwrap().len(), 3);
+
+        // Unknown.
+        assert_eq!(
+            store.dismiss_job(&JobId::new(), at(40)).await.unwrap(),
+            None
+        );
+    }
+
+    pub async fn reaping_requeues_then_fails_after_max_attempts(store: Store) {
+        let lost = insert(&store, "p", 0, at(0)).await;
+        let healthy = insert(&store, "p", 0, at(1)).await;
+        let (w1, w2) = (worker("w1"), worker("w2"));
+        store
+            .claim_next_job(&w1, at(10), at(2))
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .claim_next_job(&w2, at(1_000), at(2))
+            .await
+            .unwrap()
+            .unwrap();
+
+        // Not expired yet.
+        assert_eq!(store.reap_expired_leases(at(9), 2).await.unwrap(), []);
+        // Expired: back in the queue (attempt 1 < 2); the healthy job is untouched.
+        assert_eq!(
+            store.reap_expired_leases(at(11), 2).await.unwrap(),
+            [ReapedJob {
+                job_id: lost.id.clone(),
+                now: JobStatus::Accepted
+            }]
+        );
+        let requeued = get(&store, &lost.id).await;
+        assert_eq!(requeued.status, JobStatus::Accepted);
+        assert_eq!(requeued.message.as_deref(), Some("requeued: worker lost"));
+        assert_eq!(requeued.started, Some(at(2)));
+        assert_eq!(requeued.finished, None);
+        assert_eq!(requeued.updated, at(11));
+        assert_eq!(get(&store, &healthy.id).await.status, JobStatus::Running);
+        // A requeued job has no duration: duration filters leave it out.
+        let with_duration = JobFilter {
+            min_duration: Some(0.0),
+            limit: 10,
+            ..JobFilter::default()
+        };
+        let page = store.list_jobs(&with_duration, at(11)).await.unwrap();
+        assert_eq!(
+            page.jobs.iter().map(|j| &j.id).collect::<Vec<_>>(),
+            [&healthy.id]
+        );
+        // Reaping again finds nothing.
+        assert_eq!(store.reap_expired_leases(at(12), 2).await.unwrap(), []);
+
+        // Second attempt, lost too: out of attempts, failed as a system failure.
+        let again = store
+            .claim_next_job(&w1, at(20), at(13))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((again.id.clone(), again.attempt), (lost.id.clone(), 2));
+        assert_eq!(
+            store.reap_expired_leases(at(21), 2).await.unwrap(),
+            [ReapedJob {
+                job_id: lost.id.clone(),
+                now: JobStatus::Failed
+            }]
+        );
+        let failed = get(&store, &lost.id).await;
+        assert_eq!(failed.status, JobStatus::Failed);
+        assert_eq!(failed.finished, Some(at(21)));
+        let failure = failed.failure.expect("a failure");
+        assert_eq!(failure.name, "worker-lost");
+        assert_eq!(failure.category, FailureCategory::System);
+        assert_eq!(failure.exit_code, None);
+        assert!(!store
+            .complete_job(&lost.id, &w1, succeeded("late"), at(22))
+            .await
+            .unwrap());
+        let events = store.job_events(&lost.id).await.unwrap();
+        assert_eq!(
+            statuses(&events),
+            [
+                JobStatus::Accepted,
+                JobStatus::Running,
+                JobStatus::Accepted,
+                JobStatus::Running,
+                JobStatus::Failed
+            ]
+        );
+        assert_eq!(events[2].message.as_deref(), Some("requeued: worker lost"));
+        assert_valid_trail(&events);
+    }
+
+    pub async fn list_filters_order_and_pages(store: Store) {
+        // j0 alpha accepted (never started)      created 0
+        // j1 beta  running since 10 (90 s at 100) created 1
+        // j2 alpha successful 10..15 (5 s)        created 2
+        // j3 gamma failed 10..40 (30 s)           created 3
+        // j4 beta  dismissed before starting      created 4
+        // j5 alpha dismissed 10..12 (2 s)         created 5
+        let j0 = insert(&store, "alpha", -1, at(0)).await.id;
+        let j1 = insert(&store, "beta", 0, at(1)).await.id;
+        let j2 = insert(&store, "alpha", 0, at(2)).await.id;
+        let j3 = insert(&store, "gamma", 0, at(3)).await.id;
+        let j4 = insert(&store, "beta", 0, at(4)).await.id;
+        let j5 = insert(&store, "alpha", 0, at(5)).await.id;
+        store.dismiss_job(&j4, at(20)).await.unwrap();
+        for (who, expected) in [("w1", &j1), ("w2", &j2), ("w3", &j3), ("w5", &j5)] {
+            assert_eq!(&claim(&store, who, at(10)).await.id, expected);
+        }
+        assert!(store
+            .complete_job(&j2, &worker("w2"), succeeded("ok"), at(15))
+            .await
+            .unwrap());
+        let failed = Completion::Failed {
+            failure: a_failure(),
+            message: "no".to_owned(),
+        };
+        assert!(store
+            .complete_job(&j3, &worker("w3"), failed, at(40))
+            .await
+            .unwrap());
+        store.dismiss_job(&j5, at(12)).await.unwrap();
+
+        let all = [&j5, &j4, &j3, &j2, &j1, &j0];
+        let now = at(100);
+        let list = |filter: JobFilter| {
+            let store = store.clone();
+            async move {
+                let page = store.list_jobs(&filter, now).await.unwrap();
+                (
+                    page.jobs.into_iter().map(|j| j.id).collect::<Vec<_>>(),
+                    page.has_more,
+                )
+            }
+        };
+        let page = |limit: u32| JobFilter {
+            limit,
+            ..JobFilter::default()
+        };
+        let ids = |jobs: &[&JobId]| jobs.iter().map(|&id| id.clone()).collect::<Vec<_>>();
+
+        // Everything, newest first.
+        assert_eq!(list(page(100)).await, (ids(&all), false));
+
+        // Processes.
+        let by_process = |names: &[&str]| JobFilter {
+            process_ids: names.iter().map(|n| process(n)).collect(),
+            ..page(100)
+        };
+        assert_eq!(list(by_process(&["alpha"])).await.0, ids(&[&j5, &j2, &j0]));
+        assert_eq!(
+            list(by_process(&["alpha", "gamma"])).await.0,
+            ids(&[&j5, &j3, &j2, &j0])
+        );
+        assert_eq!(list(by_process(&["nobody"])).await.0, ids(&[]));
+
+        // Statuses.
+        let by_status = |wanted: &[JobStatus]| JobFilter {
+            statuses: wanted.to_vec(),
+            ..page(100)
+        };
+        use JobStatus::*;
+        assert_eq!(list(by_status(&[Accepted])).await.0, ids(&[&j0]));
+        assert_eq!(list(by_status(&[Running])).await.0, ids(&[&j1]));
+        assert_eq!(
+            list(by_status(&[Successful, Failed])).await.0,
+            ids(&[&j3, &j2])
+        );
+        assert_eq!(list(by_status(&[Dismissed])).await.0, ids(&[&j5, &j4]));
+
+        // Created interval, both ends inclusive, open or closed.
+        let created = |from: Option<OffsetDateTime>, to: Option<OffsetDateTime>| JobFilter {
+            created_from: from,
+            created_to: to,
+            ..page(100)
+        };
+        assert_eq!(
+            list(created(Some(at(2)), None)).await.0,
+            ids(&[&j5, &j4, &j3, &j2])
+        );
+        assert_eq!(
+            list(created(None, Some(at(2)))).await.0,
+            ids(&[&j2, &j1, &j0])
+        );
+        assert_eq!(
+            list(created(Some(at(1)), Some(at(3)))).await.0,
+            ids(&[&j3, &j2, &j1])
+        );
+        assert_eq!(list(created(Some(at(3)), Some(at(3)))).await.0, ids(&[&j3]));
+        assert_eq!(list(created(Some(at(4)), Some(at(3)))).await.0, ids(&[]));
+        // Bounds finer than a microsecond.
+        let nano = Duration::nanoseconds(1);
+        assert_eq!(
+            list(created(Some(at(2) + nano), None)).await.0,
+            ids(&[&j5, &j4, &j3])
+        );
+        assert_eq!(
+            list(created(None, Some(at(2) - nano))).await.0,
+            ids(&[&j1, &j0])
+        );
+        assert_eq!(
+            list(created(None, Some(at(2) + Duration::nanoseconds(999))))
+                .await
+                .0,
+            ids(&[&j2, &j1, &j0])
+        );
+
+        // Durations (j1 90 s running, j2 5 s, j3 30 s, j5 2 s; j0 and j4 never started).
+        let lasting = |min: Option<f64>, max: Option<f64>| JobFilter {
+            min_duration: min,
+            max_duration: max,
+            ..page(100)
+        };
+        assert_eq!(
+            list(lasting(Some(0.0), None)).await.0,
+            ids(&[&j5, &j3, &j2, &j1])
+        );
+        assert_eq!(
+            list(lasting(Some(5.0), None)).await.0,
+            ids(&[&j3, &j2, &j1])
+        );
+        assert_eq!(list(lasting(None, Some(5.0))).await.0, ids(&[&j5, &j2]));
+        assert_eq!(
+            list(lasting(Some(3.0), Some(40.0))).await.0,
+            ids(&[&j3, &j2])
+        );
+        assert_eq!(list(lasting(Some(89.5), None)).await.0, ids(&[&j1]));
+        assert_eq!(list(lasting(Some(90.5), None)).await.0, ids(&[]));
+        // A running job's duration grows with `now`.
+        let later = store
+            .list_jobs(&lasting(Some(90.5), None), at(200))
+            .await
+            .unwrap();
+        assert_eq!(later.jobs.len(), 1);
+
+        // Filters combine.
+        let combined = JobFilter {
+            process_ids: vec![process("alpha"), process("beta")],
+            statuses: vec![Successful, Dismissed, Running],
+            max_duration: Some(10.0),
+            ..page(100)
+        };
+        assert_eq!(list(combined.clone()).await.0, ids(&[&j5, &j2]));
+        assert_eq!(
+            list(JobFilter {
+                limit: 1,
+                ..combined
+            })
+            .await,
+            (ids(&[&j5]), true)
+        );
+
+        // Pages.
+        let at_offset = |limit: u32, offset: u32| JobFilter {
+            offset,
+            ..page(limit)
+        };
+        assert_eq!(list(at_offset(2, 0)).await, (ids(&all[0..2]), true));
+        assert_eq!(list(at_offset(2, 2)).await, (ids(&all[2..4]), true));
+        assert_eq!(list(at_offset(2, 4)).await, (ids(&all[4..6]), false));
+        assert_eq!(list(at_offset(2, 6)).await, (ids(&[]), false));
+        assert_eq!(list(at_offset(5, 0)).await, (ids(&all[0..5]), true));
+        assert_eq!(list(at_offset(6, 0)).await, (ids(&all), false));
+        assert_eq!(list(at_offset(4, 3)).await, (ids(&all[3..6]), false));
+    }
+
+    pub async fn list_orders_equal_times_by_id(store: Store) {
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            ids.push(insert(&store, "p", 0, at(0)).await.id);
+        }
+        ids.push(insert(&store, "p", 0, at(-1)).await.id);
+        let mut expected = ids[..5].to_vec();
+        expected.sort();
+        expected.reverse();
+        expected.push(ids[5].clone());
+        let mut seen = Vec::new();
+        for offset in 0..6 {
+            let filter = JobFilter {
+                limit: 1,
+                offset,
+                ..JobFilter::default()
+            };
+            let page = store.list_jobs(&filter, at(10)).await.unwrap();
+            assert_eq!(page.has_more, offset < 5);
+            seen.extend(page.jobs.into_iter().map(|j| j.id));
+        }
+        assert_eq!(seen, expected, "created descending, then id descending");
+    }
+
+    pub async fn final_statuses_never_change(store: Store) {
+        let w = worker("w");
+        let successful = insert(&store, "p", 0, at(0)).await.id;
+        claim(&store, "w", at(1)).await;
+        store
+            .complete_job(&successful, &w, succeeded("ok"), at(2))
+            .await
+            .unwrap();
+        let failed = insert(&store, "p", 0, at(3)).await.id;
+        claim(&store, "w", at(4)).await;
+        let failure = Completion::Failed {
+            failure: a_failure(),
+            message: "no".to_owned(),
+        };
+        store
+            .complete_job(&failed, &w, failure, at(5))
+            .await
+            .unwrap();
+        let dismissed = insert(&store, "p", 0, at(6)).await.id;
+        claim(&store, "w", at(7)).await;
+        store.dismiss_job(&dismissed, at(8)).await.unwrap();
+        let reaped = insert(&store, "p", 0, at(9)).await.id;
+        store.claim_next_job(&w, at(11), at(10)).await.unwrap();
+        store.reap_expired_leases(at(12), 1).await.unwrap();
+
+        let finals = [
+            (successful, JobStatus::Successful),
+            (failed, JobStatus::Failed),
+            (dismissed, JobStatus::Dismissed),
+            (reaped, JobStatus::Failed),
+        ];
+        let mut before = Vec::new();
+        for (id, status) in &finals {
+            let job = get(&store, id).await;
+            assert_eq!(job.status, *status);
+            before.push((job, store.job_events(id).await.unwrap()));
+        }
+
+        // Every way of changing a job, by the worker that last held them.
+        let later = at(100);
+        assert!(store
+            .claim_next_job(&w, later + Duration::seconds(30), later)
+            .await
+            .unwrap()
+            .is_none());
+        for (id, _) in &finals {
+            assert!(!store.renew_lease(id, &w, later, later).await.unwrap());
+            assert!(!store
+                .set_progress(id, &w, "more", Some(1), later)
+                .await
+                .unwrap());
+            assert!(!store
+                .complete_job(id, &w, succeeded("again"), later)
+                .await
+                .unwrap());
+            let failure = Completion::Failed {
+                failure: a_failure(),
+                message: "again".to_owned(),
+            };
+            assert!(!store.complete_job(id, &w, failure, later).await.unwrap());
+        }
+        // Dismissing a dismissed job changes nothing either.
+        store.dismiss_job(&finals[2].0, later).await.unwrap();
+        assert_eq!(store.reap_expired_leases(at(10_000), 0).await.unwrap(), []);
+
+        for ((id, _), (job, events)) in finals.iter().zip(before) {
+            assert_eq!(get(&store, id).await, job);
+            let now = store.job_events(id).await.unwrap();
+            assert_eq!(now, events);
+            assert_valid_trail(&now);
+        }
+    }
+
+    pub async fn job_events_are_the_trail_oldest_first(store: Store) {
+        let job = insert(&store, "p", 0, at(0)).await;
+        let w = worker("w-7");
+        claim(&store, "w-7", at(1)).await;
+        // Progress and lease renewals are not status changes.
+        store
+            .set_progress(&job.id, &w, "half", Some(50), at(2))
+            .await
+            .unwrap();
+        store.renew_lease(&job.id, &w, at(90), at(3)).await.unwrap();
+        store
+            .complete_job(&job.id, &w, succeeded("finished well"), at(4))
+            .await
+            .unwrap();
+        let events = store.job_events(&job.id).await.unwrap();
+        let summary: Vec<_> = events
+            .iter()
+            .map(|e| (e.job_id.clone(), e.at, e.status))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (job.id.clone(), at(0), JobStatus::Accepted),
+                (job.id.clone(), at(1), JobStatus::Running),
+                (job.id.clone(), at(4), JobStatus::Successful),
+            ]
+        );
+        assert!(events[1].message.as_deref().unwrap().contains("w-7"));
+        assert_eq!(events[2].message.as_deref(), Some("finished well"));
+        assert_valid_trail(&events);
+        // Events at the same instant keep their order.
+        let quick = insert(&store, "p", 0, at(50)).await;
+        claim(&store, "w", at(50)).await;
+        store.dismiss_job(&quick.id, at(50)).await.unwrap();
+        assert_eq!(
+            statuses(&store.job_events(&quick.id).await.unwrap()),
+            [
+                JobStatus::Accepted,
+                JobStatus::Running,
+                JobStatus::Dismissed
+            ]
+        );
+        assert!(store.job_events(&JobId::new()).await.unwrap().is_empty());
+    }
+
+    pub async fn running_job_ids_lists_held_jobs(store: Store) {
+        assert!(store.running_job_ids().await.unwrap().is_empty());
+        let a = insert(&store, "p", 0, at(0)).await.id;
+        let b = insert(&store, "p", 0, at(1)).await.id;
+        let c = insert(&store, "p", 0, at(2)).await.id;
+        claim(&store, "w", at(3)).await;
+        claim(&store, "w", at(3)).await;
+        let mut running = store.running_job_ids().await.unwrap();
+        running.sort();
+        let mut expected = vec![a.clone(), b.clone()];
+        expected.sort();
+        assert_eq!(running, expected);
+        store
+            .complete_job(&a, &worker("w"), succeeded("ok"), at(4))
+            .await
+            .unwrap();
+        assert_eq!(store.running_job_ids().await.unwrap(), [b]);
+        assert!(!store.running_job_ids().await.unwrap().contains(&c));
+    }
+}
+
+// SQLite-specific behaviour.
+
+#[tokio::test]
+async fn sqlite_jobs_survive_closing_and_reopening_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("durable.db");
+    let store = SqliteStore::connect(path.to_str().unwrap()).await.unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let mut jobs = Vec::new();
+    for priority in 0..3 {
+        let new = ades::store::NewJob {
+            id: ades::domain::JobId::new(),
+            process_id: ProcessId::parse("io-demo").unwrap(),
+            request: Default::default(),
+            priority,
+        };
+        jobs.push(store.insert_job(new, now).await.unwrap());
+    }
+    let claimed = store
+        .claim_next_job(&WorkerId("w".into()), now, now)
+        .await
+        .unwrap()
+        .unwrap();
+    store.close().await;
+
+    // Reopen through the URL form; migrations are already applied.
+    let url = format!("sqlite://{}", path.display());
+    let reopened = SqliteStore::connect(&url).await.unwrap();
+    for job in &jobs {
+        let stored = reopened.get_job(&job.id).await.unwrap().unwrap();
+        if job.id == claimed.id {
+            assert_eq!(stored, claimed);
+            assert_eq!(reopened.job_events(&job.id).await.unwrap().len(), 2);
+        } else {
+            assert_eq!(&stored, job);
+            assert_eq!(stored.status, JobStatus::Accepted);
+        }
+    }
+    assert_eq!(reopened.running_job_ids().await.unwrap(), [claimed.id]);
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_databases_work() {
+    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    let new = ades::store::NewJob {
+        id: ades::domain::JobId::new(),
+        process_id: ProcessId::parse("io-demo").unwrap(),
+        request: Default::default(),
+        priority: 0,
+    };
+    let job = store
+        .insert_job(new, time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(store.get_job(&job.id).await.unwrap(), Some(job));
+}
+
+#[tokio::test]
+async fn sqlite_unreadable_rows_are_corrupt_not_database_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("corrupt.db");
+    let store = SqliteStore::connect(path.to_str().unwrap()).await.unwrap();
+    let new = ades::store::NewJob {
+        id: ades::domain::JobId::new(),
+        process_id: ProcessId::parse("io-demo").unwrap(),
+        request: Default::default(),
+        priority: 0,
+    };
+    let job = store
+        .insert_job(new, time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    sqlx::query("UPDATE jobs SET request = 'not json' WHERE id = ?1")
+        .bind(job.id.as_str())
+        .execute(&pool)
+        .await
+        .unwrap();
+    let error = store.get_job(&job.id).await.unwrap_err();
+    assert!(matches!(error, StoreError::Corrupt(_)), "{error:?}");
+
+    // The schema itself refuses statuses the state machine does not know.
+    let refused = sqlx::query("UPDATE jobs SET status = 'paused' WHERE id = ?1")
+        .bind(job.id.as_str())
+        .execute(&pool)
+        .await;
+    assert!(refused.is_err());
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_a_bad_location_is_a_database_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no/such/dir/jobs.db");
+    let error = SqliteStore::connect(missing.to_str().unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Database(_)), "{error:?}");
+}
+
+/// A measurement, printed (`--nocapture`) not asserted: one committed transaction per job.
+#[tokio::test]
+async fn sqlite_insert_rate() {
+    const JOBS: usize = 2_000;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::connect(dir.path().join("rate.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let process_id = ProcessId::parse("io-demo").unwrap();
+    let started = Instant::now();
+    for _ in 0..JOBS {
+        let new = ades::store::NewJob {
+            id: ades::domain::JobId::new(),
+            process_id: process_id.clone(),
+            request: Default::default(),
+            priority: 0,
+        };
+        store
+            .insert_job(new, time::OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "sqlite insert rate: {JOBS} jobs in {:.3} s = {:.0} jobs/s",
+        elapsed.as_secs_f64(),
+        JOBS as f64 / elapsed.as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_instances_sharing_a_database_never_claim_twice() {
+    // Two ADES instances (two pools, migrating at the same time) on one queue.
+    let database = TestDatabase::create().await;
+    let url = database.url();
+    let (a, b) = tokio::join!(PostgresStore::connect(&url), PostgresStore::connect(&url));
+    let stores: [Arc<dyn JobStore>; 2] = [Arc::new(a.unwrap()), Arc::new(b.unwrap())];
+    const JOBS: usize = 100;
+    let now = time::OffsetDateTime::now_utc();
+    for i in 0..JOBS {
+        stores[i % 2].insert_job(new_job(), now).await.unwrap();
+    }
+    let mut tasks = Vec::new();
+    for c in 0..8 {
+        let store = stores[c % 2].clone();
+        tasks.push(tokio::spawn(async move {
+            let me = WorkerId(format!("instance-{}-claimer-{c}", c % 2));
+            let lease = now + time::Duration::seconds(30);
+            let mut mine = Vec::new();
+            while let Some(job) = store.claim_next_job(&me, lease, now).await.unwrap() {
+                mine.push(job.id);
+            }
+            mine
+        }));
+    }
+    let mut claimed = Vec::new();
+    for task in tasks {
+        claimed.extend(task.await.unwrap());
+    }
+    let unique: std::collections::HashSet<_> = claimed.iter().cloned().collect();
+    assert_eq!((claimed.len(), unique.len()), (JOBS, JOBS));
+}
+
+#[tokio::test]
+async fn postgres_unreadable_rows_are_corrupt_not_database_errors() {
+    let database = TestDatabase::create().await;
+    let store = PostgresStore::connect(&database.url()).await.unwrap();
+    let job = store
+        .insert_job(new_job(), time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+
+    let mut raw = sqlx::PgConnection::connect(&database.url()).await.unwrap();
+    sqlx::query("UPDATE jobs SET request = '[1, 2]'::jsonb WHERE id = $1")
+        .bind(job.id.as_str())
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let error = store.get_job(&job.id).await.unwrap_err();
+    assert!(matches!(error, StoreError::Corrupt(_)), "{error:?}");
+
+    // The schema itself refuses statuses the state machine does not know.
+    let refused = sqlx::query("UPDATE jobs SET status = 'paused' WHERE id = $1")
+        .bind(job.id.as_str())
+        .execute(&mut raw)
+        .await;
+    assert!(refused.is_err());
+    raw.close().await.unwrap();
+    store.close().await;
+}
+
+#[tokio::test]
+async fn postgres_an_unreachable_server_is_a_database_error() {
+    // Port 1 on the loopback: nothing listens there.
+    let error = PostgresStore::connect("postgres://ades:secret@127.0.0.1:1/ades")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Database(_)), "{error:?}");
+    assert!(!error.to_string().contains("secret"), "{error}");
+}
+
+#[tokio::test]
+async fn connect_store_chooses_the_backend_by_url() {
+    let database = TestDatabase::create().await;
+    for url in [
+        database.url(),
+        database.url().replacen("postgres://", "postgresql://", 1),
+    ] {
+        let store = ades::store::connect_store(&url).await.unwrap();
+        let job = store
+            .insert_job(new_job(), time::OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        assert_eq!(store.get_job(&job.id).await.unwrap(), Some(job));
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jobs.db");
+    for url in [
+        path.to_str().unwrap().to_owned(),
+        format!("sqlite://{}", path.display()),
+    ] {
+        let store = ades::store::connect_store(&url).await.unwrap();
+        store
+            .insert_job(new_job(), time::OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+    }
+
+    let error = ades::store::connect_store("mysql://localhost/ades")
+        .await
+        .err()
+        .expect("an unknown scheme is refused");
+    assert!(error.to_string().contains("postgres://"), "{error}");
+}
+
+fn new_job() -> ades::store::NewJob {
+    ades::store::NewJob {
+        id: ades::domain::JobId::new(),
+        process_id: ProcessId::parse("io-demo").unwrap(),
+        request: Default::default(),
+        priority: 0,
+    }
+}

@@ -1,0 +1,112 @@
+//! Shared test helpers.
+
+pub use crate::app::{spawn_app, spawn_app_with};
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Makes sure the `ades-busybox:latest` base image exists (built by examples/base/build.sh)
+/// and returns its name. Builds it at most once per test process.
+pub fn busybox_image() -> &'static str {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new("bash")
+            .arg(repo_root().join("examples/base/build.sh"))
+            .status()
+            .expect("run examples/base/build.sh");
+        assert!(status.success(), "examples/base/build.sh failed");
+    });
+    "ades-busybox:latest"
+}
+
+/// What a run of the `ades` binary did.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the real `ades` binary with `args` and waits for it.
+pub fn ades(args: &[&str]) -> Ran {
+    let output = Command::new(env!("CARGO_BIN_EXE_ades"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("start the ades binary");
+    Ran {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Builds `examples/<name>` with `ades seed build` (once per test process) and returns the
+/// image name it was tagged with.
+pub fn example_image(name: &str) -> String {
+    static BUILT: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+    busybox_image();
+    let built = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
+    // Held across the build so two tests never build the same example at once.
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(image) = built.get(name) {
+        return image.clone();
+    }
+    let dir = repo_root().join("examples").join(name);
+    let ran = ades(&["seed", "build", "--json", dir.to_str().unwrap()]);
+    assert_eq!(
+        ran.code, 0,
+        "ades seed build {name} failed:\n{}",
+        ran.stderr
+    );
+    let report: serde_json::Value = serde_json::from_str(&ran.stdout).expect("build report");
+    let image = report["image"].as_str().expect("image name").to_string();
+    built.insert(name.to_string(), image.clone());
+    image
+}
+
+/// A Seed image whose job runs the shell script given as its json input `SCRIPT`
+/// (`sh -c "$SCRIPT"`), declaring a single required output file `ONE` (`one-*`) and a
+/// required integer json output `COUNT`: lets a test make a job misbehave in any way.
+pub fn shell_job_image() -> String {
+    static IMAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    IMAGE
+        .get_or_init(|| {
+            busybox_image();
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(
+                dir.path().join("Dockerfile"),
+                "FROM ades-busybox:latest\nENTRYPOINT [\"/bin/sh\"]\n",
+            )
+            .unwrap();
+            let manifest = serde_json::json!({
+                "seedVersion": "1.0.0",
+                "job": {
+                    "name": "ades-it-shell", "jobVersion": "1.0.0", "packageVersion": "1.0.0",
+                    "title": "Shell", "description": "Runs SCRIPT",
+                    "maintainer": {"name": "ades", "email": "ades@example.org"},
+                    "timeout": 30,
+                    "interface": {
+                        "command": "-c ${SCRIPT}",
+                        "inputs": {"json": [{"name": "SCRIPT", "type": "string"}]},
+                        "outputs": {
+                            "files": [{"name": "ONE", "pattern": "one-*"}],
+                            "json": [{"name": "COUNT", "type": "integer"}]
+                        }
+                    }
+                }
+            });
+            std::fs::write(dir.path().join("seed.manifest.json"), manifest.to_string()).unwrap();
+            let built = ades(&["seed", "build", "--json", dir.path().to_str().unwrap()]);
+            assert_eq!(built.code, 0, "{}", built.stderr);
+            "ades-it-shell-1.0.0-seed:1.0.0".to_string()
+        })
+        .clone()
+}
