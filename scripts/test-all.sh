@@ -88,12 +88,23 @@ ensure_postgres() {
   export ADES_TEST_POSTGRES_URL
 }
 
+ensure_registry() {
+  # Deploy and discovery tests push the example images into real OCI registries (Debian's
+  # docker-registry) on 127.0.0.1, started by scripts/start-registry.sh.
+  command -v docker-registry >/dev/null 2>&1 || { log "installing docker-registry"; apt_install docker-registry; }
+  command -v htpasswd >/dev/null 2>&1 || { log "installing apache2-utils (htpasswd)"; apt_install apache2-utils; }
+  command -v curl >/dev/null 2>&1 || apt_install curl
+  bash scripts/start-registry.sh
+  export ADES_TEST_REGISTRY=127.0.0.1:5000 ADES_TEST_AUTH_REGISTRY=127.0.0.1:5001
+}
+
 log "preparing the machine"
 ensure_docker
 ensure_busybox_static
 ensure_xmllint
 ensure_owslib
 ensure_postgres
+ensure_registry
 docker version --format 'docker engine {{.Server.Version}} (API {{.Server.APIVersion}})'
 bash examples/base/build.sh
 

@@ -20,7 +20,43 @@ pub struct Settings {
     pub queue: QueueSection,
     /// Per-process operator configuration: Seed settings and mounts, by process id.
     pub processes: BTreeMap<String, ProcessSection>,
+    pub auth: AuthSection,
+    pub registries: RegistriesSection,
     pub log: LogSettings,
+}
+
+/// Who may change the process set.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSection {
+    /// Bearer token that deploy, replace and undeploy (OGC API Part 2, WPS-T) require;
+    /// empty = those operations are refused. A secret: never printed.
+    pub admin_token: String,
+}
+
+/// Image registries: credentials, plain-HTTP ones, and the ones watched for Seed images.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistriesSection {
+    /// Registries (`host:port`) spoken to over plain HTTP besides loopback ones.
+    pub insecure: Vec<String>,
+    /// Credentials per registry, for reading manifests and for the engine's pulls.
+    pub credentials: Vec<RegistryCredentialsSection>,
+    /// Registries (`host:port` or `host:port/org`) whose Seed images are published
+    /// automatically, like local ones (empty = none).
+    pub watch: Vec<String>,
+    /// Seconds between scans of the watched registries.
+    pub watch_seconds: u64,
+}
+
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistryCredentialsSection {
+    /// `host:port` as written in image references.
+    pub registry: String,
+    pub username: String,
+    /// A secret: never printed.
+    pub password: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -117,6 +153,8 @@ impl Default for Settings {
             catalog: CatalogSection::default(),
             queue: QueueSection::default(),
             processes: BTreeMap::new(),
+            auth: AuthSection::default(),
+            registries: RegistriesSection::default(),
             log: LogSettings::default(),
         }
     }
@@ -166,6 +204,17 @@ impl Default for QueueSection {
     }
 }
 
+impl Default for RegistriesSection {
+    fn default() -> Self {
+        RegistriesSection {
+            insecure: Vec::new(),
+            credentials: Vec::new(),
+            watch: Vec::new(),
+            watch_seconds: 300,
+        }
+    }
+}
+
 impl Default for LogSettings {
     fn default() -> Self {
         LogSettings {
@@ -184,6 +233,29 @@ impl fmt::Debug for ProcessSection {
         f.debug_struct("ProcessSection")
             .field("settings", &hidden)
             .field("mounts", &self.mounts)
+            .finish()
+    }
+}
+
+impl fmt::Debug for AuthSection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = if self.admin_token.is_empty() {
+            ""
+        } else {
+            "<hidden>"
+        };
+        f.debug_struct("AuthSection")
+            .field("admin_token", &shown)
+            .finish()
+    }
+}
+
+impl fmt::Debug for RegistryCredentialsSection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryCredentialsSection")
+            .field("registry", &self.registry)
+            .field("username", &self.username)
+            .field("password", &"<hidden>")
             .finish()
     }
 }
@@ -218,6 +290,7 @@ pub struct Overrides {
     pub database_url: Option<String>,
     pub workers: Option<usize>,
     pub images: Vec<String>,
+    pub admin_token: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -261,6 +334,8 @@ impl Settings {
                 .try_parsing(true)
                 .list_separator(",")
                 .with_list_parse_key("catalog.images")
+                .with_list_parse_key("registries.insecure")
+                .with_list_parse_key("registries.watch")
                 .source(Some(ades_env)),
         );
         let mut settings: Settings =
@@ -281,6 +356,9 @@ impl Settings {
         }
         if let Some(workers) = overrides.workers {
             settings.queue.workers = workers;
+        }
+        if let Some(token) = &overrides.admin_token {
+            settings.auth.admin_token = token.clone();
         }
         settings
             .catalog
@@ -335,6 +413,12 @@ impl Settings {
     pub fn to_redacted_toml(&self) -> String {
         let mut shown = self.clone();
         shown.database.url = redact_url_password(&shown.database.url);
+        if !shown.auth.admin_token.is_empty() {
+            shown.auth.admin_token = "<hidden>".to_string();
+        }
+        for credentials in &mut shown.registries.credentials {
+            credentials.password = "<hidden>".to_string();
+        }
         for process in shown.processes.values_mut() {
             for value in process.settings.values_mut() {
                 *value = "<hidden>".to_string();
@@ -398,6 +482,15 @@ mod tests {
         assert_eq!(s.processes["io-demo"].settings["TOKEN"], "s3cret");
         let shown = s.to_redacted_toml();
         assert!(!shown.contains("s3cret"), "{shown}");
+        let s = Settings::load_from(
+            None,
+            &env(&[("ADES__AUTH__ADMIN_TOKEN", "t0ken-value")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(s.auth.admin_token, "t0ken-value");
+        assert!(!s.to_redacted_toml().contains("t0ken-value"));
+        assert!(!format!("{s:?}").contains("t0ken-value"));
         assert!(!format!("{s:?}").contains("s3cret"));
     }
 

@@ -48,6 +48,18 @@ pub enum ErrorCode {
     EngineUnavailable,
     /// The database cannot be reached.
     StorageUnavailable,
+    /// Deploy: a process with this id is already deployed (OGC API Part 2).
+    DuplicatedProcess,
+    /// Replace/undeploy (or deploy over) a built-in process (OGC API Part 2).
+    ImmutableProcess,
+    /// The package to deploy cannot be used: invalid body, image not found, no or an invalid
+    /// Seed label, registry unreachable or refusing.
+    InvalidPackage,
+    /// The operation needs a credential and none (or a wrong one) was given.
+    Unauthorized,
+    /// The operation is not allowed on this server (e.g. deploying without an admin token
+    /// configured).
+    Forbidden,
     /// A bug or an unexpected failure: opaque to the client, detailed in the log.
     Internal,
 }
@@ -66,7 +78,7 @@ pub struct ErrorRow {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::NoSuchProcess,
         ErrorCode::NoSuchJob,
         ErrorCode::ResultNotReady,
@@ -84,6 +96,11 @@ impl ErrorCode {
         ErrorCode::JobFailed,
         ErrorCode::EngineUnavailable,
         ErrorCode::StorageUnavailable,
+        ErrorCode::DuplicatedProcess,
+        ErrorCode::ImmutableProcess,
+        ErrorCode::InvalidPackage,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
         ErrorCode::Internal,
     ];
 
@@ -210,6 +227,42 @@ impl ErrorCode {
                 "ServerBusy",
                 "Storage unavailable",
             ),
+            DuplicatedProcess => (
+                StatusCode::CONFLICT,
+                concat!(
+                    "http://www.opengis.net/def/exceptions/ogcapi-processes-2/1.0",
+                    "/duplicated-process"
+                ),
+                "InvalidParameterValue",
+                "Duplicated process",
+            ),
+            ImmutableProcess => (
+                StatusCode::FORBIDDEN,
+                concat!(
+                    "http://www.opengis.net/def/exceptions/ogcapi-processes-2/1.0",
+                    "/immutable-process"
+                ),
+                "InvalidParameterValue",
+                "Immutable process",
+            ),
+            InvalidPackage => (
+                StatusCode::BAD_REQUEST,
+                "urn:ades:error:invalid-package",
+                "InvalidParameterValue",
+                "Invalid application package",
+            ),
+            Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "urn:ades:error:unauthorized",
+                "AccessDenied",
+                "Unauthorized",
+            ),
+            Forbidden => (
+                StatusCode::FORBIDDEN,
+                "urn:ades:error:forbidden",
+                "AccessDenied",
+                "Forbidden",
+            ),
             Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "urn:ades:error:internal",
@@ -253,6 +306,8 @@ pub fn wps_status(wps_code: &str) -> StatusCode {
         "OperationNotSupported" | "OptionNotSupported" => StatusCode::NOT_IMPLEMENTED,
         "NoApplicableCode" | "OperationProcessingFailed" => StatusCode::INTERNAL_SERVER_ERROR,
         "ServerBusy" | "NotEnoughStorage" => StatusCode::SERVICE_UNAVAILABLE,
+        // Not an OWS code: ours, for WPS-T operations that need the admin token.
+        "AccessDenied" => StatusCode::FORBIDDEN,
         // MissingParameterValue, InvalidParameterValue, VersionNegotiationFailed,
         // InvalidUpdateSequence, OperationParsingFailed, NoSuchProcess, NoSuchMode,
         // NoSuchInput, NoSuchOutput, NoSuchFormat, DataNotAccessible, SizeExceeded,

@@ -6,9 +6,11 @@
 use crate::api::{self, ApiSettings, ApiState};
 use crate::catalog::{Catalog, CatalogSettings};
 use crate::config::Settings;
+use crate::deploy::Deployer;
 use crate::images;
 use crate::jobs::JobService;
 use crate::queue::{self, ProcessRunConfig, QueueSettings, WorkerPool};
+use crate::registry::{RegistryClient, RegistryCredentials, RegistrySettings};
 use crate::runner::docker::DockerRunner;
 use crate::store::{connect_store, JobStore};
 use crate::workspace::staging::StagingLimits;
@@ -50,7 +52,8 @@ impl Application {
                 crate::config::redact_url_password(&database_url)
             )
         })?;
-        let jobs = JobService::new(store);
+        let jobs = JobService::new(store.clone());
+        let registry = RegistryClient::new(registry_settings(&settings));
         let workspace = Workspace::new(&settings.data_dir);
 
         let engine = images::connect_engine().await.map_err(|e| e.to_string());
@@ -64,9 +67,13 @@ impl Application {
             CatalogSettings {
                 discover_local_images: settings.catalog.discover_local_images,
                 images: settings.catalog.images.clone(),
+                watch: settings.registries.watch.clone(),
+                watch_interval: Duration::from_secs(settings.registries.watch_seconds.max(1)),
+                registry: Some(registry.clone()),
             },
             engine.clone(),
-        );
+        )
+        .with_process_store(store.clone());
         catalog.rescan().await;
         tracing::info!(processes = catalog.list().len(), "process catalogue ready");
 
@@ -90,7 +97,16 @@ impl Application {
         // Job capacity not configured is read from the engine (CPUs, memory).
         let queue_settings =
             queue::capacity::fill_from_engine(queue_settings(&settings), &docker).await;
-        let runner = Arc::new(DockerRunner::new(docker));
+        let deployer = Deployer::new(
+            catalog.clone(),
+            store,
+            registry.clone(),
+            Some(docker.clone()),
+        );
+        let runner = Arc::new(
+            DockerRunner::new(docker)
+                .with_registry_credentials(registry_settings(&settings).credentials),
+        );
         let workers = WorkerPool::start(
             jobs.clone(),
             catalog.clone(),
@@ -113,11 +129,14 @@ impl Application {
             title: settings.server.title.clone(),
             max_body_bytes: settings.server.max_body_bytes,
             sync_wait_limit: Duration::from_secs(settings.server.sync_wait_seconds),
+            admin_token: (!settings.auth.admin_token.is_empty())
+                .then(|| settings.auth.admin_token.clone()),
         };
         let router = api::router(ApiState {
             catalog,
             jobs,
             workspace,
+            deployer,
             settings: Arc::new(api_settings),
         });
 
@@ -179,6 +198,24 @@ impl Application {
         server.await.context("the HTTP server task failed")??;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// How ades reaches registries (deploy, discovery, the engine's pulls).
+fn registry_settings(settings: &Settings) -> RegistrySettings {
+    let r = &settings.registries;
+    RegistrySettings {
+        credentials: r
+            .credentials
+            .iter()
+            .map(|c| RegistryCredentials {
+                registry: c.registry.clone(),
+                username: c.username.clone(),
+                password: c.password.clone(),
+            })
+            .collect(),
+        insecure: r.insecure.clone(),
+        timeout: Duration::from_secs(30),
     }
 }
 

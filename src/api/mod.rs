@@ -18,6 +18,7 @@
 //!   `X-Forwarded-Proto` / `X-Forwarded-Host`.
 
 mod base_url;
+pub(crate) mod deploy;
 mod execute;
 mod jobs;
 mod landing;
@@ -54,6 +55,7 @@ pub struct ApiState {
     pub catalog: Catalog,
     pub jobs: JobService,
     pub workspace: Workspace,
+    pub deployer: crate::deploy::Deployer,
     pub settings: Arc<ApiSettings>,
 }
 
@@ -70,6 +72,8 @@ pub struct ApiSettings {
     /// Longest a synchronous execution is waited for before answering with the job (and its
     /// `Location`) instead of the results.
     pub sync_wait_limit: Duration,
+    /// Bearer token deploy, replace and undeploy require; `None` refuses them.
+    pub admin_token: Option<String>,
 }
 
 impl Default for ApiSettings {
@@ -79,6 +83,7 @@ impl Default for ApiSettings {
             title: "ades".to_string(),
             max_body_bytes: 64 * 1024 * 1024,
             sync_wait_limit: Duration::from_secs(3600),
+            admin_token: None,
         }
     }
 }
@@ -121,8 +126,20 @@ pub fn router(state: ApiState) -> axum::Router {
         .route("/conformance", get(landing::conformance))
         .route("/api", get(landing::api_definition))
         .route("/health", get(landing::health))
-        .route("/processes", get(processes::list_processes))
-        .route("/processes/{process_id}", get(processes::describe_process))
+        .route(
+            "/processes",
+            get(processes::list_processes).post(deploy::deploy_process),
+        )
+        .route(
+            "/processes/{process_id}",
+            get(processes::describe_process)
+                .put(deploy::replace_process)
+                .delete(deploy::undeploy_process),
+        )
+        .route(
+            "/processes/{process_id}/package",
+            get(deploy::process_package),
+        )
         .route(
             "/processes/{process_id}/execution",
             axum::routing::post(execute::execute),

@@ -2,7 +2,7 @@
 //! OpenAPI 3.0 (the OGC `oas30` class; utoipa writes 3.1, see [`to_openapi_30`]) and
 //! committed as `openapi/openapi.json` (a test fails when they drift apart).
 
-use super::{execute, jobs, landing, processes, results, views};
+use super::{deploy, execute, jobs, landing, processes, results, views};
 use serde_json::{Map, Value};
 use std::sync::OnceLock;
 use utoipa::OpenApi;
@@ -13,7 +13,8 @@ use utoipa::OpenApi;
         title = "ades: OGC API - Processes",
         description = "An OGC API - Processes - Part 1: Core 1.0 server running NGA Seed \
             images as processes (classes core, ogc-process-description, json, oas30, \
-            job-list, dismiss, callback).\n\n\
+            job-list, dismiss, callback), with Part 2 (deploy-replace-undeploy, ogcapppkg, \
+            docker) for deploying Seed images: the writes need the operator's bearer token.\n\n\
             Every error is a JSON exception (`application/json`, RFC 7807 members `type`, \
             `title`, `status`, `detail`, `instance`) — also a path that does not exist (404), \
             a method a path does not support (405, with `Allow`), and a server failure (500). \
@@ -27,6 +28,10 @@ use utoipa::OpenApi;
         landing::health,
         processes::list_processes,
         processes::describe_process,
+        deploy::deploy_process,
+        deploy::replace_process,
+        deploy::undeploy_process,
+        deploy::process_package,
         execute::execute,
         jobs::list_jobs,
         jobs::job_status,
@@ -58,9 +63,33 @@ use utoipa::OpenApi;
         (name = "ConformanceDeclaration", description = "The conformance classes"),
         (name = "Processes", description = "The processes offered, and executing them"),
         (name = "Jobs", description = "Jobs: status, results, outputs, logs, dismissal"),
-    )
+        (name = "Deploy, Replace, Undeploy", description = "OGC API - Processes - Part 2: \
+            deploying Seed images as processes"),
+    ),
+    modifiers(&AdminToken)
 )]
 struct ApiDoc;
+
+/// The bearer-token scheme Part 2 writes name.
+struct AdminToken;
+
+impl utoipa::Modify for AdminToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The operator's admin token (--admin-token, ADES__AUTH__ADMIN_TOKEN)",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The OpenAPI 3.0 document this server serves at `/api`.
 pub fn openapi_document() -> Value {

@@ -22,6 +22,8 @@ pub mod rel {
     pub const EXECUTE: &str = "http://www.opengis.net/def/rel/ogc/1.0/execute";
     pub const RESULTS: &str = "http://www.opengis.net/def/rel/ogc/1.0/results";
     pub const EXCEPTIONS: &str = "http://www.opengis.net/def/rel/ogc/1.0/exceptions";
+    /// Not registered by OGC yet: Part 2's `GET /processes/{id}/package`.
+    pub const PACKAGE: &str = "http://www.opengis.net/def/rel/ogc/1.0/package";
 }
 
 /// Media types the API uses.
@@ -33,7 +35,7 @@ pub mod media {
 }
 
 /// The conformance classes implemented (Part 1 1.0 URIs).
-pub const CONFORMANCE_CLASSES: [&str; 7] = [
+pub const CONFORMANCE_CLASSES: [&str; 10] = [
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/ogc-process-description",
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/json",
@@ -41,6 +43,9 @@ pub const CONFORMANCE_CLASSES: [&str; 7] = [
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/job-list",
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/dismiss",
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/callback",
+    "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/deploy-replace-undeploy",
+    "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/ogcapppkg",
+    "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/docker",
 ];
 
 /// A link (`link.yaml`).
@@ -164,6 +169,9 @@ pub struct ProcessSummaryView {
     pub metadata: Vec<MetadataView>,
     pub job_control_options: Vec<JobControlOptionView>,
     pub output_transmission: Vec<TransmissionModeView>,
+    /// Whether the process may be replaced and undeployed (OGC API Part 2): `true` for
+    /// deployed processes, `false` for built-in ones.
+    pub mutable: bool,
     pub links: Vec<LinkView>,
 }
 
@@ -183,6 +191,7 @@ impl ProcessSummaryView {
                 .map(|&o| o.into())
                 .collect(),
             output_transmission: vec![TransmissionModeView::Value, TransmissionModeView::Reference],
+            mutable: process.mutable,
             links: vec![LinkView::new(href, "self")
                 .typed(media::JSON)
                 .titled(format!("Description of {}", process.id))],
@@ -308,6 +317,12 @@ impl ProcessView {
                 .typed(media::JSON)
                 .titled("The process list"),
         ];
+        if process.mutable {
+            summary.links.push(
+                LinkView::new(format!("{href}/package"), rel::PACKAGE)
+                    .titled("The package this process was deployed with"),
+            );
+        }
         ProcessView {
             summary,
             inputs: OrderedMap(

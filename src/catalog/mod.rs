@@ -18,6 +18,13 @@
 //! (again only if its reason changes or it disappears and comes back). A label is validated
 //! once for as long as images carry it, not at every scan.
 //!
+//! With [`CatalogSettings::watch`], the Seed images of those registries (`host:port` or
+//! `host:port/org`) are candidates too, like SILO publishing what it finds: each is offered
+//! pinned to its digest (`host:port/repo@sha256:...`, pulled before its first run). A
+//! registry is searched again only when its last search is older than
+//! [`CatalogSettings::watch_interval`], not at every scan; an unreachable one keeps its last
+//! images and is logged.
+//!
 //! # Two images, one process id
 //!
 //! Several images can offer the same `job.name` (two `packageVersion`s of a job, or one image
@@ -35,6 +42,14 @@
 //! [`Catalog::skipped`] with the reference it lost to (and logged once at `info`); other tags of
 //! the chosen image are not.
 //!
+//! # Deployed processes
+//!
+//! Processes deployed through OGC API Part 2 (`deploy/`) live in the store
+//! ([`ProcessStore`]); the catalogue keeps them beside the scanned ones, reloads them at
+//! every scan (so a process another replica deployed appears here too) and prefers them: a
+//! scanned image offering the id of a deployed process is not published (it is listed by
+//! [`Catalog::skipped`]). Deployed processes are `mutable`; scanned ones are not.
+//!
 //! # Engine outages
 //!
 //! Reads never wait for a scan: the process set is an immutable snapshot behind an `Arc`,
@@ -43,10 +58,12 @@
 //! [`EngineState::Reachable`] again. A catalogue created without a client (the engine was
 //! down at start-up) tries to connect at every scan ([`images::connect_engine`]).
 
+pub mod deployed;
 pub mod seed_process;
 
 use crate::domain::{Process, ProcessId};
 use crate::images::{self, ImageError, SeedImage};
+use crate::store::ProcessStore;
 use futures_util::FutureExt;
 use seed::label::LABEL_KEY;
 use seed::Manifest;
@@ -78,6 +95,10 @@ struct CatalogInner {
     scanner: Option<tokio::sync::Mutex<Scanner>>,
     /// When the last scan finished (for on-demand scans, see [`Catalog::find`]).
     last_scan: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Processes deployed through Part 2, by id; replaced whole at each reload.
+    deployed: RwLock<Arc<BTreeMap<ProcessId, Arc<Process>>>>,
+    /// Where deployed processes are kept (`None`: none are, as in tests of other modules).
+    process_store: Option<Arc<dyn ProcessStore>>,
 }
 
 struct Snapshot {
@@ -94,6 +115,8 @@ struct Scanner {
     labels: HashMap<String, Result<Manifest, String>>,
     /// Skip notices already logged (image reference + reason).
     logged: HashSet<String>,
+    /// Watched registry -> when it was last searched and the Seed images found.
+    watched: HashMap<String, (std::time::Instant, Vec<SeedImage>)>,
 }
 
 /// Images that could not be offered, with why (an invalid manifest, ...), for `/health` and
@@ -105,13 +128,30 @@ pub struct SkippedImage {
 }
 
 /// What the catalogue publishes.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct CatalogSettings {
     /// Publish every Seed image found in the local engine (default true).
     pub discover_local_images: bool,
     /// Images always published (references as given: `name:tag`), whether or not their
     /// name follows the `-seed` convention.
     pub images: Vec<String>,
+    /// Registries (`host:port` or `host:port/org`) whose Seed images are published.
+    pub watch: Vec<String>,
+    /// How old a registry's last search may be before a scan searches it again.
+    pub watch_interval: std::time::Duration,
+    /// How registries are reached (needed when `watch` is not empty).
+    pub registry: Option<crate::registry::RegistryClient>,
+}
+
+impl std::fmt::Debug for CatalogSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CatalogSettings")
+            .field("discover_local_images", &self.discover_local_images)
+            .field("images", &self.images)
+            .field("watch", &self.watch)
+            .field("watch_interval", &self.watch_interval)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Catalog {
@@ -135,8 +175,11 @@ impl Catalog {
                     docker,
                     labels: HashMap::new(),
                     logged: HashSet::new(),
+                    watched: HashMap::new(),
                 })),
                 last_scan: std::sync::Mutex::new(None),
+                deployed: RwLock::new(Arc::new(BTreeMap::new())),
+                process_store: None,
             }),
         }
     }
@@ -159,8 +202,19 @@ impl Catalog {
                 })),
                 scanner: None,
                 last_scan: std::sync::Mutex::new(None),
+                deployed: RwLock::new(Arc::new(BTreeMap::new())),
+                process_store: None,
             }),
         }
+    }
+
+    /// The catalogue with deployed processes kept in `store` (loaded at each scan). Call
+    /// before the catalogue is cloned.
+    pub fn with_process_store(mut self, store: Arc<dyn ProcessStore>) -> Catalog {
+        Arc::get_mut(&mut self.inner)
+            .expect("with_process_store is called before the catalogue is shared")
+            .process_store = Some(store);
+        self
     }
 
     /// Re-scans every `interval` (the first time one `interval` after the call) until
@@ -215,14 +269,91 @@ impl Catalog {
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(snapshot);
     }
 
-    /// All processes, sorted by id.
-    pub fn list(&self) -> Vec<Arc<Process>> {
-        self.snapshot().processes.values().cloned().collect()
+    fn deployed(&self) -> Arc<BTreeMap<ProcessId, Arc<Process>>> {
+        self.inner
+            .deployed
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
-    /// The process with this id, if published.
+    fn edit_deployed(&self, edit: impl FnOnce(&mut BTreeMap<ProcessId, Arc<Process>>)) {
+        let mut slot = self
+            .inner
+            .deployed
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut map = (**slot).clone();
+        edit(&mut map);
+        *slot = Arc::new(map);
+    }
+
+    /// All processes (deployed and scanned), sorted by id.
+    pub fn list(&self) -> Vec<Arc<Process>> {
+        let mut all = self.snapshot().processes.clone();
+        all.extend(
+            self.deployed()
+                .iter()
+                .map(|(id, process)| (id.clone(), process.clone())),
+        );
+        all.into_values().collect()
+    }
+
+    /// The process with this id, if published (a deployed one first).
     pub fn get(&self, id: &ProcessId) -> Option<Arc<Process>> {
+        if let Some(process) = self.deployed().get(id) {
+            return Some(process.clone());
+        }
         self.snapshot().processes.get(id).cloned()
+    }
+
+    /// The scanned (built-in, immutable) process with this id, if any.
+    pub fn get_builtin(&self, id: &ProcessId) -> Option<Arc<Process>> {
+        self.snapshot().processes.get(id).cloned()
+    }
+
+    /// Publishes a process just deployed or replaced (already in the store).
+    pub fn put_deployed(&self, process: Arc<Process>) {
+        self.edit_deployed(|map| {
+            map.insert(process.id.clone(), process);
+        });
+    }
+
+    /// Withdraws a process just undeployed (already gone from the store).
+    pub fn remove_deployed(&self, id: &ProcessId) {
+        self.edit_deployed(|map| {
+            map.remove(id);
+        });
+    }
+
+    /// Reloads the deployed processes from the store. A row that no longer makes a process
+    /// (a manifest a newer rule rejects) is logged and left out; a store error keeps the
+    /// current set.
+    pub async fn reload_deployed(&self) {
+        let Some(store) = &self.inner.process_store else {
+            return;
+        };
+        match store.list_processes().await {
+            Ok(rows) => {
+                let mut map = BTreeMap::new();
+                for row in rows {
+                    match deployed::process_from_row(&row) {
+                        Ok(process) => {
+                            map.insert(process.id.clone(), Arc::new(process));
+                        }
+                        Err(reason) => {
+                            tracing::warn!(process = %row.id, "deployed process not offered: {reason}")
+                        }
+                    }
+                }
+                *self
+                    .inner
+                    .deployed
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner) = Arc::new(map);
+            }
+            Err(err) => tracing::warn!("cannot reload the deployed processes: {err}"),
+        }
     }
 
     /// Like [`Catalog::get`], but a miss rescans the engine first when the last scan is
@@ -263,6 +394,7 @@ impl Catalog {
     /// new ones added). Never fails: an unreachable engine keeps the previous set and is
     /// reported by [`Catalog::engine_state`].
     pub async fn rescan(&self) {
+        self.reload_deployed().await;
         let Some(scanner) = &self.inner.scanner else {
             return;
         };
@@ -329,6 +461,7 @@ impl Scanner {
                 docker
             }
         };
+        self.search_watched_registries().await;
         let (candidates, missing) = self.find_candidates(&docker).await?;
 
         let labels = &mut self.labels;
@@ -359,6 +492,67 @@ impl Scanner {
         ))
     }
 
+    /// Searches the watched registries whose last search is older than the interval.
+    async fn search_watched_registries(&mut self) {
+        let Some(client) = self.settings.registry.clone() else {
+            return;
+        };
+        for watched in self.settings.watch.clone() {
+            let fresh = self
+                .watched
+                .get(&watched)
+                .is_some_and(|(at, _)| at.elapsed() < self.settings.watch_interval);
+            if fresh {
+                continue;
+            }
+            let (registry, org) = match watched.split_once('/') {
+                Some((registry, org)) => (registry, Some(org)),
+                None => (watched.as_str(), None),
+            };
+            match client.search(registry, org, None).await {
+                Ok(hits) => {
+                    let images = hits
+                        .into_iter()
+                        .filter_map(|hit| {
+                            let repository = hit.reference.rsplit_once(':').map_or(
+                                hit.reference.as_str(),
+                                |(repository, tag)| {
+                                    if tag.contains('/') {
+                                        hit.reference.as_str()
+                                    } else {
+                                        repository
+                                    }
+                                },
+                            );
+                            let label = serde_json::to_value(&hit.manifest).ok()?;
+                            Some(SeedImage {
+                                reference: format!("{repository}@{}", hit.digest),
+                                id: hit.digest.clone(),
+                                label: Some(label.to_string()),
+                                created: None,
+                                size_bytes: None,
+                                repo_digests: Vec::new(),
+                            })
+                        })
+                        .collect();
+                    self.watched
+                        .insert(watched.clone(), (std::time::Instant::now(), images));
+                }
+                Err(err) => {
+                    tracing::warn!(registry = %watched, "watched registry not searched: {err}");
+                    // Keep what it offered; try again after the interval.
+                    let images = self
+                        .watched
+                        .remove(&watched)
+                        .map(|(_, images)| images)
+                        .unwrap_or_default();
+                    self.watched
+                        .insert(watched.clone(), (std::time::Instant::now(), images));
+                }
+            }
+        }
+    }
+
     /// The images to consider, and the configured ones the engine does not have.
     async fn find_candidates(
         &self,
@@ -374,6 +568,15 @@ impl Scanner {
                 configured: false,
             }));
         }
+        candidates.extend(
+            self.watched
+                .values()
+                .flat_map(|(_, images)| images.iter().cloned())
+                .map(|image| Candidate {
+                    image,
+                    configured: false,
+                }),
+        );
         let mut missing = Vec::new();
         for reference in &self.settings.images {
             if let Some(listed) = candidates

@@ -173,6 +173,7 @@ pub fn try_process_from_manifest(
             image_id: image_id.map(str::to_string),
             manifest: manifest.clone(),
         },
+        mutable: false,
     })
 }
 

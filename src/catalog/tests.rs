@@ -24,6 +24,7 @@ fn image(reference: &str, id: &str, created: &str, label: Option<String>) -> Can
             label,
             created: Some(created.to_string()),
             size_bytes: None,
+            repo_digests: Vec::new(),
         },
         configured: false,
     }

@@ -1,5 +1,5 @@
-//! The command-line front end: `ades seed validate|init|build|list` and `ades run`, shaped
-//! like NGA's `seed` tool, with `--json` output for scripts.
+//! The command-line front end: `ades seed validate|init|build|list|search` and `ades run`,
+//! shaped like NGA's `seed` tool, with `--json` output for scripts.
 //!
 //! Exit status: 0 success; 1 an error (invalid manifest, engine unreachable, outputs missing
 //! after a clean exit, ...); 2 a bad command line or invocation (nothing was started); for
@@ -34,7 +34,7 @@ enum Command {
     /// Print the effective configuration (defaults < file < ADES__* environment < flags),
     /// secrets hidden.
     Config(ConfigArgs),
-    /// Work with Seed manifests and images (validate, init, build, list).
+    /// Work with Seed manifests and images (validate, init, build, list, search).
     #[command(subcommand)]
     Seed(SeedCommand),
     /// Run a Seed image once, like `seed run`: check the inputs against its manifest, run the
@@ -65,6 +65,10 @@ struct ServeArgs {
     /// Publish this image as a process too (repeatable), even without the -seed naming.
     #[arg(long = "image", value_name = "IMAGE")]
     images: Vec<String>,
+    /// Bearer token that deploy, replace and undeploy require (also ADES__AUTH__ADMIN_TOKEN);
+    /// without one those operations are refused.
+    #[arg(long, value_name = "TOKEN")]
+    admin_token: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +89,9 @@ enum SeedCommand {
     Build(BuildArgs),
     /// List the Seed images in the local Docker engine.
     List(ListArgs),
+    /// Find the Seed images in an OCI registry: every tag of every repository (under ORG
+    /// when given) whose image carries a valid Seed manifest label. No layer is pulled.
+    Search(SearchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -128,6 +135,30 @@ struct ListArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, Args)]
+struct SearchArgs {
+    /// The registry, as host[:port] (e.g. 127.0.0.1:5000); loopback registries are spoken to
+    /// over plain HTTP, others over HTTPS unless written http://host[:port].
+    registry: String,
+    /// Only repositories under this organisation (ORG/...).
+    #[arg(long)]
+    org: Option<String>,
+    /// Only images whose reference, job name, title, description or tags contain TEXT
+    /// (case-insensitive).
+    #[arg(long, value_name = "TEXT")]
+    filter: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Log in as this user; the password comes from stdin (--password-stdin) or from
+    /// ADES_REGISTRY_PASSWORD.
+    #[arg(long, short = 'u', env = "ADES_REGISTRY_USERNAME")]
+    username: Option<String>,
+    /// Read the password from the first line of stdin.
+    #[arg(long, requires = "username")]
+    password_stdin: bool,
 }
 
 #[derive(Debug, Args)]
@@ -189,6 +220,7 @@ pub fn main() -> ExitCode {
             Command::Seed(SeedCommand::Init(args)) => seed_cmd::init(args),
             Command::Seed(SeedCommand::Build(args)) => seed_cmd::build(args).await,
             Command::Seed(SeedCommand::List(args)) => seed_cmd::list(args).await,
+            Command::Seed(SeedCommand::Search(args)) => seed_cmd::search(args).await,
             Command::Run(args) => run_cmd::run(args).await,
             Command::Serve(args) => serve_cmd::serve(args).await,
             Command::Config(args) => serve_cmd::config(args),

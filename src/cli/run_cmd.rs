@@ -2,7 +2,7 @@
 
 use super::{print, seed_cmd, status, RunArgs};
 use crate::execution::{plan_job, run_seed_job, ExecutionError, SeedJob, SeedJobReport};
-use crate::images;
+use crate::images::{self, ImageError};
 use crate::runner::docker::DockerRunner;
 use crate::runner::{ContainerExit, LogSink, RunnerError};
 use seed::contract::{format_allocation, json_arg, Invocation, Policy};
@@ -27,6 +27,10 @@ pub async fn run(args: RunArgs) -> u8 {
             print::error(&message);
             status::ERROR
         }
+        Err(Failure::Interrupted) => {
+            print::error("interrupted before the job started");
+            status::INTERRUPTED
+        }
     }
 }
 
@@ -35,12 +39,26 @@ enum Failure {
     /// The command line does not fit the manifest; nothing started.
     Usage(Vec<Problem>),
     Other(String),
+    /// Ctrl-C before the container existed (while pulling its image).
+    Interrupted,
 }
 
 async fn run_inner(args: RunArgs) -> Result<u8, Failure> {
     let docker = images::connect_engine()
         .await
         .map_err(|e| Failure::Other(e.to_string()))?;
+    let cancel = CancellationToken::new();
+    let on_interrupt = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_interrupt.cancel();
+        }
+    });
+    let runner = DockerRunner::new(docker.clone());
+    let mut sink = TerminalSink {
+        stdout_to_stderr: args.json,
+    };
+    pull_if_absent(&runner, &docker, &args.image, &cancel, &mut sink).await?;
     let label = seed_cmd::image_label(&docker, &args.image)
         .await
         .map_err(Failure::Other)?;
@@ -78,17 +96,6 @@ async fn run_inner(args: RunArgs) -> Result<u8, Failure> {
             output_dir.display()
         ));
     }
-    let cancel = CancellationToken::new();
-    let on_interrupt = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_interrupt.cancel();
-        }
-    });
-    let runner = DockerRunner::new(docker);
-    let mut sink = TerminalSink {
-        stdout_to_stderr: args.json,
-    };
     let report = match run_seed_job(&runner, &job, cancel, &mut sink).await {
         Ok(report) => report,
         Err(ExecutionError::Invocation(problems)) => return Err(Failure::Usage(problems)),
@@ -104,6 +111,28 @@ async fn run_inner(args: RunArgs) -> Result<u8, Failure> {
 
 fn runner_message(err: RunnerError) -> String {
     err.to_string()
+}
+
+/// Pulls the image when the local engine lacks it: the manifest is read from the local
+/// image's label, so a registry-only image must arrive before anything else can be checked.
+/// Progress goes to stderr through the sink's status lines.
+async fn pull_if_absent(
+    runner: &DockerRunner,
+    docker: &bollard::Docker,
+    image: &str,
+    cancel: &CancellationToken,
+    sink: &mut TerminalSink,
+) -> Result<(), Failure> {
+    match images::inspect_image(docker, image).await {
+        Err(ImageError::NotFound(_)) => {}
+        // Present, or an engine error that reading the label reports next.
+        _ => return Ok(()),
+    }
+    match runner.pull_image(image, cancel, sink).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Failure::Interrupted),
+        Err(err) => Err(Failure::Other(runner_message(err))),
+    }
 }
 
 fn manifest_from_label(image: &str, label: &str) -> Result<Manifest, Failure> {
@@ -259,6 +288,10 @@ impl LogSink for TerminalSink {
 
     fn stderr(&mut self, chunk: &[u8]) {
         let _ = std::io::stderr().write_all(chunk);
+    }
+
+    fn status(&mut self, message: &str) {
+        print::note(message);
     }
 }
 

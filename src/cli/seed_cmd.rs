@@ -1,7 +1,10 @@
-//! `ades seed validate|init|build|list`.
+//! `ades seed validate|init|build|list|search`.
 
-use super::{print, status, BuildArgs, InitArgs, ListArgs, ValidateArgs};
+use super::{print, status, BuildArgs, InitArgs, ListArgs, SearchArgs, ValidateArgs};
 use crate::images::{self, BuildRequest, ImageError};
+use crate::registry::{
+    RegistryClient, RegistryCredentials, RegistryError, RegistrySettings, SearchHit,
+};
 use seed::label::{decode_label, encode_label, LABEL_KEY};
 use seed::names::image_name;
 use seed::validate::{manifest_from_value, parse_manifest, ValidManifest};
@@ -398,6 +401,202 @@ pub async fn list(args: ListArgs) -> u8 {
     status::OK
 }
 
+#[derive(Serialize)]
+struct FoundImage {
+    image: String,
+    digest: String,
+    name: String,
+    title: String,
+    #[serde(rename = "jobVersion")]
+    job_version: String,
+    #[serde(rename = "packageVersion")]
+    package_version: String,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+}
+
+impl From<SearchHit> for FoundImage {
+    fn from(hit: SearchHit) -> FoundImage {
+        let interface = hit.manifest.interface().into_owned();
+        let job = hit.manifest.job;
+        FoundImage {
+            image: hit.reference,
+            digest: hit.digest,
+            name: job.name,
+            title: job.title,
+            job_version: job.job_version,
+            package_version: job.package_version,
+            inputs: interface
+                .inputs
+                .files
+                .iter()
+                .map(|f| f.name.clone())
+                .chain(interface.inputs.json.iter().map(|j| j.name.clone()))
+                .collect(),
+            outputs: interface
+                .outputs
+                .files
+                .iter()
+                .map(|f| f.name.clone())
+                .chain(interface.outputs.json.iter().map(|j| j.name.clone()))
+                .collect(),
+        }
+    }
+}
+
+pub async fn search(args: SearchArgs) -> u8 {
+    let (registry, plain_http) = match registry_host(&args.registry) {
+        Ok(found) => found,
+        Err(message) => {
+            print::error(&message);
+            return status::USAGE;
+        }
+    };
+    let credentials = match search_credentials(&registry, &args) {
+        Ok(credentials) => credentials,
+        Err(message) => {
+            print::error(&message);
+            return status::USAGE;
+        }
+    };
+    let client = RegistryClient::new(RegistrySettings {
+        credentials: credentials.into_iter().collect(),
+        insecure: if plain_http {
+            vec![registry.clone()]
+        } else {
+            Vec::new()
+        },
+        timeout: std::time::Duration::ZERO,
+    });
+    let hits = match client
+        .search(&registry, args.org.as_deref(), args.filter.as_deref())
+        .await
+    {
+        Ok(hits) => hits,
+        Err(err) => {
+            print::error(&err.to_string());
+            if matches!(err, RegistryError::Unauthorized(..)) && args.username.is_none() {
+                print::note(
+                    "log in with --username USER and the password on stdin (--password-stdin) \
+                     or in ADES_REGISTRY_PASSWORD",
+                );
+            }
+            return status::ERROR;
+        }
+    };
+    let found: Vec<FoundImage> = hits.into_iter().map(FoundImage::from).collect();
+    if args.json {
+        print::json(&found);
+        return status::OK;
+    }
+    if found.is_empty() {
+        let mut where_ = registry.clone();
+        if let Some(org) = &args.org {
+            where_.push_str(&format!(" under {org}/"));
+        }
+        if let Some(filter) = &args.filter {
+            where_.push_str(&format!(" matching {filter:?}"));
+        }
+        print::note(&format!("No Seed images found in {where_}."));
+        return status::OK;
+    }
+    let width = |column: fn(&FoundImage) -> &str, header: &str| {
+        found
+            .iter()
+            .map(|image| column(image).chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(header.len())
+    };
+    let image_width = width(|i| &i.image, "IMAGE");
+    let title_width = width(|i| &i.title, "TITLE");
+    let version_width = width(|i| &i.job_version, "VERSION");
+    let names = |names: &[String]| {
+        if names.is_empty() {
+            "-".to_string()
+        } else {
+            names.join(",")
+        }
+    };
+    let inputs: Vec<String> = found.iter().map(|i| names(&i.inputs)).collect();
+    let inputs_width = inputs
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .max("INPUTS".len());
+    println!(
+        "{:<image_width$}  {:<title_width$}  {:<version_width$}  {:<inputs_width$}  OUTPUTS",
+        "IMAGE", "TITLE", "VERSION", "INPUTS"
+    );
+    for (image, inputs) in found.iter().zip(&inputs) {
+        println!(
+            "{:<image_width$}  {:<title_width$}  {:<version_width$}  {inputs:<inputs_width$}  {}",
+            image.image,
+            image.title,
+            image.job_version,
+            names(&image.outputs)
+        );
+    }
+    status::OK
+}
+
+/// `host[:port]` from the command line, and whether plain HTTP was asked for with
+/// `http://` (HTTPS otherwise, except for loopback registries, which always use HTTP).
+fn registry_host(text: &str) -> Result<(String, bool), String> {
+    let text = text.trim();
+    let (rest, plain_http) = match (text.strip_prefix("http://"), text.strip_prefix("https://")) {
+        (Some(rest), _) => (rest, true),
+        (_, Some(rest)) => (rest, false),
+        _ => (text, false),
+    };
+    let host = rest.trim_end_matches('/');
+    if host.is_empty() || host.contains('/') {
+        return Err(format!(
+            "{text:?} is not a registry: give it as host[:port], e.g. 127.0.0.1:5000 (use --org to look under an organisation)"
+        ));
+    }
+    Ok((host.to_string(), plain_http))
+}
+
+/// The credentials for `registry`: the username from --username, the password from stdin
+/// (--password-stdin) or ADES_REGISTRY_PASSWORD, so it never appears in the process list.
+fn search_credentials(
+    registry: &str,
+    args: &SearchArgs,
+) -> Result<Option<RegistryCredentials>, String> {
+    let from_env = std::env::var("ADES_REGISTRY_PASSWORD").ok();
+    let Some(username) = &args.username else {
+        if from_env.is_some() {
+            print::warning(
+                "ADES_REGISTRY_PASSWORD is set but no --username is given; searching anonymously",
+            );
+        }
+        return Ok(None);
+    };
+    let password = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|err| format!("cannot read the password from stdin: {err}"))?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else {
+        from_env.ok_or_else(|| {
+            format!(
+                "no password for {username}: pipe it to --password-stdin or set ADES_REGISTRY_PASSWORD"
+            )
+        })?
+    };
+    if password.is_empty() {
+        return Err(format!("the password for {username} is empty"));
+    }
+    Ok(Some(RegistryCredentials {
+        registry: registry.to_string(),
+        username: username.clone(),
+        password,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,5 +614,18 @@ mod tests {
         let named = dir.path().join("My Cool_Tool");
         std::fs::create_dir(&named).unwrap();
         assert_eq!(job_name_for(&named), "my-cool-tool");
+    }
+
+    #[test]
+    fn registry_arguments_are_hosts() {
+        let host = registry_host;
+        assert_eq!(host("127.0.0.1:5000"), Ok(("127.0.0.1:5000".into(), false)));
+        assert_eq!(
+            host("http://reg.lan:5000/"),
+            Ok(("reg.lan:5000".into(), true))
+        );
+        assert_eq!(host("https://ghcr.io"), Ok(("ghcr.io".into(), false)));
+        assert!(host("ghcr.io/org").unwrap_err().contains("--org"));
+        assert!(host("").is_err());
     }
 }

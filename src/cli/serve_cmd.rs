@@ -15,6 +15,7 @@ fn overrides(args: &ServeArgs) -> Overrides {
             args.workers
         },
         images: args.images.clone(),
+        admin_token: args.admin_token.clone(),
     }
 }
 

@@ -96,6 +96,9 @@ pub struct Process {
     pub inputs: Vec<InputDescription>,
     pub outputs: Vec<OutputDescription>,
     pub seed: SeedBinding,
+    /// Deployed through OGC API Part 2 (may be replaced and undeployed); `false` for the
+    /// built-in processes found in the engine or configured.
+    pub mutable: bool,
 }
 
 impl Process {

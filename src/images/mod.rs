@@ -40,6 +40,9 @@ pub struct SeedImage {
     /// RFC 3339 creation time, as the engine reports it.
     pub created: Option<String>,
     pub size_bytes: Option<i64>,
+    /// `repo@sha256:...` digests the image is known under in registries (pushed or pulled
+    /// images have one; images only built locally have none). Empty when not asked for.
+    pub repo_digests: Vec<String>,
 }
 
 /// What to build.
@@ -100,6 +103,7 @@ pub async fn inspect_image(docker: &Docker, reference: &str) -> Result<SeedImage
         label,
         created: inspected.created,
         size_bytes: inspected.size,
+        repo_digests: inspected.repo_digests.unwrap_or_default(),
     })
 }
 
@@ -128,6 +132,7 @@ pub async fn list_seed_images(docker: &Docker) -> Result<Vec<SeedImage>, ImageEr
                     label: label.clone(),
                     created: created.clone(),
                     size_bytes: Some(summary.size),
+                    repo_digests: Vec::new(),
                 })
                 .collect::<Vec<_>>()
         })

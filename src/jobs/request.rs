@@ -415,6 +415,7 @@ mod tests {
             keywords: vec![],
             metadata: vec![],
             job_control_options: vec![JobControlOption::SyncExecute],
+            mutable: false,
             inputs: vec![
                 input(
                     "TEXT",

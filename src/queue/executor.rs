@@ -17,8 +17,11 @@
 //!   manifest allocates (`capacity.rs`); it waits while they are taken ("waiting for
 //!   resources: ...") and fails `insufficient-resources` when it asks more than the whole
 //!   capacity. The reservation ends with the container.
-//! - Engine errors (engine unreachable, image missing) fail the job `system` at once; retrying
-//!   them is issue 6's (a retry policy per failure kind).
+//! - Engine errors (engine unreachable, image missing, image pull failed) fail the job
+//!   `system` at once; retrying them is issue 6's (a retry policy per failure kind).
+//! - While the runner pulls an absent image, its status lines ("pulling image X: 3 of 5
+//!   layers done") become the job's status message: the log sink is synchronous, so it
+//!   keeps the latest line in a slot that the run's own task reports between polls.
 //! - A cancelled run (dismissed, lease lost, server stopping) produces no completion: the
 //!   store already says `dismissed`, or the lease expires and the reaper requeues the job.
 
@@ -57,6 +60,8 @@ pub const INVALID_INPUT: &str = "invalid-input";
 pub const WORKSPACE_ERROR: &str = "workspace-error";
 /// Failure name: the container engine failed or refused the container (`system`).
 pub const ENGINE_ERROR: &str = "engine-error";
+/// Failure name: the image was not in the engine and pulling it failed (`system`).
+pub const IMAGE_PULL_FAILED: &str = "image-pull-failed";
 /// Failure name: ades itself failed while running the job (a bug; `system`).
 pub const INTERNAL_ERROR: &str = "internal-error";
 /// Failure name: the job asks for more CPUs, memory or GPUs than this server gives its jobs
@@ -314,12 +319,21 @@ fn workspace_failure(message: &str) -> Outcome {
 }
 
 fn engine_failure(err: &RunnerError) -> JobFailure {
+    if let RunnerError::PullFailed(message) = err {
+        // The message already names the image, the registry's reason and what to do.
+        return ades_failure(
+            IMAGE_PULL_FAILED,
+            "Image pull failed",
+            format!("{message}. Submit the job again once the image can be pulled."),
+            FailureCategory::System,
+        );
+    }
     let hint = match err {
         RunnerError::ImageNotFound(_) => {
             " Pull or build the image on the server's engine, then submit the job again."
         }
         RunnerError::EngineUnavailable(_) => " Submit the job again once the engine is back.",
-        RunnerError::Rejected(_) | RunnerError::Engine(_) => "",
+        RunnerError::Rejected(_) | RunnerError::Engine(_) | RunnerError::PullFailed(_) => "",
     };
     ades_failure(
         ENGINE_ERROR,
@@ -411,7 +425,8 @@ fn outcome_of(report: &SeedJobReport) -> Outcome {
     })
 }
 
-/// Adds [`JOB_ID_LABEL`] to the container and reports "capturing outputs" once it exits.
+/// Adds [`JOB_ID_LABEL`] to the container, makes the runner's status lines (image pulls) the
+/// job's status message, and reports "capturing outputs" once the container exits.
 struct LabellingRunner<'a> {
     inner: &'a dyn ContainerRunner,
     job_id: &'a str,
@@ -429,11 +444,68 @@ impl ContainerRunner for LabellingRunner<'_> {
         let mut spec = spec.clone();
         spec.labels
             .insert(JOB_ID_LABEL.to_string(), self.job_id.to_string());
-        let exit = self.inner.run(&spec, cancel, logs).await?;
+        let slot = StatusSlot::default();
+        let mut sink = StatusForwarder {
+            log: logs,
+            slot: &slot,
+        };
+        let run = self.inner.run(&spec, cancel, &mut sink);
+        tokio::pin!(run);
+        // The report is awaited here, between polls of the run, so no task is spawned and
+        // a slow store delays the run only by one write.
+        let exit = loop {
+            tokio::select! {
+                result = &mut run => break result?,
+                _ = slot.ready.notified() => {
+                    if let Some(message) = slot.take() {
+                        self.progress.report(&message).await;
+                    }
+                }
+            }
+        };
         if exit != ContainerExit::Cancelled {
             self.progress.report("capturing outputs").await;
         }
         Ok(exit)
+    }
+}
+
+/// The runner's latest status line not yet reported; older ones are simply replaced.
+#[derive(Default)]
+struct StatusSlot {
+    latest: std::sync::Mutex<Option<String>>,
+    ready: tokio::sync::Notify,
+}
+
+impl StatusSlot {
+    fn put(&self, message: &str) {
+        *self.latest.lock().unwrap_or_else(|e| e.into_inner()) = Some(message.to_string());
+        self.ready.notify_one();
+    }
+
+    fn take(&self) -> Option<String> {
+        self.latest.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// Passes output on to the job's log and status lines to a [`StatusSlot`].
+struct StatusForwarder<'a> {
+    log: &'a mut dyn LogSink,
+    slot: &'a StatusSlot,
+}
+
+impl LogSink for StatusForwarder<'_> {
+    fn stdout(&mut self, chunk: &[u8]) {
+        self.log.stdout(chunk);
+    }
+
+    fn stderr(&mut self, chunk: &[u8]) {
+        self.log.stderr(chunk);
+    }
+
+    fn status(&mut self, message: &str) {
+        self.log.status(message);
+        self.slot.put(message);
     }
 }
 
@@ -553,6 +625,92 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.ends_with("[ades] attempt 2\n"), "{text}");
         assert!(!text.contains("zzz"));
+    }
+
+    /// Sends status lines like a runner pulling an image, then "runs".
+    struct Pulling;
+
+    #[async_trait]
+    impl ContainerRunner for Pulling {
+        async fn run(
+            &self,
+            spec: &ContainerSpec,
+            _: CancellationToken,
+            logs: &mut dyn LogSink,
+        ) -> Result<ContainerExit, RunnerError> {
+            assert_eq!(spec.labels.get(JOB_ID_LABEL).map(String::as_str), Some("j"));
+            logs.status("pulling image x");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            logs.status("pulling image x: 0 of 1 layers done");
+            logs.status("pulling image x: 1 of 1 layers done");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            logs.stdout(b"out");
+            Ok(ContainerExit::Exited(0))
+        }
+    }
+
+    #[derive(Default)]
+    struct Recorded(std::sync::Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl ProgressReporter for Recorded {
+        async fn report(&self, message: &str) {
+            self.0.lock().unwrap().push(message.to_string());
+        }
+    }
+
+    #[tokio::test]
+    async fn runner_status_lines_become_the_job_status_latest_first() {
+        let progress = Recorded::default();
+        let runner = LabellingRunner {
+            inner: &Pulling,
+            job_id: "j",
+            progress: &progress,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = LogFile::open(&dir.path().join("log.txt"), 1024).unwrap();
+        let spec = ContainerSpec {
+            image: "x".into(),
+            args: None,
+            env: Vec::new(),
+            binds: Vec::new(),
+            limits: Default::default(),
+            labels: Default::default(),
+            run_id: "j-1".into(),
+            timeout: std::time::Duration::from_secs(1),
+            user: None,
+            network: None,
+        };
+        let exit = runner
+            .run(&spec, CancellationToken::new(), &mut log)
+            .await
+            .unwrap();
+        assert_eq!(exit, ContainerExit::Exited(0));
+        // Lines sent between two reports are coalesced into the latest.
+        assert_eq!(
+            *progress.0.lock().unwrap(),
+            [
+                "pulling image x",
+                "pulling image x: 1 of 1 layers done",
+                "capturing outputs"
+            ]
+        );
+        log.finish();
+        assert_eq!(std::fs::read(dir.path().join("log.txt")).unwrap(), b"out");
+    }
+
+    #[test]
+    fn a_failed_pull_fails_the_job_as_a_system_error_with_its_message() {
+        let failure = engine_failure(&RunnerError::PullFailed(
+            "image r/x:1 is not in the Docker engine and pulling it from r failed: manifest \
+             unknown (check that the repository and the tag or digest exist in r)"
+                .into(),
+        ));
+        assert_eq!(failure.name, IMAGE_PULL_FAILED);
+        assert_eq!(failure.category, FailureCategory::System);
+        assert!(failure.description.contains("manifest unknown"));
+        assert!(failure_message(&failure)
+            .starts_with("image-pull-failed: Image pull failed — image r/x:1"));
     }
 
     #[test]

@@ -5,21 +5,27 @@
 //! cancellation → drain the remaining output → force-remove. A [`RemovalGuard`] removes the
 //! container when the future is dropped half-way, so no path leaves a container behind.
 //!
+//! When the engine lacks the image, it is pulled (with the credentials configured for its
+//! registry) and the create is tried again; progress goes to [`LogSink::status`]. Runs
+//! needing the same absent image share one pull.
+//!
 //! Output is read by attaching *before* start (as `docker run` does), not through the logs
 //! endpoint: nothing written before we start reading can be missed and it works whatever log
 //! driver the daemon is configured with.
 
+use super::pull::{credentials_for, pull_failure_message, PullLocks, PullProgress};
 use super::{
     BindMount, ContainerExit, ContainerRunner, ContainerSpec, Limits, LogSink, RunnerError,
     RUN_ID_LABEL,
 };
+use crate::registry::RegistryCredentials;
 use async_trait::async_trait;
 use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig, Mount, MountTypeEnum};
 use bollard::query_parameters::{
-    AttachContainerOptions, CreateContainerOptions, KillContainerOptions, RemoveContainerOptions,
-    StartContainerOptions, WaitContainerOptions,
+    AttachContainerOptions, CreateContainerOptions, CreateImageOptions, KillContainerOptions,
+    RemoveContainerOptions, StartContainerOptions, WaitContainerOptions,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -49,13 +55,88 @@ const FAR_FUTURE: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 #[derive(Clone)]
 pub struct DockerRunner {
     docker: Docker,
+    /// Used to pull absent images, matched by registry (see [`credentials_for`]).
+    credentials: Vec<RegistryCredentials>,
+    pulls: PullLocks,
 }
 
 impl DockerRunner {
     /// A runner on an engine connection (see [`crate::images::connect_engine`], which also
-    /// negotiates the API version: a 20.10 engine only speaks API 1.41).
+    /// negotiates the API version: a 20.10 engine only speaks API 1.41). Absent images are
+    /// pulled anonymously unless [`Self::with_registry_credentials`] gives credentials.
     pub fn new(docker: Docker) -> Self {
-        DockerRunner { docker }
+        DockerRunner {
+            docker,
+            credentials: Vec::new(),
+            pulls: PullLocks::default(),
+        }
+    }
+
+    /// Pull absent images from these registries with these credentials (one entry per
+    /// registry; the first matching entry wins).
+    pub fn with_registry_credentials(mut self, credentials: Vec<RegistryCredentials>) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// Makes sure `image` is in the engine, pulling it when it is not. Returns `Ok(false)`
+    /// when `cancel` fired first. Concurrent calls for one reference share one pull: the
+    /// later ones wait for it and then find the image present.
+    pub async fn pull_image(
+        &self,
+        image: &str,
+        cancel: &CancellationToken,
+        logs: &mut dyn LogSink,
+    ) -> Result<bool, RunnerError> {
+        let lock = self.pulls.for_image(image);
+        let _pulling = tokio::select! {
+            held = lock.lock_owned() => held,
+            _ = cancel.cancelled() => return Ok(false),
+        };
+        match self.docker.inspect_image(image).await {
+            Ok(_) => return Ok(true),
+            Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {}
+            Err(err) => return Err(engine_error(err)),
+        }
+
+        let mut progress = PullProgress::new(image, std::time::Instant::now());
+        logs.status(&progress.started());
+        let credentials = credentials_for(image, &self.credentials);
+        let had_credentials = credentials.is_some();
+        let options = CreateImageOptions {
+            from_image: Some(image.to_string()),
+            ..Default::default()
+        };
+        let mut events = self.docker.create_image(Some(options), None, credentials);
+        let failed = |reason: &str| {
+            RunnerError::PullFailed(pull_failure_message(image, reason, had_credentials))
+        };
+        loop {
+            // Dropping the stream closes the request, which makes the engine stop the pull.
+            let event = tokio::select! {
+                event = events.next() => event,
+                _ = cancel.cancelled() => return Ok(false),
+            };
+            match event {
+                Some(Ok(info)) => {
+                    if let Some(line) = progress.observe(&info, std::time::Instant::now()) {
+                        logs.status(&line);
+                    }
+                }
+                Some(Err(DockerError::DockerResponseServerError { message, .. })) => {
+                    return Err(failed(&message))
+                }
+                Some(Err(DockerError::DockerStreamError { error })) => return Err(failed(&error)),
+                Some(Err(err)) if is_unreachable(&err) => return Err(engine_error(err)),
+                Some(Err(err)) => return Err(failed(&err.to_string())),
+                None => break,
+            }
+        }
+        tracing::info!(image = %image, "pulled image");
+        logs.status(&progress.finished());
+        Ok(true)
     }
 }
 
@@ -276,6 +357,15 @@ fn engine_error(err: DockerError) -> RunnerError {
     }
 }
 
+/// Whether a create failed only because the engine lacks the image.
+fn is_no_such_image(err: &DockerError) -> bool {
+    matches!(
+        err,
+        DockerError::DockerResponseServerError { status_code: 404, message }
+            if message.contains("No such image")
+    )
+}
+
 // A create or start refusal: the engine answered and said no.
 fn refusal(err: DockerError, image: &str) -> RunnerError {
     match err {
@@ -319,14 +409,22 @@ impl DockerRunner {
         guard: &mut RemovalGuard,
     ) -> Result<ContainerExit, RunnerError> {
         let docker = &self.docker;
-        let options = CreateContainerOptions {
-            name: Some(name.to_string()),
-            ..Default::default()
-        };
-        if let Err(err) = docker
-            .create_container(Some(options), create_body(spec))
-            .await
-        {
+        let mut created = self.create(spec, name).await;
+        if matches!(&created, Err(err) if is_no_such_image(err)) {
+            // Nothing was created; pull the image and try once more.
+            match self.pull_image(&spec.image, cancel, logs).await {
+                Ok(true) => created = self.create(spec, name).await,
+                Ok(false) => {
+                    guard.disarm();
+                    return Ok(ContainerExit::Cancelled);
+                }
+                Err(err) => {
+                    guard.disarm();
+                    return Err(err);
+                }
+            }
+        }
+        if let Err(err) = created {
             // Nothing was created, or the name belongs to an existing container that is not
             // ours to remove (same run id started twice).
             guard.disarm();
@@ -437,6 +535,19 @@ impl DockerRunner {
             (None, Some(code)) => ContainerExit::Exited(code),
             (None, None) => unreachable!("the loop ends only after an exit or a kill"),
         })
+    }
+}
+
+impl DockerRunner {
+    async fn create(&self, spec: &ContainerSpec, name: &str) -> Result<(), DockerError> {
+        let options = CreateContainerOptions {
+            name: Some(name.to_string()),
+            ..Default::default()
+        };
+        self.docker
+            .create_container(Some(options), create_body(spec))
+            .await
+            .map(|_| ())
     }
 }
 

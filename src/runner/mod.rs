@@ -2,6 +2,7 @@
 //! engine; [`docker::DockerRunner`] implements it on the Docker Engine API (bollard).
 
 pub mod docker;
+pub mod pull;
 
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -69,6 +70,10 @@ pub enum ContainerExit {
 pub trait LogSink: Send {
     fn stdout(&mut self, chunk: &[u8]);
     fn stderr(&mut self, chunk: &[u8]);
+    /// A short human message on what the runner is doing before the container runs
+    /// ("pulling image X: 3 of 5 layers done"). Runners throttle these (a few a second at
+    /// most), so a sink may show each one. Ignored unless a sink cares.
+    fn status(&mut self, _message: &str) {}
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +82,10 @@ pub enum RunnerError {
     EngineUnavailable(String),
     #[error("image {0} is not present in the container engine")]
     ImageNotFound(String),
+    /// The image was absent and pulling it failed. The message names the image, the
+    /// registry's reason and what to do about it.
+    #[error("{0}")]
+    PullFailed(String),
     #[error("the container engine refused the container: {0}")]
     Rejected(String),
     #[error("container engine error: {0}")]

@@ -1,6 +1,7 @@
 //! What the SQLite and PostgreSQL backends share: the database-independent helpers
-//! (microsecond times, JSON, error mapping) and [`impl_job_store!`], which writes the one
-//! [`JobStore`](super::JobStore) implementation both backends use.
+//! (microsecond times, JSON, error mapping), [`impl_job_store!`], which writes the one
+//! [`JobStore`](super::JobStore) implementation both backends use, and
+//! [`impl_process_store!`], the same for [`ProcessStore`](super::ProcessStore).
 //!
 //! The backends differ only in the sqlx database type, their SQL files, how a write
 //! transaction begins and which pools serve reads and writes, and in a couple of column
@@ -93,6 +94,12 @@ pub(super) fn database(doing: &str, error: sqlx::Error) -> StoreError {
         }
         _ => StoreError::Database(format!("{doing}: {}", cause_chain(&error))),
     }
+}
+
+/// Whether the statement failed on a unique key (the primary key, for the tables that have
+/// no other): how a duplicate insert shows, on either backend.
+pub(super) fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
 }
 
 /// Writes `impl JobStore for $store` and the row-decoding functions it needs, for one
@@ -518,6 +525,137 @@ macro_rules! impl_job_store {
     };
 }
 pub(super) use impl_job_store;
+
+/// Writes `impl ProcessStore for $store` for one sqlx database, in a private module
+/// `process_store` of the invoking backend module. Invoked once in each backend module:
+///
+/// ```text
+/// impl_process_store! { store: SqliteStore, db: Sqlite, row: SqliteRow }
+/// ```
+///
+/// Every write is one statement on the write pool (autocommit), so it is committed when
+/// the call returns. The invoking module must provide `sql::INSERT_PROCESS`,
+/// `sql::REPLACE_PROCESS`, `sql::DELETE_PROCESS`, `sql::GET_PROCESS`,
+/// `sql::LIST_PROCESSES`, and `reader()` / `writer()` on the store (as for
+/// [`impl_job_store!`]).
+macro_rules! impl_process_store {
+    (store: $store:ty, db: $db:ty, row: $row:ty $(,)?) => {
+        /// The generated code, in a module of its own; it sees the backend module's items.
+        mod process_store {
+            use super::*;
+            use $crate::store::common::{
+                corrupt, database, decode_time, from_json, is_unique_violation, micros, to_json,
+            };
+            use $crate::store::{DeployedProcess, ProcessWriteError, StoreError};
+
+            #[::async_trait::async_trait]
+            impl $crate::store::ProcessStore for $store {
+                async fn insert_process(
+                    &self,
+                    process: &DeployedProcess,
+                ) -> Result<(), ProcessWriteError> {
+                    let manifest = to_json(&process.manifest, "manifest")?;
+                    // No look-up first: the primary key alone decides, so of two deploys
+                    // racing on one id exactly one gets in.
+                    ::sqlx::query(sql::INSERT_PROCESS)
+                        .bind(process.id.as_str())
+                        .bind(process.package_media_type.as_str())
+                        .bind(process.package.as_slice())
+                        .bind(process.image.as_str())
+                        .bind(process.pinned_image.as_str())
+                        .bind(manifest)
+                        .bind(micros(process.deployed))
+                        .bind(micros(process.updated))
+                        .execute(self.writer())
+                        .await
+                        .map_err(|e| {
+                            if is_unique_violation(&e) {
+                                ProcessWriteError::Duplicate(process.id.clone())
+                            } else {
+                                database("insert a process", e).into()
+                            }
+                        })?;
+                    Ok(())
+                }
+
+                async fn replace_process(
+                    &self,
+                    process: &DeployedProcess,
+                ) -> Result<(), ProcessWriteError> {
+                    let manifest = to_json(&process.manifest, "manifest")?;
+                    let done = ::sqlx::query(sql::REPLACE_PROCESS)
+                        .bind(process.id.as_str())
+                        .bind(process.package_media_type.as_str())
+                        .bind(process.package.as_slice())
+                        .bind(process.image.as_str())
+                        .bind(process.pinned_image.as_str())
+                        .bind(manifest)
+                        .bind(micros(process.updated))
+                        .execute(self.writer())
+                        .await
+                        .map_err(|e| database("replace a process", e))?;
+                    if done.rows_affected() == 0 {
+                        return Err(ProcessWriteError::NotFound(process.id.clone()));
+                    }
+                    Ok(())
+                }
+
+                async fn delete_process(&self, id: &str) -> Result<(), ProcessWriteError> {
+                    let done = ::sqlx::query(sql::DELETE_PROCESS)
+                        .bind(id)
+                        .execute(self.writer())
+                        .await
+                        .map_err(|e| database("delete a process", e))?;
+                    if done.rows_affected() == 0 {
+                        return Err(ProcessWriteError::NotFound(id.to_owned()));
+                    }
+                    Ok(())
+                }
+
+                async fn get_process(
+                    &self,
+                    id: &str,
+                ) -> Result<Option<DeployedProcess>, StoreError> {
+                    let row = ::sqlx::query(sql::GET_PROCESS)
+                        .bind(id)
+                        .fetch_optional(self.reader())
+                        .await
+                        .map_err(|e| database("read a process", e))?;
+                    row.as_ref().map(decode_process).transpose()
+                }
+
+                async fn list_processes(&self) -> Result<Vec<DeployedProcess>, StoreError> {
+                    let rows = ::sqlx::query(sql::LIST_PROCESSES)
+                        .fetch_all(self.reader())
+                        .await
+                        .map_err(|e| database("list processes", e))?;
+                    rows.iter().map(decode_process).collect()
+                }
+            }
+
+            fn decode_process(row: &$row) -> Result<DeployedProcess, StoreError> {
+                Ok(DeployedProcess {
+                    id: column(row, "id")?,
+                    package_media_type: column(row, "package_media_type")?,
+                    package: column(row, "package")?,
+                    image: column(row, "image")?,
+                    pinned_image: column(row, "pinned_image")?,
+                    manifest: from_json(&column::<String>(row, "manifest")?, "manifest")?,
+                    deployed: decode_time(column(row, "deployed")?, "deployed")?,
+                    updated: decode_time(column(row, "updated")?, "updated")?,
+                })
+            }
+
+            fn column<'r, T>(row: &'r $row, name: &str) -> Result<T, StoreError>
+            where
+                T: ::sqlx::Decode<'r, $db> + ::sqlx::Type<$db>,
+            {
+                ::sqlx::Row::try_get(row, name).map_err(|e| corrupt(name, e))
+            }
+        }
+    };
+}
+pub(super) use impl_process_store;
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,10 @@
 
 mod common;
 pub mod postgres;
+pub mod processes;
 pub mod sqlite;
+
+pub use processes::{DeployedProcess, ProcessStore, ProcessWriteError};
 
 use crate::domain::{
     ExecuteRequest, Job, JobEvent, JobId, JobResults, JobStatus, ProcessId, WorkerId,
@@ -118,7 +121,7 @@ pub struct ReapedJob {
 }
 
 #[async_trait]
-pub trait JobStore: Send + Sync + 'static {
+pub trait JobStore: ProcessStore + Send + Sync + 'static {
     /// Inserts an `accepted` job (and its first event); committed on return.
     async fn insert_job(&self, job: NewJob, now: OffsetDateTime) -> Result<Job, StoreError>;
 

@@ -15,10 +15,13 @@
 //! - **Claiming.** One `UPDATE ... WHERE id = (SELECT ... LIMIT 1 FOR UPDATE SKIP LOCKED)
 //!   AND status = 'accepted' RETURNING ...` plus its `job_events` row in one transaction:
 //!   concurrent claimers lock different rows and never take the same job.
+//! - **Processes.** `deployed_processes` as in SQLite, with the package as BYTEA and the
+//!   manifest as TEXT (JSONB would refuse `\u0000` in strings; nothing queries inside
+//!   it); the list is ordered with `COLLATE "C"` so ids sort by bytes, as in SQLite.
 //! - **Events.** `seq` is an identity column; a job's status changes hold its row lock, so
 //!   its events' `seq` values follow the order of the changes.
 
-use super::common::{database, impl_job_store};
+use super::common::{database, impl_job_store, impl_process_store};
 use super::StoreError;
 use crate::error::cause_chain;
 use sqlx::migrate::Migrator;
@@ -43,6 +46,11 @@ mod sql {
     pub const DISMISS_JOB: &str = include_str!("postgres/dismiss_job.sql");
     pub const REQUEUE_EXPIRED: &str = include_str!("postgres/requeue_expired.sql");
     pub const FAIL_EXPIRED: &str = include_str!("postgres/fail_expired.sql");
+    pub const INSERT_PROCESS: &str = include_str!("postgres/insert_process.sql");
+    pub const REPLACE_PROCESS: &str = include_str!("postgres/replace_process.sql");
+    pub const DELETE_PROCESS: &str = include_str!("postgres/delete_process.sql");
+    pub const GET_PROCESS: &str = include_str!("postgres/get_process.sql");
+    pub const LIST_PROCESSES: &str = include_str!("postgres/list_processes.sql");
 }
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -106,5 +114,7 @@ impl PostgresStore {
 fn list_filter(values: Vec<&str>, _what: &str) -> Result<Vec<String>, StoreError> {
     Ok(values.into_iter().map(str::to_owned).collect())
 }
+
+impl_process_store! { store: PostgresStore, db: Postgres, row: PgRow }
 
 impl_job_store! { store: PostgresStore, db: Postgres, row: PgRow, int: i32 }

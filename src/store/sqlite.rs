@@ -32,11 +32,15 @@
 //!   `failed` with a `worker-lost` system failure; all in one transaction.
 //! - **Events.** Every status change appends to `job_events` in the transaction that made
 //!   it; `seq` (the row id) orders a job's events oldest first even within one microsecond.
+//! - **Processes.** [`ProcessStore`](super::ProcessStore) keeps one `deployed_processes`
+//!   row per process id: the package as a BLOB, the manifest as JSON text, times in
+//!   microseconds like the jobs. Each write is one statement on the writer (committed, and
+//!   synced, on return); a duplicate id is the primary key's unique violation.
 //! - **Errors.** Failures of the database are [`StoreError::Database`] with their cause;
 //!   rows that do not decode (bad status, bad JSON, out-of-range numbers) are
 //!   [`StoreError::Corrupt`].
 
-use super::common::{database, impl_job_store, to_json};
+use super::common::{database, impl_job_store, impl_process_store, to_json};
 use super::StoreError;
 use crate::error::cause_chain;
 use sqlx::migrate::Migrator;
@@ -68,6 +72,11 @@ mod sql {
     pub const DISMISS_JOB: &str = include_str!("sqlite/dismiss_job.sql");
     pub const REQUEUE_EXPIRED: &str = include_str!("sqlite/requeue_expired.sql");
     pub const FAIL_EXPIRED: &str = include_str!("sqlite/fail_expired.sql");
+    pub const INSERT_PROCESS: &str = include_str!("sqlite/insert_process.sql");
+    pub const REPLACE_PROCESS: &str = include_str!("sqlite/replace_process.sql");
+    pub const DELETE_PROCESS: &str = include_str!("sqlite/delete_process.sql");
+    pub const GET_PROCESS: &str = include_str!("sqlite/get_process.sql");
+    pub const LIST_PROCESSES: &str = include_str!("sqlite/list_processes.sql");
 }
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -162,6 +171,8 @@ impl SqliteStore {
 fn list_filter(values: Vec<&str>, what: &str) -> Result<String, StoreError> {
     to_json(&values, what)
 }
+
+impl_process_store! { store: SqliteStore, db: Sqlite, row: SqliteRow }
 
 impl_job_store! { store: SqliteStore, db: Sqlite, row: SqliteRow, int: i64 }
 

@@ -1,6 +1,9 @@
 //! `ows:ExceptionReport` documents: OWS 2.0 for WPS 2.0, OWS 1.1 for WPS 1.0.0, with the
 //! exception codes and HTTP statuses of the error table (`crate::error`, [`wps_status`]:
-//! client errors 400, `OperationNotSupported` 501, `NoApplicableCode` 500).
+//! client errors 400, `OperationNotSupported` 501, `NoApplicableCode` 500). The WPS-T
+//! operations set the status of the error table's row instead ([`WpsException::with_status`]):
+//! one OWS code there stands for several answers an HTTP client must tell apart (401 send a
+//! token, 403 not allowed, 409 already deployed).
 //!
 //! The document is served as `application/xml; charset=utf-8`. Its `version` attribute is
 //! the OWS ExceptionReport version the schema fixes for that OWS version: `2.0.0` (OWS 2.0)
@@ -28,6 +31,8 @@ pub struct WpsException {
     pub locator: Option<String>,
     /// What is wrong and what to change.
     pub text: String,
+    /// The HTTP status when it is not the code's ([`wps_status`]).
+    pub http_status: Option<StatusCode>,
 }
 
 impl WpsException {
@@ -43,7 +48,14 @@ impl WpsException {
             code: code.to_string(),
             locator: locator.map(str::to_string),
             text: text.into(),
+            http_status: None,
         }
+    }
+
+    /// The same exception answered with `status` instead of the code's.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.http_status = Some(status);
+        self
     }
 
     /// `MissingParameterValue` for `parameter`.
@@ -72,9 +84,9 @@ impl WpsException {
         )
     }
 
-    /// The HTTP status for this exception's code.
+    /// The HTTP status for this exception.
     pub fn status(&self) -> StatusCode {
-        wps_status(&self.code)
+        self.http_status.unwrap_or_else(|| wps_status(&self.code))
     }
 
     /// The `ows:ExceptionReport` document.
@@ -116,7 +128,16 @@ impl WpsException {
         if self.status().is_server_error() {
             tracing::warn!(code = %self.code, text = %self.text, "WPS exception");
         }
-        xml_response(self.status(), self.to_xml())
+        let status = self.status();
+        let mut response = xml_response(status, self.to_xml());
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 9110: a 401 names the scheme to authenticate with.
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"ades\""),
+            );
+        }
+        response
     }
 }
 

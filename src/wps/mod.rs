@@ -6,6 +6,11 @@
 //! document, parsed safely by `xml.rs`) and tells which version and operation it is;
 //! `v2/` and `v1/` answer; `exception.rs` writes `ows:ExceptionReport`s with the codes of
 //! the error table (`crate::error`).
+//!
+//! WPS-T (`v2/transactional.rs`): `wps:DeployProcess` and `wps:UndeployProcess`, in the
+//! Testbed-13 shape, deploy and undeploy processes through the same `deploy::Deployer` and
+//! the same admin token as OGC API - Processes Part 2; that is why the request headers
+//! (`Authorization`) travel with every request to the handlers.
 
 pub mod exception;
 pub mod request;
@@ -31,10 +36,11 @@ pub(crate) fn routes() -> axum::Router<AppState> {
 async fn wps_get(
     State(app): State<AppState>,
     base: BaseUrl,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     match WpsRequest::from_kvp(query.as_deref().unwrap_or("")) {
-        Ok(request) => dispatch(app, base, request).await,
+        Ok(request) => dispatch(app, base, &headers, request).await,
         Err(error) => error.into_response(),
     }
 }
@@ -46,14 +52,19 @@ async fn wps_post(
     body: Bytes,
 ) -> Response {
     match WpsRequest::from_xml(&headers, &body) {
-        Ok(request) => dispatch(app, base, request).await,
+        Ok(request) => dispatch(app, base, &headers, request).await,
         Err(error) => error.into_response(),
     }
 }
 
-async fn dispatch(app: AppState, base: BaseUrl, request: WpsRequest) -> Response {
+async fn dispatch(
+    app: AppState,
+    base: BaseUrl,
+    headers: &HeaderMap,
+    request: WpsRequest,
+) -> Response {
     match request.version {
-        WpsVersion::V2 => v2::handle(&app, &base, request).await,
+        WpsVersion::V2 => v2::handle(&app, &base, headers, request).await,
         WpsVersion::V1 => v1::handle(&app, &base, request).await,
     }
 }

@@ -19,7 +19,9 @@
 //!   attribute (all but GetCapabilities) must match the namespace; namespaces are resolved
 //!   properly (no prefix guessing); no DTDs, size and depth limits ([`super::xml`]);
 //! - GetStatus, GetResult and Dismiss exist only in WPS 2.0; Execute via KVP only in
-//!   WPS 1.0.0 (WPS 2.0 defines Execute for POST XML only).
+//!   WPS 1.0.0 (WPS 2.0 defines Execute for POST XML only);
+//! - the WPS-T operations DeployProcess and UndeployProcess (Testbed-13,
+//!   `v2/transactional.rs`) are WPS 2.0 POST XML only.
 //!
 //! The exception codes: a missing parameter is `MissingParameterValue`, a wrong value
 //! `InvalidParameterValue` (both with the parameter as locator), an unknown operation
@@ -82,17 +84,23 @@ pub enum Operation {
     GetStatus,
     GetResult,
     Dismiss,
+    /// WPS-T (Testbed-13, not a standard): deploy a process from a container image.
+    DeployProcess,
+    /// WPS-T: undeploy a deployed process.
+    UndeployProcess,
 }
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 6] = [
+    pub const ALL: [Operation; 8] = [
         Operation::GetCapabilities,
         Operation::DescribeProcess,
         Operation::Execute,
         Operation::GetStatus,
         Operation::GetResult,
         Operation::Dismiss,
+        Operation::DeployProcess,
+        Operation::UndeployProcess,
     ];
 
     /// The operation's name as the standards spell it.
@@ -104,6 +112,8 @@ impl Operation {
             Operation::GetStatus => "GetStatus",
             Operation::GetResult => "GetResult",
             Operation::Dismiss => "Dismiss",
+            Operation::DeployProcess => "DeployProcess",
+            Operation::UndeployProcess => "UndeployProcess",
         }
     }
 
@@ -113,6 +123,15 @@ impl Operation {
         Operation::ALL
             .into_iter()
             .find(|op| op.name().eq_ignore_ascii_case(name))
+    }
+
+    /// Whether this operation has a POST XML binding only (no KVP) in `version`.
+    pub fn xml_only(self, version: WpsVersion) -> bool {
+        match self {
+            Operation::Execute => version == WpsVersion::V2,
+            Operation::DeployProcess | Operation::UndeployProcess => true,
+            _ => false,
+        }
     }
 
     /// Whether `version` has this operation.
@@ -207,13 +226,16 @@ impl WpsRequest {
         if !operation.exists_in(version) {
             return Err(not_in_version(version, operation));
         }
-        if operation == Operation::Execute && version == WpsVersion::V2 {
+        if operation.xml_only(version) {
             return Err(WpsException::new(
                 version,
                 "OperationNotSupported",
                 Some("request"),
-                "WPS 2.0 Execute has no KVP binding: POST a wps:Execute XML document to this \
-                 endpoint.",
+                format!(
+                    "WPS 2.0 {name} has no KVP binding: POST a wps:{name} XML document to this \
+                     endpoint.",
+                    name = operation.name()
+                ),
             ));
         }
         Ok(WpsRequest {
@@ -360,8 +382,9 @@ fn unknown_operation(version: WpsVersion, name: &str) -> WpsException {
         Some(name),
         format!(
             "There is no operation {name:?}; WPS 2.0 offers GetCapabilities, DescribeProcess, \
-             Execute, GetStatus, GetResult and Dismiss; WPS 1.0.0 GetCapabilities, \
-             DescribeProcess and Execute."
+             Execute, GetStatus, GetResult and Dismiss (and the WPS-T DeployProcess and \
+             UndeployProcess, by POST XML); WPS 1.0.0 GetCapabilities, DescribeProcess and \
+             Execute."
         ),
     )
 }

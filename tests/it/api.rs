@@ -170,10 +170,17 @@ async fn server_with(catalog: Catalog, adjust: impl FnOnce(&mut ApiSettings)) ->
         ..ApiSettings::default()
     };
     adjust(&mut settings);
+    let deployer = ades::deploy::Deployer::new(
+        catalog.clone(),
+        store.clone(),
+        ades::registry::RegistryClient::new(Default::default()),
+        None,
+    );
     let router = api::router(ApiState {
         catalog,
         jobs: jobs.clone(),
         workspace: workspace.clone(),
+        deployer,
         settings: Arc::new(settings),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1476,13 +1483,17 @@ async fn json_01_the_core_resources_answer_application_json() {
     }
 }
 
-const ROUTES: [(&str, &str); 14] = [
+const ROUTES: [(&str, &str); 18] = [
     ("get", "/"),
     ("get", "/conformance"),
     ("get", "/api"),
     ("get", "/health"),
     ("get", "/processes"),
+    ("post", "/processes"),
     ("get", "/processes/{processID}"),
+    ("put", "/processes/{processID}"),
+    ("delete", "/processes/{processID}"),
+    ("get", "/processes/{processID}/package"),
     ("post", "/processes/{processID}/execution"),
     ("get", "/jobs"),
     ("get", "/jobs/{jobID}"),
@@ -2071,6 +2082,7 @@ async fn exceptions_an_unreachable_engine_is_503_with_retry_after() {
     let settings = CatalogSettings {
         discover_local_images: true,
         images: vec![],
+        ..Default::default()
     };
     let catalog = Catalog::new(settings, Ok(docker));
     catalog.rescan().await;

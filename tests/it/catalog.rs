@@ -93,6 +93,7 @@ fn discovering() -> CatalogSettings {
     CatalogSettings {
         discover_local_images: true,
         images: Vec::new(),
+        ..Default::default()
     }
 }
 
@@ -197,6 +198,7 @@ async fn configured_images_are_published_whatever_their_name() {
         CatalogSettings {
             discover_local_images: false,
             images: vec![tag.clone(), missing.clone()],
+            ..Default::default()
         },
         Ok(docker.clone()),
     );
@@ -228,6 +230,7 @@ async fn configured_images_are_published_whatever_their_name() {
         CatalogSettings {
             discover_local_images: true,
             images: vec![tag.clone()],
+            ..Default::default()
         },
         Ok(docker),
     );
@@ -242,6 +245,7 @@ async fn an_engine_that_does_not_answer_gives_an_empty_catalogue_and_a_reason() 
         CatalogSettings {
             discover_local_images: false,
             images: vec!["io-demo-1.0.0-seed:1.0.0".to_string()],
+            ..Default::default()
         },
     ] {
         // A socket nobody listens on any more: what a stopped engine leaves behind.
@@ -377,6 +381,7 @@ async fn an_image_built_after_the_scan_is_found_on_demand() {
         ades::catalog::CatalogSettings {
             discover_local_images: true,
             images: vec![],
+            ..Default::default()
         },
         Ok(docker),
     );

@@ -4,7 +4,10 @@
 //! any item is broken, so its success is itself the check of checklist items 18-30 and 32-36.
 
 use crate::cli::run_json;
-use crate::support::{ades, busybox_image, example_image, repo_root, shell_job_image};
+use crate::support::{
+    ades, busybox_image, docker, example_image, push_to_registry, registry, repo_root,
+    shell_job_image,
+};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -344,6 +347,71 @@ fn echo_runs_the_image_cmd_when_the_manifest_has_no_command() {
         std::fs::read(tmp.path().join("out/complex-echo")).unwrap(),
         std::fs::read(example("echo/sample/hello.txt")).unwrap()
     );
+}
+
+/// Removes an image reference from the engine when dropped, even when the test failed, so
+/// the next run of the test pulls again.
+struct RemoveImage(String);
+
+impl Drop for RemoveImage {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
+    }
+}
+
+#[test]
+fn an_image_only_in_a_registry_is_pulled_then_run() {
+    let repository = format!("ades-it/run-pull-{}", uuid::Uuid::new_v4().simple());
+    let remote = push_to_registry(&example_image("echo"), &registry(), &repository, "1.0.0");
+    let _cleanup = RemoveImage(remote.clone());
+    let tmp = tempfile::tempdir().unwrap();
+    let (ran, report) = run_json(&[
+        &remote,
+        "-j",
+        "MESSAGE=from the registry",
+        "-i",
+        &arg("COMPLEX_INPUT", example("echo/sample/hello.txt")),
+        "-o",
+        &output_dir(&tmp),
+    ]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(report["outputs"]["json"]["ECHOED"], "from the registry");
+    assert_eq!(report["image"], remote.as_str());
+    assert_container_removed(&report);
+    // The progress goes to stderr, before the container's output.
+    let pulling = ran.stderr.find(&format!("pulling image {remote}"));
+    let pulled = ran.stderr.find(&format!("pulled image {remote}"));
+    assert!(
+        matches!((pulling, pulled), (Some(a), Some(b)) if a < b),
+        "{}",
+        ran.stderr
+    );
+    docker(&["image", "inspect", &remote]);
+}
+
+#[test]
+fn an_image_missing_from_its_registry_cannot_start() {
+    let remote = format!(
+        "{}/ades-it/never-pushed-{}:1.0.0",
+        registry(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let ran = ades(&["run", &remote]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains(&format!("pulling image {remote}")),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        ran.stderr.contains(&format!(
+            "error: image {remote} is not in the Docker engine and pulling it from {} failed",
+            registry()
+        )),
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.stderr.contains("manifest unknown"), "{}", ran.stderr);
 }
 
 #[test]

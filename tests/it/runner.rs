@@ -3,8 +3,9 @@
 //! Every case uses its own run id or image tag (the suite runs in parallel threads) and
 //! checks afterwards that no container with its run id is left.
 
-use crate::support::busybox_image;
+use crate::support::{self, auth_registry, busybox_image, push_to_registry, registry};
 use ades::images::{self, BuildRequest, ImageError};
+use ades::registry::RegistryCredentials;
 use ades::runner::docker::DockerRunner;
 use ades::runner::{
     BindMount, ContainerExit, ContainerRunner, ContainerSpec, Limits, LogSink, RunnerError,
@@ -24,6 +25,7 @@ const MIB: i64 = 1024 * 1024;
 struct Collected {
     stdout: Vec<u8>,
     stderr: Vec<u8>,
+    statuses: Vec<String>,
 }
 
 impl Collected {
@@ -41,6 +43,9 @@ impl LogSink for Collected {
     }
     fn stderr(&mut self, chunk: &[u8]) {
         self.stderr.extend_from_slice(chunk);
+    }
+    fn status(&mut self, message: &str) {
+        self.statuses.push(message.to_string());
     }
 }
 
@@ -411,15 +416,273 @@ async fn dropping_the_run_removes_the_container() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn unknown_image_is_image_not_found() {
+async fn an_unknown_local_image_fails_its_pull_with_a_build_hint() {
+    // Without a registry in its name the image would come from Docker Hub, which this
+    // machine may not reach: either way the pull fails, and the hint covers the likelier
+    // mistake of a local image that was never built.
     let docker = engine().await;
     let mut spec = shell(&unique("noimage"), "exit 0");
     spec.image = format!("{}:latest", unique("missing-image"));
     let (result, _) = run(&docker, &spec).await;
     match result {
-        Err(RunnerError::ImageNotFound(image)) => assert_eq!(image, spec.image),
-        other => panic!("expected ImageNotFound, got {other:?}"),
+        Err(RunnerError::PullFailed(message)) => {
+            assert!(message.contains(&spec.image), "{message}");
+            assert!(message.contains("ades seed build"), "{message}");
+        }
+        other => panic!("expected PullFailed, got {other:?}"),
     }
+}
+
+/// The repository of a test image in a registry: unique, so the engine never has it yet.
+fn unique_repository(prefix: &str) -> String {
+    format!("ades-it/{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+fn image_is_local(reference: &str) -> bool {
+    std::process::Command::new("docker")
+        .args(["image", "inspect", reference])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run the docker CLI")
+        .success()
+}
+
+/// Pushes `local` to the basic-auth test registry as `repository:tag`, logging in through a
+/// throw-away Docker CLI configuration so the user's own is left alone; the local tag made
+/// for the push is removed again.
+fn push_to_auth_registry(local: &str, repository: &str, tag: &str) -> String {
+    use std::io::Write;
+    let registry = auth_registry();
+    let config = tempfile::tempdir().unwrap();
+    let config_dir = config.path().to_str().unwrap();
+    let mut login = std::process::Command::new("docker")
+        .args([
+            "--config",
+            config_dir,
+            "login",
+            "-u",
+            "ades",
+            "--password-stdin",
+        ])
+        .arg(&registry)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("run docker login");
+    login
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"ades-secret")
+        .unwrap();
+    assert!(
+        login.wait().unwrap().success(),
+        "docker login {registry} failed"
+    );
+    let remote = format!("{registry}/{repository}:{tag}");
+    support::docker(&["tag", local, &remote]);
+    support::docker(&["--config", config_dir, "push", "--quiet", &remote]);
+    support::docker(&["rmi", &remote]);
+    remote
+}
+
+/// Builds an image with a layer of its own (so pulling it downloads something), pushes it to
+/// the open test registry as `repository:1` and removes it from the engine again.
+fn push_image_with_a_new_layer(repository: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!("FROM {}\nCOPY stamp /stamp\n", busybox_image()),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("stamp"), repository).unwrap();
+    let remote = format!("{}/{repository}:1", registry());
+    support::docker(&["build", "-q", "-t", &remote, dir.path().to_str().unwrap()]);
+    support::docker(&["push", "--quiet", &remote]);
+    // The only tag: removing it removes the image and its new layer.
+    support::docker(&["rmi", &remote]);
+    remote
+}
+
+fn auth_credentials(password: &str) -> Vec<RegistryCredentials> {
+    vec![RegistryCredentials {
+        registry: auth_registry(),
+        username: "ades".to_string(),
+        password: password.to_string(),
+    }]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_absent_image_is_pulled_then_run_with_progress_reported() {
+    let docker = engine().await;
+    let remote = push_image_with_a_new_layer(&unique_repository("pull"));
+    let _cleanup = ImagesToRemove(vec![remote.clone()]);
+    assert!(
+        !image_is_local(&remote),
+        "{remote} is already in the engine"
+    );
+
+    let mut spec = shell(&unique("pulled"), "echo pulled-and-ran");
+    spec.image = remote.clone();
+    let (result, logs) = run(&docker, &spec).await;
+    assert_eq!(result.unwrap(), ContainerExit::Exited(0));
+    assert_eq!(logs.out(), "pulled-and-ran\n");
+    assert_eq!(
+        logs.statuses.first().map(String::as_str),
+        Some(format!("pulling image {remote}").as_str()),
+        "{:?}",
+        logs.statuses
+    );
+    assert!(
+        logs.statuses
+            .iter()
+            .any(|s| s.starts_with(&format!("pulling image {remote}: "))
+                && s.ends_with("layers done")),
+        "no layer progress in {:?}",
+        logs.statuses
+    );
+    assert!(
+        logs.statuses
+            .last()
+            .unwrap()
+            .starts_with(&format!("pulled image {remote}")),
+        "{:?}",
+        logs.statuses
+    );
+    assert!(image_is_local(&remote));
+
+    // Present now: the next run pulls nothing.
+    let spec = ContainerSpec {
+        run_id: unique("pulled-again"),
+        ..spec
+    };
+    let (result, logs) = run(&docker, &spec).await;
+    assert_eq!(result.unwrap(), ContainerExit::Exited(0));
+    assert!(logs.statuses.is_empty(), "{:?}", logs.statuses);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runs_of_one_absent_digest_reference_share_one_pull() {
+    let docker = engine().await;
+    let repository = unique_repository("digest");
+    let registry = registry();
+    push_to_registry(busybox_image(), &registry, &repository, "1");
+    // The digest the registry holds for the tag, as a client pinning the image would use it.
+    let head = std::process::Command::new("curl")
+        .args(["-sfI", "-H"])
+        .arg("Accept: application/vnd.docker.distribution.manifest.v2+json")
+        .arg(format!("http://{registry}/v2/{repository}/manifests/1"))
+        .output()
+        .expect("run curl");
+    let headers = String::from_utf8_lossy(&head.stdout).to_string();
+    let digest = headers
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("docker-content-digest")
+                .then(|| value.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no digest in {headers}"));
+    let pinned = format!("{registry}/{repository}@{digest}");
+    let _cleanup = ImagesToRemove(vec![pinned.clone()]);
+    assert!(
+        !image_is_local(&pinned),
+        "{pinned} is already in the engine"
+    );
+
+    let runner = DockerRunner::new(docker.clone());
+    let spec = |name: &str| ContainerSpec {
+        image: pinned.clone(),
+        ..shell(&unique(name), "echo ok")
+    };
+    let (first, second) = (spec("digest-a"), spec("digest-b"));
+    let (mut logs_a, mut logs_b) = (Collected::default(), Collected::default());
+    let (a, b) = tokio::join!(
+        runner.run(&first, CancellationToken::new(), &mut logs_a),
+        runner.run(&second, CancellationToken::new(), &mut logs_b),
+    );
+    assert_eq!(a.unwrap(), ContainerExit::Exited(0));
+    assert_eq!(b.unwrap(), ContainerExit::Exited(0));
+    assert_eq!((logs_a.out(), logs_b.out()), ("ok\n".into(), "ok\n".into()));
+    let pulls = logs_a
+        .statuses
+        .iter()
+        .chain(&logs_b.statuses)
+        .filter(|s| **s == format!("pulling image {pinned}"))
+        .count();
+    assert_eq!(pulls, 1, "{:?} {:?}", logs_a.statuses, logs_b.statuses);
+    assert_no_container(&docker, &first.run_id).await;
+    assert_no_container(&docker, &second.run_id).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_image_missing_from_the_registry_fails_the_pull() {
+    let docker = engine().await;
+    let mut spec = shell(&unique("not-in-registry"), "exit 0");
+    spec.image = format!("{}/{}:1", registry(), unique_repository("never-pushed"));
+    let (result, logs) = run(&docker, &spec).await;
+    match result {
+        Err(RunnerError::PullFailed(message)) => {
+            assert!(message.contains(&spec.image), "{message}");
+            assert!(message.contains("manifest unknown"), "{message}");
+            assert!(
+                message.contains(&format!("exist in {}", registry())),
+                "{message}"
+            );
+        }
+        other => panic!("expected PullFailed, got {other:?}"),
+    }
+    assert_eq!(logs.statuses, vec![format!("pulling image {}", spec.image)]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_auth_registry_needs_the_configured_credentials() {
+    let docker = engine().await;
+    let remote = push_to_auth_registry(busybox_image(), &unique_repository("auth"), "1");
+    let _cleanup = ImagesToRemove(vec![remote.clone()]);
+    let mut spec = shell(&unique("auth-none"), "echo authorised");
+    spec.image = remote.clone();
+
+    // No credentials, then wrong ones: refused, and the message says what to configure.
+    let (result, _) = run(&docker, &spec).await;
+    match result {
+        Err(RunnerError::PullFailed(message)) => {
+            assert!(message.contains(&remote), "{message}");
+            assert!(
+                message.contains(&format!("{} requires credentials", auth_registry())),
+                "{message}"
+            );
+        }
+        other => panic!("expected PullFailed, got {other:?}"),
+    }
+    let mut logs = Collected::default();
+    let result = DockerRunner::new(docker.clone())
+        .with_registry_credentials(auth_credentials("wrong-password"))
+        .run(&spec, CancellationToken::new(), &mut logs)
+        .await;
+    match result {
+        Err(RunnerError::PullFailed(message)) => {
+            assert!(message.contains("refused the credentials"), "{message}");
+            assert!(!message.contains("wrong-password"), "{message}");
+        }
+        other => panic!("expected PullFailed, got {other:?}"),
+    }
+    assert!(!image_is_local(&remote));
+
+    // The right ones: pulled and run.
+    let spec = ContainerSpec {
+        run_id: unique("auth-ok"),
+        ..spec
+    };
+    let mut logs = Collected::default();
+    let result = DockerRunner::new(docker.clone())
+        .with_registry_credentials(auth_credentials("ades-secret"))
+        .run(&spec, CancellationToken::new(), &mut logs)
+        .await;
+    assert_eq!(result.unwrap(), ContainerExit::Exited(0));
+    assert_eq!(logs.out(), "authorised\n");
+    assert_no_container(&docker, &spec.run_id).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -13,7 +13,7 @@
 use ades::domain::{JobStatus, ProcessId, WorkerId};
 use ades::store::postgres::PostgresStore;
 use ades::store::sqlite::SqliteStore;
-use ades::store::{JobStore, StoreError};
+use ades::store::{JobStore, ProcessStore, StoreError};
 use sqlx::Connection;
 use std::sync::Arc;
 use std::time::Instant;
@@ -49,6 +49,13 @@ contract_tests!(sqlite, open_sqlite;
     final_statuses_never_change,
     job_events_are_the_trail_oldest_first,
     running_job_ids_lists_held_jobs,
+    process_insert_and_get_round_trip,
+    process_duplicate_insert_keeps_the_first,
+    process_replace_keeps_deployed_and_changes_the_rest,
+    process_replace_and_delete_of_unknown_ids_are_not_found,
+    processes_are_listed_by_id,
+    process_delete_then_get_is_none,
+    process_concurrent_inserts_of_one_id_have_one_winner,
 );
 
 contract_tests!(postgres, open_postgres;
@@ -66,6 +73,13 @@ contract_tests!(postgres, open_postgres;
     final_statuses_never_change,
     job_events_are_the_trail_oldest_first,
     running_job_ids_lists_held_jobs,
+    process_insert_and_get_round_trip,
+    process_duplicate_insert_keeps_the_first,
+    process_replace_keeps_deployed_and_changes_the_rest,
+    process_replace_and_delete_of_unknown_ids_are_not_found,
+    processes_are_listed_by_id,
+    process_delete_then_get_is_none,
+    process_concurrent_inserts_of_one_id_have_one_winner,
 );
 
 /// A fresh SQLite store in a temporary directory (kept alive by the returned guard).
@@ -181,7 +195,10 @@ mod contract {
         ExecuteRequest, InputValue, Job, JobEvent, JobId, JobResults, JobStatus, OutputRequest,
         OutputValue, ProcessId, ResponseMode, Subscriber, TransmissionMode, WorkerId,
     };
-    use ades::store::{Completion, JobFilter, JobStore, NewJob, ReapedJob, StoreError};
+    use ades::store::{
+        Completion, DeployedProcess, JobFilter, JobStore, NewJob, ProcessWriteError, ReapedJob,
+        StoreError,
+    };
     use seed::errors::{FailureCategory, JobFailure};
     use serde_json::json;
     use std::collections::{BTreeMap, HashSet};
@@ -1119,6 +1136,218 @@ mod contract {
         assert_eq!(store.running_job_ids().await.unwrap(), [b]);
         assert!(!store.running_job_ids().await.unwrap().contains(&c));
     }
+
+    // Deployed processes (`ProcessStore`, a supertrait of `JobStore`).
+
+    /// A deployed process whose package holds every byte value (not UTF-8) and whose
+    /// manifest exercises JSON that a lossy column would change: key order, large and
+    /// negative integers, floats, escapes, a NUL character and non-ASCII text.
+    pub fn deployed_process(id: &str, deployed: OffsetDateTime) -> DeployedProcess {
+        DeployedProcess {
+            id: id.to_owned(),
+            package_media_type: "application/ogcapppkg+json".to_owned(),
+            package: (0..=255u8).chain([0, 255, 10, 13]).collect(),
+            image: format!("registry.example.org/algorithms/{id}:1.0.0"),
+            pinned_image: format!(
+                "registry.example.org/algorithms/{id}@sha256:{}",
+                "ab".repeat(32)
+            ),
+            manifest: json!({
+                "seedVersion": "1.0.0",
+                "job": {
+                    "name": id,
+                    "jobVersion": "1.0.0",
+                    "packageVersion": "1.0.0",
+                    "title": "Démo \"quoted\" \u{0000} nul",
+                    "maintainer": {"name": "Ω", "email": "a@example.org"},
+                    "timeout": 3600,
+                    "interface": {
+                        "command": "run ${INPUT} ${OUTPUT_DIR}",
+                        "inputs": {"json": [{"name": "N", "type": "integer"}]},
+                    },
+                    "resources": {"scalar": [
+                        {"name": "cpus", "value": 1.5},
+                        {"name": "mem", "value": 0.1},
+                        {"name": "disk", "value": -2.25e-7},
+                    ]},
+                    "numbers": [u64::MAX, i64::MIN, 0, -1, 1e300],
+                    "empty": {},
+                    "nothing": null,
+                },
+            }),
+            deployed,
+            updated: deployed,
+        }
+    }
+
+    async fn get_process(store: &Store, id: &str) -> DeployedProcess {
+        store
+            .get_process(id)
+            .await
+            .unwrap()
+            .expect("the process exists")
+    }
+
+    pub async fn process_insert_and_get_round_trip(store: Store) {
+        assert_eq!(store.get_process("io-demo").await.unwrap(), None);
+        let precise = datetime!(2025-03-01 12:00:00.123456 UTC);
+        let mut process = deployed_process("io-demo", precise);
+        process.updated = precise + Duration::microseconds(1);
+        store.insert_process(&process).await.unwrap();
+        // Bytes, JSON and microsecond times all come back exactly.
+        assert_eq!(get_process(&store, "io-demo").await, process);
+        assert_eq!(store.list_processes().await.unwrap(), [process.clone()]);
+
+        // Times are stored to the microsecond, like job times; an offset is the same instant.
+        let mut coarse = deployed_process("coarse", datetime!(2025-03-01 14:00:00.1234567 +02:00));
+        coarse.package = Vec::new();
+        store.insert_process(&coarse).await.unwrap();
+        let stored = get_process(&store, "coarse").await;
+        assert_eq!(stored.deployed, datetime!(2025-03-01 12:00:00.123456 UTC));
+        assert_eq!(stored.updated, stored.deployed);
+        assert!(stored.package.is_empty());
+    }
+
+    pub async fn process_duplicate_insert_keeps_the_first(store: Store) {
+        let first = deployed_process("io-demo", at(0));
+        store.insert_process(&first).await.unwrap();
+        let mut second = deployed_process("io-demo", at(5));
+        second.image = "other:2".to_owned();
+        second.package = b"{}".to_vec();
+        second.manifest = json!({"other": true});
+        let error = store.insert_process(&second).await.unwrap_err();
+        assert!(
+            matches!(&error, ProcessWriteError::Duplicate(id) if id == "io-demo"),
+            "{error:?}"
+        );
+        assert_eq!(get_process(&store, "io-demo").await, first);
+        assert_eq!(store.list_processes().await.unwrap().len(), 1);
+    }
+
+    pub async fn process_replace_keeps_deployed_and_changes_the_rest(store: Store) {
+        let first = deployed_process("io-demo", at(0));
+        store.insert_process(&first).await.unwrap();
+        let replacement = DeployedProcess {
+            id: "io-demo".to_owned(),
+            package_media_type: "application/cwl+yaml".to_owned(),
+            package: b"cwlVersion: v1.2\n".to_vec(),
+            image: "registry.example.org/algorithms/io-demo:2.0.0".to_owned(),
+            pinned_image: format!("sha256:{}", "cd".repeat(32)),
+            manifest: json!({"seedVersion": "1.0.0", "job": {"name": "io-demo", "v": 2}}),
+            // A replace never moves the first deployment time, whatever it is given.
+            deployed: at(99),
+            updated: datetime!(2025-03-01 12:01:00.000001 UTC),
+        };
+        store.replace_process(&replacement).await.unwrap();
+        let stored = get_process(&store, "io-demo").await;
+        assert_eq!(
+            stored,
+            DeployedProcess {
+                deployed: first.deployed,
+                ..replacement.clone()
+            }
+        );
+        // Replacing again with the same content is fine (one row, still there).
+        store.replace_process(&replacement).await.unwrap();
+        assert_eq!(store.list_processes().await.unwrap(), [stored]);
+    }
+
+    pub async fn process_replace_and_delete_of_unknown_ids_are_not_found(store: Store) {
+        let ghost = deployed_process("ghost", at(0));
+        let error = store.replace_process(&ghost).await.unwrap_err();
+        assert!(
+            matches!(&error, ProcessWriteError::NotFound(id) if id == "ghost"),
+            "{error:?}"
+        );
+        let error = store.delete_process("ghost").await.unwrap_err();
+        assert!(
+            matches!(&error, ProcessWriteError::NotFound(id) if id == "ghost"),
+            "{error:?}"
+        );
+        // Neither created anything, and other processes are left alone.
+        store
+            .insert_process(&deployed_process("kept", at(0)))
+            .await
+            .unwrap();
+        assert!(store.replace_process(&ghost).await.is_err());
+        assert_eq!(store.get_process("ghost").await.unwrap(), None);
+        let listed = store.list_processes().await.unwrap();
+        assert_eq!(
+            listed.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+            ["kept"]
+        );
+    }
+
+    pub async fn processes_are_listed_by_id(store: Store) {
+        assert!(store.list_processes().await.unwrap().is_empty());
+        // Hyphens and digits: a collation that skips punctuation would order these
+        // differently from byte order.
+        let ids = ["zeta", "a-c", "ab", "a", "b2", "b10", "a-b-c", "m"];
+        for (i, id) in ids.iter().enumerate() {
+            let process = deployed_process(id, at(i as i64));
+            store.insert_process(&process).await.unwrap();
+        }
+        let listed = store.list_processes().await.unwrap();
+        let mut expected: Vec<&str> = ids.to_vec();
+        expected.sort();
+        assert_eq!(
+            listed.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+            expected
+        );
+        for process in &listed {
+            let i = ids.iter().position(|id| *id == process.id).unwrap();
+            assert_eq!(process, &deployed_process(ids[i], at(i as i64)));
+        }
+    }
+
+    pub async fn process_delete_then_get_is_none(store: Store) {
+        store
+            .insert_process(&deployed_process("gone", at(0)))
+            .await
+            .unwrap();
+        store
+            .insert_process(&deployed_process("stays", at(1)))
+            .await
+            .unwrap();
+        store.delete_process("gone").await.unwrap();
+        assert_eq!(store.get_process("gone").await.unwrap(), None);
+        let error = store.delete_process("gone").await.unwrap_err();
+        assert!(matches!(error, ProcessWriteError::NotFound(_)), "{error:?}");
+        assert_eq!(
+            store.list_processes().await.unwrap(),
+            [deployed_process("stays", at(1))]
+        );
+        // The id is free again.
+        let again = deployed_process("gone", at(2));
+        store.insert_process(&again).await.unwrap();
+        assert_eq!(get_process(&store, "gone").await, again);
+    }
+
+    pub async fn process_concurrent_inserts_of_one_id_have_one_winner(store: Store) {
+        const DEPLOYERS: i64 = 8;
+        let barrier = Arc::new(tokio::sync::Barrier::new(DEPLOYERS as usize));
+        let mut tasks = Vec::new();
+        for i in 0..DEPLOYERS {
+            let store = store.clone();
+            let barrier = barrier.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut process = deployed_process("racy", at(i));
+                process.image = format!("racy:{i}");
+                barrier.wait().await;
+                (process.clone(), store.insert_process(&process).await)
+            }));
+        }
+        let mut winners = Vec::new();
+        for task in tasks {
+            match task.await.unwrap() {
+                (process, Ok(())) => winners.push(process),
+                (_, Err(ProcessWriteError::Duplicate(id))) => assert_eq!(id, "racy"),
+                (_, Err(other)) => panic!("a losing deploy is a duplicate, not {other:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "exactly one deploy wins");
+        assert_eq!(get_process(&store, "racy").await, winners[0]);
+    }
 }
 
 // SQLite-specific behaviour.
@@ -1207,6 +1436,71 @@ async fn sqlite_unreadable_rows_are_corrupt_not_database_errors() {
     // The schema itself refuses statuses the state machine does not know.
     let refused = sqlx::query("UPDATE jobs SET status = 'paused' WHERE id = ?1")
         .bind(job.id.as_str())
+        .execute(&pool)
+        .await;
+    assert!(refused.is_err());
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_processes_survive_closing_and_reopening_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("processes.db");
+    let store = SqliteStore::connect(path.to_str().unwrap()).await.unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let kept = contract::deployed_process("kept", now);
+    store.insert_process(&kept).await.unwrap();
+    let deleted = contract::deployed_process("deleted", now);
+    store.insert_process(&deleted).await.unwrap();
+    store.delete_process("deleted").await.unwrap();
+    store.close().await;
+
+    let url = format!("sqlite://{}", path.display());
+    let reopened = SqliteStore::connect(&url).await.unwrap();
+    let mut expected = kept.clone();
+    // Stored to the microsecond.
+    expected.deployed = expected
+        .deployed
+        .replace_nanosecond(now.microsecond() * 1_000)
+        .unwrap();
+    expected.updated = expected.deployed;
+    assert_eq!(reopened.list_processes().await.unwrap(), [expected]);
+    assert_eq!(reopened.get_process("deleted").await.unwrap(), None);
+    reopened.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_unreadable_process_rows_are_corrupt_not_database_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("corrupt.db");
+    let store = SqliteStore::connect(path.to_str().unwrap()).await.unwrap();
+    let at = time::OffsetDateTime::UNIX_EPOCH;
+    for id in ["bad-json", "bad-time"] {
+        let process = contract::deployed_process(id, at);
+        store.insert_process(&process).await.unwrap();
+    }
+
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    sqlx::query("UPDATE deployed_processes SET manifest = 'not json' WHERE id = 'bad-json'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Far beyond the year 9999: no OffsetDateTime holds it.
+    sqlx::query("UPDATE deployed_processes SET updated = ?1 WHERE id = 'bad-time'")
+        .bind(i64::MAX)
+        .execute(&pool)
+        .await
+        .unwrap();
+    for id in ["bad-json", "bad-time"] {
+        let error = store.get_process(id).await.unwrap_err();
+        assert!(matches!(error, StoreError::Corrupt(_)), "{id}: {error:?}");
+    }
+    let error = store.list_processes().await.unwrap_err();
+    assert!(matches!(error, StoreError::Corrupt(_)), "{error:?}");
+
+    // The STRICT table refuses a package that is not bytes.
+    let refused = sqlx::query("UPDATE deployed_processes SET package = 12 WHERE id = 'bad-json'")
         .execute(&pool)
         .await;
     assert!(refused.is_err());
@@ -1310,6 +1604,60 @@ async fn postgres_unreadable_rows_are_corrupt_not_database_errors() {
         .execute(&mut raw)
         .await;
     assert!(refused.is_err());
+    raw.close().await.unwrap();
+    store.close().await;
+}
+
+#[tokio::test]
+async fn postgres_processes_survive_closing_and_reopening_the_store() {
+    let database = TestDatabase::create().await;
+    let store = PostgresStore::connect(&database.url()).await.unwrap();
+    let at = time::macros::datetime!(2025-03-01 12:00:00.654321 UTC);
+    let kept = contract::deployed_process("kept", at);
+    store.insert_process(&kept).await.unwrap();
+    store.close().await;
+
+    // A new pool on the same database (migrations already applied) sees it unchanged.
+    let reopened = PostgresStore::connect(&database.url()).await.unwrap();
+    assert_eq!(
+        reopened.list_processes().await.unwrap(),
+        std::slice::from_ref(&kept)
+    );
+    let error = reopened.insert_process(&kept).await.unwrap_err();
+    assert!(
+        matches!(error, ades::store::ProcessWriteError::Duplicate(_)),
+        "{error:?}"
+    );
+    reopened.close().await;
+}
+
+#[tokio::test]
+async fn postgres_unreadable_process_rows_are_corrupt_not_database_errors() {
+    let database = TestDatabase::create().await;
+    let store = PostgresStore::connect(&database.url()).await.unwrap();
+    let at = time::OffsetDateTime::UNIX_EPOCH;
+    for id in ["bad-json", "bad-time"] {
+        let process = contract::deployed_process(id, at);
+        store.insert_process(&process).await.unwrap();
+    }
+
+    let mut raw = sqlx::PgConnection::connect(&database.url()).await.unwrap();
+    sqlx::query("UPDATE deployed_processes SET manifest = 'not json' WHERE id = 'bad-json'")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    // Far beyond the year 9999: no OffsetDateTime holds it.
+    sqlx::query("UPDATE deployed_processes SET updated = $1 WHERE id = 'bad-time'")
+        .bind(i64::MAX)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    for id in ["bad-json", "bad-time"] {
+        let error = store.get_process(id).await.unwrap_err();
+        assert!(matches!(error, StoreError::Corrupt(_)), "{id}: {error:?}");
+    }
+    let error = store.list_processes().await.unwrap_err();
+    assert!(matches!(error, StoreError::Corrupt(_)), "{error:?}");
     raw.close().await.unwrap();
     store.close().await;
 }

@@ -110,3 +110,50 @@ pub fn shell_job_image() -> String {
         })
         .clone()
 }
+
+/// The open test registry (`host:port`, anonymous push and pull), started by
+/// scripts/start-registry.sh; a test fails (never skips) without it.
+pub fn registry() -> String {
+    std::env::var("ADES_TEST_REGISTRY").unwrap_or_else(|_| {
+        panic!(
+            "ADES_TEST_REGISTRY is not set: run scripts/start-registry.sh and set \
+             ADES_TEST_REGISTRY=127.0.0.1:5000 (scripts/test-all.sh does both)"
+        )
+    })
+}
+
+/// The test registry with basic authentication (user `ades`, password `ades-secret`).
+pub fn auth_registry() -> String {
+    std::env::var("ADES_TEST_AUTH_REGISTRY").unwrap_or_else(|_| {
+        panic!(
+            "ADES_TEST_AUTH_REGISTRY is not set: run scripts/start-registry.sh and set \
+             ADES_TEST_AUTH_REGISTRY=127.0.0.1:5001 (scripts/test-all.sh does both)"
+        )
+    })
+}
+
+/// Runs `docker` with `args`, panicking with its output when it fails; returns stdout.
+pub fn docker(args: &[&str]) -> String {
+    let output = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run the docker CLI");
+    assert!(
+        output.status.success(),
+        "docker {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// Pushes the local image `local` to `registry` as `repository:tag` (registry-qualified
+/// reference returned). The local tag made for the push is removed again, so the local
+/// engine keeps only `local`.
+pub fn push_to_registry(local: &str, registry: &str, repository: &str, tag: &str) -> String {
+    let remote = format!("{registry}/{repository}:{tag}");
+    docker(&["tag", local, &remote]);
+    docker(&["push", "--quiet", &remote]);
+    docker(&["rmi", &remote]);
+    remote
+}

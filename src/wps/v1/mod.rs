@@ -61,6 +61,12 @@ pub(crate) async fn handle(app: &AppState, base: &BaseUrl, request: WpsRequest) 
              GetResult and Dismiss are WPS 2.0 operations (send version=2.0.0), and the \
              status of a 1.0.0 execution is at its statusLocation.",
         ),
+        Operation::DeployProcess | Operation::UndeployProcess => exception(
+            "OperationNotSupported",
+            Some("request"),
+            "DeployProcess and UndeployProcess (WPS-T) are WPS 2.0 operations: POST them in \
+             the WPS 2.0 namespace with version=\"2.0.0\".",
+        ),
     }
 }
 
@@ -90,6 +96,7 @@ pub(crate) fn exception(code: &str, locator: Option<&str>, text: impl Into<Strin
         code: code.to_string(),
         locator: locator.map(str::to_string),
         text: text.into(),
+        http_status: None,
     }
     .into_response()
 }

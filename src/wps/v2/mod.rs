@@ -12,10 +12,14 @@
 //! - An unknown process or job is `NoSuchProcess`/`NoSuchJob` with status 400, as WPS 2.0
 //!   gives its exception codes (the OGC API answers 404 for the same job; see
 //!   `crate::error::wps_status`).
-//! - Execute is in `execute.rs`; status and results in `status.rs`.
+//! - Execute is in `execute.rs`; status and results in `status.rs`; the WPS-T
+//!   DeployProcess and UndeployProcess in `transactional.rs`. GetCapabilities lists the
+//!   WPS-T operations only when deploying is enabled (an admin token is configured):
+//!   `ows:Operation/@name` is a free string in OWS 2.0, so the document stays valid.
 
 mod execute;
 mod status;
+mod transactional;
 
 use super::exception::{xml_response, WpsException, OWS2};
 use super::request::{Kvp, Operation, RequestBody, WpsRequest, WpsVersion, WPS2};
@@ -25,7 +29,7 @@ use crate::domain::{
     InputDescription, InputKind, JobControlOption, OutputDescription, OutputKind, Process,
     ProcessId,
 };
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use seed::manifest::JsonType;
 use std::fmt::Write as _;
@@ -49,8 +53,13 @@ const ANY_FILE_FORMATS: [&str; 5] = [
     "application/json",
 ];
 
-pub(crate) async fn handle(app: &AppState, base: &BaseUrl, request: WpsRequest) -> Response {
-    match run(app, base, request).await {
+pub(crate) async fn handle(
+    app: &AppState,
+    base: &BaseUrl,
+    headers: &HeaderMap,
+    request: WpsRequest,
+) -> Response {
+    match run(app, base, headers, request).await {
         Ok(response) => response,
         Err(exception) => exception.into_response(),
     }
@@ -59,6 +68,7 @@ pub(crate) async fn handle(app: &AppState, base: &BaseUrl, request: WpsRequest) 
 async fn run(
     app: &AppState,
     base: &BaseUrl,
+    headers: &HeaderMap,
     request: WpsRequest,
 ) -> Result<Response, WpsException> {
     match (request.operation, &request.body) {
@@ -88,6 +98,20 @@ async fn run(
         (Operation::GetStatus, body) => status::get_status(app, &job_id(body)?).await,
         (Operation::GetResult, body) => status::get_result(app, base, &job_id(body)?).await,
         (Operation::Dismiss, body) => status::dismiss(app, &job_id(body)?).await,
+        (Operation::DeployProcess, RequestBody::Xml(root)) => {
+            transactional::deploy(app, headers, root).await
+        }
+        (Operation::UndeployProcess, RequestBody::Xml(root)) => {
+            transactional::undeploy(app, headers, root).await
+        }
+        (Operation::DeployProcess | Operation::UndeployProcess, RequestBody::Kvp(_)) => {
+            Err(WpsException::new(
+                V,
+                "OperationNotSupported",
+                Some("request"),
+                "DeployProcess and UndeployProcess have no KVP binding: POST the XML document.",
+            ))
+        }
     }
 }
 
@@ -194,9 +218,17 @@ fn capabilities(app: &AppState, base: &BaseUrl) -> String {
         title = escape_text(&app.settings.title),
         site = escape_attr(&base.join("/")),
     );
+    let deploying = app.settings.admin_token.is_some();
     for operation in Operation::ALL {
+        let transactional = matches!(
+            operation,
+            Operation::DeployProcess | Operation::UndeployProcess
+        );
+        if transactional && !deploying {
+            continue;
+        }
         let href = escape_attr(&endpoint);
-        let get = if operation == Operation::Execute {
+        let get = if operation.xml_only(V) {
             String::new()
         } else {
             format!("<ows:Get xlink:href=\"{href}\"/>")

@@ -1,0 +1,277 @@
+//! OGC API - Processes Part 2: `POST /processes` (deploy), `PUT /processes/{id}` (replace),
+//! `DELETE /processes/{id}` (undeploy), `GET /processes/{id}/package`. The writes need the
+//! operator's bearer token (`auth.admin_token`); the work is `deploy::Deployer`'s.
+
+use super::views::ProcessSummaryView;
+use super::{AppState, BaseUrl};
+use crate::deploy::{package, DeployError, Package};
+use crate::error::{ApiError, ErrorCode};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+/// The optional query of a deploy or replace.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeployQuery {
+    /// The image of a bare Seed manifest (`application/vnd.seed.manifest+json`); default:
+    /// the manifest's Seed image name.
+    image: Option<String>,
+}
+
+/// Deploys a process from a Seed image.
+#[utoipa::path(
+    post,
+    path = "/processes",
+    tag = "Deploy, Replace, Undeploy",
+    operation_id = "deploy",
+    params(DeployQuery),
+    request_body(
+        content = serde_json::Value,
+        description = "An OGC Application Package (`application/ogcapppkg+json`) with a Docker \
+            execution unit, a bare Seed manifest (`application/vnd.seed.manifest+json`), or \
+            `{\"image\": \"registry/repository:tag\"}` (`application/vnd.ades.image+json`).",
+        content_type = "application/ogcapppkg+json"
+    ),
+    responses(
+        (status = 201, description = "Deployed; `Location` is the new process.", body = ProcessSummaryView),
+        (status = 400, description = "The package cannot be used: the message says why.", body = crate::error::ExceptionView),
+        (status = 401, description = "No or a wrong bearer token.", body = crate::error::ExceptionView),
+        (status = 403, description = "Deploying is disabled, or the id is a built-in process (`immutable-process`).", body = crate::error::ExceptionView),
+        (status = 409, description = "A process with this id is deployed (`duplicated-process`).", body = crate::error::ExceptionView),
+        (status = 415, description = "Unsupported `Content-Type` (`unsupported-media-type`).", body = crate::error::ExceptionView),
+    ),
+    security(("admin_token" = []))
+)]
+pub async fn deploy_process(
+    State(app): State<AppState>,
+    base: BaseUrl,
+    headers: HeaderMap,
+    query: Result<Query<DeployQuery>, axum::extract::rejection::QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    authorize(&app, &headers)?;
+    let package = read_package(&headers, query, body)?;
+    let process = app.deployer.deploy(&package).await.map_err(deploy_error)?;
+    let location = base.join(&format!("/processes/{}", process.id));
+    let mut response = (
+        StatusCode::CREATED,
+        Json(ProcessSummaryView::new(&process, &base)),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+/// Replaces a deployed process (same id) with a new package; its image is pinned again.
+#[utoipa::path(
+    put,
+    path = "/processes/{processID}",
+    tag = "Deploy, Replace, Undeploy",
+    operation_id = "replace",
+    params(("processID" = String, Path, description = "The process id"), DeployQuery),
+    request_body(content = serde_json::Value, description = "As for deploy.", content_type = "application/ogcapppkg+json"),
+    responses(
+        (status = 200, description = "Replaced.", body = ProcessSummaryView),
+        (status = 400, description = "The package cannot be used, or describes another id.", body = crate::error::ExceptionView),
+        (status = 401, description = "No or a wrong bearer token.", body = crate::error::ExceptionView),
+        (status = 403, description = "A built-in process (`immutable-process`), or deploying is disabled.", body = crate::error::ExceptionView),
+        (status = 404, description = "No such process (`no-such-process`).", body = crate::error::ExceptionView),
+        (status = 415, description = "Unsupported `Content-Type`.", body = crate::error::ExceptionView),
+    ),
+    security(("admin_token" = []))
+)]
+pub async fn replace_process(
+    State(app): State<AppState>,
+    base: BaseUrl,
+    headers: HeaderMap,
+    Path(process_id): Path<String>,
+    query: Result<Query<DeployQuery>, axum::extract::rejection::QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ProcessSummaryView>, ApiError> {
+    authorize(&app, &headers)?;
+    let package = read_package(&headers, query, body)?;
+    let process = app
+        .deployer
+        .replace(&process_id, &package)
+        .await
+        .map_err(deploy_error)?;
+    Ok(Json(ProcessSummaryView::new(&process, &base)))
+}
+
+/// Undeploys a deployed process: running jobs finish, past jobs and their outputs stay.
+#[utoipa::path(
+    delete,
+    path = "/processes/{processID}",
+    tag = "Deploy, Replace, Undeploy",
+    operation_id = "undeploy",
+    params(("processID" = String, Path, description = "The process id")),
+    responses(
+        (status = 204, description = "Undeployed."),
+        (status = 401, description = "No or a wrong bearer token.", body = crate::error::ExceptionView),
+        (status = 403, description = "A built-in process (`immutable-process`), or deploying is disabled.", body = crate::error::ExceptionView),
+        (status = 404, description = "No such process.", body = crate::error::ExceptionView),
+    ),
+    security(("admin_token" = []))
+)]
+pub async fn undeploy_process(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(process_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    authorize(&app, &headers)?;
+    app.deployer
+        .undeploy(&process_id)
+        .await
+        .map_err(deploy_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The package a deployed process was deployed (or last replaced) with, as sent.
+#[utoipa::path(
+    get,
+    path = "/processes/{processID}/package",
+    tag = "Deploy, Replace, Undeploy",
+    operation_id = "getPackage",
+    params(("processID" = String, Path, description = "The process id")),
+    responses(
+        (status = 200, description = "The package, in the media type it was deployed with.", body = serde_json::Value),
+        (status = 403, description = "A built-in process has no package (`immutable-process`).", body = crate::error::ExceptionView),
+        (status = 404, description = "No such process.", body = crate::error::ExceptionView),
+    )
+)]
+pub async fn process_package(
+    State(app): State<AppState>,
+    Path(process_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (media_type, body) = app
+        .deployer
+        .package(&process_id)
+        .await
+        .map_err(deploy_error)?;
+    let content_type = HeaderValue::from_str(&media_type)
+        .unwrap_or_else(|_| HeaderValue::from_static("application/json"));
+    Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
+}
+
+/// Deploy, replace and undeploy need `Authorization: Bearer <admin token>`.
+pub(crate) fn authorize(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = app.settings.admin_token.as_deref() else {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "Deploying, replacing and undeploying processes is disabled on this server: the \
+             operator enables it by starting ades with --admin-token (or \
+             ADES__AUTH__ADMIN_TOKEN).",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            let (scheme, token) = value.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+    match given {
+        Some(token) if constant_time_eq(token.as_bytes(), expected.as_bytes()) => Ok(()),
+        given => Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            if given.is_some() {
+                "The bearer token is not the admin token of this server."
+            } else {
+                "Deploy, replace and undeploy need the admin token: send \
+                 Authorization: Bearer <token>."
+            },
+        )
+        .with_header(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"ades\""),
+        )),
+    }
+}
+
+/// Compares without stopping at the first difference, so timing tells nothing of the token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut difference = a.len() ^ b.len();
+    for (i, x) in a.iter().enumerate() {
+        difference |= usize::from(x ^ b.get(i % b.len().max(1)).copied().unwrap_or(0));
+    }
+    difference == 0
+}
+
+fn read_package(
+    headers: &HeaderMap,
+    query: Result<Query<DeployQuery>, axum::extract::rejection::QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Package, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::query("image", e.body_text()))?;
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    if media_type.is_empty() {
+        return Err(unsupported(&media_type));
+    }
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                "The package is larger than this server accepts.",
+            )
+        } else {
+            ApiError::new(ErrorCode::InvalidRequestBody, rejection.body_text())
+        }
+    })?;
+    Ok(Package {
+        media_type,
+        body: body.to_vec(),
+        image_param: query.image,
+    })
+}
+
+fn unsupported(media_type: &str) -> ApiError {
+    let declared = if media_type.is_empty() {
+        "The body has no Content-Type".to_string()
+    } else {
+        format!("Packages of type {media_type:?} are not deployed here")
+    };
+    ApiError::new(
+        ErrorCode::UnsupportedMediaType,
+        format!("{declared}; send one of: {}.", package::ACCEPTED.join(", ")),
+    )
+    .with_type(
+        "http://www.opengis.net/def/exceptions/ogcapi-processes-2/1.0/unsupported-media-type",
+    )
+}
+
+/// A [`DeployError`] as the API answers it.
+pub fn deploy_error(error: DeployError) -> ApiError {
+    match error {
+        DeployError::UnsupportedMediaType(media_type) => unsupported(&media_type),
+        DeployError::Invalid { .. } => ApiError::new(ErrorCode::InvalidPackage, error.to_string()),
+        DeployError::Duplicate(_) => ApiError::new(ErrorCode::DuplicatedProcess, error.to_string()),
+        DeployError::Immutable(_) => ApiError::new(ErrorCode::ImmutableProcess, error.to_string()),
+        DeployError::NotFound(id) => ApiError::no_such_process(&id),
+        DeployError::Image(message) => ApiError::new(ErrorCode::InvalidPackage, message),
+        DeployError::Store(err) => ApiError::internal("storing a deployed process", &err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::constant_time_eq;
+
+    #[test]
+    fn tokens_compare_exactly() {
+        assert!(constant_time_eq(b"s3cret", b"s3cret"));
+        assert!(!constant_time_eq(b"s3cret", b"s3cres"));
+        assert!(!constant_time_eq(b"s3cre", b"s3cret"));
+        assert!(!constant_time_eq(b"s3cret-and-more", b"s3cret"));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
+}

@@ -1,0 +1,51 @@
+//! A deployed process (OGC API Part 2) rebuilt from its stored row: the same Seed → OGC
+//! translation as a scanned image, run on the pinned image, marked `mutable`, with the
+//! reference it was deployed from in its metadata.
+
+use super::seed_process::{self, ROLE_IMAGE};
+use crate::domain::{Metadata, Process};
+use crate::store::DeployedProcess;
+
+/// Metadata role of the image reference a process was deployed from (the tag, before
+/// pinning); [`ROLE_IMAGE`] holds the pinned reference jobs run.
+pub const ROLE_DEPLOYED_IMAGE: &str = "urn:ades:seed:deployedImage";
+
+/// The process a stored row describes, or why the row no longer makes one.
+pub fn process_from_row(row: &DeployedProcess) -> Result<Process, String> {
+    let manifest = seed::validate::manifest_from_value(row.manifest.clone())
+        .map_err(|problems| {
+            let errors: Vec<String> = problems
+                .iter()
+                .filter(|problem| problem.is_error())
+                .map(ToString::to_string)
+                .collect();
+            format!("its stored manifest is not valid: {}", errors.join("; "))
+        })?
+        .manifest;
+    deployed_process(&manifest, &row.image, &row.pinned_image)
+}
+
+/// The process for `manifest` deployed from `image`, running `pinned`.
+pub fn deployed_process(
+    manifest: &seed::Manifest,
+    image: &str,
+    pinned: &str,
+) -> Result<Process, String> {
+    let mut process = seed_process::try_process_from_manifest(manifest, pinned, None)
+        .map_err(|err| format!("its job name cannot be a process id: {err}"))?;
+    process.mutable = true;
+    let at = process
+        .metadata
+        .iter()
+        .position(|m| m.role.as_deref() == Some(ROLE_IMAGE))
+        .map_or(process.metadata.len(), |i| i + 1);
+    process.metadata.insert(
+        at,
+        Metadata {
+            title: Some(image.to_string()),
+            role: Some(ROLE_DEPLOYED_IMAGE.to_string()),
+            href: None,
+        },
+    );
+    Ok(process)
+}

@@ -1,0 +1,264 @@
+//! Deploy, replace and undeploy processes (OGC API - Processes Part 2; WPS-T shares it).
+//!
+//! A deploy reads the package (`package.rs`), finds the image — in the local engine first,
+//! else in its registry without pulling (`resolve.rs`) — takes the Seed manifest from the
+//! package or the image's label, validates it, pins the image to its digest, stores the
+//! process ([`ProcessStore`]) and publishes it in the catalogue. Nothing is stored until
+//! every check passed, so a refused package leaves nothing behind.
+//!
+//! Rules:
+//! * a deployed id that exists is a conflict (409); an id of a built-in process (a scanned
+//!   image) cannot be deployed, replaced or undeployed (403, immutable);
+//! * jobs run the pinned digest: a tag moved in the registry never changes a deployed
+//!   process; replace pins again, explicitly;
+//! * undeploy withdraws the process: running jobs finish, past jobs keep their records and
+//!   outputs; queued jobs that have not started fail when a worker picks them up.
+
+pub mod package;
+pub mod resolve;
+
+use crate::catalog::deployed::deployed_process;
+use crate::catalog::Catalog;
+use crate::domain::{Process, ProcessId};
+use crate::registry::{RegistryClient, RegistryError};
+use crate::store::{DeployedProcess, JobStore, ProcessWriteError, StoreError};
+pub use package::Package;
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error("deploy bodies of type {0:?} are not supported")]
+    UnsupportedMediaType(String),
+    /// The package is not usable; `pointer` locates the problem in the body (JSON pointer).
+    #[error("{message}{}", located_at(pointer))]
+    Invalid { pointer: String, message: String },
+    #[error(
+        "process {0} is already deployed: replace it with PUT /processes/{0}, or undeploy it first"
+    )]
+    Duplicate(String),
+    #[error("process {0} is built in (an image of the local engine or the configuration) and cannot be deployed over, replaced or undeployed")]
+    Immutable(String),
+    #[error("process {0} is not deployed here")]
+    NotFound(String),
+    /// The image could not be read (not found, registry unreachable or refusing).
+    #[error("{0}")]
+    Image(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// ` (at /pointer)`, or nothing for the whole body.
+fn located_at(pointer: &str) -> String {
+    if pointer.is_empty() {
+        String::new()
+    } else {
+        format!(" (at {pointer})")
+    }
+}
+
+impl DeployError {
+    pub fn invalid(pointer: impl Into<String>, message: impl Into<String>) -> DeployError {
+        DeployError::Invalid {
+            pointer: pointer.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ProcessWriteError> for DeployError {
+    fn from(err: ProcessWriteError) -> Self {
+        match err {
+            ProcessWriteError::Duplicate(id) => DeployError::Duplicate(id),
+            ProcessWriteError::NotFound(id) => DeployError::NotFound(id),
+            ProcessWriteError::Store(err) => DeployError::Store(err),
+        }
+    }
+}
+
+/// Deploys, replaces and undeploys. Cheap to clone.
+#[derive(Clone)]
+pub struct Deployer {
+    catalog: Catalog,
+    store: Arc<dyn JobStore>,
+    registry: RegistryClient,
+    docker: Option<bollard::Docker>,
+}
+
+impl Deployer {
+    pub fn new(
+        catalog: Catalog,
+        store: Arc<dyn JobStore>,
+        registry: RegistryClient,
+        docker: Option<bollard::Docker>,
+    ) -> Deployer {
+        Deployer {
+            catalog,
+            store,
+            registry,
+            docker,
+        }
+    }
+
+    /// Deploys a new process.
+    pub async fn deploy(&self, package: &Package) -> Result<Arc<Process>, DeployError> {
+        let (record, process) = self.prepare(package).await?;
+        if self.catalog.get_builtin(&process.id).is_some() {
+            return Err(DeployError::Immutable(record.id));
+        }
+        self.store.insert_process(&record).await?;
+        let process = Arc::new(process);
+        self.catalog.put_deployed(process.clone());
+        tracing::info!(process = %record.id, image = %record.pinned_image, "process deployed");
+        Ok(process)
+    }
+
+    /// Replaces deployed process `id` with the package (which must describe the same id).
+    pub async fn replace(&self, id: &str, package: &Package) -> Result<Arc<Process>, DeployError> {
+        self.check_mutable(id).await?;
+        let (record, process) = self.prepare(package).await?;
+        if record.id != id {
+            return Err(DeployError::invalid(
+                "",
+                format!(
+                    "the package describes process {:?}, not {id:?}: a replacement keeps the id",
+                    record.id
+                ),
+            ));
+        }
+        self.store.replace_process(&record).await?;
+        let process = Arc::new(process);
+        self.catalog.put_deployed(process.clone());
+        tracing::info!(process = %record.id, image = %record.pinned_image, "process replaced");
+        Ok(process)
+    }
+
+    /// Undeploys process `id`.
+    pub async fn undeploy(&self, id: &str) -> Result<(), DeployError> {
+        let process_id = self.check_mutable(id).await?;
+        self.store.delete_process(id).await?;
+        self.catalog.remove_deployed(&process_id);
+        tracing::info!(process = %id, "process undeployed");
+        Ok(())
+    }
+
+    /// The package process `id` was deployed (or last replaced) with: media type and body.
+    pub async fn package(&self, id: &str) -> Result<(String, Vec<u8>), DeployError> {
+        match self.store.get_process(id).await? {
+            Some(row) => Ok((row.package_media_type, row.package)),
+            None => {
+                let builtin = ProcessId::parse(id)
+                    .ok()
+                    .and_then(|pid| self.catalog.get_builtin(&pid));
+                match builtin {
+                    Some(_) => Err(DeployError::Immutable(id.to_string())),
+                    None => Err(DeployError::NotFound(id.to_string())),
+                }
+            }
+        }
+    }
+
+    /// `id` as a process id when it is deployed here; built-in → immutable, else not found.
+    async fn check_mutable(&self, id: &str) -> Result<ProcessId, DeployError> {
+        let process_id = ProcessId::parse(id).map_err(|_| DeployError::NotFound(id.to_string()))?;
+        if self.store.get_process(id).await?.is_some() {
+            return Ok(process_id);
+        }
+        if self.catalog.get_builtin(&process_id).is_some() {
+            return Err(DeployError::Immutable(id.to_string()));
+        }
+        Err(DeployError::NotFound(id.to_string()))
+    }
+
+    /// Everything a deploy or replace needs, checked, before anything is written.
+    async fn prepare(&self, package: &Package) -> Result<(DeployedProcess, Process), DeployError> {
+        let spec = package::read_package(package)?;
+        let embedded = match &spec.manifest {
+            Some(document) => Some(valid_manifest(
+                document.clone(),
+                "the package's Seed manifest",
+            )?),
+            None => None,
+        };
+        let image = match (&spec.image, &embedded) {
+            (Some(image), _) => image.clone(),
+            (None, Some(manifest)) => seed::names::image_name(&manifest.job),
+            (None, None) => {
+                return Err(DeployError::invalid("", "the package names no image"));
+            }
+        };
+        let resolved = resolve::resolve(self.docker.as_ref(), &self.registry, &image).await?;
+        let manifest = match embedded {
+            Some(manifest) => manifest,
+            None => {
+                let label = resolved.label.as_deref().ok_or_else(|| {
+                    DeployError::Image(format!(
+                        "image {image} has no {} label, so it is not a Seed image: build it \
+                         with `ades seed build`, or send its manifest with the package",
+                        seed::label::LABEL_KEY
+                    ))
+                })?;
+                let document = seed::label::decode_label(label).map_err(|err| {
+                    DeployError::Image(format!(
+                        "the Seed label of image {image} cannot be read: {err}"
+                    ))
+                })?;
+                valid_manifest(document, &format!("the Seed label of image {image}"))?
+            }
+        };
+        if let Some(described) = &spec.described_id {
+            if described != &manifest.job.name {
+                return Err(DeployError::invalid(
+                    "/processDescription/process/id",
+                    format!(
+                        "the process description names {described:?} but the Seed manifest's job \
+                         is {:?}: the process id is the job name",
+                        manifest.job.name
+                    ),
+                ));
+            }
+        }
+        let process = deployed_process(&manifest, &resolved.requested, &resolved.pinned)
+            .map_err(|reason| DeployError::invalid("/job/name", reason))?;
+        let now = OffsetDateTime::now_utc();
+        let record = DeployedProcess {
+            id: manifest.job.name.clone(),
+            package_media_type: crate::jobs::request::media_type_essence(&package.media_type),
+            package: package.body.clone(),
+            image: resolved.requested,
+            pinned_image: resolved.pinned,
+            manifest: serde_json::to_value(&manifest).map_err(|err| {
+                DeployError::invalid("", format!("the manifest cannot be stored: {err}"))
+            })?,
+            deployed: now,
+            updated: now,
+        };
+        Ok((record, process))
+    }
+}
+
+/// A validated manifest, or every problem with its pointer.
+fn valid_manifest(document: serde_json::Value, what: &str) -> Result<seed::Manifest, DeployError> {
+    seed::validate::manifest_from_value(document)
+        .map(|valid| valid.manifest)
+        .map_err(|problems| {
+            let errors: Vec<String> = problems
+                .iter()
+                .filter(|problem| problem.is_error())
+                .map(ToString::to_string)
+                .collect();
+            DeployError::invalid(
+                "",
+                format!(
+                    "{what} is not a valid Seed 1.0.0 manifest: {} (check it with `ades seed validate`)",
+                    errors.join("; ")
+                ),
+            )
+        })
+}
+
+impl From<RegistryError> for DeployError {
+    fn from(err: RegistryError) -> Self {
+        DeployError::Image(err.to_string())
+    }
+}
