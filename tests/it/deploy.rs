@@ -419,7 +419,32 @@ async fn unusable_packages_are_refused_and_leave_nothing_behind() {
     let mut invalid = manifest(&name, "1.0.0");
     invalid["job"]["interface"]["outputs"]["files"][0]["pattern"] = json!("/etc/passwd");
     invalid["job"]["timeout"] = json!("soon");
+    let bad_label = {
+        // An image whose Seed label is not a valid manifest (no job interface, no title).
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            "FROM ades-busybox:latest\nLABEL com.ngageoint.seed.manifest=\"{\\\"seedVersion\\\": \\\"1.0.0\\\", \\\"job\\\": {\\\"name\\\": \\\"half\\\"}}\"\n",
+        )
+        .unwrap();
+        let local = format!("{name}-badlabel:1");
+        docker(&["build", "-q", "-t", &local, dir.path().to_str().unwrap()]);
+        let remote = push_to_registry(
+            &local,
+            &registry(),
+            &format!("it-deploy/{name}-badlabel"),
+            "1",
+        );
+        docker(&["rmi", &local]);
+        remote
+    };
     let cases: Vec<(&str, String, Vec<u8>, &str)> = vec![
+        (
+            "invalid manifest in the label",
+            "application/vnd.ades.image+json".into(),
+            serde_json::to_vec(&json!({"image": bad_label})).unwrap(),
+            "is not a valid Seed 1.0.0 manifest",
+        ),
         (
             "no Seed label",
             "application/vnd.ades.image+json".into(),
@@ -491,5 +516,43 @@ async fn unusable_packages_are_refused_and_leave_nothing_behind() {
             .all(|p| p["mutable"] == false),
         "{list:#}"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_deploy_example_script_runs() {
+    // examples/deploy/app-package.json names the echo example in the test registry.
+    assert_eq!(
+        registry(),
+        "127.0.0.1:5000",
+        "the example's package names this registry"
+    );
+    let echo = crate::support::example_image("echo");
+    push_to_registry(&echo, &registry(), "acme/echo-1.0.0-seed", "1.0.0");
+    let app = spawn_app_with(|settings| {
+        settings.catalog.discover_local_images = false;
+        settings.auth.admin_token = "secret".to_string();
+    })
+    .await;
+    let script = crate::support::repo_root().join("examples/deploy/deploy.sh");
+    let address = app.address.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("bash")
+            .arg(script)
+            .env("B", address)
+            .env("TOKEN", "secret")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("hello from a deployed process"), "{stdout}");
+    assert!(stdout.contains("undeploy: 204"), "{stdout}");
     app.stop().await;
 }
