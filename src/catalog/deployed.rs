@@ -14,12 +14,10 @@ pub const ROLE_DEPLOYED_IMAGE: &str = "urn:ades:seed:deployedImage";
 pub fn process_from_row(row: &DeployedProcess) -> Result<Process, String> {
     let manifest = seed::validate::manifest_from_value(row.manifest.clone())
         .map_err(|problems| {
-            let errors: Vec<String> = problems
-                .iter()
-                .filter(|problem| problem.is_error())
-                .map(ToString::to_string)
-                .collect();
-            format!("its stored manifest is not valid: {}", errors.join("; "))
+            format!(
+                "its stored manifest is not valid: {}",
+                super::manifest_errors(&problems)
+            )
         })?
         .manifest;
     deployed_process(&manifest, &row.image, &row.pinned_image)

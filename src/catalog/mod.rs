@@ -626,23 +626,28 @@ fn not_yet_logged<'a>(logged: &mut HashSet<String>, skips: &'a [Skip]) -> Vec<&'
     fresh
 }
 
+/// The errors (not the warnings) of a manifest's validation, `; `-separated, each with its
+/// JSON pointer: the one wording of "this manifest is invalid" for labels, stored rows and
+/// deploy packages.
+pub fn manifest_errors(problems: &[seed::Problem]) -> String {
+    let errors: Vec<String> = problems
+        .iter()
+        .filter(|problem| problem.is_error())
+        .map(ToString::to_string)
+        .collect();
+    errors.join("; ")
+}
+
 /// Decodes and validates a label value; the error says what is wrong and what to do.
 fn read_label(label: &str) -> Result<Manifest, String> {
     let document = seed::label::decode_label(label).map_err(|err| err.to_string())?;
     match seed::validate::manifest_from_value(document) {
         Ok(valid) => Ok(valid.manifest),
-        Err(problems) => {
-            let errors: Vec<String> = problems
-                .iter()
-                .filter(|problem| problem.is_error())
-                .map(ToString::to_string)
-                .collect();
-            Err(format!(
-                "the {LABEL_KEY} label is not a valid Seed manifest: {} (fix the manifest, \
+        Err(problems) => Err(format!(
+            "the {LABEL_KEY} label is not a valid Seed manifest: {} (fix the manifest, \
                  check it with `ades seed validate`, and rebuild the image)",
-                errors.join("; ")
-            ))
-        }
+            manifest_errors(&problems)
+        )),
     }
 }
 

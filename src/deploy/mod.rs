@@ -242,16 +242,11 @@ fn valid_manifest(document: serde_json::Value, what: &str) -> Result<seed::Manif
     seed::validate::manifest_from_value(document)
         .map(|valid| valid.manifest)
         .map_err(|problems| {
-            let errors: Vec<String> = problems
-                .iter()
-                .filter(|problem| problem.is_error())
-                .map(ToString::to_string)
-                .collect();
             DeployError::invalid(
                 "",
                 format!(
                     "{what} is not a valid Seed 1.0.0 manifest: {} (check it with `ades seed validate`)",
-                    errors.join("; ")
+                    crate::catalog::manifest_errors(&problems)
                 ),
             )
         })

@@ -542,7 +542,9 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 /// A connection failure, with the URL tried and what to check.
 fn unreachable(registry: &str, url: &Url, err: &reqwest::Error) -> RegistryError {
     // reqwest's own text repeats the URL; its causes say what went wrong.
-    let cause = err.source().map_or_else(|| err.to_string(), error_chain);
+    let cause = err
+        .source()
+        .map_or_else(|| err.to_string(), crate::error::cause_chain);
     let mut text = format!("GET {} failed: {cause}", without_query(url));
     if err.is_timeout() {
         text.push_str(" (it did not answer in time)");
@@ -559,21 +561,6 @@ fn without_query(url: &Url) -> String {
     let mut url = url.clone();
     url.set_query(None);
     url.to_string()
-}
-
-/// The error and its causes, `a: b: c`, without repeating text a cause already gave.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// Turns an unsuccessful answer into the matching error; `what` names the thing asked for.
@@ -677,7 +664,7 @@ async fn read_body(
                 registry.to_string(),
                 format!(
                     "the connection broke while reading {what}: {}",
-                    error_chain(&err)
+                    crate::error::cause_chain(&err)
                 ),
             )
         })?;
