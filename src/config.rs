@@ -18,6 +18,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub catalog: CatalogSection,
     pub queue: QueueSection,
+    pub workspace: WorkspaceSection,
     /// Per-process operator configuration: Seed settings and mounts, by process id.
     pub processes: BTreeMap<String, ProcessSection>,
     pub auth: AuthSection,
@@ -103,8 +104,16 @@ pub struct QueueSection {
     pub lease_seconds: u64,
     pub heartbeat_seconds: u64,
     pub poll_seconds: u64,
-    /// Attempts before a job whose worker vanished is failed.
+    /// Attempts a job gets: a job whose worker vanished, or that failed for a system
+    /// reason (engine unreachable, image pull failed), runs again until it has used them.
     pub max_attempts: u32,
+    /// Delay before the first retry of a system failure, seconds; it doubles with each
+    /// further attempt, up to `retry_backoff_max_seconds`.
+    pub retry_backoff_seconds: u64,
+    pub retry_backoff_max_seconds: u64,
+    /// Jobs waiting to run (`accepted`) at most; a submission beyond it is answered 503
+    /// with `Retry-After` (0 = no limit).
+    pub max_queued: u64,
     /// `uid[:gid]` job containers run as (empty: the image's user).
     pub container_user: String,
     /// Docker network job containers join (empty: none).
@@ -125,6 +134,16 @@ pub struct QueueSection {
     pub allow_private_urls: bool,
 }
 
+/// Where job files (staged inputs, outputs, logs) live.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkspaceSection {
+    /// Directory holding one directory per job; empty = `<data_dir>/jobs`. Replicas that
+    /// share a database must share this directory too (NFS or similar), so that any of
+    /// them serves any job's outputs and can take over a job another one started.
+    pub root: PathBuf,
+}
+
 /// Operator configuration of one process.
 #[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -133,6 +152,11 @@ pub struct ProcessSection {
     pub settings: BTreeMap<String, String>,
     /// Seed mounts: name -> host directory.
     pub mounts: BTreeMap<String, PathBuf>,
+    /// Jobs of this process running at once across all replicas (0 = no limit).
+    pub max_running: u32,
+    /// Priority of this process's jobs: higher runs first (default 0). A request's
+    /// `priority` query parameter overrides it.
+    pub priority: i32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -152,6 +176,7 @@ impl Default for Settings {
             database: DatabaseSettings::default(),
             catalog: CatalogSection::default(),
             queue: QueueSection::default(),
+            workspace: WorkspaceSection::default(),
             processes: BTreeMap::new(),
             auth: AuthSection::default(),
             registries: RegistriesSection::default(),
@@ -191,6 +216,9 @@ impl Default for QueueSection {
             heartbeat_seconds: 5,
             poll_seconds: 2,
             max_attempts: 3,
+            retry_backoff_seconds: 5,
+            retry_backoff_max_seconds: 300,
+            max_queued: 10_000,
             container_user: String::new(),
             network: String::new(),
             allow_unknown_resources: false,
@@ -233,6 +261,8 @@ impl fmt::Debug for ProcessSection {
         f.debug_struct("ProcessSection")
             .field("settings", &hidden)
             .field("mounts", &self.mounts)
+            .field("max_running", &self.max_running)
+            .field("priority", &self.priority)
             .finish()
     }
 }
@@ -401,6 +431,15 @@ impl Settings {
     }
 
     /// The database URL: the configured one, or SQLite in the data directory.
+    /// The job workspace directory: `workspace.root`, else `<data_dir>/jobs`.
+    pub fn workspace_root(&self) -> PathBuf {
+        if self.workspace.root.as_os_str().is_empty() {
+            self.data_dir.join("jobs")
+        } else {
+            self.workspace.root.clone()
+        }
+    }
+
     pub fn database_url(&self) -> String {
         if self.database.url.is_empty() {
             format!("sqlite://{}", self.data_dir.join("ades.db").display())

@@ -60,6 +60,12 @@ pub enum ErrorCode {
     /// The operation is not allowed on this server (e.g. deploying without an admin token
     /// configured).
     Forbidden,
+    /// The queue holds as many jobs as it may: submit again after `Retry-After`.
+    QueueFull,
+    /// The job's files are not in this replica's workspace (it is not shared).
+    OutputsUnreachable,
+    /// The job asks for more CPUs, memory or GPUs than any worker offers.
+    InsufficientResources,
     /// A bug or an unexpected failure: opaque to the client, detailed in the log.
     Internal,
 }
@@ -78,7 +84,7 @@ pub struct ErrorRow {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 26] = [
         ErrorCode::NoSuchProcess,
         ErrorCode::NoSuchJob,
         ErrorCode::ResultNotReady,
@@ -101,6 +107,9 @@ impl ErrorCode {
         ErrorCode::InvalidPackage,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
+        ErrorCode::QueueFull,
+        ErrorCode::OutputsUnreachable,
+        ErrorCode::InsufficientResources,
         ErrorCode::Internal,
     ];
 
@@ -244,6 +253,24 @@ impl ErrorCode {
                 ),
                 "InvalidParameterValue",
                 "Immutable process",
+            ),
+            QueueFull => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "urn:ades:error:queue-full",
+                "ServerBusy",
+                "Queue full",
+            ),
+            OutputsUnreachable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "urn:ades:error:outputs-unreachable",
+                "NoApplicableCode",
+                "Outputs unreachable from this replica",
+            ),
+            InsufficientResources => (
+                StatusCode::BAD_REQUEST,
+                "urn:ades:error:insufficient-resources",
+                "InvalidParameterValue",
+                "Insufficient resources",
             ),
             InvalidPackage => (
                 StatusCode::BAD_REQUEST,
@@ -541,7 +568,12 @@ mod tests {
             let status = code.row().status;
             let server_side = matches!(
                 code,
-                JobFailed | EngineUnavailable | StorageUnavailable | Internal
+                JobFailed
+                    | EngineUnavailable
+                    | StorageUnavailable
+                    | QueueFull
+                    | OutputsUnreachable
+                    | Internal
             );
             assert_eq!(status.is_server_error(), server_side, "{code:?}");
             assert!(status.is_client_error() || status.is_server_error());

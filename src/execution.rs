@@ -37,6 +37,9 @@ pub struct SeedJob {
     pub user: Option<String>,
     /// Docker network to attach; `None` runs without network.
     pub network: Option<String>,
+    /// Leave the exited container for the caller to remove (see
+    /// [`ContainerSpec::keep_after_exit`]).
+    pub keep_container: bool,
 }
 
 /// How the job went.
@@ -117,6 +120,7 @@ pub fn container_spec(job: &SeedJob, plan: &LaunchPlan) -> ContainerSpec {
         timeout: Duration::from_secs(job.manifest.job.timeout),
         user: job.user.clone(),
         network: job.network.clone(),
+        keep_after_exit: job.keep_container,
     }
 }
 
@@ -150,8 +154,19 @@ pub async fn run_seed_job(
     let spec = container_spec(job, &plan);
     let started = Instant::now();
     let exit = runner.run(&spec, cancel, logs).await?;
-    let duration = started.elapsed();
+    Ok(judge_run(job, plan.allocation, exit, started.elapsed()))
+}
 
+/// What a container's end means for the job: its outputs captured and checked (after a
+/// clean exit), or the failure its exit stands for; plus warnings (disk use over the
+/// declared `disk`). Used after [`run_seed_job`]'s run and after taking over a container
+/// an earlier attempt started.
+pub fn judge_run(
+    job: &SeedJob,
+    allocation: Allocation,
+    exit: ContainerExit,
+    duration: Duration,
+) -> SeedJobReport {
     // Outputs are captured whatever the exit, so a failed job still shows what it left; only
     // a clean exit is judged by them (as seed-cli and Scale do).
     let capture = capture_outputs(&job.manifest, &job.output_dir);
@@ -169,8 +184,7 @@ pub async fn run_seed_job(
             ),
         )),
         ContainerExit::OutOfMemory => {
-            let limit = plan
-                .allocation
+            let limit = allocation
                 .mem_mib
                 .map(|m| format!(" of {m} MiB"))
                 .unwrap_or_default();
@@ -191,7 +205,7 @@ pub async fn run_seed_job(
     }
 
     let mut warnings = Vec::new();
-    if let Some(disk) = plan.allocation.disk_mib {
+    if let Some(disk) = allocation.disk_mib {
         let used = directory_size(&job.output_dir) as f64 / MIB;
         if used > disk {
             warnings.push(format!(
@@ -200,14 +214,14 @@ pub async fn run_seed_job(
         }
     }
 
-    Ok(SeedJobReport {
+    SeedJobReport {
         exit,
         failures,
         outputs: capture.outputs,
-        allocation: plan.allocation,
+        allocation,
         warnings,
         duration,
-    })
+    }
 }
 
 /// Total size of the regular files under `dir` (symlinks not followed).
@@ -272,6 +286,7 @@ mod tests {
             policy: Policy::default(),
             user: None,
             network: None,
+            keep_container: false,
         };
         let report = run_seed_job(
             &Ends(ContainerExit::OutOfMemory),

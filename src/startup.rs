@@ -8,7 +8,7 @@ use crate::catalog::{Catalog, CatalogSettings};
 use crate::config::Settings;
 use crate::deploy::Deployer;
 use crate::images;
-use crate::jobs::JobService;
+use crate::jobs::{Admission, JobService};
 use crate::queue::{self, ProcessRunConfig, QueueSettings, WorkerPool};
 use crate::registry::{RegistryClient, RegistryCredentials, RegistrySettings};
 use crate::runner::docker::DockerRunner;
@@ -22,9 +22,19 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// What a process runs: the API and (unless `queue.workers` is 0) workers, or workers only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `ades serve`.
+    Server,
+    /// `ades worker`: claims and runs jobs, serves no HTTP.
+    Worker,
+}
+
 /// A built server, listening but not yet serving.
 pub struct Application {
-    listener: tokio::net::TcpListener,
+    /// `None` for a worker (no HTTP).
+    listener: Option<tokio::net::TcpListener>,
     address: SocketAddr,
     router: axum::Router,
     workers: WorkerPool,
@@ -39,6 +49,17 @@ impl Application {
     /// images, removes containers an earlier run left behind, starts the workers and binds
     /// the HTTP listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Application::build_as(settings, Role::Server).await
+    }
+
+    /// [`Application::build`] for either role: a [`Role::Worker`] binds no listener and
+    /// needs at least one worker.
+    pub async fn build_as(settings: Settings, role: Role) -> anyhow::Result<Application> {
+        if role == Role::Worker && settings.queue.workers == 0 {
+            anyhow::bail!(
+                "ades worker runs jobs only, but queue.workers is 0: set --workers N (N >= 1)"
+            );
+        }
         std::fs::create_dir_all(&settings.data_dir).with_context(|| {
             format!(
                 "cannot create the data directory {} (set data_dir, --data-dir or ADES__DATA_DIR)",
@@ -52,9 +73,15 @@ impl Application {
                 crate::config::redact_url_password(&database_url)
             )
         })?;
-        let jobs = JobService::new(store.clone());
+        let jobs = JobService::new(store.clone()).with_admission(admission(&settings));
         let registry = RegistryClient::new(registry_settings(&settings));
-        let workspace = Workspace::new(&settings.data_dir);
+        let workspace = Workspace::at(settings.workspace_root());
+        std::fs::create_dir_all(workspace.root()).with_context(|| {
+            format!(
+                "cannot create the job workspace {} (set workspace.root or ADES__WORKSPACE__ROOT)",
+                workspace.root().display()
+            )
+        })?;
 
         let engine = images::connect_engine().await.map_err(|e| e.to_string());
         match &engine {
@@ -116,6 +143,9 @@ impl Application {
         );
 
         let background = CancellationToken::new();
+        let signals = jobs.clone();
+        let stop_signals = background.clone();
+        tokio::spawn(async move { signals.forward_store_signals(stop_signals).await });
         let catalog_loop = (settings.catalog.rescan_seconds > 0).then(|| {
             catalog.spawn_rescan_loop(
                 Duration::from_secs(settings.catalog.rescan_seconds),
@@ -140,15 +170,22 @@ impl Application {
             settings: Arc::new(api_settings),
         });
 
-        let listener = tokio::net::TcpListener::bind(&settings.server.bind)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot listen on {} (is another server using it? choose another with --bind)",
-                    settings.server.bind
-                )
-            })?;
-        let address = listener.local_addr()?;
+        let (listener, address) = match role {
+            Role::Worker => (None, SocketAddr::from(([0, 0, 0, 0], 0))),
+            Role::Server => {
+                let listener = tokio::net::TcpListener::bind(&settings.server.bind)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "cannot listen on {} (is another server using it? choose another \
+                             with --bind)",
+                            settings.server.bind
+                        )
+                    })?;
+                let address = listener.local_addr()?;
+                (Some(listener), address)
+            }
+        };
         Ok(Application {
             listener,
             address,
@@ -177,16 +214,21 @@ impl Application {
     ) -> anyhow::Result<()> {
         let http_stop = CancellationToken::new();
         let http_stopped = http_stop.clone();
-        let server = tokio::spawn(
-            axum::serve(
-                self.listener,
-                self.router
-                    .into_make_service_with_connect_info::<SocketAddr>(),
+        let server = self.listener.map(|listener| {
+            tracing::info!("listening on http://{}", self.address);
+            tokio::spawn(
+                axum::serve(
+                    listener,
+                    self.router
+                        .into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move { http_stopped.cancelled().await })
+                .into_future(),
             )
-            .with_graceful_shutdown(async move { http_stopped.cancelled().await })
-            .into_future(),
-        );
-        tracing::info!("listening on http://{}", self.address);
+        });
+        if server.is_none() {
+            tracing::info!("running jobs only (no HTTP)");
+        }
         shutdown.await;
         tracing::info!("shutting down: draining jobs, then stopping HTTP");
         self.workers.shutdown(self.shutdown_grace).await;
@@ -195,7 +237,9 @@ impl Application {
             let _ = handle.await;
         }
         http_stop.cancel();
-        server.await.context("the HTTP server task failed")??;
+        if let Some(server) = server {
+            server.await.context("the HTTP server task failed")??;
+        }
         tracing::info!("stopped");
         Ok(())
     }
@@ -232,6 +276,16 @@ fn queue_settings(settings: &Settings) -> QueueSettings {
         heartbeat: Duration::from_secs(q.heartbeat_seconds),
         poll: Duration::from_secs(q.poll_seconds.max(1)),
         max_attempts: q.max_attempts.max(1),
+        retry_backoff: Duration::from_secs(q.retry_backoff_seconds),
+        retry_backoff_max: Duration::from_secs(
+            q.retry_backoff_max_seconds.max(q.retry_backoff_seconds),
+        ),
+        max_running: settings
+            .processes
+            .iter()
+            .filter(|(_, p)| p.max_running > 0)
+            .map(|(id, p)| (id.clone(), p.max_running))
+            .collect(),
         container_user,
         network: non_empty(&q.network),
         allow_unknown_resources: q.allow_unknown_resources,
@@ -256,6 +310,19 @@ fn queue_settings(settings: &Settings) -> QueueSettings {
             allow_file_urls: q.allow_file_urls,
             allow_private_urls: q.allow_private_urls,
         },
+    }
+}
+
+/// What submissions must pass: the queue bound and the processes' priorities.
+fn admission(settings: &Settings) -> Admission {
+    Admission {
+        max_queued: settings.queue.max_queued,
+        priorities: settings
+            .processes
+            .iter()
+            .filter(|(_, p)| p.priority != 0)
+            .map(|(id, p)| (id.clone(), p.priority))
+            .collect(),
     }
 }
 

@@ -28,7 +28,7 @@ use crate::jobs::request::{check_request, is_textual_media_type, ProblemKind, Re
 use crate::jobs::JobsError;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
 use serde_json::{Map, Value};
@@ -90,6 +90,9 @@ pub fn runs_async(process: &Process, prefs: Preferences) -> bool {
         ("Prefer" = Option<String>, Header, description = "`respond-async` to run \
             asynchronously (honoured when the process offers `async-execute`); `wait=N` to \
             wait at most N seconds for a synchronous run (capped by the server's limit)."),
+        ("priority" = Option<i32>, Query, description = "The job's priority, -1000 to 1000: \
+            higher runs first (default: the process's configured priority, else 0). An ades \
+            extension."),
     ),
     request_body(content = ExecuteView, content_type = "application/json",
         description = "The execute request (OGC API - Processes 1.0)."),
@@ -126,8 +129,9 @@ pub fn runs_async(process: &Process, prefs: Preferences) -> bool {
             body = crate::error::ExceptionView),
         (status = 500, description = "A synchronous job failed (Seed error category `job` \
             or `system`), or a server error.", body = crate::error::ExceptionView),
-        (status = 503, description = "The container engine cannot be reached; try again \
-            after `Retry-After` seconds.", body = crate::error::ExceptionView,
+        (status = 503, description = "The container engine cannot be reached, or the queue \
+            is full (`urn:ades:error:queue-full`); try again after `Retry-After` seconds.",
+            body = crate::error::ExceptionView,
             headers(("Retry-After" = String, description = "Seconds to wait."))),
     )
 )]
@@ -135,9 +139,11 @@ pub async fn execute(
     State(app): State<AppState>,
     base: BaseUrl,
     Path(process_id): Path<String>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let priority = priority_of(query.as_deref())?;
     let engine_down = match app.catalog.engine_state() {
         EngineState::Reachable => None,
         EngineState::Unreachable(why) => Some(why),
@@ -164,7 +170,7 @@ pub async fn execute(
     let run_async = runs_async(&process, prefs);
     let job = app
         .jobs
-        .submit(&process, request)
+        .submit_with_priority(&process, request, priority)
         .await
         .map_err(|e| jobs_error(e, "submitting a job"))?;
     if job.request.subscriber.is_some() {
@@ -201,6 +207,35 @@ pub async fn execute(
     respond_with_results(&app, &base, &job, Some(&process)).await
 }
 
+/// The highest priority a request may ask for (and the negative, the lowest).
+const MAX_PRIORITY: i32 = 1000;
+
+/// The `priority` query parameter, if given: an integer from -1000 to 1000.
+fn priority_of(query: Option<&str>) -> Result<Option<i32>, ApiError> {
+    let Some(query) = query else {
+        return Ok(None);
+    };
+    let mut priority = None;
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if name != "priority" {
+            continue;
+        }
+        match value.trim().parse::<i32>() {
+            Ok(p) if (-MAX_PRIORITY..=MAX_PRIORITY).contains(&p) => priority = Some(p),
+            _ => {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidQueryParameterValue,
+                    format!(
+                        "priority={value:?} is not a priority: give an integer from \
+                         -{MAX_PRIORITY} to {MAX_PRIORITY} (higher runs first)."
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(priority)
+}
+
 fn engine_unavailable(why: &str) -> ApiError {
     ApiError::new(
         ErrorCode::EngineUnavailable,
@@ -211,10 +246,19 @@ fn engine_unavailable(why: &str) -> ApiError {
     .with_header(header::RETRY_AFTER, HeaderValue::from_static("30"))
 }
 
-/// A [`JobsError`] seen by a handler: an unknown job is a 404, the store failing a 500.
+/// A [`JobsError`] seen by a handler: an unknown job is a 404, a full queue a 503 with
+/// `Retry-After`, a job too large for every worker a 400, the store failing a 500.
 pub fn jobs_error(error: JobsError, context: &str) -> ApiError {
     match error {
         JobsError::NoSuchJob(id) => ApiError::no_such_job(id.as_str()),
+        JobsError::QueueFull { .. } => {
+            let seconds = crate::jobs::QUEUE_FULL_RETRY_AFTER.as_secs().to_string();
+            ApiError::new(ErrorCode::QueueFull, error.to_string()).with_header(
+                header::RETRY_AFTER,
+                HeaderValue::from_str(&seconds).expect("digits are a valid header value"),
+            )
+        }
+        JobsError::DoesNotFit(why) => ApiError::new(ErrorCode::InsufficientResources, why),
         JobsError::Store(e) => ApiError::internal(context, &e),
     }
 }

@@ -278,6 +278,16 @@ pub async fn job_log(
     let path = app.workspace.log_file(&job.id);
     let file = match tokio::fs::File::open(&path).await {
         Ok(file) => file,
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                && job.started.is_some()
+                && !app.workspace.has_job_dir(&job.id) =>
+        {
+            return Err(ApiError::new(
+                ErrorCode::OutputsUnreachable,
+                app.workspace.unreachable_message(&job.id),
+            ))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(ApiError::new(
                 ErrorCode::NotFound,

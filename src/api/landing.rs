@@ -2,7 +2,7 @@
 
 use super::views::{
     media, rel, ConfClassesView, DatabaseHealthView, EngineHealthView, HealthView, LandingPageView,
-    LinkView, SkippedImageView, CONFORMANCE_CLASSES,
+    LinkView, SkippedImageView, WorkerHealthView, CONFORMANCE_CLASSES,
 };
 use super::{AppState, BaseUrl};
 use crate::catalog::EngineState;
@@ -169,6 +169,39 @@ pub async fn health(State(app): State<AppState>) -> Response {
             false
         }
     };
+    let (queued_jobs, workers) = if database_ok {
+        let queued = app.jobs.store().count_queued().await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "health: cannot count queued jobs");
+            0
+        });
+        let hosts = app.jobs.store().worker_hosts().await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "health: cannot list worker pools");
+            Vec::new()
+        });
+        (queued, hosts)
+    } else {
+        (0, Vec::new())
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let rfc3339 = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    let workers = workers
+        .into_iter()
+        .map(|host| WorkerHealthView {
+            state: if host.expires > now { "live" } else { "lost" }.to_string(),
+            started: rfc3339(host.started),
+            last_seen: rfc3339(host.seen),
+            id: host.id,
+            host: host.host,
+            workers: host.workers,
+            running: host.running,
+            cpus: host.cpus,
+            mem_mib: host.mem_mib,
+            gpus: host.gpus,
+        })
+        .collect();
     let engine = match app.catalog.engine_state() {
         EngineState::Reachable => EngineHealthView {
             reachable: true,
@@ -193,6 +226,8 @@ pub async fn health(State(app): State<AppState>) -> Response {
                 reason: s.reason,
             })
             .collect(),
+        queued_jobs,
+        workers,
     };
     let status = if database_ok {
         StatusCode::OK

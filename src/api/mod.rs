@@ -28,6 +28,7 @@ mod results;
 pub mod views;
 
 pub use base_url::BaseUrl;
+pub use execute::jobs_error;
 pub use openapi::{openapi_document, openapi_json};
 
 use crate::catalog::Catalog;

@@ -260,6 +260,12 @@ fn published_file(
     relative: &str,
 ) -> Result<PathBuf, ApiError> {
     workspace.output_file(job_id, relative).ok_or_else(|| {
+        if !workspace.has_job_dir(job_id) {
+            return ApiError::new(
+                ErrorCode::OutputsUnreachable,
+                workspace.unreachable_message(job_id),
+            );
+        }
         let cause = std::io::Error::new(
             std::io::ErrorKind::NotFound,
             format!("job {job_id}: published output {relative:?} is missing"),
@@ -618,6 +624,12 @@ pub async fn output_file(
         return Err(unavailable(&job).unwrap_or_else(|| ApiError::no_such_job(&job_id)));
     }
     let file = app.workspace.output_file(&job.id, &path).ok_or_else(|| {
+        if job.status == JobStatus::Successful && !app.workspace.has_job_dir(&job.id) {
+            return ApiError::new(
+                ErrorCode::OutputsUnreachable,
+                app.workspace.unreachable_message(&job.id),
+            );
+        }
         ApiError::new(
             ErrorCode::NotFound,
             format!(

@@ -515,6 +515,38 @@ pub struct HealthView {
     pub processes: usize,
     /// Seed images found but not offered, with why.
     pub skipped_images: Vec<SkippedImageView>,
+    /// Jobs waiting to run (`accepted`), over every replica.
+    pub queued_jobs: u64,
+    /// The worker pools sharing the database (`ades serve` with workers, `ades worker`),
+    /// live or lately gone.
+    pub workers: Vec<WorkerHealthView>,
+}
+
+/// A worker pool as it last reported itself.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = WorkerHealth)]
+pub struct WorkerHealthView {
+    /// The pool's id (the prefix of its workers' lease ids).
+    pub id: String,
+    pub host: String,
+    /// `live`, or `lost` once it missed its heartbeats for a lease period (its running
+    /// jobs are requeued and taken over).
+    pub state: String,
+    /// Jobs it runs at once, and ran at its last heartbeat.
+    pub workers: u32,
+    pub running: u32,
+    /// CPUs, memory (MiB) and GPUs its jobs may use at once (absent: no limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub cpus: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub mem_mib: Option<f64>,
+    pub gpus: u32,
+    /// RFC 3339 times it started and was last seen.
+    pub started: String,
+    pub last_seen: String,
 }
 
 /// Whether the database answers.

@@ -1,11 +1,13 @@
 //! The command-line front end: `ades seed validate|init|build|list|search` and `ades run`,
-//! shaped like NGA's `seed` tool, with `--json` output for scripts.
+//! shaped like NGA's `seed` tool, `ades jobs list|show|cancel|requeue` for operators, with
+//! `--json` output for scripts.
 //!
 //! Exit status: 0 success; 1 an error (invalid manifest, engine unreachable, outputs missing
 //! after a clean exit, ...); 2 a bad command line or invocation (nothing was started); for
 //! `ades run`, the job's own exit code when its container exited non-zero, 124 when it was
 //! killed at its timeout, 130 when it was interrupted.
 
+mod jobs_cmd;
 mod print;
 mod run_cmd;
 mod seed_cmd;
@@ -31,6 +33,9 @@ enum Command {
     /// Serve OGC API - Processes for every Seed image in the local Docker engine, with a
     /// durable job store (SQLite in the data directory by default) and workers.
     Serve(ServeArgs),
+    /// Run jobs only, no HTTP: claim jobs from the shared database (PostgreSQL) and run them
+    /// on this host's Docker engine. Pair with `ades serve --no-workers` replicas.
+    Worker(WorkerArgs),
     /// Print the effective configuration (defaults < file < ADES__* environment < flags),
     /// secrets hidden.
     Config(ConfigArgs),
@@ -40,6 +45,9 @@ enum Command {
     /// Run a Seed image once, like `seed run`: check the inputs against its manifest, run the
     /// container, capture and print its outputs, exit with its exit code.
     Run(RunArgs),
+    /// Operate on the jobs in the job store (the database the servers share): list, show,
+    /// cancel and requeue them, one by one or in bulk by filters.
+    Jobs(JobsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +77,25 @@ struct ServeArgs {
     /// without one those operations are refused.
     #[arg(long, value_name = "TOKEN")]
     admin_token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct WorkerArgs {
+    /// A TOML configuration file (see config/ades.example.toml).
+    #[arg(long, short = 'c', env = "ADES_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory for local state [default: ./ades-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Database URL, the one the API replicas use (postgres://...).
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Number of jobs run at once by this worker (at least 1).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Offer this image's process too (repeatable), even without the -seed naming.
+    #[arg(long = "image", value_name = "IMAGE")]
+    images: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -197,11 +224,99 @@ struct RunArgs {
     json: bool,
 }
 
+#[derive(Debug, Args)]
+struct JobsArgs {
+    #[command(flatten)]
+    store: JobStoreArgs,
+    #[command(subcommand)]
+    command: JobsCommand,
+}
+
+/// Where the job store is: the same layered configuration as `ades serve`.
+#[derive(Debug, Args)]
+struct JobStoreArgs {
+    /// A TOML configuration file (see config/ades.example.toml).
+    #[arg(long, short = 'c', env = "ADES_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Directory holding the database [default: ./ades-data].
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Database URL [default: sqlite://<data dir>/ades.db].
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum JobsCommand {
+    /// List jobs, newest first: id, process, status, created, attempt, message.
+    List(JobsListArgs),
+    /// Show one job (status, times, attempt, message, failure, results) and its events.
+    Show(JobsShowArgs),
+    /// Cancel jobs (OGC dismiss): by id, or every accepted or running job matching the
+    /// filters (with --yes). A running job's container is stopped at its worker's next
+    /// heartbeat; a finished job named by id is withdrawn.
+    Cancel(JobsActionArgs),
+    /// Put failed or dismissed jobs back in the queue (attempts and results cleared): by
+    /// id, or every failed or dismissed job matching the filters (with --yes).
+    Requeue(JobsActionArgs),
+}
+
+/// Which jobs: the filters of `ades jobs list|cancel|requeue`.
+#[derive(Debug, Args)]
+struct JobFilterArgs {
+    /// Only jobs with this status (repeatable): accepted, running, successful, failed,
+    /// dismissed.
+    #[arg(long = "status", value_name = "STATUS")]
+    statuses: Vec<String>,
+    /// Only jobs of this process (repeatable).
+    #[arg(long = "process", value_name = "ID")]
+    processes: Vec<String>,
+    /// Only jobs created at or after this time (RFC 3339, e.g. 2024-05-01T00:00:00Z).
+    #[arg(long, value_name = "RFC3339")]
+    created_after: Option<String>,
+    /// Only jobs created at or before this time (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    created_before: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct JobsListArgs {
+    #[command(flatten)]
+    filter: JobFilterArgs,
+    /// Show at most this many jobs.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    limit: u32,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct JobsShowArgs {
+    /// The job id (a UUID).
+    id: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct JobsActionArgs {
+    /// The jobs, by id; or give filters instead to act on every matching job.
+    #[arg(value_name = "ID")]
+    ids: Vec<String>,
+    #[command(flatten)]
+    filter: JobFilterArgs,
+    /// Act on every job the filters match (without it a filter run only counts them).
+    #[arg(long, short = 'y')]
+    yes: bool,
+}
+
 /// Entry point of the `ades` binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // The server sets up its own logging from its configuration.
-    if !matches!(cli.command, Command::Serve(_)) {
+    if !matches!(cli.command, Command::Serve(_) | Command::Worker(_)) {
         init_tracing();
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -223,7 +338,9 @@ pub fn main() -> ExitCode {
             Command::Seed(SeedCommand::Search(args)) => seed_cmd::search(args).await,
             Command::Run(args) => run_cmd::run(args).await,
             Command::Serve(args) => serve_cmd::serve(args).await,
+            Command::Worker(args) => serve_cmd::worker(args).await,
             Command::Config(args) => serve_cmd::config(args),
+            Command::Jobs(args) => jobs_cmd::jobs(args).await,
         }
     });
     ExitCode::from(code)

@@ -80,6 +80,7 @@ async fn run_inner(args: RunArgs) -> Result<u8, Failure> {
         },
         user,
         network: args.network.clone(),
+        keep_container: false,
     };
     // Check before announcing anything, so a bad invocation leaves no output directory.
     if let Err(ExecutionError::Invocation(problems)) = plan_job(&job) {

@@ -1,8 +1,8 @@
 //! `ades serve` and `ades config`.
 
-use super::{print, status, ConfigArgs, ServeArgs};
+use super::{print, status, ConfigArgs, ServeArgs, WorkerArgs};
 use crate::config::{Overrides, Settings};
-use crate::startup::{init_server_tracing, Application};
+use crate::startup::{init_server_tracing, Application, Role};
 
 fn overrides(args: &ServeArgs) -> Overrides {
     Overrides {
@@ -20,7 +20,24 @@ fn overrides(args: &ServeArgs) -> Overrides {
 }
 
 pub async fn serve(args: ServeArgs) -> u8 {
-    let settings = match Settings::load(args.config.as_deref(), &overrides(&args)) {
+    let overrides = overrides(&args);
+    run(args.config.as_deref(), &overrides, Role::Server).await
+}
+
+/// `ades worker`: the server's start-up without HTTP.
+pub async fn worker(args: WorkerArgs) -> u8 {
+    let overrides = Overrides {
+        data_dir: args.data_dir,
+        database_url: args.database_url,
+        workers: args.workers,
+        images: args.images,
+        ..Overrides::default()
+    };
+    run(args.config.as_deref(), &overrides, Role::Worker).await
+}
+
+async fn run(config: Option<&std::path::Path>, overrides: &Overrides, role: Role) -> u8 {
+    let settings = match Settings::load(config, overrides) {
         Ok(settings) => settings,
         Err(err) => {
             print::error(&err.to_string());
@@ -28,8 +45,8 @@ pub async fn serve(args: ServeArgs) -> u8 {
         }
     };
     init_server_tracing(&settings);
-    tracing::info!(?settings, "starting");
-    let app = match Application::build(settings).await {
+    tracing::info!(?settings, ?role, "starting");
+    let app = match Application::build_as(settings, role).await {
         Ok(app) => app,
         Err(err) => {
             print::error(&format!("{err:#}"));

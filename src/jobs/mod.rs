@@ -5,14 +5,16 @@
 //! first poll of an id always finds it. Sync execution is an ordinary job plus
 //! [`JobService::wait_until_final`].
 
+pub mod admission;
 pub mod callbacks;
 pub mod request;
 
 use crate::domain::{ExecuteRequest, Job, JobEvent, JobId, Process};
-use crate::store::{JobFilter, JobPage, JobStore, NewJob, StoreError};
-use std::collections::HashMap;
+use crate::store::{JobFilter, JobPage, JobStore, NewJob, StoreError, StoreSignal, WorkerHost};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use std::time::Instant;
 use time::OffsetDateTime;
 use tokio::sync::{broadcast, Notify};
 use tokio_util::sync::CancellationToken;
@@ -21,18 +23,50 @@ use tokio_util::sync::CancellationToken;
 /// have finished the job).
 const WAIT_POLL: Duration = Duration::from_millis(500);
 
+/// How long a client is told to wait when the queue is full.
+pub const QUEUE_FULL_RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// How long the list of worker pools is reused before it is read again (submissions check
+/// each job against it).
+const WORKER_HOSTS_TTL: Duration = Duration::from_secs(2);
+
 #[derive(Debug, thiserror::Error)]
 pub enum JobsError {
     #[error("there is no job {0}")]
     NoSuchJob(JobId),
+    /// As many jobs wait as the queue holds; the client should come back later.
+    #[error(
+        "the queue is full: {queued} jobs are waiting to run and the server holds at most \
+         {limit} (queue.max_queued); submit again in {} s",
+        QUEUE_FULL_RETRY_AFTER.as_secs()
+    )]
+    QueueFull { queued: u64, limit: u64 },
+    /// No live worker could ever run the job: it asks for more than the largest offers.
+    #[error("{0}")]
+    DoesNotFit(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// What a submission must pass before it is queued.
+#[derive(Debug, Clone, Default)]
+pub struct Admission {
+    /// Most jobs waiting to run (`accepted`); 0 = no limit.
+    pub max_queued: u64,
+    /// Process id -> priority of its jobs when the request names none (default 0).
+    pub priorities: BTreeMap<String, i32>,
+}
+
+/// The worker pools as read from the store, and when.
+type HostsRead = (Instant, Vec<WorkerHost>);
 
 /// The job service. Cheap to clone.
 #[derive(Clone)]
 pub struct JobService {
     store: Arc<dyn JobStore>,
+    admission: Arc<Admission>,
+    /// The worker pools as last read, and when.
+    hosts: Arc<Mutex<Option<HostsRead>>>,
     /// Wakes idle workers when a job is submitted.
     work_available: Arc<Notify>,
     /// Announces that a job changed (status or progress), for waiters.
@@ -46,23 +80,48 @@ impl JobService {
         let (changed, _) = broadcast::channel(1024);
         JobService {
             store,
+            admission: Arc::new(Admission::default()),
+            hosts: Arc::new(Mutex::new(None)),
             work_available: Arc::new(Notify::new()),
             changed,
             running: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
+    /// The same service, checking submissions against `admission`.
+    pub fn with_admission(mut self, admission: Admission) -> Self {
+        self.admission = Arc::new(admission);
+        self
+    }
+
     pub fn store(&self) -> &Arc<dyn JobStore> {
         &self.store
     }
 
-    /// Creates an `accepted` job for an already checked request (see [`request`]) and wakes
-    /// a worker. Returns once the job is durable.
+    /// [`JobService::submit_with_priority`] at the process's configured priority.
     pub async fn submit(
         &self,
         process: &Process,
         request: ExecuteRequest,
     ) -> Result<Job, JobsError> {
+        self.submit_with_priority(process, request, None).await
+    }
+
+    /// Creates an `accepted` job for an already checked request (see [`request`]) and wakes
+    /// a worker. Returns once the job is durable. Refused when the queue is full
+    /// ([`JobsError::QueueFull`]) or when no live worker could ever run it
+    /// ([`JobsError::DoesNotFit`]). `priority` (higher runs first) overrides the process's
+    /// configured one.
+    pub async fn submit_with_priority(
+        &self,
+        process: &Process,
+        request: ExecuteRequest,
+        priority: Option<i32>,
+    ) -> Result<Job, JobsError> {
+        self.admit(process).await?;
+        let priority = priority
+            .or_else(|| self.admission.priorities.get(process.id.as_str()).copied())
+            .unwrap_or(0);
         let job = self
             .store
             .insert_job(
@@ -70,7 +129,7 @@ impl JobService {
                     id: JobId::new(),
                     process_id: process.id.clone(),
                     request,
-                    priority: 0,
+                    priority,
                 },
                 OffsetDateTime::now_utc(),
             )
@@ -78,6 +137,40 @@ impl JobService {
         tracing::info!(job_id = %job.id, process_id = %job.process_id, "job accepted");
         self.work_available.notify_one();
         Ok(job)
+    }
+
+    /// The checks a submission passes before its job is created.
+    async fn admit(&self, process: &Process) -> Result<(), JobsError> {
+        let limit = self.admission.max_queued;
+        if limit > 0 {
+            let queued = self.store.count_queued().await?;
+            if queued >= limit {
+                return Err(JobsError::QueueFull { queued, limit });
+            }
+        }
+        let now = OffsetDateTime::now_utc();
+        let live: Vec<WorkerHost> = self
+            .worker_hosts()
+            .await?
+            .into_iter()
+            .filter(|host| host.expires > now)
+            .collect();
+        match admission::misfit(process, &live) {
+            Some(why) => Err(JobsError::DoesNotFit(why)),
+            None => Ok(()),
+        }
+    }
+
+    /// The worker pools, read at most every [`WORKER_HOSTS_TTL`].
+    pub async fn worker_hosts(&self) -> Result<Vec<WorkerHost>, StoreError> {
+        if let Some((read, hosts)) = self.hosts.lock().expect("lock").as_ref() {
+            if read.elapsed() < WORKER_HOSTS_TTL {
+                return Ok(hosts.clone());
+            }
+        }
+        let hosts = self.store.worker_hosts().await?;
+        *self.hosts.lock().expect("lock") = Some((Instant::now(), hosts.clone()));
+        Ok(hosts)
     }
 
     pub async fn get(&self, id: &JobId) -> Result<Job, JobsError> {
@@ -166,5 +259,38 @@ impl JobService {
 
     pub fn unregister_running(&self, id: &JobId) {
         self.running.lock().expect("lock").remove(id);
+    }
+
+    /// How many jobs run in this process now.
+    pub fn running_here(&self) -> usize {
+        self.running.lock().expect("lock").len()
+    }
+
+    /// Turns what other processes sharing the store announce (PostgreSQL `LISTEN/NOTIFY`)
+    /// into wake-ups of this process's workers and waiters, until `stop`. Does nothing
+    /// for a store that cannot tell (SQLite); the timed polls remain the fallback anyway.
+    pub async fn forward_store_signals(&self, stop: CancellationToken) {
+        let mut signals = match self.store.listen().await {
+            Ok(Some(signals)) => signals,
+            Ok(None) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for other replicas' job changes; polling only");
+                return;
+            }
+        };
+        tracing::info!("listening for job changes of other replicas");
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                signal = signals.recv() => match signal {
+                    Some(StoreSignal::WorkAvailable(id)) => {
+                        self.work_available.notify_one();
+                        self.announce(&id);
+                    }
+                    Some(StoreSignal::JobChanged(id)) => self.announce(&id),
+                    None => return,
+                },
+            }
+        }
     }
 }

@@ -17,8 +17,12 @@
 //!   manifest allocates (`capacity.rs`); it waits while they are taken ("waiting for
 //!   resources: ...") and fails `insufficient-resources` when it asks more than the whole
 //!   capacity. The reservation ends with the container.
-//! - Engine errors (engine unreachable, image missing, image pull failed) fail the job
-//!   `system` at once; retrying them is issue 6's (a retry policy per failure kind).
+//! - Engine errors (engine unreachable, image missing, image pull failed) fail the attempt
+//!   `system`; [`is_retryable`] tells the worker which failures get another attempt.
+//! - A served job's container is kept after it exits until the worker has recorded the end
+//!   ([`Executor::remove_containers`]). A later attempt that finds it (its worker was lost
+//!   in between, or while it ran) takes it over instead of running the job again
+//!   ([`Executor::take_over`]), so a job's container runs once per successful attempt.
 //! - While the runner pulls an absent image, its status lines ("pulling image X: 3 of 5
 //!   layers done") become the job's status message: the log sink is synchronous, so it
 //!   keeps the latest line in a slot that the run's own task reports between polls.
@@ -28,14 +32,16 @@
 use super::capacity::{Capacity, ReserveError, ResourcePool};
 use super::{ProcessRunConfig, QueueSettings};
 use crate::catalog::Catalog;
-use crate::domain::{Job, JobResults, OutputValue, Process};
-use crate::execution::{plan_job, run_seed_job, ExecutionError, SeedJob, SeedJobReport};
-use crate::runner::{ContainerExit, ContainerRunner, ContainerSpec, LogSink, RunnerError};
+use crate::domain::{Job, JobId, JobResults, OutputValue, Process};
+use crate::execution::{judge_run, plan_job, run_seed_job, ExecutionError, SeedJob, SeedJobReport};
+use crate::runner::{
+    ContainerExit, ContainerRunner, ContainerSpec, FoundContainer, FoundState, LogSink, RunnerError,
+};
 use crate::store::Completion;
 use crate::workspace::staging::{stage_inputs, StagingError};
 use crate::workspace::Workspace;
 use async_trait::async_trait;
-use seed::contract::{Invocation, Policy};
+use seed::contract::{Allocation, Invocation, Policy};
 use seed::errors::{FailureCategory, JobFailure};
 use seed::Problem;
 use std::io::Write;
@@ -142,6 +148,13 @@ impl Executor {
             job.attempt, job.id, process.id, process.seed.image
         ));
 
+        if let Some(outcome) = self
+            .take_over(job, &process, &cancel, progress, &mut log)
+            .await
+        {
+            return outcome;
+        }
+
         progress.report("staging inputs").await;
         let staged = tokio::select! {
             staged = self.stage(job, &process) => staged,
@@ -179,6 +192,7 @@ impl Executor {
             },
             user: self.settings.container_user.clone(),
             network: self.settings.network.clone(),
+            keep_container: true,
         };
 
         // A job the contract refuses reserves nothing: `run_seed_job` reports why.
@@ -233,6 +247,115 @@ impl Executor {
         outcome
     }
 
+    /// Finds the containers earlier attempts of this job left (their worker was lost
+    /// before it recorded the end). On a later attempt, the newest one that ran is taken
+    /// over: followed to its end (or, if it already ended, judged as it ended) instead of
+    /// running the job a second time; `None` when there is none, after removing any stale
+    /// ones, and the job runs afresh.
+    ///
+    /// Taking over needs the earlier attempt's `outputs/`, so replicas must share the
+    /// workspace; a container on another host's engine is not seen here (see the README on
+    /// replicas).
+    async fn take_over(
+        &self,
+        job: &Job,
+        process: &Process,
+        cancel: &CancellationToken,
+        progress: &dyn ProgressReporter,
+        log: &mut LogFile,
+    ) -> Option<Outcome> {
+        let found = match self
+            .runner
+            .find_containers(JOB_ID_LABEL, job.id.as_str())
+            .await
+        {
+            Ok(found) => found,
+            Err(err) => return Some(failed(engine_failure(&err))),
+        };
+        let outputs_dir = self.workspace.outputs_dir(&job.id);
+        let followed = if job.attempt > 1 && outputs_dir.is_dir() {
+            newest_that_ran(&found)
+        } else {
+            None
+        };
+        for stale in found.iter().filter(|c| Some(*c) != followed) {
+            log.note(&format!(
+                "removing container {} left by an earlier attempt",
+                stale.name
+            ));
+            if let Err(err) = self.runner.remove(&stale.name).await {
+                return Some(failed(engine_failure(&err)));
+            }
+        }
+        let container = followed?;
+        log.note(&format!(
+            "taking over container {} that an earlier attempt started (its worker was lost \
+             before recording the end); its output from the start follows",
+            container.name
+        ));
+        tracing::info!(container = %container.name, "taking over the container of an earlier attempt");
+        progress
+            .report("running container (taken over from a lost worker)")
+            .await;
+        let started = std::time::Instant::now();
+        let timeout = std::time::Duration::from_secs(process.seed.manifest.job.timeout);
+        let exit = match self
+            .runner
+            .reattach(container, timeout, cancel.clone(), log)
+            .await
+        {
+            Ok(ContainerExit::Cancelled) => return Some(Outcome::Abandoned),
+            Ok(exit) => exit,
+            Err(err) => return Some(failed(engine_failure(&err))),
+        };
+        progress.report("capturing outputs").await;
+        let seed_job = SeedJob {
+            image: process.seed.image.clone(),
+            manifest: process.seed.manifest.clone(),
+            invocation: Invocation::default(),
+            output_dir: outputs_dir,
+            run_id: container.run_id.clone().unwrap_or_default(),
+            policy: Policy::default(),
+            user: None,
+            network: None,
+            keep_container: true,
+        };
+        // The allocation is not recomputed (that needs the staged inputs): an out-of-memory
+        // message then names no limit, and no disk warning is given.
+        let report = judge_run(&seed_job, Allocation::default(), exit, started.elapsed());
+        for warning in &report.warnings {
+            log.note(warning);
+        }
+        let outcome = outcome_of(&report);
+        if let Outcome::Complete(Completion::Failed { message, .. }) = &outcome {
+            log.note(message);
+        }
+        log.finish();
+        Some(outcome)
+    }
+
+    /// Removes every container of `job` (once its end is recorded: until then a kept
+    /// container is what a later attempt would take over). Failures are logged: the
+    /// start-up sweep removes what is left.
+    pub async fn remove_containers(&self, job: &JobId) {
+        let found = match self
+            .runner
+            .find_containers(JOB_ID_LABEL, job.as_str())
+            .await
+        {
+            Ok(found) => found,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot list the job's containers to remove them");
+                return;
+            }
+        };
+        for container in found {
+            if let Err(err) = self.runner.remove(&container.name).await {
+                tracing::warn!(container = %container.name, error = %err, "cannot remove the job's container");
+            }
+        }
+    }
+
     /// Empties `inputs/` and `outputs/` and stages the inputs.
     async fn stage(&self, job: &Job, process: &Process) -> Result<Invocation, StagingError> {
         let inputs = self.workspace.inputs_dir(&job.id);
@@ -251,6 +374,35 @@ impl Executor {
         )
         .await
     }
+}
+
+/// Of the containers found for a job, the one of the latest attempt that has run (running
+/// or exited); never-started and dying ones do not count.
+fn newest_that_ran(found: &[FoundContainer]) -> Option<&FoundContainer> {
+    let attempt_of = |c: &FoundContainer| {
+        c.run_id
+            .as_deref()
+            .and_then(|run| run.rsplit('-').next())
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(0)
+    };
+    found
+        .iter()
+        .filter(|c| matches!(c.state, FoundState::Running | FoundState::Exited))
+        .max_by_key(|c| attempt_of(c))
+}
+
+/// Whether a failed attempt is worth another one: the system failures that come and go
+/// (engine unreachable or failing, image pull failed, workspace full). A bad input, an
+/// algorithm's own error (`data`, `job`), a process missing its configuration or asking
+/// more than the capacity, and ades' own bugs fail at once: another attempt would end the
+/// same way.
+pub fn is_retryable(failure: &JobFailure) -> bool {
+    failure.category == FailureCategory::System
+        && matches!(
+            failure.name.as_str(),
+            ENGINE_ERROR | IMAGE_PULL_FAILED | WORKSPACE_ERROR
+        )
 }
 
 /// The run id of a job's attempt: `<job id>-<attempt>`.
@@ -680,6 +832,7 @@ mod tests {
             timeout: std::time::Duration::from_secs(1),
             user: None,
             network: None,
+            keep_after_exit: false,
         };
         let exit = runner
             .run(&spec, CancellationToken::new(), &mut log)

@@ -21,6 +21,7 @@
 
 pub mod capacity;
 pub mod executor;
+pub mod hosts;
 pub mod reaper;
 pub mod sweep;
 pub mod worker;
@@ -31,6 +32,7 @@ pub(crate) mod test_support;
 mod tests;
 
 pub use executor::{Executor, Outcome, ProgressReporter, JOB_ID_LABEL};
+pub use hosts::HostRegistration;
 pub use reaper::Reaper;
 pub use sweep::{sweep_orphaned_containers, SweepError, SweepReport};
 pub use worker::Worker;
@@ -39,6 +41,7 @@ use crate::catalog::Catalog;
 use crate::domain::WorkerId;
 use crate::jobs::JobService;
 use crate::runner::ContainerRunner;
+use crate::store::RunningLimits;
 use crate::workspace::staging::StagingLimits;
 use crate::workspace::Workspace;
 use std::collections::BTreeMap;
@@ -82,8 +85,15 @@ pub struct QueueSettings {
     pub heartbeat: Duration,
     /// How often idle workers look for work without being woken.
     pub poll: Duration,
-    /// Attempts before a job whose worker vanished is failed.
+    /// Attempts a job gets: a job whose worker vanished, or whose attempt failed for a
+    /// reason worth retrying ([`executor::is_retryable`]), runs again until it used them.
     pub max_attempts: u32,
+    /// Delay before the second attempt after a retryable failure; doubled for each further
+    /// one, up to `retry_backoff_max`.
+    pub retry_backoff: Duration,
+    pub retry_backoff_max: Duration,
+    /// Process id -> most jobs running at once, over every worker sharing the store.
+    pub max_running: RunningLimits,
     /// `uid[:gid]` containers run as (`None`: the image's user).
     pub container_user: Option<String>,
     /// Docker network for job containers (`None`: no network).
@@ -117,6 +127,9 @@ impl Default for QueueSettings {
             heartbeat: Duration::from_secs(5),
             poll: Duration::from_secs(2),
             max_attempts: 3,
+            retry_backoff: Duration::from_secs(5),
+            retry_backoff_max: Duration::from_secs(300),
+            max_running: RunningLimits::new(),
             container_user: None,
             network: None,
             allow_unknown_resources: false,
@@ -153,14 +166,31 @@ impl WorkerPool {
         let abort = CancellationToken::new();
         let executor = Arc::new(Executor::new(catalog, runner, workspace, settings.clone()));
         let instance = uuid::Uuid::new_v4().simple().to_string();
+        let pool_id = format!("ades-{}-{}", std::process::id(), &instance[..8]);
         let mut tasks = Vec::new();
         let mut worker_ids = Vec::new();
+        if settings.workers > 0 {
+            let registration = HostRegistration::new(
+                jobs.clone(),
+                pool_id.clone(),
+                settings.workers,
+                capacity::Capacity::of(&settings),
+                settings.heartbeat,
+                settings.lease,
+            );
+            let stop_registration = stop.clone();
+            tasks.push(tokio::spawn(supervise(
+                "worker registration",
+                stop.clone(),
+                move || {
+                    let registration = registration.clone();
+                    let stop = stop_registration.clone();
+                    async move { registration.run(stop).await }
+                },
+            )));
+        }
         for slot in 0..settings.workers {
-            let id = WorkerId(format!(
-                "ades-{}-{}-{slot}",
-                std::process::id(),
-                &instance[..8]
-            ));
+            let id = WorkerId(format!("{pool_id}-{slot}"));
             worker_ids.push(id.clone());
             let worker = Worker::new(id, jobs.clone(), executor.clone(), &settings, abort.clone());
             let stop_worker = stop.clone();

@@ -1,16 +1,11 @@
-//! The start-up sweep: containers an earlier ades process left behind (it crashed or was
-//! killed while jobs ran) are killed and removed.
+//! The start-up sweep: containers of finished jobs that an earlier ades process left behind
+//! (it crashed or was killed between recording a job's end and removing its container, or
+//! the job was dismissed meanwhile) are removed.
 //!
-//! Their jobs are still `running` in the store under a worker that no longer exists; their
-//! leases expire and the reaper requeues them, so a restarted server re-runs interrupted
-//! jobs from the start (each attempt starts with empty `inputs/` and `outputs/`).
-//!
-//! Not done yet: reattaching to a container that is still running. That would need the
-//! output stream re-attached without losing what was written meanwhile, the Seed timeout
-//! re-based on the container's start time, and the lease taken over from a worker id that
-//! belonged to the earlier process; re-running is simpler and correct for Seed jobs, which
-//! are defined by their inputs. Worth it only for long jobs; the container's labels
-//! (run id `<job id>-<attempt>`, [`JOB_ID_LABEL`]) carry what reattaching would need.
+//! Containers of jobs that are still `accepted` or `running` are left alone: the job's
+//! lease expires, the reaper requeues it, and the next attempt takes the container over
+//! (`Executor::take_over`: followed to its end, never started twice). Several replicas
+//! may share one engine, so a container may also belong to a job another replica runs.
 
 use super::executor::JOB_ID_LABEL;
 use crate::domain::JobId;
@@ -30,7 +25,8 @@ pub struct SweepReport {
     /// Names (or ids) of the containers removed.
     pub removed: Vec<String>,
     /// Labelled containers left alone: their job is unknown to this server's store (another
-    /// ades with its own database shares the engine) or runs in this process.
+    /// ades with its own database shares the engine), not ended yet (a later attempt takes
+    /// the container over), or runs in this process.
     pub kept: usize,
 }
 
@@ -57,16 +53,15 @@ fn engine_error(err: DockerError) -> SweepError {
     }
 }
 
-/// Kills and removes the containers of served jobs (labelled [`RUN_ID_LABEL`] and
-/// [`JOB_ID_LABEL`]) that no worker of this process runs.
+/// Removes the containers of served jobs (labelled [`RUN_ID_LABEL`] and [`JOB_ID_LABEL`])
+/// whose job has ended (successful, failed or dismissed) and that no worker of this process
+/// runs.
 ///
 /// Returns how many it removed.
 ///
-/// Call it at start-up, before [`super::WorkerPool::start`]: nothing runs in this process
-/// yet then, so every such container of a job known to the store is an orphan (the job
-/// service does not tell which jobs run in this process; [`sweep_containers`] takes that
-/// as a predicate). Containers of `ades run` (no job id label) and of jobs this store does
-/// not know are never touched.
+/// Call it at start-up, before [`super::WorkerPool::start`]. Containers of `ades run` (no
+/// job id label), of jobs this store does not know, and of jobs not yet ended are never
+/// touched.
 pub async fn sweep_orphaned_containers(
     docker: &Docker,
     jobs: &JobService,
@@ -118,7 +113,11 @@ pub async fn sweep_containers(
             report.kept += 1;
             continue;
         };
-        if runs_here(&job_id) || jobs.store().get_job(&job_id).await?.is_none() {
+        let ended = match jobs.store().get_job(&job_id).await? {
+            Some(job) => job.status.is_final(),
+            None => false,
+        };
+        if runs_here(&job_id) || !ended {
             report.kept += 1;
             continue;
         }
@@ -133,10 +132,10 @@ pub async fn sweep_containers(
                 status_code: 404 | 409,
                 ..
             }) => {
-                tracing::warn!(
+                tracing::info!(
                     container = %name,
                     job_id = %job_id,
-                    "removed a container left by an earlier run of the server; its job runs again once its lease expires"
+                    "removed the container of an ended job left by an earlier run of the server"
                 );
                 report.removed.push(name);
             }

@@ -287,14 +287,83 @@ async fn configured_settings_and_mounts_reach_the_container() {
     assert!(spec.binds.iter().any(|b| b.container == "/reference"));
 }
 
+fn retrying_settings(max_attempts: u32) -> super::QueueSettings {
+    super::QueueSettings {
+        max_attempts,
+        retry_backoff: std::time::Duration::from_millis(200),
+        retry_backoff_max: std::time::Duration::from_secs(1),
+        ..test_settings()
+    }
+}
+
 #[tokio::test]
-async fn engine_errors_fail_the_job_as_system() {
-    let rig = Rig::new(vec![copier()], ScriptedRunner::new(vec![Act::EngineDown])).await;
+async fn engine_errors_are_retried_after_a_delay_then_fail_as_system() {
+    let runner = ScriptedRunner::new(vec![Act::EngineDown]);
+    let rig = Rig::with_settings(vec![copier()], runner, retrying_settings(2)).await;
+    let submitted = submit(&rig, &copier(), copier_request()).await;
+    let worker = rig.worker("w1");
+    assert_eq!(
+        worker.try_execute_next().await.unwrap(),
+        Some(submitted.id.clone())
+    );
+    let waiting = job(&rig, &submitted.id).await;
+    assert_eq!(waiting.status, JobStatus::Accepted, "{waiting:?}");
+    let message = waiting.message.unwrap();
+    assert!(
+        message.starts_with("retrying in 0.2 s: attempt 1 of 2 failed: engine-error"),
+        "{message}"
+    );
+    // Not before its delay.
+    assert_eq!(worker.try_execute_next().await.unwrap(), None);
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    assert_eq!(
+        worker.try_execute_next().await.unwrap(),
+        Some(submitted.id.clone())
+    );
+    // The last attempt's failure is final.
+    let done = job(&rig, &submitted.id).await;
+    assert_eq!(done.status, JobStatus::Failed);
+    assert_eq!(done.attempt, 2);
+    assert_eq!(failure_name(&done), ENGINE_ERROR);
+    assert_eq!(done.failure.unwrap().category, FailureCategory::System);
+}
+
+#[tokio::test]
+async fn a_retried_job_succeeds_on_a_later_attempt() {
+    let runner = ScriptedRunner::new(vec![Act::EngineDown, copier_success()]);
+    let rig = Rig::with_settings(vec![copier()], runner, retrying_settings(3)).await;
+    let submitted = submit(&rig, &copier(), copier_request()).await;
+    let worker = rig.worker("w1");
+    worker.try_execute_next().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    worker.try_execute_next().await.unwrap();
+    let done = job(&rig, &submitted.id).await;
+    assert_eq!(done.status, JobStatus::Successful, "{done:?}");
+    assert_eq!(done.attempt, 2);
+}
+
+#[tokio::test]
+async fn failures_of_the_job_itself_are_not_retried() {
+    // A declared error (category `job`) with attempts to spare.
+    let runner = ScriptedRunner::new(vec![Act::exit(1)]);
+    let rig = Rig::with_settings(vec![copier()], runner, retrying_settings(3)).await;
     let submitted = submit(&rig, &copier(), copier_request()).await;
     rig.worker("w1").try_execute_next().await.unwrap();
     let done = job(&rig, &submitted.id).await;
-    assert_eq!(failure_name(&done), ENGINE_ERROR);
-    assert_eq!(done.failure.unwrap().category, FailureCategory::System);
+    assert_eq!(done.status, JobStatus::Failed, "{done:?}");
+    assert_eq!(done.attempt, 1);
+}
+
+#[test]
+fn retry_delays_double_up_to_the_cap() {
+    use super::worker::retry_delay;
+    use std::time::Duration;
+    let (base, max) = (Duration::from_secs(5), Duration::from_secs(60));
+    let delays: Vec<u64> = (1..=6)
+        .map(|a| retry_delay(base, max, a).as_secs())
+        .collect();
+    assert_eq!(delays, [5, 10, 20, 40, 60, 60]);
+    assert_eq!(retry_delay(base, max, u32::MAX), max);
 }
 
 #[tokio::test]

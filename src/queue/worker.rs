@@ -17,12 +17,12 @@
 //! - The lease is kept while the completion is written, which is retried a few times with
 //!   backoff; if the store stays unreachable the lease expires and the job runs again.
 
-use super::executor::INTERNAL_ERROR;
 use super::executor::{ades_failure, failure_message, Executor, Outcome, ProgressReporter};
+use super::executor::{is_retryable, INTERNAL_ERROR};
 use super::{AbortOnDrop, Backoff, QueueSettings};
 use crate::domain::{Job, JobId, WorkerId};
 use crate::jobs::JobService;
-use crate::store::{Completion, JobStore, StoreError};
+use crate::store::{Completion, JobStore, RunningLimits, StoreError};
 use async_trait::async_trait;
 use seed::errors::FailureCategory;
 use std::sync::Arc;
@@ -47,6 +47,10 @@ struct WorkerInner {
     lease: Duration,
     heartbeat: Duration,
     poll: Duration,
+    max_attempts: u32,
+    retry_backoff: Duration,
+    retry_backoff_max: Duration,
+    limits: RunningLimits,
     /// Cancels the running job (the pool's shutdown after its grace period).
     abort: CancellationToken,
 }
@@ -69,6 +73,10 @@ impl Worker {
                 lease: settings.lease,
                 heartbeat: settings.heartbeat,
                 poll: settings.poll,
+                max_attempts: settings.max_attempts,
+                retry_backoff: settings.retry_backoff,
+                retry_backoff_max: settings.retry_backoff_max,
+                limits: settings.max_running.clone(),
                 abort,
             }),
         }
@@ -87,7 +95,12 @@ impl Worker {
             .inner
             .jobs
             .store()
-            .claim_next_job(&self.inner.id, now + self.inner.lease, now)
+            .claim_next_job_within(
+                &self.inner.id,
+                now + self.inner.lease,
+                now,
+                &self.inner.limits,
+            )
             .await?;
         let Some(job) = claimed else {
             return Ok(None);
@@ -138,6 +151,7 @@ impl Worker {
     async fn execute_claimed(&self, job: Job) {
         let inner = &self.inner;
         let id = job.id.clone();
+        let attempt = job.attempt;
         tracing::info!("job started");
         let cancel = inner.jobs.register_running(&id);
         inner.jobs.announce(&id);
@@ -186,7 +200,16 @@ impl Worker {
         };
 
         match outcome {
-            Outcome::Complete(completion) => self.write_completion(&id, completion).await,
+            Outcome::Complete(Completion::Failed { failure, message })
+                if is_retryable(&failure) && attempt < inner.max_attempts =>
+            {
+                self.write_retry(&id, attempt, &message).await
+            }
+            Outcome::Complete(completion) => {
+                if self.write_completion(&id, completion).await {
+                    inner.executor.remove_containers(&id).await;
+                }
+            }
             Outcome::Abandoned => {
                 tracing::info!("job stopped before its end (dismissed, lease lost or shutdown)")
             }
@@ -197,7 +220,42 @@ impl Worker {
         inner.jobs.announce(&id);
     }
 
-    async fn write_completion(&self, id: &JobId, completion: Completion) {
+    /// Puts the job back in the queue after a retryable failure of attempt `attempt`, to
+    /// run again after a capped exponential delay.
+    async fn write_retry(&self, id: &JobId, attempt: u32, failure: &str) {
+        let inner = &self.inner;
+        let delay = retry_delay(inner.retry_backoff, inner.retry_backoff_max, attempt);
+        let message = format!(
+            "retrying in {} s: attempt {attempt} of {} failed: {failure}",
+            delay.as_secs_f64(),
+            inner.max_attempts
+        );
+        let now = OffsetDateTime::now_utc();
+        match inner
+            .jobs
+            .store()
+            .retry_job(id, &inner.id, &message, now + delay, now)
+            .await
+        {
+            Ok(true) => {
+                tracing::warn!(
+                    retry_in_s = delay.as_secs(),
+                    failure,
+                    "attempt failed; job requeued"
+                );
+                inner.executor.remove_containers(id).await;
+            }
+            Ok(false) => {
+                tracing::warn!("the job was dismissed or its lease lost before it could be retried")
+            }
+            // The lease expires and the reaper requeues the job: a retry all the same.
+            Err(err) => tracing::error!(error = %err, "cannot requeue the job for a retry"),
+        }
+    }
+
+    /// Writes the job's end; `true` when its end is settled (recorded, or the job was
+    /// dismissed meanwhile), so its containers may go.
+    async fn write_completion(&self, id: &JobId, completion: Completion) -> bool {
         let inner = &self.inner;
         let status = match &completion {
             Completion::Succeeded { .. } => "successful",
@@ -213,7 +271,7 @@ impl Worker {
             match result {
                 Ok(true) => {
                     tracing::info!(status, "job finished");
-                    return;
+                    return true;
                 }
                 Ok(false) => {
                     tracing::warn!(
@@ -221,7 +279,8 @@ impl Worker {
                         "the job was dismissed or its lease lost before it finished; its \
                          result is discarded"
                     );
-                    return;
+                    // Lost lease: another attempt may be taking over the container now.
+                    return self.is_final(id).await;
                 }
                 Err(err) if attempt < COMPLETION_TRIES => {
                     tracing::warn!(error = %err, "cannot record the job's end; retrying");
@@ -230,12 +289,29 @@ impl Worker {
                 Err(err) => {
                     tracing::error!(
                         error = %err,
-                        "cannot record the job's end; its lease will expire and it will run again"
+                        "cannot record the job's end; its lease will expire and a later \
+                         attempt will take over its container"
                     );
                 }
             }
         }
+        false
     }
+
+    async fn is_final(&self, id: &JobId) -> bool {
+        match self.inner.jobs.store().get_job(id).await {
+            Ok(Some(job)) => job.status.is_final(),
+            Ok(None) => true,
+            Err(_) => false,
+        }
+    }
+}
+
+/// The delay before the attempt after failed attempt `attempt` (1-based): `base`, doubled
+/// for each further attempt, at most `max`.
+pub fn retry_delay(base: Duration, max: Duration, attempt: u32) -> Duration {
+    let doublings = attempt.saturating_sub(1).min(32);
+    base.saturating_mul(2u32.saturating_pow(doublings)).min(max)
 }
 
 /// Renews the lease until `stop`; cancels the job when the lease is lost or `abort` fires.

@@ -15,8 +15,8 @@
 
 use super::pull::{credentials_for, pull_failure_message, PullLocks, PullProgress};
 use super::{
-    BindMount, ContainerExit, ContainerRunner, ContainerSpec, Limits, LogSink, RunnerError,
-    RUN_ID_LABEL,
+    BindMount, ContainerExit, ContainerRunner, ContainerSpec, FoundContainer, FoundState, Limits,
+    LogSink, RunnerError, RUN_ID_LABEL,
 };
 use crate::registry::RegistryCredentials;
 use async_trait::async_trait;
@@ -24,8 +24,9 @@ use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig, Mount, MountTypeEnum};
 use bollard::query_parameters::{
-    AttachContainerOptions, CreateContainerOptions, CreateImageOptions, KillContainerOptions,
-    RemoveContainerOptions, StartContainerOptions, WaitContainerOptions,
+    AttachContainerOptions, CreateContainerOptions, CreateImageOptions, InspectContainerOptions,
+    KillContainerOptions, ListContainersOptions, LogsOptions, RemoveContainerOptions,
+    StartContainerOptions, WaitContainerOptions,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -50,6 +51,10 @@ const LOG_DRAIN_GRACE: Duration = Duration::from_secs(5);
 
 /// Stands in for a timeout too large to add to the clock ("never", in practice).
 const FAR_FUTURE: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// A container's output as the engine streams it (attach or logs).
+type OutputStream =
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<LogOutput, DockerError>> + Send>>;
 
 /// Runs containers on one Docker engine.
 #[derive(Clone)]
@@ -394,8 +399,130 @@ impl ContainerRunner for DockerRunner {
         // in flight, the container may exist without us ever learning its id.
         let mut guard = RemovalGuard::new(self.docker.clone(), name.clone());
         let result = self.run_named(spec, &name, &cancel, logs, &mut guard).await;
-        guard.remove().await;
+        keep_or_remove(&mut guard, &result, spec.keep_after_exit).await;
         result
+    }
+
+    async fn find_containers(
+        &self,
+        label: &str,
+        value: &str,
+    ) -> Result<Vec<FoundContainer>, RunnerError> {
+        let mut filters = HashMap::new();
+        filters.insert("label".to_string(), vec![format!("{label}={value}")]);
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let listed = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(engine_error)?;
+        Ok(listed
+            .into_iter()
+            .filter_map(|container| {
+                let name = container
+                    .names
+                    .as_ref()
+                    .and_then(|names| names.first())
+                    .map(|n| n.trim_start_matches('/').to_string())
+                    .or(container.id.clone())?;
+                let run_id = container
+                    .labels
+                    .as_ref()
+                    .and_then(|labels| labels.get(RUN_ID_LABEL).cloned());
+                let state = match container.state.map(|s| s.to_string()).as_deref() {
+                    Some("created") => FoundState::Created,
+                    Some("running" | "paused" | "restarting") => FoundState::Running,
+                    Some("exited") => FoundState::Exited,
+                    _ => FoundState::Gone,
+                };
+                Some(FoundContainer {
+                    name,
+                    run_id,
+                    state,
+                })
+            })
+            .collect())
+    }
+
+    async fn reattach(
+        &self,
+        container: &FoundContainer,
+        timeout: Duration,
+        cancel: CancellationToken,
+        logs: &mut dyn LogSink,
+    ) -> Result<ContainerExit, RunnerError> {
+        let name = container.name.as_str();
+        let mut guard = RemovalGuard::new(self.docker.clone(), name.to_string());
+        let result = self.reattach_named(name, timeout, &cancel, logs).await;
+        keep_or_remove(&mut guard, &result, true).await;
+        result
+    }
+
+    async fn remove(&self, name: &str) -> Result<(), RunnerError> {
+        remove_container(&self.docker, name).await;
+        Ok(())
+    }
+}
+
+/// After a run: a container that exited by itself stays when `keep` says so (its owner
+/// removes it once the result is recorded); a cancelled one, or one whose run failed, goes.
+async fn keep_or_remove(
+    guard: &mut RemovalGuard,
+    result: &Result<ContainerExit, RunnerError>,
+    keep: bool,
+) {
+    let exited_by_itself = matches!(result, Ok(exit) if *exit != ContainerExit::Cancelled);
+    if keep && exited_by_itself {
+        guard.disarm();
+    } else {
+        guard.remove().await;
+    }
+}
+
+impl DockerRunner {
+    /// Follows an existing container: its whole output through the logs endpoint (the
+    /// attach stream would miss what it wrote before we came), its deadline counted from
+    /// when the engine started it.
+    async fn reattach_named(
+        &self,
+        name: &str,
+        timeout: Duration,
+        cancel: &CancellationToken,
+        logs: &mut dyn LogSink,
+    ) -> Result<ContainerExit, RunnerError> {
+        let inspected = self
+            .docker
+            .inspect_container(name, None::<InspectContainerOptions>)
+            .await
+            .map_err(engine_error)?;
+        let started_at = inspected
+            .state
+            .and_then(|state| state.started_at)
+            .and_then(|text| {
+                time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+                    .ok()
+            });
+        let now = Instant::now();
+        let deadline = match started_at {
+            Some(started) => {
+                let ran = (time::OffsetDateTime::now_utc() - started).max(time::Duration::ZERO);
+                let left = timeout.saturating_sub(ran.unsigned_abs());
+                now.checked_add(left).unwrap_or(now + FAR_FUTURE)
+            }
+            None => now.checked_add(timeout).unwrap_or(now + FAR_FUTURE),
+        };
+        let options = LogsOptions {
+            follow: true,
+            stdout: true,
+            stderr: true,
+            ..Default::default()
+        };
+        let output: OutputStream = Box::pin(self.docker.logs(name, Some(options)));
+        self.follow(name, output, deadline, cancel, logs).await
     }
 }
 
@@ -446,7 +573,7 @@ impl DockerRunner {
             stderr: true,
             ..Default::default()
         };
-        let mut output = docker
+        let output = docker
             .attach_container(name, Some(attach))
             .await
             .map_err(engine_error)?
@@ -461,7 +588,20 @@ impl DockerRunner {
         let deadline = started
             .checked_add(spec.timeout)
             .unwrap_or(started + FAR_FUTURE);
+        self.follow(name, output, deadline, cancel, logs).await
+    }
 
+    /// Pumps `output` into `logs` until the container exits and its output ends, killing it
+    /// at `deadline` or when `cancel` fires; tells how it ended.
+    async fn follow(
+        &self,
+        name: &str,
+        mut output: OutputStream,
+        deadline: Instant,
+        cancel: &CancellationToken,
+        logs: &mut dyn LogSink,
+    ) -> Result<ContainerExit, RunnerError> {
+        let docker = &self.docker;
         let mut wait = Box::pin(docker.wait_container(
             name,
             Some(WaitContainerOptions {
@@ -614,6 +754,7 @@ mod tests {
             timeout: Duration::from_secs(60),
             user: Some("1000:1000".to_string()),
             network: None,
+            keep_after_exit: false,
         }
     }
 

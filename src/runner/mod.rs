@@ -34,6 +34,34 @@ pub struct ContainerSpec {
     pub user: Option<String>,
     /// Docker network to attach; `None` means no network at all.
     pub network: Option<String>,
+    /// Leave the container in place once it exited by itself (exit, timeout, memory): its
+    /// owner removes it with [`ContainerRunner::remove`] after recording the result, so a
+    /// crash in between leaves it for the next attempt to take over instead of running the
+    /// job again. Cancelled runs and errors are removed whatever this says.
+    pub keep_after_exit: bool,
+}
+
+/// A container found by its label ([`ContainerRunner::find_containers`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundContainer {
+    /// Its name (or id when it has none).
+    pub name: String,
+    /// Its [`RUN_ID_LABEL`] value.
+    pub run_id: Option<String>,
+    pub state: FoundState,
+}
+
+/// Where a found container is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FoundState {
+    /// Created, never started: it has not run anything yet.
+    Created,
+    /// Its process runs (or is paused or restarting).
+    Running,
+    /// It ran and stopped; its exit code and output are still there.
+    Exited,
+    /// Being removed, or dead: nothing to take over.
+    Gone,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +123,9 @@ pub enum RunnerError {
 /// Runs containers to completion. Implementations must remove the container whatever
 /// happens (exit, timeout, cancellation, error) and must stop it within a bounded time once
 /// `cancel` fires.
+///
+/// Runners that can find, take over and remove containers an earlier process started
+/// implement the last three methods; the defaults find nothing.
 #[async_trait]
 pub trait ContainerRunner: Send + Sync {
     async fn run(
@@ -103,4 +134,35 @@ pub trait ContainerRunner: Send + Sync {
         cancel: CancellationToken,
         logs: &mut dyn LogSink,
     ) -> Result<ContainerExit, RunnerError>;
+
+    /// The containers carrying `label = value`, stopped ones included.
+    async fn find_containers(
+        &self,
+        _label: &str,
+        _value: &str,
+    ) -> Result<Vec<FoundContainer>, RunnerError> {
+        Ok(Vec::new())
+    }
+
+    /// Follows a container another run started (running or exited) to its end, as
+    /// [`ContainerRunner::run`] does: its output from the start goes to `logs`, it is killed
+    /// once `timeout` has passed since it started or when `cancel` fires. Left in place when
+    /// it exits by itself (like `keep_after_exit`), removed when cancelled.
+    async fn reattach(
+        &self,
+        container: &FoundContainer,
+        _timeout: Duration,
+        _cancel: CancellationToken,
+        _logs: &mut dyn LogSink,
+    ) -> Result<ContainerExit, RunnerError> {
+        Err(RunnerError::Engine(format!(
+            "this runner cannot take over container {}",
+            container.name
+        )))
+    }
+
+    /// Force-removes a container (gone already is fine).
+    async fn remove(&self, _name: &str) -> Result<(), RunnerError> {
+        Ok(())
+    }
 }

@@ -17,6 +17,8 @@ use time::OffsetDateTime;
 pub const DISMISSED_MESSAGE: &str = "dismissed";
 /// Status message of a job the reaper put back in the queue (and of its event).
 pub const REQUEUED_MESSAGE: &str = "requeued: worker lost";
+/// Status message of a job an operator requeued (and of its event).
+pub const REQUEUED_BY_OPERATOR_MESSAGE: &str = "requeued by an operator";
 /// Status message of a job the reaper failed (and of its event).
 pub const WORKER_LOST_MESSAGE: &str = "failed: worker lost";
 /// [`JobFailure::name`] of a job whose worker vanished on its last attempt.
@@ -116,6 +118,11 @@ pub(super) fn is_unique_violation(error: &sqlx::Error) -> bool {
 ///
 /// The invoking module must provide (the macro refers to them by name):
 /// - a module `sql` with the statement texts (`sql::INSERT_JOB`, `sql::GET_JOB`, ...);
+/// - `async fn lock_limited_claims(tx)`, run before a claim that counts per-process limits
+///   (PostgreSQL: a transaction advisory lock; SQLite: nothing, its writes are serial);
+/// - `async fn notify(tx, signal)`, telling other processes of a change as the
+///   transaction commits (PostgreSQL: `pg_notify`; SQLite: nothing);
+/// - `async fn listen_signals(&self)` on the store, for [`JobStore::listen`](super::JobStore::listen);
 /// - `async fn begin_write(&self) -> Result<Transaction<'static, $db>, StoreError>` on the
 ///   store, starting a write transaction;
 /// - `fn reader(&self) -> &Pool<$db>` and `fn writer(&self) -> &Pool<$db>` on the store,
@@ -129,7 +136,8 @@ macro_rules! impl_job_store {
             use super::*;
             use $crate::store::common::{
                 corrupt, database, decode_time, from_json, micros, micros_rounded_up, to_json,
-                worker_lost_failure, DISMISSED_MESSAGE, REQUEUED_MESSAGE, WORKER_LOST_MESSAGE,
+                worker_lost_failure, DISMISSED_MESSAGE, REQUEUED_BY_OPERATOR_MESSAGE,
+                REQUEUED_MESSAGE, WORKER_LOST_MESSAGE,
             };
 
             #[::async_trait::async_trait]
@@ -154,6 +162,8 @@ macro_rules! impl_job_store {
                     let inserted = decode_job(&row)?;
                     let status = $crate::domain::JobStatus::Accepted;
                     append_event(&mut tx, &inserted.id, now, status, None).await?;
+                    let signal = $crate::store::StoreSignal::WorkAvailable(inserted.id.clone());
+                    notify(&mut tx, &signal).await?;
                     commit(tx).await?;
                     Ok(inserted)
                 }
@@ -223,18 +233,24 @@ macro_rules! impl_job_store {
                     rows.iter().map(decode_event).collect()
                 }
 
-                async fn claim_next_job(
+                async fn claim_next_job_within(
                     &self,
                     worker: &$crate::domain::WorkerId,
                     lease_until: ::time::OffsetDateTime,
                     now: ::time::OffsetDateTime,
+                    limits: &$crate::store::RunningLimits,
                 ) -> Result<Option<$crate::domain::Job>, $crate::store::StoreError> {
                     let now = micros(now);
+                    let limits_json = to_json(limits, "process limits")?;
                     let mut tx = self.begin_write().await?;
+                    if !limits.is_empty() {
+                        lock_limited_claims(&mut tx).await?;
+                    }
                     let row = ::sqlx::query(sql::CLAIM_NEXT_JOB)
                         .bind(&worker.0)
                         .bind(micros(lease_until))
                         .bind(now)
+                        .bind(limits_json)
                         .fetch_optional(&mut *tx)
                         .await
                         .map_err(|e| database("claim a job", e))?;
@@ -246,8 +262,135 @@ macro_rules! impl_job_store {
                     let message = format!("claimed by {worker} (attempt {})", job.attempt);
                     let status = $crate::domain::JobStatus::Running;
                     append_event(&mut tx, &job.id, now, status, Some(&message)).await?;
+                    notify(
+                        &mut tx,
+                        &$crate::store::StoreSignal::JobChanged(job.id.clone()),
+                    )
+                    .await?;
                     commit(tx).await?;
                     Ok(Some(job))
+                }
+
+                async fn retry_job(
+                    &self,
+                    id: &$crate::domain::JobId,
+                    worker: &$crate::domain::WorkerId,
+                    message: &str,
+                    not_before: ::time::OffsetDateTime,
+                    now: ::time::OffsetDateTime,
+                ) -> Result<bool, $crate::store::StoreError> {
+                    let now = micros(now);
+                    let mut tx = self.begin_write().await?;
+                    let done = ::sqlx::query(sql::RETRY_JOB)
+                        .bind(id.as_str())
+                        .bind(&worker.0)
+                        .bind(message)
+                        .bind(micros(not_before))
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| database("put a job back in the queue", e))?;
+                    if done.rows_affected() != 1 {
+                        rollback(tx).await?;
+                        return Ok(false);
+                    }
+                    let status = $crate::domain::JobStatus::Accepted;
+                    append_event(&mut tx, id, now, status, Some(message)).await?;
+                    notify(
+                        &mut tx,
+                        &$crate::store::StoreSignal::WorkAvailable(id.clone()),
+                    )
+                    .await?;
+                    commit(tx).await?;
+                    Ok(true)
+                }
+
+                async fn requeue_job(
+                    &self,
+                    id: &$crate::domain::JobId,
+                    now: ::time::OffsetDateTime,
+                ) -> Result<Option<$crate::domain::Job>, $crate::store::StoreError> {
+                    let tx = self.begin_write().await?;
+                    let change = OperatorChange {
+                        statement: sql::REQUEUE_JOB,
+                        status: $crate::domain::JobStatus::Accepted,
+                        message: REQUEUED_BY_OPERATOR_MESSAGE,
+                        signal: $crate::store::StoreSignal::WorkAvailable(id.clone()),
+                        doing: "requeue a job",
+                    };
+                    change_and_read(tx, id, change, micros(now)).await
+                }
+
+                async fn count_queued(&self) -> Result<u64, $crate::store::StoreError> {
+                    let row = ::sqlx::query(sql::COUNT_QUEUED)
+                        .fetch_one(self.reader())
+                        .await
+                        .map_err(|e| database("count queued jobs", e))?;
+                    let queued: i64 = column(&row, "queued")?;
+                    u64::try_from(queued).map_err(|e| corrupt("queued", e))
+                }
+
+                async fn upsert_worker_host(
+                    &self,
+                    host: &$crate::store::WorkerHost,
+                ) -> Result<(), $crate::store::StoreError> {
+                    let count = |n: u32, what: &str| {
+                        <$int>::try_from(n).map_err(|_| {
+                            $crate::store::StoreError::Database(format!("{what} out of range"))
+                        })
+                    };
+                    ::sqlx::query(sql::UPSERT_WORKER_HOST)
+                        .bind(&host.id)
+                        .bind(&host.host)
+                        .bind(count(host.workers, "workers")?)
+                        .bind(host.cpus)
+                        .bind(host.mem_mib)
+                        .bind(count(host.gpus, "gpus")?)
+                        .bind(count(host.running, "running")?)
+                        .bind(micros(host.started))
+                        .bind(micros(host.seen))
+                        .bind(micros(host.expires))
+                        .execute(self.writer())
+                        .await
+                        .map_err(|e| database("register a worker pool", e))?;
+                    let long_gone = host.seen - ::time::Duration::hours(1);
+                    ::sqlx::query(sql::FORGET_WORKER_HOSTS)
+                        .bind(micros(long_gone))
+                        .execute(self.writer())
+                        .await
+                        .map_err(|e| database("forget gone worker pools", e))?;
+                    Ok(())
+                }
+
+                async fn delete_worker_host(
+                    &self,
+                    id: &str,
+                ) -> Result<(), $crate::store::StoreError> {
+                    ::sqlx::query(sql::DELETE_WORKER_HOST)
+                        .bind(id)
+                        .execute(self.writer())
+                        .await
+                        .map_err(|e| database("forget a worker pool", e))?;
+                    Ok(())
+                }
+
+                async fn worker_hosts(
+                    &self,
+                ) -> Result<Vec<$crate::store::WorkerHost>, $crate::store::StoreError> {
+                    let rows = ::sqlx::query(sql::WORKER_HOSTS)
+                        .fetch_all(self.reader())
+                        .await
+                        .map_err(|e| database("list worker pools", e))?;
+                    rows.iter().map(decode_worker_host).collect()
+                }
+
+                async fn listen(
+                    &self,
+                ) -> Result<
+                    Option<::tokio::sync::mpsc::Receiver<$crate::store::StoreSignal>>,
+                    $crate::store::StoreError,
+                > {
+                    self.listen_signals().await
                 }
 
                 async fn renew_lease(
@@ -325,6 +468,7 @@ macro_rules! impl_job_store {
                         return Ok(false);
                     }
                     append_event(&mut tx, id, now, status, Some(message.as_str())).await?;
+                    notify(&mut tx, &$crate::store::StoreSignal::JobChanged(id.clone())).await?;
                     commit(tx).await?;
                     Ok(true)
                 }
@@ -334,27 +478,15 @@ macro_rules! impl_job_store {
                     id: &$crate::domain::JobId,
                     now: ::time::OffsetDateTime,
                 ) -> Result<Option<$crate::domain::Job>, $crate::store::StoreError> {
-                    let now = micros(now);
-                    let mut tx = self.begin_write().await?;
-                    let done = ::sqlx::query(sql::DISMISS_JOB)
-                        .bind(id.as_str())
-                        .bind(DISMISSED_MESSAGE)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(|e| database("dismiss a job", e))?;
-                    if done.rows_affected() == 1 {
-                        let status = $crate::domain::JobStatus::Dismissed;
-                        append_event(&mut tx, id, now, status, Some(DISMISSED_MESSAGE)).await?;
-                    }
-                    let row = ::sqlx::query(sql::GET_JOB)
-                        .bind(id.as_str())
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(|e| database("read a dismissed job", e))?;
-                    let job = row.as_ref().map(decode_job).transpose()?;
-                    commit(tx).await?;
-                    Ok(job)
+                    let tx = self.begin_write().await?;
+                    let change = OperatorChange {
+                        statement: sql::DISMISS_JOB,
+                        status: $crate::domain::JobStatus::Dismissed,
+                        message: DISMISSED_MESSAGE,
+                        signal: $crate::store::StoreSignal::JobChanged(id.clone()),
+                        doing: "dismiss a job",
+                    };
+                    change_and_read(tx, id, change, micros(now)).await
                 }
 
                 async fn reap_expired_leases(
@@ -380,6 +512,8 @@ macro_rules! impl_job_store {
                         let id = decode_job_id(row, "id")?;
                         let status = JobStatus::Accepted;
                         append_event(&mut tx, &id, now, status, Some(REQUEUED_MESSAGE)).await?;
+                        let signal = $crate::store::StoreSignal::WorkAvailable(id.clone());
+                        notify(&mut tx, &signal).await?;
                         reaped.push(ReapedJob {
                             job_id: id,
                             now: status,
@@ -398,6 +532,8 @@ macro_rules! impl_job_store {
                         let id = decode_job_id(row, "id")?;
                         let status = JobStatus::Failed;
                         append_event(&mut tx, &id, now, status, Some(WORKER_LOST_MESSAGE)).await?;
+                        let signal = $crate::store::StoreSignal::JobChanged(id.clone());
+                        notify(&mut tx, &signal).await?;
                         reaped.push(ReapedJob {
                             job_id: id,
                             now: status,
@@ -417,6 +553,46 @@ macro_rules! impl_job_store {
                         .map_err(|e| database("list running jobs", e))?;
                     rows.iter().map(|row| decode_job_id(row, "id")).collect()
                 }
+            }
+
+            /// A status change a client or operator asks for (dismiss, requeue): a statement bound
+            /// with the job id, `message` and now, which changes the row only when the job's
+            /// status allows it.
+            struct OperatorChange {
+                statement: &'static str,
+                status: $crate::domain::JobStatus,
+                message: &'static str,
+                signal: $crate::store::StoreSignal,
+                doing: &'static str,
+            }
+
+            /// Applies `change` in `tx`; when the row changed, appends its event and tells
+            /// other processes. Returns the job as it now is (`None`: no such job).
+            async fn change_and_read(
+                mut tx: ::sqlx::Transaction<'static, $db>,
+                id: &$crate::domain::JobId,
+                change: OperatorChange,
+                now: i64,
+            ) -> Result<Option<$crate::domain::Job>, $crate::store::StoreError> {
+                let done = ::sqlx::query(change.statement)
+                    .bind(id.as_str())
+                    .bind(change.message)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| database(change.doing, e))?;
+                if done.rows_affected() == 1 {
+                    append_event(&mut tx, id, now, change.status, Some(change.message)).await?;
+                    notify(&mut tx, &change.signal).await?;
+                }
+                let row = ::sqlx::query(sql::GET_JOB)
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(|e| database(change.doing, e))?;
+                let job = row.as_ref().map(decode_job).transpose()?;
+                commit(tx).await?;
+                Ok(job)
             }
 
             /// Appends one `job_events` row inside the transaction that changed the status.
@@ -475,6 +651,26 @@ macro_rules! impl_job_store {
                     failure: decode_optional_json(row, "failure")?,
                     attempt: u32::try_from(column::<$int>(row, "attempt")?)
                         .map_err(|e| corrupt("attempt", e))?,
+                })
+            }
+
+            fn decode_worker_host(
+                row: &$row,
+            ) -> Result<$crate::store::WorkerHost, $crate::store::StoreError> {
+                let count = |name: &str| {
+                    u32::try_from(column::<$int>(row, name)?).map_err(|e| corrupt(name, e))
+                };
+                Ok($crate::store::WorkerHost {
+                    id: column(row, "id")?,
+                    host: column(row, "host")?,
+                    workers: count("workers")?,
+                    cpus: column(row, "cpus")?,
+                    mem_mib: column(row, "mem_mib")?,
+                    gpus: count("gpus")?,
+                    running: count("running")?,
+                    started: decode_time(column(row, "started")?, "started")?,
+                    seen: decode_time(column(row, "seen")?, "seen")?,
+                    expires: decode_time(column(row, "expires")?, "expires")?,
                 })
             }
 

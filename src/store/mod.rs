@@ -112,6 +112,64 @@ pub enum Completion {
     },
 }
 
+/// A running worker pool (an `ades serve` with workers, or an `ades worker`), as it last
+/// registered itself: what it offers and when it counts as gone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerHost {
+    /// The pool's instance id, the prefix of its workers' ids.
+    pub id: String,
+    /// The host name it runs on.
+    pub host: String,
+    /// Jobs it runs at once.
+    pub workers: u32,
+    /// CPUs its jobs may use at once (`None`: no limit).
+    pub cpus: Option<f64>,
+    /// Memory (MiB) its jobs may use at once (`None`: no limit).
+    pub mem_mib: Option<f64>,
+    pub gpus: u32,
+    /// Jobs running there at its last heartbeat.
+    pub running: u32,
+    pub started: OffsetDateTime,
+    pub seen: OffsetDateTime,
+    /// Gone unless seen again before this.
+    pub expires: OffsetDateTime,
+}
+
+/// Something another process sharing the database did, learned as it commits (PostgreSQL
+/// `LISTEN/NOTIFY`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSignal {
+    /// A job became claimable (submitted, retried, requeued).
+    WorkAvailable(JobId),
+    /// A job's status changed.
+    JobChanged(JobId),
+}
+
+impl StoreSignal {
+    /// The notification payload: `w <job id>` or `c <job id>`.
+    pub fn payload(&self) -> String {
+        match self {
+            StoreSignal::WorkAvailable(id) => format!("w {id}"),
+            StoreSignal::JobChanged(id) => format!("c {id}"),
+        }
+    }
+
+    /// Reads a payload back; `None` for anything else.
+    pub fn parse(payload: &str) -> Option<StoreSignal> {
+        let (kind, id) = payload.split_once(' ')?;
+        let id = JobId::parse(id).ok()?;
+        match kind {
+            "w" => Some(StoreSignal::WorkAvailable(id)),
+            "c" => Some(StoreSignal::JobChanged(id)),
+            _ => None,
+        }
+    }
+}
+
+/// Per-process limits on running jobs: process id -> most running at once, across every
+/// worker sharing the store.
+pub type RunningLimits = std::collections::BTreeMap<String, u32>;
+
 /// What the reaper did with a job whose lease expired.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReapedJob {
@@ -146,7 +204,58 @@ pub trait JobStore: ProcessStore + Send + Sync + 'static {
         worker: &WorkerId,
         lease_until: OffsetDateTime,
         now: OffsetDateTime,
+    ) -> Result<Option<Job>, StoreError> {
+        self.claim_next_job_within(worker, lease_until, now, &RunningLimits::new())
+            .await
+    }
+
+    /// [`JobStore::claim_next_job`], skipping the jobs of processes that already run as
+    /// many jobs as `limits` allows them (counted over the whole store, exactly: two
+    /// claimers never both take the last free slot) and jobs whose retry delay has not
+    /// passed.
+    async fn claim_next_job_within(
+        &self,
+        worker: &WorkerId,
+        lease_until: OffsetDateTime,
+        now: OffsetDateTime,
+        limits: &RunningLimits,
     ) -> Result<Option<Job>, StoreError>;
+
+    /// Puts a running job back in the queue after a failure worth another attempt
+    /// (fenced: `false` when `worker` no longer holds its lease). It may be claimed again
+    /// from `not_before`; `message` becomes its status message and event.
+    async fn retry_job(
+        &self,
+        id: &JobId,
+        worker: &WorkerId,
+        message: &str,
+        not_before: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// An operator's requeue: a `failed` or `dismissed` job goes back to `accepted` with its
+    /// attempts, times, results and failure cleared. Returns the job as it now is (its
+    /// status tells whether it was requeued); `None` when there is no such job.
+    async fn requeue_job(&self, id: &JobId, now: OffsetDateTime)
+        -> Result<Option<Job>, StoreError>;
+
+    /// How many jobs wait to run (`accepted`).
+    async fn count_queued(&self) -> Result<u64, StoreError>;
+
+    /// Registers a worker pool or refreshes it (its heartbeat); forgets pools gone for
+    /// more than an hour.
+    async fn upsert_worker_host(&self, host: &WorkerHost) -> Result<(), StoreError>;
+
+    /// Forgets a worker pool (stopped in order).
+    async fn delete_worker_host(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Every registered worker pool (live or not: compare `expires` with now).
+    async fn worker_hosts(&self) -> Result<Vec<WorkerHost>, StoreError>;
+
+    /// What other processes sharing the database do, as they commit; `None` when the
+    /// backend cannot tell (SQLite: one process owns the database). Lost signals are
+    /// covered by the workers' and waiters' timed polls.
+    async fn listen(&self) -> Result<Option<tokio::sync::mpsc::Receiver<StoreSignal>>, StoreError>;
 
     /// Extends the lease; `false` when the worker no longer holds it (expired and reaped,
     /// or the job was dismissed): the worker must stop the job.

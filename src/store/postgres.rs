@@ -46,6 +46,15 @@ mod sql {
     pub const DISMISS_JOB: &str = include_str!("postgres/dismiss_job.sql");
     pub const REQUEUE_EXPIRED: &str = include_str!("postgres/requeue_expired.sql");
     pub const FAIL_EXPIRED: &str = include_str!("postgres/fail_expired.sql");
+    pub const RETRY_JOB: &str = include_str!("postgres/retry_job.sql");
+    pub const REQUEUE_JOB: &str = include_str!("postgres/requeue_job.sql");
+    pub const COUNT_QUEUED: &str = include_str!("postgres/count_queued.sql");
+    pub const UPSERT_WORKER_HOST: &str = include_str!("postgres/upsert_worker_host.sql");
+    pub const DELETE_WORKER_HOST: &str = include_str!("postgres/delete_worker_host.sql");
+    pub const FORGET_WORKER_HOSTS: &str = include_str!("postgres/forget_worker_hosts.sql");
+    pub const WORKER_HOSTS: &str = include_str!("postgres/worker_hosts.sql");
+    pub const LOCK_LIMITED_CLAIMS: &str = include_str!("postgres/lock_limited_claims.sql");
+    pub const NOTIFY: &str = include_str!("postgres/notify.sql");
     pub const INSERT_PROCESS: &str = include_str!("postgres/insert_process.sql");
     pub const REPLACE_PROCESS: &str = include_str!("postgres/replace_process.sql");
     pub const DELETE_PROCESS: &str = include_str!("postgres/delete_process.sql");
@@ -57,6 +66,8 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Connections per ADES instance (workers, API handlers and the reaper share them).
 const MAX_CONNECTIONS: u32 = 10;
+/// Signals buffered for a slow consumer before further ones are dropped.
+const SIGNAL_BUFFER: usize = 4096;
 /// How long a caller waits for a free connection before the call fails.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -99,6 +110,50 @@ impl PostgresStore {
             .map_err(|e| database("begin a transaction", e))
     }
 
+    /// Listens on [`NOTIFY_CHANNEL`] with a connection of its own and forwards what other
+    /// replicas (and this one) announce. The listener reconnects by itself after a lost
+    /// connection; signals sent meanwhile are lost, which the timed polls cover. Stops when
+    /// the receiver is dropped.
+    async fn listen_signals(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::Receiver<crate::store::StoreSignal>>, StoreError> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool)
+            .await
+            .map_err(|e| database("open a LISTEN connection", e))?;
+        listener
+            .listen(NOTIFY_CHANNEL)
+            .await
+            .map_err(|e| database("LISTEN for job changes", e))?;
+        let (sender, receiver) = tokio::sync::mpsc::channel(SIGNAL_BUFFER);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = sender.closed() => return,
+                    received = listener.recv() => match received {
+                        Ok(notification) => {
+                            let Some(signal) =
+                                crate::store::StoreSignal::parse(notification.payload())
+                            else {
+                                continue;
+                            };
+                            // A full buffer means the consumer lags: dropping is safe, the
+                            // polls catch up.
+                            let _ = sender.try_send(signal);
+                        }
+                        Err(err) => {
+                            tracing::warn!(
+                                error = %cause_chain(&err),
+                                "lost the LISTEN connection; reconnecting (polling meanwhile)"
+                            );
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Some(receiver))
+    }
+
     /// The pool for reads.
     fn reader(&self) -> &PgPool {
         &self.pool
@@ -113,6 +168,35 @@ impl PostgresStore {
 /// A list filter of `list_jobs` travels as a `text[]` array (matched with `= ANY($n)`).
 fn list_filter(values: Vec<&str>, _what: &str) -> Result<Vec<String>, StoreError> {
     Ok(values.into_iter().map(str::to_owned).collect())
+}
+
+/// The channel job changes are announced on (`LISTEN ades_jobs`).
+pub const NOTIFY_CHANNEL: &str = "ades_jobs";
+
+/// Serialises claims that count per-process limits: with READ COMMITTED, two claimers
+/// could otherwise both see one free slot and both take it. Held until the claim commits;
+/// claims without limits do not take it.
+async fn lock_limited_claims(tx: &mut Transaction<'static, Postgres>) -> Result<(), StoreError> {
+    sqlx::query(sql::LOCK_LIMITED_CLAIMS)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| database("lock claims with process limits", e))?;
+    Ok(())
+}
+
+/// Tells every listening replica of a change; PostgreSQL delivers it when (and only if)
+/// the transaction commits.
+async fn notify(
+    tx: &mut Transaction<'static, Postgres>,
+    signal: &crate::store::StoreSignal,
+) -> Result<(), StoreError> {
+    sqlx::query(sql::NOTIFY)
+        .bind(NOTIFY_CHANNEL)
+        .bind(signal.payload())
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| database("notify other replicas", e))?;
+    Ok(())
 }
 
 impl_process_store! { store: PostgresStore, db: Postgres, row: PgRow }

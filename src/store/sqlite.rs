@@ -72,6 +72,13 @@ mod sql {
     pub const DISMISS_JOB: &str = include_str!("sqlite/dismiss_job.sql");
     pub const REQUEUE_EXPIRED: &str = include_str!("sqlite/requeue_expired.sql");
     pub const FAIL_EXPIRED: &str = include_str!("sqlite/fail_expired.sql");
+    pub const RETRY_JOB: &str = include_str!("sqlite/retry_job.sql");
+    pub const REQUEUE_JOB: &str = include_str!("sqlite/requeue_job.sql");
+    pub const COUNT_QUEUED: &str = include_str!("sqlite/count_queued.sql");
+    pub const UPSERT_WORKER_HOST: &str = include_str!("sqlite/upsert_worker_host.sql");
+    pub const DELETE_WORKER_HOST: &str = include_str!("sqlite/delete_worker_host.sql");
+    pub const FORGET_WORKER_HOSTS: &str = include_str!("sqlite/forget_worker_hosts.sql");
+    pub const WORKER_HOSTS: &str = include_str!("sqlite/worker_hosts.sql");
     pub const INSERT_PROCESS: &str = include_str!("sqlite/insert_process.sql");
     pub const REPLACE_PROCESS: &str = include_str!("sqlite/replace_process.sql");
     pub const DELETE_PROCESS: &str = include_str!("sqlite/delete_process.sql");
@@ -157,6 +164,13 @@ impl SqliteStore {
     }
 
     /// The pool for reads.
+    /// No signals from other processes: one process owns a SQLite database.
+    async fn listen_signals(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::Receiver<crate::store::StoreSignal>>, StoreError> {
+        Ok(None)
+    }
+
     fn reader(&self) -> &SqlitePool {
         &self.reader
     }
@@ -170,6 +184,21 @@ impl SqliteStore {
 /// A list filter of `list_jobs` travels as a JSON array (read with `json_each`).
 fn list_filter(values: Vec<&str>, what: &str) -> Result<String, StoreError> {
     to_json(&values, what)
+}
+
+/// Nothing to lock: SQLite runs one write transaction at a time, so a claim's count of
+/// running jobs cannot race with another claim.
+async fn lock_limited_claims(_tx: &mut Transaction<'static, Sqlite>) -> Result<(), StoreError> {
+    Ok(())
+}
+
+/// Nothing to tell: one process owns a SQLite database and signals its own workers and
+/// waiters in memory.
+async fn notify(
+    _tx: &mut Transaction<'static, Sqlite>,
+    _signal: &crate::store::StoreSignal,
+) -> Result<(), StoreError> {
+    Ok(())
 }
 
 impl_process_store! { store: SqliteStore, db: Sqlite, row: SqliteRow }

@@ -18,9 +18,18 @@ pub struct Workspace {
 impl Workspace {
     /// `data_dir/jobs` is created on demand.
     pub fn new(data_dir: &Path) -> Self {
-        Workspace {
-            root: data_dir.join("jobs"),
-        }
+        Workspace::at(data_dir.join("jobs"))
+    }
+
+    /// Job directories directly under `root` (created on demand): the configured
+    /// `workspace.root`, which replicas sharing a database share.
+    pub fn at(root: PathBuf) -> Self {
+        Workspace { root }
+    }
+
+    /// The directory holding the job directories.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     pub fn job_dir(&self, id: &JobId) -> PathBuf {
@@ -37,6 +46,23 @@ impl Workspace {
 
     pub fn log_file(&self, id: &JobId) -> PathBuf {
         self.job_dir(id).join("log.txt")
+    }
+
+    /// Whether this process sees the job's directory at all. A replica that does not share
+    /// the workspace of the one that ran the job does not.
+    pub fn has_job_dir(&self, id: &JobId) -> bool {
+        self.job_dir(id).is_dir()
+    }
+
+    /// What to tell a client asking this process for the files of a job it cannot see.
+    pub fn unreachable_message(&self, id: &JobId) -> String {
+        format!(
+            "The files of job {id} are not in this server's job workspace ({}): another \
+             replica ran the job and this one does not share its workspace. Replicas sharing \
+             a database must share one workspace directory (workspace.root, \
+             ADES__WORKSPACE__ROOT, e.g. on NFS); until then, ask the replica that ran it.",
+            self.root.display()
+        )
     }
 
     /// The published file at `relative` (a path the job's results name), if it lies inside

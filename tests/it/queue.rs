@@ -475,67 +475,94 @@ async fn concurrent_workers_never_run_a_job_twice() {
     }
 }
 
+/// Starts a container as an earlier server process would have left it for `job_id`'s
+/// attempt 1: labelled, named after its run, running `script` in the shell image with the
+/// job's outputs directory as `$OUTPUT_DIR`.
+async fn start_leftover(rig: &Rig, job_id: &JobId, name: &str, script: &str) -> String {
+    let outputs = rig.workspace.outputs_dir(job_id);
+    std::fs::create_dir_all(&outputs).unwrap();
+    let mut labels = HashMap::new();
+    labels.insert(RUN_ID_LABEL.to_string(), format!("{job_id}-1"));
+    labels.insert(JOB_ID_LABEL.to_string(), job_id.to_string());
+    let uid = {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(&outputs).unwrap();
+        format!("{}:{}", meta.uid(), meta.gid())
+    };
+    let body = ContainerCreateBody {
+        image: Some(shell_job_image()),
+        cmd: Some(vec!["-c".into(), script.into()]),
+        env: Some(vec!["OUTPUT_DIR=/leftover-outputs".into()]),
+        user: Some(uid),
+        labels: Some(labels),
+        host_config: Some(bollard::models::HostConfig {
+            binds: Some(vec![format!("{}:/leftover-outputs", outputs.display())]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let options = CreateContainerOptions {
+        name: Some(name.to_string()),
+        ..Default::default()
+    };
+    rig.docker
+        .create_container(Some(options), body)
+        .await
+        .expect("create a container");
+    rig.docker
+        .start_container(
+            name,
+            None::<bollard::query_parameters::StartContainerOptions>,
+        )
+        .await
+        .expect("start it");
+    name.to_string()
+}
+
 #[tokio::test]
-async fn the_sweep_removes_orphans_of_known_jobs_only() {
+async fn the_sweep_removes_containers_of_ended_jobs_only() {
     let image = shell_job_image();
     let rig = Rig::new(std::slice::from_ref(&image)).await;
-    let job = rig.submit(&image, json!({ "SCRIPT": "sleep 120" })).await;
+    let ended = rig.submit(&image, json!({ "SCRIPT": "sleep 120" })).await;
+    rig.jobs.dismiss(&ended.id).await.expect("dismiss");
+    let waiting = rig.submit(&image, json!({ "SCRIPT": "sleep 120" })).await;
     let unknown = JobId::new();
 
-    // Containers as an earlier server process would have left them.
-    let start = |job_id: &JobId| {
-        let docker = rig.docker.clone();
-        let job_id = job_id.clone();
-        async move {
-            let name = format!("ades-it-sweep-{job_id}-1");
-            let mut labels = HashMap::new();
-            labels.insert(RUN_ID_LABEL.to_string(), format!("{job_id}-1"));
-            labels.insert(JOB_ID_LABEL.to_string(), job_id.to_string());
-            let body = ContainerCreateBody {
-                image: Some(crate::support::busybox_image().to_string()),
-                cmd: Some(vec!["sleep".into(), "120".into()]),
-                labels: Some(labels),
-                ..Default::default()
-            };
-            let options = CreateContainerOptions {
-                name: Some(name.clone()),
-                ..Default::default()
-            };
-            docker
-                .create_container(Some(options), body)
-                .await
-                .expect("create a container");
-            docker
-                .start_container(
-                    &name,
-                    None::<bollard::query_parameters::StartContainerOptions>,
-                )
-                .await
-                .expect("start it");
-            name
-        }
-    };
-    let _orphan = start(&job.id).await;
-    let foreign = start(&unknown).await;
+    let sleeper = "sleep 120";
+    start_leftover(
+        &rig,
+        &ended.id,
+        &format!("ades-it-sweep-{}", ended.id),
+        sleeper,
+    )
+    .await;
+    let kept = start_leftover(
+        &rig,
+        &waiting.id,
+        &format!("ades-it-sweep-{}", waiting.id),
+        sleeper,
+    )
+    .await;
+    let foreign =
+        start_leftover(&rig, &unknown, &format!("ades-it-sweep-{unknown}"), sleeper).await;
 
     let report = sweep_containers(&rig.docker, &rig.jobs, |_| false)
         .await
         .expect("sweep");
-    assert_eq!(rig.containers_of(&job.id).await, 0, "{report:?}");
+    assert_eq!(rig.containers_of(&ended.id).await, 0, "{report:?}");
+    assert_eq!(
+        rig.containers_of(&waiting.id).await,
+        1,
+        "a container of a job not ended yet is left for its next attempt to take over"
+    );
     assert_eq!(
         rig.containers_of(&unknown).await,
         1,
         "a container of a job this store does not know is left alone"
     );
+    assert_eq!(report.removed.len(), 1, "{report:?}");
 
-    // And a job running in this process is left alone too.
-    let mine = start(&job.id).await;
-    sweep_containers(&rig.docker, &rig.jobs, |id| *id == job.id)
-        .await
-        .expect("sweep");
-    assert_eq!(rig.containers_of(&job.id).await, 1);
-
-    for name in [foreign, mine] {
+    for name in [foreign, kept] {
         let options = RemoveContainerOptions {
             force: true,
             ..Default::default()
@@ -544,5 +571,86 @@ async fn the_sweep_removes_orphans_of_known_jobs_only() {
             .remove_container(&name, Some(options))
             .await
             .expect("clean up");
+    }
+}
+
+/// A worker died while its job's container ran (or after it exited, before the end was
+/// recorded): the next attempt follows that container to its end instead of running the
+/// job a second time.
+#[tokio::test]
+async fn a_later_attempt_takes_over_the_container_of_a_lost_worker() {
+    let image = shell_job_image();
+    let rig = Rig::new(std::slice::from_ref(&image)).await;
+    // What the request would do if it ran again; the leftover container does otherwise, so
+    // the results tell which one the job's end came from.
+    let rerun = "echo r > $OUTPUT_DIR/one-rerun.txt && echo '{\"COUNT\": 1}' > $OUTPUT_DIR/seed.outputs.json";
+    for (case, delay) in [("still running", "sleep 2"), ("already exited", "true")] {
+        let job = rig.submit(&image, json!({ "SCRIPT": rerun })).await;
+        let now = OffsetDateTime::now_utc();
+        let claimed = rig
+            .jobs
+            .store()
+            .claim_next_job(
+                &WorkerId("it-dead".into()),
+                now + Duration::from_secs(1),
+                now,
+            )
+            .await
+            .unwrap()
+            .expect("the dead worker's claim");
+        assert_eq!(claimed.id, job.id);
+        let leftover = format!(
+            "{delay} && echo left > $OUTPUT_DIR/one-left.txt && echo '{{\"COUNT\": 7}}' > $OUTPUT_DIR/seed.outputs.json && echo done"
+        );
+        start_leftover(
+            &rig,
+            &job.id,
+            &format!("ades-it-leftover-{}", job.id),
+            &leftover,
+        )
+        .await;
+        if case == "already exited" {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        // The dead worker's lease runs out and the reaper requeues the job.
+        let later = OffsetDateTime::now_utc() + Duration::from_secs(2);
+        let reaped = rig
+            .jobs
+            .store()
+            .reap_expired_leases(later, 3)
+            .await
+            .unwrap();
+        assert_eq!(reaped.len(), 1, "{case}");
+
+        let ran = rig.worker("it-w1").try_execute_next().await.unwrap();
+        assert_eq!(ran.as_ref(), Some(&job.id), "{case}");
+        let done = rig.job(&job.id).await;
+        let log = log_of(&rig, &job.id);
+        assert_eq!(
+            done.status,
+            JobStatus::Successful,
+            "{case}: {done:?}\n{log}"
+        );
+        assert_eq!(done.attempt, 2, "{case}");
+        let results = done.results.unwrap();
+        assert_eq!(
+            results["COUNT"],
+            vec![OutputValue::Json { value: json!(7) }],
+            "{case}: the results are the leftover container's"
+        );
+        assert!(results.contains_key("ONE"), "{case}: {results:?}");
+        assert!(
+            log.contains("taking over container ades-it-leftover-"),
+            "{case}: {log}"
+        );
+        assert!(
+            log.contains("done"),
+            "{case}: the container's output is in the log: {log}"
+        );
+        assert_eq!(
+            rig.containers_of(&job.id).await,
+            0,
+            "{case}: removed once recorded"
+        );
     }
 }

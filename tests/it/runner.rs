@@ -81,6 +81,7 @@ fn shell(run_id: &str, script: &str) -> ContainerSpec {
         timeout: Duration::from_secs(60),
         user: None,
         network: None,
+        keep_after_exit: false,
     }
 }
 

@@ -220,7 +220,7 @@ async fn sigkill_and_restart_leave_every_job_in_a_truthful_state() {
 
     let mut server = start_server(port, data.path());
     wait_until_up(&client, &base).await;
-    // The finished job is untouched; the interrupted ones are re-run to success.
+    // The finished job is untouched; the interrupted ones are taken over to success.
     let again = get_json(&client, &quick_job).await;
     assert_eq!(again["status"], "successful");
     for job in &slow_jobs {
@@ -231,19 +231,24 @@ async fn sigkill_and_restart_leave_every_job_in_a_truthful_state() {
     for job in jobs["jobs"].as_array().unwrap() {
         assert!(FINAL.contains(&job["status"].as_str().unwrap()), "{job:#}");
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
-    // No container of the interrupted runs survived: the restart swept them.
+    // No container of the interrupted runs survives: the attempts that took them over
+    // remove them once the jobs' ends are recorded.
     for job in &slow_jobs {
         let id = job.rsplit('/').next().unwrap();
-        let left = Command::new("docker")
-            .args(["ps", "-aq", "--filter"])
-            .arg(format!("name={id}"))
-            .output()
-            .unwrap();
-        assert!(
-            String::from_utf8_lossy(&left.stdout).trim().is_empty(),
-            "containers of {id} remain"
-        );
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let left = Command::new("docker")
+                .args(["ps", "-aq", "--filter"])
+                .arg(format!("label=org.ades.job-id={id}"))
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&left.stdout).trim().is_empty() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "containers of {id} remain");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
+    server.kill().unwrap();
+    server.wait().unwrap();
 }

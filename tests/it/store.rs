@@ -10,6 +10,7 @@
 //! databases; each test creates its own and drops it at the end. `scripts/start-postgres.sh`
 //! starts one and prints the URL. Without the variable these tests fail (never skip).
 
+use crate::support::{with_database, PostgresTestDatabase};
 use ades::domain::{JobStatus, ProcessId, WorkerId};
 use ades::store::postgres::PostgresStore;
 use ades::store::sqlite::SqliteStore;
@@ -56,6 +57,12 @@ contract_tests!(sqlite, open_sqlite;
     processes_are_listed_by_id,
     process_delete_then_get_is_none,
     process_concurrent_inserts_of_one_id_have_one_winner,
+    retried_jobs_wait_for_their_delay_and_keep_their_attempts,
+    requeue_restarts_failed_and_dismissed_jobs_only,
+    queued_jobs_are_counted,
+    process_limits_cap_running_jobs,
+    concurrent_claims_never_pass_a_process_limit,
+    worker_hosts_register_refresh_and_go,
 );
 
 contract_tests!(postgres, open_postgres;
@@ -80,6 +87,12 @@ contract_tests!(postgres, open_postgres;
     processes_are_listed_by_id,
     process_delete_then_get_is_none,
     process_concurrent_inserts_of_one_id_have_one_winner,
+    retried_jobs_wait_for_their_delay_and_keep_their_attempts,
+    requeue_restarts_failed_and_dismissed_jobs_only,
+    queued_jobs_are_counted,
+    process_limits_cap_running_jobs,
+    concurrent_claims_never_pass_a_process_limit,
+    worker_hosts_register_refresh_and_go,
 );
 
 /// A fresh SQLite store in a temporary directory (kept alive by the returned guard).
@@ -91,85 +104,9 @@ async fn open_sqlite() -> (TempDir, Arc<dyn JobStore>) {
     (dir, Arc::new(store))
 }
 
-/// The server the PostgreSQL tests use; a test fails (never skips) without it.
-fn postgres_admin_url() -> String {
-    std::env::var("ADES_TEST_POSTGRES_URL").unwrap_or_else(|_| {
-        panic!(
-            "ADES_TEST_POSTGRES_URL is not set: the PostgreSQL store tests need a server. \
-             Run scripts/start-postgres.sh and set ADES_TEST_POSTGRES_URL to the URL it prints \
-             (e.g. postgres://ades:ades@127.0.0.1:5432/postgres)"
-        )
-    })
-}
-
-/// `url` with its database name replaced by `database` (query parameters kept).
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let server = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    format!("{server}/{database}{query}")
-}
-
-/// A database created for one test, dropped when the test ends (pass or fail).
-struct TestDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl TestDatabase {
-    async fn create() -> TestDatabase {
-        let admin_url = postgres_admin_url();
-        let name = format!("ades_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("connect to ADES_TEST_POSTGRES_URL: {e}"));
-        // An identifier cannot be a bound parameter; the name is ours (a UUID), not input.
-        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-            .execute(&mut admin)
-            .await
-            .unwrap_or_else(|e| panic!("create the test database {name}: {e}"));
-        admin.close().await.ok();
-        TestDatabase { admin_url, name }
-    }
-
-    fn url(&self) -> String {
-        with_database(&self.admin_url, &self.name)
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let name = self.name.clone();
-        // Drop runs inside the test's runtime: do the async clean-up on a thread of its own.
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                let mut admin = sqlx::PgConnection::connect(&admin_url).await.ok()?;
-                sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .execute(&mut admin)
-                    .await
-                    .ok()?;
-                admin.close().await.ok()
-            })
-        });
-        // Best effort: a database left behind is only clutter.
-        let _ = cleanup.join();
-    }
-}
-
 /// A fresh PostgreSQL store in a database of its own (dropped with the returned guard).
-async fn open_postgres() -> (TestDatabase, Arc<dyn JobStore>) {
-    let database = TestDatabase::create().await;
+async fn open_postgres() -> (PostgresTestDatabase, Arc<dyn JobStore>) {
+    let database = PostgresTestDatabase::create().await;
     let store = PostgresStore::connect(&database.url())
         .await
         .expect("open the PostgreSQL store");
@@ -197,7 +134,7 @@ mod contract {
     };
     use ades::store::{
         Completion, DeployedProcess, JobFilter, JobStore, NewJob, ProcessWriteError, ReapedJob,
-        StoreError,
+        RunningLimits, StoreError, WorkerHost,
     };
     use seed::errors::{FailureCategory, JobFailure};
     use serde_json::json;
@@ -1142,6 +1079,201 @@ mod contract {
     /// A deployed process whose package holds every byte value (not UTF-8) and whose
     /// manifest exercises JSON that a lossy column would change: key order, large and
     /// negative integers, floats, escapes, a NUL character and non-ASCII text.
+    pub async fn retried_jobs_wait_for_their_delay_and_keep_their_attempts(store: Store) {
+        let job = insert(&store, "p", 0, at(0)).await;
+        claim(&store, "w1", at(1)).await;
+        let message = "retrying in 5 s: attempt 1 of 3 failed: engine-error";
+        // Only the lease holder may put it back.
+        let not_mine = store
+            .retry_job(&job.id, &worker("w2"), message, at(6), at(1))
+            .await
+            .unwrap();
+        assert!(!not_mine);
+        assert!(store
+            .retry_job(&job.id, &worker("w1"), message, at(6), at(1))
+            .await
+            .unwrap());
+        let waiting = get(&store, &job.id).await;
+        assert_eq!(waiting.status, JobStatus::Accepted);
+        assert_eq!(waiting.message.as_deref(), Some(message));
+        assert_eq!(waiting.attempt, 1);
+        // Not before its delay has passed...
+        let early = store
+            .claim_next_job(&worker("w2"), at(40), at(5))
+            .await
+            .unwrap();
+        assert!(early.is_none(), "{early:?}");
+        // ...and then as its next attempt.
+        let again = claim(&store, "w2", at(6)).await;
+        assert_eq!((again.id.clone(), again.attempt), (job.id.clone(), 2));
+        let events = store.job_events(&job.id).await.unwrap();
+        assert_valid_trail(&events);
+        assert_eq!(
+            statuses(&events),
+            [
+                JobStatus::Accepted,
+                JobStatus::Running,
+                JobStatus::Accepted,
+                JobStatus::Running
+            ]
+        );
+        assert_eq!(events[2].message.as_deref(), Some(message));
+    }
+
+    pub async fn requeue_restarts_failed_and_dismissed_jobs_only(store: Store) {
+        let failed = insert(&store, "p", 0, at(0)).await;
+        let dismissed = insert(&store, "p", 0, at(1)).await;
+        let running = insert(&store, "p", 0, at(2)).await;
+        claim(&store, "w1", at(3)).await;
+        let failure = Completion::Failed {
+            failure: a_failure(),
+            message: "bad".to_owned(),
+        };
+        assert!(store
+            .complete_job(&failed.id, &worker("w1"), failure, at(4))
+            .await
+            .unwrap());
+        store.dismiss_job(&dismissed.id, at(5)).await.unwrap();
+        claim(&store, "w2", at(6)).await;
+        assert_eq!(get(&store, &running.id).await.status, JobStatus::Running);
+
+        for id in [&failed.id, &dismissed.id] {
+            let again = store.requeue_job(id, at(7)).await.unwrap().unwrap();
+            assert_eq!(again.status, JobStatus::Accepted, "{again:?}");
+            assert_eq!(again.attempt, 0);
+            assert_eq!(again.message.as_deref(), Some("requeued by an operator"));
+            assert!(again.results.is_none() && again.failure.is_none());
+            assert!(again.started.is_none() && again.finished.is_none());
+            let events = store.job_events(id).await.unwrap();
+            let last = events.last().unwrap();
+            assert_eq!(last.status, JobStatus::Accepted);
+            assert_eq!(last.message.as_deref(), Some("requeued by an operator"));
+        }
+        // A running job is left as it is; an unknown one is None.
+        let unchanged = store
+            .requeue_job(&running.id, at(8))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(unchanged.status, JobStatus::Running);
+        assert!(store
+            .requeue_job(&JobId::new(), at(8))
+            .await
+            .unwrap()
+            .is_none());
+        // Requeued jobs are claimed again, from attempt 1.
+        let next = claim(&store, "w4", at(9)).await;
+        assert_eq!(next.attempt, 1);
+    }
+
+    pub async fn queued_jobs_are_counted(store: Store) {
+        assert_eq!(store.count_queued().await.unwrap(), 0);
+        for n in 0..3 {
+            insert(&store, "p", 0, at(n)).await;
+        }
+        assert_eq!(store.count_queued().await.unwrap(), 3);
+        claim(&store, "w1", at(5)).await;
+        assert_eq!(store.count_queued().await.unwrap(), 2);
+    }
+
+    pub async fn process_limits_cap_running_jobs(store: Store) {
+        let limits: RunningLimits = [("capped".to_owned(), 2)].into();
+        for n in 0..4 {
+            insert(&store, "capped", 0, at(n)).await;
+        }
+        let free = insert(&store, "free", 0, at(10)).await;
+        let claim_limited = |who: &'static str| {
+            let store = store.clone();
+            let limits = limits.clone();
+            async move {
+                store
+                    .claim_next_job_within(&worker(who), at(100), at(20), &limits)
+                    .await
+                    .unwrap()
+            }
+        };
+        let first = claim_limited("w1").await.unwrap();
+        let second = claim_limited("w2").await.unwrap();
+        assert_eq!(first.process_id.as_str(), "capped");
+        assert_eq!(second.process_id.as_str(), "capped");
+        // Two capped jobs run: the older capped ones wait, the free one goes ahead.
+        let third = claim_limited("w3").await.unwrap();
+        assert_eq!(third.id, free.id);
+        assert!(claim_limited("w4").await.is_none());
+        // One ends: a slot opens.
+        assert!(store
+            .complete_job(&first.id, &worker("w1"), succeeded("ok"), at(21))
+            .await
+            .unwrap());
+        let fourth = claim_limited("w4").await.unwrap();
+        assert_eq!(fourth.process_id.as_str(), "capped");
+        // Without limits the rest is claimed as usual.
+        assert!(claim(&store, "w5", at(22)).await.process_id.as_str() == "capped");
+    }
+
+    pub async fn concurrent_claims_never_pass_a_process_limit(store: Store) {
+        const LIMIT: u32 = 3;
+        for n in 0..20 {
+            insert(&store, "capped", 0, at(n)).await;
+        }
+        let limits: RunningLimits = [("capped".to_owned(), LIMIT)].into();
+        let mut tasks = Vec::new();
+        for c in 0..8 {
+            let store = store.clone();
+            let limits = limits.clone();
+            tasks.push(tokio::spawn(async move {
+                let me = worker(&format!("claimer-{c}"));
+                let mut mine = 0;
+                while store
+                    .claim_next_job_within(&me, at(1_000), at(30), &limits)
+                    .await
+                    .unwrap()
+                    .is_some()
+                {
+                    mine += 1;
+                }
+                mine
+            }));
+        }
+        let mut claimed = 0;
+        for task in tasks {
+            claimed += task.await.unwrap();
+        }
+        assert_eq!(claimed, LIMIT);
+        assert_eq!(store.running_job_ids().await.unwrap().len(), LIMIT as usize);
+    }
+
+    pub async fn worker_hosts_register_refresh_and_go(store: Store) {
+        let host = |id: &str, running: u32, seen: i64| WorkerHost {
+            id: id.to_owned(),
+            host: "node-1".to_owned(),
+            workers: 4,
+            cpus: Some(2.5),
+            mem_mib: None,
+            gpus: 1,
+            running,
+            started: at(0),
+            seen: at(seen),
+            expires: at(seen + 30),
+        };
+        assert_eq!(store.worker_hosts().await.unwrap(), []);
+        store.upsert_worker_host(&host("a", 0, 0)).await.unwrap();
+        store.upsert_worker_host(&host("b", 0, 0)).await.unwrap();
+        store.upsert_worker_host(&host("a", 3, 5)).await.unwrap();
+        assert_eq!(
+            store.worker_hosts().await.unwrap(),
+            [host("a", 3, 5), host("b", 0, 0)]
+        );
+        store.delete_worker_host("b").await.unwrap();
+        assert_eq!(store.worker_hosts().await.unwrap(), [host("a", 3, 5)]);
+        // A pool gone for over an hour is forgotten at the next refresh of another one.
+        store
+            .upsert_worker_host(&host("c", 0, 7_200))
+            .await
+            .unwrap();
+        assert_eq!(store.worker_hosts().await.unwrap(), [host("c", 0, 7_200)]);
+    }
+
     pub fn deployed_process(id: &str, deployed: OffsetDateTime) -> DeployedProcess {
         DeployedProcess {
             id: id.to_owned(),
@@ -1550,7 +1682,7 @@ async fn sqlite_insert_rate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_instances_sharing_a_database_never_claim_twice() {
     // Two ADES instances (two pools, migrating at the same time) on one queue.
-    let database = TestDatabase::create().await;
+    let database = PostgresTestDatabase::create().await;
     let url = database.url();
     let (a, b) = tokio::join!(PostgresStore::connect(&url), PostgresStore::connect(&url));
     let stores: [Arc<dyn JobStore>; 2] = [Arc::new(a.unwrap()), Arc::new(b.unwrap())];
@@ -1580,9 +1712,60 @@ async fn postgres_instances_sharing_a_database_never_claim_twice() {
     assert_eq!((claimed.len(), unique.len()), (JOBS, JOBS));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_changes_reach_the_other_instances_as_they_commit() {
+    use ades::store::StoreSignal;
+    let database = PostgresTestDatabase::create().await;
+    let url = database.url();
+    let listening = PostgresStore::connect(&url).await.unwrap();
+    let writing = PostgresStore::connect(&url).await.unwrap();
+    let mut signals = listening
+        .listen()
+        .await
+        .unwrap()
+        .expect("PostgreSQL tells of changes");
+    let now = time::OffsetDateTime::now_utc();
+    let job = writing.insert_job(new_job(), now).await.unwrap();
+
+    assert_eq!(
+        next_signal(&mut signals).await,
+        StoreSignal::WorkAvailable(job.id.clone())
+    );
+    let me = WorkerId("w".into());
+    writing
+        .claim_next_job(&me, now + time::Duration::seconds(30), now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        next_signal(&mut signals).await,
+        StoreSignal::JobChanged(job.id.clone())
+    );
+    writing.dismiss_job(&job.id, now).await.unwrap();
+    assert_eq!(
+        next_signal(&mut signals).await,
+        StoreSignal::JobChanged(job.id.clone())
+    );
+}
+
+async fn next_signal(
+    signals: &mut tokio::sync::mpsc::Receiver<ades::store::StoreSignal>,
+) -> ades::store::StoreSignal {
+    tokio::time::timeout(std::time::Duration::from_secs(5), signals.recv())
+        .await
+        .expect("a signal within 5 s")
+        .expect("an open channel")
+}
+
+#[tokio::test]
+async fn sqlite_has_no_other_instances_to_hear_from() {
+    let (_dir, store) = open_sqlite().await;
+    assert!(store.listen().await.unwrap().is_none());
+}
+
 #[tokio::test]
 async fn postgres_unreadable_rows_are_corrupt_not_database_errors() {
-    let database = TestDatabase::create().await;
+    let database = PostgresTestDatabase::create().await;
     let store = PostgresStore::connect(&database.url()).await.unwrap();
     let job = store
         .insert_job(new_job(), time::OffsetDateTime::now_utc())
@@ -1610,7 +1793,7 @@ async fn postgres_unreadable_rows_are_corrupt_not_database_errors() {
 
 #[tokio::test]
 async fn postgres_processes_survive_closing_and_reopening_the_store() {
-    let database = TestDatabase::create().await;
+    let database = PostgresTestDatabase::create().await;
     let store = PostgresStore::connect(&database.url()).await.unwrap();
     let at = time::macros::datetime!(2025-03-01 12:00:00.654321 UTC);
     let kept = contract::deployed_process("kept", at);
@@ -1633,7 +1816,7 @@ async fn postgres_processes_survive_closing_and_reopening_the_store() {
 
 #[tokio::test]
 async fn postgres_unreadable_process_rows_are_corrupt_not_database_errors() {
-    let database = TestDatabase::create().await;
+    let database = PostgresTestDatabase::create().await;
     let store = PostgresStore::connect(&database.url()).await.unwrap();
     let at = time::OffsetDateTime::UNIX_EPOCH;
     for id in ["bad-json", "bad-time"] {
@@ -1674,7 +1857,7 @@ async fn postgres_an_unreachable_server_is_a_database_error() {
 
 #[tokio::test]
 async fn connect_store_chooses_the_backend_by_url() {
-    let database = TestDatabase::create().await;
+    let database = PostgresTestDatabase::create().await;
     for url in [
         database.url(),
         database.url().replacen("postgres://", "postgresql://", 1),

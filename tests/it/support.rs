@@ -157,3 +157,85 @@ pub fn push_to_registry(local: &str, registry: &str, repository: &str, tag: &str
     docker(&["rmi", &remote]);
     remote
 }
+
+/// The PostgreSQL server of the tests: `ADES_TEST_POSTGRES_URL` (started by
+/// scripts/start-postgres.sh) names a database on it as a role allowed to create databases.
+/// A test fails (never skips) without it.
+pub fn postgres_admin_url() -> String {
+    std::env::var("ADES_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "ADES_TEST_POSTGRES_URL is not set: this test needs a PostgreSQL server. \
+             Run scripts/start-postgres.sh and set ADES_TEST_POSTGRES_URL to the URL it prints \
+             (e.g. postgres://ades:ades@127.0.0.1:5432/postgres)"
+        )
+    })
+}
+
+/// A PostgreSQL database made for one test on the server of [`postgres_admin_url`], dropped
+/// when the value is (pass or fail).
+pub struct PostgresTestDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl PostgresTestDatabase {
+    pub async fn create() -> PostgresTestDatabase {
+        use sqlx::Connection;
+        let admin_url = postgres_admin_url();
+        let name = format!("ades_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("connect to ADES_TEST_POSTGRES_URL: {e}"));
+        // An identifier cannot be a bound parameter; the name is ours (a UUID), not input.
+        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|e| panic!("create the test database {name}: {e}"));
+        admin.close().await.ok();
+        PostgresTestDatabase { admin_url, name }
+    }
+
+    /// The database's URL (the admin URL with the database name replaced).
+    pub fn url(&self) -> String {
+        with_database(&self.admin_url, &self.name)
+    }
+}
+
+/// `url` with its database name replaced by `database` (query parameters kept).
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    format!("{server}/{database}{query}")
+}
+
+impl Drop for PostgresTestDatabase {
+    fn drop(&mut self) {
+        use sqlx::Connection;
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop may run inside the test's runtime: clean up on a thread of its own.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&admin_url).await.ok()?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await
+                    .ok()?;
+                admin.close().await.ok()
+            })
+        });
+        // Best effort: a database left behind is only clutter.
+        let _ = cleanup.join();
+    }
+}

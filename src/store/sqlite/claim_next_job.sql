@@ -1,7 +1,19 @@
 -- Takes the next accepted job (highest priority, then oldest, then id) in one conditional
--- update. `started` keeps the first claim's time on later attempts (OGC: first start);
--- message and progress restart with the attempt.
--- ?1 worker id, ?2 lease_expires (µs), ?3 now (µs)
+-- update, skipping jobs whose retry delay has not passed and jobs of processes already
+-- running their limit. `started` keeps the first claim's time on later attempts (OGC:
+-- first start); message and progress restart with the attempt. Write transactions are
+-- serialised in SQLite, so the limit count cannot race.
+-- ?1 worker id, ?2 lease_expires (µs), ?3 now (µs),
+-- ?4 limits: a JSON object {"<process id>": <most running at once>}
+WITH limits AS (
+        SELECT key AS process_id, value AS max_running FROM json_each(?4)
+    ),
+    saturated AS (
+        SELECT l.process_id
+        FROM limits l
+        WHERE (SELECT count(*) FROM jobs r
+               WHERE r.status = 'running' AND r.process_id = l.process_id) >= l.max_running
+    )
 UPDATE jobs
 SET status        = 'running',
     started       = COALESCE(started, ?3),
@@ -15,6 +27,8 @@ WHERE id = (
         SELECT id
         FROM jobs
         WHERE status = 'accepted'
+          AND not_before <= ?3
+          AND process_id NOT IN (SELECT process_id FROM saturated)
         ORDER BY priority DESC, created, id
         LIMIT 1
     )

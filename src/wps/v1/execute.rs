@@ -146,7 +146,19 @@ pub(crate) async fn execute(app: &AppState, base: &BaseUrl, body: &RequestBody) 
     }
     let job = match app.jobs.submit(&process, request).await {
         Ok(job) => job,
-        Err(error) => return internal("submitting a job", &error),
+        Err(error @ crate::jobs::JobsError::Store(_)) => {
+            return internal("submitting a job", &error)
+        }
+        // A full queue (ServerBusy, 503) or a job no worker can run (400).
+        Err(error) => {
+            let api = crate::api::jobs_error(error, "submitting a job");
+            return crate::wps::exception::WpsException::from_api(
+                crate::wps::WpsVersion::V1,
+                &api,
+                None,
+            )
+            .into_response();
+        }
     };
     if options.store {
         return execute_response(app, base, &job, Some(&process), &options).await;

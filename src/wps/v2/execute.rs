@@ -343,15 +343,12 @@ fn problems_exception(problems: &[RequestProblem]) -> WpsException {
     )
 }
 
-/// A job service error: an unknown job is `NoSuchJob`, a store failure an opaque
-/// `NoApplicableCode` (logged).
+/// A job service error: an unknown job is `NoSuchJob`; the rest as the OGC API answers
+/// them (a full queue `ServerBusy`, a store failure an opaque `NoApplicableCode`, logged).
 pub(super) fn jobs_exception(error: crate::jobs::JobsError, context: &str) -> WpsException {
     match error {
         crate::jobs::JobsError::NoSuchJob(id) => super::status::no_such_job(id.as_str()),
-        crate::jobs::JobsError::Store(e) => {
-            let api = crate::error::ApiError::internal(context, &e);
-            WpsException::from_api(V, &api, None)
-        }
+        other => WpsException::from_api(V, &crate::api::jobs_error(other, context), None),
     }
 }
 

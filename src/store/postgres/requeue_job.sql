@@ -1,0 +1,18 @@
+-- An operator's requeue: a failed or dismissed job starts over as if just submitted
+-- (attempts, times, results and failure cleared). Other statuses are left alone.
+-- $1 id, $2 message, $3 now (µs)
+UPDATE jobs
+SET status        = 'accepted',
+    message       = $2,
+    progress      = NULL,
+    started       = NULL,
+    finished      = NULL,
+    updated       = $3,
+    results       = NULL,
+    failure       = NULL,
+    attempt       = 0,
+    lease_owner   = NULL,
+    lease_expires = NULL,
+    not_before    = 0
+WHERE id = $1
+  AND status IN ('failed', 'dismissed');
