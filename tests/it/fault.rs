@@ -53,12 +53,10 @@ async fn two_replicas_on_postgres_survive_a_sigkill() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sqlite_single_process_survives_a_sigkill() {
     let _alone = ONE_AT_A_TIME.lock().await;
-    // One process, SQLite and the workspace in its data directory (the defaults). 200 jobs,
-    // not 300: with four workers a job takes about 1.5 s of wall time, so 300 take over two
-    // minutes on a two-CPU machine; 200 (about 80 s) still leave more than 150 queued when
-    // the process is killed.
+    // One process, SQLite and the workspace in its data directory (the defaults): the same
+    // 300 jobs as the replicas get.
     let cluster = Cluster::start(&["solo"], Database::Sqlite).await;
-    kill_a_replica_mid_run(cluster, 200, "solo").await;
+    kill_a_replica_mid_run(cluster, 300, "solo").await;
 }
 
 /// The scenario: submit `count` jobs, SIGKILL the replica `victim` while it runs some of
