@@ -124,6 +124,8 @@ pub struct QueueSection {
     /// Memory (MiB) this process's jobs may use at once, by their Seed `mem` (0 = the
     /// engine's).
     pub capacity_mem_mib: f64,
+    /// Disk (MiB) this process's jobs may fill at once, by their Seed `disk` (0 = no limit).
+    pub capacity_disk_mib: f64,
     /// GPUs jobs may be given (0: a job that declares `gpus` fails).
     pub capacity_gpus: u32,
     /// Largest input file a job may be given (inline or fetched), bytes.
@@ -224,6 +226,7 @@ impl Default for QueueSection {
             allow_unknown_resources: false,
             capacity_cpus: 0.0,
             capacity_mem_mib: 0.0,
+            capacity_disk_mib: 0.0,
             capacity_gpus: 0,
             max_input_bytes: 10 * 1024 * 1024 * 1024,
             allow_file_urls: false,

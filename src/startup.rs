@@ -291,6 +291,7 @@ fn queue_settings(settings: &Settings) -> QueueSettings {
         allow_unknown_resources: q.allow_unknown_resources,
         capacity_cpus: (q.capacity_cpus > 0.0).then_some(q.capacity_cpus),
         capacity_mem_mib: (q.capacity_mem_mib > 0.0).then_some(q.capacity_mem_mib),
+        capacity_disk_mib: (q.capacity_disk_mib > 0.0).then_some(q.capacity_disk_mib),
         capacity_gpus: q.capacity_gpus,
         processes: settings
             .processes

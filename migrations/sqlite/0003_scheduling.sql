@@ -18,9 +18,10 @@ CREATE TABLE worker_hosts (
     host     TEXT    NOT NULL,
     -- Jobs it runs at once.
     workers  INTEGER NOT NULL,
-    -- CPUs, memory (MiB) and GPUs its jobs may use at once; NULL = no limit.
+    -- CPUs, memory (MiB), disk (MiB) and GPUs its jobs may use at once; NULL = no limit.
     cpus     REAL,
     mem_mib  REAL,
+    disk_mib REAL,
     gpus     INTEGER NOT NULL,
     -- Jobs it ran at its last heartbeat.
     running  INTEGER NOT NULL,

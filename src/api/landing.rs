@@ -199,6 +199,7 @@ pub async fn health(State(app): State<AppState>) -> Response {
             running: host.running,
             cpus: host.cpus,
             mem_mib: host.mem_mib,
+            disk_mib: host.disk_mib,
             gpus: host.gpus,
         })
         .collect();

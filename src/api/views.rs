@@ -536,13 +536,17 @@ pub struct WorkerHealthView {
     /// Jobs it runs at once, and ran at its last heartbeat.
     pub workers: u32,
     pub running: u32,
-    /// CPUs, memory (MiB) and GPUs its jobs may use at once (absent: no limit).
+    /// CPUs, memory (MiB), disk (MiB) and GPUs its jobs may use at once (absent: no
+    /// limit).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub cpus: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub mem_mib: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub disk_mib: Option<f64>,
     pub gpus: u32,
     /// RFC 3339 times it started and was last seen.
     pub started: String,

@@ -1,6 +1,8 @@
-//! What this process lets its jobs use at once: each job reserves the CPUs, memory and GPUs
-//! its Seed manifest allocates before its container starts and gives them back when it
-//! ends, so the jobs running together never ask for more than the host has.
+//! What this process lets its jobs use at once: each job reserves the CPUs, memory (its
+//! `mem` plus its `sharedMem`: `/dev/shm` pages count against the container's memory), disk
+//! (its `disk`, with `inputMultiplier` times the staged inputs) and GPUs its Seed manifest
+//! allocates before its container starts and gives them back when it ends, so the jobs
+//! running together never ask for more than the host has.
 //!
 //! Choices:
 //! - Amounts are counted in whole units (milli-CPUs, KiB, GPUs), so reserving and releasing
@@ -33,6 +35,8 @@ const ENGINE_INFO_LIMIT: std::time::Duration = std::time::Duration::from_secs(10
 pub struct Capacity {
     pub cpus: Option<f64>,
     pub mem_mib: Option<f64>,
+    /// Disk (MiB) for the jobs' workspaces.
+    pub disk_mib: Option<f64>,
     pub gpus: u32,
 }
 
@@ -42,6 +46,7 @@ impl Capacity {
         Capacity {
             cpus: settings.capacity_cpus,
             mem_mib: settings.capacity_mem_mib,
+            disk_mib: settings.capacity_disk_mib,
             gpus: settings.capacity_gpus,
         }
     }
@@ -96,6 +101,7 @@ pub async fn fill_from_engine(
 struct Amount {
     millicpus: u64,
     mem_kib: u64,
+    disk_kib: u64,
     gpus: u64,
 }
 
@@ -113,27 +119,40 @@ fn kib(mib: f64) -> u64 {
     (mib.max(0.0) * 1024.0).ceil() as u64
 }
 
-/// The limits in whole units (`None`: no limit).
+/// Limits in whole units (`None`: no limit); also what is free of them.
 #[derive(Debug, Clone, Copy)]
 struct Limits {
     millicpus: Option<u64>,
     mem_kib: Option<u64>,
+    disk_kib: Option<u64>,
     gpus: u64,
+}
+
+/// What a job's allocation asks for, in whole units: memory is its `mem` plus its
+/// `sharedMem`.
+fn amount_of(allocation: &Allocation) -> Amount {
+    let mem = match (allocation.mem_mib, allocation.shared_mem_mib) {
+        (None, None) => 0,
+        (mem, shared) => kib(mem.unwrap_or(0.0) + shared.unwrap_or(0.0)),
+    };
+    Amount {
+        millicpus: allocation.cpus.map(millicpus).unwrap_or(0),
+        mem_kib: mem,
+        disk_kib: allocation.disk_mib.map(kib).unwrap_or(0),
+        gpus: u64::from(allocation.gpus.unwrap_or(0)),
+    }
 }
 
 /// A job's request: only what is both declared and limited counts (an unlimited resource
 /// never makes a job wait).
 fn request_of(allocation: &Allocation, limits: &Limits) -> Amount {
+    let asked = amount_of(allocation);
+    let limited = |amount: u64, limit: Option<u64>| if limit.is_some() { amount } else { 0 };
     Amount {
-        millicpus: match limits.millicpus {
-            Some(_) => allocation.cpus.map(millicpus).unwrap_or(0),
-            None => 0,
-        },
-        mem_kib: match limits.mem_kib {
-            Some(_) => allocation.mem_mib.map(kib).unwrap_or(0),
-            None => 0,
-        },
-        gpus: u64::from(allocation.gpus.unwrap_or(0)),
+        millicpus: limited(asked.millicpus, limits.millicpus),
+        mem_kib: limited(asked.mem_kib, limits.mem_kib),
+        disk_kib: limited(asked.disk_kib, limits.disk_kib),
+        gpus: asked.gpus,
     }
 }
 
@@ -172,24 +191,28 @@ struct State {
 }
 
 impl State {
-    fn free(&self, limits: &Limits) -> (Option<u64>, Option<u64>, u64) {
-        (
-            limits
-                .millicpus
-                .map(|l| l.saturating_sub(self.used.millicpus)),
-            limits.mem_kib.map(|l| l.saturating_sub(self.used.mem_kib)),
-            limits.gpus.saturating_sub(self.used.gpus),
-        )
+    fn free(&self, limits: &Limits) -> Limits {
+        let left = |limit: Option<u64>, used: u64| limit.map(|l| l.saturating_sub(used));
+        Limits {
+            millicpus: left(limits.millicpus, self.used.millicpus),
+            mem_kib: left(limits.mem_kib, self.used.mem_kib),
+            disk_kib: left(limits.disk_kib, self.used.disk_kib),
+            gpus: limits.gpus.saturating_sub(self.used.gpus),
+        }
     }
 
     fn fits(&self, request: &Amount, limits: &Limits) -> bool {
-        let (cpus, mem, gpus) = self.free(limits);
-        fits(request.millicpus, cpus) && fits(request.mem_kib, mem) && request.gpus <= gpus
+        let free = self.free(limits);
+        fits(request.millicpus, free.millicpus)
+            && fits(request.mem_kib, free.mem_kib)
+            && fits(request.disk_kib, free.disk_kib)
+            && request.gpus <= free.gpus
     }
 
     fn take(&mut self, request: &Amount) {
         self.used.millicpus += request.millicpus;
         self.used.mem_kib += request.mem_kib;
+        self.used.disk_kib += request.disk_kib;
         self.used.gpus += request.gpus;
     }
 }
@@ -210,6 +233,7 @@ impl Drop for Reservation {
             let mut state = pool.state.lock().unwrap_or_else(|e| e.into_inner());
             state.used.millicpus -= self.amount.millicpus;
             state.used.mem_kib -= self.amount.mem_kib;
+            state.used.disk_kib -= self.amount.disk_kib;
             state.used.gpus -= self.amount.gpus;
         }
         pool.changed.notify_waiters();
@@ -240,6 +264,7 @@ impl ResourcePool {
                 limits: Limits {
                     millicpus: capacity.cpus.map(millicpus),
                     mem_kib: capacity.mem_mib.map(kib),
+                    disk_kib: capacity.disk_mib.map(kib),
                     gpus: u64::from(capacity.gpus),
                 },
                 state: Mutex::new(State::default()),
@@ -268,7 +293,7 @@ impl ResourcePool {
         }
         let whole = State::default();
         if !whole.fits(&request, &limits) {
-            return Err(ReserveError::TooLarge(too_large(allocation, &limits)));
+            return Err(ReserveError::TooLarge(too_large(&request, &limits)));
         }
         let ticket = {
             let mut state = inner.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -347,23 +372,42 @@ fn gpus_text(gpus: u64) -> String {
     }
 }
 
+fn disk_text(kib: u64) -> String {
+    format!("{} disk", mem_text(kib))
+}
+
+/// The resources of `request` that `keep` selects, as (asked, available) texts: CPUs,
+/// memory, disk and GPUs, in that order.
+fn compare(
+    request: &Amount,
+    available: &Limits,
+    keep: impl Fn(u64, Option<u64>) -> bool,
+) -> (Vec<String>, Vec<String>) {
+    let rows = [
+        (
+            request.millicpus,
+            available.millicpus,
+            cpus_text as fn(u64) -> String,
+        ),
+        (request.mem_kib, available.mem_kib, mem_text),
+        (request.disk_kib, available.disk_kib, disk_text),
+        (request.gpus, Some(available.gpus), gpus_text),
+    ];
+    let mut asked = Vec::new();
+    let mut has = Vec::new();
+    for (amount, limit, text) in rows {
+        if let Some(limit) = limit.filter(|_| keep(amount, limit)) {
+            asked.push(text(amount));
+            has.push(text(limit));
+        }
+    }
+    (asked, has)
+}
+
 /// "waiting for resources: needs 2 cpus, 1024 MiB; free 1 cpu, 3000 MiB" (only what the job
 /// asks for and is limited).
-fn waiting_message(request: &Amount, free: (Option<u64>, Option<u64>, u64)) -> String {
-    let mut needs = Vec::new();
-    let mut have = Vec::new();
-    if let (true, Some(cpus)) = (request.millicpus > 0, free.0) {
-        needs.push(cpus_text(request.millicpus));
-        have.push(cpus_text(cpus));
-    }
-    if let (true, Some(mem)) = (request.mem_kib > 0, free.1) {
-        needs.push(mem_text(request.mem_kib));
-        have.push(mem_text(mem));
-    }
-    if request.gpus > 0 {
-        needs.push(gpus_text(request.gpus));
-        have.push(gpus_text(free.2));
-    }
+fn waiting_message(request: &Amount, free: Limits) -> String {
+    let (needs, have) = compare(request, &free, |amount, _| amount > 0);
     format!(
         "waiting for resources: needs {}; free {}",
         needs.join(", "),
@@ -372,31 +416,15 @@ fn waiting_message(request: &Amount, free: (Option<u64>, Option<u64>, u64)) -> S
 }
 
 /// What a job asked for beyond the whole capacity, and what to change.
-fn too_large(allocation: &Allocation, limits: &Limits) -> String {
-    let mut asked = Vec::new();
-    let mut has = Vec::new();
-    if let (Some(cpus), Some(limit)) = (allocation.cpus, limits.millicpus) {
-        if millicpus(cpus) > limit {
-            asked.push(cpus_text(millicpus(cpus)));
-            has.push(cpus_text(limit));
-        }
-    }
-    if let (Some(mem), Some(limit)) = (allocation.mem_mib, limits.mem_kib) {
-        if kib(mem) > limit {
-            asked.push(mem_text(kib(mem)));
-            has.push(mem_text(limit));
-        }
-    }
-    if let Some(gpus) = allocation.gpus {
-        if u64::from(gpus) > limits.gpus {
-            asked.push(gpus_text(u64::from(gpus)));
-            has.push(gpus_text(limits.gpus));
-        }
-    }
+fn too_large(request: &Amount, limits: &Limits) -> String {
+    let (asked, has) = compare(request, limits, |amount, limit| {
+        limit.is_some_and(|limit| amount > limit)
+    });
     format!(
         "The job asks for {} but this server gives its jobs at most {} in all, so it can \
          never run here. Lower the resources in the process's Seed manifest, or raise the \
-         server's configured job capacity (CPUs, memory, GPUs).",
+         server's configured job capacity (queue.capacity_cpus, capacity_mem_mib, \
+         capacity_disk_mib, capacity_gpus).",
         asked.join(", "),
         has.join(", ")
     )
@@ -422,6 +450,7 @@ mod tests {
         ResourcePool::new(Capacity {
             cpus: Some(cpus),
             mem_mib: Some(mem_mib),
+            disk_mib: None,
             gpus,
         })
     }
@@ -458,11 +487,67 @@ mod tests {
             Amount {
                 millicpus: 2000,
                 mem_kib: 1024 * 1024,
+                disk_kib: 0,
                 gpus: 0
             }
         );
         drop((a, b));
         assert!(used(&pool).is_zero());
+    }
+
+    #[tokio::test]
+    async fn shared_memory_counts_as_memory_and_disk_is_reserved_too() {
+        let pool = ResourcePool::new(Capacity {
+            cpus: None,
+            mem_mib: Some(1024.0),
+            disk_mib: Some(100.0),
+            gpus: 0,
+        });
+        let job = Allocation {
+            mem_mib: Some(256.0),
+            shared_mem_mib: Some(256.0),
+            disk_mib: Some(60.0),
+            ..Allocation::default()
+        };
+        let first = reserve(&pool, &job).await;
+        assert_eq!(
+            used(&pool),
+            Amount {
+                millicpus: 0,
+                mem_kib: 512 * 1024,
+                disk_kib: 60 * 1024,
+                gpus: 0
+            }
+        );
+        // Memory is left for a second one, disk is not: it waits, saying so.
+        let messages = Messages::default();
+        let cancel = CancellationToken::new();
+        let waiting = pool.reserve(&job, &cancel, &messages);
+        let timed_out = tokio::time::timeout(Duration::from_millis(100), waiting).await;
+        assert!(timed_out.is_err());
+        assert_eq!(
+            messages.0.lock().unwrap().as_slice(),
+            ["waiting for resources: needs 512 MiB, 60 MiB disk; free 512 MiB, 40 MiB disk"]
+        );
+        drop(first);
+        // More disk than there is at all is refused at once, naming the setting.
+        let huge = Allocation {
+            disk_mib: Some(200.0),
+            ..Allocation::default()
+        };
+        let refused = pool
+            .reserve(&huge, &CancellationToken::new(), &Messages::default())
+            .await
+            .err()
+            .unwrap();
+        let ReserveError::TooLarge(text) = refused else {
+            panic!("{refused:?}")
+        };
+        assert!(
+            text.contains("200 MiB disk") && text.contains("100 MiB disk"),
+            "{text}"
+        );
+        assert!(text.contains("capacity_disk_mib"), "{text}");
     }
 
     #[tokio::test]
@@ -473,6 +558,7 @@ mod tests {
         let unlimited = ResourcePool::new(Capacity {
             cpus: None,
             mem_mib: None,
+            disk_mib: None,
             gpus: 0,
         });
         let _big = reserve(&unlimited, &ask(1000.0, 1e9)).await;

@@ -40,6 +40,7 @@ impl HostRegistration {
                 workers: u32::try_from(workers).unwrap_or(u32::MAX),
                 cpus: capacity.cpus,
                 mem_mib: capacity.mem_mib,
+                disk_mib: capacity.disk_mib,
                 gpus: capacity.gpus,
                 running: 0,
                 started: now,

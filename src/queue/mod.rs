@@ -114,6 +114,9 @@ pub struct QueueSettings {
     /// each job's `mem`. `None`: the engine's total memory when
     /// [`capacity::fill_from_engine`] ran at start-up, else no limit.
     pub capacity_mem_mib: Option<f64>,
+    /// Disk (MiB) this process's jobs may use at once in the workspace, reserved from each
+    /// job's `disk` (with its `inputMultiplier` share of the staged inputs). `None`: no limit.
+    pub capacity_disk_mib: Option<f64>,
     /// GPUs this process's jobs may use at once (default 0: a job declaring `gpus` fails
     /// `insufficient-resources` unless GPUs are configured).
     pub capacity_gpus: u32,
@@ -137,6 +140,7 @@ impl Default for QueueSettings {
             staging: StagingLimits::default(),
             capacity_cpus: None,
             capacity_mem_mib: None,
+            capacity_disk_mib: None,
             capacity_gpus: 0,
         }
     }

@@ -350,6 +350,7 @@ macro_rules! impl_job_store {
                         .bind(micros(host.started))
                         .bind(micros(host.seen))
                         .bind(micros(host.expires))
+                        .bind(host.disk_mib)
                         .execute(self.writer())
                         .await
                         .map_err(|e| database("register a worker pool", e))?;
@@ -666,6 +667,7 @@ macro_rules! impl_job_store {
                     workers: count("workers")?,
                     cpus: column(row, "cpus")?,
                     mem_mib: column(row, "mem_mib")?,
+                    disk_mib: column(row, "disk_mib")?,
                     gpus: count("gpus")?,
                     running: count("running")?,
                     started: decode_time(column(row, "started")?, "started")?,

@@ -126,6 +126,8 @@ pub struct WorkerHost {
     pub cpus: Option<f64>,
     /// Memory (MiB) its jobs may use at once (`None`: no limit).
     pub mem_mib: Option<f64>,
+    /// Disk (MiB) its jobs may fill at once (`None`: no limit).
+    pub disk_mib: Option<f64>,
     pub gpus: u32,
     /// Jobs running there at its last heartbeat.
     pub running: u32,

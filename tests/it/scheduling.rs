@@ -285,79 +285,117 @@ impl Drop for Replica {
     }
 }
 
+/// `ades serve --no-workers` and `ades worker` on one fresh PostgreSQL database, each
+/// with its own data directory; with `shared`, both use one workspace root.
+struct Split {
+    server: Replica,
+    worker: Replica,
+    base: String,
+    client: reqwest::Client,
+    _database: PostgresTestDatabase,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+impl Split {
+    async fn start(shared: bool) -> Split {
+        shell_job_image();
+        let database = PostgresTestDatabase::create().await;
+        let data = tempfile::tempdir().unwrap();
+        let workspace = tempfile::tempdir().unwrap();
+        let mut env = vec![("ADES__DATABASE__URL", database.url())];
+        if shared {
+            env.push((
+                "ADES__WORKSPACE__ROOT",
+                workspace.path().display().to_string(),
+            ));
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let server_dir = data.path().join("server");
+        let worker_dir = data.path().join("worker");
+        let bind = format!("127.0.0.1:{port}");
+        let server = Replica::start(
+            &[
+                "serve",
+                "--no-workers",
+                "--bind",
+                &bind,
+                "--data-dir",
+                server_dir.to_str().unwrap(),
+            ],
+            &env,
+        );
+        let worker = Replica::start(
+            &[
+                "worker",
+                "--workers",
+                "2",
+                "--data-dir",
+                worker_dir.to_str().unwrap(),
+            ],
+            &env,
+        );
+        let base = format!("http://{bind}");
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while client.get(format!("{base}/health")).send().await.is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the server never came up:\n{}",
+                server.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        wait_for_live_workers(&client, &base, 1).await;
+        Split {
+            server,
+            worker,
+            base,
+            client,
+            _database: database,
+            _dirs: vec![data, workspace],
+        }
+    }
+
+    /// Runs the quick script synchronously through the server; the results document, its
+    /// file output by reference.
+    async fn run_quick(&self) -> Value {
+        let response = self
+            .client
+            .post(format!("{}/processes/ades-it-shell/execution", self.base))
+            .json(&json!({
+                "inputs": {"SCRIPT": QUICK},
+                "outputs": {"ONE": {"transmissionMode": "reference"}, "COUNT": {}},
+                "response": "document"
+            }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{body:#}\nserver:\n{}\nworker:\n{}",
+            self.server.log(),
+            self.worker.log()
+        );
+        body
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_api_only_server_and_a_worker_share_a_postgres_queue() {
-    shell_job_image();
-    let database = PostgresTestDatabase::create().await;
-    let data = tempfile::tempdir().unwrap();
-    let shared = tempfile::tempdir().unwrap();
-    let env = [
-        ("ADES__DATABASE__URL", database.url()),
-        ("ADES__WORKSPACE__ROOT", shared.path().display().to_string()),
-    ];
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let server_dir = data.path().join("server");
-    let worker_dir = data.path().join("worker");
-    let server = Replica::start(
-        &[
-            "serve",
-            "--no-workers",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-            server_dir.to_str().unwrap(),
-        ],
-        &env,
-    );
-    let worker = Replica::start(
-        &[
-            "worker",
-            "--workers",
-            "2",
-            "--data-dir",
-            worker_dir.to_str().unwrap(),
-        ],
-        &env,
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client.get(format!("{base}/health")).send().await.is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the server never came up:\n{}",
-            server.log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let health = wait_for_live_workers(&client, &base, 1).await;
+    let split = Split::start(true).await;
+    let health = get_json(&split.client, &format!("{}/health", split.base)).await;
     assert_eq!(health["workers"][0]["workers"], 2, "{health:#}");
 
     // Synchronous: the server waits while the worker (another process) runs the job.
     let started = Instant::now();
-    let response = client
-        .post(format!("{base}/processes/ades-it-shell/execution"))
-        .json(&json!({
-            "inputs": {"SCRIPT": QUICK},
-            "outputs": {"ONE": {"transmissionMode": "reference"}, "COUNT": {}},
-            "response": "document"
-        }))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(
-        status,
-        StatusCode::OK,
-        "{body:#}\nserver:\n{}\nworker:\n{}",
-        server.log(),
-        worker.log()
-    );
+    let body = split.run_quick().await;
     assert_eq!(body["COUNT"], 1, "{body:#}");
     // Woken by NOTIFY, not by the 30 s poll.
     assert!(
@@ -370,9 +408,34 @@ async fn an_api_only_server_and_a_worker_share_a_postgres_queue() {
     let one = body["ONE"]["href"]
         .as_str()
         .expect("a link to the output file");
-    let content = client.get(one).send().await.unwrap();
+    let content = split.client.get(one).send().await.unwrap();
     assert_eq!(content.status(), StatusCode::OK);
     assert_eq!(content.text().await.unwrap(), "q\n");
-    drop(worker);
-    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_without_the_shared_workspace_says_so() {
+    let split = Split::start(false).await;
+    let body = split.run_quick().await;
+    let one = body["ONE"]["href"]
+        .as_str()
+        .expect("a link to the output file");
+    let job = one
+        .split("/jobs/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+    for url in [one.to_string(), format!("{}/jobs/{job}/logs", split.base)] {
+        let answer = split.client.get(&url).send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE, "{url}");
+        let exception: Value = answer.json().await.unwrap();
+        assert_eq!(exception["type"], "urn:ades:error:outputs-unreachable");
+        let detail = exception["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("workspace.root") && detail.contains(job),
+            "{detail}"
+        );
+    }
 }

@@ -1250,6 +1250,7 @@ mod contract {
             workers: 4,
             cpus: Some(2.5),
             mem_mib: None,
+            disk_mib: Some(10_240.0),
             gpus: 1,
             running,
             started: at(0),

@@ -1,0 +1,10 @@
+-- Job lists filtered by status (SQLite): deliberately no statement. Forward-only, like
+-- 0001_jobs.sql; this file keeps the version numbers of both backends in step with
+-- migrations/postgres/0004_job_list_indexes.sql.
+--
+-- PostgreSQL gets one partial index per status there, which its planner uses because it
+-- plans the list statement with the parameter values. SQLite cannot use such an index for
+-- src/store/sqlite/list_jobs.sql, whose status filter is `?3 IS NULL OR status IN (SELECT
+-- value FROM json_each(?3))`: EXPLAIN QUERY PLAN shows the scan on jobs_newest_first
+-- whichever status indexes exist, even with the values written into the statement. Indexes
+-- it cannot use would only slow every write, so none are added until the statement changes.
