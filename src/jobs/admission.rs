@@ -129,11 +129,20 @@ mod tests {
     fn a_misfit_names_what_was_asked_and_every_offer() {
         let process = asking(serde_json::json!([{"name": "mem", "value": 2048}]));
         assert_eq!(misfit(&process, &[]), None, "no live pool: queue it");
-        let offers = [host("a", Some(1024.0), None), host("b", Some(512.0), Some(10.0))];
+        let offers = [
+            host("a", Some(1024.0), None),
+            host("b", Some(512.0), Some(10.0)),
+        ];
         let why = misfit(&process, &offers).expect("fits nowhere");
         assert!(why.contains("2048 MiB of memory"), "{why}");
-        assert!(why.contains("a (4 CPUs, 1024 MiB of memory, any disk, 0 GPUs)"), "{why}");
-        assert!(why.contains("b (4 CPUs, 512 MiB of memory, 10 MiB of disk"), "{why}");
+        assert!(
+            why.contains("a (4 CPUs, 1024 MiB of memory, any disk, 0 GPUs)"),
+            "{why}"
+        );
+        assert!(
+            why.contains("b (4 CPUs, 512 MiB of memory, 10 MiB of disk"),
+            "{why}"
+        );
         let roomy = [host("c", Some(4096.0), None)];
         assert_eq!(misfit(&process, &roomy), None);
     }
