@@ -15,7 +15,9 @@
 
 mod common;
 
-use common::{build_ades, env_or, postgres_url_or_exit, quantile_ms, FreshDatabase, Server};
+use common::{
+    build_ades, env_or, get_json, postgres_url_or_exit, quantile_ms, FreshDatabase, Server,
+};
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -185,15 +187,7 @@ async fn latencies(client: &reqwest::Client, url: &str, requests: usize) -> Vec<
     let mut measured = Vec::with_capacity(requests);
     for n in 0..requests + requests / 10 {
         let t = Instant::now();
-        let page: serde_json::Value = client
-            .get(url)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .expect("list jobs")
-            .json()
-            .await
-            .expect("a job list");
+        let page: serde_json::Value = get_json(client, url).await;
         let elapsed = t.elapsed();
         assert_eq!(page["jobs"].as_array().map(Vec::len), Some(10), "{url}");
         if n >= requests / 10 {

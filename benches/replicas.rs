@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{build_ades, env_or, must, postgres_url_or_exit, FreshDatabase, Server};
+use common::{build_ades, env_or, get_json, must, postgres_url_or_exit, FreshDatabase, Server};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -149,15 +149,7 @@ async fn wait_until_idle(base: &str) {
     let url = format!("{base}/jobs?status=accepted,running&limit=1");
     let deadline = Instant::now() + Duration::from_secs(1800);
     loop {
-        let page: serde_json::Value = client
-            .get(&url)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .expect("list jobs")
-            .json()
-            .await
-            .expect("a job list");
+        let page: serde_json::Value = get_json(&client, &url).await;
         if page["jobs"].as_array().is_some_and(|jobs| jobs.is_empty()) {
             return;
         }

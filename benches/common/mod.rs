@@ -158,6 +158,19 @@ impl FreshDatabase {
 }
 
 /// The `q` quantile (0..=1) of `sorted` (ascending), in milliseconds.
+/// GETs `url` and reads its JSON body; panics (failing the benchmark) on any error.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client
+        .get(url)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
+}
+
 pub fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
     let i = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted[i].as_secs_f64() * 1e3

@@ -16,7 +16,7 @@
 //! containers at once, and sharing the machine would only make both slower and their timing
 //! noisier.
 
-use crate::support::{ades, busybox_image, docker, PostgresTestDatabase};
+use crate::support::{ades, busybox_image, docker, free_port, PostgresTestDatabase};
 use futures_util::stream::{self, StreamExt};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
@@ -829,13 +829,4 @@ fn shortened(text: &str) -> String {
 
 fn path_text(path: &Path) -> String {
     path.to_str().expect("UTF-8 temporary path").to_string()
-}
-
-/// A free TCP port on 127.0.0.1 (bound, then released for a server to take).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }

@@ -4,7 +4,7 @@
 //! on one PostgreSQL database.
 
 use crate::app::{spawn_app_with, TestApp};
-use crate::support::{example_image, shell_job_image, PostgresTestDatabase};
+use crate::support::{example_image, free_port, shell_job_image, PostgresTestDatabase};
 use crate::xsd::{assert_valid_xml, Schema};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -309,11 +309,7 @@ impl Split {
                 workspace.path().display().to_string(),
             ));
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let server_dir = data.path().join("server");
         let worker_dir = data.path().join("worker");
         let bind = format!("127.0.0.1:{port}");

@@ -1,7 +1,7 @@
 //! `ades serve` as a whole: the README's newcomer flow over real HTTP with real containers,
 //! surviving SIGKILL, and many concurrent submissions.
 
-use crate::support::{example_image, shell_job_image, spawn_app, spawn_app_with};
+use crate::support::{example_image, free_port, shell_job_image, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
@@ -141,15 +141,6 @@ async fn two_hundred_async_submissions_from_eight_clients_all_finish() {
         assert_eq!(status["status"], "successful", "{status:#}");
     }
     app.stop().await;
-}
-
-/// A free TCP port on 127.0.0.1 (bound, then released for the server to take).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start_server(port: u16, data_dir: &std::path::Path) -> Child {

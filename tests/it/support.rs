@@ -158,6 +158,15 @@ pub fn push_to_registry(local: &str, registry: &str, repository: &str, tag: &str
     remote
 }
 
+/// A free TCP port on 127.0.0.1 (bound, then released for a server to take).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The PostgreSQL server of the tests: `ADES_TEST_POSTGRES_URL` (started by
 /// scripts/start-postgres.sh) names a database on it as a role allowed to create databases.
 /// A test fails (never skips) without it.
