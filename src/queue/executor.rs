@@ -184,7 +184,7 @@ impl Executor {
         let seed_job = SeedJob {
             image: process.seed.image.clone(),
             manifest: process.seed.manifest.clone(),
-            invocation: with_configuration(invocation, &run_config),
+            invocation: with_configuration(invocation, &run_config, &process.seed.manifest),
             output_dir: self.workspace.outputs_dir(&job.id),
             run_id: run_id(job),
             policy: Policy {
@@ -419,10 +419,40 @@ async fn recreate_dir(dir: &Path) -> std::io::Result<()> {
     tokio::fs::create_dir_all(dir).await
 }
 
-fn with_configuration(mut invocation: Invocation, config: &ProcessRunConfig) -> Invocation {
-    invocation.settings = config.settings.clone();
-    invocation.mounts = config.mounts.clone();
+/// The invocation with the operator's settings and mounts. Their names are matched to the
+/// manifest's without regard to case: `ADES__PROCESSES__<id>__MOUNTS__<name>` variables
+/// reach the configuration lower-cased, while Seed names are upper-case by convention (and
+/// unique whatever their case, as their environment variables must be).
+fn with_configuration(
+    mut invocation: Invocation,
+    config: &ProcessRunConfig,
+    manifest: &seed::Manifest,
+) -> Invocation {
+    let interface = manifest.interface();
+    let setting_names: Vec<&str> = interface.settings.iter().map(|s| s.name.as_str()).collect();
+    let mount_names: Vec<&str> = interface.mounts.iter().map(|m| m.name.as_str()).collect();
+    invocation.settings = declared_names(&config.settings, &setting_names);
+    invocation.mounts = declared_names(&config.mounts, &mount_names);
     invocation
+}
+
+/// `configured` with each key spelt as the declared name it equals ignoring case; keys that
+/// match no declared name are kept as they are (the Seed contract reports them).
+fn declared_names<V: Clone>(
+    configured: &std::collections::BTreeMap<String, V>,
+    declared: &[&str],
+) -> std::collections::BTreeMap<String, V> {
+    configured
+        .iter()
+        .map(|(key, value)| {
+            let name = declared
+                .iter()
+                .find(|name| **name == key.as_str())
+                .or_else(|| declared.iter().find(|name| name.eq_ignore_ascii_case(key)))
+                .map_or_else(|| key.clone(), |name| name.to_string());
+            (name, value.clone())
+        })
+        .collect()
 }
 
 fn failed(failure: JobFailure) -> Outcome {

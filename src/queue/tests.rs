@@ -287,6 +287,30 @@ async fn configured_settings_and_mounts_reach_the_container() {
     assert!(spec.binds.iter().any(|b| b.container == "/reference"));
 }
 
+#[tokio::test]
+async fn configuration_names_match_the_manifest_whatever_their_case() {
+    // As `ADES__PROCESSES__CONFIGURED__MOUNTS__REFERENCE=...` arrives: lower-cased.
+    let runner = ScriptedRunner::new(vec![Act::exit(0)]);
+    let mut settings = test_settings();
+    let reference = tempfile::tempdir().unwrap();
+    let mut config = ProcessRunConfig::default();
+    config.settings.insert("api_token".into(), "s3cret".into());
+    config
+        .mounts
+        .insert("reference".into(), reference.path().to_path_buf());
+    settings.processes.insert("configured".into(), config);
+    let rig = Rig::with_settings(vec![configured()], runner.clone(), settings).await;
+    let submitted = submit(&rig, &configured(), ExecuteRequest::default()).await;
+    rig.worker("w1").try_execute_next().await.unwrap();
+    let done = job(&rig, &submitted.id).await;
+    assert_eq!(done.status, JobStatus::Successful, "{done:?}");
+    let spec = runner.specs.lock().unwrap()[0].clone();
+    assert!(spec
+        .env
+        .contains(&("API_TOKEN".to_string(), "s3cret".to_string())));
+    assert!(spec.binds.iter().any(|b| b.container == "/reference"));
+}
+
 fn retrying_settings(max_attempts: u32) -> super::QueueSettings {
     super::QueueSettings {
         max_attempts,
