@@ -264,16 +264,17 @@ async fn a_process_missing_its_configuration_fails_naming_what_to_configure() {
     assert_eq!(runner.runs(), 0);
 }
 
-#[tokio::test]
-async fn configured_settings_and_mounts_reach_the_container() {
+/// Runs a job of `configured()` with its setting and mount configured under the given
+/// names; checks that both reach the container.
+async fn assert_configuration_reaches_the_container(setting: &str, mount: &str) {
     let runner = ScriptedRunner::new(vec![Act::exit(0)]);
     let mut settings = test_settings();
     let reference = tempfile::tempdir().unwrap();
     let mut config = ProcessRunConfig::default();
-    config.settings.insert("API_TOKEN".into(), "s3cret".into());
+    config.settings.insert(setting.into(), "s3cret".into());
     config
         .mounts
-        .insert("REFERENCE".into(), reference.path().to_path_buf());
+        .insert(mount.into(), reference.path().to_path_buf());
     settings.processes.insert("configured".into(), config);
     let rig = Rig::with_settings(vec![configured()], runner.clone(), settings).await;
     let submitted = submit(&rig, &configured(), ExecuteRequest::default()).await;
@@ -288,27 +289,14 @@ async fn configured_settings_and_mounts_reach_the_container() {
 }
 
 #[tokio::test]
+async fn configured_settings_and_mounts_reach_the_container() {
+    assert_configuration_reaches_the_container("API_TOKEN", "REFERENCE").await;
+}
+
+#[tokio::test]
 async fn configuration_names_match_the_manifest_whatever_their_case() {
     // As `ADES__PROCESSES__CONFIGURED__MOUNTS__REFERENCE=...` arrives: lower-cased.
-    let runner = ScriptedRunner::new(vec![Act::exit(0)]);
-    let mut settings = test_settings();
-    let reference = tempfile::tempdir().unwrap();
-    let mut config = ProcessRunConfig::default();
-    config.settings.insert("api_token".into(), "s3cret".into());
-    config
-        .mounts
-        .insert("reference".into(), reference.path().to_path_buf());
-    settings.processes.insert("configured".into(), config);
-    let rig = Rig::with_settings(vec![configured()], runner.clone(), settings).await;
-    let submitted = submit(&rig, &configured(), ExecuteRequest::default()).await;
-    rig.worker("w1").try_execute_next().await.unwrap();
-    let done = job(&rig, &submitted.id).await;
-    assert_eq!(done.status, JobStatus::Successful, "{done:?}");
-    let spec = runner.specs.lock().unwrap()[0].clone();
-    assert!(spec
-        .env
-        .contains(&("API_TOKEN".to_string(), "s3cret".to_string())));
-    assert!(spec.binds.iter().any(|b| b.container == "/reference"));
+    assert_configuration_reaches_the_container("api_token", "reference").await;
 }
 
 fn retrying_settings(max_attempts: u32) -> super::QueueSettings {
