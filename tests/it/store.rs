@@ -20,9 +20,14 @@ use std::sync::Arc;
 use std::time::Instant;
 use tempfile::TempDir;
 
-/// Runs each named `contract` function as a test against the store `$open` returns.
+/// Runs each named `contract` function as a test against the store each backend's `open`
+/// function returns, in a module per backend:
+/// `contract_tests!([sqlite: open_sqlite, ...]; [name, ...])`.
 macro_rules! contract_tests {
-    ($backend:ident, $open:ident; $($name:ident),* $(,)?) => {
+    ([$($backend:ident: $open:ident),* $(,)?]; $names:tt) => {
+        $( contract_tests!(@backend $backend, $open; $names); )*
+    };
+    (@backend $backend:ident, $open:ident; [$($name:ident),* $(,)?]) => {
         mod $backend {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -35,7 +40,7 @@ macro_rules! contract_tests {
     };
 }
 
-contract_tests!(sqlite, open_sqlite;
+contract_tests!([sqlite: open_sqlite, postgres: open_postgres]; [
     insert_and_get_round_trip,
     times_are_kept_to_the_microsecond,
     duplicate_ids_are_database_errors,
@@ -63,37 +68,7 @@ contract_tests!(sqlite, open_sqlite;
     process_limits_cap_running_jobs,
     concurrent_claims_never_pass_a_process_limit,
     worker_hosts_register_refresh_and_go,
-);
-
-contract_tests!(postgres, open_postgres;
-    insert_and_get_round_trip,
-    times_are_kept_to_the_microsecond,
-    duplicate_ids_are_database_errors,
-    claim_order_is_priority_then_age,
-    no_double_claim_under_concurrency,
-    fenced_writes_need_the_lease,
-    an_expired_lease_can_be_renewed_until_reaped,
-    dismiss_accepted_running_final_and_unknown,
-    reaping_requeues_then_fails_after_max_attempts,
-    list_filters_order_and_pages,
-    list_orders_equal_times_by_id,
-    final_statuses_never_change,
-    job_events_are_the_trail_oldest_first,
-    running_job_ids_lists_held_jobs,
-    process_insert_and_get_round_trip,
-    process_duplicate_insert_keeps_the_first,
-    process_replace_keeps_deployed_and_changes_the_rest,
-    process_replace_and_delete_of_unknown_ids_are_not_found,
-    processes_are_listed_by_id,
-    process_delete_then_get_is_none,
-    process_concurrent_inserts_of_one_id_have_one_winner,
-    retried_jobs_wait_for_their_delay_and_keep_their_attempts,
-    requeue_restarts_failed_and_dismissed_jobs_only,
-    queued_jobs_are_counted,
-    process_limits_cap_running_jobs,
-    concurrent_claims_never_pass_a_process_limit,
-    worker_hosts_register_refresh_and_go,
-);
+]);
 
 /// A fresh SQLite store in a temporary directory (kept alive by the returned guard).
 async fn open_sqlite() -> (TempDir, Arc<dyn JobStore>) {
