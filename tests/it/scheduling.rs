@@ -4,12 +4,17 @@
 //! on one PostgreSQL database.
 
 use crate::app::{spawn_app_with, TestApp};
-use crate::support::{example_image, free_port, shell_job_image, PostgresTestDatabase};
+use crate::support::{
+    example_image, free_port, get_json, shell_job_image, wait_final, PostgresTestDatabase,
+};
 use crate::xsd::{assert_valid_xml, Schema};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// How long a job gets to become final.
+const FINAL_WITHIN: Duration = Duration::from_secs(90);
 
 const QUICK: &str =
     "echo q > $OUTPUT_DIR/one-q.txt && echo '{\"COUNT\": 1}' > $OUTPUT_DIR/seed.outputs.json";
@@ -22,29 +27,6 @@ async fn execute(app: &TestApp, process: &str, query: &str, body: &Value) -> req
         .send()
         .await
         .expect("POST execute")
-}
-
-async fn get_json(client: &reqwest::Client, url: &str) -> Value {
-    let response = client.get(url).send().await.expect("GET");
-    assert!(
-        response.status().is_success(),
-        "GET {url}: {}",
-        response.status()
-    );
-    response.json().await.expect("a JSON body")
-}
-
-/// Polls the job at `url` until it is final; returns its status document.
-async fn wait_final(client: &reqwest::Client, url: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let status = get_json(client, url).await;
-        if ["successful", "failed", "dismissed"].contains(&status["status"].as_str().unwrap()) {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "not final in time: {status:#}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Waits until `/health` lists `count` live worker pools; returns the health document.
@@ -184,7 +166,7 @@ async fn a_job_larger_than_every_worker_is_refused_at_submission() {
     assert_eq!(accepted.status(), StatusCode::CREATED);
     let location = accepted.headers()["location"].to_str().unwrap().to_string();
     assert_eq!(
-        wait_final(&app.client, &location).await["status"],
+        wait_final(&app.client, &location, FINAL_WITHIN).await["status"],
         "successful"
     );
     app.stop().await;
@@ -229,8 +211,8 @@ async fn higher_priority_jobs_run_first() {
     }
     let low = submit("", QUICK.to_string()).await;
     let high = submit("?priority=10", QUICK.to_string()).await;
-    let low = wait_final(&app.client, &low).await;
-    let high = wait_final(&app.client, &high).await;
+    let low = wait_final(&app.client, &low, FINAL_WITHIN).await;
+    let high = wait_final(&app.client, &high, FINAL_WITHIN).await;
     let started = |status: &Value| {
         time::OffsetDateTime::parse(
             status["started"].as_str().unwrap(),

@@ -1,39 +1,15 @@
 //! `ades serve` as a whole: the README's newcomer flow over real HTTP with real containers,
 //! surviving SIGKILL, and many concurrent submissions.
 
-use crate::support::{example_image, free_port, shell_job_image, spawn_app, spawn_app_with};
+use crate::support::{
+    example_image, free_port, get_json, shell_job_image, spawn_app, spawn_app_with, wait_final,
+};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const FINAL: [&str; 3] = ["successful", "failed", "dismissed"];
-
-async fn get_json(app_client: &reqwest::Client, url: &str) -> Value {
-    let response = app_client.get(url).send().await.expect("GET");
-    assert!(
-        response.status().is_success(),
-        "GET {url}: {}",
-        response.status()
-    );
-    response.json().await.expect("JSON body")
-}
-
-/// Polls a job until it is final (or the deadline passes) and returns its status document.
-async fn wait_final(client: &reqwest::Client, job_url: &str, within: Duration) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let status = get_json(client, job_url).await;
-        if FINAL.contains(&status["status"].as_str().unwrap_or("")) {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "job not final in time: {status:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 async fn submit_async(client: &reqwest::Client, url: &str, body: &Value) -> String {
     let response = client

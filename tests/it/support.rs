@@ -158,6 +158,39 @@ pub fn push_to_registry(local: &str, registry: &str, repository: &str, tag: &str
     remote
 }
 
+/// GETs `url` and reads its JSON body; fails the test unless the answer is a success.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    let response = client.get(url).send().await.expect("GET");
+    assert!(
+        response.status().is_success(),
+        "GET {url}: {}",
+        response.status()
+    );
+    response.json().await.expect("JSON body")
+}
+
+/// Polls the job at `job_url` until it is final (failing the test after `within`) and
+/// returns its status document.
+pub async fn wait_final(
+    client: &reqwest::Client,
+    job_url: &str,
+    within: std::time::Duration,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let status = get_json(client, job_url).await;
+        let final_status = ["successful", "failed", "dismissed"];
+        if final_status.contains(&status["status"].as_str().unwrap_or("")) {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "job not final in time: {status:#}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 /// A free TCP port on 127.0.0.1 (bound, then released for a server to take).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

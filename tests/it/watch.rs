@@ -2,7 +2,7 @@
 //! (pinned to their digest), other images beside them are not, and they run after a pull.
 
 use crate::deploy::{publish, run, unique};
-use crate::support::{busybox_image, push_to_registry, registry, spawn_app_with};
+use crate::support::{busybox_image, get_json, push_to_registry, registry, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -25,15 +25,7 @@ async fn seed_images_of_a_watched_registry_are_published_and_run() {
     })
     .await;
 
-    let description: Value = app
-        .client
-        .get(app.url(&format!("/processes/{name}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let description: Value = get_json(&app.client, &app.url(&format!("/processes/{name}"))).await;
     assert_eq!(description["id"], name.as_str(), "{description:#}");
     assert_eq!(
         description["mutable"], false,
@@ -53,15 +45,7 @@ async fn seed_images_of_a_watched_registry_are_published_and_run() {
         "{pinned}"
     );
 
-    let list: Value = app
-        .client
-        .get(app.url("/processes?limit=1000"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = get_json(&app.client, &app.url("/processes?limit=1000")).await;
     let ids: Vec<&str> = list["processes"]
         .as_array()
         .unwrap()

@@ -6,7 +6,7 @@
 
 use crate::app::TestApp;
 use crate::deploy::{deploying_app, publish, unique, TOKEN};
-use crate::support::{example_image, registry, spawn_app_with};
+use crate::support::{example_image, get_json, registry, spawn_app_with};
 use crate::xsd::{assert_valid_xml, Schema};
 use ades::wps::xml::{parse, Element, Limits, XLINK};
 use reqwest::StatusCode;
@@ -182,15 +182,8 @@ async fn each_deploy_form_describes_executes_and_undeploys() {
         // The image is only in the registry: the run pulls it.
         assert_eq!(execute(&app, &name, "x").await, "wpst-x", "{form}");
 
-        let description: Value = app
-            .client
-            .get(app.url(&format!("/processes/{name}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let description: Value =
+            get_json(&app.client, &app.url(&format!("/processes/{name}"))).await;
         assert_eq!(description["mutable"], true, "{form}: {description:#}");
 
         let undeployed = post(&app, &undeploy_xml(&name), Some(TOKEN)).await;
