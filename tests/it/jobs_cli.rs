@@ -79,9 +79,14 @@ struct Seeded {
 }
 
 fn at(minute: i64) -> OffsetDateTime {
-    // Whole seconds, an hour ago: before any `now` the binary uses.
-    let base = OffsetDateTime::now_utc() - Duration::hours(1);
-    base.replace_nanosecond(0).unwrap() + Duration::minutes(minute)
+    // Whole seconds, an hour ago: before any `now` the binary uses. Fixed once, so a time
+    // computed for a filter equals the one a job was seeded with however slow the test.
+    static BASE: std::sync::OnceLock<OffsetDateTime> = std::sync::OnceLock::new();
+    let base = BASE.get_or_init(|| {
+        let hour_ago = OffsetDateTime::now_utc() - Duration::hours(1);
+        hour_ago.replace_nanosecond(0).unwrap()
+    });
+    *base + Duration::minutes(minute)
 }
 
 fn worker() -> WorkerId {
