@@ -7,10 +7,10 @@
 //! ones, `requeue` the failed and dismissed ones.
 
 use super::{
-    print, status, JobFilterArgs, JobStoreArgs, JobsActionArgs, JobsArgs, JobsCommand,
-    JobsListArgs, JobsShowArgs,
+    print, status, JobFilterArgs, JobsActionArgs, JobsArgs, JobsCommand, JobsListArgs,
+    JobsShowArgs, SettingsArgs,
 };
-use crate::config::{redact_url_password, Overrides, Settings};
+use crate::config::{redact_url_password, Overrides};
 use crate::domain::{Job, JobEvent, JobId, JobResults, JobStatus, OutputValue, ProcessId};
 use crate::store::{connect_store, JobFilter, JobStore, StoreError};
 use seed::errors::JobFailure;
@@ -83,13 +83,9 @@ impl Store {
     }
 }
 
-async fn open_store(args: &JobStoreArgs) -> Result<Store, Failure> {
-    let overrides = Overrides {
-        data_dir: args.data_dir.clone(),
-        database_url: args.database_url.clone(),
-        ..Overrides::default()
-    };
-    let settings = Settings::load(args.config.as_deref(), &overrides)
+async fn open_store(args: &SettingsArgs) -> Result<Store, Failure> {
+    let settings = args
+        .load(Overrides::default())
         .map_err(|err| Failure::Usage(err.to_string()))?;
     let url = settings.database_url();
     let shown_url = redact_url_password(&url);
@@ -201,7 +197,7 @@ fn plural(count: usize) -> &'static str {
 
 // ---- list -------------------------------------------------------------------------------
 
-async fn list(store_args: &JobStoreArgs, args: JobsListArgs) -> Outcome {
+async fn list(store_args: &SettingsArgs, args: JobsListArgs) -> Outcome {
     let filter = JobFilter {
         limit: args.limit,
         ..parse_filter(&args.filter)?
@@ -288,7 +284,7 @@ impl From<&Job> for ListedJob {
 
 // ---- show -------------------------------------------------------------------------------
 
-async fn show(store_args: &JobStoreArgs, args: JobsShowArgs) -> Outcome {
+async fn show(store_args: &SettingsArgs, args: JobsShowArgs) -> Outcome {
     let id = JobId::parse(&args.id).map_err(|err| Failure::Usage(err.to_string()))?;
     let store = open_store(store_args).await?;
     let Some(job) = store
@@ -500,7 +496,7 @@ enum Done {
     Unknown,
 }
 
-async fn act(store_args: &JobStoreArgs, action: Action, args: JobsActionArgs) -> Outcome {
+async fn act(store_args: &SettingsArgs, action: Action, args: JobsActionArgs) -> Outcome {
     let verb = action.verb();
     let by_filter = filter_given(&args.filter);
     if !args.ids.is_empty() && by_filter {

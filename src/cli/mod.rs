@@ -13,6 +13,7 @@ mod run_cmd;
 mod seed_cmd;
 mod serve_cmd;
 
+use crate::config::{ConfigError, Overrides, Settings};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,18 +53,11 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// A TOML configuration file (see config/ades.example.toml).
-    #[arg(long, short = 'c', env = "ADES_CONFIG")]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    settings: SettingsArgs,
     /// Address and port to listen on [default: 127.0.0.1:8080].
     #[arg(long)]
     bind: Option<String>,
-    /// Directory for the database and job workspaces [default: ./ades-data].
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Database URL [default: sqlite://<data dir>/ades.db].
-    #[arg(long)]
-    database_url: Option<String>,
     /// Number of jobs run at once by this process.
     #[arg(long)]
     workers: Option<usize>,
@@ -81,15 +75,8 @@ struct ServeArgs {
 
 #[derive(Debug, Args)]
 struct WorkerArgs {
-    /// A TOML configuration file (see config/ades.example.toml).
-    #[arg(long, short = 'c', env = "ADES_CONFIG")]
-    config: Option<PathBuf>,
-    /// Directory for local state [default: ./ades-data].
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Database URL, the one the API replicas use (postgres://...).
-    #[arg(long)]
-    database_url: Option<String>,
+    #[command(flatten)]
+    settings: SettingsArgs,
     /// Number of jobs run at once by this worker (at least 1).
     #[arg(long)]
     workers: Option<usize>,
@@ -227,23 +214,38 @@ struct RunArgs {
 #[derive(Debug, Args)]
 struct JobsArgs {
     #[command(flatten)]
-    store: JobStoreArgs,
+    store: SettingsArgs,
     #[command(subcommand)]
     command: JobsCommand,
 }
 
-/// Where the job store is: the same layered configuration as `ades serve`.
+/// Where the layered configuration and the job store come from, for every command that
+/// reads them (`serve`, `worker`, `config`, `jobs`). Global, so `ades jobs` takes them after
+/// its subcommand too.
 #[derive(Debug, Args)]
-struct JobStoreArgs {
+struct SettingsArgs {
     /// A TOML configuration file (see config/ades.example.toml).
     #[arg(long, short = 'c', env = "ADES_CONFIG", global = true)]
     config: Option<PathBuf>,
-    /// Directory holding the database [default: ./ades-data].
+    /// Directory for the database (SQLite) and job workspaces [default: ./ades-data].
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
-    /// Database URL [default: sqlite://<data dir>/ades.db].
+    /// Database URL [default: sqlite://<data dir>/ades.db]; replicas share one
+    /// (postgres://...).
     #[arg(long, global = true)]
     database_url: Option<String>,
+}
+
+impl SettingsArgs {
+    /// Loads the settings: these flags and `more` override the file and environment.
+    fn load(&self, more: Overrides) -> Result<Settings, ConfigError> {
+        let overrides = Overrides {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            ..more
+        };
+        Settings::load(self.config.as_deref(), &overrides)
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,14 +1,13 @@
 //! `ades serve` and `ades config`.
 
 use super::{print, status, ConfigArgs, ServeArgs, WorkerArgs};
-use crate::config::{Overrides, Settings};
+use crate::config::{ConfigError, Overrides, Settings};
 use crate::startup::{init_server_tracing, Application, Role};
 
-fn overrides(args: &ServeArgs) -> Overrides {
-    Overrides {
+/// The settings `ades serve` (and `ades config`) runs with.
+fn serve_settings(args: &ServeArgs) -> Result<Settings, ConfigError> {
+    args.settings.load(Overrides {
         bind: args.bind.clone(),
-        data_dir: args.data_dir.clone(),
-        database_url: args.database_url.clone(),
         workers: if args.no_workers {
             Some(0)
         } else {
@@ -16,28 +15,26 @@ fn overrides(args: &ServeArgs) -> Overrides {
         },
         images: args.images.clone(),
         admin_token: args.admin_token.clone(),
-    }
+        ..Overrides::default()
+    })
 }
 
 pub async fn serve(args: ServeArgs) -> u8 {
-    let overrides = overrides(&args);
-    run(args.config.as_deref(), &overrides, Role::Server).await
+    run(serve_settings(&args), Role::Server).await
 }
 
 /// `ades worker`: the server's start-up without HTTP.
 pub async fn worker(args: WorkerArgs) -> u8 {
-    let overrides = Overrides {
-        data_dir: args.data_dir,
-        database_url: args.database_url,
+    let settings = args.settings.load(Overrides {
         workers: args.workers,
-        images: args.images,
+        images: args.images.clone(),
         ..Overrides::default()
-    };
-    run(args.config.as_deref(), &overrides, Role::Worker).await
+    });
+    run(settings, Role::Worker).await
 }
 
-async fn run(config: Option<&std::path::Path>, overrides: &Overrides, role: Role) -> u8 {
-    let settings = match Settings::load(config, overrides) {
+async fn run(settings: Result<Settings, ConfigError>, role: Role) -> u8 {
+    let settings = match settings {
         Ok(settings) => settings,
         Err(err) => {
             print::error(&err.to_string());
@@ -85,7 +82,7 @@ async fn stop_signal() {
 }
 
 pub fn config(args: ConfigArgs) -> u8 {
-    match Settings::load(args.serve.config.as_deref(), &overrides(&args.serve)) {
+    match serve_settings(&args.serve) {
         Ok(settings) => {
             print!("{}", settings.to_redacted_toml());
             status::OK
