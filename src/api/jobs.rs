@@ -278,17 +278,15 @@ pub async fn job_log(
     let path = app.workspace.log_file(&job.id);
     let file = match tokio::fs::File::open(&path).await {
         Ok(file) => file,
-        Err(e)
-            if e.kind() == std::io::ErrorKind::NotFound
-                && job.started.is_some()
-                && !app.workspace.has_job_dir(&job.id) =>
-        {
-            return Err(ApiError::new(
-                ErrorCode::OutputsUnreachable,
-                app.workspace.unreachable_message(&job.id),
-            ))
-        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // A started job has a log somewhere: on another replica if not here.
+            if job.started.is_some() {
+                if let Some(unreachable) =
+                    super::results::unreachable_job_files(&app.workspace, &job.id)
+                {
+                    return Err(unreachable);
+                }
+            }
             return Err(ApiError::new(
                 ErrorCode::NotFound,
                 format!(
@@ -297,7 +295,7 @@ pub async fn job_log(
                     job.id,
                     job.status.as_str()
                 ),
-            ))
+            ));
         }
         Err(e) => return Err(ApiError::internal("opening a job log", &e)),
     };

@@ -253,6 +253,17 @@ async fn document_value(
     }
 }
 
+/// The answer when this replica cannot see the job's directory: it ran on a replica that
+/// does not share the workspace (503, naming the setting to share); `None` when it can.
+pub(super) fn unreachable_job_files(workspace: &Workspace, job_id: &JobId) -> Option<ApiError> {
+    (!workspace.has_job_dir(job_id)).then(|| {
+        ApiError::new(
+            ErrorCode::OutputsUnreachable,
+            workspace.unreachable_message(job_id),
+        )
+    })
+}
+
 /// The path of a file a job's results name; a missing one is the server's problem.
 fn published_file(
     workspace: &Workspace,
@@ -260,11 +271,8 @@ fn published_file(
     relative: &str,
 ) -> Result<PathBuf, ApiError> {
     workspace.output_file(job_id, relative).ok_or_else(|| {
-        if !workspace.has_job_dir(job_id) {
-            return ApiError::new(
-                ErrorCode::OutputsUnreachable,
-                workspace.unreachable_message(job_id),
-            );
+        if let Some(unreachable) = unreachable_job_files(workspace, job_id) {
+            return unreachable;
         }
         let cause = std::io::Error::new(
             std::io::ErrorKind::NotFound,
@@ -624,11 +632,10 @@ pub async fn output_file(
         return Err(unavailable(&job).unwrap_or_else(|| ApiError::no_such_job(&job_id)));
     }
     let file = app.workspace.output_file(&job.id, &path).ok_or_else(|| {
-        if job.status == JobStatus::Successful && !app.workspace.has_job_dir(&job.id) {
-            return ApiError::new(
-                ErrorCode::OutputsUnreachable,
-                app.workspace.unreachable_message(&job.id),
-            );
+        if job.status == JobStatus::Successful {
+            if let Some(unreachable) = unreachable_job_files(&app.workspace, &job.id) {
+                return unreachable;
+            }
         }
         ApiError::new(
             ErrorCode::NotFound,
