@@ -328,7 +328,8 @@ impl<T> Drop for AbortOnDrop<T> {
 pub(crate) struct Backoff {
     min: Duration,
     max: Duration,
-    next: Duration,
+    /// Delays handed out since the last reset.
+    failures: u32,
 }
 
 impl Backoff {
@@ -336,17 +337,23 @@ impl Backoff {
         Backoff {
             min,
             max,
-            next: min,
+            failures: 0,
         }
     }
 
     pub(crate) fn next_delay(&mut self) -> Duration {
-        let delay = self.next;
-        self.next = (self.next * 2).min(self.max);
-        delay
+        self.failures = self.failures.saturating_add(1);
+        Backoff::delay_after(self.min, self.max, self.failures)
     }
 
     pub(crate) fn reset(&mut self) {
-        self.next = self.min;
+        self.failures = 0;
+    }
+
+    /// The delay after `failures` failures in a row (1-based): `min`, doubled for each
+    /// further one, at most `max`.
+    pub(crate) fn delay_after(min: Duration, max: Duration, failures: u32) -> Duration {
+        let doublings = failures.saturating_sub(1).min(32);
+        min.saturating_mul(2u32.saturating_pow(doublings)).min(max)
     }
 }

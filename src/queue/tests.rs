@@ -368,14 +368,12 @@ async fn failures_of_the_job_itself_are_not_retried() {
 
 #[test]
 fn retry_delays_double_up_to_the_cap() {
-    use super::worker::retry_delay;
-    use std::time::Duration;
     let (base, max) = (Duration::from_secs(5), Duration::from_secs(60));
     let delays: Vec<u64> = (1..=6)
-        .map(|a| retry_delay(base, max, a).as_secs())
+        .map(|a| Backoff::delay_after(base, max, a).as_secs())
         .collect();
     assert_eq!(delays, [5, 10, 20, 40, 60, 60]);
-    assert_eq!(retry_delay(base, max, u32::MAX), max);
+    assert_eq!(Backoff::delay_after(base, max, u32::MAX), max);
 }
 
 #[tokio::test]

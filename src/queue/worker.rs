@@ -224,7 +224,7 @@ impl Worker {
     /// run again after a capped exponential delay.
     async fn write_retry(&self, id: &JobId, attempt: u32, failure: &str) {
         let inner = &self.inner;
-        let delay = retry_delay(inner.retry_backoff, inner.retry_backoff_max, attempt);
+        let delay = Backoff::delay_after(inner.retry_backoff, inner.retry_backoff_max, attempt);
         let message = format!(
             "retrying in {} s: attempt {attempt} of {} failed: {failure}",
             delay.as_secs_f64(),
@@ -305,13 +305,6 @@ impl Worker {
             Err(_) => false,
         }
     }
-}
-
-/// The delay before the attempt after failed attempt `attempt` (1-based): `base`, doubled
-/// for each further attempt, at most `max`.
-pub fn retry_delay(base: Duration, max: Duration, attempt: u32) -> Duration {
-    let doublings = attempt.saturating_sub(1).min(32);
-    base.saturating_mul(2u32.saturating_pow(doublings)).min(max)
 }
 
 /// Renews the lease until `stop`; cancels the job when the lease is lost or `abort` fires.
