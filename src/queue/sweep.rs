@@ -11,7 +11,7 @@ use super::executor::JOB_ID_LABEL;
 use crate::domain::JobId;
 use crate::error::cause_chain;
 use crate::jobs::JobService;
-use crate::runner::docker::{is_unreachable, unreachable_hint};
+use crate::runner::docker::{is_unreachable, listed_name, unreachable_hint};
 use crate::runner::RUN_ID_LABEL;
 use crate::store::StoreError;
 use bollard::errors::Error as DockerError;
@@ -98,12 +98,7 @@ pub async fn sweep_containers(
         let Some(container_id) = container.id.clone() else {
             continue;
         };
-        let name = container
-            .names
-            .as_ref()
-            .and_then(|names| names.first())
-            .map(|n| n.trim_start_matches('/').to_string())
-            .unwrap_or_else(|| container_id.clone());
+        let name = listed_name(&container).unwrap_or_else(|| container_id.clone());
         let job_id = container
             .labels
             .as_ref()

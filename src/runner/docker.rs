@@ -22,7 +22,9 @@ use crate::registry::RegistryCredentials;
 use async_trait::async_trait;
 use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
-use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig, Mount, MountTypeEnum};
+use bollard::models::{
+    ContainerCreateBody, ContainerSummary, DeviceRequest, HostConfig, Mount, MountTypeEnum,
+};
 use bollard::query_parameters::{
     AttachContainerOptions, CreateContainerOptions, CreateImageOptions, InspectContainerOptions,
     KillContainerOptions, ListContainersOptions, LogsOptions, RemoveContainerOptions,
@@ -51,6 +53,23 @@ const LOG_DRAIN_GRACE: Duration = Duration::from_secs(5);
 
 /// Stands in for a timeout too large to add to the clock ("never", in practice).
 const FAR_FUTURE: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// The instant `left` from now (far in the future for a timeout too large to add).
+fn deadline_in(left: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(left).unwrap_or(now + FAR_FUTURE)
+}
+
+/// The name a listed container goes by (its first name without the leading `/`, else its
+/// id); `None` when the engine gave neither.
+pub(crate) fn listed_name(container: &ContainerSummary) -> Option<String> {
+    container
+        .names
+        .as_ref()
+        .and_then(|names| names.first())
+        .map(|n| n.trim_start_matches('/').to_string())
+        .or_else(|| container.id.clone())
+}
 
 /// A container's output as the engine streams it (attach or logs).
 type OutputStream =
@@ -423,12 +442,7 @@ impl ContainerRunner for DockerRunner {
         Ok(listed
             .into_iter()
             .filter_map(|container| {
-                let name = container
-                    .names
-                    .as_ref()
-                    .and_then(|names| names.first())
-                    .map(|n| n.trim_start_matches('/').to_string())
-                    .or(container.id.clone())?;
+                let name = listed_name(&container)?;
                 let run_id = container
                     .labels
                     .as_ref()
@@ -506,15 +520,14 @@ impl DockerRunner {
                 time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
                     .ok()
             });
-        let now = Instant::now();
-        let deadline = match started_at {
+        let left = match started_at {
             Some(started) => {
                 let ran = (time::OffsetDateTime::now_utc() - started).max(time::Duration::ZERO);
-                let left = timeout.saturating_sub(ran.unsigned_abs());
-                now.checked_add(left).unwrap_or(now + FAR_FUTURE)
+                timeout.saturating_sub(ran.unsigned_abs())
             }
-            None => now.checked_add(timeout).unwrap_or(now + FAR_FUTURE),
+            None => timeout,
         };
+        let deadline = deadline_in(left);
         let options = LogsOptions {
             follow: true,
             stdout: true,
@@ -584,11 +597,8 @@ impl DockerRunner {
             .await
             .map_err(|err| refusal(err, &spec.image))?;
         // Seed's timeout runs from container start (image pull and staging excluded).
-        let started = Instant::now();
-        let deadline = started
-            .checked_add(spec.timeout)
-            .unwrap_or(started + FAR_FUTURE);
-        self.follow(name, output, deadline, cancel, logs).await
+        self.follow(name, output, deadline_in(spec.timeout), cancel, logs)
+            .await
     }
 
     /// Pumps `output` into `logs` until the container exits and its output ends, killing it
