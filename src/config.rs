@@ -437,7 +437,7 @@ impl Settings {
     /// The job workspace directory: `workspace.root`, else `<data_dir>/jobs`.
     pub fn workspace_root(&self) -> PathBuf {
         if self.workspace.root.as_os_str().is_empty() {
-            self.data_dir.join("jobs")
+            self.data_dir.join(crate::workspace::DEFAULT_DIR)
         } else {
             self.workspace.root.clone()
         }

@@ -162,7 +162,7 @@ impl JobService {
     }
 
     /// The worker pools, read at most every [`WORKER_HOSTS_TTL`].
-    pub async fn worker_hosts(&self) -> Result<Vec<WorkerHost>, StoreError> {
+    async fn worker_hosts(&self) -> Result<Vec<WorkerHost>, StoreError> {
         if let Some((read, hosts)) = self.hosts.lock().expect("lock").as_ref() {
             if read.elapsed() < WORKER_HOSTS_TTL {
                 return Ok(hosts.clone());

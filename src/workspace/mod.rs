@@ -9,6 +9,10 @@ pub mod url_guard;
 use crate::domain::JobId;
 use std::path::{Path, PathBuf};
 
+/// The job directories' parent under the data directory, unless `workspace.root` says
+/// otherwise.
+pub const DEFAULT_DIR: &str = "jobs";
+
 /// The directory layout under the data directory.
 #[derive(Debug, Clone)]
 pub struct Workspace {
@@ -18,7 +22,7 @@ pub struct Workspace {
 impl Workspace {
     /// `data_dir/jobs` is created on demand.
     pub fn new(data_dir: &Path) -> Self {
-        Workspace::at(data_dir.join("jobs"))
+        Workspace::at(data_dir.join(DEFAULT_DIR))
     }
 
     /// Job directories directly under `root` (created on demand): the configured
