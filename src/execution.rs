@@ -159,7 +159,7 @@ pub async fn run_seed_job(
 
 /// What a container's end means for the job: its outputs captured and checked (after a
 /// clean exit), or the failure its exit stands for; plus warnings (disk use over the
-/// declared `disk`). Used after [`run_seed_job`]'s run and after taking over a container
+/// declared `disk`, symbolic links removed from the outputs). Used after [`run_seed_job`]'s run and after taking over a container
 /// an earlier attempt started.
 pub fn judge_run(
     job: &SeedJob,
@@ -204,7 +204,15 @@ pub fn judge_run(
         )),
     }
 
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = crate::workspace::remove_symlinks(&job.output_dir)
+        .into_iter()
+        .map(|link| {
+            format!(
+                "removed the symbolic link {link} from the outputs: links are never published \
+                 (write the file itself into OUTPUT_DIR)"
+            )
+        })
+        .collect();
     if let Some(disk) = allocation.disk_mib {
         let used = directory_size(&job.output_dir) as f64 / MIB;
         if used > disk {

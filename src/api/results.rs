@@ -35,7 +35,6 @@ use base64::Engine;
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use serde_json::{json, Map, Value};
-use std::path::PathBuf;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
@@ -235,8 +234,9 @@ async fn document_value(
                 );
                 return Ok(link());
             }
-            let file = published_file(workspace, &job.id, path)?;
-            let content = tokio::fs::read(&file)
+            let mut file = published_file(workspace, &job.id, path)?;
+            let mut content = Vec::new();
+            file.read_to_end(&mut content)
                 .await
                 .map_err(|e| ApiError::internal("reading an output file", &e))?;
             if is_textual_media_type(&media_type) {
@@ -264,13 +264,13 @@ pub(super) fn unreachable_job_files(workspace: &Workspace, job_id: &JobId) -> Op
     })
 }
 
-/// The path of a file a job's results name; a missing one is the server's problem.
+/// A file a job's results name, opened; a missing one is the server's problem.
 fn published_file(
     workspace: &Workspace,
     job_id: &JobId,
     relative: &str,
-) -> Result<PathBuf, ApiError> {
-    workspace.output_file(job_id, relative).ok_or_else(|| {
+) -> Result<tokio::fs::File, ApiError> {
+    let opened = workspace.open_output(job_id, relative).ok_or_else(|| {
         if let Some(unreachable) = unreachable_job_files(workspace, job_id) {
             return unreachable;
         }
@@ -279,15 +279,13 @@ fn published_file(
             format!("job {job_id}: published output {relative:?} is missing"),
         );
         ApiError::internal("reading the results of a job", &cause)
-    })
+    })?;
+    Ok(tokio::fs::File::from_std(opened))
 }
 
 type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
 
-async fn file_stream(path: &std::path::Path) -> Result<(ByteStream, u64), ApiError> {
-    let file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| ApiError::internal("opening an output file", &e))?;
+async fn file_stream(file: tokio::fs::File) -> Result<(ByteStream, u64), ApiError> {
     let len = file
         .metadata()
         .await
@@ -308,7 +306,7 @@ async fn value_body(
             Ok((stream::once(async move { Ok(bytes) }).boxed(), len))
         }
         OutputValue::File { path, .. } => {
-            file_stream(&published_file(workspace, &job.id, path)?).await
+            file_stream(published_file(workspace, &job.id, path)?).await
         }
     }
 }
@@ -631,7 +629,7 @@ pub async fn output_file(
     if job.status == JobStatus::Dismissed {
         return Err(unavailable(&job).unwrap_or_else(|| ApiError::no_such_job(&job_id)));
     }
-    let file = app.workspace.output_file(&job.id, &path).ok_or_else(|| {
+    let file = app.workspace.open_output(&job.id, &path).ok_or_else(|| {
         if job.status == JobStatus::Successful {
             if let Some(unreachable) = unreachable_job_files(&app.workspace, &job.id) {
                 return unreachable;
@@ -664,9 +662,7 @@ pub async fn output_file(
             .map(|m| m.essence_str().to_string())
             .unwrap_or_else(|| "application/octet-stream".to_string())
     });
-    let mut opened = tokio::fs::File::open(&file)
-        .await
-        .map_err(|e| ApiError::internal("opening an output file", &e))?;
+    let mut opened = tokio::fs::File::from_std(file);
     let len = opened
         .metadata()
         .await

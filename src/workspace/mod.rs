@@ -7,7 +7,7 @@ pub mod staging;
 pub mod url_guard;
 
 use crate::domain::JobId;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 /// The job directories' parent under the data directory, unless `workspace.root` says
 /// otherwise.
@@ -69,20 +69,104 @@ impl Workspace {
         )
     }
 
-    /// The published file at `relative` (a path the job's results name), if it lies inside
-    /// the job's outputs and is a regular file; `None` for anything else (`..`, absolute
-    /// paths, symlinks, missing files), so a URL can never reach outside the outputs.
-    pub fn output_file(&self, id: &JobId, relative: &str) -> Option<PathBuf> {
-        let relative = Path::new(relative);
-        let clean = relative
-            .components()
-            .all(|c| matches!(c, std::path::Component::Normal(_)));
-        if !clean || relative.as_os_str().is_empty() {
+    /// Opens the published file at `relative` (a path the job's results name) for reading,
+    /// if it is a regular file inside the job's outputs reached without following any
+    /// symbolic link; `None` for anything else (`..`, absolute paths, links at any depth,
+    /// directories, missing files). This is the one way ades serves a job's file, so a URL
+    /// can never reach outside the job's outputs, whatever the job left there.
+    pub fn open_output(&self, id: &JobId, relative: &str) -> Option<std::fs::File> {
+        open_inside(&self.outputs_dir(id), Path::new(relative))
+    }
+}
+
+/// Opens `relative` under `root` with the no-escape rule of [`Workspace::open_output`].
+pub fn open_inside(root: &Path, relative: &Path) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if !std::fs::symlink_metadata(root).ok()?.is_dir() {
+        return None;
+    }
+    let parts: Vec<_> = relative.components().collect();
+    if parts.is_empty() {
+        return None;
+    }
+    let mut path = root.to_path_buf();
+    for (i, part) in parts.iter().enumerate() {
+        let Component::Normal(name) = part else {
+            return None;
+        };
+        path.push(name);
+        // `symlink_metadata` looks at the component itself, not at what a link points to,
+        // so a link anywhere in the path (not only at its end) stops the walk.
+        let kind = std::fs::symlink_metadata(&path).ok()?.file_type();
+        let wanted = if i + 1 == parts.len() {
+            kind.is_file()
+        } else {
+            kind.is_dir()
+        };
+        if !wanted {
             return None;
         }
-        let path = self.outputs_dir(id).join(relative);
-        let meta = std::fs::symlink_metadata(&path).ok()?;
-        meta.file_type().is_file().then_some(path)
+    }
+    // O_NOFOLLOW refuses a last component swapped for a link since the walk; O_NONBLOCK
+    // keeps a swapped-in FIFO from blocking the open (it changes nothing for a file).
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() || !opened_inside(&file, root) {
+        return None;
+    }
+    Some(file)
+}
+
+/// Whether the kernel's name for what `file` opened lies under `root`. The walk and the
+/// open are separate steps, and a job that still runs could swap a directory for a link
+/// in between; `/proc/self/fd` tells what was really opened. Without `/proc` (not Linux)
+/// the walk's checks stand alone.
+fn opened_inside(file: &std::fs::File, root: &Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let fd_dir = Path::new("/proc/self/fd");
+    match std::fs::read_link(fd_dir.join(file.as_raw_fd().to_string())) {
+        Ok(real) => root
+            .canonicalize()
+            .map(|root| real.starts_with(root))
+            .unwrap_or(false),
+        Err(_) => !fd_dir.is_dir(),
+    }
+}
+
+/// Removes every symbolic link under `dir` (at any depth, never following one) and returns
+/// each as `relative path -> target`, so the caller can say so in the job's log. Outputs are
+/// never published through links (the Seed capture skips them, [`open_inside`] refuses
+/// them); removing them too means no later reader of the directory can be led outside it.
+pub fn remove_symlinks(dir: &Path) -> Vec<String> {
+    let mut removed = Vec::new();
+    remove_symlinks_under(dir, dir, &mut removed);
+    removed.sort();
+    removed
+}
+
+fn remove_symlinks_under(root: &Path, dir: &Path, removed: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_symlink() {
+            let target = std::fs::read_link(&path)
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            if std::fs::remove_file(&path).is_ok() {
+                let shown = path.strip_prefix(root).unwrap_or(&path).display();
+                removed.push(format!("{shown} -> {target}"));
+            }
+        } else if kind.is_dir() {
+            remove_symlinks_under(root, &path, removed);
+        }
     }
 }
 
@@ -95,15 +179,68 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ws = Workspace::new(dir.path());
         let id = JobId::new();
-        std::fs::create_dir_all(ws.outputs_dir(&id).join("sub")).unwrap();
-        std::fs::write(ws.outputs_dir(&id).join("sub/a.txt"), "a").unwrap();
+        let outputs = ws.outputs_dir(&id);
+        std::fs::create_dir_all(outputs.join("sub")).unwrap();
+        std::fs::write(outputs.join("sub/a.txt"), "a").unwrap();
         std::fs::write(ws.job_dir(&id).join("secret.txt"), "s").unwrap();
-        assert!(ws.output_file(&id, "sub/a.txt").is_some());
-        assert!(ws.output_file(&id, "../secret.txt").is_none());
-        assert!(ws.output_file(&id, "/etc/passwd").is_none());
-        assert!(ws.output_file(&id, "sub").is_none());
-        assert!(ws.output_file(&id, "").is_none());
-        std::os::unix::fs::symlink("/etc/passwd", ws.outputs_dir(&id).join("link")).unwrap();
-        assert!(ws.output_file(&id, "link").is_none());
+        assert!(ws.open_output(&id, "sub/a.txt").is_some());
+        assert!(ws.open_output(&id, "../secret.txt").is_none());
+        assert!(ws.open_output(&id, "sub/../../secret.txt").is_none());
+        assert!(ws.open_output(&id, "/etc/passwd").is_none());
+        assert!(ws.open_output(&id, "sub").is_none());
+        assert!(ws.open_output(&id, "").is_none());
+        std::os::unix::fs::symlink("/etc/passwd", outputs.join("link")).unwrap();
+        assert!(ws.open_output(&id, "link").is_none());
+        // A link to a directory in the middle of the path: the escape of the security
+        // report (`ln -s / $OUTPUT_DIR/root`, then `.../outputs/root/etc/passwd`).
+        std::os::unix::fs::symlink("/", outputs.join("root")).unwrap();
+        assert!(ws.open_output(&id, "root/etc/passwd").is_none());
+        std::os::unix::fs::symlink(ws.job_dir(&id), outputs.join("up")).unwrap();
+        assert!(ws.open_output(&id, "up/secret.txt").is_none());
+        // A link inside the outputs to a file inside them is refused too: links are never
+        // published.
+        std::os::unix::fs::symlink(outputs.join("sub"), outputs.join("alias")).unwrap();
+        assert!(ws.open_output(&id, "alias/a.txt").is_none());
+    }
+
+    #[test]
+    fn the_outputs_directory_itself_must_not_be_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::new(dir.path());
+        let id = JobId::new();
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::fs::write(elsewhere.join("a.txt"), "a").unwrap();
+        std::fs::create_dir_all(ws.job_dir(&id)).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, ws.outputs_dir(&id)).unwrap();
+        assert!(ws.open_output(&id, "a.txt").is_none());
+    }
+
+    #[test]
+    fn symlinks_are_removed_at_any_depth_without_following_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("keep.txt"), "k").unwrap();
+        let out = dir.path();
+        std::fs::create_dir_all(out.join("a/b")).unwrap();
+        std::fs::write(out.join("a/b/file.txt"), "f").unwrap();
+        std::os::unix::fs::symlink("/", out.join("root")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), out.join("a/b/dir")).unwrap();
+        std::os::unix::fs::symlink("file.txt", out.join("a/b/same")).unwrap();
+        let removed = remove_symlinks(out);
+        assert_eq!(
+            removed,
+            vec![
+                "a/b/dir -> ".to_string() + &outside.path().display().to_string(),
+                "a/b/same -> file.txt".to_string(),
+                "root -> /".to_string(),
+            ]
+        );
+        assert!(out.join("a/b/file.txt").is_file());
+        assert!(
+            outside.path().join("keep.txt").is_file(),
+            "a link's target is untouched"
+        );
+        assert!(std::fs::symlink_metadata(out.join("root")).is_err());
     }
 }

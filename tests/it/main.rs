@@ -15,6 +15,7 @@ mod registry;
 mod run;
 mod runner;
 mod scheduling;
+mod security;
 mod serve;
 mod store;
 mod support;

@@ -204,8 +204,10 @@ async fn io_demo_runs_to_success_with_results_and_a_log() {
             assert_eq!(path, "new-output.txt");
             assert_eq!(media_type.as_deref(), Some("text/plain"));
             assert_eq!(*size_bytes, sample.len() as u64);
-            let published = rig.workspace.output_file(&job.id, path).unwrap();
-            assert_eq!(std::fs::read_to_string(published).unwrap(), sample);
+            let mut published = rig.workspace.open_output(&job.id, path).unwrap();
+            let mut content = String::new();
+            std::io::Read::read_to_string(&mut published, &mut content).unwrap();
+            assert_eq!(content, sample);
         }
         other => panic!("unexpected OUTPUT_FILE results {other:?}"),
     }

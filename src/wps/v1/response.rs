@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::Value;
 use time::OffsetDateTime;
+use tokio::io::AsyncReadExt as _;
 use tokio_util::io::ReaderStream;
 
 /// Files up to this size are embedded when asked by value.
@@ -482,11 +483,14 @@ async fn read_output(app: &AppState, job: &Job, relative: &str) -> Result<Vec<u8
     };
     let file = app
         .workspace
-        .output_file(&job.id, relative)
+        .open_output(&job.id, relative)
         .ok_or_else(|| super::execute::internal("reading an output file", &missing()))?;
-    tokio::fs::read(&file)
+    let mut content = Vec::new();
+    tokio::fs::File::from_std(file)
+        .read_to_end(&mut content)
         .await
-        .map_err(|e| super::execute::internal("reading an output file", &e))
+        .map_err(|e| super::execute::internal("reading an output file", &e))?;
+    Ok(content)
 }
 
 /// The answer to a `RawDataOutput` request of a final job: the output alone, with its media
@@ -540,17 +544,14 @@ pub(crate) async fn raw_output(app: &AppState, job: &Job, process: &Process) -> 
             ([(header::CONTENT_TYPE, media_type)], body).into_response()
         }
         OutputValue::File { path, .. } => {
-            let Some(file) = app.workspace.output_file(&job.id, path) else {
+            let Some(file) = app.workspace.open_output(&job.id, path) else {
                 let missing = std::io::Error::new(
                     std::io::ErrorKind::NotFound,
                     format!("job {}: published output {path:?} is missing", job.id),
                 );
                 return super::execute::internal("reading an output file", &missing);
             };
-            let file = match tokio::fs::File::open(&file).await {
-                Ok(file) => file,
-                Err(e) => return super::execute::internal("opening an output file", &e),
-            };
+            let file = tokio::fs::File::from_std(file);
             let len = file.metadata().await.map(|m| m.len()).ok();
             let mut builder = Response::builder()
                 .status(StatusCode::OK)

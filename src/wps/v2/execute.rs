@@ -384,13 +384,10 @@ async fn raw_output(
         }
         file @ OutputValue::File { path, .. } => {
             let media_type = file.media_type();
-            let location = app.workspace.output_file(&job.id, path).ok_or_else(|| {
+            let opened = app.workspace.open_output(&job.id, path).ok_or_else(|| {
                 WpsException::server(V, format!("The output file of job {} is missing.", job.id))
             })?;
-            let handle = tokio::fs::File::open(&location).await.map_err(|e| {
-                tracing::error!(error = %e, job_id = %job.id, "opening an output file");
-                WpsException::server(V, "The server failed to read the output; try again later.")
-            })?;
+            let handle = tokio::fs::File::from_std(opened);
             let stream = tokio_util::io::ReaderStream::new(handle);
             Response::builder()
                 .status(StatusCode::OK)

@@ -28,6 +28,7 @@ use serde_json::Value;
 use std::fmt::Write as _;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use tokio::io::AsyncReadExt as _;
 
 /// Files up to this size are embedded when asked by value.
 const MAX_INLINE_BYTES: u64 = 16 * 1024 * 1024;
@@ -282,11 +283,15 @@ async fn output_value(
                 reference(out);
                 return Ok(());
             }
-            let location = app.workspace.output_file(&job.id, path).ok_or_else(|| {
+            let file = app.workspace.open_output(&job.id, path).ok_or_else(|| {
                 tracing::error!(job_id = %job.id, path, "published output is missing");
                 WpsException::server(V, "The server failed to read an output; try again later.")
             })?;
-            let content = tokio::fs::read(&location).await.map_err(|e| {
+            let mut content = Vec::new();
+            let read = tokio::fs::File::from_std(file)
+                .read_to_end(&mut content)
+                .await;
+            read.map_err(|e| {
                 tracing::error!(error = %e, job_id = %job.id, "reading an output file");
                 WpsException::server(V, "The server failed to read an output; try again later.")
             })?;
