@@ -23,7 +23,36 @@ pub struct Settings {
     pub processes: BTreeMap<String, ProcessSection>,
     pub auth: AuthSection,
     pub registries: RegistriesSection,
+    pub callbacks: CallbacksSection,
     pub log: LogSettings,
+}
+
+/// How callbacks (`subscriber` URIs of execute requests) are delivered.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallbacksSection {
+    /// Longest one POST may take, seconds.
+    pub timeout_seconds: u64,
+    /// Pause after the first failed try, seconds; doubled after each further one.
+    pub retry_seconds: u64,
+    /// Longest pause between tries, seconds.
+    pub retry_max_seconds: u64,
+    /// A callback not delivered this long after it became due is given up, seconds.
+    pub give_up_after_seconds: u64,
+    /// How often each serving process looks for due callbacks when nothing wakes it.
+    pub poll_seconds: u64,
+}
+
+impl Default for CallbacksSection {
+    fn default() -> Self {
+        CallbacksSection {
+            timeout_seconds: 10,
+            retry_seconds: 1,
+            retry_max_seconds: 300,
+            give_up_after_seconds: 24 * 3600,
+            poll_seconds: 2,
+        }
+    }
 }
 
 /// Who may change the process set.
@@ -128,11 +157,12 @@ pub struct QueueSection {
     pub capacity_disk_mib: f64,
     /// GPUs jobs may be given (0: a job that declares `gpus` fails).
     pub capacity_gpus: u32,
-    /// Largest input file a job may be given (inline or fetched), bytes.
+    /// Largest input file a job may be given (inline or fetched), bytes (default 1 GiB).
     pub max_input_bytes: u64,
     /// Allow `file://` input references (server-local paths).
     pub allow_file_urls: bool,
-    /// Allow http(s) input references to loopback, private and link-local addresses.
+    /// Allow input references and callbacks to reach loopback, private, link-local and
+    /// other non-public addresses (see `outbound::guard`).
     pub allow_private_urls: bool,
 }
 
@@ -182,6 +212,7 @@ impl Default for Settings {
             processes: BTreeMap::new(),
             auth: AuthSection::default(),
             registries: RegistriesSection::default(),
+            callbacks: CallbacksSection::default(),
             log: LogSettings::default(),
         }
     }
@@ -228,7 +259,7 @@ impl Default for QueueSection {
             capacity_mem_mib: 0.0,
             capacity_disk_mib: 0.0,
             capacity_gpus: 0,
-            max_input_bytes: 10 * 1024 * 1024 * 1024,
+            max_input_bytes: 1024 * 1024 * 1024,
             allow_file_urls: false,
             allow_private_urls: false,
         }

@@ -8,6 +8,7 @@ use crate::catalog::{Catalog, CatalogSettings};
 use crate::config::Settings;
 use crate::deploy::Deployer;
 use crate::images;
+use crate::jobs::callbacks::{CallbackDeliverer, CallbackSettings};
 use crate::jobs::{Admission, JobService};
 use crate::queue::{self, ProcessRunConfig, QueueSettings, WorkerPool};
 use crate::registry::{RegistryClient, RegistryCredentials, RegistrySettings};
@@ -39,6 +40,8 @@ pub struct Application {
     router: axum::Router,
     workers: WorkerPool,
     catalog_loop: Option<tokio::task::JoinHandle<()>>,
+    /// Delivers the callbacks of the outbox (every role: any replica may deliver).
+    callback_loop: tokio::task::JoinHandle<()>,
     background: CancellationToken,
     shutdown_grace: Duration,
 }
@@ -161,7 +164,23 @@ impl Application {
             sync_wait_limit: Duration::from_secs(settings.server.sync_wait_seconds),
             admin_token: (!settings.auth.admin_token.is_empty())
                 .then(|| settings.auth.admin_token.clone()),
+            allow_private_urls: settings.queue.allow_private_urls,
         };
+        let renderer = api::OgcCallbackRenderer {
+            workspace: workspace.clone(),
+            catalog: catalog.clone(),
+        };
+        let deliverer = CallbackDeliverer::new(
+            jobs.clone(),
+            Arc::new(renderer),
+            callback_settings(&settings),
+        );
+        let callback_stop = background.clone();
+        let callback_loop = tokio::spawn(queue::supervise(
+            "callbacks",
+            background.clone(),
+            move || deliverer.clone().run(callback_stop.clone()),
+        ));
         let router = api::router(ApiState {
             catalog,
             jobs,
@@ -192,6 +211,7 @@ impl Application {
             router,
             workers,
             catalog_loop,
+            callback_loop,
             background,
             shutdown_grace: Duration::from_secs(settings.server.shutdown_grace_seconds),
         })
@@ -236,12 +256,32 @@ impl Application {
         if let Some(handle) = self.catalog_loop {
             let _ = handle.await;
         }
+        let _ = self.callback_loop.await;
         http_stop.cancel();
         if let Some(server) = server {
             server.await.context("the HTTP server task failed")??;
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// How callbacks are delivered: `[callbacks]`, and the address guard of the queue's.
+fn callback_settings(settings: &Settings) -> CallbackSettings {
+    let c = &settings.callbacks;
+    let base = if settings.server.public_url.is_empty() {
+        format!("http://{}", settings.server.bind)
+    } else {
+        settings.server.public_url.trim_end_matches('/').to_string()
+    };
+    CallbackSettings {
+        timeout: Duration::from_secs(c.timeout_seconds.max(1)),
+        retry_pause: Duration::from_secs(c.retry_seconds.max(1)),
+        retry_pause_max: Duration::from_secs(c.retry_max_seconds.max(c.retry_seconds.max(1))),
+        give_up_after: Duration::from_secs(c.give_up_after_seconds),
+        poll: Duration::from_secs(c.poll_seconds.max(1)),
+        allow_private_urls: settings.queue.allow_private_urls,
+        default_base: base,
     }
 }
 

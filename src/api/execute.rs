@@ -158,9 +158,16 @@ pub async fn execute(
     let process = process.ok_or_else(|| ApiError::no_such_process(&process_id))?;
 
     let document = read_json_body(&headers, body)?;
-    let (request, mut problems) = parse_execute(&process, &document);
+    let (mut request, mut problems) = parse_execute(&process, &document);
     if let Err(more) = check_request(&process, &request) {
         problems.extend(more);
+    }
+    problems.extend(crate::jobs::request::check_subscriber_addresses(
+        &request,
+        app.settings.allow_private_urls,
+    ));
+    if let Some(subscriber) = &mut request.subscriber {
+        subscriber.base_url = Some(base.0.clone());
     }
     if !problems.is_empty() {
         return Err(problems_error(&problems));
@@ -173,15 +180,6 @@ pub async fn execute(
         .submit_with_priority(&process, request, priority)
         .await
         .map_err(|e| jobs_error(e, "submitting a job"))?;
-    if job.request.subscriber.is_some() {
-        let renderer = super::results::OgcCallbackRenderer {
-            workspace: app.workspace.clone(),
-            catalog: app.catalog.clone(),
-            base: base.clone(),
-        };
-        app.callbacks().watch(&job, std::sync::Arc::new(renderer));
-    }
-
     if run_async {
         let mut response = status_created(&job, &base);
         if prefs.respond_async {
@@ -417,6 +415,7 @@ pub fn parse_execute(process: &Process, document: &Value) -> (ExecuteRequest, Ve
                 success_uri: uri("successUri", &mut problems),
                 in_progress_uri: uri("inProgressUri", &mut problems),
                 failed_uri: uri("failedUri", &mut problems),
+                base_url: None,
             };
             if parsed != Subscriber::default() {
                 request.subscriber = Some(parsed);

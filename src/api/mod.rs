@@ -30,10 +30,10 @@ pub mod views;
 pub use base_url::BaseUrl;
 pub use execute::jobs_error;
 pub use openapi::{openapi_document, openapi_json};
+pub use results::OgcCallbackRenderer;
 
 use crate::catalog::Catalog;
 use crate::error::{exception_response, ApiError, ErrorCode, ExceptionView};
-use crate::jobs::callbacks::Callbacks;
 use crate::jobs::JobService;
 use crate::workspace::Workspace;
 use axum::body::Body;
@@ -75,6 +75,8 @@ pub struct ApiSettings {
     pub sync_wait_limit: Duration,
     /// Bearer token deploy, replace and undeploy require; `None` refuses them.
     pub admin_token: Option<String>,
+    /// Whether callbacks may go to the server's own network (`queue.allow_private_urls`).
+    pub allow_private_urls: bool,
 }
 
 impl Default for ApiSettings {
@@ -85,6 +87,7 @@ impl Default for ApiSettings {
             max_body_bytes: 64 * 1024 * 1024,
             sync_wait_limit: Duration::from_secs(3600),
             admin_token: None,
+            allow_private_urls: false,
         }
     }
 }
@@ -97,7 +100,6 @@ pub(crate) struct AppState {
 
 struct AppInner {
     api: ApiState,
-    callbacks: Callbacks,
 }
 
 impl std::ops::Deref for AppState {
@@ -107,20 +109,11 @@ impl std::ops::Deref for AppState {
     }
 }
 
-impl AppState {
-    pub(crate) fn callbacks(&self) -> &Callbacks {
-        &self.inner.callbacks
-    }
-}
-
 /// The whole HTTP application.
 pub fn router(state: ApiState) -> axum::Router {
     let max_body_bytes = state.settings.max_body_bytes;
     let app = AppState {
-        inner: Arc::new(AppInner {
-            callbacks: Callbacks::new(state.jobs.clone()),
-            api: state,
-        }),
+        inner: Arc::new(AppInner { api: state }),
     };
     let routes = axum::Router::new()
         .route("/", get(landing::landing_page))

@@ -710,42 +710,43 @@ pub async fn output_file(
 pub struct OgcCallbackRenderer {
     pub workspace: Workspace,
     pub catalog: crate::catalog::Catalog,
-    pub base: BaseUrl,
 }
 
 #[async_trait::async_trait]
 impl crate::jobs::callbacks::CallbackRenderer for OgcCallbackRenderer {
-    async fn in_progress(&self, job: &Job) -> Value {
-        serde_json::to_value(StatusInfoView::new(job, &self.base)).unwrap_or(Value::Null)
-    }
-
-    async fn succeeded(&self, job: &Job) -> Value {
-        let process = self.catalog.get(&job.process_id);
-        match document_results(&self.workspace, &self.base, job, process.as_deref()).await {
-            Ok(document) => Value::Object(document),
-            // Logged by `document_results`; the receiver still learns the job ended.
-            Err(_) => {
-                serde_json::to_value(StatusInfoView::new(job, &self.base)).unwrap_or(Value::Null)
+    async fn body(&self, job: &Job, status: JobStatus, base: &str) -> Value {
+        let base = BaseUrl(base.trim_end_matches('/').to_string());
+        // The news is the status the job entered then, even if it has moved on.
+        let mut then = job.clone();
+        then.status = status;
+        let status_document = |job: &Job| {
+            serde_json::to_value(StatusInfoView::new(job, &base)).unwrap_or(Value::Null)
+        };
+        match status {
+            JobStatus::Successful => {
+                let process = self.catalog.get(&job.process_id);
+                match document_results(&self.workspace, &base, &then, process.as_deref()).await {
+                    Ok(document) => Value::Object(document),
+                    // Logged by `document_results`; the receiver still learns the job ended.
+                    Err(_) => status_document(&then),
+                }
             }
+            JobStatus::Failed => {
+                let mut document = status_document(&then);
+                if let (Some(object), Ok(exception)) = (
+                    document.as_object_mut(),
+                    serde_json::to_value(failure_error(&then).view()),
+                ) {
+                    object.insert("exception".to_string(), exception);
+                }
+                document
+            }
+            _ => status_document(&then),
         }
     }
 
-    async fn failed(&self, job: &Job) -> Value {
-        let mut status =
-            serde_json::to_value(StatusInfoView::new(job, &self.base)).unwrap_or(Value::Null);
-        if job.status == JobStatus::Failed {
-            if let (Some(object), Ok(exception)) = (
-                status.as_object_mut(),
-                serde_json::to_value(failure_error(job).view()),
-            ) {
-                object.insert("exception".to_string(), exception);
-            }
-        }
-        status
-    }
-
-    fn job_url(&self, job: &Job) -> String {
-        self.base.job(job.id.as_str())
+    fn job_url(&self, job: &Job, base: &str) -> String {
+        BaseUrl(base.trim_end_matches('/').to_string()).job(job.id.as_str())
     }
 }
 

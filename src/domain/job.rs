@@ -133,6 +133,10 @@ pub struct Subscriber {
     pub in_progress_uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_uri: Option<String>,
+    /// The server's base URL as the submitting client saw it: callback bodies and their
+    /// `monitor` link are written against it, whichever replica delivers them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
 }
 
 /// A validated execute request, stored with the job (protocol-neutral: the WPS façade builds
@@ -217,6 +221,66 @@ pub struct JobEvent {
     pub at: OffsetDateTime,
     pub status: JobStatus,
     pub message: Option<String>,
+}
+
+/// A callback due for delivery, as claimed from the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueCallback {
+    /// Its key in the outbox.
+    pub id: i64,
+    pub job_id: JobId,
+    /// The status the job entered, which made it due.
+    pub status: JobStatus,
+    /// The job's attempt then.
+    pub attempt: u32,
+    pub uri: String,
+    /// When it became due.
+    pub created: OffsetDateTime,
+    /// This try's number (1 for the first).
+    pub tries: u32,
+}
+
+impl DueCallback {
+    /// What a receiver uses to drop a duplicate: the same job, status and attempt is the
+    /// same news, whichever try or replica brings it.
+    pub fn idempotency_key(&self) -> String {
+        format!("{}:{}:{}", self.job_id, self.status.as_str(), self.attempt)
+    }
+}
+
+/// How one delivery try ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallbackOutcome {
+    /// The receiver took it (2xx).
+    Delivered,
+    /// Try again at this time.
+    RetryAt(OffsetDateTime),
+    /// Too old to try again.
+    GivenUp,
+}
+
+/// One try of a callback, as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallbackTry {
+    pub number: u32,
+    pub at: OffsetDateTime,
+    pub delivered: bool,
+    /// What happened ("answered 200 OK", "connection refused", ...).
+    pub outcome: String,
+}
+
+/// A job's callback and its tries, for the job's owner and operators.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallbackRecord {
+    pub status: JobStatus,
+    pub attempt: u32,
+    pub uri: String,
+    pub created: OffsetDateTime,
+    /// When the next try is due; `None` once delivered or given up.
+    pub next_attempt: Option<OffsetDateTime>,
+    pub delivered: Option<OffsetDateTime>,
+    pub given_up: Option<OffsetDateTime>,
+    pub tries: Vec<CallbackTry>,
 }
 
 #[cfg(test)]

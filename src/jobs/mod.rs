@@ -98,6 +98,11 @@ impl JobService {
         &self.store
     }
 
+    /// Hears of job changes in this process (and, on PostgreSQL, in the others).
+    pub fn subscribe_changes(&self) -> broadcast::Receiver<JobId> {
+        self.changed.subscribe()
+    }
+
     /// [`JobService::submit_with_priority`] at the process's configured priority.
     pub async fn submit(
         &self,

@@ -297,10 +297,42 @@ fn check_subscriber(request: &ExecuteRequest, problems: &mut Vec<RequestProblem>
             problems.push(RequestProblem::new(
                 ProblemKind::BadReference,
                 format!("/subscriber/{name}"),
-                format!("{uri:?} is not an absolute http(s) URL the server can POST to"),
+                format!(
+                    "{} is not an absolute http(s) URL the server can POST to",
+                    crate::outbound::shown(uri)
+                ),
             ));
         }
     }
+}
+
+/// The subscriber URIs of `request` that the address guard refuses (a literal address on
+/// the server's own network, unless `allow_private_urls`): told at submission, rather than
+/// found out when the job ends. Names resolving inward are refused when the callback is
+/// sent, and the try recorded.
+pub fn check_subscriber_addresses(
+    request: &ExecuteRequest,
+    allow_private_urls: bool,
+) -> Vec<RequestProblem> {
+    let Some(subscriber) = &request.subscriber else {
+        return Vec::new();
+    };
+    [
+        ("successUri", &subscriber.success_uri),
+        ("inProgressUri", &subscriber.in_progress_uri),
+        ("failedUri", &subscriber.failed_uri),
+    ]
+    .into_iter()
+    .filter_map(|(name, uri)| {
+        let url = reqwest::Url::parse(uri.as_deref()?.trim()).ok()?;
+        let problem = crate::outbound::check_url(&url, allow_private_urls).err()?;
+        Some(RequestProblem::new(
+            ProblemKind::BadReference,
+            format!("/subscriber/{name}"),
+            problem,
+        ))
+    })
+    .collect()
 }
 
 /// Whether two media types name the same thing (parameters and case ignored, so

@@ -279,7 +279,7 @@ const SHUTDOWN_CANCEL_LIMIT: Duration = Duration::from_secs(15);
 
 /// Runs the loop `make` builds in a task of its own, and builds and runs it again after a
 /// panic (waiting a capped, growing delay) until it returns or `stop` fires.
-async fn supervise<F, Fut>(what: &'static str, stop: CancellationToken, make: F)
+pub(crate) async fn supervise<F, Fut>(what: &'static str, stop: CancellationToken, make: F)
 where
     F: Fn() -> Fut,
     Fut: Future<Output = ()> + Send + 'static,

@@ -554,6 +554,97 @@ macro_rules! impl_job_store {
                         .map_err(|e| database("list running jobs", e))?;
                     rows.iter().map(|row| decode_job_id(row, "id")).collect()
                 }
+
+                async fn claim_callback(
+                    &self,
+                    owner: &str,
+                    lease_until: ::time::OffsetDateTime,
+                    now: ::time::OffsetDateTime,
+                ) -> Result<Option<$crate::domain::DueCallback>, $crate::store::StoreError>
+                {
+                    let mut tx = self.begin_write().await?;
+                    let row = ::sqlx::query(sql::CLAIM_CALLBACK)
+                        .bind(owner)
+                        .bind(micros(lease_until))
+                        .bind(micros(now))
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(|e| database("claim a callback", e))?;
+                    let due = row.as_ref().map(decode_due_callback).transpose()?;
+                    commit(tx).await?;
+                    Ok(due)
+                }
+
+                async fn finish_callback_try(
+                    &self,
+                    callback: &$crate::domain::DueCallback,
+                    owner: &str,
+                    outcome: &$crate::domain::CallbackOutcome,
+                    detail: &str,
+                    now: ::time::OffsetDateTime,
+                ) -> Result<bool, $crate::store::StoreError> {
+                    use $crate::domain::CallbackOutcome;
+                    let now = micros(now);
+                    let (delivered, next_attempt, given_up) = match outcome {
+                        CallbackOutcome::Delivered => (Some(now), now, None),
+                        CallbackOutcome::RetryAt(at) => (None, micros(*at), None),
+                        CallbackOutcome::GivenUp => (None, now, Some(now)),
+                    };
+                    let mut tx = self.begin_write().await?;
+                    let done = ::sqlx::query(sql::FINISH_CALLBACK_TRY)
+                        .bind(callback.id)
+                        .bind(owner)
+                        .bind(delivered)
+                        .bind(next_attempt)
+                        .bind(given_up)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| database("record a callback try", e))?;
+                    if done.rows_affected() != 1 {
+                        rollback(tx).await?;
+                        return Ok(false);
+                    }
+                    ::sqlx::query(sql::INSERT_CALLBACK_ATTEMPT)
+                        .bind(callback.id)
+                        .bind(<$int>::from(callback.tries as i32))
+                        .bind(now)
+                        .bind(matches!(outcome, CallbackOutcome::Delivered))
+                        .bind(detail)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| database("record a callback try", e))?;
+                    commit(tx).await?;
+                    Ok(true)
+                }
+
+                async fn job_callbacks(
+                    &self,
+                    id: &$crate::domain::JobId,
+                ) -> Result<Vec<$crate::domain::CallbackRecord>, $crate::store::StoreError>
+                {
+                    let rows = ::sqlx::query(sql::JOB_CALLBACKS)
+                        .bind(id.as_str())
+                        .fetch_all(self.reader())
+                        .await
+                        .map_err(|e| database("read a job's callbacks", e))?;
+                    let mut records: Vec<(i64, $crate::domain::CallbackRecord)> = Vec::new();
+                    for row in &rows {
+                        let key: i64 = column(row, "id")?;
+                        if records.last().map(|(k, _)| *k) != Some(key) {
+                            records.push((key, decode_callback_record(row)?));
+                        }
+                        if let Some(number) = column::<Option<$int>>(row, "try")? {
+                            let record = &mut records.last_mut().expect("pushed above").1;
+                            record.tries.push($crate::domain::CallbackTry {
+                                number: u32::try_from(number).map_err(|e| corrupt("try", e))?,
+                                at: decode_time(column(row, "at")?, "at")?,
+                                delivered: column(row, "try_delivered")?,
+                                outcome: column(row, "outcome")?,
+                            });
+                        }
+                    }
+                    Ok(records.into_iter().map(|(_, record)| record).collect())
+                }
             }
 
             /// A status change a client or operator asks for (dismiss, requeue): a statement bound
@@ -612,6 +703,15 @@ macro_rules! impl_job_store {
                     .execute(&mut **tx)
                     .await
                     .map_err(|e| database("append a job event", e))?;
+                // The outbox: the callback this change makes due is written with it, so a
+                // crash after the commit cannot lose it (see jobs::callbacks).
+                ::sqlx::query(sql::ENQUEUE_CALLBACK)
+                    .bind(id.as_str())
+                    .bind(status.as_str())
+                    .bind(at)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(|e| database("queue a callback", e))?;
                 Ok(())
             }
 
@@ -652,6 +752,51 @@ macro_rules! impl_job_store {
                     failure: decode_optional_json(row, "failure")?,
                     attempt: u32::try_from(column::<$int>(row, "attempt")?)
                         .map_err(|e| corrupt("attempt", e))?,
+                })
+            }
+
+            fn decode_due_callback(
+                row: &$row,
+            ) -> Result<$crate::domain::DueCallback, $crate::store::StoreError> {
+                let count = |name: &str| {
+                    u32::try_from(column::<$int>(row, name)?).map_err(|e| corrupt(name, e))
+                };
+                Ok($crate::domain::DueCallback {
+                    id: column(row, "id")?,
+                    job_id: decode_job_id(row, "job_id")?,
+                    status: decode_status(row, "status")?,
+                    attempt: count("attempt")?,
+                    uri: column(row, "uri")?,
+                    created: decode_time(column(row, "created")?, "created")?,
+                    tries: count("tries")?,
+                })
+            }
+
+            fn decode_callback_record(
+                row: &$row,
+            ) -> Result<$crate::domain::CallbackRecord, $crate::store::StoreError> {
+                let optional_time = |name: &str| {
+                    column::<Option<i64>>(row, name)?
+                        .map(|us| decode_time(us, name))
+                        .transpose()
+                };
+                let delivered = optional_time("delivered")?;
+                let given_up = optional_time("given_up")?;
+                let next_attempt = if delivered.is_none() && given_up.is_none() {
+                    Some(decode_time(column(row, "next_attempt")?, "next_attempt")?)
+                } else {
+                    None
+                };
+                Ok($crate::domain::CallbackRecord {
+                    status: decode_status(row, "status")?,
+                    attempt: u32::try_from(column::<$int>(row, "attempt")?)
+                        .map_err(|e| corrupt("attempt", e))?,
+                    uri: column(row, "uri")?,
+                    created: decode_time(column(row, "created")?, "created")?,
+                    next_attempt,
+                    delivered,
+                    given_up,
+                    tries: Vec::new(),
                 })
             }
 

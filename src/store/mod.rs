@@ -304,6 +304,34 @@ pub trait JobStore: ProcessStore + Send + Sync + 'static {
 
     /// Ids of the jobs currently `running` (for the start-up sweep of containers).
     async fn running_job_ids(&self) -> Result<Vec<JobId>, StoreError>;
+
+    /// Claims the callback due soonest (every status change queues the callbacks it makes
+    /// due in its own transaction) for `owner` until `lease_until`; `None` when none is due.
+    /// A claim that lapses (its process died) is claimed again: delivery is at least once.
+    async fn claim_callback(
+        &self,
+        owner: &str,
+        lease_until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::domain::DueCallback>, StoreError>;
+
+    /// Records how a claimed callback's try went (fenced by `owner`): its try is appended
+    /// to the callback's record and the callback is delivered, due again or given up.
+    /// `false` when the claim had lapsed and nothing was written.
+    async fn finish_callback_try(
+        &self,
+        callback: &crate::domain::DueCallback,
+        owner: &str,
+        outcome: &crate::domain::CallbackOutcome,
+        detail: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// A job's callbacks and their tries, oldest first.
+    async fn job_callbacks(
+        &self,
+        id: &JobId,
+    ) -> Result<Vec<crate::domain::CallbackRecord>, StoreError>;
 }
 
 #[cfg(test)]

@@ -60,6 +60,11 @@ mod sql {
     pub const DELETE_PROCESS: &str = include_str!("postgres/delete_process.sql");
     pub const GET_PROCESS: &str = include_str!("postgres/get_process.sql");
     pub const LIST_PROCESSES: &str = include_str!("postgres/list_processes.sql");
+    pub const ENQUEUE_CALLBACK: &str = include_str!("postgres/enqueue_callback.sql");
+    pub const CLAIM_CALLBACK: &str = include_str!("postgres/claim_callback.sql");
+    pub const FINISH_CALLBACK_TRY: &str = include_str!("postgres/finish_callback_try.sql");
+    pub const INSERT_CALLBACK_ATTEMPT: &str = include_str!("postgres/insert_callback_attempt.sql");
+    pub const JOB_CALLBACKS: &str = include_str!("postgres/job_callbacks.sql");
 }
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");

@@ -4,7 +4,6 @@
 //! `staging.rs`.
 
 pub mod staging;
-pub mod url_guard;
 
 use crate::domain::JobId;
 use std::path::{Component, Path, PathBuf};

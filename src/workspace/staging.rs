@@ -13,7 +13,7 @@
 //!   not, with whitespace (line breaks) anywhere.
 //! - References: `http`/`https` are fetched with the given client, streamed to disk chunk by
 //!   chunk and cut off at [`StagingLimits::max_input_bytes`]. Timeouts are the client's:
-//!   [`http_client`] gives up connecting after [`CONNECT_TIMEOUT`] and when the server sends
+//!   [`http_client_for`] gives up connecting after [`CONNECT_TIMEOUT`] and when the server sends
 //!   nothing (headers or body) for [`READ_TIMEOUT`]; there is no limit on the total time (a
 //!   large file on a slow link is legitimate). Up to 10 redirects are followed. A non-2xx
 //!   answer fails the input with its status. `file://` is refused
@@ -25,11 +25,11 @@
 //!   [`MAX_JSON_REFERENCE_BYTES`].
 //! - Messages name a reference without its query string or credentials, which may be
 //!   secrets (signed URLs).
-//! - Not done: restricting which hosts may be fetched (a reference to an internal address is
-//!   fetched like any other; run the server where that is acceptable, or behind an egress
-//!   proxy set with `HTTPS_PROXY`).
+//! - References may not reach the server's own network unless the operator allows it
+//!   ([`StagingLimits::allow_private_urls`], the address guard of [`crate::outbound`]).
 
 use crate::domain::{ExecuteRequest, InputKind, InputValue, Process};
+use crate::outbound::shown_url;
 use base64::engine::general_purpose::GeneralPurpose;
 use base64::engine::{DecodePaddingMode, GeneralPurposeConfig};
 use base64::{alphabet, Engine};
@@ -60,14 +60,14 @@ pub struct StagingLimits {
     /// Whether `file://` references (server-local paths) are allowed.
     pub allow_file_urls: bool,
     /// Whether http(s) references may reach loopback, private and link-local addresses
-    /// (off: a client cannot make the server fetch from its own network, see `url_guard`).
+    /// (off: a client cannot make the server fetch from its own network, see `crate::outbound`).
     pub allow_private_urls: bool,
 }
 
 impl Default for StagingLimits {
     fn default() -> Self {
         StagingLimits {
-            max_input_bytes: 10 * 1024 * 1024 * 1024,
+            max_input_bytes: 1024 * 1024 * 1024,
             allow_file_urls: false,
             allow_private_urls: false,
         }
@@ -80,39 +80,18 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest a referenced server may send nothing (before the headers or within the body).
 pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The client staging fetches references with: [`CONNECT_TIMEOUT`], [`READ_TIMEOUT`], up to
-/// 10 redirects, proxies from the usual environment variables.
-pub fn http_client() -> reqwest::Client {
-    http_client_with(CONNECT_TIMEOUT, READ_TIMEOUT)
-}
-
-/// [`http_client`] with other timeouts.
-pub fn http_client_with(connect: Duration, read: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .user_agent(concat!("ades/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(connect)
-        .read_timeout(read)
-        .build()
-        .expect("the HTTP client has a valid static configuration")
-}
-
-/// The client for these limits: unless private addresses are allowed, names resolve only to
-/// public addresses and redirects to private literals are refused (see `url_guard`).
+/// The client staging fetches references with, for these limits: [`CONNECT_TIMEOUT`],
+/// [`READ_TIMEOUT`], no bound on the total time, and the address guard unless private
+/// addresses are allowed (see [`crate::outbound`]).
 pub fn http_client_for(limits: &StagingLimits) -> reqwest::Client {
-    let builder = reqwest::Client::builder()
-        .user_agent(concat!("ades/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(CONNECT_TIMEOUT)
-        .read_timeout(READ_TIMEOUT);
-    let builder = if limits.allow_private_urls {
-        builder
-    } else {
-        builder
-            .dns_resolver(std::sync::Arc::new(super::url_guard::PublicOnlyResolver))
-            .redirect(super::url_guard::redirect_policy())
-    };
-    builder
-        .build()
-        .expect("the HTTP client has a valid static configuration")
+    crate::outbound::client(
+        limits.allow_private_urls,
+        crate::outbound::Timeouts {
+            connect: CONNECT_TIMEOUT,
+            read: READ_TIMEOUT,
+            total: None,
+        },
+    )
 }
 
 /// Largest content a json input may be given by reference or as base64: the value ends up
@@ -378,7 +357,7 @@ async fn open_reference(
     match url.scheme() {
         "http" | "https" => {
             if !limits.allow_private_urls {
-                if let Some(problem) = super::url_guard::literal_host_problem(&url) {
+                if let Some(problem) = crate::outbound::guard::literal_host_problem(&url) {
                     return Err(bad(input, format!("cannot fetch {shown}: {problem}")));
                 }
             }
@@ -434,16 +413,6 @@ fn fetch_error(err: reqwest::Error) -> String {
         return "timed out: the server sent nothing for too long".to_string();
     }
     crate::error::cause_chain(&err.without_url())
-}
-
-/// `scheme://host[:port]/path`: no credentials, no query, no fragment.
-fn shown_url(url: &reqwest::Url) -> String {
-    let mut shown = url.clone();
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.set_query(None);
-    shown.set_fragment(None);
-    shown.to_string()
 }
 
 async fn open_local_file(
@@ -653,12 +622,6 @@ mod tests {
         assert_eq!(extension_for("nonsense"), None);
     }
 
-    #[test]
-    fn shown_urls_hide_secrets() {
-        let url = reqwest::Url::parse("https://user:pw@example.org/a/b.tif?sig=secret#x").unwrap();
-        assert_eq!(shown_url(&url), "https://example.org/a/b.tif");
-    }
-
     // ---- stage_inputs end to end, with a real HTTP server on 127.0.0.1 ------------------
 
     use crate::domain::Process;
@@ -759,7 +722,14 @@ mod tests {
                 .collect::<BTreeMap<_, _>>(),
             ..Default::default()
         };
-        let client = http_client_with(Duration::from_secs(2), Duration::from_millis(300));
+        let client = crate::outbound::client(
+            true,
+            crate::outbound::Timeouts {
+                connect: Duration::from_secs(2),
+                read: Duration::from_millis(300),
+                total: None,
+            },
+        );
         let result = stage_inputs(
             &test_process(),
             &request,

@@ -167,9 +167,24 @@ async fn server_with(catalog: Catalog, adjust: impl FnOnce(&mut ApiSettings)) ->
     let mut settings = ApiSettings {
         max_body_bytes: 64 * 1024,
         sync_wait_limit: Duration::from_secs(20),
+        // The callback receivers of these tests listen on loopback.
+        allow_private_urls: true,
         ..ApiSettings::default()
     };
     adjust(&mut settings);
+    let deliverer = ades::jobs::callbacks::CallbackDeliverer::new(
+        jobs.clone(),
+        Arc::new(ades::api::OgcCallbackRenderer {
+            workspace: workspace.clone(),
+            catalog: catalog.clone(),
+        }),
+        ades::jobs::callbacks::CallbackSettings {
+            allow_private_urls: true,
+            poll: Duration::from_millis(100),
+            ..Default::default()
+        },
+    );
+    tokio::spawn(deliverer.run(tokio_util::sync::CancellationToken::new()));
     let deployer = ades::deploy::Deployer::new(
         catalog.clone(),
         store.clone(),

@@ -68,6 +68,9 @@ contract_tests!([sqlite: open_sqlite, postgres: open_postgres]; [
     process_limits_cap_running_jobs,
     concurrent_claims_never_pass_a_process_limit,
     worker_hosts_register_refresh_and_go,
+    status_changes_queue_the_callbacks_they_make_due,
+    callbacks_are_claimed_once_retried_and_recorded,
+    a_lapsed_callback_claim_is_taken_again,
 ]);
 
 /// A fresh SQLite store in a temporary directory (kept alive by the returned guard).
@@ -172,8 +175,218 @@ mod contract {
                 success_uri: Some("https://example.org/done".to_owned()),
                 in_progress_uri: None,
                 failed_uri: Some("https://example.org/failed".to_owned()),
+                base_url: None,
             }),
         }
+    }
+
+    fn subscribed(success: bool, running: bool, failed: bool) -> NewJob {
+        let uri =
+            |wanted: bool, name: &str| wanted.then(|| format!("https://example.org/{name}?t=1"));
+        NewJob {
+            request: ExecuteRequest {
+                subscriber: Some(Subscriber {
+                    success_uri: uri(success, "ok"),
+                    in_progress_uri: uri(running, "running"),
+                    failed_uri: uri(failed, "failed"),
+                    base_url: Some("https://ades.example.org".to_owned()),
+                }),
+                ..ExecuteRequest::default()
+            },
+            ..new_job("p", 0)
+        }
+    }
+
+    /// Claims every due callback at `now` (for `owner`), as (status, uri) pairs.
+    async fn claim_all(
+        store: &Store,
+        owner: &str,
+        now: OffsetDateTime,
+    ) -> Vec<ades::domain::DueCallback> {
+        let mut claimed = Vec::new();
+        while let Some(due) = store
+            .claim_callback(owner, now + Duration::seconds(30), now)
+            .await
+            .unwrap()
+        {
+            claimed.push(due);
+        }
+        claimed
+    }
+
+    pub async fn status_changes_queue_the_callbacks_they_make_due(store: Store) {
+        // Running then successful: in progress, then success, each with the attempt.
+        let job = store
+            .insert_job(subscribed(true, true, true), at(0))
+            .await
+            .unwrap();
+        claim(&store, "w", at(1)).await;
+        assert!(store
+            .complete_job(&job.id, &worker("w"), succeeded("done"), at(2))
+            .await
+            .unwrap());
+        let due = claim_all(&store, "me", at(3)).await;
+        let seen: Vec<(JobStatus, u32, &str)> = due
+            .iter()
+            .map(|d| (d.status, d.attempt, d.uri.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (JobStatus::Running, 1, "https://example.org/running?t=1"),
+                (JobStatus::Successful, 1, "https://example.org/ok?t=1"),
+            ]
+        );
+        assert_eq!(due[1].idempotency_key(), format!("{}:successful:1", job.id));
+        assert!(due.iter().all(|d| d.tries == 1 && d.job_id == job.id));
+
+        // Withdrawing a finished job queues nothing more: its callback was its end.
+        store.dismiss_job(&job.id, at(4)).await.unwrap();
+        assert!(claim_all(&store, "me", at(5)).await.is_empty());
+
+        // Dismissed while waiting: failedUri.
+        let waiting = store
+            .insert_job(subscribed(true, true, true), at(10))
+            .await
+            .unwrap();
+        store.dismiss_job(&waiting.id, at(11)).await.unwrap();
+        let due = claim_all(&store, "me", at(12)).await;
+        assert_eq!(due.len(), 1);
+        assert_eq!((due[0].status, due[0].attempt), (JobStatus::Dismissed, 0));
+        assert_eq!(due[0].uri, "https://example.org/failed?t=1");
+
+        // Failed, with only successUri: nothing. Without a subscriber: nothing.
+        let only_success = store
+            .insert_job(subscribed(true, false, false), at(20))
+            .await
+            .unwrap();
+        claim(&store, "w", at(21)).await;
+        let failure = JobFailure {
+            name: "boom".into(),
+            title: "Boom".into(),
+            description: "it broke".into(),
+            category: FailureCategory::Job,
+            exit_code: Some(1),
+        };
+        assert!(store
+            .complete_job(
+                &only_success.id,
+                &worker("w"),
+                Completion::Failed {
+                    failure,
+                    message: "boom".into()
+                },
+                at(22),
+            )
+            .await
+            .unwrap());
+        let plain = insert(&store, "p", 0, at(23)).await;
+        store.dismiss_job(&plain.id, at(24)).await.unwrap();
+        assert!(claim_all(&store, "me", at(25)).await.is_empty());
+    }
+
+    pub async fn callbacks_are_claimed_once_retried_and_recorded(store: Store) {
+        use ades::domain::CallbackOutcome;
+        let job = store
+            .insert_job(subscribed(false, false, true), at(0))
+            .await
+            .unwrap();
+        store.dismiss_job(&job.id, at(1)).await.unwrap();
+        let first = claim_all(&store, "a", at(2)).await;
+        assert_eq!(first.len(), 1);
+        // Claimed: nobody else gets it while the claim holds.
+        assert!(claim_all(&store, "b", at(3)).await.is_empty());
+        // Only the holder records the try.
+        let retry = CallbackOutcome::RetryAt(at(10));
+        assert!(!store
+            .finish_callback_try(&first[0], "b", &retry, "answered 503", at(4))
+            .await
+            .unwrap());
+        assert!(store
+            .finish_callback_try(&first[0], "a", &retry, "answered 503", at(4))
+            .await
+            .unwrap());
+        // Not due again before its time; then the second try.
+        assert!(claim_all(&store, "b", at(9)).await.is_empty());
+        let second = claim_all(&store, "b", at(10)).await;
+        assert_eq!(second.len(), 1);
+        assert_eq!(second[0].tries, 2);
+        assert!(store
+            .finish_callback_try(
+                &second[0],
+                "b",
+                &CallbackOutcome::Delivered,
+                "answered 200 OK",
+                at(11)
+            )
+            .await
+            .unwrap());
+        assert!(
+            claim_all(&store, "c", at(1_000)).await.is_empty(),
+            "delivered is done"
+        );
+
+        let records = store.job_callbacks(&job.id).await.unwrap();
+        assert_eq!(records.len(), 1);
+        let record = &records[0];
+        assert_eq!(record.status, JobStatus::Dismissed);
+        assert_eq!(record.uri, "https://example.org/failed?t=1");
+        assert_eq!(record.delivered, Some(at(11)));
+        assert_eq!(record.next_attempt, None);
+        let tries: Vec<(u32, bool, &str)> = record
+            .tries
+            .iter()
+            .map(|t| (t.number, t.delivered, t.outcome.as_str()))
+            .collect();
+        assert_eq!(
+            tries,
+            [(1, false, "answered 503"), (2, true, "answered 200 OK")]
+        );
+
+        // Given up: recorded, never claimed again.
+        let other = store
+            .insert_job(subscribed(false, false, true), at(20))
+            .await
+            .unwrap();
+        store.dismiss_job(&other.id, at(21)).await.unwrap();
+        let due = claim_all(&store, "a", at(22)).await;
+        assert!(store
+            .finish_callback_try(
+                &due[0],
+                "a",
+                &CallbackOutcome::GivenUp,
+                "connection refused",
+                at(23)
+            )
+            .await
+            .unwrap());
+        assert!(claim_all(&store, "a", at(100_000)).await.is_empty());
+        let records = store.job_callbacks(&other.id).await.unwrap();
+        assert_eq!(records[0].given_up, Some(at(23)));
+        assert_eq!(records[0].delivered, None);
+        // A job without callbacks has none to show.
+        let plain = insert(&store, "p", 0, at(30)).await;
+        assert!(store.job_callbacks(&plain.id).await.unwrap().is_empty());
+    }
+
+    pub async fn a_lapsed_callback_claim_is_taken_again(store: Store) {
+        let job = store
+            .insert_job(subscribed(false, false, true), at(0))
+            .await
+            .unwrap();
+        store.dismiss_job(&job.id, at(1)).await.unwrap();
+        // "a" claims until at(2) + 30 s and dies without a word.
+        assert_eq!(claim_all(&store, "a", at(2)).await.len(), 1);
+        assert!(claim_all(&store, "b", at(31)).await.is_empty());
+        let again = claim_all(&store, "b", at(33)).await;
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].tries, 2);
+        // The dead claimer's late word is not taken.
+        let late = ades::domain::CallbackOutcome::Delivered;
+        assert!(!store
+            .finish_callback_try(&again[0], "a", &late, "answered 200 OK", at(34))
+            .await
+            .unwrap());
     }
 
     fn rich_results() -> JobResults {
