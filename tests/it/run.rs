@@ -9,6 +9,7 @@ use crate::support::{
     shell_job_image,
 };
 use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -88,6 +89,8 @@ const SECRET: &str = "s3cret-token-never-printed";
 fn complete_args(tmp: &tempfile::TempDir, with_optionals: bool) -> Vec<String> {
     let scratch = tmp.path().join("scratch");
     std::fs::create_dir_all(&scratch).unwrap();
+    // The job's user (not root, not necessarily the test's) writes there.
+    std::fs::set_permissions(&scratch, PermissionsExt::from_mode(0o777)).unwrap();
     let mut args = vec![
         example_image("complete"),
         "-i".into(),
@@ -169,10 +172,57 @@ fn complete_example_finds_the_whole_contract_and_its_outputs_are_captured() {
     );
     assert!(tmp.path().join("scratch/complete-last-run.txt").exists());
     assert_eq!(report["allocated"]["mem"], "64.0");
+    assert_hardened_summary(&std::fs::read_to_string(tmp.path().join("out/summary.txt")).unwrap());
+    // The outputs are handed back: ades's own, whoever the job ran as.
+    assert_owned_by_us(&tmp.path().join("out"));
 
     // Checklist 25: the secret is never printed or reported.
     assert!(!ran.stdout.contains(SECRET) && !ran.stderr.contains(SECRET));
     assert_container_removed(&report);
+}
+
+/// What the complete example's summary says of its container: not root, a read-only root
+/// filesystem that refused the write.
+pub fn assert_hardened_summary(summary: &str) {
+    let uid: u32 = summary
+        .lines()
+        .find_map(|l| l.strip_prefix("uid: "))
+        .unwrap_or_else(|| panic!("no uid line in {summary}"))
+        .parse()
+        .unwrap();
+    assert_ne!(uid, 0, "{summary}");
+    if is_root() {
+        assert_eq!(
+            uid, 10001,
+            "the default user when ades runs as root: {summary}"
+        );
+    }
+    assert!(
+        summary.contains("root filesystem: read-only\n"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("write to /: Read-only file system\n"),
+        "{summary}"
+    );
+}
+
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").unwrap().uid() == 0
+}
+
+/// Every entry under `dir` (itself included) belongs to the user running the tests.
+pub fn assert_owned_by_us(dir: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let ours = std::fs::metadata("/proc/self").unwrap().uid();
+    let meta = std::fs::symlink_metadata(dir).unwrap();
+    assert_eq!(meta.uid(), ours, "{} is not ours", dir.display());
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            assert_owned_by_us(&entry.unwrap().path());
+        }
+    }
 }
 
 #[test]

@@ -8,8 +8,8 @@ use ades::images::{self, BuildRequest, ImageError};
 use ades::registry::RegistryCredentials;
 use ades::runner::docker::DockerRunner;
 use ades::runner::{
-    BindMount, ContainerExit, ContainerRunner, ContainerSpec, Limits, LogSink, RunnerError,
-    RUN_ID_LABEL,
+    BindMount, Confinement, ContainerExit, ContainerRunner, ContainerSpec, Limits, LogSink,
+    RunnerError, RUN_ID_LABEL,
 };
 use bollard::query_parameters::{ListContainersOptions, TagImageOptions};
 use bollard::Docker;
@@ -76,6 +76,7 @@ fn shell(run_id: &str, script: &str) -> ContainerSpec {
         env: Vec::new(),
         binds: Vec::new(),
         limits: Limits::default(),
+        confinement: Confinement::default(),
         labels: BTreeMap::new(),
         run_id: run_id.to_string(),
         timeout: Duration::from_secs(60),
