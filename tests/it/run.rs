@@ -5,8 +5,8 @@
 
 use crate::cli::run_json;
 use crate::support::{
-    ades, busybox_image, docker, example_image, push_to_registry, registry, repo_root,
-    shell_job_image,
+    ades, assert_owned_by_us, busybox_image, docker, example_image, is_root, push_to_registry,
+    registry, repo_root, shell_job_image,
 };
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
@@ -205,24 +205,6 @@ pub fn assert_hardened_summary(summary: &str) {
         summary.contains("write to /: Read-only file system\n"),
         "{summary}"
     );
-}
-
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").unwrap().uid() == 0
-}
-
-/// Every entry under `dir` (itself included) belongs to the user running the tests.
-pub fn assert_owned_by_us(dir: &Path) {
-    use std::os::unix::fs::MetadataExt;
-    let ours = std::fs::metadata("/proc/self").unwrap().uid();
-    let meta = std::fs::symlink_metadata(dir).unwrap();
-    assert_eq!(meta.uid(), ours, "{} is not ours", dir.display());
-    if meta.is_dir() {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            assert_owned_by_us(&entry.unwrap().path());
-        }
-    }
 }
 
 #[test]
@@ -606,4 +588,40 @@ fn output_capture_judges_a_clean_exit() {
     let (code, report) = run_script(bad);
     assert_eq!(code, 1);
     assert_eq!(failure_names(&report), ["invalid-metadata"]);
+}
+
+/// Records who the job runs as and whether `/` takes a file, in `one-probe.txt`.
+const PROBE_SCRIPT: &str = "{ id -u; if touch /probe 2>/dev/null; then echo root writable; \
+     else echo root read-only; fi; \
+     cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; \
+     } > \"$OUTPUT_DIR/one-probe.txt\"; echo '{\"COUNT\": 1}' > \"$OUTPUT_DIR/seed.outputs.json\"";
+
+fn probe_run(flags: &[&str]) -> Vec<String> {
+    let image = shell_job_image();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = output_dir(&tmp);
+    let script = arg("SCRIPT", PROBE_SCRIPT);
+    let mut args = vec![image.as_str(), "-j", &script, "-o", &out];
+    args.extend_from_slice(flags);
+    let (ran, report) = run_json(&args);
+    assert_eq!(ran.code, 0, "{}\n{report:#}", ran.stderr);
+    assert_owned_by_us(&tmp.path().join("out"));
+    std::fs::read_to_string(tmp.path().join("out/one-probe.txt"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn ades_run_is_hardened_unless_told_otherwise() {
+    let hardened = probe_run(&[]);
+    assert_ne!(hardened[0], "0", "{hardened:?}");
+    assert_eq!(hardened[1..], ["root read-only", "4096"]);
+
+    let loosened = probe_run(&["--run-as-root", "--writable-root", "--pids-limit", "5000"]);
+    assert_eq!(loosened, ["0", "root writable", "5000"]);
+
+    let mine = probe_run(&["--user", "4321:4321"]);
+    assert_eq!(mine[0], "4321");
 }
