@@ -19,6 +19,7 @@ pub struct Settings {
     pub catalog: CatalogSection,
     pub queue: QueueSection,
     pub workspace: WorkspaceSection,
+    pub containers: ContainersSection,
     /// Per-process operator configuration: Seed settings and mounts, by process id.
     pub processes: BTreeMap<String, ProcessSection>,
     pub auth: AuthSection,
@@ -143,8 +144,6 @@ pub struct QueueSection {
     /// Jobs waiting to run (`accepted`) at most; a submission beyond it is answered 503
     /// with `Retry-After` (0 = no limit).
     pub max_queued: u64,
-    /// `uid[:gid]` job containers run as (empty: the image's user).
-    pub container_user: String,
     /// Docker network job containers join (empty: none).
     pub network: String,
     pub allow_unknown_resources: bool,
@@ -176,6 +175,62 @@ pub struct WorkspaceSection {
     pub root: PathBuf,
 }
 
+/// How every job container is hardened (see README, "Hardened containers").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContainersSection {
+    /// `uid:gid` job containers run as; empty: 10001:10001 when ades runs as root, else
+    /// ades's own uid and gid.
+    pub user: String,
+    /// Memory limit (MiB) of a container whose manifest declares no `mem` (0 = none).
+    pub memory_mib: f64,
+    /// CPU limit of a container whose manifest declares no `cpus` (0 = none).
+    pub cpus: f64,
+    /// Most processes (threads included) a container may have.
+    pub pids_limit: i64,
+    /// Open files per process (`RLIMIT_NOFILE`; 0 = the engine's default).
+    pub nofile: i64,
+    /// Size of the tmpfs at `/tmp`, MiB (0 = none).
+    pub tmp_size_mib: u64,
+    /// Allow running programs from `/tmp` (mounted `noexec` otherwise).
+    pub tmp_exec: bool,
+}
+
+impl Default for ContainersSection {
+    fn default() -> Self {
+        let confinement = crate::runner::Confinement::default();
+        ContainersSection {
+            user: String::new(),
+            memory_mib: crate::execution::DEFAULT_MEM_MIB,
+            cpus: crate::execution::DEFAULT_CPUS,
+            pids_limit: confinement.pids_limit,
+            nofile: confinement.nofile.unwrap_or(0),
+            tmp_size_mib: crate::runner::DEFAULT_TMP_BYTES as u64 / (1024 * 1024),
+            tmp_exec: confinement.tmp_exec,
+        }
+    }
+}
+
+impl ContainersSection {
+    /// The hardening these settings describe (the user resolved as
+    /// [`crate::execution::container_user`] says).
+    pub fn hardening(&self) -> crate::execution::Hardening {
+        crate::execution::Hardening {
+            user: Some(crate::execution::container_user(&self.user)),
+            confinement: crate::runner::Confinement {
+                read_only_root: true,
+                tmp_bytes: (self.tmp_size_mib > 0)
+                    .then(|| (self.tmp_size_mib * 1024 * 1024) as i64),
+                tmp_exec: self.tmp_exec,
+                pids_limit: self.pids_limit,
+                nofile: (self.nofile > 0).then_some(self.nofile),
+            },
+            default_mem_mib: (self.memory_mib > 0.0).then_some(self.memory_mib),
+            default_cpus: (self.cpus > 0.0).then_some(self.cpus),
+        }
+    }
+}
+
 /// Operator configuration of one process.
 #[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -189,6 +244,23 @@ pub struct ProcessSection {
     /// Priority of this process's jobs: higher runs first (default 0). A request's
     /// `priority` query parameter overrides it.
     pub priority: i32,
+    /// Run this process's containers as root (uid 0; still no capabilities).
+    pub run_as_root: bool,
+    /// Leave the image's filesystem writable (and no `/tmp` tmpfs: the image's own).
+    pub writable_root: bool,
+    /// A pids limit for this process's containers (0 = `containers.pids_limit`).
+    pub pids_limit: i64,
+}
+
+impl ProcessSection {
+    /// What this process may do beyond the hardened defaults.
+    pub fn opt_outs(&self) -> crate::execution::OptOuts {
+        crate::execution::OptOuts {
+            run_as_root: self.run_as_root,
+            writable_root: self.writable_root,
+            pids_limit: (self.pids_limit > 0).then_some(self.pids_limit),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -209,6 +281,7 @@ impl Default for Settings {
             catalog: CatalogSection::default(),
             queue: QueueSection::default(),
             workspace: WorkspaceSection::default(),
+            containers: ContainersSection::default(),
             processes: BTreeMap::new(),
             auth: AuthSection::default(),
             registries: RegistriesSection::default(),
@@ -252,7 +325,6 @@ impl Default for QueueSection {
             retry_backoff_seconds: 5,
             retry_backoff_max_seconds: 300,
             max_queued: 10_000,
-            container_user: String::new(),
             network: String::new(),
             allow_unknown_resources: false,
             capacity_cpus: 0.0,
@@ -297,6 +369,9 @@ impl fmt::Debug for ProcessSection {
             .field("mounts", &self.mounts)
             .field("max_running", &self.max_running)
             .field("priority", &self.priority)
+            .field("run_as_root", &self.run_as_root)
+            .field("writable_root", &self.writable_root)
+            .field("pids_limit", &self.pids_limit)
             .finish()
     }
 }
@@ -455,11 +530,53 @@ impl Settings {
                 self.queue.heartbeat_seconds, self.queue.lease_seconds
             )));
         }
+        self.check_containers()?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(ConfigError(format!(
                 "log.format {:?} must be \"text\" or \"json\"",
                 self.log.format
             )));
+        }
+        Ok(())
+    }
+
+    fn check_containers(&self) -> Result<(), ConfigError> {
+        let c = &self.containers;
+        let user = c.user.trim();
+        if !user.is_empty() && crate::execution::numeric_user(user).is_none() {
+            return Err(ConfigError(format!(
+                "containers.user {:?} must be numbers, uid:gid like 10001:10001 (ades gives the \
+                 job's output directory to that uid), or empty for the default",
+                c.user
+            )));
+        }
+        let limit_ok = |v: f64| v.is_finite() && v >= 0.0;
+        if !limit_ok(c.memory_mib) || !limit_ok(c.cpus) {
+            return Err(ConfigError(format!(
+                "containers.memory_mib ({}) and containers.cpus ({}) must be 0 (no limit) or more",
+                c.memory_mib, c.cpus
+            )));
+        }
+        if c.pids_limit < 1 {
+            return Err(ConfigError(format!(
+                "containers.pids_limit ({}) must be at least 1; give one process more with \
+                 processes.<id>.pids_limit",
+                c.pids_limit
+            )));
+        }
+        if c.nofile < 0 {
+            return Err(ConfigError(format!(
+                "containers.nofile ({}) must be 0 (the engine's default) or more",
+                c.nofile
+            )));
+        }
+        for (id, process) in &self.processes {
+            if process.pids_limit < 0 {
+                return Err(ConfigError(format!(
+                    "processes.{id}.pids_limit ({}) must be 0 (containers.pids_limit) or more",
+                    process.pids_limit
+                )));
+            }
         }
         Ok(())
     }
@@ -590,6 +707,46 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn container_settings_are_checked_and_become_the_hardening() {
+        let s = Settings::load_from(
+            None,
+            &env(&[
+                ("ADES__CONTAINERS__USER", "2000:2000"),
+                ("ADES__CONTAINERS__MEMORY_MIB", "0"),
+                ("ADES__CONTAINERS__TMP_SIZE_MIB", "16"),
+                ("ADES__PROCESSES__X__RUN_AS_ROOT", "true"),
+                ("ADES__PROCESSES__X__PIDS_LIMIT", "9000"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        let hardening = s.containers.hardening();
+        assert_eq!(hardening.user.as_deref(), Some("2000:2000"));
+        assert_eq!(hardening.default_mem_mib, None);
+        assert_eq!(hardening.default_cpus, Some(1.0));
+        assert_eq!(hardening.confinement.tmp_bytes, Some(16 * 1024 * 1024));
+        assert!(hardening.confinement.read_only_root);
+        let opt_outs = s.processes["x"].opt_outs();
+        assert!(opt_outs.run_as_root && !opt_outs.writable_root);
+        assert_eq!(opt_outs.pids_limit, Some(9000));
+
+        for (key, value, named) in [
+            ("ADES__CONTAINERS__USER", "nobody", "containers.user"),
+            ("ADES__CONTAINERS__PIDS_LIMIT", "0", "containers.pids_limit"),
+            ("ADES__CONTAINERS__CPUS", "-1", "containers.cpus"),
+            (
+                "ADES__PROCESSES__X__PIDS_LIMIT",
+                "-5",
+                "processes.x.pids_limit",
+            ),
+        ] {
+            let err = Settings::load_from(None, &env(&[(key, value)]), &Overrides::default())
+                .unwrap_err();
+            assert!(err.to_string().contains(named), "{key}: {err}");
+        }
     }
 
     #[test]

@@ -306,10 +306,6 @@ fn registry_settings(settings: &Settings) -> RegistrySettings {
 fn queue_settings(settings: &Settings) -> QueueSettings {
     let q = &settings.queue;
     let non_empty = |s: &String| (!s.is_empty()).then(|| s.clone());
-    // By default containers run as the owner of the data directory (normally the user
-    // running ades), like `ades run`: job outputs stay deletable by the server and, with all
-    // capabilities dropped, the job can write into its workspace.
-    let container_user = non_empty(&q.container_user).or_else(|| owner_of(&settings.data_dir));
     QueueSettings {
         workers: q.workers,
         lease: Duration::from_secs(q.lease_seconds),
@@ -326,7 +322,7 @@ fn queue_settings(settings: &Settings) -> QueueSettings {
             .filter(|(_, p)| p.max_running > 0)
             .map(|(id, p)| (id.clone(), p.max_running))
             .collect(),
-        container_user,
+        hardening: settings.containers.hardening(),
         network: non_empty(&q.network),
         allow_unknown_resources: q.allow_unknown_resources,
         capacity_cpus: (q.capacity_cpus > 0.0).then_some(q.capacity_cpus),
@@ -342,6 +338,7 @@ fn queue_settings(settings: &Settings) -> QueueSettings {
                     ProcessRunConfig {
                         settings: p.settings.clone(),
                         mounts: p.mounts.clone(),
+                        opt_outs: p.opt_outs(),
                     },
                 )
             })
@@ -365,12 +362,6 @@ fn admission(settings: &Settings) -> Admission {
             .map(|(id, p)| (id.clone(), p.priority))
             .collect(),
     }
-}
-
-fn owner_of(dir: &std::path::Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(dir).ok()?;
-    Some(format!("{}:{}", meta.uid(), meta.gid()))
 }
 
 /// Logs for the server: text or JSON lines on stderr, filtered by `RUST_LOG` or the

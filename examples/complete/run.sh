@@ -12,7 +12,8 @@
 # The secret setting API_TOKEN is only compared, never printed: every value this script
 # prints goes through show(), which hides anything containing the secret.
 #
-# POSIX sh for busybox: no bash-isms, no temporary files (the image has no /tmp).
+# POSIX sh for busybox: no bash-isms, no temporary files (the image has no /tmp of its own;
+# ades mounts one, other executors may not).
 set -eu
 
 # Paths the manifest declares; the checks compare against them.
@@ -435,6 +436,33 @@ if [ -n "$interfaces" ]; then
     violation "network interfaces besides lo: $interfaces(ades runs jobs without network)"
 fi
 
+# ades runs every job as a user other than root, on a read-only root filesystem with a
+# writable tmpfs at /tmp. A write to / is refused either way for a non-root user, so the
+# mount options say whether the filesystem itself is read-only; the refusal's message goes
+# into summary.txt.
+uid=$(id -u)
+if [ "$uid" = 0 ]; then
+    violation "the job runs as root (uid 0); ades runs jobs as a non-root user"
+fi
+root_options=$(mount_options /)
+case $root_options in
+    ro | ro,*) root_fs=read-only ;;
+    *)
+        root_fs="writable ($root_options)"
+        violation "the root filesystem is mounted $root_options; ades mounts it read-only"
+        ;;
+esac
+root_probe=/.complete-root-probe-$$
+if root_write=$( (: > "$root_probe") 2>&1 ); then
+    rm -f "$root_probe"
+    root_write="created $root_probe"
+    violation "a file could be created in / (ades mounts the root filesystem read-only)"
+fi
+root_write=${root_write##*: }
+if ! can_create_in /tmp; then
+    violation "no file can be created in /tmp (ades mounts a writable tmpfs there)"
+fi
+
 if [ "$failures" -gt 0 ]; then
     echo "complete: $failures contract check(s) failed" >&2
     exit 10
@@ -486,6 +514,9 @@ summary="$OUTPUT_DIR/summary.txt"
     printf 'mode: %s\n' "$MODE"
     printf 'uppercase: %s\n' "$UPPERCASE"
     printf 'max lines: %s\n' "${MAX_LINES:-all}"
+    printf 'uid: %s\n' "$uid"
+    printf 'root filesystem: %s\n' "$root_fs"
+    printf 'write to /: %s\n' "$root_write"
 } > "$summary"
 
 index=0

@@ -203,9 +203,18 @@ struct RunArgs {
     /// Docker network to attach the container to (default: no network).
     #[arg(long)]
     network: Option<String>,
-    /// uid[:gid] to run as (default: the owner of the output directory, i.e. you).
+    /// uid:gid to run as [default: 10001:10001 when run as root, else your own uid and gid].
     #[arg(long)]
     user: Option<String>,
+    /// Run the container as root (uid 0, still without capabilities): for images that need it.
+    #[arg(long, conflicts_with = "user")]
+    run_as_root: bool,
+    /// Keep the image's filesystem writable (no read-only root, no /tmp tmpfs).
+    #[arg(long)]
+    writable_root: bool,
+    /// Most processes (threads included) the container may have [default: 4096].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..))]
+    pids_limit: Option<i64>,
     /// Print a JSON report on stdout; the container's output then goes to stderr.
     #[arg(long)]
     json: bool,

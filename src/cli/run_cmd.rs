@@ -1,7 +1,10 @@
 //! `ades run IMAGE -i NAME=path … -j NAME=value … -e NAME=value … -m NAME=dir … -o DIR`.
 
 use super::{print, seed_cmd, status, RunArgs};
-use crate::execution::{plan_job, run_seed_job, ExecutionError, SeedJob, SeedJobReport};
+use crate::execution::{
+    container_user, plan_job, run_seed_job, ExecutionError, Hardening, OptOuts, SeedJob,
+    SeedJobReport,
+};
 use crate::images::{self, ImageError};
 use crate::runner::docker::DockerRunner;
 use crate::runner::{ContainerExit, LogSink, RunnerError};
@@ -65,10 +68,15 @@ async fn run_inner(args: RunArgs) -> Result<u8, Failure> {
     let manifest = manifest_from_label(&args.image, &label)?;
     let invocation = invocation_from_args(&manifest, &args)?;
     let (output_dir, created_output_dir) = prepare_output_dir(args.output.as_deref(), &manifest)?;
-    let user = match &args.user {
-        Some(user) => Some(user.clone()),
-        None => owner_of(&output_dir),
-    };
+    let hardening = Hardening {
+        user: Some(container_user(args.user.as_deref().unwrap_or_default())),
+        ..Hardening::default()
+    }
+    .with_opt_outs(&OptOuts {
+        run_as_root: args.run_as_root,
+        writable_root: args.writable_root,
+        pids_limit: args.pids_limit,
+    });
     let job = SeedJob {
         image: args.image.clone(),
         manifest,
@@ -78,7 +86,7 @@ async fn run_inner(args: RunArgs) -> Result<u8, Failure> {
         policy: Policy {
             allow_unknown_resources: args.allow_unknown_resources,
         },
-        user,
+        hardening,
         network: args.network.clone(),
         keep_container: false,
     };
@@ -101,6 +109,7 @@ async fn run_inner(args: RunArgs) -> Result<u8, Failure> {
         Ok(report) => report,
         Err(ExecutionError::Invocation(problems)) => return Err(Failure::Usage(problems)),
         Err(ExecutionError::Runner(err)) => return Err(Failure::Other(runner_message(err))),
+        Err(ExecutionError::Workspace(message)) => return Err(Failure::Other(message)),
     };
     if args.json {
         print::json(&JsonReport::new(&job, &report));
@@ -260,14 +269,6 @@ fn prepare_output_dir(
     let dir = std::fs::canonicalize(&dir)
         .map_err(|e| Failure::Other(format!("cannot resolve {}: {e}", dir.display())))?;
     Ok((dir, created))
-}
-
-/// `uid:gid` owning `dir`: the container runs as the person who ran ades, so the files it
-/// writes are theirs and it needs no capability to write into their directory.
-fn owner_of(dir: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(dir).ok()?;
-    Some(format!("{}:{}", meta.uid(), meta.gid()))
 }
 
 /// Streams container output to the terminal as it arrives.

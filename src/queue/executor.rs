@@ -33,7 +33,10 @@ use super::capacity::{Capacity, ReserveError, ResourcePool};
 use super::{ProcessRunConfig, QueueSettings};
 use crate::catalog::Catalog;
 use crate::domain::{Job, JobId, JobResults, OutputValue, Process};
-use crate::execution::{judge_run, plan_job, run_seed_job, ExecutionError, SeedJob, SeedJobReport};
+use crate::execution::{
+    judge_run, open_inputs_to, plan_job, run_seed_job, ExecutionError, Hardening, SeedJob,
+    SeedJobReport,
+};
 use crate::runner::{
     ContainerExit, ContainerRunner, ContainerSpec, FoundContainer, FoundState, LogSink, RunnerError,
 };
@@ -181,6 +184,15 @@ impl Executor {
             .get(process.id.as_str())
             .cloned()
             .unwrap_or_default();
+        let hardening = self
+            .settings
+            .hardening
+            .clone()
+            .with_opt_outs(&run_config.opt_outs);
+        let inputs_dir = self.workspace.inputs_dir(&job.id);
+        if let Err(err) = open_inputs_to(&inputs_dir, hardening.user.as_deref()) {
+            return workspace_failure(&format!("{}: {err}", inputs_dir.display()));
+        }
         let seed_job = SeedJob {
             image: process.seed.image.clone(),
             manifest: process.seed.manifest.clone(),
@@ -190,7 +202,7 @@ impl Executor {
             policy: Policy {
                 allow_unknown_resources: self.settings.allow_unknown_resources,
             },
-            user: self.settings.container_user.clone(),
+            hardening,
             network: self.settings.network.clone(),
             keep_container: true,
         };
@@ -239,6 +251,7 @@ impl Executor {
                 failed(invocation_failure(&process, &seed_job, &problems))
             }
             Err(ExecutionError::Runner(err)) => failed(engine_failure(&err)),
+            Err(ExecutionError::Workspace(message)) => workspace_failure(&message),
         };
         if let Outcome::Complete(Completion::Failed { message, .. }) = &outcome {
             log.note(message);
@@ -316,7 +329,7 @@ impl Executor {
             output_dir: outputs_dir,
             run_id: container.run_id.clone().unwrap_or_default(),
             policy: Policy::default(),
-            user: None,
+            hardening: Hardening::default(),
             network: None,
             keep_container: true,
         };
@@ -857,6 +870,7 @@ mod tests {
             env: Vec::new(),
             binds: Vec::new(),
             limits: Default::default(),
+            confinement: Default::default(),
             labels: Default::default(),
             run_id: "j-1".into(),
             timeout: std::time::Duration::from_secs(1),

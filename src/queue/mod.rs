@@ -39,6 +39,7 @@ pub use worker::Worker;
 
 use crate::catalog::Catalog;
 use crate::domain::WorkerId;
+use crate::execution::{Hardening, OptOuts};
 use crate::jobs::JobService;
 use crate::runner::ContainerRunner;
 use crate::store::RunningLimits;
@@ -62,6 +63,8 @@ pub struct ProcessRunConfig {
     pub settings: BTreeMap<String, String>,
     /// Seed mount name -> host directory (every declared mount is required).
     pub mounts: BTreeMap<String, PathBuf>,
+    /// What its containers may do beyond [`QueueSettings::hardening`].
+    pub opt_outs: OptOuts,
 }
 
 impl std::fmt::Debug for ProcessRunConfig {
@@ -70,6 +73,7 @@ impl std::fmt::Debug for ProcessRunConfig {
         f.debug_struct("ProcessRunConfig")
             .field("settings (values hidden)", &settings)
             .field("mounts", &self.mounts)
+            .field("opt_outs", &self.opt_outs)
             .finish()
     }
 }
@@ -94,8 +98,9 @@ pub struct QueueSettings {
     pub retry_backoff_max: Duration,
     /// Process id -> most jobs running at once, over every worker sharing the store.
     pub max_running: RunningLimits,
-    /// `uid[:gid]` containers run as (`None`: the image's user).
-    pub container_user: Option<String>,
+    /// Who job containers run as, how they are confined, their limits when the manifest
+    /// declares none (loosened per process by [`ProcessRunConfig::opt_outs`]).
+    pub hardening: Hardening,
     /// Docker network for job containers (`None`: no network).
     pub network: Option<String>,
     /// Run jobs whose manifest declares resources ades does not know (they only get
@@ -133,7 +138,7 @@ impl Default for QueueSettings {
             retry_backoff: Duration::from_secs(5),
             retry_backoff_max: Duration::from_secs(300),
             max_running: RunningLimits::new(),
-            container_user: None,
+            hardening: Hardening::default(),
             network: None,
             allow_unknown_resources: false,
             processes: BTreeMap::new(),

@@ -15,8 +15,8 @@
 
 use super::pull::{credentials_for, pull_failure_message, PullLocks, PullProgress};
 use super::{
-    BindMount, ContainerExit, ContainerRunner, ContainerSpec, FoundContainer, FoundState, Limits,
-    LogSink, RunnerError, RUN_ID_LABEL,
+    BindMount, Confinement, ContainerExit, ContainerRunner, ContainerSpec, FoundContainer,
+    FoundState, Limits, LogSink, RunnerError, RUN_ID_LABEL,
 };
 use crate::registry::RegistryCredentials;
 use async_trait::async_trait;
@@ -24,6 +24,7 @@ use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
 use bollard::models::{
     ContainerCreateBody, ContainerSummary, DeviceRequest, HostConfig, Mount, MountTypeEnum,
+    ResourcesUlimits,
 };
 use bollard::query_parameters::{
     AttachContainerOptions, CreateContainerOptions, CreateImageOptions, InspectContainerOptions,
@@ -36,11 +37,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
-
-/// Maximum number of processes (threads included) a container may have. Stops a fork bomb
-/// from taking the host down while leaving room for heavily threaded scientific code
-/// (a 2-core host rarely runs more than a few hundred threads per job).
-pub const DEFAULT_PIDS_LIMIT: i64 = 4096;
 
 /// How long to wait for the container to die after SIGKILL before giving up on waiting (the
 /// removal that follows is forced anyway). Kill plus removal must fit in the 10 s a
@@ -194,8 +190,10 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 /// The body of `POST /containers/create` for a spec: everything the engine needs, with the
-/// hardening ades always applies (no new privileges, every capability dropped, a pids limit,
-/// never privileged) and no network unless the spec names one.
+/// hardening ades always applies (no new privileges, every capability dropped, the engine's
+/// default seccomp profile, never privileged), the spec's [`Confinement`] (read-only root,
+/// `/tmp` tmpfs, pids and open-file limits, no core dumps) and no network unless the spec
+/// names one.
 pub fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
     let mut labels: HashMap<String, String> = spec
         .labels
@@ -210,6 +208,34 @@ pub fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
         shm_bytes,
         gpus,
     } = spec.limits;
+    let Confinement {
+        read_only_root,
+        tmp_bytes,
+        tmp_exec,
+        pids_limit,
+        nofile,
+    } = spec.confinement;
+    let tmpfs = tmp_bytes.filter(|bytes| *bytes > 0).map(|bytes| {
+        let exec = if tmp_exec { "exec" } else { "noexec" };
+        // mode 1777 like any /tmp: the job may run as any uid.
+        HashMap::from([(
+            "/tmp".to_string(),
+            format!("rw,{exec},nosuid,nodev,size={bytes},mode=1777"),
+        )])
+    });
+    let mut ulimits = vec![ResourcesUlimits {
+        // A crashing job must not write a core file the size of its memory.
+        name: Some("core".to_string()),
+        soft: Some(0),
+        hard: Some(0),
+    }];
+    if let Some(nofile) = nofile.filter(|n| *n > 0) {
+        ulimits.push(ResourcesUlimits {
+            name: Some("nofile".to_string()),
+            soft: Some(nofile),
+            hard: Some(nofile),
+        });
+    }
 
     let host_config = HostConfig {
         mounts: Some(spec.binds.iter().map(bind_mount).collect()),
@@ -229,7 +255,10 @@ pub fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
         network_mode: Some(spec.network.clone().unwrap_or_else(|| "none".to_string())),
         security_opt: Some(vec!["no-new-privileges".to_string()]),
         cap_drop: Some(vec!["ALL".to_string()]),
-        pids_limit: Some(DEFAULT_PIDS_LIMIT),
+        pids_limit: Some(pids_limit),
+        readonly_rootfs: Some(read_only_root),
+        tmpfs,
+        ulimits: Some(ulimits),
         privileged: Some(false),
         ..Default::default()
     };
@@ -733,6 +762,7 @@ async fn kill(docker: &Docker, name: &str) -> Result<(), RunnerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runner::{DEFAULT_NOFILE, DEFAULT_PIDS_LIMIT, DEFAULT_TMP_BYTES};
     use std::collections::BTreeMap;
     use std::path::PathBuf;
 
@@ -759,6 +789,7 @@ mod tests {
                 shm_bytes: Some(64 * 1024 * 1024),
                 gpus: Some(2),
             },
+            confinement: Confinement::default(),
             labels: BTreeMap::from([("org.example".to_string(), "x".to_string())]),
             run_id: "run-1".to_string(),
             timeout: Duration::from_secs(60),
@@ -811,7 +842,74 @@ mod tests {
         assert_eq!(host.privileged, Some(false));
         assert!(host.cap_add.is_none());
         assert_eq!(host.network_mode.as_deref(), Some("none"));
+        // The engine's default seccomp profile stays: nothing touches it.
+        assert!(!host
+            .security_opt
+            .unwrap()
+            .iter()
+            .any(|o| o.starts_with("seccomp")));
+        assert_eq!(host.readonly_rootfs, Some(true));
+        let tmpfs = host.tmpfs.unwrap();
+        assert_eq!(
+            tmpfs.get("/tmp").map(String::as_str),
+            Some(format!("rw,noexec,nosuid,nodev,size={DEFAULT_TMP_BYTES},mode=1777").as_str())
+        );
+        let ulimits: Vec<(String, i64, i64)> = host
+            .ulimits
+            .unwrap()
+            .into_iter()
+            .map(|u| (u.name.unwrap(), u.soft.unwrap(), u.hard.unwrap()))
+            .collect();
+        assert_eq!(
+            ulimits,
+            [
+                ("core".to_string(), 0, 0),
+                ("nofile".to_string(), DEFAULT_NOFILE, DEFAULT_NOFILE)
+            ]
+        );
     }
+
+    #[test]
+    fn body_follows_a_loosened_confinement() {
+        let mut spec = spec();
+        spec.confinement = Confinement {
+            read_only_root: false,
+            tmp_bytes: None,
+            tmp_exec: false,
+            pids_limit: 20_000,
+            nofile: None,
+        };
+        let host = create_body(&spec).host_config.unwrap();
+        assert_eq!(host.readonly_rootfs, Some(false));
+        assert!(host.tmpfs.is_none());
+        assert_eq!(host.pids_limit, Some(20_000));
+        let names: Vec<String> = host
+            .ulimits
+            .unwrap()
+            .into_iter()
+            .map(|u| u.name.unwrap())
+            .collect();
+        assert_eq!(names, ["core"], "no nofile limit: the engine's");
+        // The rest of the hardening never loosens.
+        assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(
+            host.security_opt,
+            Some(vec!["no-new-privileges".to_string()])
+        );
+
+        spec.confinement = Confinement {
+            tmp_exec: true,
+            tmp_bytes: Some(MIB_8),
+            ..Confinement::default()
+        };
+        let host = create_body(&spec).host_config.unwrap();
+        assert_eq!(
+            host.tmpfs.unwrap()["/tmp"],
+            format!("rw,exec,nosuid,nodev,size={MIB_8},mode=1777")
+        );
+    }
+
+    const MIB_8: i64 = 8 * 1024 * 1024;
 
     #[test]
     fn body_attaches_the_named_network() {

@@ -24,6 +24,8 @@ pub struct ContainerSpec {
     pub env: Vec<(String, String)>,
     pub binds: Vec<BindMount>,
     pub limits: Limits,
+    /// What the container is kept from doing besides its resource limits.
+    pub confinement: Confinement,
     /// Labels to put on the container (ades adds [`RUN_ID_LABEL`]).
     pub labels: BTreeMap<String, String>,
     /// Identifies this run; becomes the [`RUN_ID_LABEL`] value and part of the container name.
@@ -80,6 +82,53 @@ pub struct Limits {
     /// Number of GPUs to request from the engine's GPU driver.
     pub gpus: Option<u32>,
 }
+
+/// How a container is confined besides [`Limits`]. Whatever this says, every container also
+/// gets `no-new-privileges`, no capabilities, the engine's default seccomp profile, never
+/// `privileged`, and no network unless [`ContainerSpec::network`] names one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confinement {
+    /// Mount the image's filesystem read-only: the job writes only to its `OUTPUT_DIR`, its
+    /// read-write mounts and `/tmp`.
+    pub read_only_root: bool,
+    /// Size of the tmpfs mounted at `/tmp`, bytes; `None` mounts none (the image's own `/tmp`,
+    /// if any, stays).
+    pub tmp_bytes: Option<i64>,
+    /// Allow running programs from the `/tmp` tmpfs (mounted `noexec` otherwise).
+    pub tmp_exec: bool,
+    /// Most processes (threads included) the container may have at once.
+    pub pids_limit: i64,
+    /// Open files per process (`RLIMIT_NOFILE`, soft and hard); `None` keeps the engine's.
+    pub nofile: Option<i64>,
+}
+
+/// The hardened defaults: see [`DEFAULT_PIDS_LIMIT`], [`DEFAULT_TMP_BYTES`] and
+/// [`DEFAULT_NOFILE`].
+impl Default for Confinement {
+    fn default() -> Self {
+        Confinement {
+            read_only_root: true,
+            tmp_bytes: Some(DEFAULT_TMP_BYTES),
+            tmp_exec: false,
+            pids_limit: DEFAULT_PIDS_LIMIT,
+            nofile: Some(DEFAULT_NOFILE),
+        }
+    }
+}
+
+/// Maximum number of processes (threads included) a container may have by default. Stops a
+/// fork bomb from taking the host down while leaving room for heavily threaded scientific
+/// code (a 2-core host rarely runs more than a few hundred threads per job). Counted by the
+/// container's cgroup, so jobs never share it (unlike `RLIMIT_NPROC`, which counts every
+/// process of the uid on the host and is therefore not set).
+pub const DEFAULT_PIDS_LIMIT: i64 = 4096;
+
+/// Default size of the `/tmp` tmpfs: 64 MiB (it counts against the memory limit).
+pub const DEFAULT_TMP_BYTES: i64 = 64 * 1024 * 1024;
+
+/// Default open-file limit per process: enough for programs that keep many tiles or
+/// chunks open, far below the engine's usual 1048576.
+pub const DEFAULT_NOFILE: i64 = 4096;
 
 /// How a container ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -163,6 +163,12 @@ impl Cluster {
         let root = tempfile::tempdir().expect("temporary directory");
         let markers = root.path().join("markers");
         std::fs::create_dir(&markers).unwrap();
+        // The jobs' (non-root) user appends to it, as to any rw Seed mount.
+        std::fs::set_permissions(
+            &markers,
+            std::os::unix::fs::PermissionsExt::from_mode(0o777),
+        )
+        .unwrap();
         let mut common_env = vec![
             ("ADES__QUEUE__WORKERS", WORKERS.to_string()),
             ("ADES__QUEUE__LEASE_SECONDS", "4".to_string()),

@@ -656,3 +656,125 @@ async fn a_later_attempt_takes_over_the_container_of_a_lost_worker() {
         );
     }
 }
+
+/// The script for the shell image that records who it runs as and whether `/` takes a
+/// file, in `one-probe.txt`.
+const PROBE_SCRIPT: &str = "{ id -u; if touch /probe 2>/dev/null; then echo root writable; \
+     else echo root read-only; fi; } > \"$OUTPUT_DIR/one-probe.txt\"; \
+     echo '{\"COUNT\": 1}' > \"$OUTPUT_DIR/seed.outputs.json\"";
+
+/// Runs [`PROBE_SCRIPT`] as a served job under `adjust`ed settings; its two lines.
+async fn probe_job(adjust: impl FnOnce(&mut QueueSettings, &str)) -> Vec<String> {
+    let image = shell_job_image();
+    let process_id = process_of(&engine().await, &image).await.id.to_string();
+    let rig = Rig::with_settings(std::slice::from_ref(&image), |s| adjust(s, &process_id)).await;
+    let job = rig.submit(&image, json!({ "SCRIPT": PROBE_SCRIPT })).await;
+    rig.worker("it-w1").try_execute_next().await.unwrap();
+    let done = rig.job(&job.id).await;
+    assert_eq!(
+        done.status,
+        JobStatus::Successful,
+        "{done:?}\n{}",
+        log_of(&rig, &job.id)
+    );
+    let probe = rig.workspace.output_file(&job.id, "one-probe.txt").unwrap();
+    // Handed back to ades after the run, whoever the job ran as.
+    crate::support::assert_owned_by_us(&rig.workspace.outputs_dir(&job.id));
+    let text = std::fs::read_to_string(probe).unwrap();
+    text.lines().map(str::to_string).collect()
+}
+
+#[tokio::test]
+async fn served_jobs_run_as_a_non_root_user_on_a_read_only_root() {
+    let lines = probe_job(|_, _| {}).await;
+    assert_ne!(lines[0], "0", "{lines:?}");
+    assert_eq!(lines[1], "root read-only", "{lines:?}");
+}
+
+#[tokio::test]
+async fn a_process_allowed_root_and_a_writable_root_gets_them() {
+    let lines = probe_job(|settings, process_id| {
+        settings.processes.insert(
+            process_id.to_string(),
+            ades::queue::ProcessRunConfig {
+                opt_outs: ades::execution::OptOuts {
+                    run_as_root: true,
+                    writable_root: true,
+                    pids_limit: None,
+                },
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    assert_eq!(lines, ["0", "root writable"]);
+}
+
+#[tokio::test]
+async fn a_job_declaring_no_resources_gets_the_default_limits() {
+    // The shell image declares no cpus or mem: the container as the engine has it carries
+    // the default memory and CPU limits and the rest of the hardening.
+    let image = shell_job_image();
+    let rig = Rig::new(std::slice::from_ref(&image)).await;
+    let job = rig.submit(&image, json!({ "SCRIPT": "sleep 120" })).await;
+    let worker = rig.worker("it-w1");
+    let step = tokio::spawn(async move { worker.try_execute_next().await });
+    rig.wait_for_status(&job.id, "running container").await;
+
+    let mut filters = HashMap::new();
+    filters.insert(
+        "label".to_string(),
+        vec![format!("{JOB_ID_LABEL}={}", job.id)],
+    );
+    let listed = rig
+        .docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    let id = listed[0].id.clone().unwrap();
+    let inspected = rig
+        .docker
+        .inspect_container(
+            &id,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        )
+        .await
+        .unwrap();
+    rig.jobs.dismiss(&job.id).await.unwrap();
+
+    let host = inspected.host_config.unwrap();
+    assert_eq!(host.memory, Some(2048 * 1024 * 1024));
+    assert_eq!(host.memory_swap, Some(2048 * 1024 * 1024));
+    assert_eq!(host.nano_cpus, Some(1_000_000_000));
+    assert_eq!(host.pids_limit, Some(4096));
+    assert_eq!(host.readonly_rootfs, Some(true));
+    assert!(host.tmpfs.unwrap().contains_key("/tmp"));
+    let nofile = host
+        .ulimits
+        .unwrap()
+        .into_iter()
+        .find(|u| u.name.as_deref() == Some("nofile"))
+        .expect("a nofile ulimit");
+    assert_eq!((nofile.soft, nofile.hard), (Some(4096), Some(4096)));
+    let security = host.security_opt.unwrap_or_default();
+    assert!(security.contains(&"no-new-privileges".to_string()));
+    assert!(
+        !security.iter().any(|o| o.contains("unconfined")),
+        "{security:?}"
+    );
+    assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
+    let user = inspected.config.unwrap().user.unwrap_or_default();
+    assert!(!user.is_empty() && !user.starts_with("0:"), "user {user:?}");
+
+    rig.assert_containers_gone_within(&job.id, Duration::from_secs(10))
+        .await;
+    tokio::time::timeout(Duration::from_secs(10), step)
+        .await
+        .expect("the worker's step ends")
+        .unwrap()
+        .unwrap();
+}

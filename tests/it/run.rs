@@ -5,10 +5,11 @@
 
 use crate::cli::run_json;
 use crate::support::{
-    ades, busybox_image, docker, example_image, push_to_registry, registry, repo_root,
-    shell_job_image,
+    ades, assert_owned_by_us, busybox_image, docker, example_image, is_root, push_to_registry,
+    registry, repo_root, shell_job_image,
 };
 use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -88,6 +89,8 @@ const SECRET: &str = "s3cret-token-never-printed";
 fn complete_args(tmp: &tempfile::TempDir, with_optionals: bool) -> Vec<String> {
     let scratch = tmp.path().join("scratch");
     std::fs::create_dir_all(&scratch).unwrap();
+    // The job's user (not root, not necessarily the test's) writes there.
+    std::fs::set_permissions(&scratch, PermissionsExt::from_mode(0o777)).unwrap();
     let mut args = vec![
         example_image("complete"),
         "-i".into(),
@@ -169,10 +172,39 @@ fn complete_example_finds_the_whole_contract_and_its_outputs_are_captured() {
     );
     assert!(tmp.path().join("scratch/complete-last-run.txt").exists());
     assert_eq!(report["allocated"]["mem"], "64.0");
+    assert_hardened_summary(&std::fs::read_to_string(tmp.path().join("out/summary.txt")).unwrap());
+    // The outputs are handed back: ades's own, whoever the job ran as.
+    assert_owned_by_us(&tmp.path().join("out"));
 
     // Checklist 25: the secret is never printed or reported.
     assert!(!ran.stdout.contains(SECRET) && !ran.stderr.contains(SECRET));
     assert_container_removed(&report);
+}
+
+/// What the complete example's summary says of its container: not root, a read-only root
+/// filesystem that refused the write.
+pub fn assert_hardened_summary(summary: &str) {
+    let uid: u32 = summary
+        .lines()
+        .find_map(|l| l.strip_prefix("uid: "))
+        .unwrap_or_else(|| panic!("no uid line in {summary}"))
+        .parse()
+        .unwrap();
+    assert_ne!(uid, 0, "{summary}");
+    if is_root() {
+        assert_eq!(
+            uid, 10001,
+            "the default user when ades runs as root: {summary}"
+        );
+    }
+    assert!(
+        summary.contains("root filesystem: read-only\n"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("write to /: Read-only file system\n"),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -556,4 +588,40 @@ fn output_capture_judges_a_clean_exit() {
     let (code, report) = run_script(bad);
     assert_eq!(code, 1);
     assert_eq!(failure_names(&report), ["invalid-metadata"]);
+}
+
+/// Records who the job runs as and whether `/` takes a file, in `one-probe.txt`.
+const PROBE_SCRIPT: &str = "{ id -u; if touch /probe 2>/dev/null; then echo root writable; \
+     else echo root read-only; fi; \
+     cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; \
+     } > \"$OUTPUT_DIR/one-probe.txt\"; echo '{\"COUNT\": 1}' > \"$OUTPUT_DIR/seed.outputs.json\"";
+
+fn probe_run(flags: &[&str]) -> Vec<String> {
+    let image = shell_job_image();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = output_dir(&tmp);
+    let script = arg("SCRIPT", PROBE_SCRIPT);
+    let mut args = vec![image.as_str(), "-j", &script, "-o", &out];
+    args.extend_from_slice(flags);
+    let (ran, report) = run_json(&args);
+    assert_eq!(ran.code, 0, "{}\n{report:#}", ran.stderr);
+    assert_owned_by_us(&tmp.path().join("out"));
+    std::fs::read_to_string(tmp.path().join("out/one-probe.txt"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn ades_run_is_hardened_unless_told_otherwise() {
+    let hardened = probe_run(&[]);
+    assert_ne!(hardened[0], "0", "{hardened:?}");
+    assert_eq!(hardened[1..], ["root read-only", "4096"]);
+
+    let loosened = probe_run(&["--run-as-root", "--writable-root", "--pids-limit", "5000"]);
+    assert_eq!(loosened, ["0", "root writable", "5000"]);
+
+    let mine = probe_run(&["--user", "4321:4321"]);
+    assert_eq!(mine[0], "4321");
 }

@@ -8,8 +8,8 @@ use ades::images::{self, BuildRequest, ImageError};
 use ades::registry::RegistryCredentials;
 use ades::runner::docker::DockerRunner;
 use ades::runner::{
-    BindMount, ContainerExit, ContainerRunner, ContainerSpec, Limits, LogSink, RunnerError,
-    RUN_ID_LABEL,
+    BindMount, Confinement, ContainerExit, ContainerRunner, ContainerSpec, Limits, LogSink,
+    RunnerError, RUN_ID_LABEL,
 };
 use bollard::query_parameters::{ListContainersOptions, TagImageOptions};
 use bollard::Docker;
@@ -76,6 +76,7 @@ fn shell(run_id: &str, script: &str) -> ContainerSpec {
         env: Vec::new(),
         binds: Vec::new(),
         limits: Limits::default(),
+        confinement: Confinement::default(),
         labels: BTreeMap::new(),
         run_id: run_id.to_string(),
         timeout: Duration::from_secs(60),
@@ -329,7 +330,13 @@ async fn container_is_hardened_and_offline() {
     let docker = engine().await;
     let spec = shell(
         &unique("hardening"),
-        "grep -E '^(NoNewPrivs|CapEff|CapBnd):' /proc/self/status; \
+        "grep -E '^(NoNewPrivs|CapEff|CapBnd|Seccomp):' /proc/self/status; \
+         echo nofile $(ulimit -n) core $(ulimit -c); \
+         touch /probe 2>/dev/null && echo root writable || echo root read-only; \
+         touch /tmp/probe && echo tmp writable; \
+         printf '#!/bin/sh\\necho ran\\n' > /tmp/x.sh; chmod +x /tmp/x.sh; \
+         /tmp/x.sh 2>/dev/null || echo tmp noexec; \
+         awk '$5 == \"/tmp\" { print \"tmp mount\", $9, $10, $11 }' /proc/self/mountinfo; \
          cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; \
          ls /sys/class/net",
     );
@@ -337,12 +344,46 @@ async fn container_is_hardened_and_offline() {
     assert_eq!(result.unwrap(), ContainerExit::Exited(0), "{}", logs.err());
     let out = logs.out();
     let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    // Seccomp 2: the engine's default filter is on.
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    assert!(lines.contains(&"nofile 4096 core 0"), "{out}");
+    assert!(lines.contains(&"root read-only"), "{out}");
+    assert!(lines.contains(&"tmp writable"), "{out}");
+    assert!(lines.contains(&"tmp noexec"), "{out}");
+    assert!(!lines.contains(&"ran"), "{out}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("tmp mount tmpfs") && l.contains("size=65536k")),
+        "{out}"
+    );
     assert!(out.contains("NoNewPrivs:\t1"), "{out}");
     assert!(out.contains("CapEff:\t0000000000000000"), "{out}");
     assert!(out.contains("CapBnd:\t0000000000000000"), "{out}");
     assert!(lines.contains(&"4096"), "pids limit missing: {out}");
     // Network "none": only the loopback interface exists.
     assert_eq!(lines.last(), Some(&"lo"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_loosened_confinement_gives_a_writable_root_and_more_pids() {
+    let docker = engine().await;
+    let mut spec = shell(
+        &unique("loosened"),
+        "touch /probe && echo root writable; \
+         cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max",
+    );
+    spec.confinement = Confinement {
+        read_only_root: false,
+        tmp_bytes: None,
+        pids_limit: 5000,
+        ..Confinement::default()
+    };
+    let (result, logs) = run(&docker, &spec).await;
+    assert_eq!(result.unwrap(), ContainerExit::Exited(0), "{}", logs.err());
+    let out = logs.out();
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    assert_eq!(lines, ["root writable", "5000"], "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

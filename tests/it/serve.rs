@@ -6,6 +6,7 @@ use crate::support::{
 };
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -218,4 +219,62 @@ async fn sigkill_and_restart_leave_every_job_in_a_truthful_state() {
     }
     server.kill().unwrap();
     server.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_complete_example_runs_hardened_behind_the_api() {
+    // The complete example checks its contract from inside (exit 10 if any item fails, the
+    // non-root user and the read-only root among them) and writes what it found into
+    // summary.txt, downloaded here over HTTP.
+    example_image("complete");
+    let scratch = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(scratch.path(), PermissionsExt::from_mode(0o777)).unwrap();
+    let reference = crate::support::repo_root().join("examples/complete/sample/reference");
+    let scratch_dir = scratch.path().to_path_buf();
+    let app = spawn_app_with(move |s| {
+        let process = s.processes.entry("complete".to_string()).or_default();
+        process.settings.insert("MODE".into(), "plain".into());
+        process
+            .settings
+            .insert("API_TOKEN".into(), "not-a-real-token".into());
+        process.mounts.insert("REFERENCE".into(), reference);
+        process.mounts.insert("SCRATCH".into(), scratch_dir);
+    })
+    .await;
+    let body = json!({
+        "inputs": {
+            "INPUT_FILES": ["first line\nsecond line\n", "another file\n"],
+            "LABEL": "served",
+            "FACTOR": 2,
+            "UPPERCASE": false
+        },
+        "outputs": { "SUMMARY": { "transmissionMode": "reference" } },
+        "response": "document"
+    });
+    let location = submit_async(
+        &app.client,
+        &app.url("/processes/complete/execution"),
+        &body,
+    )
+    .await;
+    let status = wait_final(&app.client, &location, Duration::from_secs(120)).await;
+    let log = app
+        .client
+        .get(format!("{location}/logs"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap_or_default();
+    assert_eq!(status["status"], "successful", "{status:#}\n{log}");
+    let results = get_json(&app.client, &format!("{location}/results")).await;
+    let href = results["SUMMARY"]["href"].as_str().expect("href");
+    let summary = app.client.get(href).send().await.unwrap();
+    assert_eq!(summary.status(), StatusCode::OK);
+    let summary = summary.text().await.unwrap();
+    assert!(summary.contains("total lines: 3"), "{summary}");
+    crate::run::assert_hardened_summary(&summary);
+    assert!(scratch.path().join("complete-last-run.txt").exists());
+    app.stop().await;
 }

@@ -26,6 +26,26 @@ pub fn busybox_image() -> &'static str {
     "ades-busybox:latest"
 }
 
+/// Whether the tests run as root (then ades runs job containers as 10001:10001).
+pub fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").unwrap().uid() == 0
+}
+
+/// Every entry under `dir` (itself included) belongs to the user running the tests: ades
+/// takes the outputs back from the container's user after a run.
+pub fn assert_owned_by_us(dir: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt;
+    let ours = std::fs::metadata("/proc/self").unwrap().uid();
+    let meta = std::fs::symlink_metadata(dir).unwrap();
+    assert_eq!(meta.uid(), ours, "{} is not ours", dir.display());
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            assert_owned_by_us(&entry.unwrap().path());
+        }
+    }
+}
+
 /// What a run of the `ades` binary did.
 #[derive(Debug)]
 pub struct Ran {
