@@ -1,4 +1,5 @@
-//! `/jobs`, `/jobs/{jobID}` (status, dismiss) and `/jobs/{jobID}/logs`.
+//! `/jobs`, `/jobs/{jobID}` (status, dismiss), `/jobs/{jobID}/logs` and
+//! `/jobs/{jobID}/callbacks`.
 
 use super::execute::jobs_error;
 use super::processes::{paging_links, parse_paging, query_pairs};
@@ -254,6 +255,34 @@ pub async fn dismiss_job(
         .await
         .map_err(|e| jobs_error(e, "dismissing a job"))?;
     Ok(Json(StatusInfoView::new(&job, &base)))
+}
+
+/// The callbacks of a job (its execute request's `subscriber`) and every try to deliver
+/// them.
+#[utoipa::path(
+    get,
+    path = "/jobs/{jobID}/callbacks",
+    tag = "Jobs",
+    operation_id = "getJobCallbacks",
+    params(("jobID" = String, Path, description = "The job id")),
+    responses(
+        (status = 200, description = "Each callback due (oldest first) with its tries.",
+            body = super::views::CallbackListView),
+        (status = 404, description = "No such job.", body = crate::error::ExceptionView),
+        (status = 500, description = "Server error", body = crate::error::ExceptionView),
+    )
+)]
+pub async fn job_callbacks(
+    State(app): State<AppState>,
+    Path(job_id): Path<String>,
+) -> Result<Json<super::views::CallbackListView>, ApiError> {
+    let job = find_job(&app, &job_id).await?;
+    let records = app
+        .jobs
+        .callbacks(&job.id)
+        .await
+        .map_err(|e| jobs_error(e, "reading a job's callbacks"))?;
+    Ok(Json(super::views::CallbackListView::new(&job.id, &records)))
 }
 
 /// The container's output (stdout and stderr) of a job.

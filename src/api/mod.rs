@@ -150,6 +150,7 @@ pub fn router(state: ApiState) -> axum::Router {
         )
         .route("/jobs/{job_id}/outputs/{*path}", get(results::output_file))
         .route("/jobs/{job_id}/logs", get(jobs::job_log))
+        .route("/jobs/{job_id}/callbacks", get(jobs::job_callbacks))
         .merge(crate::wps::routes())
         .with_state(app);
 

@@ -40,6 +40,7 @@ use utoipa::OpenApi;
         results::job_output,
         results::output_file,
         jobs::job_log,
+        jobs::job_callbacks,
     ),
     components(schemas(
         views::LinkView,
@@ -55,6 +56,9 @@ use utoipa::OpenApi;
         views::ExecuteView,
         views::ResultsView,
         views::HealthView,
+        views::CallbackListView,
+        views::CallbackView,
+        views::CallbackTryView,
         crate::error::ExceptionView,
         crate::error::ProblemView,
     )),

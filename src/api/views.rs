@@ -665,3 +665,77 @@ pub struct SubscriberView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(as = Results, value_type = Object)]
 pub struct ResultsView(pub serde_json::Map<String, Value>);
+
+/// The callbacks of a job (`GET /jobs/{jobID}/callbacks`): each one due, and every try to
+/// deliver it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CallbackList)]
+pub struct CallbackListView {
+    pub callbacks: Vec<CallbackView>,
+}
+
+/// One callback: the news (the status the job entered, on which attempt), where it goes
+/// (without its query string, which may hold the receiver's token) and how delivery went.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Callback)]
+pub struct CallbackView {
+    /// The status the job entered: `running` (inProgressUri), `successful` (successUri),
+    /// `failed` or `dismissed` (failedUri).
+    pub status: String,
+    /// The job's attempt then.
+    pub attempt: u32,
+    /// The value of the `Idempotency-Key` header every try carried.
+    pub idempotency_key: String,
+    pub uri: String,
+    /// When it became due.
+    pub created: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub given_up: Option<String>,
+    pub tries: Vec<CallbackTryView>,
+}
+
+/// One delivery try.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CallbackTry)]
+pub struct CallbackTryView {
+    #[serde(rename = "try")]
+    pub number: u32,
+    pub at: String,
+    pub delivered: bool,
+    /// "answered 204 No Content", "answered 503 Service Unavailable", "connection refused", ...
+    pub outcome: String,
+}
+
+impl CallbackListView {
+    pub fn new(job: &crate::domain::JobId, records: &[crate::domain::CallbackRecord]) -> Self {
+        let callbacks = records
+            .iter()
+            .map(|r| CallbackView {
+                status: r.status.as_str().to_string(),
+                attempt: r.attempt,
+                idempotency_key: format!("{job}:{}:{}", r.status.as_str(), r.attempt),
+                uri: crate::outbound::shown(&r.uri),
+                created: rfc3339(r.created),
+                next_attempt: r.next_attempt.map(rfc3339),
+                delivered: r.delivered.map(rfc3339),
+                given_up: r.given_up.map(rfc3339),
+                tries: r
+                    .tries
+                    .iter()
+                    .map(|t| CallbackTryView {
+                        number: t.number,
+                        at: rfc3339(t.at),
+                        delivered: t.delivered,
+                        outcome: t.outcome.clone(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        CallbackListView { callbacks }
+    }
+}

@@ -300,6 +300,12 @@ async fn show(store_args: &SettingsArgs, args: JobsShowArgs) -> Outcome {
         .job_events(&id)
         .await
         .map_err(|err| store.failed("read the job's events", err))?;
+    let callbacks = store
+        .jobs
+        .job_callbacks(&id)
+        .await
+        .map_err(|err| store.failed("read the job's callbacks", err))?;
+    let callbacks = crate::api::views::CallbackListView::new(&id, &callbacks).callbacks;
     if args.json {
         print::json(&ShownJob {
             job: ListedJob::from(&job),
@@ -316,6 +322,7 @@ async fn show(store_args: &SettingsArgs, args: JobsShowArgs) -> Outcome {
                     .collect()
             }),
             events: events.iter().map(ShownEvent::from).collect(),
+            callbacks,
         });
         return Ok(status::OK);
     }
@@ -358,7 +365,35 @@ async fn show(store_args: &SettingsArgs, args: JobsShowArgs) -> Outcome {
         );
         println!("{}", line.trim_end());
     }
+    print_callbacks(&callbacks);
     Ok(status::OK)
+}
+
+/// `callbacks:` then each callback, how it stands, and its tries (nothing without any).
+fn print_callbacks(callbacks: &[crate::api::views::CallbackView]) {
+    if callbacks.is_empty() {
+        return;
+    }
+    println!("callbacks:");
+    for callback in callbacks {
+        let state = match (
+            &callback.delivered,
+            &callback.given_up,
+            &callback.next_attempt,
+        ) {
+            (Some(at), _, _) => format!("delivered {at}"),
+            (_, Some(at), _) => format!("given up {at}"),
+            (_, _, Some(at)) => format!("next try {at}"),
+            _ => String::new(),
+        };
+        println!(
+            "  {} (attempt {}) {}  {state}",
+            callback.status, callback.attempt, callback.uri
+        );
+        for t in &callback.tries {
+            println!("    try {:<3} {}  {}", t.number, t.at, one_line(&t.outcome));
+        }
+    }
 }
 
 fn failure_line(failure: &JobFailure) -> String {
@@ -406,6 +441,7 @@ struct ShownJob<'a> {
     /// Output id -> its values.
     results: Option<BTreeMap<&'a str, Vec<ShownValue<'a>>>>,
     events: Vec<ShownEvent>,
+    callbacks: Vec<crate::api::views::CallbackView>,
 }
 
 /// One output value: a json output's value, or a file's path, type and size.

@@ -197,6 +197,15 @@ impl JobService {
         Ok(self.store.job_events(id).await?)
     }
 
+    /// The callbacks of a job and each delivery try, oldest first.
+    pub async fn callbacks(
+        &self,
+        id: &JobId,
+    ) -> Result<Vec<crate::domain::CallbackRecord>, JobsError> {
+        self.get(id).await?;
+        Ok(self.store.job_callbacks(id).await?)
+    }
+
     /// Dismisses a job: a waiting one never runs, a running one's container is killed (at
     /// once when it runs in this process, else at its worker's next heartbeat), a finished
     /// one is withdrawn (its results are no longer served).

@@ -62,6 +62,168 @@ async fn sqlite_single_process_survives_a_sigkill() {
 /// The scenario: submit `count` jobs, SIGKILL the replica `victim` while it runs some of
 /// them (and others are already done), start it again, wait until every job is final, then
 /// check that none was lost or doubled.
+/// Callbacks due when the servers die are delivered after the restart. Every job
+/// subscribes a receiver that refuses the first two tries of each callback (503), with 2 s
+/// between tries, so when the last job ends the callbacks of the latest jobs are still
+/// due; then every replica is killed (SIGKILL) and started again.
+#[tokio::test(flavor = "multi_thread")]
+async fn callbacks_due_at_a_sigkill_are_delivered_after_the_restart_on_sqlite() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let cluster = Cluster::start_with(&["solo"], Database::Sqlite, &callback_env()).await;
+    callbacks_survive_a_sigkill(cluster).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn callbacks_due_at_a_sigkill_are_delivered_after_the_restart_on_two_postgres_replicas() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let database = PostgresTestDatabase::create().await;
+    let cluster = Cluster::start_with(
+        &["a", "b"],
+        Database::Postgres(database.url()),
+        &callback_env(),
+    )
+    .await;
+    callbacks_survive_a_sigkill(cluster).await;
+}
+
+/// Receivers on loopback (the guard allows it only when told), 2 s before the second try
+/// (4 s before the third), a 2 s POST timeout (so a dead process's claim lapses in 6 s).
+fn callback_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("ADES__QUEUE__ALLOW_PRIVATE_URLS", "true".to_string()),
+        ("ADES__CALLBACKS__RETRY_SECONDS", "2".to_string()),
+        ("ADES__CALLBACKS__TIMEOUT_SECONDS", "2".to_string()),
+        ("ADES__CALLBACKS__POLL_SECONDS", "1".to_string()),
+    ]
+}
+
+/// A callback receiver that answers 503 to the first `refusals` POSTs of each
+/// `Idempotency-Key`, then 204; it counts both.
+#[derive(Clone, Default)]
+struct FlakyReceiver {
+    /// Idempotency key -> (POSTs refused, POSTs taken).
+    seen: std::sync::Arc<std::sync::Mutex<HashMap<String, (u32, u32)>>>,
+}
+
+impl FlakyReceiver {
+    async fn start(refusals: u32) -> (FlakyReceiver, String) {
+        let receiver = FlakyReceiver::default();
+        let seen = receiver.seen.clone();
+        let router = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: axum::http::HeaderMap| {
+                let seen = seen.clone();
+                async move {
+                    let key = headers
+                        .get("idempotency-key")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("(none)")
+                        .to_string();
+                    let mut seen = seen.lock().unwrap();
+                    let entry = seen.entry(key).or_default();
+                    if entry.0 < refusals {
+                        entry.0 += 1;
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE
+                    } else {
+                        entry.1 += 1;
+                        axum::http::StatusCode::NO_CONTENT
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook?token=t", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (receiver, url)
+    }
+
+    fn taken(&self, key: &str) -> u32 {
+        self.seen.lock().unwrap().get(key).map_or(0, |e| e.1)
+    }
+}
+
+async fn callbacks_survive_a_sigkill(mut cluster: Cluster) {
+    let (receiver, hook) = FlakyReceiver::start(2).await;
+    let jobs = cluster
+        .submit_with(12, &json!({"subscriber": {"successUri": hook}}))
+        .await;
+    let statuses = cluster
+        .wait_until_final(&jobs, Duration::from_secs(120))
+        .await;
+    let key = |job: &SubmittedJob| format!("{}:successful:1", job.id);
+    let pending = jobs
+        .iter()
+        .filter(|job| receiver.taken(&key(job)) == 0)
+        .count();
+    for replica in &mut cluster.replicas {
+        replica.sigkill();
+    }
+    for job in &jobs {
+        assert_eq!(
+            statuses.get(&job.id).map(String::as_str),
+            Some("successful"),
+            "{}\n{}",
+            job.label(),
+            cluster.log_tails()
+        );
+    }
+    assert!(
+        pending > 0,
+        "every callback was delivered before the kill: the test proves nothing"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for replica in &mut cluster.replicas {
+        replica.start();
+    }
+    cluster.wait_until_up().await;
+
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while jobs.iter().any(|job| receiver.taken(&key(job)) == 0) {
+        assert!(
+            Instant::now() < deadline,
+            "callbacks not delivered after the restart: {:?}\n{}",
+            jobs.iter()
+                .filter(|job| receiver.taken(&key(job)) == 0)
+                .map(SubmittedJob::label)
+                .collect::<Vec<_>>(),
+            cluster.log_tails()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // Each try is recorded for the job's owner; the last one delivered.
+    for job in &jobs {
+        let url = format!("{}/jobs/{}/callbacks", cluster.replicas[0].base, job.id);
+        let mut record = get_json(&cluster.client, &url).await.unwrap();
+        for _ in 0..40 {
+            if record["callbacks"][0]["delivered"].is_string() {
+                break;
+            }
+            // Delivered, but the try's record may still be on its way.
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            record = get_json(&cluster.client, &url).await.unwrap();
+        }
+        let callback = &record["callbacks"][0];
+        assert_eq!(callback["status"], "successful", "{record:#}");
+        assert_eq!(callback["idempotencyKey"], key(job), "{record:#}");
+        // Shown without its query string, which may hold the receiver's token.
+        assert_eq!(
+            callback["uri"],
+            hook.split('?').next().unwrap(),
+            "{record:#}"
+        );
+        assert!(callback["delivered"].is_string(), "{record:#}");
+        let tries = callback["tries"].as_array().unwrap();
+        assert_eq!(tries.last().unwrap()["delivered"], true, "{record:#}");
+        assert!(
+            tries[..tries.len() - 1]
+                .iter()
+                .all(|t| t["delivered"] == false),
+            "{record:#}"
+        );
+    }
+    cluster.stop();
+}
+
 async fn kill_a_replica_mid_run(mut cluster: Cluster, count: usize, victim: &str) {
     let clock = Instant::now();
     let jobs = cluster.submit(count).await;
@@ -159,6 +321,15 @@ struct Cluster {
 
 impl Cluster {
     async fn start(names: &[&str], database: Database) -> Cluster {
+        Cluster::start_with(names, database, &[]).await
+    }
+
+    /// [`Cluster::start`] with more environment variables for every replica.
+    async fn start_with(
+        names: &[&str],
+        database: Database,
+        extra_env: &[(&'static str, String)],
+    ) -> Cluster {
         build_marker_image();
         let root = tempfile::tempdir().expect("temporary directory");
         let markers = root.path().join("markers");
@@ -176,6 +347,7 @@ impl Cluster {
             ("ADES__QUEUE__POLL_SECONDS", "1".to_string()),
             ("ADES__CATALOG__RESCAN_SECONDS", "0".to_string()),
         ];
+        common_env.extend(extra_env.iter().cloned());
         if let Database::Postgres(url) = &database {
             let workspace = root.path().join("workspace");
             std::fs::create_dir(&workspace).unwrap();
@@ -241,11 +413,16 @@ impl Cluster {
     /// Submits `count` asynchronous jobs, round-robin over the replicas, each with the tag
     /// `t<n>`.
     async fn submit(&self, count: usize) -> Vec<SubmittedJob> {
+        self.submit_with(count, &json!({})).await
+    }
+
+    /// [`Cluster::submit`] with the members of `extra` added to each execute request.
+    async fn submit_with(&self, count: usize, extra: &Value) -> Vec<SubmittedJob> {
         let submissions = (0..count).map(|n| {
             let replica = &self.replicas[n % self.replicas.len()];
             let tag = format!("t{n:03}");
             let url = format!("{}/processes/{PROCESS}/execution", replica.base);
-            let body = json!({
+            let mut body = json!({
                 "inputs": { "TAG": tag },
                 "outputs": {
                     "MARKED": { "transmissionMode": "reference" },
@@ -253,6 +430,9 @@ impl Cluster {
                 },
                 "response": "document"
             });
+            if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+                body.extend(extra.clone());
+            }
             let client = self.client.clone();
             async move {
                 let response = client

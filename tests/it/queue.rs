@@ -677,10 +677,11 @@ async fn probe_job(adjust: impl FnOnce(&mut QueueSettings, &str)) -> Vec<String>
         "{done:?}\n{}",
         log_of(&rig, &job.id)
     );
-    let probe = rig.workspace.output_file(&job.id, "one-probe.txt").unwrap();
+    let mut probe = rig.workspace.open_output(&job.id, "one-probe.txt").unwrap();
     // Handed back to ades after the run, whoever the job ran as.
     crate::support::assert_owned_by_us(&rig.workspace.outputs_dir(&job.id));
-    let text = std::fs::read_to_string(probe).unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut probe, &mut text).unwrap();
     text.lines().map(str::to_string).collect()
 }
 
