@@ -4,7 +4,8 @@
 //! images into processes; `jobs` is the protocol-neutral job service; `store` keeps jobs
 //! durably; `queue` runs them on `runner` (containers) with `workspace` (files);
 //! `execution` runs one Seed job end to end; `api` is the OGC API façade; `images` talks to
-//! the engine about images; `cli` is the command line; `config` and `startup` build the
+//! the engine about images; `cli` is the command line; `limits`
+//! bounds what one request may cost; `config` and `startup` build the
 //! server.
 
 pub mod api;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod execution;
 pub mod images;
 pub mod jobs;
+pub mod limits;
 pub mod queue;
 pub mod registry;
 pub mod runner;

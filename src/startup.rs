@@ -9,6 +9,7 @@ use crate::config::Settings;
 use crate::deploy::Deployer;
 use crate::images;
 use crate::jobs::{Admission, JobService};
+use crate::limits::RequestLimits;
 use crate::queue::{self, ProcessRunConfig, QueueSettings, WorkerPool};
 use crate::registry::{RegistryClient, RegistryCredentials, RegistrySettings};
 use crate::runner::docker::DockerRunner;
@@ -161,6 +162,7 @@ impl Application {
             sync_wait_limit: Duration::from_secs(settings.server.sync_wait_seconds),
             admin_token: (!settings.auth.admin_token.is_empty())
                 .then(|| settings.auth.admin_token.clone()),
+            limits: request_limits(&settings),
         };
         let router = api::router(ApiState {
             catalog,
@@ -311,6 +313,17 @@ fn queue_settings(settings: &Settings) -> QueueSettings {
             allow_file_urls: q.allow_file_urls,
             allow_private_urls: q.allow_private_urls,
         },
+    }
+}
+
+/// What one request may cost (`[limits]`).
+fn request_limits(settings: &Settings) -> RequestLimits {
+    let l = &settings.limits;
+    RequestLimits {
+        max_json_body_bytes: l.max_json_body_bytes,
+        max_xml_body_bytes: l.max_xml_body_bytes,
+        xml_parse_budget: Duration::from_secs(l.xml_parse_seconds.max(1)),
+        client_requests_in_flight: l.client_requests_in_flight,
     }
 }
 

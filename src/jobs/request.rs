@@ -66,7 +66,12 @@ impl fmt::Display for RequestProblem {
     }
 }
 
-/// Checks `request` against `process`; `Err` lists every problem found.
+/// The most problems one request is told about: a request with a million wrong values
+/// gets the first ones (and no million messages in memory).
+pub const MAX_PROBLEMS: usize = 50;
+
+/// Checks `request` against `process`; `Err` lists every problem found (up to
+/// [`MAX_PROBLEMS`]).
 pub fn check_request(
     process: &Process,
     request: &ExecuteRequest,
@@ -75,6 +80,7 @@ pub fn check_request(
     check_inputs(process, request, &mut problems);
     check_outputs(process, request, &mut problems);
     check_subscriber(request, &mut problems);
+    problems.truncate(MAX_PROBLEMS);
     if problems.is_empty() {
         Ok(())
     } else {
@@ -104,6 +110,9 @@ fn check_inputs(process: &Process, request: &ExecuteRequest, problems: &mut Vec<
         check_occurrences(input, values.len(), &location, problems);
         let several = values.len() > 1;
         for (index, value) in values.iter().enumerate() {
+            if problems.len() >= MAX_PROBLEMS {
+                break;
+            }
             let location = if several {
                 format!("{location}/{index}")
             } else {
@@ -113,6 +122,9 @@ fn check_inputs(process: &Process, request: &ExecuteRequest, problems: &mut Vec<
         }
     }
     for id in request.inputs.keys() {
+        if problems.len() >= MAX_PROBLEMS {
+            break;
+        }
         if process.input(id).is_none() {
             problems.push(RequestProblem::new(
                 ProblemKind::UnknownInput,
