@@ -337,6 +337,10 @@ fn admission(settings: &Settings) -> Admission {
             .filter(|(_, p)| p.priority != 0)
             .map(|(id, p)| (id.clone(), p.priority))
             .collect(),
+        references: crate::jobs::request::ReferencePolicy {
+            allow_file_urls: settings.queue.allow_file_urls,
+            allow_private_urls: settings.queue.allow_private_urls,
+        },
     }
 }
 

@@ -24,9 +24,7 @@ use crate::domain::{
     Process, ProcessId, ResponseMode, Subscriber, TransmissionMode,
 };
 use crate::error::{ApiError, ErrorCode, ProblemView};
-use crate::jobs::request::{
-    check_request, is_textual_media_type, ProblemKind, RequestProblem, MAX_PROBLEMS,
-};
+use crate::jobs::request::{is_textual_media_type, ProblemKind, RequestProblem, MAX_PROBLEMS};
 use crate::jobs::JobsError;
 use crate::limits::json::{parse_bounded, BoundedError};
 use axum::body::Bytes;
@@ -162,7 +160,7 @@ pub async fn execute(
 
     let document = read_json_body(&headers, body, app.settings.json_body_limit())?;
     let (request, mut problems) = parse_execute(&process, &document);
-    if let Err(more) = check_request(&process, &request) {
+    if let Err(more) = app.jobs.check_request(&process, &request) {
         problems.extend(more);
     }
     if !problems.is_empty() {

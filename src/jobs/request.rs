@@ -255,6 +255,61 @@ fn check_reference(href: &str, location: &str, problems: &mut Vec<RequestProblem
     }
 }
 
+/// Which input references a server fetches (`queue.allow_file_urls`,
+/// `queue.allow_private_urls`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReferencePolicy {
+    pub allow_file_urls: bool,
+    pub allow_private_urls: bool,
+}
+
+/// Adds a problem for every `href` input `policy` refuses: `file://` unless allowed, an
+/// http(s) URL whose host is a literal private or local address (or `localhost`) unless
+/// allowed. Names are checked when they resolve, at staging.
+pub fn check_reference_policy(
+    request: &ExecuteRequest,
+    policy: ReferencePolicy,
+    problems: &mut Vec<RequestProblem>,
+) {
+    for (id, values) in &request.inputs {
+        let several = values.len() > 1;
+        for (index, value) in values.iter().enumerate() {
+            if problems.len() >= MAX_PROBLEMS {
+                return;
+            }
+            let InputValue::Href { href, .. } = value else {
+                continue;
+            };
+            let Ok(url) = reqwest::Url::parse(href) else {
+                continue; // check_request reports it
+            };
+            let problem = match url.scheme() {
+                "file" if !policy.allow_file_urls => Some(
+                    "file:// references are not accepted by this server (the operator can \
+                     allow them with queue.allow_file_urls); give an http(s) URL"
+                        .to_string(),
+                ),
+                "http" | "https" if !policy.allow_private_urls => {
+                    crate::workspace::url_guard::literal_host_problem(&url)
+                }
+                _ => None,
+            };
+            if let Some(problem) = problem {
+                let location = if several {
+                    format!("/inputs/{id}/{index}")
+                } else {
+                    format!("/inputs/{id}")
+                };
+                problems.push(RequestProblem::new(
+                    ProblemKind::BadReference,
+                    location,
+                    format!("{href:?} cannot be used: {problem}"),
+                ));
+            }
+        }
+    }
+}
+
 fn check_outputs(process: &Process, request: &ExecuteRequest, problems: &mut Vec<RequestProblem>) {
     for (id, wanted) in &request.outputs {
         let location = format!("/outputs/{id}");
