@@ -698,4 +698,48 @@ mod tests {
             Preferences::default()
         );
     }
+
+    /// Arbitrary JSON, as a proptest strategy (small: a few levels, a few members).
+    fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| Value::Number(n.into())),
+            "[a-zA-Z0-9 :/.]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            let key = prop_oneof![
+                Just("inputs".to_string()),
+                Just("outputs".to_string()),
+                Just("response".to_string()),
+                Just("subscriber".to_string()),
+                Just("value".to_string()),
+                Just("href".to_string()),
+                Just("COUNT".to_string()),
+                "[a-z]{1,6}",
+            ];
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(key, inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn any_execute_document_is_read_without_panicking(document in any_json()) {
+            let process = crate::jobs::request::tests::process();
+            let (request, _) = parse_execute(&process, &document);
+            let _ = crate::jobs::request::check_request(&process, &request);
+        }
+
+        #[test]
+        fn any_body_is_read_without_panicking(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let _ = read_json_body(&HeaderMap::new(), Ok(Bytes::from(body)), 1024);
+        }
+    }
 }

@@ -445,7 +445,7 @@ fn list_ids<'a>(ids: impl Iterator<Item = &'a str>) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::{
         JobControlOption, OutputDescription, OutputRequest, ProcessId, SeedBinding, Subscriber,
@@ -454,7 +454,7 @@ mod tests {
     use serde_json::json;
     use std::collections::BTreeMap;
 
-    fn process() -> Process {
+    pub(crate) fn process() -> Process {
         let manifest: seed::Manifest = serde_json::from_value(json!({
             "seedVersion": "1.0.0",
             "job": {

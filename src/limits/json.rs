@@ -184,4 +184,20 @@ mod tests {
         let long = format!("{{\"v\": \"{}\"}}", "0".repeat(4_000_000));
         assert!(parse_bounded(long.as_bytes()).is_ok());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever text: the bounded parser agrees with serde_json (or refuses for size).
+        #[test]
+        fn agrees_with_serde_json(text in "[\\[\\]{}\",:0-9a-z .-]{0,64}") {
+            let ours = parse_bounded(text.as_bytes());
+            let theirs = serde_json::from_str::<Value>(&text);
+            match (ours, theirs) {
+                (Ok(a), Ok(b)) => proptest::prop_assert_eq!(a, b),
+                (Err(BoundedError::Syntax(_)), Err(_)) => {}
+                (ours, theirs) => proptest::prop_assert!(false, "{ours:?} vs {theirs:?}"),
+            }
+        }
+    }
 }

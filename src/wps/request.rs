@@ -614,4 +614,31 @@ mod tests {
         json.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
         assert!(WpsRequest::from_xml(&json, b"{}").is_err());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn any_query_string_is_answered_without_panicking(query in "[a-zA-Z0-9=&%;:@._/ -]{0,96}") {
+            let _ = WpsRequest::from_kvp(&query);
+        }
+
+        #[test]
+        fn any_post_body_is_answered_without_panicking(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let _ = WpsRequest::from_xml(&HeaderMap::new(), &body);
+        }
+
+        #[test]
+        fn well_formed_kvp_requests_are_read_back(
+            operation in proptest::sample::select(vec!["GetCapabilities", "DescribeProcess", "GetStatus", "GetResult", "Dismiss"]),
+            identifier in "[a-z][a-z0-9-]{0,10}",
+        ) {
+            let query = format!("service=WPS&version=2.0.0&request={operation}&identifier={identifier}&jobId={identifier}");
+            let request = WpsRequest::from_kvp(&query).unwrap();
+            proptest::prop_assert_eq!(request.operation.name(), operation);
+            proptest::prop_assert_eq!(request.version, WpsVersion::V2);
+            let RequestBody::Kvp(kvp) = request.body else { panic!("a KVP request") };
+            proptest::prop_assert_eq!(kvp.get("IDENTIFIER"), Some(identifier.as_str()));
+        }
+    }
 }

@@ -953,4 +953,78 @@ mod tests {
         w.start("a", &[("k", "<")]).leaf("b", &[], "&").end("a");
         assert!(w.finish().ends_with("<a k=\"&lt;\"><b>&amp;</b></a>"));
     }
+
+    /// Small element trees with namespaces, attributes and text.
+    fn any_element() -> impl proptest::strategy::Strategy<Value = Element> {
+        use proptest::prelude::*;
+        let namespace = proptest::option::of(prop_oneof![
+            Just("urn:a".to_string()),
+            Just("http://www.opengis.net/wps/2.0".to_string()),
+            Just(XML_NAMESPACE.to_string()),
+        ]);
+        let attribute =
+            (namespace.clone(), "[a-z]{1,5}", "[ -~]{0,8}").prop_map(|(namespace, name, value)| {
+                Attribute {
+                    namespace: namespace.filter(|n| n != "http://www.opengis.net/wps/2.0"),
+                    name,
+                    value,
+                }
+            });
+        let element = move |children: BoxedStrategy<Vec<Node>>| {
+            (
+                namespace
+                    .clone()
+                    .prop_map(|n| n.filter(|n| n != XML_NAMESPACE)),
+                "[a-z]{1,6}",
+                proptest::collection::vec(attribute.clone(), 0..3),
+                children,
+            )
+                .prop_map(|(namespace, name, mut attributes, children)| {
+                    let mut seen = std::collections::HashSet::new();
+                    attributes.retain(|a| seen.insert((a.namespace.clone(), a.name.clone())));
+                    Element {
+                        namespace,
+                        name,
+                        attributes,
+                        children,
+                    }
+                })
+        };
+        let leaf = element(Just(Vec::new()).boxed());
+        leaf.prop_recursive(3, 16, 3, move |inner| {
+            let child = prop_oneof![
+                inner.prop_map(Node::Element),
+                "[a-z<>&]{1,6}".prop_map(Node::Text),
+            ];
+            let children = proptest::collection::vec(child, 0..3)
+                .prop_map(|mut nodes| {
+                    // Adjacent text nodes are one text node once parsed.
+                    nodes.dedup_by(|b, a| matches!((a, b), (Node::Text(_), Node::Text(_))));
+                    nodes
+                })
+                .boxed();
+            element(children)
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = parse(&bytes, &Limits::default());
+        }
+
+        #[test]
+        fn arbitrary_markup_never_panics(text in "[<>/=\"' a-z:&#;!\\[\\]?-]{0,128}") {
+            let _ = parse(text.as_bytes(), &Limits::default());
+        }
+
+        #[test]
+        fn written_elements_parse_back_the_same(element in any_element()) {
+            let xml = element.to_xml();
+            let parsed = parse(xml.as_bytes(), &Limits::default());
+            proptest::prop_assert_eq!(parsed, Ok(element), "{}", xml);
+        }
+    }
 }
