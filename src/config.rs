@@ -26,6 +26,35 @@ pub struct Settings {
     pub registries: RegistriesSection,
     pub callbacks: CallbacksSection,
     pub log: LogSettings,
+    pub limits: LimitsSection,
+}
+
+/// Bounds on what one request may cost the server (README, "Request limits").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Largest JSON body of an execute request or a deployed package, bytes (never more
+    /// than `server.max_body_bytes`).
+    pub max_json_body_bytes: usize,
+    /// Largest WPS POST XML document, bytes (never more than `server.max_body_bytes`).
+    pub max_xml_body_bytes: usize,
+    /// Longest the server spends reading one WPS XML document, seconds; a document still
+    /// being read then is refused (400).
+    pub xml_parse_seconds: u64,
+    /// Expensive requests (execute on both façades, WPS POST, deploy and replace) one client
+    /// address may have in flight at once; beyond it 429 (0 = no limit).
+    pub client_requests_in_flight: usize,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        LimitsSection {
+            max_json_body_bytes: 16 * 1024 * 1024,
+            max_xml_body_bytes: 16 * 1024 * 1024,
+            xml_parse_seconds: 5,
+            client_requests_in_flight: 8,
+        }
+    }
 }
 
 /// How callbacks (`subscriber` URIs of execute requests) are delivered.
@@ -287,6 +316,7 @@ impl Default for Settings {
             registries: RegistriesSection::default(),
             callbacks: CallbacksSection::default(),
             log: LogSettings::default(),
+            limits: LimitsSection::default(),
         }
     }
 }

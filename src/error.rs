@@ -62,6 +62,8 @@ pub enum ErrorCode {
     Forbidden,
     /// The queue holds as many jobs as it may: submit again after `Retry-After`.
     QueueFull,
+    /// The client has as many expensive requests in flight as it may (429).
+    TooManyRequests,
     /// The job's files are not in this replica's workspace (it is not shared).
     OutputsUnreachable,
     /// The job asks for more CPUs, memory or GPUs than any worker offers.
@@ -84,7 +86,7 @@ pub struct ErrorRow {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 27] = [
         ErrorCode::NoSuchProcess,
         ErrorCode::NoSuchJob,
         ErrorCode::ResultNotReady,
@@ -108,6 +110,7 @@ impl ErrorCode {
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
         ErrorCode::QueueFull,
+        ErrorCode::TooManyRequests,
         ErrorCode::OutputsUnreachable,
         ErrorCode::InsufficientResources,
         ErrorCode::Internal,
@@ -260,6 +263,12 @@ impl ErrorCode {
                 "ServerBusy",
                 "Queue full",
             ),
+            TooManyRequests => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "urn:ades:error:too-many-requests",
+                "ServerBusy",
+                "Too many requests in flight",
+            ),
             OutputsUnreachable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "urn:ades:error:outputs-unreachable",
@@ -315,6 +324,7 @@ impl ErrorCode {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
             StatusCode::RANGE_NOT_SATISFIABLE => ErrorCode::RangeNotSatisfiable,
             StatusCode::SERVICE_UNAVAILABLE => ErrorCode::EngineUnavailable,
+            StatusCode::TOO_MANY_REQUESTS => ErrorCode::TooManyRequests,
             s if s.is_client_error() => ErrorCode::InvalidRequestBody,
             _ => ErrorCode::Internal,
         }

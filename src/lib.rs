@@ -5,7 +5,8 @@
 //! durably; `queue` runs them on `runner` (containers) with `workspace` (files);
 //! `execution` runs one Seed job end to end; `api` is the OGC API façade; `images` talks to
 //! the engine about images; `outbound` is the one way out (the address guard every URL
-//! the server fetches or calls goes through); `cli` is the command line; `config` and `startup` build the
+//! the server fetches or calls goes through); `limits` bounds what one request may cost;
+//! `cli` is the command line; `config` and `startup` build the
 //! server.
 
 pub mod api;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod execution;
 pub mod images;
 pub mod jobs;
+pub mod limits;
 pub mod outbound;
 pub mod queue;
 pub mod registry;

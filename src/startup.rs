@@ -10,6 +10,7 @@ use crate::deploy::Deployer;
 use crate::images;
 use crate::jobs::callbacks::{CallbackDeliverer, CallbackSettings};
 use crate::jobs::{Admission, JobService};
+use crate::limits::RequestLimits;
 use crate::queue::{self, ProcessRunConfig, QueueSettings, WorkerPool};
 use crate::registry::{RegistryClient, RegistryCredentials, RegistrySettings};
 use crate::runner::docker::DockerRunner;
@@ -164,7 +165,7 @@ impl Application {
             sync_wait_limit: Duration::from_secs(settings.server.sync_wait_seconds),
             admin_token: (!settings.auth.admin_token.is_empty())
                 .then(|| settings.auth.admin_token.clone()),
-            allow_private_urls: settings.queue.allow_private_urls,
+            limits: request_limits(&settings),
         };
         let renderer = api::OgcCallbackRenderer {
             workspace: workspace.clone(),
@@ -351,6 +352,17 @@ fn queue_settings(settings: &Settings) -> QueueSettings {
     }
 }
 
+/// What one request may cost (`[limits]`).
+fn request_limits(settings: &Settings) -> RequestLimits {
+    let l = &settings.limits;
+    RequestLimits {
+        max_json_body_bytes: l.max_json_body_bytes,
+        max_xml_body_bytes: l.max_xml_body_bytes,
+        xml_parse_budget: Duration::from_secs(l.xml_parse_seconds.max(1)),
+        client_requests_in_flight: l.client_requests_in_flight,
+    }
+}
+
 /// What submissions must pass: the queue bound and the processes' priorities.
 fn admission(settings: &Settings) -> Admission {
     Admission {
@@ -361,6 +373,10 @@ fn admission(settings: &Settings) -> Admission {
             .filter(|(_, p)| p.priority != 0)
             .map(|(id, p)| (id.clone(), p.priority))
             .collect(),
+        references: crate::jobs::request::ReferencePolicy {
+            allow_file_urls: settings.queue.allow_file_urls,
+            allow_private_urls: settings.queue.allow_private_urls,
+        },
     }
 }
 

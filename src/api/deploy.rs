@@ -54,7 +54,7 @@ pub async fn deploy_process(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     authorize(&app, &headers)?;
-    let package = read_package(&headers, query, body)?;
+    let package = read_package(app.settings.json_body_limit(), &headers, query, body)?;
     let process = app.deployer.deploy(&package).await.map_err(deploy_error)?;
     let location = base.join(&format!("/processes/{}", process.id));
     let mut response = (
@@ -95,7 +95,7 @@ pub async fn replace_process(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ProcessSummaryView>, ApiError> {
     authorize(&app, &headers)?;
-    let package = read_package(&headers, query, body)?;
+    let package = read_package(app.settings.json_body_limit(), &headers, query, body)?;
     let process = app
         .deployer
         .replace(&process_id, &package)
@@ -204,6 +204,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn read_package(
+    limit: usize,
     headers: &HeaderMap,
     query: Result<Query<DeployQuery>, axum::extract::rejection::QueryRejection>,
     body: Result<Bytes, BytesRejection>,
@@ -221,7 +222,10 @@ fn read_package(
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 ErrorCode::PayloadTooLarge,
-                "The package is larger than this server accepts.",
+                format!(
+                    "The package is larger than {limit} bytes, the most this server accepts \
+                     (limits.max_json_body_bytes)."
+                ),
             )
         } else {
             ApiError::new(ErrorCode::InvalidRequestBody, rejection.body_text())

@@ -24,8 +24,9 @@ use crate::domain::{
     Process, ProcessId, ResponseMode, Subscriber, TransmissionMode,
 };
 use crate::error::{ApiError, ErrorCode, ProblemView};
-use crate::jobs::request::{check_request, is_textual_media_type, ProblemKind, RequestProblem};
+use crate::jobs::request::{is_textual_media_type, ProblemKind, RequestProblem, MAX_PROBLEMS};
 use crate::jobs::JobsError;
+use crate::limits::json::{parse_bounded, BoundedError};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
@@ -157,15 +158,11 @@ pub async fn execute(
     }
     let process = process.ok_or_else(|| ApiError::no_such_process(&process_id))?;
 
-    let document = read_json_body(&headers, body)?;
+    let document = read_json_body(&headers, body, app.settings.json_body_limit())?;
     let (mut request, mut problems) = parse_execute(&process, &document);
-    if let Err(more) = check_request(&process, &request) {
+    if let Err(more) = app.jobs.check_request(&process, &request) {
         problems.extend(more);
     }
-    problems.extend(crate::jobs::request::check_subscriber_addresses(
-        &request,
-        app.settings.allow_private_urls,
-    ));
     if let Some(subscriber) = &mut request.subscriber {
         subscriber.base_url = Some(base.0.clone());
     }
@@ -266,6 +263,7 @@ pub fn jobs_error(error: JobsError, context: &str) -> ApiError {
 fn read_json_body(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    limit: usize,
 ) -> Result<Value, ApiError> {
     if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
         let content_type = content_type.to_str().unwrap_or("");
@@ -285,8 +283,11 @@ fn read_json_body(
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 ErrorCode::PayloadTooLarge,
-                "The request body is larger than this server accepts; pass large inputs by \
-                 reference ({\"href\": \"https://...\"}).",
+                format!(
+                    "The request body is larger than {limit} bytes, the most this server \
+                     accepts for an execute request (limits.max_json_body_bytes); pass large \
+                     inputs by reference ({{\"href\": \"https://...\"}})."
+                ),
             )
         } else {
             ApiError::new(ErrorCode::InvalidRequestBody, rejection.body_text())
@@ -298,11 +299,19 @@ fn read_json_body(
             "The body is empty; send an execute request such as {\"inputs\": {...}}.",
         ));
     }
-    serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(
+    parse_bounded(&body).map_err(|e| match e {
+        BoundedError::Syntax(e) => ApiError::new(
             ErrorCode::InvalidRequestBody,
             format!("The body is not valid JSON: {e}. Send an execute request such as {{\"inputs\": {{...}}}}."),
-        )
+        ),
+        BoundedError::TooManyValues { budget } => ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "The body holds more JSON values than this server parses for its size (about \
+                 {budget} bytes once parsed); pass large arrays by reference \
+                 ({{\"href\": \"https://...\"}})."
+            ),
+        ),
     })
 }
 
@@ -315,13 +324,18 @@ fn problems_error(problems: &[RequestProblem]) -> ApiError {
     } else {
         ErrorCode::InvalidParameterValue
     };
+    let problems = &problems[..problems.len().min(MAX_PROBLEMS)];
     let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
     let detail = if listed.len() == 1 {
         format!("Fix this and send the request again: {}", listed[0])
     } else {
+        let count = if listed.len() == MAX_PROBLEMS {
+            format!("first {MAX_PROBLEMS}")
+        } else {
+            listed.len().to_string()
+        };
         format!(
-            "Fix these {} problems and send the request again: {}",
-            listed.len(),
+            "Fix these {count} problems and send the request again: {}",
             listed.join("; ")
         )
     };
@@ -451,18 +465,20 @@ fn parse_input(
     match given {
         Value::Array(items) if !takes_one_array => {
             let several = items.len() > 1;
-            items
-                .iter()
-                .enumerate()
-                .filter_map(|(index, item)| {
-                    let location = if several {
-                        format!("{location}/{index}")
-                    } else {
-                        location.to_string()
-                    };
-                    parse_value(input, item, &location, problems)
-                })
-                .collect()
+            let mut values = Vec::with_capacity(items.len());
+            for (index, item) in items.iter().enumerate() {
+                // Past the cap the request is refused anyway: stop collecting messages.
+                if problems.len() >= MAX_PROBLEMS {
+                    break;
+                }
+                let location = if several {
+                    format!("{location}/{index}")
+                } else {
+                    location.to_string()
+                };
+                values.extend(parse_value(input, item, &location, problems));
+            }
+            values
         }
         single => parse_value(input, single, location, problems)
             .into_iter()
@@ -676,5 +692,49 @@ mod tests {
             Preferences::from_headers(&HeaderMap::new()),
             Preferences::default()
         );
+    }
+
+    /// Arbitrary JSON, as a proptest strategy (small: a few levels, a few members).
+    fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| Value::Number(n.into())),
+            "[a-zA-Z0-9 :/.]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            let key = prop_oneof![
+                Just("inputs".to_string()),
+                Just("outputs".to_string()),
+                Just("response".to_string()),
+                Just("subscriber".to_string()),
+                Just("value".to_string()),
+                Just("href".to_string()),
+                Just("COUNT".to_string()),
+                "[a-z]{1,6}",
+            ];
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(key, inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn any_execute_document_is_read_without_panicking(document in any_json()) {
+            let process = crate::jobs::request::tests::process();
+            let (request, _) = parse_execute(&process, &document);
+            let _ = crate::jobs::request::check_request(&process, &request);
+        }
+
+        #[test]
+        fn any_body_is_read_without_panicking(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let _ = read_json_body(&HeaderMap::new(), Ok(Bytes::from(body)), 1024);
+        }
     }
 }

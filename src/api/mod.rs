@@ -35,13 +35,15 @@ pub use results::OgcCallbackRenderer;
 use crate::catalog::Catalog;
 use crate::error::{exception_response, ApiError, ErrorCode, ExceptionView};
 use crate::jobs::JobService;
+use crate::limits::{ClientLimiter, RequestLimits, XmlReaders};
 use crate::workspace::Workspace;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceBuilder;
@@ -75,8 +77,8 @@ pub struct ApiSettings {
     pub sync_wait_limit: Duration,
     /// Bearer token deploy, replace and undeploy require; `None` refuses them.
     pub admin_token: Option<String>,
-    /// Whether callbacks may go to the server's own network (`queue.allow_private_urls`).
-    pub allow_private_urls: bool,
+    /// What one request may cost (body sizes, XML parsing, requests per client).
+    pub limits: RequestLimits,
 }
 
 impl Default for ApiSettings {
@@ -87,8 +89,20 @@ impl Default for ApiSettings {
             max_body_bytes: 64 * 1024 * 1024,
             sync_wait_limit: Duration::from_secs(3600),
             admin_token: None,
-            allow_private_urls: false,
+            limits: RequestLimits::default(),
         }
+    }
+}
+
+impl ApiSettings {
+    /// The largest JSON body (execute, deploy, replace) read, bytes.
+    pub fn json_body_limit(&self) -> usize {
+        self.limits.max_json_body_bytes.min(self.max_body_bytes)
+    }
+
+    /// The largest WPS POST body read, bytes.
+    pub fn xml_body_limit(&self) -> usize {
+        self.limits.max_xml_body_bytes.min(self.max_body_bytes)
     }
 }
 
@@ -100,6 +114,8 @@ pub(crate) struct AppState {
 
 struct AppInner {
     api: ApiState,
+    clients: Arc<ClientLimiter>,
+    xml_readers: XmlReaders,
 }
 
 impl std::ops::Deref for AppState {
@@ -109,11 +125,31 @@ impl std::ops::Deref for AppState {
     }
 }
 
+impl AppState {
+    /// Where WPS XML documents are parsed (off the async runtime, within a time budget).
+    pub(crate) fn xml_readers(&self) -> &XmlReaders {
+        &self.inner.xml_readers
+    }
+
+    /// The per-client count of expensive requests in flight.
+    pub(crate) fn clients(&self) -> &Arc<ClientLimiter> {
+        &self.inner.clients
+    }
+}
+
 /// The whole HTTP application.
 pub fn router(state: ApiState) -> axum::Router {
     let max_body_bytes = state.settings.max_body_bytes;
+    let limits = state.settings.limits;
+    // Each kind of body has its own cap, never above the general one.
+    let json_limit = DefaultBodyLimit::max(state.settings.json_body_limit());
+    let xml_limit = DefaultBodyLimit::max(state.settings.xml_body_limit());
     let app = AppState {
-        inner: Arc::new(AppInner { api: state }),
+        inner: Arc::new(AppInner {
+            clients: ClientLimiter::new(limits.client_requests_in_flight),
+            xml_readers: XmlReaders::new(limits.xml_parse_budget),
+            api: state,
+        }),
     };
     let routes = axum::Router::new()
         .route("/", get(landing::landing_page))
@@ -122,13 +158,16 @@ pub fn router(state: ApiState) -> axum::Router {
         .route("/health", get(landing::health))
         .route(
             "/processes",
-            get(processes::list_processes).post(deploy::deploy_process),
+            get(processes::list_processes)
+                .post(deploy::deploy_process)
+                .layer(json_limit),
         )
         .route(
             "/processes/{process_id}",
             get(processes::describe_process)
                 .put(deploy::replace_process)
-                .delete(deploy::undeploy_process),
+                .delete(deploy::undeploy_process)
+                .layer(json_limit),
         )
         .route(
             "/processes/{process_id}/package",
@@ -136,7 +175,7 @@ pub fn router(state: ApiState) -> axum::Router {
         )
         .route(
             "/processes/{process_id}/execution",
-            axum::routing::post(execute::execute),
+            axum::routing::post(execute::execute).layer(json_limit),
         )
         .route("/jobs", get(jobs::list_jobs))
         .route(
@@ -151,7 +190,11 @@ pub fn router(state: ApiState) -> axum::Router {
         .route("/jobs/{job_id}/outputs/{*path}", get(results::output_file))
         .route("/jobs/{job_id}/logs", get(jobs::job_log))
         .route("/jobs/{job_id}/callbacks", get(jobs::job_callbacks))
-        .merge(crate::wps::routes())
+        .merge(crate::wps::routes(xml_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            limit_expensive_requests,
+        ))
         .with_state(app);
 
     let cors = CorsLayer::permissive().expose_headers([
@@ -185,6 +228,74 @@ pub fn router(state: ApiState) -> axum::Router {
             .layer(CatchPanicLayer::custom(panic_response))
             .layer(DefaultBodyLimit::max(max_body_bytes)),
     )
+}
+
+/// Whether a request is one of the expensive ones [`ClientLimiter`] counts: execute (OGC
+/// API, WPS POST, WPS 1.0.0 KVP Execute), deploy and replace.
+fn is_expensive(method: &Method, path: &str, query: Option<&str>) -> bool {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (method, segments.as_slice()) {
+        (&Method::POST, ["processes"]) | (&Method::PUT, ["processes", _]) => true,
+        (&Method::POST, ["processes", _, "execution"]) => true,
+        (&Method::POST, ["wps"]) => true,
+        (&Method::GET, ["wps"]) => {
+            url::form_urlencoded::parse(query.unwrap_or("").as_bytes()).any(|(name, value)| {
+                name.trim().eq_ignore_ascii_case("request")
+                    && value.trim().eq_ignore_ascii_case("execute")
+            })
+        }
+        _ => false,
+    }
+}
+
+/// Answers 429 to a client that already has `limits.client_requests_in_flight` expensive
+/// requests in flight, before its body is read; otherwise holds a slot until the answer.
+async fn limit_expensive_requests(
+    State(app): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    let (Some(client), true) = (
+        client,
+        is_expensive(
+            request.method(),
+            request.uri().path(),
+            request.uri().query(),
+        ),
+    ) else {
+        return next.run(request).await;
+    };
+    let Some(slot) = app.clients().try_acquire(client) else {
+        let max = app.clients().max();
+        let text = format!(
+            "This client already has {max} expensive requests (execute, deploy, WPS POST) in              flight, the most one client address may have at once (limits.client_requests_in_flight);              wait for one to finish, or run jobs asynchronously and poll them."
+        );
+        let retry_after = HeaderValue::from(crate::limits::CLIENT_BUSY_RETRY_AFTER);
+        if request.uri().path().trim_matches('/') == "wps" {
+            let version = crate::wps::request::Kvp::parse(request.uri().query().unwrap_or(""))
+                .get("version")
+                .and_then(crate::wps::request::WpsVersion::parse)
+                .unwrap_or(crate::wps::request::WpsVersion::V2);
+            let mut response =
+                crate::wps::exception::WpsException::new(version, "ServerBusy", None, text)
+                    .with_status(StatusCode::TOO_MANY_REQUESTS)
+                    .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after);
+            return response;
+        }
+        return ApiError::new(ErrorCode::TooManyRequests, text)
+            .with_header(header::RETRY_AFTER, retry_after)
+            .into_response();
+    };
+    let response = next.run(request).await;
+    drop(slot);
+    response
 }
 
 /// Makes every error response a JSON exception: fills `instance` in ours, and turns the

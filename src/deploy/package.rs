@@ -87,15 +87,23 @@ pub fn read_package(package: &Package) -> Result<PackageSpec, DeployError> {
 }
 
 fn parse_json(body: &[u8]) -> Result<Value, DeployError> {
-    serde_json::from_slice(body).map_err(|err| {
-        DeployError::invalid(
+    use crate::limits::json::{parse_bounded, BoundedError};
+    parse_bounded(body).map_err(|err| match err {
+        BoundedError::Syntax(err) => DeployError::invalid(
             "",
             format!(
                 "the body is not JSON: {err} (line {}, column {})",
                 err.line(),
                 err.column()
             ),
-        )
+        ),
+        BoundedError::TooManyValues { budget } => DeployError::invalid(
+            "",
+            format!(
+                "the body holds more JSON values than this server parses for its size \
+                 (about {budget} bytes once parsed); send a smaller package"
+            ),
+        ),
     })
 }
 

@@ -55,6 +55,8 @@ pub struct Admission {
     pub max_queued: u64,
     /// Process id -> priority of its jobs when the request names none (default 0).
     pub priorities: BTreeMap<String, i32>,
+    /// Which input references are accepted (checked at submission, again when staging).
+    pub references: request::ReferencePolicy,
 }
 
 /// The worker pools as read from the store, and when.
@@ -92,6 +94,32 @@ impl JobService {
     pub fn with_admission(mut self, admission: Admission) -> Self {
         self.admission = Arc::new(admission);
         self
+    }
+
+    /// Checks `request` against `process` ([`request::check_request`]) and against the
+    /// reference policy: an `href` this server would refuse to fetch (a private or local
+    /// address, `file://` when not allowed) is refused now, not when the job stages it;
+    /// so is a subscriber URI the address guard refuses.
+    pub fn check_request(
+        &self,
+        process: &Process,
+        request: &ExecuteRequest,
+    ) -> Result<(), Vec<request::RequestProblem>> {
+        let mut problems = match request::check_request(process, request) {
+            Ok(()) => Vec::new(),
+            Err(problems) => problems,
+        };
+        request::check_reference_policy(request, self.admission.references, &mut problems);
+        problems.extend(request::check_subscriber_addresses(
+            request,
+            self.admission.references.allow_private_urls,
+        ));
+        problems.truncate(request::MAX_PROBLEMS);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn JobStore> {

@@ -66,7 +66,12 @@ impl fmt::Display for RequestProblem {
     }
 }
 
-/// Checks `request` against `process`; `Err` lists every problem found.
+/// The most problems one request is told about: a request with a million wrong values
+/// gets the first ones (and no million messages in memory).
+pub const MAX_PROBLEMS: usize = 50;
+
+/// Checks `request` against `process`; `Err` lists every problem found (up to
+/// [`MAX_PROBLEMS`]).
 pub fn check_request(
     process: &Process,
     request: &ExecuteRequest,
@@ -75,6 +80,7 @@ pub fn check_request(
     check_inputs(process, request, &mut problems);
     check_outputs(process, request, &mut problems);
     check_subscriber(request, &mut problems);
+    problems.truncate(MAX_PROBLEMS);
     if problems.is_empty() {
         Ok(())
     } else {
@@ -104,6 +110,9 @@ fn check_inputs(process: &Process, request: &ExecuteRequest, problems: &mut Vec<
         check_occurrences(input, values.len(), &location, problems);
         let several = values.len() > 1;
         for (index, value) in values.iter().enumerate() {
+            if problems.len() >= MAX_PROBLEMS {
+                break;
+            }
             let location = if several {
                 format!("{location}/{index}")
             } else {
@@ -113,6 +122,9 @@ fn check_inputs(process: &Process, request: &ExecuteRequest, problems: &mut Vec<
         }
     }
     for id in request.inputs.keys() {
+        if problems.len() >= MAX_PROBLEMS {
+            break;
+        }
         if process.input(id).is_none() {
             problems.push(RequestProblem::new(
                 ProblemKind::UnknownInput,
@@ -240,6 +252,61 @@ fn check_reference(href: &str, location: &str, problems: &mut Vec<RequestProblem
             location,
             format!("{href:?} is not an absolute URL ({e}); give a full http(s) URL"),
         )),
+    }
+}
+
+/// Which input references a server fetches (`queue.allow_file_urls`,
+/// `queue.allow_private_urls`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReferencePolicy {
+    pub allow_file_urls: bool,
+    pub allow_private_urls: bool,
+}
+
+/// Adds a problem for every `href` input `policy` refuses: `file://` unless allowed, an
+/// http(s) URL whose host is a literal private or local address (or `localhost`) unless
+/// allowed. Names are checked when they resolve, at staging.
+pub fn check_reference_policy(
+    request: &ExecuteRequest,
+    policy: ReferencePolicy,
+    problems: &mut Vec<RequestProblem>,
+) {
+    for (id, values) in &request.inputs {
+        let several = values.len() > 1;
+        for (index, value) in values.iter().enumerate() {
+            if problems.len() >= MAX_PROBLEMS {
+                return;
+            }
+            let InputValue::Href { href, .. } = value else {
+                continue;
+            };
+            let Ok(url) = reqwest::Url::parse(href) else {
+                continue; // check_request reports it
+            };
+            let problem = match url.scheme() {
+                "file" if !policy.allow_file_urls => Some(
+                    "file:// references are not accepted by this server (the operator can \
+                     allow them with queue.allow_file_urls); give an http(s) URL"
+                        .to_string(),
+                ),
+                "http" | "https" => {
+                    crate::outbound::check_url(&url, policy.allow_private_urls).err()
+                }
+                _ => None,
+            };
+            if let Some(problem) = problem {
+                let location = if several {
+                    format!("/inputs/{id}/{index}")
+                } else {
+                    format!("/inputs/{id}")
+                };
+                problems.push(RequestProblem::new(
+                    ProblemKind::BadReference,
+                    location,
+                    format!("the reference cannot be used: {problem}"),
+                ));
+            }
+        }
     }
 }
 
@@ -410,7 +477,7 @@ fn list_ids<'a>(ids: impl Iterator<Item = &'a str>) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::{
         JobControlOption, OutputDescription, OutputRequest, ProcessId, SeedBinding, Subscriber,
@@ -419,7 +486,7 @@ mod tests {
     use serde_json::json;
     use std::collections::BTreeMap;
 
-    fn process() -> Process {
+    pub(crate) fn process() -> Process {
         let manifest: seed::Manifest = serde_json::from_value(json!({
             "seedVersion": "1.0.0",
             "job": {

@@ -19,17 +19,20 @@ pub mod v2;
 pub mod xml;
 
 use crate::api::{AppState, BaseUrl};
+use crate::limits::ReaderError;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
+use exception::WpsException;
 use request::{WpsRequest, WpsVersion};
 
-/// The `/wps` routes (GET: KVP; POST: XML).
-pub(crate) fn routes() -> axum::Router<AppState> {
+/// The `/wps` routes (GET: KVP; POST: XML, its body capped by `body_limit`).
+pub(crate) fn routes(body_limit: DefaultBodyLimit) -> axum::Router<AppState> {
     axum::Router::new()
-        .route("/wps", get(wps_get).post(wps_post))
+        .route("/wps", get(wps_get).post(wps_post).layer(body_limit))
         .route("/wps/status/{job_id}", get(v1::status_location))
 }
 
@@ -49,11 +52,74 @@ async fn wps_post(
     State(app): State<AppState>,
     base: BaseUrl,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match WpsRequest::from_xml(&headers, &body) {
-        Ok(request) => dispatch(app, base, &headers, request).await,
-        Err(error) => error.into_response(),
+    let limits = app.settings.limits;
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return WpsException::new(
+                WpsVersion::V2,
+                "SizeExceeded",
+                None,
+                format!(
+                    "The request body is larger than {} bytes, the most this server reads for \
+                     a WPS request (limits.max_xml_body_bytes); pass large inputs by reference.",
+                    app.settings.xml_body_limit()
+                ),
+            )
+            .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+            .into_response()
+        }
+        Err(rejection) => {
+            return WpsException::new(
+                WpsVersion::V2,
+                "OperationParsingFailed",
+                None,
+                format!(
+                    "The request body could not be read: {}",
+                    rejection.body_text()
+                ),
+            )
+            .into_response()
+        }
+    };
+    let xml_limits = xml::Limits {
+        max_bytes: app.settings.xml_body_limit(),
+        time_budget: Some(limits.xml_parse_budget),
+        ..request::XML_LIMITS
+    };
+    // Parsing is CPU work: it runs on the blocking pool, so a slow document holds no
+    // async worker (and with it `/health` and every other request).
+    let parse_headers = headers.clone();
+    let parsed = app
+        .xml_readers()
+        .parse(move || WpsRequest::from_xml_with(&parse_headers, &body, &xml_limits))
+        .await;
+    match parsed {
+        Ok(Ok(request)) => dispatch(app, base, &headers, request).await,
+        Ok(Err(error)) => error.into_response(),
+        Err(ReaderError::Busy(budget)) => {
+            let mut response = WpsException::new(
+                WpsVersion::V2,
+                "ServerBusy",
+                None,
+                ReaderError::Busy(budget).to_string(),
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            response
+        }
+        Err(ReaderError::Failed) => {
+            tracing::error!("a WPS XML parse panicked");
+            WpsException::server(
+                WpsVersion::V2,
+                "The server failed to read this request. The failure was logged.",
+            )
+            .into_response()
+        }
     }
 }
 

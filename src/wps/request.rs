@@ -196,10 +196,15 @@ pub struct WpsRequest {
     pub body: RequestBody,
 }
 
-/// Limits for POST bodies.
+/// Limits for POST bodies (the server sets `max_bytes` and the time budget from its
+/// configuration).
 pub const XML_LIMITS: Limits = Limits {
     max_bytes: 16 * 1024 * 1024,
     max_depth: 64,
+    max_namespaces_per_element: xml::MAX_NAMESPACES_PER_ELEMENT,
+    max_namespaces: xml::MAX_NAMESPACES,
+    max_attributes_per_element: xml::MAX_ATTRIBUTES_PER_ELEMENT,
+    time_budget: None,
 };
 
 impl WpsRequest {
@@ -248,6 +253,15 @@ impl WpsRequest {
     /// From a POST body: the root element's namespace gives the version, its name the
     /// operation.
     pub fn from_xml(headers: &HeaderMap, body: &[u8]) -> Result<WpsRequest, WpsException> {
+        WpsRequest::from_xml_with(headers, body, &XML_LIMITS)
+    }
+
+    /// [`WpsRequest::from_xml`] within `limits`.
+    pub fn from_xml_with(
+        headers: &HeaderMap,
+        body: &[u8],
+        limits: &Limits,
+    ) -> Result<WpsRequest, WpsException> {
         let reply = WpsVersion::V2;
         if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
             let media =
@@ -279,7 +293,7 @@ impl WpsRequest {
                  wps:DescribeProcess, wps:Execute, ...), or use GET with KVP parameters.",
             ));
         }
-        let root = xml::parse(body, &XML_LIMITS).map_err(|e| {
+        let root = xml::parse(body, limits).map_err(|e| {
             WpsException::new(
                 reply,
                 "OperationParsingFailed",
@@ -599,5 +613,32 @@ mod tests {
         let mut json = HeaderMap::new();
         json.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
         assert!(WpsRequest::from_xml(&json, b"{}").is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn any_query_string_is_answered_without_panicking(query in "[a-zA-Z0-9=&%;:@._/ -]{0,96}") {
+            let _ = WpsRequest::from_kvp(&query);
+        }
+
+        #[test]
+        fn any_post_body_is_answered_without_panicking(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let _ = WpsRequest::from_xml(&HeaderMap::new(), &body);
+        }
+
+        #[test]
+        fn well_formed_kvp_requests_are_read_back(
+            operation in proptest::sample::select(vec!["GetCapabilities", "DescribeProcess", "GetStatus", "GetResult", "Dismiss"]),
+            identifier in "[a-z][a-z0-9-]{0,10}",
+        ) {
+            let query = format!("service=WPS&version=2.0.0&request={operation}&identifier={identifier}&jobId={identifier}");
+            let request = WpsRequest::from_kvp(&query).unwrap();
+            proptest::prop_assert_eq!(request.operation.name(), operation);
+            proptest::prop_assert_eq!(request.version, WpsVersion::V2);
+            let RequestBody::Kvp(kvp) = request.body else { panic!("a KVP request") };
+            proptest::prop_assert_eq!(kvp.get("IDENTIFIER"), Some(identifier.as_str()));
+        }
     }
 }

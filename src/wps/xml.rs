@@ -17,20 +17,39 @@
 //! [`XmlWriter`], and [`Element::to_xml`] / [`Element::inner_xml`] to echo received XML
 //! (complex data passed by value) back out with its namespaces declared.
 
-use quick_xml::events::Event;
-use quick_xml::name::ResolveResult;
-use quick_xml::reader::NsReader;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::reader::Reader;
 use quick_xml::XmlVersion;
 use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+/// The namespace the `xml` prefix is bound to (and no other prefix may be).
+const XML_NAMESPACE: &str = "http://www.w3.org/XML/1998/namespace";
 
 /// Limits on what `parse` accepts.
+///
+/// The namespace and attribute caps are far above what WPS clients send (OWSLib, QGIS and
+/// the OGC test suite declare fewer than 15 namespaces on the root element and none
+/// elsewhere) and keep the work per element bounded: a document that declares hundreds of
+/// namespaces on every element (a "namespace bomb") is refused at the first element over the
+/// cap instead of costing seconds of CPU.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Largest document accepted, in bytes.
     pub max_bytes: usize,
     /// Deepest element nesting accepted (the root is depth 1).
     pub max_depth: usize,
+    /// Namespace declarations (`xmlns`, `xmlns:p`) accepted on one element.
+    pub max_namespaces_per_element: usize,
+    /// Namespace declarations accepted in the whole document.
+    pub max_namespaces: usize,
+    /// Attributes (namespace declarations included) accepted on one element.
+    pub max_attributes_per_element: usize,
+    /// Longest a parse may take; a document still being read then is refused. `None`: no
+    /// time limit.
+    pub time_budget: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -38,9 +57,20 @@ impl Default for Limits {
         Limits {
             max_bytes: 16 * 1024 * 1024,
             max_depth: 64,
+            max_namespaces_per_element: MAX_NAMESPACES_PER_ELEMENT,
+            max_namespaces: MAX_NAMESPACES,
+            max_attributes_per_element: MAX_ATTRIBUTES_PER_ELEMENT,
+            time_budget: None,
         }
     }
 }
+
+/// Default of [`Limits::max_namespaces_per_element`].
+pub const MAX_NAMESPACES_PER_ELEMENT: usize = 64;
+/// Default of [`Limits::max_namespaces`].
+pub const MAX_NAMESPACES: usize = 512;
+/// Default of [`Limits::max_attributes_per_element`].
+pub const MAX_ATTRIBUTES_PER_ELEMENT: usize = 256;
 
 /// An element with its namespace resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +115,7 @@ pub const XLINK: &str = "http://www.w3.org/1999/xlink";
 
 /// Parses a whole document into its root element.
 pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
+    let started = Instant::now();
     if bytes.len() > limits.max_bytes {
         return Err(XmlError(format!(
             "The XML document is {} bytes long; at most {} bytes are accepted.",
@@ -101,17 +132,79 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
         ))
     })?;
     Parser {
-        reader: NsReader::from_str(text),
+        reader: Reader::from_str(text),
         text,
         limits,
+        scopes: Scopes::default(),
+        deadline: limits.time_budget.map(|budget| (started + budget, budget)),
     }
     .run()
 }
 
+/// The namespace bindings in scope, by prefix (`""` is the default namespace): each prefix
+/// maps to the stack of its bindings, innermost last, so resolving a name is one lookup
+/// however many namespaces are declared around it.
+#[derive(Default)]
+struct Scopes {
+    bindings: HashMap<String, Vec<String>>,
+    /// For each open element, the prefixes it declared (popped at its end).
+    declared: Vec<Vec<String>>,
+    /// Declarations seen in the document so far.
+    total: usize,
+}
+
+impl Scopes {
+    fn push(&mut self, declarations: Vec<(String, String)>) {
+        let mut prefixes = Vec::with_capacity(declarations.len());
+        for (prefix, uri) in declarations {
+            self.bindings.entry(prefix.clone()).or_default().push(uri);
+            prefixes.push(prefix);
+        }
+        self.declared.push(prefixes);
+    }
+
+    fn pop(&mut self) {
+        for prefix in self.declared.pop().unwrap_or_default() {
+            if let Some(stack) = self.bindings.get_mut(&prefix) {
+                stack.pop();
+            }
+        }
+    }
+
+    /// `Ok(namespace)` or `Err(())` for an undeclared prefix. An element without a prefix is
+    /// in the default namespace (if any: `xmlns=""` undeclares it).
+    fn resolve(&self, prefix: Option<&str>) -> Result<Option<String>, ()> {
+        match prefix {
+            Some("xml") => Ok(Some(XML_NAMESPACE.to_string())),
+            Some(prefix) => match self.bindings.get(prefix).and_then(|s| s.last()) {
+                Some(uri) => Ok(Some(uri.clone())),
+                None => Err(()),
+            },
+            None => Ok(self
+                .bindings
+                .get("")
+                .and_then(|s| s.last())
+                .filter(|uri| !uri.is_empty())
+                .cloned()),
+        }
+    }
+}
+
 struct Parser<'i, 'l> {
-    reader: NsReader<&'i [u8]>,
+    reader: Reader<&'i [u8]>,
     text: &'i str,
     limits: &'l Limits,
+    scopes: Scopes,
+    /// When the parse must be over, and the budget that gave it.
+    deadline: Option<(Instant, Duration)>,
+}
+
+/// A name split at its first colon: `(prefix, local)`.
+fn split_name(name: &str) -> (Option<&str>, &str) {
+    match name.split_once(':') {
+        Some((prefix, local)) => (Some(prefix), local),
+        None => (None, name),
+    }
 }
 
 impl Parser<'_, '_> {
@@ -124,12 +217,26 @@ impl Parser<'_, '_> {
         self.at(self.reader.buffer_position(), message)
     }
 
+    /// An error once the time budget is spent.
+    fn check_deadline(&self) -> Result<(), XmlError> {
+        match self.deadline {
+            Some((deadline, budget)) if Instant::now() >= deadline => Err(XmlError(format!(
+                "Reading the XML document took longer than {} s, the most this server \
+                 spends on one document (limits.xml_parse_seconds); send a smaller or \
+                 simpler one.",
+                budget.as_secs_f64()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     fn run(mut self) -> Result<Element, XmlError> {
         let mut stack: Vec<Element> = Vec::new();
         let mut root: Option<Element> = None;
         loop {
-            let (namespace, event) = match self.reader.read_resolved_event() {
-                Ok((resolved, event)) => (owned_namespace(resolved), event),
+            self.check_deadline()?;
+            let event = match self.reader.read_event() {
+                Ok(event) => event,
                 Err(e) => {
                     let position = self.reader.error_position();
                     return Err(self.at(position, format!("The XML is malformed: {e}")));
@@ -149,60 +256,9 @@ impl Parser<'_, '_> {
                             self.limits.max_depth
                         )));
                     }
-                    let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
-                    let namespace = match namespace {
-                        Ok(ns) => ns,
-                        Err(prefix) => {
-                            return Err(self.here(format!(
-                                "The element prefix {prefix:?} of <{}> is not declared; \
-                                 declare it with xmlns:{prefix}=\"...\".",
-                                String::from_utf8_lossy(start.name().as_ref())
-                            )))
-                        }
-                    };
-                    let mut attributes = Vec::new();
-                    for attribute in start.attributes() {
-                        let attribute = attribute.map_err(|e| {
-                            self.here(format!("An attribute of <{name}> is malformed: {e}"))
-                        })?;
-                        let key = attribute.key;
-                        if key.as_namespace_binding().is_some() {
-                            continue;
-                        }
-                        let (resolved, local) = self.reader.resolver().resolve_attribute(key);
-                        let attr_namespace = match owned_namespace(resolved) {
-                            Ok(ns) => ns,
-                            Err(prefix) => {
-                                return Err(self.here(format!(
-                                    "The attribute prefix {prefix:?} on <{name}> is not \
-                                     declared; declare it with xmlns:{prefix}=\"...\"."
-                                )))
-                            }
-                        };
-                        let local = String::from_utf8_lossy(local.as_ref()).into_owned();
-                        let value = attribute
-                            .normalized_value(XmlVersion::Implicit1_0)
-                            .map_err(|e| {
-                                self.here(format!(
-                                    "The value of attribute {local:?} on <{name}> is not \
-                                     accepted: {e} (only &lt; &gt; &amp; &apos; &quot; and \
-                                     character references may be used)"
-                                ))
-                            })?
-                            .into_owned();
-                        attributes.push(Attribute {
-                            namespace: attr_namespace,
-                            name: local,
-                            value,
-                        });
-                    }
-                    let element = Element {
-                        namespace,
-                        name,
-                        attributes,
-                        children: Vec::new(),
-                    };
+                    let element = self.open_element(&start)?;
                     if empty {
+                        self.scopes.pop();
                         close(&mut stack, &mut root, element);
                     } else {
                         stack.push(element);
@@ -213,6 +269,7 @@ impl Parser<'_, '_> {
                     let element = stack
                         .pop()
                         .ok_or_else(|| self.here("The XML has an end tag without a start tag."))?;
+                    self.scopes.pop();
                     close(&mut stack, &mut root, element);
                 }
                 Event::Text(text) => {
@@ -283,6 +340,138 @@ impl Parser<'_, '_> {
         }
     }
 
+    /// Reads a start tag: declares its namespaces (within the caps), resolves its name and
+    /// its attributes' names.
+    fn open_element(&mut self, start: &BytesStart<'_>) -> Result<Element, XmlError> {
+        let qualified = String::from_utf8_lossy(start.name().as_ref()).into_owned();
+        let mut declarations: Vec<(String, String)> = Vec::new();
+        let mut plain: Vec<(String, String)> = Vec::new();
+        let mut seen: HashSet<Vec<u8>> = HashSet::new();
+        // quick-xml's own duplicate check compares each attribute with every earlier one;
+        // a set keeps it linear.
+        for (count, attribute) in start.attributes().with_checks(false).enumerate() {
+            if count >= self.limits.max_attributes_per_element {
+                return Err(self.here(format!(
+                    "The element <{qualified}> has more than {} attributes, the most accepted \
+                     on one element.",
+                    self.limits.max_attributes_per_element
+                )));
+            }
+            let attribute = attribute.map_err(|e| {
+                self.here(format!("An attribute of <{qualified}> is malformed: {e}"))
+            })?;
+            if !seen.insert(attribute.key.as_ref().to_vec()) {
+                return Err(self.here(format!(
+                    "The attribute {} appears twice on <{qualified}>.",
+                    String::from_utf8_lossy(attribute.key.as_ref())
+                )));
+            }
+            let key = String::from_utf8_lossy(attribute.key.as_ref()).into_owned();
+            let value = attribute
+                .normalized_value(XmlVersion::Implicit1_0)
+                .map_err(|e| {
+                    self.here(format!(
+                        "The value of attribute {key:?} on <{qualified}> is not accepted: {e} \
+                         (only &lt; &gt; &amp; &apos; &quot; and character references may be \
+                         used)"
+                    ))
+                })?
+                .into_owned();
+            let declared = if key == "xmlns" {
+                Some(String::new())
+            } else {
+                key.strip_prefix("xmlns:").map(str::to_string)
+            };
+            match declared {
+                Some(prefix) => {
+                    declarations.push((prefix, value));
+                    if declarations.len() > self.limits.max_namespaces_per_element {
+                        return Err(self.here(format!(
+                            "The element <{qualified}> declares more than {} namespaces, the \
+                             most accepted on one element; declare each namespace once, on \
+                             the root element.",
+                            self.limits.max_namespaces_per_element
+                        )));
+                    }
+                }
+                None => plain.push((key, value)),
+            }
+        }
+        self.check_declarations(&qualified, &declarations)?;
+        self.scopes.total += declarations.len();
+        self.scopes.push(declarations);
+
+        let (prefix, local) = split_name(&qualified);
+        let namespace = self.scopes.resolve(prefix).map_err(|()| {
+            let prefix = prefix.unwrap_or_default();
+            self.here(format!(
+                "The element prefix {prefix:?} of <{qualified}> is not declared; declare it \
+                 with xmlns:{prefix}=\"...\"."
+            ))
+        })?;
+        let name = local.to_string();
+        let mut attributes = Vec::with_capacity(plain.len());
+        for (key, value) in plain {
+            let (attr_prefix, attr_local) = split_name(&key);
+            // Unprefixed attributes are in no namespace, whatever the default one is.
+            let attr_namespace = match attr_prefix {
+                None => None,
+                Some(p) => self.scopes.resolve(Some(p)).map_err(|()| {
+                    self.here(format!(
+                        "The attribute prefix {p:?} on <{name}> is not declared; declare it \
+                         with xmlns:{p}=\"...\"."
+                    ))
+                })?,
+            };
+            attributes.push(Attribute {
+                namespace: attr_namespace,
+                name: attr_local.to_string(),
+                value,
+            });
+        }
+        Ok(Element {
+            namespace,
+            name,
+            attributes,
+            children: Vec::new(),
+        })
+    }
+
+    /// The namespace caps and the rules of Namespaces in XML 1.0 for declarations.
+    fn check_declarations(
+        &self,
+        element: &str,
+        declarations: &[(String, String)],
+    ) -> Result<(), XmlError> {
+        if self.scopes.total + declarations.len() > self.limits.max_namespaces {
+            return Err(self.here(format!(
+                "The XML document declares more than {} namespaces, the most accepted in one \
+                 document; declare each namespace once, on the root element.",
+                self.limits.max_namespaces
+            )));
+        }
+        for (prefix, uri) in declarations {
+            let problem = match prefix.as_str() {
+                "xmlns" => Some("the prefix xmlns cannot be declared".to_string()),
+                "xml" if uri != XML_NAMESPACE => Some(format!(
+                    "the prefix xml can only be bound to {XML_NAMESPACE}"
+                )),
+                "" | "xml" => None,
+                _ if uri.is_empty() => Some(format!(
+                    "xmlns:{prefix}=\"\" is not allowed (a prefix cannot be undeclared in XML \
+                     1.0)"
+                )),
+                _ => None,
+            };
+            if let Some(problem) = problem {
+                return Err(self.here(format!(
+                    "A namespace declaration on <{element}> is not accepted: {problem}."
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn push_text(&self, stack: &mut [Element], content: &str) -> Result<(), XmlError> {
         match stack.last_mut() {
             Some(parent) => {
@@ -296,15 +485,6 @@ impl Parser<'_, '_> {
             None if content.trim().is_empty() => Ok(()),
             None => Err(self.here("The XML document has text outside its root element.")),
         }
-    }
-}
-
-/// `Ok(namespace)` or `Err(prefix)` for an undeclared prefix.
-fn owned_namespace(resolved: ResolveResult<'_>) -> Result<Option<String>, String> {
-    match resolved {
-        ResolveResult::Unbound => Ok(None),
-        ResolveResult::Bound(ns) => Ok(Some(String::from_utf8_lossy(ns.as_ref()).into_owned())),
-        ResolveResult::Unknown(prefix) => Err(String::from_utf8_lossy(&prefix).into_owned()),
     }
 }
 
@@ -660,6 +840,7 @@ mod tests {
         let limits = Limits {
             max_bytes: 10,
             max_depth: 2,
+            ..Limits::default()
         };
         assert!(parse(b"<a>0123456789</a>", &limits)
             .unwrap_err()
@@ -668,12 +849,85 @@ mod tests {
         let limits = Limits {
             max_bytes: 1000,
             max_depth: 2,
+            ..Limits::default()
         };
         assert!(parse(b"<a><b/></a>", &limits).is_ok());
         assert!(parse(b"<a><b><c/></b></a>", &limits)
             .unwrap_err()
             .0
             .contains("deeper"));
+    }
+
+    /// `levels` nested elements, each declaring `per_element` namespaces.
+    fn namespace_bomb(levels: usize, per_element: usize) -> String {
+        let declarations: String = (0..per_element)
+            .map(|i| format!(" xmlns:p{i}=\"urn:bomb:{i}\""))
+            .collect();
+        let mut xml = String::from("<r:root xmlns:r=\"urn:r\">");
+        for _ in 0..levels {
+            xml.push_str(&format!("<r:e{declarations} r:a=\"1\">"));
+        }
+        for _ in 0..levels {
+            xml.push_str("</r:e>");
+        }
+        xml.push_str("</r:root>");
+        xml
+    }
+
+    #[test]
+    fn namespace_declarations_are_capped_per_element_and_per_document() {
+        let message = err(&namespace_bomb(1, MAX_NAMESPACES_PER_ELEMENT + 1));
+        assert!(
+            message.contains(&format!(
+                "more than {MAX_NAMESPACES_PER_ELEMENT} namespaces"
+            )),
+            "{message}"
+        );
+        assert!(parse(
+            namespace_bomb(1, MAX_NAMESPACES_PER_ELEMENT).as_bytes(),
+            &Limits::default()
+        )
+        .is_ok());
+        let levels = MAX_NAMESPACES / MAX_NAMESPACES_PER_ELEMENT + 1;
+        let message = err(&namespace_bomb(levels, MAX_NAMESPACES_PER_ELEMENT));
+        assert!(
+            message.contains(&format!("more than {MAX_NAMESPACES} namespaces")),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn scopes_nest_and_unwind() {
+        let root = ok(
+            r#"<a xmlns="urn:1" xmlns:p="urn:p"><b xmlns="urn:2" xmlns:p="urn:q"><p:c/></b><p:d xml:lang="en"/><e xmlns=""/></a>"#,
+        );
+        let b = root.child("urn:2", "b").unwrap();
+        assert!(b.child("urn:q", "c").is_some());
+        let d = root.child("urn:p", "d").unwrap();
+        assert_eq!(d.attr_ns(XML_NAMESPACE, "lang"), Some("en"));
+        assert!(root
+            .elements()
+            .any(|e| e.namespace.is_none() && e.name == "e"));
+        assert!(err("<a><b xmlns:p=\"urn:p\"/><p:c/></a>").contains("not declared"));
+        assert!(err("<a xmlns:p=\"\"/>").contains("cannot be undeclared"));
+        assert!(err("<a xmlns:xmlns=\"urn:x\"/>").contains("xmlns cannot be declared"));
+        assert!(err("<a b=\"1\" b=\"2\"/>").contains("appears twice"));
+    }
+
+    #[test]
+    fn attributes_are_capped_and_the_time_budget_holds() {
+        let attributes: String = (0..=MAX_ATTRIBUTES_PER_ELEMENT)
+            .map(|i| format!(" a{i}=\"\""))
+            .collect();
+        let message = err(&format!("<a{attributes}/>"));
+        assert!(message.contains("more than 256 attributes"), "{message}");
+        let no_time = Limits {
+            time_budget: Some(Duration::ZERO),
+            ..Limits::default()
+        };
+        std::thread::sleep(Duration::from_millis(2));
+        let message = parse(b"<a/>", &no_time).unwrap_err().0;
+        assert!(message.contains("limits.xml_parse_seconds"), "{message}");
     }
 
     #[test]
@@ -698,5 +952,79 @@ mod tests {
         let mut w = XmlWriter::new();
         w.start("a", &[("k", "<")]).leaf("b", &[], "&").end("a");
         assert!(w.finish().ends_with("<a k=\"&lt;\"><b>&amp;</b></a>"));
+    }
+
+    /// Small element trees with namespaces, attributes and text.
+    fn any_element() -> impl proptest::strategy::Strategy<Value = Element> {
+        use proptest::prelude::*;
+        let namespace = proptest::option::of(prop_oneof![
+            Just("urn:a".to_string()),
+            Just("http://www.opengis.net/wps/2.0".to_string()),
+            Just(XML_NAMESPACE.to_string()),
+        ]);
+        let attribute =
+            (namespace.clone(), "[a-z]{1,5}", "[ -~]{0,8}").prop_map(|(namespace, name, value)| {
+                Attribute {
+                    namespace: namespace.filter(|n| n != "http://www.opengis.net/wps/2.0"),
+                    name,
+                    value,
+                }
+            });
+        let element = move |children: BoxedStrategy<Vec<Node>>| {
+            (
+                namespace
+                    .clone()
+                    .prop_map(|n| n.filter(|n| n != XML_NAMESPACE)),
+                "[a-z]{1,6}",
+                proptest::collection::vec(attribute.clone(), 0..3),
+                children,
+            )
+                .prop_map(|(namespace, name, mut attributes, children)| {
+                    let mut seen = std::collections::HashSet::new();
+                    attributes.retain(|a| seen.insert((a.namespace.clone(), a.name.clone())));
+                    Element {
+                        namespace,
+                        name,
+                        attributes,
+                        children,
+                    }
+                })
+        };
+        let leaf = element(Just(Vec::new()).boxed());
+        leaf.prop_recursive(3, 16, 3, move |inner| {
+            let child = prop_oneof![
+                inner.prop_map(Node::Element),
+                "[a-z<>&]{1,6}".prop_map(Node::Text),
+            ];
+            let children = proptest::collection::vec(child, 0..3)
+                .prop_map(|mut nodes| {
+                    // Adjacent text nodes are one text node once parsed.
+                    nodes.dedup_by(|b, a| matches!((a, b), (Node::Text(_), Node::Text(_))));
+                    nodes
+                })
+                .boxed();
+            element(children)
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = parse(&bytes, &Limits::default());
+        }
+
+        #[test]
+        fn arbitrary_markup_never_panics(text in "[<>/=\"' a-z:&#;!\\[\\]?-]{0,128}") {
+            let _ = parse(text.as_bytes(), &Limits::default());
+        }
+
+        #[test]
+        fn written_elements_parse_back_the_same(element in any_element()) {
+            let xml = element.to_xml();
+            let parsed = parse(xml.as_bytes(), &Limits::default());
+            proptest::prop_assert_eq!(parsed, Ok(element), "{}", xml);
+        }
     }
 }

@@ -162,13 +162,18 @@ async fn server_with(catalog: Catalog, adjust: impl FnOnce(&mut ApiSettings)) ->
             .await
             .expect("the store opens"),
     );
-    let jobs = JobService::new(store.clone());
+    // The callback receivers of these tests listen on loopback.
+    let jobs = JobService::new(store.clone()).with_admission(ades::jobs::Admission {
+        references: ades::jobs::request::ReferencePolicy {
+            allow_private_urls: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    });
     let workspace = Workspace::new(dir.path());
     let mut settings = ApiSettings {
         max_body_bytes: 64 * 1024,
         sync_wait_limit: Duration::from_secs(20),
-        // The callback receivers of these tests listen on loopback.
-        allow_private_urls: true,
         ..ApiSettings::default()
     };
     adjust(&mut settings);
@@ -1498,7 +1503,7 @@ async fn json_01_the_core_resources_answer_application_json() {
     }
 }
 
-const ROUTES: [(&str, &str); 18] = [
+const ROUTES: [(&str, &str); 19] = [
     ("get", "/"),
     ("get", "/conformance"),
     ("get", "/api"),
@@ -1517,6 +1522,7 @@ const ROUTES: [(&str, &str); 18] = [
     ("get", "/jobs/{jobID}/results/{outputID}"),
     ("get", "/jobs/{jobID}/outputs/{path}"),
     ("get", "/jobs/{jobID}/logs"),
+    ("get", "/jobs/{jobID}/callbacks"),
 ];
 
 #[tokio::test]

@@ -8,6 +8,7 @@ mod cli;
 mod conformance;
 mod deploy;
 mod fault;
+mod hostile;
 mod jobs_cli;
 mod owslib;
 mod queue;

@@ -18,7 +18,7 @@ use crate::domain::{
     ExecuteRequest, InputDescription, InputKind, InputValue, OutputRequest, Process, ResponseMode,
     TransmissionMode,
 };
-use crate::jobs::request::{check_request, ProblemKind, RequestProblem};
+use crate::jobs::request::{ProblemKind, RequestProblem};
 use crate::wps::request::{Kvp, RequestBody};
 use crate::wps::xml::{Element, Node};
 use axum::response::Response;
@@ -141,7 +141,7 @@ pub(crate) async fn execute(app: &AppState, base: &BaseUrl, body: &RequestBody) 
         Ok(built) => built,
         Err(error) => return error.into_response(),
     };
-    if let Err(problems) = check_request(&process, &request) {
+    if let Err(problems) = app.jobs.check_request(&process, &request) {
         return problems_error(&problems).into_response();
     }
     let job = match app.jobs.submit(&process, request).await {

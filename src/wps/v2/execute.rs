@@ -24,7 +24,7 @@ use crate::domain::{
     ExecuteRequest, InputKind, InputValue, JobControlOption, JobStatus, OutputRequest, OutputValue,
     Process, ResponseMode, TransmissionMode,
 };
-use crate::jobs::request::{check_request, ProblemKind, RequestProblem};
+use crate::jobs::request::{ProblemKind, RequestProblem};
 use crate::wps::exception::{WpsException, OWS2};
 use crate::wps::request::WPS2;
 use crate::wps::xml::Element;
@@ -61,7 +61,7 @@ pub(super) async fn execute(
     let process = find_process(app, &identifier).await?;
     let run_async = choose_mode(&process, root.attr("mode"))?;
     let request = read_request(&process, root)?;
-    if let Err(problems) = check_request(&process, &request) {
+    if let Err(problems) = app.jobs.check_request(&process, &request) {
         return Err(problems_exception(&problems));
     }
     if request.response == ResponseMode::Raw {
