@@ -92,6 +92,9 @@ pub struct AuthSection {
     /// Bearer token that deploy, replace and undeploy (OGC API Part 2, WPS-T) require;
     /// empty = those operations are refused. A secret: never printed.
     pub admin_token: String,
+    /// A file holding the admin token (read at start-up, trailing newline dropped): keeps it
+    /// out of the process list and the environment.
+    pub admin_token_file: String,
 }
 
 /// Image registries: credentials, plain-HTTP ones, and the ones watched for Seed images.
@@ -135,6 +138,13 @@ pub struct ServerSettings {
     pub sync_wait_seconds: u64,
     /// Time running jobs get to finish on shutdown (SIGTERM), seconds.
     pub shutdown_grace_seconds: u64,
+    /// Reverse proxies (addresses or networks, `10.0.0.0/8`) whose `X-Forwarded-Proto`,
+    /// `X-Forwarded-Host` and `X-Forwarded-For` are believed; from anyone else they are
+    /// ignored. Empty: no one's.
+    pub trusted_proxies: Vec<String>,
+    /// Browser origins (`https://app.example.org`) allowed to call the server, with
+    /// credentials; `*` allows any origin without credentials; empty: none.
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -142,6 +152,9 @@ pub struct ServerSettings {
 pub struct DatabaseSettings {
     /// `sqlite://path` (default: `<data_dir>/ades.db`).
     pub url: String,
+    /// A file holding the password of `url`'s user (PostgreSQL), put into the URL at
+    /// start-up, so the password is neither in the configuration nor in the environment.
+    pub password_file: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -330,6 +343,8 @@ impl Default for ServerSettings {
             max_body_bytes: 64 * 1024 * 1024,
             sync_wait_seconds: 3600,
             shutdown_grace_seconds: 30,
+            trusted_proxies: Vec::new(),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -415,6 +430,7 @@ impl fmt::Debug for AuthSection {
         };
         f.debug_struct("AuthSection")
             .field("admin_token", &shown)
+            .field("admin_token_file", &self.admin_token_file)
             .finish()
     }
 }
@@ -433,8 +449,38 @@ impl fmt::Debug for DatabaseSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DatabaseSettings")
             .field("url", &redact_url_password(&self.url))
+            .field("password_file", &self.password_file)
             .finish()
     }
+}
+
+/// The content of the secret file at `path` (setting `key`), without trailing line breaks.
+fn read_secret(path: &str, key: &str) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("{key}: cannot read {path}: {e}")))?;
+    let secret = text.trim_end_matches(['\n', '\r']).to_string();
+    if secret.is_empty() {
+        return Err(ConfigError(format!("{key}: {path} is empty")));
+    }
+    Ok(secret)
+}
+
+/// `url` with its user's password set to `password` (percent-encoded as needed).
+fn with_password(url: &str, password: &str) -> Result<String, ConfigError> {
+    let refused = |why: &str| {
+        ConfigError(format!(
+            "database.password_file needs database.url to be a postgres:// URL with a user \
+             (postgres://ades@db:5432/ades); {why}"
+        ))
+    };
+    let mut parsed = url::Url::parse(url).map_err(|_| refused("it is not a URL"))?;
+    if !matches!(parsed.scheme(), "postgres" | "postgresql") || parsed.username().is_empty() {
+        return Err(refused("it names no user"));
+    }
+    parsed
+        .set_password(Some(password))
+        .map_err(|_| refused("it cannot take a password"))?;
+    Ok(parsed.to_string())
 }
 
 /// `postgres://user:secret@host/db` -> `postgres://user:<hidden>@host/db`.
@@ -460,6 +506,7 @@ pub struct Overrides {
     pub workers: Option<usize>,
     pub images: Vec<String>,
     pub admin_token: Option<String>,
+    pub admin_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -505,6 +552,8 @@ impl Settings {
                 .with_list_parse_key("catalog.images")
                 .with_list_parse_key("registries.insecure")
                 .with_list_parse_key("registries.watch")
+                .with_list_parse_key("server.trusted_proxies")
+                .with_list_parse_key("server.cors_origins")
                 .source(Some(ades_env)),
         );
         let mut settings: Settings =
@@ -529,6 +578,10 @@ impl Settings {
         if let Some(token) = &overrides.admin_token {
             settings.auth.admin_token = token.clone();
         }
+        if let Some(file) = &overrides.admin_token_file {
+            settings.auth.admin_token_file = file.display().to_string();
+        }
+        settings.read_secret_files()?;
         settings
             .catalog
             .images
@@ -538,7 +591,30 @@ impl Settings {
     }
 
     /// Rejects values that cannot work, saying which key to change.
+    /// Reads the secrets kept in files (`auth.admin_token_file`, `database.password_file`).
+    fn read_secret_files(&mut self) -> Result<(), ConfigError> {
+        if !self.auth.admin_token_file.is_empty() {
+            if !self.auth.admin_token.is_empty() {
+                return Err(ConfigError(
+                    "both an admin token and auth.admin_token_file (--admin-token-file) are \
+                     given; keep one"
+                        .to_string(),
+                ));
+            }
+            self.auth.admin_token =
+                read_secret(&self.auth.admin_token_file, "auth.admin_token_file")?;
+        }
+        if !self.database.password_file.is_empty() {
+            let password = read_secret(&self.database.password_file, "database.password_file")?;
+            self.database.url = with_password(&self.database.url, &password)?;
+        }
+        Ok(())
+    }
+
     fn check(&self) -> Result<(), ConfigError> {
+        crate::http::proxies::TrustedProxies::parse(&self.server.trusted_proxies)
+            .map_err(ConfigError)?;
+        crate::http::cors::layer(&self.server.cors_origins).map_err(ConfigError)?;
         if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
             return Err(ConfigError(format!(
                 "server.bind {:?} is not an address and port like 127.0.0.1:8080",
@@ -712,6 +788,81 @@ mod tests {
         assert!(!s.to_redacted_toml().contains("t0ken-value"));
         assert!(!format!("{s:?}").contains("t0ken-value"));
         assert!(!format!("{s:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn secrets_can_come_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "from-a-file\n").unwrap();
+        let password = dir.path().join("password");
+        std::fs::write(&password, "p@ss/word\n").unwrap();
+        let s = Settings::load_from(
+            None,
+            &env(&[
+                ("ADES__DATABASE__URL", "postgres://ades@db:5432/ades"),
+                ("ADES__DATABASE__PASSWORD_FILE", password.to_str().unwrap()),
+            ]),
+            &Overrides {
+                admin_token_file: Some(token.clone()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(s.auth.admin_token, "from-a-file");
+        assert_eq!(s.database.url, "postgres://ades:p%40ss%2Fword@db:5432/ades");
+        assert!(!s.to_redacted_toml().contains("from-a-file"));
+        assert!(!format!("{s:?}").contains("ss%2Fword"));
+
+        let both = Settings::load_from(
+            None,
+            &env(&[("ADES__AUTH__ADMIN_TOKEN", "x")]),
+            &Overrides {
+                admin_token_file: Some(token),
+                ..Overrides::default()
+            },
+        )
+        .unwrap_err();
+        assert!(both.to_string().contains("keep one"), "{both}");
+        let missing = Settings::load_from(
+            None,
+            &env(&[("ADES__AUTH__ADMIN_TOKEN_FILE", "/nonexistent/token")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(
+            missing.to_string().contains("/nonexistent/token"),
+            "{missing}"
+        );
+        let sqlite = Settings::load_from(
+            None,
+            &env(&[("ADES__DATABASE__PASSWORD_FILE", password.to_str().unwrap())]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(sqlite.to_string().contains("postgres://"), "{sqlite}");
+    }
+
+    #[test]
+    fn proxies_and_origins_are_checked() {
+        let bad = Settings::load_from(
+            None,
+            &env(&[("ADES__SERVER__TRUSTED_PROXIES", "10.0.0.0/8,proxy.local")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(bad.to_string().contains("proxy.local"), "{bad}");
+        let s = Settings::load_from(
+            None,
+            &env(&[
+                ("ADES__SERVER__TRUSTED_PROXIES", "10.0.0.0/8,127.0.0.1"),
+                ("ADES__SERVER__CORS_ORIGINS", "https://a.example.org"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(s.server.trusted_proxies, ["10.0.0.0/8", "127.0.0.1"]);
+        assert_eq!(s.server.cors_origins, ["https://a.example.org"]);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! durably; `queue` runs them on `runner` (containers) with `workspace` (files);
 //! `execution` runs one Seed job end to end; `api` is the OGC API façade; `images` talks to
 //! the engine about images; `outbound` is the one way out (the address guard every URL
-//! the server fetches or calls goes through); `limits` bounds what one request may cost;
+//! the server fetches or calls goes through); `limits` bounds what one request may cost; `http` is
+//! what every façade shares about a request (trusted proxies, CORS);
 //! `cli` is the command line; `config` and `startup` build the
 //! server.
 
@@ -17,6 +18,7 @@ pub mod deploy;
 pub mod domain;
 pub mod error;
 pub mod execution;
+pub mod http;
 pub mod images;
 pub mod jobs;
 pub mod limits;

@@ -64,6 +64,9 @@ impl Application {
                 "ades worker runs jobs only, but queue.workers is 0: set --workers N (N >= 1)"
             );
         }
+        if let Some(problem) = crate::outbound::proxy_problem(settings.queue.allow_private_urls) {
+            anyhow::bail!("{problem}");
+        }
         std::fs::create_dir_all(&settings.data_dir).with_context(|| {
             format!(
                 "cannot create the data directory {} (set data_dir, --data-dir or ADES__DATA_DIR)",
@@ -166,6 +169,11 @@ impl Application {
             admin_token: (!settings.auth.admin_token.is_empty())
                 .then(|| settings.auth.admin_token.clone()),
             limits: request_limits(&settings),
+            trusted_proxies: crate::http::proxies::TrustedProxies::parse(
+                &settings.server.trusted_proxies,
+            )
+            .map_err(anyhow::Error::msg)?,
+            cors_origins: settings.server.cors_origins.clone(),
         };
         let renderer = api::OgcCallbackRenderer {
             workspace: workspace.clone(),

@@ -7,14 +7,20 @@ use axum::http::{header, HeaderMap};
 use std::convert::Infallible;
 
 /// The service's base URL without a trailing slash (`https://ades.example.org/ogc`):
-/// `public_url` when configured, else the scheme and host the client used (honouring
-/// `X-Forwarded-Proto` and `X-Forwarded-Host` from a reverse proxy).
+/// `public_url` when configured, else the scheme and host the client used: `Host`, and
+/// `X-Forwarded-Proto` and `X-Forwarded-Host` only from a trusted proxy
+/// ([`crate::http::proxies`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BaseUrl(pub String);
 
 impl BaseUrl {
-    /// Builds the base from the configured public URL or the request headers.
-    pub fn from_headers(public_url: Option<&str>, headers: &HeaderMap) -> BaseUrl {
+    /// Builds the base from the configured public URL or the request headers, believing
+    /// the forwarded ones only when `forwarded_trusted` (the peer is a trusted proxy).
+    pub fn from_headers(
+        public_url: Option<&str>,
+        headers: &HeaderMap,
+        forwarded_trusted: bool,
+    ) -> BaseUrl {
         if let Some(url) = public_url {
             return BaseUrl(url.trim_end_matches('/').to_string());
         }
@@ -26,11 +32,12 @@ impl BaseUrl {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        let scheme = match first("x-forwarded-proto").as_deref() {
+        let forwarded = |name: &str| first(name).filter(|_| forwarded_trusted);
+        let scheme = match forwarded("x-forwarded-proto").as_deref() {
             Some(p) if p.eq_ignore_ascii_case("https") => "https",
             _ => "http",
         };
-        let host = first("x-forwarded-host")
+        let host = forwarded("x-forwarded-host")
             .or_else(|| first(header::HOST.as_str()))
             .filter(|h| is_plausible_host(h))
             .unwrap_or_else(|| "localhost".to_string());
@@ -96,9 +103,14 @@ impl FromRequestParts<AppState> for BaseUrl {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
         Ok(BaseUrl::from_headers(
             state.settings.public_url.as_deref(),
             &parts.headers,
+            state.settings.trusted_proxies.believes(peer),
         ))
     }
 }
@@ -121,25 +133,26 @@ mod tests {
         let base = BaseUrl::from_headers(
             Some("https://ades.example.org/ogc/"),
             &headers(&[("host", "internal:8080")]),
+            true,
         );
         assert_eq!(base.0, "https://ades.example.org/ogc");
         assert_eq!(base.job("x"), "https://ades.example.org/ogc/jobs/x");
     }
 
     #[test]
-    fn forwarded_headers_are_honoured() {
-        let base = BaseUrl::from_headers(
-            None,
-            &headers(&[
-                ("host", "internal:8080"),
-                ("x-forwarded-proto", "https"),
-                ("x-forwarded-host", "ades.example.org, proxy2"),
-            ]),
-        );
+    fn forwarded_headers_are_honoured_from_trusted_proxies_only() {
+        let forwarded = headers(&[
+            ("host", "internal:8080"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "ades.example.org, proxy2"),
+        ]);
+        let base = BaseUrl::from_headers(None, &forwarded, true);
         assert_eq!(base.0, "https://ades.example.org");
-        let base = BaseUrl::from_headers(None, &headers(&[("host", "127.0.0.1:3000")]));
+        let base = BaseUrl::from_headers(None, &forwarded, false);
+        assert_eq!(base.0, "http://internal:8080");
+        let base = BaseUrl::from_headers(None, &headers(&[("host", "127.0.0.1:3000")]), false);
         assert_eq!(base.0, "http://127.0.0.1:3000");
-        let base = BaseUrl::from_headers(None, &headers(&[("host", "evil\"><x")]));
+        let base = BaseUrl::from_headers(None, &headers(&[("host", "evil\"><x")]), false);
         assert_eq!(base.0, "http://localhost");
     }
 

@@ -48,7 +48,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::cors::CorsLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -79,6 +78,11 @@ pub struct ApiSettings {
     pub admin_token: Option<String>,
     /// What one request may cost (body sizes, XML parsing, requests per client).
     pub limits: RequestLimits,
+    /// Proxies whose `X-Forwarded-*` headers are believed (`server.trusted_proxies`).
+    pub trusted_proxies: crate::http::proxies::TrustedProxies,
+    /// Browser origins allowed to call the server (`server.cors_origins`; checked when the
+    /// settings load).
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ApiSettings {
@@ -90,6 +94,8 @@ impl Default for ApiSettings {
             sync_wait_limit: Duration::from_secs(3600),
             admin_token: None,
             limits: RequestLimits::default(),
+            trusted_proxies: Default::default(),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -140,6 +146,7 @@ impl AppState {
 /// The whole HTTP application.
 pub fn router(state: ApiState) -> axum::Router {
     let max_body_bytes = state.settings.max_body_bytes;
+    let cors_origins = state.settings.cors_origins.clone();
     let limits = state.settings.limits;
     // Each kind of body has its own cap, never above the general one.
     let json_limit = DefaultBodyLimit::max(state.settings.json_body_limit());
@@ -197,13 +204,12 @@ pub fn router(state: ApiState) -> axum::Router {
         ))
         .with_state(app);
 
-    let cors = CorsLayer::permissive().expose_headers([
-        header::LOCATION,
-        header::LINK,
-        header::CONTENT_RANGE,
-        header::RETRY_AFTER,
-        header::HeaderName::from_static("preference-applied"),
-    ]);
+    // The origins were checked when the settings loaded; an invalid list allows none.
+    let cors = crate::http::cors::layer(&cors_origins).unwrap_or(None);
+    let routes = match cors {
+        Some(cors) => routes.layer(cors),
+        None => routes,
+    };
     routes.layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -223,7 +229,6 @@ pub fn router(state: ApiState) -> axum::Router {
                 }),
             )
             .layer(PropagateRequestIdLayer::x_request_id())
-            .layer(cors)
             .layer(axum::middleware::from_fn(json_exceptions))
             .layer(CatchPanicLayer::custom(panic_response))
             .layer(DefaultBodyLimit::max(max_body_bytes)),
@@ -255,10 +260,15 @@ async fn limit_expensive_requests(
     request: Request,
     next: Next,
 ) -> Response {
+    // Behind a trusted proxy the client is the address it forwards, not the proxy.
     let client = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip());
+        .map(|info| {
+            app.settings
+                .trusted_proxies
+                .client_address(info.0.ip(), request.headers())
+        });
     let (Some(client), true) = (
         client,
         is_expensive(
@@ -272,7 +282,10 @@ async fn limit_expensive_requests(
     let Some(slot) = app.clients().try_acquire(client) else {
         let max = app.clients().max();
         let text = format!(
-            "This client already has {max} expensive requests (execute, deploy, WPS POST) in              flight, the most one client address may have at once (limits.client_requests_in_flight);              wait for one to finish, or run jobs asynchronously and poll them."
+            "This client already has {max} expensive requests (execute, deploy, WPS POST) in \
+             flight, the most one client address may have at once \
+             (limits.client_requests_in_flight); wait for one to finish, or run jobs \
+             asynchronously and poll them."
         );
         let retry_after = HeaderValue::from(crate::limits::CLIENT_BUSY_RETRY_AFTER);
         if request.uri().path().trim_matches('/') == "wps" {

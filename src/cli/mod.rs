@@ -68,9 +68,13 @@ struct ServeArgs {
     #[arg(long = "image", value_name = "IMAGE")]
     images: Vec<String>,
     /// Bearer token that deploy, replace and undeploy require (also ADES__AUTH__ADMIN_TOKEN);
-    /// without one those operations are refused.
-    #[arg(long, value_name = "TOKEN")]
+    /// without one those operations are refused. Visible in the process list: prefer
+    /// --admin-token-file.
+    #[arg(long, value_name = "TOKEN", conflicts_with = "admin_token_file")]
     admin_token: Option<String>,
+    /// A file holding the admin token (also auth.admin_token_file).
+    #[arg(long, value_name = "PATH")]
+    admin_token_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -15,11 +15,18 @@ fn serve_settings(args: &ServeArgs) -> Result<Settings, ConfigError> {
         },
         images: args.images.clone(),
         admin_token: args.admin_token.clone(),
+        admin_token_file: args.admin_token_file.clone(),
         ..Overrides::default()
     })
 }
 
 pub async fn serve(args: ServeArgs) -> u8 {
+    if args.admin_token.is_some() {
+        print::warning(
+            "--admin-token shows in the process list (ps) of everyone on this host; prefer \
+             --admin-token-file or the ADES__AUTH__ADMIN_TOKEN variable",
+        );
+    }
     run(serve_settings(&args), Role::Server).await
 }
 

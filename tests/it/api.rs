@@ -2259,11 +2259,15 @@ async fn health_reports_the_database_engine_and_processes() {
 
 #[tokio::test]
 async fn http_cors_exposes_location_and_head_works() {
-    let srv = server().await;
+    let allowed = "https://app.example.org";
+    let srv = server_with(Catalog::from_processes(test_processes()), |s| {
+        s.cors_origins = vec![allowed.to_string()]
+    })
+    .await;
     let response = srv
         .client
         .get(srv.url("/processes"))
-        .header("Origin", "https://app.example.org")
+        .header("Origin", allowed)
         .send()
         .await
         .unwrap();
@@ -2272,6 +2276,32 @@ async fn http_cors_exposes_location_and_head_works() {
         .unwrap()
         .to_ascii_lowercase();
     assert!(exposed.contains("location"), "{exposed}");
+    assert_eq!(response.headers()["access-control-allow-origin"], allowed);
+    assert_eq!(
+        response.headers()["access-control-allow-credentials"],
+        "true"
+    );
+    // Another origin gets no CORS answer; nor does any by default.
+    let other = srv
+        .client
+        .get(srv.url("/processes"))
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    let default = server().await;
+    let response = default
+        .client
+        .get(default.url("/processes"))
+        .header("Origin", allowed)
+        .send()
+        .await
+        .unwrap();
+    assert!(response
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
     let head = srv
         .client
         .head(srv.url("/processes/echo"))

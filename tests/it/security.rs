@@ -188,3 +188,62 @@ async fn inward_callbacks_need_the_operators_consent() {
     }
     app.stop().await;
 }
+
+/// `X-Forwarded-*` came from anyone: links and `Location` pointed where the client said.
+#[tokio::test(flavor = "multi_thread")]
+async fn forwarded_headers_are_believed_from_trusted_proxies_only() {
+    let location_of = |app: &TestApp| {
+        let client = app.client.clone();
+        let url = app.url("/processes/ades-it-shell/execution");
+        async move {
+            let response = client
+                .post(url)
+                .header("Prefer", "respond-async")
+                .header("X-Forwarded-Proto", "https")
+                .header("X-Forwarded-Host", "evil.example")
+                .json(&json!({"inputs": {"SCRIPT": "true"}}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 201);
+            response.headers()["location"].to_str().unwrap().to_string()
+        }
+    };
+    shell_job_image();
+    let untrusting = spawn_app().await;
+    let location = location_of(&untrusting).await;
+    assert!(
+        location.starts_with(&untrusting.address),
+        "the test client is no trusted proxy: {location}"
+    );
+    untrusting.stop().await;
+
+    let behind_proxy =
+        spawn_app_with(|s| s.server.trusted_proxies = vec!["127.0.0.1".into()]).await;
+    let location = location_of(&behind_proxy).await;
+    assert!(
+        location.starts_with("https://evil.example/jobs/"),
+        "a trusted proxy says where clients connected: {location}"
+    );
+    behind_proxy.stop().await;
+}
+
+/// With `HTTPS_PROXY` set the address guard checked nothing (the proxy resolves and
+/// connects); the server now refuses to start so.
+#[test]
+fn a_proxy_that_would_bypass_the_guard_is_refused_at_start_up() {
+    let data = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ades"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .env("HTTPS_PROXY", "http://127.0.0.1:3128")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_ne!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("HTTPS_PROXY") && stderr.contains("allow_private_urls"),
+        "{stderr}"
+    );
+}
