@@ -690,3 +690,83 @@ async fn the_official_templates_adapted_to_echo_get_valid_answers() {
     assert_eq!(unknown.exception().0, "NoSuchJob");
     app.stop().await;
 }
+
+/// A server without processes: WPS 2.0 and 1.0.0 GetCapabilities still answer the service
+/// metadata, with an empty `wps:Contents` / `wps:ProcessOfferings`. Both schemas require at
+/// least one process there (`ProcessSummary`, `Process`: no `minOccurs="0"`), so that is
+/// the one schema error these documents may have (README, WPS section).
+#[tokio::test(flavor = "multi_thread")]
+async fn capabilities_without_processes_deviate_only_by_the_empty_process_list() {
+    use crate::xsd::schema_errors;
+    let app = crate::app::spawn_app_with(|settings| {
+        settings.catalog.discover_local_images = false;
+        settings.catalog.images.clear();
+    })
+    .await;
+    let (_, processes) = {
+        let response = app.client.get(app.url("/processes")).send().await.unwrap();
+        (
+            response.status(),
+            response.json::<serde_json::Value>().await.unwrap(),
+        )
+    };
+    assert_eq!(processes["processes"], serde_json::json!([]));
+
+    for query in [
+        "service=WPS&request=GetCapabilities&version=2.0.0",
+        "service=WPS&request=GetCapabilities&AcceptVersions=2.0.0",
+    ] {
+        let answer = get(&app, query).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        assert!(
+            answer.body.contains("<wps:Contents></wps:Contents>"),
+            "{}",
+            answer.body
+        );
+        assert_eq!(
+            schema_errors(&answer.body, Schema::Wps2),
+            [format!(
+                "Element '{{{WPS}}}Contents': Missing child element(s). Expected is ( \
+                 {{{WPS}}}ProcessSummary )."
+            )],
+            "{}",
+            answer.body
+        );
+    }
+
+    let wps1 = "http://www.opengis.net/wps/1.0.0";
+    let answer = get(
+        &app,
+        "service=WPS&request=GetCapabilities&AcceptVersions=1.0.0",
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(
+        schema_errors(&answer.body, Schema::Wps1),
+        [format!(
+            "Element '{{{wps1}}}ProcessOfferings': Missing child element(s). Expected is ( \
+             {{{wps1}}}Process )."
+        )],
+        "{}",
+        answer.body
+    );
+    // DescribeProcess ALL has nothing to describe, and an empty `wps:ProcessDescriptions` is
+    // invalid: it is a valid exception report instead.
+    let answer = get(
+        &app,
+        "service=WPS&version=1.0.0&request=DescribeProcess&identifier=ALL",
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    assert_valid_xml(&answer.body, Schema::Ows11Exception);
+    assert!(
+        answer
+            .body
+            .contains("exceptionCode=\"InvalidParameterValue\"")
+            && answer.body.contains("locator=\"identifier\"")
+            && answer.body.contains("offers no processes"),
+        "{}",
+        answer.body
+    );
+    app.stop().await;
+}

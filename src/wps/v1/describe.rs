@@ -50,6 +50,15 @@ pub(crate) async fn describe_process(app: &AppState, body: &RequestBody) -> Resp
     }
     let processes: Vec<Arc<Process>> = if identifiers.iter().any(|i| i == "ALL") {
         let mut all = app.catalog.list();
+        if all.is_empty() {
+            // `wps:ProcessDescriptions` must hold at least one description.
+            return exception(
+                "InvalidParameterValue",
+                Some("identifier"),
+                "This server offers no processes yet: there is nothing to describe. Publish \
+                 a Seed image (or deploy one), then ask again.",
+            );
+        }
         all.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
         all
     } else {
