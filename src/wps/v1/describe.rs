@@ -5,7 +5,10 @@
 
 use super::capabilities::write_brief;
 use super::writer::XmlWriter;
-use super::{exception, start_document, xml_response, LOG_OUTPUT, UNBOUNDED_MAX_OCCURS};
+use super::{
+    exception, start_document, xml_response, LOG_ABSTRACT, LOG_MEDIA_TYPE, LOG_OUTPUT, LOG_TITLE,
+    UNBOUNDED_MAX_OCCURS,
+};
 use crate::api::AppState;
 use crate::domain::{
     InputDescription, InputKind, OutputDescription, OutputKind, Process, ProcessId,
@@ -123,17 +126,9 @@ pub(crate) fn process_descriptions(processes: &[Arc<Process>], max_body_bytes: u
         }
         if process.outputs.is_empty() {
             w.start("Output", &[]);
-            write_description(
-                &mut w,
-                LOG_OUTPUT,
-                "Job log",
-                Some(
-                    "This process declares no outputs: its job log (the container's stdout \
-                     and stderr), by reference.",
-                ),
-            );
+            write_description(&mut w, LOG_OUTPUT, LOG_TITLE, Some(LOG_ABSTRACT));
             w.start("ComplexOutput", &[]);
-            write_formats(&mut w, &["text/plain"]);
+            write_formats(&mut w, &[LOG_MEDIA_TYPE]);
             w.end().end();
         }
         w.end();
