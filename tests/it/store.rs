@@ -3,7 +3,7 @@
 //! `contract` holds the rules every [`JobStore`] keeps, written against `Arc<dyn JobStore>`
 //! so each backend runs the same functions: `contract_tests!` turns them into tests for one
 //! backend (SQLite and PostgreSQL below). Backend-specific tests (reopening a file, corrupt
-//! rows, the insert-rate measurement) follow.
+//! rows) follow; the insert rate is measured by `benches/sqlite_insert.rs`.
 //!
 //! The PostgreSQL tests need a server: `ADES_TEST_POSTGRES_URL` names a database on it
 //! (e.g. `postgres://ades:ades@127.0.0.1:5432/postgres`) as a role allowed to create
@@ -17,7 +17,6 @@ use ades::store::sqlite::SqliteStore;
 use ades::store::{JobStore, ProcessStore, StoreError};
 use sqlx::Connection;
 use std::sync::Arc;
-use std::time::Instant;
 use tempfile::TempDir;
 
 /// Runs each named `contract` function as a test against the store each backend's `open`
@@ -1732,36 +1731,6 @@ async fn sqlite_a_bad_location_is_a_database_error() {
         .await
         .unwrap_err();
     assert!(matches!(error, StoreError::Database(_)), "{error:?}");
-}
-
-/// A measurement, printed (`--nocapture`) not asserted: one committed transaction per job.
-#[tokio::test]
-async fn sqlite_insert_rate() {
-    const JOBS: usize = 2_000;
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::connect(dir.path().join("rate.db").to_str().unwrap())
-        .await
-        .unwrap();
-    let process_id = ProcessId::parse("io-demo").unwrap();
-    let started = Instant::now();
-    for _ in 0..JOBS {
-        let new = ades::store::NewJob {
-            id: ades::domain::JobId::new(),
-            process_id: process_id.clone(),
-            request: Default::default(),
-            priority: 0,
-        };
-        store
-            .insert_job(new, time::OffsetDateTime::now_utc())
-            .await
-            .unwrap();
-    }
-    let elapsed = started.elapsed();
-    println!(
-        "sqlite insert rate: {JOBS} jobs in {:.3} s = {:.0} jobs/s",
-        elapsed.as_secs_f64(),
-        JOBS as f64 / elapsed.as_secs_f64()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
