@@ -770,3 +770,92 @@ async fn capabilities_without_processes_deviate_only_by_the_empty_process_list()
     );
     app.stop().await;
 }
+
+/// A process whose manifest declares no outputs (the `timeout` example): WPS 2.0 needs one
+/// `wps:Output` in its description and one in a `wps:Result`, so it offers its job log as
+/// `JOB_LOG`, alike in DescribeProcess, sync and async results, and a raw answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_process_without_outputs_offers_its_job_log_alike_everywhere() {
+    example_image("timeout");
+    let app = spawn_app().await;
+    let offerings = get(
+        &app,
+        "service=WPS&version=2.0.0&request=DescribeProcess&identifier=timeout",
+    )
+    .await
+    .document();
+    let process = offerings
+        .child(WPS, "ProcessOffering")
+        .and_then(|o| o.child(WPS, "Process"))
+        .expect("wps:Process");
+    let outputs: Vec<&Element> = process.children_named(WPS, "Output").collect();
+    assert_eq!(outputs.len(), 1);
+    assert_eq!(
+        outputs[0].child(OWS, "Identifier").unwrap().text(),
+        "JOB_LOG"
+    );
+    let format = outputs[0]
+        .child(WPS, "ComplexData")
+        .and_then(|c| c.child(WPS, "Format"))
+        .expect("wps:Format");
+    let media_type = format.attr("mimeType").unwrap().to_string();
+    assert_eq!(media_type, "text/plain");
+
+    let sleep = literal("SLEEP_SECONDS", "0");
+    let check_result = |result: &Element| {
+        let outputs: Vec<&Element> = result.children_named(WPS, "Output").collect();
+        assert_eq!(outputs.len(), 1, "{}", result.to_xml());
+        assert_eq!(outputs[0].attr("id"), Some("JOB_LOG"));
+        let reference = outputs[0].child(WPS, "Reference").expect("wps:Reference");
+        assert_eq!(reference.attr("mimeType"), Some(media_type.as_str()));
+        reference.attr_ns(XLINK, "href").unwrap().to_string()
+    };
+    // Sync documents, with and without naming the output.
+    for outputs in ["", &output("JOB_LOG", "reference")] {
+        let result = post(
+            &app,
+            &execute_xml("timeout", "sync", "document", &sleep, outputs),
+        )
+        .await
+        .document();
+        let href = check_result(&result);
+        assert!(href.ends_with("/logs"), "{href}");
+        let log = app.client.get(&href).send().await.unwrap();
+        assert_eq!(log.status(), StatusCode::OK);
+    }
+    // Async, then GetResult.
+    let accepted = post(
+        &app,
+        &execute_xml("timeout", "async", "document", &sleep, ""),
+    )
+    .await
+    .document();
+    let job_id = text_of(&accepted, &["JobID"]);
+    assert_eq!(poll_until_final(&app, &job_id).await, "Succeeded");
+    let result = get(
+        &app,
+        &format!("service=WPS&version=2.0.0&request=GetResult&jobId={job_id}"),
+    )
+    .await
+    .document();
+    assert!(check_result(&result).contains(&job_id));
+    // Raw: the log itself.
+    let raw = post(
+        &app,
+        &execute_xml(
+            "timeout",
+            "sync",
+            "raw",
+            &sleep,
+            &output("JOB_LOG", "value"),
+        ),
+    )
+    .await;
+    assert_eq!(raw.status, StatusCode::OK, "{}", raw.body);
+    assert!(
+        raw.content_type.starts_with(&media_type),
+        "{}",
+        raw.content_type
+    );
+    app.stop().await;
+}

@@ -46,15 +46,7 @@ pub(crate) const WPS_NS: &str = "http://www.opengis.net/wps/1.0.0";
 pub(crate) const OWS_NS: &str = "http://www.opengis.net/ows/1.1";
 pub(crate) const XLINK_NS: &str = "http://www.w3.org/1999/xlink";
 pub(crate) const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
-/// The output describing the job log of a process that declares no outputs.
-pub(crate) const LOG_OUTPUT: &str = "JOB_LOG";
-/// The title of [`LOG_OUTPUT`], in descriptions and responses alike.
-pub(crate) const LOG_TITLE: &str = "Job log";
-/// The abstract of [`LOG_OUTPUT`], in descriptions and responses alike.
-pub(crate) const LOG_ABSTRACT: &str = "This process declares no outputs: this is its job log \
-    (the container's stdout and stderr), given by reference, or as itself with RawDataOutput.";
-/// The media type of [`LOG_OUTPUT`].
-pub(crate) const LOG_MEDIA_TYPE: &str = "text/plain";
+pub(crate) use super::{LOG_ABSTRACT, LOG_MEDIA_TYPE, LOG_OUTPUT, LOG_TITLE};
 /// The one language the service speaks.
 pub(crate) const LANGUAGE: &str = "en-US";
 /// `maxOccurs` written for inputs without an upper bound (1.0.0 has no "unbounded").

@@ -581,21 +581,10 @@ pub(crate) async fn raw_log(app: &AppState, job: &Job) -> Response {
         let (locator, text) = failure_text(job);
         return exception("NoApplicableCode", locator.as_deref(), text);
     }
-    let file = match tokio::fs::File::open(app.workspace.log_file(&job.id)).await {
-        Ok(file) => file,
-        Err(e) => return super::execute::internal("opening a job log", &e),
-    };
-    let len = file.metadata().await.map(|m| m.len()).ok();
-    let content_type = format!("{}; charset=utf-8", super::LOG_MEDIA_TYPE);
-    let mut builder = Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, content_type);
-    if let Some(len) = len {
-        builder = builder.header(header::CONTENT_LENGTH, len);
+    match crate::wps::log_response(app, job).await {
+        Ok(response) => response,
+        Err(e) => super::execute::internal("reading a job log", &e),
     }
-    builder
-        .body(Body::from_stream(ReaderStream::new(file)))
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 /// Whether an output is described as a literal (a scalar json output).
