@@ -294,8 +294,9 @@ fn callback_settings(settings: &Settings) -> CallbackSettings {
     }
 }
 
-/// How ades reaches registries (deploy, discovery, the engine's pulls).
-fn registry_settings(settings: &Settings) -> RegistrySettings {
+/// How ades reaches registries (deploy, discovery, the engine's pulls; `ades run`'s pulls
+/// too).
+pub(crate) fn registry_settings(settings: &Settings) -> RegistrySettings {
     let r = &settings.registries;
     RegistrySettings {
         credentials: r

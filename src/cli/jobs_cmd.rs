@@ -696,13 +696,20 @@ async fn act_on(
             if before.status == JobStatus::Dismissed {
                 return Ok(Done::Skipped(format!("job {id} is already dismissed")));
             }
-            if !named && !applies {
-                return Ok(Done::Skipped(format!(
-                    "job {id} is {} now: left alone",
-                    before.status.as_str()
-                )));
+            if named {
+                store.jobs.dismiss_job(id, now).await?
+            } else if !applies {
+                return Ok(Done::Skipped(left_alone(id, before.status)));
+            } else {
+                // Conditional in the store: a job that finishes after the read above keeps
+                // its results instead of being withdrawn.
+                match store.jobs.dismiss_active_job(id, now).await? {
+                    Some(after) if after.status != JobStatus::Dismissed => {
+                        return Ok(Done::Skipped(left_alone(id, after.status)));
+                    }
+                    after => after,
+                }
             }
-            store.jobs.dismiss_job(id, now).await?
         }
         Action::Requeue => {
             if !applies {
@@ -725,6 +732,11 @@ async fn act_on(
             Action::Requeue => requeue_refusal(id, after.status),
         }),
     })
+}
+
+/// Why a filter run's cancel left a job alone: it is no longer accepted or running.
+fn left_alone(id: &JobId, status: JobStatus) -> String {
+    format!("job {id} is {} now: left alone", status.as_str())
 }
 
 fn requeue_refusal(id: &JobId, status: JobStatus) -> String {

@@ -222,6 +222,9 @@ struct RunArgs {
     /// Print a JSON report on stdout; the container's output then goes to stderr.
     #[arg(long)]
     json: bool,
+    /// The configuration, for its `[registries] credentials` (to pull absent images).
+    #[command(flatten)]
+    config: ConfigFileArgs,
 }
 
 #[derive(Debug, Args)]
@@ -232,14 +235,31 @@ struct JobsArgs {
     command: JobsCommand,
 }
 
+/// Which configuration file the layered configuration starts from, for every command that
+/// reads the configuration (`serve`, `worker`, `config`, `jobs` through [`SettingsArgs`];
+/// `run` for its registry credentials). Global, so `ades jobs` takes it after its
+/// subcommand too.
+#[derive(Debug, Args)]
+struct ConfigFileArgs {
+    /// A TOML configuration file (see config/ades.example.toml).
+    #[arg(long, short = 'c', env = "ADES_CONFIG", global = true)]
+    config: Option<PathBuf>,
+}
+
+impl ConfigFileArgs {
+    /// Loads the settings: `overrides` override the file and environment.
+    fn load(&self, overrides: Overrides) -> Result<Settings, ConfigError> {
+        Settings::load(self.config.as_deref(), &overrides)
+    }
+}
+
 /// Where the layered configuration and the job store come from, for every command that
 /// reads them (`serve`, `worker`, `config`, `jobs`). Global, so `ades jobs` takes them after
 /// its subcommand too.
 #[derive(Debug, Args)]
 struct SettingsArgs {
-    /// A TOML configuration file (see config/ades.example.toml).
-    #[arg(long, short = 'c', env = "ADES_CONFIG", global = true)]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    config: ConfigFileArgs,
     /// Directory for the database (SQLite) and job workspaces [default: ./ades-data].
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
@@ -252,12 +272,11 @@ struct SettingsArgs {
 impl SettingsArgs {
     /// Loads the settings: these flags and `more` override the file and environment.
     fn load(&self, more: Overrides) -> Result<Settings, ConfigError> {
-        let overrides = Overrides {
+        self.config.load(Overrides {
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone(),
             ..more
-        };
-        Settings::load(self.config.as_deref(), &overrides)
+        })
     }
 }
 

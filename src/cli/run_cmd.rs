@@ -1,6 +1,7 @@
 //! `ades run IMAGE -i NAME=path … -j NAME=value … -e NAME=value … -m NAME=dir … -o DIR`.
 
 use super::{print, seed_cmd, status, RunArgs};
+use crate::config::Overrides;
 use crate::execution::{
     container_user, plan_job, run_seed_job, ExecutionError, Hardening, OptOuts, SeedJob,
     SeedJobReport,
@@ -8,6 +9,7 @@ use crate::execution::{
 use crate::images::{self, ImageError};
 use crate::runner::docker::DockerRunner;
 use crate::runner::{ContainerExit, LogSink, RunnerError};
+use crate::startup::registry_settings;
 use seed::contract::{format_allocation, json_arg, Invocation, Policy};
 use seed::label::decode_label;
 use seed::validate::manifest_from_value;
@@ -47,6 +49,13 @@ enum Failure {
 }
 
 async fn run_inner(args: RunArgs) -> Result<u8, Failure> {
+    // The same configuration as `ades serve`: an absent image is pulled with the registry
+    // credentials the servers use.
+    let settings = args
+        .config
+        .load(Overrides::default())
+        .map_err(|err| Failure::Other(err.to_string()))?;
+    let credentials = registry_settings(&settings).credentials;
     let docker = images::connect_engine()
         .await
         .map_err(|e| Failure::Other(e.to_string()))?;
@@ -57,7 +66,7 @@ async fn run_inner(args: RunArgs) -> Result<u8, Failure> {
             on_interrupt.cancel();
         }
     });
-    let runner = DockerRunner::new(docker.clone());
+    let runner = DockerRunner::new(docker.clone()).with_registry_credentials(credentials);
     let mut sink = TerminalSink {
         stdout_to_stderr: args.json,
     };

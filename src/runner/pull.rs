@@ -81,8 +81,9 @@ pub fn pull_failure_message(image: &str, reason: &str, had_credentials: bool) ->
         } else {
             format!(
                 "{registry} requires credentials: configure a username and password for it \
-                 (registries.credentials in the server configuration), or pull the image onto \
-                 the engine yourself"
+                 (registries.credentials in the configuration file that `ades serve`, \
+                 `ades worker` and `ades run` read), or pull the image onto the engine \
+                 yourself"
             )
         }
     } else if [

@@ -490,6 +490,22 @@ macro_rules! impl_job_store {
                     change_and_read(tx, id, change, micros(now)).await
                 }
 
+                async fn dismiss_active_job(
+                    &self,
+                    id: &$crate::domain::JobId,
+                    now: ::time::OffsetDateTime,
+                ) -> Result<Option<$crate::domain::Job>, $crate::store::StoreError> {
+                    let tx = self.begin_write().await?;
+                    let change = OperatorChange {
+                        statement: sql::DISMISS_ACTIVE_JOB,
+                        status: $crate::domain::JobStatus::Dismissed,
+                        message: DISMISSED_MESSAGE,
+                        signal: $crate::store::StoreSignal::JobChanged(id.clone()),
+                        doing: "dismiss an active job",
+                    };
+                    change_and_read(tx, id, change, micros(now)).await
+                }
+
                 async fn reap_expired_leases(
                     &self,
                     now: ::time::OffsetDateTime,

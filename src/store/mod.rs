@@ -294,6 +294,17 @@ pub trait JobStore: ProcessStore + Send + Sync + 'static {
     async fn dismiss_job(&self, id: &JobId, now: OffsetDateTime)
         -> Result<Option<Job>, StoreError>;
 
+    /// Dismisses a job only while it is active (`accepted`, a retry waiting for its delay
+    /// included, or `running`): a job that finished meanwhile is not withdrawn, and a
+    /// dismissed one stays as it is. One conditional write, so a job finishing between a
+    /// caller's read and this call keeps its results. Returns the job as it now is (its
+    /// status tells whether it was dismissed), `None` when there is no such job.
+    async fn dismiss_active_job(
+        &self,
+        id: &JobId,
+        now: OffsetDateTime,
+    ) -> Result<Option<Job>, StoreError>;
+
     /// Jobs `running` whose lease expired before `now`: back to `accepted` while
     /// `attempt < max_attempts`, else `failed` with a system failure. Returns what it did.
     async fn reap_expired_leases(

@@ -44,6 +44,7 @@ mod sql {
     pub const COMPLETE_SUCCEEDED: &str = include_str!("postgres/complete_succeeded.sql");
     pub const COMPLETE_FAILED: &str = include_str!("postgres/complete_failed.sql");
     pub const DISMISS_JOB: &str = include_str!("postgres/dismiss_job.sql");
+    pub const DISMISS_ACTIVE_JOB: &str = include_str!("postgres/dismiss_active_job.sql");
     pub const REQUEUE_EXPIRED: &str = include_str!("postgres/requeue_expired.sql");
     pub const FAIL_EXPIRED: &str = include_str!("postgres/fail_expired.sql");
     pub const RETRY_JOB: &str = include_str!("postgres/retry_job.sql");

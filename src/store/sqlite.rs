@@ -70,6 +70,7 @@ mod sql {
     pub const COMPLETE_SUCCEEDED: &str = include_str!("sqlite/complete_succeeded.sql");
     pub const COMPLETE_FAILED: &str = include_str!("sqlite/complete_failed.sql");
     pub const DISMISS_JOB: &str = include_str!("sqlite/dismiss_job.sql");
+    pub const DISMISS_ACTIVE_JOB: &str = include_str!("sqlite/dismiss_active_job.sql");
     pub const REQUEUE_EXPIRED: &str = include_str!("sqlite/requeue_expired.sql");
     pub const FAIL_EXPIRED: &str = include_str!("sqlite/fail_expired.sql");
     pub const RETRY_JOB: &str = include_str!("sqlite/retry_job.sql");

@@ -29,6 +29,45 @@ use axum::routing::get;
 use exception::WpsException;
 use request::{WpsRequest, WpsVersion};
 
+/// The one output of a process whose manifest declares none, in both versions: its job log
+/// (`/jobs/{jobId}/logs`). WPS 2.0 and 1.0.0 both require at least one output in a process
+/// description (`wps:Output` / `ProcessOutputs/Output` have no `minOccurs="0"`), and a
+/// WPS 2.0 `wps:Result` at least one `wps:Output`.
+pub(crate) const LOG_OUTPUT: &str = "JOB_LOG";
+/// The title of [`LOG_OUTPUT`], in descriptions and responses alike.
+pub(crate) const LOG_TITLE: &str = "Job log";
+/// The abstract of [`LOG_OUTPUT`], in descriptions and responses alike.
+pub(crate) const LOG_ABSTRACT: &str = "This process declares no outputs: this is its job log \
+    (the container's stdout and stderr), given by reference, or as itself when asked raw.";
+/// The media type of [`LOG_OUTPUT`].
+pub(crate) const LOG_MEDIA_TYPE: &str = "text/plain";
+
+/// Whether `process` is answered with [`LOG_OUTPUT`] as its one output.
+pub(crate) fn offers_log_only(process: &crate::domain::Process) -> bool {
+    process.outputs.is_empty()
+}
+
+/// The job log as the answer to a raw request of [`LOG_OUTPUT`]: `text/plain`, streamed.
+pub(crate) async fn log_response(
+    app: &AppState,
+    job: &crate::domain::Job,
+) -> std::io::Result<Response> {
+    use axum::http::{header, StatusCode};
+    let file = tokio::fs::File::open(app.workspace.log_file(&job.id)).await?;
+    let len = file.metadata().await?.len();
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(
+            header::CONTENT_TYPE,
+            format!("{LOG_MEDIA_TYPE}; charset=utf-8"),
+        )
+        .header(header::CONTENT_LENGTH, len)
+        .body(axum::body::Body::from_stream(
+            tokio_util::io::ReaderStream::new(tokio::io::AsyncReadExt::take(file, len)),
+        ))
+        .map_err(std::io::Error::other)
+}
+
 /// The `/wps` routes (GET: KVP; POST: XML, its body capped by `body_limit`).
 pub(crate) fn routes(body_limit: DefaultBodyLimit) -> axum::Router<AppState> {
     axum::Router::new()

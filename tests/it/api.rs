@@ -11,10 +11,11 @@
 //! Documents are validated against the official 1.0 schemas (conformance/schemas/).
 
 use crate::support::{example_image, repo_root, spawn_app};
+use crate::xsd::{assert_valid_xml, Schema};
 use ades::api::{self, ApiSettings, ApiState};
 use ades::catalog::seed_process::process_from_manifest;
 use ades::catalog::{Catalog, CatalogSettings};
-use ades::domain::{Job, JobResults, OutputValue, Process, WorkerId};
+use ades::domain::{Job, JobId, JobResults, OutputValue, Process, WorkerId};
 use ades::jobs::JobService;
 use ades::store::sqlite::SqliteStore;
 use ades::store::{Completion, JobStore};
@@ -1861,6 +1862,75 @@ async fn dismiss_02_unknown_job_is_404_and_dismiss_is_advertised() {
         .as_array()
         .unwrap()
         .contains(&json!("dismiss")));
+}
+
+#[tokio::test]
+async fn dismiss_03_dismissing_a_dismissed_job_again_answers_its_status_unchanged() {
+    // ogc-notes §1.2 and §8.5: DELETE answers 200 with a `dismissed` statusInfo, 404
+    // `no-such-job` only for an unknown id; the official 1.0 OpenAPI lists no other answer
+    // (no 410), so a repeated dismissal is answered like the first and changes nothing.
+    let srv = server().await;
+    let id = srv
+        .submit("echo", json!({"inputs": {"MESSAGE": "twice"}}))
+        .await;
+    let delete = || async {
+        let response = srv
+            .client
+            .delete(srv.url(&format!("/jobs/{id}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let status: Value = response.json().await.unwrap();
+        assert_valid("statusInfo", &status);
+        assert_eq!(status["status"], "dismissed");
+        status
+    };
+    let first = delete().await;
+    let events = srv
+        .store
+        .job_events(&JobId::parse(&id).unwrap())
+        .await
+        .unwrap()
+        .len();
+    let second = delete().await;
+    assert_eq!(second, first);
+    assert_eq!(
+        srv.store
+            .job_events(&JobId::parse(&id).unwrap())
+            .await
+            .unwrap()
+            .len(),
+        events
+    );
+    let (status, again) = srv.get_json(&format!("/jobs/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again, first);
+
+    // WPS 2.0 Dismiss of the dismissed job: the same valid StatusInfo, twice.
+    for _ in 0..2 {
+        let response = srv
+            .get(&format!(
+                "/wps?service=WPS&version=2.0.0&request=Dismiss&jobId={id}"
+            ))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let xml = response.text().await.unwrap();
+        assert_valid_xml(&xml, Schema::Wps2);
+        assert!(
+            xml.contains(&format!("<wps:JobID>{id}</wps:JobID>")),
+            "{xml}"
+        );
+        assert!(xml.contains("<wps:Status>Dismissed</wps:Status>"), "{xml}");
+    }
+    assert_eq!(
+        srv.store
+            .job_events(&JobId::parse(&id).unwrap())
+            .await
+            .unwrap()
+            .len(),
+        events
+    );
 }
 
 // ---- §8.6 Callback -----------------------------------------------------------------------

@@ -5,8 +5,8 @@
 
 use crate::cli::run_json;
 use crate::support::{
-    ades, assert_owned_by_us, busybox_image, docker, example_image, is_root, push_to_registry,
-    registry, repo_root, shell_job_image,
+    ades, assert_owned_by_us, auth_registry, busybox_image, docker, example_image, is_root,
+    push_to_auth_registry, push_to_registry, registry, repo_root, shell_job_image,
 };
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
@@ -418,6 +418,81 @@ fn an_image_only_in_a_registry_is_pulled_then_run() {
         "{}",
         ran.stderr
     );
+    docker(&["image", "inspect", &remote]);
+}
+
+#[test]
+fn an_image_in_an_authenticated_registry_is_pulled_with_the_configured_credentials() {
+    let repository = format!("ades-it/run-auth-{}", uuid::Uuid::new_v4().simple());
+    let remote = push_to_auth_registry(&example_image("echo"), &repository, "1.0.0");
+    let _cleanup = RemoveImage(remote.clone());
+    let tmp = tempfile::tempdir().unwrap();
+    let config = |password: &str| {
+        let file = tmp.path().join(format!("ades-{password}.toml"));
+        std::fs::write(
+            &file,
+            format!(
+                "[[registries.credentials]]\nregistry = \"{}\"\nusername = \"ades\"\n\
+                 password = \"{password}\"\n",
+                auth_registry()
+            ),
+        )
+        .unwrap();
+        file.to_str().unwrap().to_string()
+    };
+    let args = |out: &str| {
+        vec![
+            remote.clone(),
+            "-j".to_string(),
+            "MESSAGE=from the locked registry".to_string(),
+            "-i".to_string(),
+            arg("COMPLEX_INPUT", example("echo/sample/hello.txt")),
+            "-o".to_string(),
+            tmp.path().join(out).to_str().unwrap().to_string(),
+        ]
+    };
+    let run = |extra: &[&str], out: &str| {
+        let mut all: Vec<String> = vec!["run".to_string()];
+        all.extend(extra.iter().map(|s| s.to_string()));
+        all.extend(args(out));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        ades(&all)
+    };
+
+    // No configuration: the registry refuses, and the message says what to configure.
+    let ran = run(&[], "none");
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains(&format!("{} requires credentials", auth_registry())),
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.stderr.contains("ades run"), "{}", ran.stderr);
+    // Wrong ones: refused as such, the password never shown.
+    let ran = run(&["-c", &config("not-the-password")], "wrong");
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("refused the credentials"),
+        "{}",
+        ran.stderr
+    );
+    assert!(!ran.stderr.contains("not-the-password"), "{}", ran.stderr);
+
+    // The server's configuration file: pulled with its credentials, then run.
+    let ran = run(&["--json", "-c", &config("ades-secret")], "right");
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let report: Value = serde_json::from_str(&ran.stdout).expect("a JSON report");
+    assert_eq!(
+        report["outputs"]["json"]["ECHOED"],
+        "from the locked registry"
+    );
+    assert!(
+        ran.stderr.contains(&format!("pulled image {remote}")),
+        "{}",
+        ran.stderr
+    );
+    assert!(!ran.stderr.contains("ades-secret"), "{}", ran.stderr);
     docker(&["image", "inspect", &remote]);
 }
 

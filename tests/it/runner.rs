@@ -3,7 +3,9 @@
 //! Every case uses its own run id or image tag (the suite runs in parallel threads) and
 //! checks afterwards that no container with its run id is left.
 
-use crate::support::{self, auth_registry, busybox_image, push_to_registry, registry};
+use crate::support::{
+    self, auth_registry, busybox_image, push_to_auth_registry, push_to_registry, registry,
+};
 use ades::images::{self, BuildRequest, ImageError};
 use ades::registry::RegistryCredentials;
 use ades::runner::docker::DockerRunner;
@@ -488,45 +490,6 @@ fn image_is_local(reference: &str) -> bool {
         .status()
         .expect("run the docker CLI")
         .success()
-}
-
-/// Pushes `local` to the basic-auth test registry as `repository:tag`, logging in through a
-/// throw-away Docker CLI configuration so the user's own is left alone; the local tag made
-/// for the push is removed again.
-fn push_to_auth_registry(local: &str, repository: &str, tag: &str) -> String {
-    use std::io::Write;
-    let registry = auth_registry();
-    let config = tempfile::tempdir().unwrap();
-    let config_dir = config.path().to_str().unwrap();
-    let mut login = std::process::Command::new("docker")
-        .args([
-            "--config",
-            config_dir,
-            "login",
-            "-u",
-            "ades",
-            "--password-stdin",
-        ])
-        .arg(&registry)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("run docker login");
-    login
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"ades-secret")
-        .unwrap();
-    assert!(
-        login.wait().unwrap().success(),
-        "docker login {registry} failed"
-    );
-    let remote = format!("{registry}/{repository}:{tag}");
-    support::docker(&["tag", local, &remote]);
-    support::docker(&["--config", config_dir, "push", "--quiet", &remote]);
-    support::docker(&["rmi", &remote]);
-    remote
 }
 
 /// Builds an image with a layer of its own (so pulling it downloads something), pushes it to

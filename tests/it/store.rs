@@ -3,7 +3,7 @@
 //! `contract` holds the rules every [`JobStore`] keeps, written against `Arc<dyn JobStore>`
 //! so each backend runs the same functions: `contract_tests!` turns them into tests for one
 //! backend (SQLite and PostgreSQL below). Backend-specific tests (reopening a file, corrupt
-//! rows, the insert-rate measurement) follow.
+//! rows) follow; the insert rate is measured by `benches/sqlite_insert.rs`.
 //!
 //! The PostgreSQL tests need a server: `ADES_TEST_POSTGRES_URL` names a database on it
 //! (e.g. `postgres://ades:ades@127.0.0.1:5432/postgres`) as a role allowed to create
@@ -17,7 +17,6 @@ use ades::store::sqlite::SqliteStore;
 use ades::store::{JobStore, ProcessStore, StoreError};
 use sqlx::Connection;
 use std::sync::Arc;
-use std::time::Instant;
 use tempfile::TempDir;
 
 /// Runs each named `contract` function as a test against the store each backend's `open`
@@ -49,6 +48,7 @@ contract_tests!([sqlite: open_sqlite, postgres: open_postgres]; [
     fenced_writes_need_the_lease,
     an_expired_lease_can_be_renewed_until_reaped,
     dismiss_accepted_running_final_and_unknown,
+    dismiss_active_stops_waiting_and_running_jobs_only,
     reaping_requeues_then_fails_after_max_attempts,
     list_filters_order_and_pages,
     list_orders_equal_times_by_id,
@@ -836,6 +836,114 @@ mod contract {
         // Unknown.
         assert_eq!(
             store.dismiss_job(&JobId::new(), at(40)).await.unwrap(),
+            None
+        );
+    }
+
+    pub async fn dismiss_active_stops_waiting_and_running_jobs_only(store: Store) {
+        let w = worker("w");
+        // Running, and accepted again waiting for a retry's delay: both dismissed.
+        let running = insert(&store, "p", 0, at(0)).await;
+        let retried = insert(&store, "p", 0, at(1)).await;
+        assert_eq!(claim(&store, "w", at(2)).await.id, running.id);
+        assert_eq!(claim(&store, "w", at(2)).await.id, retried.id);
+        assert!(store
+            .retry_job(&retried.id, &w, "retrying", at(100), at(3))
+            .await
+            .unwrap());
+        let dismissed = store
+            .dismiss_active_job(&retried.id, at(4))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(dismissed.status, JobStatus::Dismissed);
+        let dismissed = store
+            .dismiss_active_job(&running.id, at(5))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(dismissed.status, JobStatus::Dismissed);
+        assert_eq!(dismissed.finished, Some(at(5)));
+        assert_eq!(dismissed.message.as_deref(), Some("dismissed"));
+        assert_eq!(dismissed, get(&store, &running.id).await);
+        // The worker is fenced out.
+        assert!(!store
+            .renew_lease(&running.id, &w, at(90), at(6))
+            .await
+            .unwrap());
+        assert!(!store
+            .complete_job(&running.id, &w, succeeded("late"), at(6))
+            .await
+            .unwrap());
+        assert_eq!(
+            statuses(&store.job_events(&running.id).await.unwrap()),
+            [
+                JobStatus::Accepted,
+                JobStatus::Running,
+                JobStatus::Dismissed
+            ]
+        );
+        // Accepted: dismissed, never claimed (nor the dismissed retry after its delay).
+        let accepted = insert(&store, "p", 0, at(7)).await;
+        let dismissed = store
+            .dismiss_active_job(&accepted.id, at(8))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(dismissed.status, JobStatus::Dismissed);
+        assert_eq!(dismissed.started, None);
+        assert!(store
+            .claim_next_job(&w, at(200), at(150))
+            .await
+            .unwrap()
+            .is_none());
+
+        // Finished (successful or failed) before the call: left as it is, no event, results
+        // still there. This is what a bulk cancel relies on when a job ends between its
+        // listing and its write.
+        let ok = insert(&store, "p", 0, at(10)).await;
+        claim(&store, "w", at(11)).await;
+        assert!(store
+            .complete_job(&ok.id, &w, succeeded("ok"), at(12))
+            .await
+            .unwrap());
+        let bad = insert(&store, "p", 0, at(13)).await;
+        claim(&store, "w", at(14)).await;
+        assert!(store
+            .complete_job(
+                &bad.id,
+                &w,
+                Completion::Failed {
+                    failure: a_failure(),
+                    message: "broke".to_owned()
+                },
+                at(15)
+            )
+            .await
+            .unwrap());
+        for id in [&ok.id, &bad.id] {
+            let before = get(&store, id).await;
+            let events = store.job_events(id).await.unwrap().len();
+            let after = store.dismiss_active_job(id, at(20)).await.unwrap().unwrap();
+            assert_eq!(after, before);
+            assert_ne!(after.status, JobStatus::Dismissed);
+            assert_eq!(store.job_events(id).await.unwrap().len(), events);
+        }
+        assert!(get(&store, &ok.id).await.results.is_some());
+
+        // Dismissed already: unchanged. Unknown: None.
+        let again = store
+            .dismiss_active_job(&accepted.id, at(30))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.finished, Some(at(8)));
+        assert_eq!(store.job_events(&accepted.id).await.unwrap().len(), 2);
+        assert_eq!(
+            store
+                .dismiss_active_job(&JobId::new(), at(40))
+                .await
+                .unwrap(),
             None
         );
     }
@@ -1836,36 +1944,6 @@ async fn sqlite_a_bad_location_is_a_database_error() {
         .await
         .unwrap_err();
     assert!(matches!(error, StoreError::Database(_)), "{error:?}");
-}
-
-/// A measurement, printed (`--nocapture`) not asserted: one committed transaction per job.
-#[tokio::test]
-async fn sqlite_insert_rate() {
-    const JOBS: usize = 2_000;
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::connect(dir.path().join("rate.db").to_str().unwrap())
-        .await
-        .unwrap();
-    let process_id = ProcessId::parse("io-demo").unwrap();
-    let started = Instant::now();
-    for _ in 0..JOBS {
-        let new = ades::store::NewJob {
-            id: ades::domain::JobId::new(),
-            process_id: process_id.clone(),
-            request: Default::default(),
-            priority: 0,
-        };
-        store
-            .insert_job(new, time::OffsetDateTime::now_utc())
-            .await
-            .unwrap();
-    }
-    let elapsed = started.elapsed();
-    println!(
-        "sqlite insert rate: {JOBS} jobs in {:.3} s = {:.0} jobs/s",
-        elapsed.as_secs_f64(),
-        JOBS as f64 / elapsed.as_secs_f64()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -178,6 +178,45 @@ pub fn push_to_registry(local: &str, registry: &str, repository: &str, tag: &str
     remote
 }
 
+/// Pushes `local` to the basic-auth test registry as `repository:tag`, logging in through a
+/// throw-away Docker CLI configuration so the user's own is left alone; the local tag made
+/// for the push is removed again.
+pub fn push_to_auth_registry(local: &str, repository: &str, tag: &str) -> String {
+    use std::io::Write;
+    let registry = auth_registry();
+    let config = tempfile::tempdir().unwrap();
+    let config_dir = config.path().to_str().unwrap();
+    let mut login = std::process::Command::new("docker")
+        .args([
+            "--config",
+            config_dir,
+            "login",
+            "-u",
+            "ades",
+            "--password-stdin",
+        ])
+        .arg(&registry)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("run docker login");
+    login
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"ades-secret")
+        .unwrap();
+    assert!(
+        login.wait().unwrap().success(),
+        "docker login {registry} failed"
+    );
+    let remote = format!("{registry}/{repository}:{tag}");
+    docker(&["tag", local, &remote]);
+    docker(&["--config", config_dir, "push", "--quiet", &remote]);
+    docker(&["rmi", &remote]);
+    remote
+}
+
 /// GETs `url` and reads its JSON body; fails the test unless the answer is a success.
 pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
     let response = client.get(url).send().await.expect("GET");

@@ -5,6 +5,7 @@
 
 use crate::support::{example_image, spawn_app};
 use crate::xsd::{assert_valid_xml, Schema};
+use ades::wps::xml::{parse, Element, Limits};
 use reqwest::StatusCode;
 use std::time::{Duration, Instant};
 
@@ -590,39 +591,106 @@ async fn bad_requests_are_exception_reports_never_500() {
     app.stop().await;
 }
 
+/// The first child element named `name`, whatever its namespace (the local elements of the
+/// 1.0.0 description schema are unqualified).
+fn local<'a>(element: &'a Element, name: &str) -> &'a Element {
+    element
+        .elements()
+        .find(|e| e.name == name)
+        .unwrap_or_else(|| panic!("no {name} in {}", element.to_xml()))
+}
+
+/// Identifier, title and abstract of an output (description or response).
+fn identification(output: &Element) -> [String; 3] {
+    ["Identifier", "Title", "Abstract"].map(|name| local(output, name).text())
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn a_process_without_outputs_offers_its_job_log() {
+async fn a_process_without_outputs_offers_its_job_log_alike_everywhere() {
+    // WPS 1.0.0 needs one output per process (ProcessOutputs/Output has no minOccurs="0"):
+    // the synthetic JOB_LOG is the same output in the description and in every answer.
     example_image("timeout");
     let app = spawn_app().await;
     let client = &app.client;
-    let (status, _, description) = get(
-        client,
-        &app.url("/wps?service=WPS&version=1.0.0&request=DescribeProcess&identifier=timeout"),
-    )
-    .await;
+    let wps = |query: &str| app.url(&format!("/wps?service=WPS&version=1.0.0&{query}"));
+    let (status, _, description) =
+        get(client, &wps("request=DescribeProcess&identifier=timeout")).await;
     assert_eq!(status, StatusCode::OK, "{description}");
     assert_valid_xml(&description, Schema::Wps1);
-    assert!(
-        description.contains("<ows:Identifier>JOB_LOG</ows:Identifier>"),
-        "{description}"
-    );
+    let description = parse(description.as_bytes(), &Limits::default()).unwrap();
+    let outputs = local(local(&description, "ProcessDescription"), "ProcessOutputs");
+    assert_eq!(outputs.elements().count(), 1);
+    let described = local(outputs, "Output");
+    let [id, title, abstract_] = identification(described);
+    assert_eq!(id, "JOB_LOG");
+    let complex = local(described, "ComplexOutput");
+    let media_type = local(local(local(complex, "Default"), "Format"), "MimeType").text();
+    assert_eq!(media_type, "text/plain");
 
-    let (status, _, document) = get(
+    // A ResponseDocument by reference with lineage, one with no outputs named (all of
+    // them), and a stored (asynchronous) one: the same output, the same reference.
+    let mut log_href = None;
+    for query in [
+        "ResponseDocument=JOB_LOG@asReference=true&lineage=true",
+        "ResponseDocument=JOB_LOG",
+        "",
+        "storeExecuteResponse=true&status=true",
+    ] {
+        let url = wps(&format!(
+            "request=Execute&identifier=timeout&DataInputs=SLEEP_SECONDS=0&{query}"
+        ));
+        let (status, _, mut document) = get(client, &url).await;
+        assert_eq!(status, StatusCode::OK, "{document}");
+        if query.starts_with("store") {
+            let location = attribute(&document, "statusLocation").expect("statusLocation");
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !document.contains("<wps:ProcessSucceeded") {
+                assert!(Instant::now() < deadline, "{document}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                document = get(client, &location).await.2;
+            }
+        }
+        assert_valid_xml(&document, Schema::Wps1);
+        assert!(document.contains("<wps:ProcessSucceeded>"), "{document}");
+        let root = parse(document.as_bytes(), &Limits::default()).unwrap();
+        let outputs = root
+            .child(WPS1, "ProcessOutputs")
+            .expect("wps:ProcessOutputs");
+        let output = outputs.child(WPS1, "Output").expect("wps:Output");
+        assert_eq!(outputs.elements().count(), 1, "{document}");
+        assert_eq!(
+            identification(output),
+            [id.clone(), title.clone(), abstract_.clone()],
+            "{document}"
+        );
+        let reference = output.child(WPS1, "Reference").expect("wps:Reference");
+        assert_eq!(reference.attr("mimeType"), Some(media_type.as_str()));
+        let href = reference.attr("href").unwrap().to_string();
+        assert!(href.ends_with("/logs"), "{href}");
+        if query.contains("lineage") {
+            let definitions = root.child(WPS1, "OutputDefinitions").expect("lineage");
+            let definition = definitions.child(WPS1, "Output").unwrap();
+            assert_eq!(local(definition, "Identifier").text(), id);
+            assert_eq!(definition.attr("asReference"), Some("true"));
+            assert_eq!(definition.attr("mimeType"), Some(media_type.as_str()));
+        }
+        log_href.get_or_insert(href);
+    }
+    let log = client.get(log_href.unwrap()).send().await.unwrap();
+    assert_eq!(log.status(), StatusCode::OK);
+    assert!(log.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with(&media_type));
+
+    // RawDataOutput of the described output: the log itself, in its media type.
+    let (status, content_type, body) = get(
         client,
-        &app.url(
-            "/wps?service=WPS&version=1.0.0&request=Execute&identifier=timeout\
-             &DataInputs=SLEEP_SECONDS=0&ResponseDocument=JOB_LOG@asReference=true",
-        ),
+        &wps("request=Execute&identifier=timeout&DataInputs=SLEEP_SECONDS=0&RawDataOutput=JOB_LOG"),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{document}");
-    assert_valid_xml(&document, Schema::Wps1);
-    assert!(document.contains("<wps:ProcessSucceeded>"), "{document}");
-    let href = attribute(&document, "href").expect("the log's reference");
-    assert!(href.ends_with("/logs"), "{href}");
-    assert_eq!(
-        client.get(&href).send().await.unwrap().status(),
-        StatusCode::OK
-    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(content_type.starts_with(&media_type), "{content_type}");
+    assert!(!body.contains("ExceptionReport"), "{body}");
     app.stop().await;
 }

@@ -690,3 +690,172 @@ async fn the_official_templates_adapted_to_echo_get_valid_answers() {
     assert_eq!(unknown.exception().0, "NoSuchJob");
     app.stop().await;
 }
+
+/// A server without processes: WPS 2.0 and 1.0.0 GetCapabilities still answer the service
+/// metadata, with an empty `wps:Contents` / `wps:ProcessOfferings`. Both schemas require at
+/// least one process there (`ProcessSummary`, `Process`: no `minOccurs="0"`), so that is
+/// the one schema error these documents may have (README, WPS section).
+#[tokio::test(flavor = "multi_thread")]
+async fn capabilities_without_processes_deviate_only_by_the_empty_process_list() {
+    use crate::xsd::schema_errors;
+    let app = crate::app::spawn_app_with(|settings| {
+        settings.catalog.discover_local_images = false;
+        settings.catalog.images.clear();
+    })
+    .await;
+    let (_, processes) = {
+        let response = app.client.get(app.url("/processes")).send().await.unwrap();
+        (
+            response.status(),
+            response.json::<serde_json::Value>().await.unwrap(),
+        )
+    };
+    assert_eq!(processes["processes"], serde_json::json!([]));
+
+    for query in [
+        "service=WPS&request=GetCapabilities&version=2.0.0",
+        "service=WPS&request=GetCapabilities&AcceptVersions=2.0.0",
+    ] {
+        let answer = get(&app, query).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        assert!(
+            answer.body.contains("<wps:Contents></wps:Contents>"),
+            "{}",
+            answer.body
+        );
+        assert_eq!(
+            schema_errors(&answer.body, Schema::Wps2),
+            [format!(
+                "Element '{{{WPS}}}Contents': Missing child element(s). Expected is ( \
+                 {{{WPS}}}ProcessSummary )."
+            )],
+            "{}",
+            answer.body
+        );
+    }
+
+    let wps1 = "http://www.opengis.net/wps/1.0.0";
+    let answer = get(
+        &app,
+        "service=WPS&request=GetCapabilities&AcceptVersions=1.0.0",
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(
+        schema_errors(&answer.body, Schema::Wps1),
+        [format!(
+            "Element '{{{wps1}}}ProcessOfferings': Missing child element(s). Expected is ( \
+             {{{wps1}}}Process )."
+        )],
+        "{}",
+        answer.body
+    );
+    // DescribeProcess ALL has nothing to describe, and an empty `wps:ProcessDescriptions` is
+    // invalid: it is a valid exception report instead.
+    let answer = get(
+        &app,
+        "service=WPS&version=1.0.0&request=DescribeProcess&identifier=ALL",
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    assert_valid_xml(&answer.body, Schema::Ows11Exception);
+    assert!(
+        answer
+            .body
+            .contains("exceptionCode=\"InvalidParameterValue\"")
+            && answer.body.contains("locator=\"identifier\"")
+            && answer.body.contains("offers no processes"),
+        "{}",
+        answer.body
+    );
+    app.stop().await;
+}
+
+/// A process whose manifest declares no outputs (the `timeout` example): WPS 2.0 needs one
+/// `wps:Output` in its description and one in a `wps:Result`, so it offers its job log as
+/// `JOB_LOG`, alike in DescribeProcess, sync and async results, and a raw answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_process_without_outputs_offers_its_job_log_alike_everywhere() {
+    example_image("timeout");
+    let app = spawn_app().await;
+    let offerings = get(
+        &app,
+        "service=WPS&version=2.0.0&request=DescribeProcess&identifier=timeout",
+    )
+    .await
+    .document();
+    let process = offerings
+        .child(WPS, "ProcessOffering")
+        .and_then(|o| o.child(WPS, "Process"))
+        .expect("wps:Process");
+    let outputs: Vec<&Element> = process.children_named(WPS, "Output").collect();
+    assert_eq!(outputs.len(), 1);
+    assert_eq!(
+        outputs[0].child(OWS, "Identifier").unwrap().text(),
+        "JOB_LOG"
+    );
+    let format = outputs[0]
+        .child(WPS, "ComplexData")
+        .and_then(|c| c.child(WPS, "Format"))
+        .expect("wps:Format");
+    let media_type = format.attr("mimeType").unwrap().to_string();
+    assert_eq!(media_type, "text/plain");
+
+    let sleep = literal("SLEEP_SECONDS", "0");
+    let check_result = |result: &Element| {
+        let outputs: Vec<&Element> = result.children_named(WPS, "Output").collect();
+        assert_eq!(outputs.len(), 1, "{}", result.to_xml());
+        assert_eq!(outputs[0].attr("id"), Some("JOB_LOG"));
+        let reference = outputs[0].child(WPS, "Reference").expect("wps:Reference");
+        assert_eq!(reference.attr("mimeType"), Some(media_type.as_str()));
+        reference.attr_ns(XLINK, "href").unwrap().to_string()
+    };
+    // Sync documents, with and without naming the output.
+    for outputs in ["", &output("JOB_LOG", "reference")] {
+        let result = post(
+            &app,
+            &execute_xml("timeout", "sync", "document", &sleep, outputs),
+        )
+        .await
+        .document();
+        let href = check_result(&result);
+        assert!(href.ends_with("/logs"), "{href}");
+        let log = app.client.get(&href).send().await.unwrap();
+        assert_eq!(log.status(), StatusCode::OK);
+    }
+    // Async, then GetResult.
+    let accepted = post(
+        &app,
+        &execute_xml("timeout", "async", "document", &sleep, ""),
+    )
+    .await
+    .document();
+    let job_id = text_of(&accepted, &["JobID"]);
+    assert_eq!(poll_until_final(&app, &job_id).await, "Succeeded");
+    let result = get(
+        &app,
+        &format!("service=WPS&version=2.0.0&request=GetResult&jobId={job_id}"),
+    )
+    .await
+    .document();
+    assert!(check_result(&result).contains(&job_id));
+    // Raw: the log itself.
+    let raw = post(
+        &app,
+        &execute_xml(
+            "timeout",
+            "sync",
+            "raw",
+            &sleep,
+            &output("JOB_LOG", "value"),
+        ),
+    )
+    .await;
+    assert_eq!(raw.status, StatusCode::OK, "{}", raw.body);
+    assert!(
+        raw.content_type.starts_with(&media_type),
+        "{}",
+        raw.content_type
+    );
+    app.stop().await;
+}

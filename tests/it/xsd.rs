@@ -37,6 +37,18 @@ impl Schema {
 
 /// Fails the test with xmllint's message when `xml` does not validate against `schema`.
 pub fn assert_valid_xml(xml: &str, schema: Schema) {
+    let errors = schema_errors(xml, schema);
+    assert!(
+        errors.is_empty(),
+        "the document does not validate against {:?}:\n{}\n--- document ---\n{xml}",
+        schema,
+        errors.join("\n")
+    );
+}
+
+/// The validity errors xmllint reports for `xml` against `schema` (empty: valid), each
+/// without the temporary file's name and line.
+pub fn schema_errors(xml: &str, schema: Schema) -> Vec<String> {
     let mut file = tempfile::NamedTempFile::new().expect("temporary file");
     file.write_all(xml.as_bytes()).expect("write document");
     file.flush().expect("flush document");
@@ -47,10 +59,22 @@ pub fn assert_valid_xml(xml: &str, schema: Schema) {
         .env("XML_CATALOG_FILES", repo_root().join("xsd/catalog.xml"))
         .output()
         .expect("run xmllint (is libxml2-utils installed?)");
-    assert!(
-        output.status.success(),
-        "the document does not validate against {:?}:\n{}\n--- document ---\n{xml}",
-        schema,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    if output.status.success() {
+        return Vec::new();
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let errors: Vec<String> = stderr
+        .lines()
+        .filter(|line| line.contains("error"))
+        .map(|line| match line.split_once(" : ") {
+            Some((_, message)) => message.trim().to_string(),
+            None => line.trim().to_string(),
+        })
+        .collect();
+    // A failure without an error line (a broken schema, a crash) is still a failure.
+    if errors.is_empty() {
+        vec![stderr.trim().to_string()]
+    } else {
+        errors
+    }
 }

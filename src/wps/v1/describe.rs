@@ -5,7 +5,10 @@
 
 use super::capabilities::write_brief;
 use super::writer::XmlWriter;
-use super::{exception, start_document, xml_response, LOG_OUTPUT, UNBOUNDED_MAX_OCCURS};
+use super::{
+    exception, start_document, xml_response, LOG_ABSTRACT, LOG_MEDIA_TYPE, LOG_OUTPUT, LOG_TITLE,
+    UNBOUNDED_MAX_OCCURS,
+};
 use crate::api::AppState;
 use crate::domain::{
     InputDescription, InputKind, OutputDescription, OutputKind, Process, ProcessId,
@@ -50,6 +53,15 @@ pub(crate) async fn describe_process(app: &AppState, body: &RequestBody) -> Resp
     }
     let processes: Vec<Arc<Process>> = if identifiers.iter().any(|i| i == "ALL") {
         let mut all = app.catalog.list();
+        if all.is_empty() {
+            // `wps:ProcessDescriptions` must hold at least one description.
+            return exception(
+                "InvalidParameterValue",
+                Some("identifier"),
+                "This server offers no processes yet: there is nothing to describe. Publish \
+                 a Seed image (or deploy one), then ask again.",
+            );
+        }
         all.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
         all
     } else {
@@ -114,17 +126,9 @@ pub(crate) fn process_descriptions(processes: &[Arc<Process>], max_body_bytes: u
         }
         if process.outputs.is_empty() {
             w.start("Output", &[]);
-            write_description(
-                &mut w,
-                LOG_OUTPUT,
-                "Job log",
-                Some(
-                    "This process declares no outputs: its job log (the container's stdout \
-                     and stderr), by reference.",
-                ),
-            );
+            write_description(&mut w, LOG_OUTPUT, LOG_TITLE, Some(LOG_ABSTRACT));
             w.start("ComplexOutput", &[]);
-            write_formats(&mut w, &["text/plain"]);
+            write_formats(&mut w, &[LOG_MEDIA_TYPE]);
             w.end().end();
         }
         w.end();

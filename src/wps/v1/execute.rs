@@ -10,7 +10,7 @@
 //! and `%40` encoded twice.
 
 use super::describe::{attribute, child, children, find_process, text_of};
-use super::response::{execute_response, raw_output, ResponseOptions};
+use super::response::{execute_response, raw_log, raw_output, ResponseOptions};
 use super::{exception, is_true};
 use crate::api::{AppState, BaseUrl};
 use crate::catalog::EngineState;
@@ -178,6 +178,9 @@ pub(crate) async fn execute(app: &AppState, base: &BaseUrl, body: &RequestBody) 
             ..options
         };
         return execute_response(app, base, &job, Some(&process), &options).await;
+    }
+    if options.raw_log {
+        return raw_log(app, &job).await;
     }
     if job.request.response == ResponseMode::Raw {
         return raw_output(app, &job, &process).await;
@@ -632,15 +635,13 @@ pub(crate) fn to_execute_request(
         request.inputs.entry(id.clone()).or_default().push(value);
     }
     let options = match &form.form {
+        // The job itself has no outputs to select: the answer is its log.
         ResponseForm::Raw(output) if !described(&output) => {
-            return Err(FormError::invalid(
-                "RawDataOutput",
-                format!(
-                    "{} is the job log: ask for it in a ResponseDocument (it is given by \
-                     reference), or read /jobs/{{jobId}}/logs.",
-                    super::LOG_OUTPUT
-                ),
-            ))
+            request.response = ResponseMode::Document;
+            ResponseOptions {
+                raw_log: true,
+                ..ResponseOptions::default()
+            }
         }
         ResponseForm::Raw(output) => {
             request.response = ResponseMode::Raw;
@@ -678,6 +679,7 @@ pub(crate) fn to_execute_request(
             ResponseOptions {
                 store: *store,
                 lineage: *lineage,
+                raw_log: false,
             }
         }
     };

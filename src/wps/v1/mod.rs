@@ -15,9 +15,14 @@
 //!   `<base>/wps/status/{jobId}`, which answers the current `ExecuteResponse`. Otherwise the
 //!   job is waited for (at most the server's synchronous wait limit; past it the answer is
 //!   the current status with a `statusLocation`, as if asked asynchronously).
-//! - WPS 1.0.0 requires at least one output per process. A process that declares none is
-//!   described with one `ComplexOutput` [`LOG_OUTPUT`] (`text/plain`): its job log, which
-//!   a successful `ExecuteResponse` references (`/jobs/{jobId}/logs`).
+//! - WPS 1.0.0 requires at least one output per process (`ProcessOutputs/Output` has no
+//!   `minOccurs="0"`). A process that declares none is described with one `ComplexOutput`
+//!   [`LOG_OUTPUT`] (`text/plain`): its job log. Every answer treats it as that output: a
+//!   successful `ExecuteResponse` lists it with the same identifier, title and abstract as
+//!   a `wps:Reference` to `/jobs/{jobId}/logs` (always by reference: the log is not a file
+//!   of the job's outputs, and a stored response does not keep an output's transmission
+//!   choice), `lineage` lists its definition, and `RawDataOutput=JOB_LOG` answers the log
+//!   itself.
 //! - Every Execute is an ordinary job, visible at `/jobs/{jobId}`.
 //! - A failed job is `ProcessFailed` with an `ows:ExceptionReport` carrying the Seed error
 //!   (title and description); with `RawDataOutput` the failure is the exception report
@@ -41,8 +46,7 @@ pub(crate) const WPS_NS: &str = "http://www.opengis.net/wps/1.0.0";
 pub(crate) const OWS_NS: &str = "http://www.opengis.net/ows/1.1";
 pub(crate) const XLINK_NS: &str = "http://www.w3.org/1999/xlink";
 pub(crate) const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
-/// The output describing the job log of a process that declares no outputs.
-pub(crate) const LOG_OUTPUT: &str = "JOB_LOG";
+pub(crate) use super::{LOG_ABSTRACT, LOG_MEDIA_TYPE, LOG_OUTPUT, LOG_TITLE};
 /// The one language the service speaks.
 pub(crate) const LANGUAGE: &str = "en-US";
 /// `maxOccurs` written for inputs without an upper bound (1.0.0 has no "unbounded").

@@ -36,6 +36,9 @@ pub(crate) struct ResponseOptions {
     pub store: bool,
     /// `lineage=true`: the document repeats the inputs and output definitions.
     pub lineage: bool,
+    /// `RawDataOutput` names [`LOG_OUTPUT`](super::LOG_OUTPUT) of a process without
+    /// outputs: the answer is the job log itself.
+    pub raw_log: bool,
 }
 
 /// `<base>/wps/status/{jobId}` (with `?lineage=true` when asked).
@@ -74,6 +77,7 @@ pub(crate) async fn status_document(
     let options = ResponseOptions {
         store: true,
         lineage,
+        raw_log: false,
     };
     execute_response(app, base, &job, process.as_deref(), &options).await
 }
@@ -268,7 +272,11 @@ fn write_lineage(w: &mut XmlWriter, job: &Job, process: Option<&Process>) {
         }
         w.end();
     }
-    let definitions: Vec<(String, bool, Option<String>)> = if job.request.outputs.is_empty() {
+    let log_only = process.is_some_and(|p| p.outputs.is_empty());
+    let definitions: Vec<(String, bool, Option<String>)> = if log_only {
+        let media_type = Some(super::LOG_MEDIA_TYPE.to_string());
+        vec![(super::LOG_OUTPUT.to_string(), true, media_type)]
+    } else if job.request.outputs.is_empty() {
         process
             .map(|p| {
                 p.outputs
@@ -344,10 +352,11 @@ async fn write_outputs(
         let href = base.join(&format!("/jobs/{}/logs", job.id));
         w.start("wps:ProcessOutputs", &[]).start("wps:Output", &[]);
         w.text_element("ows:Identifier", &[], super::LOG_OUTPUT);
-        w.text_element("ows:Title", &[], "Job log");
+        w.text_element("ows:Title", &[], super::LOG_TITLE);
+        w.text_element("ows:Abstract", &[], super::LOG_ABSTRACT);
         w.empty(
             "wps:Reference",
-            &[("href", href.as_str()), ("mimeType", "text/plain")],
+            &[("href", href.as_str()), ("mimeType", super::LOG_MEDIA_TYPE)],
         );
         w.end().end();
         return Ok(());
@@ -563,6 +572,19 @@ pub(crate) async fn raw_output(app: &AppState, job: &Job, process: &Process) -> 
                 .body(Body::from_stream(ReaderStream::new(file)))
                 .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
         }
+    }
+}
+
+/// The answer to `RawDataOutput=JOB_LOG` of a final job: its log (`text/plain`), or the
+/// exception report of a failure.
+pub(crate) async fn raw_log(app: &AppState, job: &Job) -> Response {
+    if job.status != JobStatus::Successful {
+        let (locator, text) = failure_text(job);
+        return exception("NoApplicableCode", locator.as_deref(), text);
+    }
+    match crate::wps::log_response(app, job).await {
+        Ok(response) => response,
+        Err(e) => super::execute::internal("reading a job log", &e),
     }
 }
 

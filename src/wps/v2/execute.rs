@@ -28,6 +28,7 @@ use crate::jobs::request::{ProblemKind, RequestProblem};
 use crate::wps::exception::{WpsException, OWS2};
 use crate::wps::request::WPS2;
 use crate::wps::xml::Element;
+use crate::wps::{offers_log_only, LOG_OUTPUT};
 use axum::body::Body;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -65,7 +66,9 @@ pub(super) async fn execute(
         return Err(problems_exception(&problems));
     }
     if request.response == ResponseMode::Raw {
-        let count = if request.outputs.is_empty() {
+        let count = if offers_log_only(&process) {
+            1
+        } else if request.outputs.is_empty() {
             process.outputs.len()
         } else {
             request.outputs.len()
@@ -108,6 +111,15 @@ pub(super) async fn execute(
         JobStatus::Successful => match job.request.response {
             ResponseMode::Document => {
                 Ok(ok(result_document(app, base, &job, Some(&process)).await?))
+            }
+            ResponseMode::Raw if offers_log_only(&process) => {
+                crate::wps::log_response(app, &job).await.map_err(|e| {
+                    tracing::error!(error = %e, job_id = %job.id, "reading a job log");
+                    WpsException::server(
+                        V,
+                        "The server failed to read the job log; try again later.",
+                    )
+                })
             }
             ResponseMode::Raw => raw_output(app, base, &job, &process).await,
         },
@@ -166,6 +178,10 @@ fn read_request(process: &Process, root: &Element) -> Result<ExecuteRequest, Wps
     }
     for output in root.children_named(WPS2, "Output") {
         let id = required_id(output, "Output")?;
+        // The log output of a process without outputs is not an output of the job itself.
+        if offers_log_only(process) && id == LOG_OUTPUT {
+            continue;
+        }
         let transmission_mode = match output.attr("transmission").map(str::trim) {
             None | Some("value") => TransmissionMode::Value,
             Some("reference") => TransmissionMode::Reference,

@@ -16,6 +16,10 @@
 //!   DeployProcess and UndeployProcess in `transactional.rs`. GetCapabilities lists the
 //!   WPS-T operations only when deploying is enabled (an admin token is configured):
 //!   `ows:Operation/@name` is a free string in OWS 2.0, so the document stays valid.
+//! - A process whose manifest declares no outputs has one, `JOB_LOG` (`text/plain`, its
+//!   job log), as in WPS 1.0.0: a process description needs one `wps:Output` and a
+//!   `wps:Result` one `wps:Output`. Naming it in Execute is allowed; results give it by
+//!   reference (`/jobs/{jobId}/logs`), a raw answer is the log itself.
 
 mod execute;
 mod status;
@@ -24,6 +28,7 @@ mod transactional;
 use super::exception::{xml_response, WpsException, OWS2};
 use super::request::{Kvp, Operation, RequestBody, WpsRequest, WpsVersion, WPS2};
 use super::xml::{escape_attr, escape_text, Element, XLINK};
+use super::{offers_log_only, LOG_ABSTRACT, LOG_MEDIA_TYPE, LOG_OUTPUT, LOG_TITLE};
 use crate::api::{AppState, BaseUrl};
 use crate::domain::{
     InputDescription, InputKind, JobControlOption, OutputDescription, OutputKind, Process,
@@ -316,6 +321,12 @@ pub(crate) fn process_offering(out: &mut String, process: &Process) {
     }
     for output in &process.outputs {
         output_description(out, output);
+    }
+    if offers_log_only(process) {
+        out.push_str("<wps:Output>");
+        description_head(out, LOG_TITLE, Some(LOG_ABSTRACT), &[], LOG_OUTPUT);
+        complex_data(out, std::iter::once(LOG_MEDIA_TYPE));
+        out.push_str("</wps:Output>");
     }
     out.push_str("</wps:Process></wps:ProcessOffering>");
 }

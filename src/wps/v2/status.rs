@@ -22,6 +22,7 @@ use crate::domain::{Job, JobId, JobStatus, OutputValue, Process, TransmissionMod
 use crate::jobs::request::is_textual_media_type;
 use crate::wps::exception::WpsException;
 use crate::wps::xml::{self, escape_attr, escape_text, Limits};
+use crate::wps::{offers_log_only, LOG_MEDIA_TYPE, LOG_OUTPUT};
 use axum::response::Response;
 use base64::Engine;
 use serde_json::Value;
@@ -221,6 +222,16 @@ pub(super) async fn result_document(
         super::NAMESPACES,
         escape_text(job.id.as_str())
     );
+    if process.is_some_and(offers_log_only) {
+        let href = base.join(&format!("/jobs/{}/logs", job.id));
+        let _ = write!(
+            out,
+            "<wps:Output id=\"{LOG_OUTPUT}\"><wps:Reference xlink:href=\"{}\" \
+             mimeType=\"{LOG_MEDIA_TYPE}\"/></wps:Output></wps:Result>",
+            escape_attr(&href)
+        );
+        return Ok(out);
+    }
     let selected = selected_outputs(job, process);
     if selected.is_empty() {
         return Err(WpsException::new(
