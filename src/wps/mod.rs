@@ -16,6 +16,7 @@ pub mod exception;
 pub mod request;
 pub mod v1;
 pub mod v2;
+pub mod writer;
 pub mod xml;
 
 use crate::api::{AppState, BaseUrl};

@@ -14,7 +14,7 @@
 //! Errors say what is wrong and where (line and column).
 //!
 //! Writing is plain string building: [`escape_text`], [`escape_attr`], the small
-//! [`XmlWriter`], and [`Element::to_xml`] / [`Element::inner_xml`] to echo received XML
+//! [`super::writer::XmlWriter`], and [`Element::to_xml`] / [`Element::inner_xml`] to echo received XML
 //! (complex data passed by value) back out with its namespaces declared.
 
 use quick_xml::events::{BytesStart, Event};
@@ -681,7 +681,9 @@ pub fn escape_attr(text: &str) -> Cow<'_, str> {
 
 fn escape(text: &str, attribute: bool) -> Cow<'_, str> {
     let needs = |c: char| {
-        matches!(c, '&' | '<' | '>') || (attribute && matches!(c, '"' | '\'' | '\n' | '\r' | '\t'))
+        matches!(c, '&' | '<' | '>' | '\r')
+            || (attribute && matches!(c, '"' | '\'' | '\n' | '\t'))
+            || is_forbidden(c)
     };
     if !text.contains(needs) {
         return Cow::Borrowed(text);
@@ -695,84 +697,22 @@ fn escape(text: &str, attribute: bool) -> Cow<'_, str> {
             '"' if attribute => out.push_str("&quot;"),
             '\'' if attribute => out.push_str("&apos;"),
             '\n' if attribute => out.push_str("&#10;"),
-            '\r' if attribute => out.push_str("&#13;"),
             '\t' if attribute => out.push_str("&#9;"),
             // Text may hold `\r`, which a parser would turn into `\n`: keep it.
             '\r' => out.push_str("&#13;"),
+            c if is_forbidden(c) => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
     Cow::Owned(out)
 }
 
-/// A small XML text builder: tags are written as given (qualified names with prefixes the
-/// caller declared), attribute values and text are escaped.
-#[derive(Debug, Default)]
-pub struct XmlWriter {
-    out: String,
-}
-
-impl XmlWriter {
-    /// A writer that starts with the XML declaration.
-    pub fn new() -> Self {
-        XmlWriter {
-            out: String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"),
-        }
-    }
-
-    fn open(&mut self, name: &str, attributes: &[(&str, &str)]) {
-        self.out.push('<');
-        self.out.push_str(name);
-        for (key, value) in attributes {
-            let _ = write!(self.out, " {key}=\"{}\"", escape_attr(value));
-        }
-    }
-
-    /// `<name a="v" ...>`.
-    pub fn start(&mut self, name: &str, attributes: &[(&str, &str)]) -> &mut Self {
-        self.open(name, attributes);
-        self.out.push('>');
-        self
-    }
-
-    /// `</name>`.
-    pub fn end(&mut self, name: &str) -> &mut Self {
-        let _ = write!(self.out, "</{name}>");
-        self
-    }
-
-    /// `<name a="v" .../>`.
-    pub fn empty(&mut self, name: &str, attributes: &[(&str, &str)]) -> &mut Self {
-        self.open(name, attributes);
-        self.out.push_str("/>");
-        self
-    }
-
-    /// `<name a="v" ...>text</name>`, the text escaped.
-    pub fn leaf(&mut self, name: &str, attributes: &[(&str, &str)], text: &str) -> &mut Self {
-        self.open(name, attributes);
-        self.out.push('>');
-        self.out.push_str(&escape_text(text));
-        let _ = write!(self.out, "</{name}>");
-        self
-    }
-
-    /// Escaped text.
-    pub fn text(&mut self, text: &str) -> &mut Self {
-        self.out.push_str(&escape_text(text));
-        self
-    }
-
-    /// Already well-formed XML, written as is.
-    pub fn raw(&mut self, xml: &str) -> &mut Self {
-        self.out.push_str(xml);
-        self
-    }
-
-    /// The document.
-    pub fn finish(self) -> String {
-        self.out
-    }
+/// Characters XML 1.0 cannot carry at all, not even as character references: the C0
+/// controls but tab, line feed and carriage return, and U+FFFE and U+FFFF. Job messages and
+/// Seed error texts may hold them (a stray byte of a container's output); they become
+/// U+FFFD, so no text can make a document ill-formed.
+fn is_forbidden(c: char) -> bool {
+    (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}'
 }
 
 #[cfg(test)]
@@ -949,9 +889,13 @@ mod tests {
         assert_eq!(escape_text("a<b&c>"), "a&lt;b&amp;c&gt;");
         assert_eq!(escape_attr("\"'\n"), "&quot;&apos;&#10;");
         assert!(matches!(escape_text("plain"), Cow::Borrowed(_)));
-        let mut w = XmlWriter::new();
-        w.start("a", &[("k", "<")]).leaf("b", &[], "&").end("a");
-        assert!(w.finish().ends_with("<a k=\"&lt;\"><b>&amp;</b></a>"));
+        // What XML 1.0 cannot carry becomes U+FFFD; tab, line feed and CR stay.
+        assert_eq!(
+            escape_text("a\u{1}b\u{1b}[0m\u{FFFF}"),
+            "a\u{FFFD}b\u{FFFD}[0m\u{FFFD}"
+        );
+        assert_eq!(escape_text("a\tb\nc\rd"), "a\tb\nc&#13;d");
+        assert_eq!(escape_attr("\u{0}\t"), "\u{FFFD}&#9;");
     }
 
     /// Small element trees with namespaces, attributes and text.

@@ -78,3 +78,97 @@ pub fn schema_errors(xml: &str, schema: Schema) -> Vec<String> {
         errors
     }
 }
+
+/// A job's failure text may hold characters XML 1.0 cannot carry (a stray control byte of
+/// a container's output, a Seed error description): every WPS document about the job must
+/// still be well-formed and valid. The job fails with a declared error whose title and
+/// description hold such characters.
+#[tokio::test(flavor = "multi_thread")]
+async fn control_characters_in_a_job_message_keep_every_wps_document_valid() {
+    let image = garbled_error_image();
+    let app = crate::app::spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/processes/ades-it-garbled/execution"))
+        .header("Prefer", "respond-async")
+        .json(&serde_json::json!({"inputs": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        201,
+        "{image}: {}",
+        response.text().await.unwrap()
+    );
+    let job = response.headers()["location"].to_str().unwrap().to_string();
+    let status =
+        crate::support::wait_final(&app.client, &job, std::time::Duration::from_secs(60)).await;
+    assert_eq!(status["status"], "failed", "{status:#}");
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains('\u{1}'),
+        "the message keeps the character in JSON: {status:#}"
+    );
+    let id = job.rsplit('/').next().unwrap();
+    let text = |url: String| {
+        let client = app.client.clone();
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let status_v2 = text(app.url(&format!(
+        "/wps?service=WPS&version=2.0.0&request=GetStatus&jobId={id}"
+    )))
+    .await;
+    assert_valid_xml(&status_v2, Schema::Wps2);
+    let result_v2 = text(app.url(&format!(
+        "/wps?service=WPS&version=2.0.0&request=GetResult&jobId={id}"
+    )))
+    .await;
+    assert!(result_v2.contains("Garbled"), "{result_v2}");
+    assert_valid_xml(&result_v2, Schema::Ows2Exception);
+    let status_v1 = text(app.url(&format!("/wps/status/{id}"))).await;
+    assert!(status_v1.contains("ProcessFailed"), "{status_v1}");
+    assert!(
+        status_v1.contains('\u{FFFD}'),
+        "replaced, not dropped: {status_v1}"
+    );
+    assert_valid_xml(&status_v1, Schema::Wps1);
+    app.stop().await;
+}
+
+/// A Seed image whose job exits 3, a declared error with control characters in its title
+/// and description.
+fn garbled_error_image() -> String {
+    static IMAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    IMAGE
+        .get_or_init(|| {
+            crate::support::busybox_image();
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(
+                dir.path().join("Dockerfile"),
+                "FROM ades-busybox:latest\nENTRYPOINT [\"/bin/sh\", \"-c\", \"exit 3\"]\n",
+            )
+            .unwrap();
+            let manifest = serde_json::json!({
+                "seedVersion": "1.0.0",
+                "job": {
+                    "name": "ades-it-garbled", "jobVersion": "1.0.0", "packageVersion": "1.0.0",
+                    "title": "Garbled", "description": "Fails with a garbled message",
+                    "maintainer": {"name": "ades", "email": "ades@example.org"},
+                    "timeout": 30,
+                    "errors": [{
+                        "code": 3, "name": "garbled", "category": "data",
+                        "title": "Garbled \u{1} title",
+                        "description": "bytes \u{0}\u{8}\u{1b}[31m red \u{1b}[0m, \u{FFFF} and \u{1}"
+                    }]
+                }
+            });
+            std::fs::write(dir.path().join("seed.manifest.json"), manifest.to_string()).unwrap();
+            let built = crate::support::ades(&["seed", "build", "--json", dir.path().to_str().unwrap()]);
+            assert_eq!(built.code, 0, "{}", built.stderr);
+            "ades-it-garbled-1.0.0-seed:1.0.0".to_string()
+        })
+        .clone()
+}

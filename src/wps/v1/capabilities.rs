@@ -1,10 +1,10 @@
 //! GetCapabilities: `wps:Capabilities` with the service sections and one
 //! `wps:ProcessOfferings/wps:Process` per catalogue process.
 
-use super::writer::XmlWriter;
 use super::{start_document, xml_response, LANGUAGE};
 use crate::api::{AppState, BaseUrl};
 use crate::domain::Process;
+use crate::wps::writer::XmlWriter;
 use axum::response::Response;
 
 /// The capabilities document.

@@ -4,7 +4,6 @@
 //! their media types; outputs likewise `LiteralOutput` / `ComplexOutput`.
 
 use super::capabilities::write_brief;
-use super::writer::XmlWriter;
 use super::{
     exception, start_document, xml_response, LOG_ABSTRACT, LOG_MEDIA_TYPE, LOG_OUTPUT, LOG_TITLE,
     UNBOUNDED_MAX_OCCURS,
@@ -14,6 +13,7 @@ use crate::domain::{
     InputDescription, InputKind, OutputDescription, OutputKind, Process, ProcessId,
 };
 use crate::wps::request::RequestBody;
+use crate::wps::writer::XmlWriter;
 use crate::wps::xml::{Element, Node};
 use axum::response::Response;
 use seed::manifest::JsonType;

@@ -32,7 +32,7 @@ mod capabilities;
 mod describe;
 mod execute;
 mod response;
-mod writer;
+use super::writer;
 
 use super::exception::WpsException;
 use super::request::{Operation, WpsRequest, WpsVersion};

@@ -1,7 +1,7 @@
-//! The writer of the WPS 1.0.0 documents: like `wps::xml::XmlWriter`, plus a stack of open
-//! elements (`end()` closes the innermost, `finish()` all) and replacement of the control
-//! characters XML 1.0 cannot carry, since Seed error texts and job messages end up in
-//! these documents.
+//! The writer of WPS documents: element by element, with a stack of open elements
+//! (`end()` closes the innermost, `finish()` all), escaping through the one escaper of
+//! [`super::xml`] (which also replaces the characters XML 1.0 cannot carry, since Seed
+//! error texts and job messages end up in these documents).
 
 /// Writes one document into a string, element by element.
 #[derive(Debug, Default)]
@@ -90,22 +90,12 @@ impl XmlWriter {
 }
 
 /// Appends `text` escaped for character data (`attribute = false`) or a double-quoted
-/// attribute value. Characters XML 1.0 cannot carry at all (most C0 controls) become
-/// U+FFFD, so a stray byte in a Seed error message cannot make the document ill-formed.
+/// attribute value, by the one escaper of [`super::xml`].
 fn escape_into(out: &mut String, text: &str, attribute: bool) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' if attribute => out.push_str("&quot;"),
-            '\n' if attribute => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' if attribute => out.push_str("&#9;"),
-            '\t' | '\n' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
+    if attribute {
+        out.push_str(&super::xml::escape_attr(text));
+    } else {
+        out.push_str(&super::xml::escape_text(text));
     }
 }
 
