@@ -24,6 +24,12 @@ async fn submit_script(app: &TestApp, script: &str, extra: Value) -> String {
     response.headers()["location"].to_str().unwrap().to_string()
 }
 
+/// The body of a GET of `url`, whatever its status.
+async fn text_at(app: &TestApp, url: &str) -> String {
+    let response = app.client.get(url).send().await.unwrap();
+    response.text().await.unwrap()
+}
+
 /// The job of the security report: `ln -s / $OUTPUT_DIR/root` made every host file
 /// readable at `/jobs/<id>/outputs/root/...`.
 #[tokio::test(flavor = "multi_thread")]
@@ -63,30 +69,14 @@ async fn a_job_cannot_publish_links_out_of_its_outputs() {
     assert_eq!(real.text().await.unwrap(), "real\n");
 
     // The raw results (the default response): the file itself, never a link's target.
-    let results = app
-        .client
-        .get(format!("{job}/results"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let results = text_at(&app, &format!("{job}/results")).await;
     assert!(results.contains("real"), "{results}");
     assert!(
         !results.contains("root:"),
         "links are never results: {results}"
     );
 
-    let log = app
-        .client
-        .get(format!("{job}/logs"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let log = text_at(&app, &format!("{job}/logs")).await;
     for removed in ["root -> /", "one-passwd -> /etc/passwd", "sub/up -> .."] {
         assert!(
             log.contains(&format!("removed the symbolic link {removed}")),
