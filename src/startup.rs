@@ -166,6 +166,10 @@ impl Application {
             admin_token: (!settings.auth.admin_token.is_empty())
                 .then(|| settings.auth.admin_token.clone()),
             limits: request_limits(&settings),
+            auth: settings
+                .auth
+                .to_auth_settings()
+                .map_err(|why| anyhow::anyhow!("{why}"))?,
         };
         let renderer = api::OgcCallbackRenderer {
             workspace: workspace.clone(),
@@ -377,6 +381,7 @@ fn admission(settings: &Settings) -> Admission {
             allow_file_urls: settings.queue.allow_file_urls,
             allow_private_urls: settings.queue.allow_private_urls,
         },
+        max_jobs_per_user: settings.auth.max_jobs_per_user,
     }
 }
 

@@ -79,6 +79,8 @@ pub struct ApiSettings {
     pub admin_token: Option<String>,
     /// What one request may cost (body sizes, XML parsing, requests per client).
     pub limits: RequestLimits,
+    /// Who callers are (off by default: everybody is the local operator).
+    pub auth: crate::auth::AuthSettings,
 }
 
 impl Default for ApiSettings {
@@ -90,6 +92,7 @@ impl Default for ApiSettings {
             sync_wait_limit: Duration::from_secs(3600),
             admin_token: None,
             limits: RequestLimits::default(),
+            auth: crate::auth::AuthSettings::default(),
         }
     }
 }
@@ -144,6 +147,14 @@ pub fn router(state: ApiState) -> axum::Router {
     // Each kind of body has its own cap, never above the general one.
     let json_limit = DefaultBodyLimit::max(state.settings.json_body_limit());
     let xml_limit = DefaultBodyLimit::max(state.settings.xml_body_limit());
+    let callers = crate::auth::CallerLayerState {
+        authenticator: crate::auth::Authenticator::new(
+            state.settings.auth.clone(),
+            state.settings.admin_token.clone(),
+            state.jobs.store().clone(),
+        ),
+        render: refuse,
+    };
     let app = AppState {
         inner: Arc::new(AppInner {
             clients: ClientLimiter::new(limits.client_requests_in_flight),
@@ -194,6 +205,10 @@ pub fn router(state: ApiState) -> axum::Router {
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             limit_expensive_requests,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            callers,
+            crate::auth::resolve_caller,
         ))
         .with_state(app);
 
@@ -296,6 +311,16 @@ async fn limit_expensive_requests(
     let response = next.run(request).await;
     drop(slot);
     response
+}
+
+/// A refusal of the caller (401, 403, 503) as the façade asked answers it: an
+/// `ows:ExceptionReport` under `/wps`, else JSON.
+fn refuse(request: &Request, error: &ApiError) -> Response {
+    let path = request.uri().path();
+    if path == "/wps" || path.starts_with("/wps/") {
+        return crate::wps::refusal(request, error);
+    }
+    crate::auth::json_refusal(request, error)
 }
 
 /// Makes every error response a JSON exception: fills `instance` in ours, and turns the

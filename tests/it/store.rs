@@ -433,6 +433,7 @@ mod contract {
             process_id: process(process_id),
             request: ExecuteRequest::default(),
             priority,
+            owner: None,
         }
     }
 
@@ -486,6 +487,7 @@ mod contract {
             process_id: process("io-demo"),
             request: rich_request(),
             priority: 7,
+            owner: None,
         };
         let inserted = store.insert_job(new.clone(), at(0)).await.unwrap();
         assert_eq!(inserted.id, new.id);
@@ -1686,6 +1688,7 @@ async fn sqlite_jobs_survive_closing_and_reopening_the_file() {
             process_id: ProcessId::parse("io-demo").unwrap(),
             request: Default::default(),
             priority,
+            owner: None,
         };
         jobs.push(store.insert_job(new, now).await.unwrap());
     }
@@ -1720,6 +1723,7 @@ async fn sqlite_in_memory_databases_work() {
         process_id: ProcessId::parse("io-demo").unwrap(),
         request: Default::default(),
         priority: 0,
+        owner: None,
     };
     let job = store
         .insert_job(new, time::OffsetDateTime::now_utc())
@@ -1738,6 +1742,7 @@ async fn sqlite_unreadable_rows_are_corrupt_not_database_errors() {
         process_id: ProcessId::parse("io-demo").unwrap(),
         request: Default::default(),
         priority: 0,
+        owner: None,
     };
     let job = store
         .insert_job(new, time::OffsetDateTime::now_utc())
@@ -1854,6 +1859,7 @@ async fn sqlite_insert_rate() {
             process_id: process_id.clone(),
             request: Default::default(),
             priority: 0,
+            owner: None,
         };
         store
             .insert_job(new, time::OffsetDateTime::now_utc())
@@ -2085,5 +2091,6 @@ fn new_job() -> ades::store::NewJob {
         process_id: ProcessId::parse("io-demo").unwrap(),
         request: Default::default(),
         priority: 0,
+        owner: None,
     }
 }
