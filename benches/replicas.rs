@@ -78,6 +78,8 @@ async fn run(ades: &Path, postgres: &str, replicas: usize, total: usize, clients
                     ("ADES__QUEUE__WORKERS", WORKERS),
                     ("ADES__QUEUE__POLL_SECONDS", "1"),
                     ("ADES__WORKSPACE__ROOT", workspace_root),
+                    // One load generator stands for many clients: no per-address limit.
+                    ("ADES__LIMITS__CLIENT_REQUESTS_IN_FLIGHT", "0"),
                 ],
             )
         })

@@ -128,6 +128,8 @@ fn start(ades: &Path, data: &Path, extra: &[&str]) -> (Child, String) {
         .args(extra)
         .env("ADES__CATALOG__RESCAN_SECONDS", "0")
         .env("ADES__LOG__LEVEL", "warn")
+        // One load generator stands for many clients: no per-address limit.
+        .env("ADES__LIMITS__CLIENT_REQUESTS_IN_FLIGHT", "0")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

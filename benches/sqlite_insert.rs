@@ -28,6 +28,7 @@ fn new_job() -> NewJob {
         process_id: ProcessId::parse("io-demo").expect("a process id"),
         request: Default::default(),
         priority: 0,
+        owner: None,
     }
 }
 

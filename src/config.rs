@@ -85,8 +85,8 @@ impl Default for CallbacksSection {
     }
 }
 
-/// Who may change the process set.
-#[derive(Clone, Default, Serialize, Deserialize)]
+/// Who may change the process set, and (with `mode = "on"`) who callers are.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSection {
     /// Bearer token that deploy, replace and undeploy (OGC API Part 2, WPS-T) require;
@@ -95,6 +95,81 @@ pub struct AuthSection {
     /// A file holding the admin token (read at start-up, trailing newline dropped): keeps it
     /// out of the process list and the environment.
     pub admin_token_file: String,
+    // Users, roles and job ownership (crate::auth).
+    /// `off` (default: everybody is the local operator) or `on` (every request but the
+    /// landing page, conformance, api and health needs a token or an API key).
+    pub mode: AuthMode,
+    /// The OIDC issuer whose JWTs are accepted (`iss`); empty = API keys only.
+    pub issuer: String,
+    /// What a token's `aud` must hold (required with `issuer`).
+    pub audience: String,
+    /// Dotted path of the claim holding a token's roles (`roles`, `realm_access.roles`).
+    pub roles_claim: String,
+    /// Leeway on a token's `exp` and `nbf`, seconds.
+    pub clock_skew_seconds: u64,
+    /// The issuer's JWK set URL, instead of discovering it
+    /// (`<issuer>/.well-known/openid-configuration`).
+    pub jwks_url: String,
+    /// Allow the issuer (discovery, keys) on a loopback or private address.
+    pub allow_private_issuer: bool,
+    /// Most jobs (accepted + running) one user may have at once; 0 = no limit.
+    pub max_jobs_per_user: u64,
+}
+
+/// Whether callers are authenticated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    #[default]
+    Off,
+    On,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        AuthSection {
+            admin_token: String::new(),
+            admin_token_file: String::new(),
+            mode: AuthMode::Off,
+            issuer: String::new(),
+            audience: String::new(),
+            roles_claim: "roles".to_string(),
+            clock_skew_seconds: 60,
+            jwks_url: String::new(),
+            allow_private_issuer: false,
+            max_jobs_per_user: 0,
+        }
+    }
+}
+
+impl AuthSection {
+    /// The settings the server runs with, or what to fix.
+    pub fn to_auth_settings(&self) -> Result<crate::auth::AuthSettings, String> {
+        let oidc = if self.issuer.trim().is_empty() {
+            None
+        } else {
+            if self.audience.trim().is_empty() {
+                return Err(
+                    "auth.issuer is set but auth.audience is empty: set the audience (aud) the \
+                     tokens of this server carry"
+                        .to_string(),
+                );
+            }
+            Some(crate::auth::oidc::OidcSettings {
+                issuer: self.issuer.trim().to_string(),
+                audience: self.audience.trim().to_string(),
+                roles_claim: self.roles_claim.trim().to_string(),
+                clock_skew: std::time::Duration::from_secs(self.clock_skew_seconds),
+                jwks_url: Some(self.jwks_url.trim().to_string()).filter(|u| !u.is_empty()),
+                allow_private: self.allow_private_issuer,
+            })
+        };
+        Ok(crate::auth::AuthSettings {
+            enabled: self.mode == AuthMode::On,
+            oidc,
+            max_jobs_per_user: self.max_jobs_per_user,
+        })
+    }
 }
 
 /// Image registries: credentials, plain-HTTP ones, and the ones watched for Seed images.
@@ -431,6 +506,14 @@ impl fmt::Debug for AuthSection {
         f.debug_struct("AuthSection")
             .field("admin_token", &shown)
             .field("admin_token_file", &self.admin_token_file)
+            .field("mode", &self.mode)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("roles_claim", &self.roles_claim)
+            .field("clock_skew_seconds", &self.clock_skew_seconds)
+            .field("jwks_url", &self.jwks_url)
+            .field("allow_private_issuer", &self.allow_private_issuer)
+            .field("max_jobs_per_user", &self.max_jobs_per_user)
             .finish()
     }
 }

@@ -64,6 +64,10 @@ pub enum ErrorCode {
     QueueFull,
     /// The client has as many expensive requests in flight as it may (429).
     TooManyRequests,
+    /// The user has as many jobs queued or running as `auth.max_jobs_per_user` allows (429).
+    TooManyJobs,
+    /// The token issuer's keys cannot be read, so no token can be checked now (503).
+    IssuerUnavailable,
     /// The job's files are not in this replica's workspace (it is not shared).
     OutputsUnreachable,
     /// The job asks for more CPUs, memory or GPUs than any worker offers.
@@ -86,7 +90,7 @@ pub struct ErrorRow {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 29] = [
         ErrorCode::NoSuchProcess,
         ErrorCode::NoSuchJob,
         ErrorCode::ResultNotReady,
@@ -111,6 +115,8 @@ impl ErrorCode {
         ErrorCode::Forbidden,
         ErrorCode::QueueFull,
         ErrorCode::TooManyRequests,
+        ErrorCode::TooManyJobs,
+        ErrorCode::IssuerUnavailable,
         ErrorCode::OutputsUnreachable,
         ErrorCode::InsufficientResources,
         ErrorCode::Internal,
@@ -268,6 +274,18 @@ impl ErrorCode {
                 "urn:ades:error:too-many-requests",
                 "ServerBusy",
                 "Too many requests in flight",
+            ),
+            TooManyJobs => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "urn:ades:error:too-many-jobs",
+                "ServerBusy",
+                "Too many jobs of this user",
+            ),
+            IssuerUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "urn:ades:error:issuer-unavailable",
+                "ServerBusy",
+                "Token issuer unavailable",
             ),
             OutputsUnreachable => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -483,6 +501,16 @@ impl ApiError {
         self.code.row().status
     }
 
+    /// The value of an extra response header this error carries (`Retry-After`).
+    pub fn header(&self, name: HeaderName) -> Option<&HeaderValue> {
+        self.extras
+            .as_deref()?
+            .headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+    }
+
     /// The exception document.
     pub fn view(&self) -> ExceptionView {
         let row = self.code.row();
@@ -582,6 +610,7 @@ mod tests {
                     | EngineUnavailable
                     | StorageUnavailable
                     | QueueFull
+                    | IssuerUnavailable
                     | OutputsUnreachable
                     | Internal
             );

@@ -11,6 +11,7 @@
 //! server.
 
 pub mod api;
+pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -174,6 +174,10 @@ impl Application {
             )
             .map_err(anyhow::Error::msg)?,
             cors_origins: settings.server.cors_origins.clone(),
+            auth: settings
+                .auth
+                .to_auth_settings()
+                .map_err(|why| anyhow::anyhow!("{why}"))?,
         };
         let renderer = api::OgcCallbackRenderer {
             workspace: workspace.clone(),
@@ -386,6 +390,7 @@ fn admission(settings: &Settings) -> Admission {
             allow_file_urls: settings.queue.allow_file_urls,
             allow_private_urls: settings.queue.allow_private_urls,
         },
+        max_jobs_per_user: settings.auth.max_jobs_per_user,
     }
 }
 

@@ -1,9 +1,11 @@
 //! OGC API - Processes Part 2: `POST /processes` (deploy), `PUT /processes/{id}` (replace),
 //! `DELETE /processes/{id}` (undeploy), `GET /processes/{id}/package`. The writes need the
-//! operator's bearer token (`auth.admin_token`); the work is `deploy::Deployer`'s.
+//! operator's bearer token (`auth.admin_token`) or, with authentication on, the admin role;
+//! the work, and that check, are `deploy::Deployer`'s.
 
 use super::views::ProcessSummaryView;
 use super::{AppState, BaseUrl};
+use crate::auth::Caller;
 use crate::deploy::{package, DeployError, Package};
 use crate::error::{ApiError, ErrorCode};
 use axum::body::Bytes;
@@ -48,14 +50,20 @@ pub struct DeployQuery {
 )]
 pub async fn deploy_process(
     State(app): State<AppState>,
+    caller: Caller,
     base: BaseUrl,
     headers: HeaderMap,
     query: Result<Query<DeployQuery>, axum::extract::rejection::QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    authorize(&app, &headers)?;
+    // Checked before the body is read, as the deployer checks it again.
+    caller.require_deployer().map_err(|d| d.to_api_error())?;
     let package = read_package(app.settings.json_body_limit(), &headers, query, body)?;
-    let process = app.deployer.deploy(&package).await.map_err(deploy_error)?;
+    let process = app
+        .deployer
+        .deploy(&caller, &package)
+        .await
+        .map_err(deploy_error)?;
     let location = base.join(&format!("/processes/{}", process.id));
     let mut response = (
         StatusCode::CREATED,
@@ -88,17 +96,19 @@ pub async fn deploy_process(
 )]
 pub async fn replace_process(
     State(app): State<AppState>,
+    caller: Caller,
     base: BaseUrl,
     headers: HeaderMap,
     Path(process_id): Path<String>,
     query: Result<Query<DeployQuery>, axum::extract::rejection::QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ProcessSummaryView>, ApiError> {
-    authorize(&app, &headers)?;
+    // Checked before the body is read, as the deployer checks it again.
+    caller.require_deployer().map_err(|d| d.to_api_error())?;
     let package = read_package(app.settings.json_body_limit(), &headers, query, body)?;
     let process = app
         .deployer
-        .replace(&process_id, &package)
+        .replace(&caller, &process_id, &package)
         .await
         .map_err(deploy_error)?;
     Ok(Json(ProcessSummaryView::new(&process, &base)))
@@ -121,12 +131,11 @@ pub async fn replace_process(
 )]
 pub async fn undeploy_process(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(process_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    authorize(&app, &headers)?;
     app.deployer
-        .undeploy(&process_id)
+        .undeploy(&caller, &process_id)
         .await
         .map_err(deploy_error)?;
     Ok(StatusCode::NO_CONTENT)
@@ -157,50 +166,6 @@ pub async fn process_package(
     let content_type = HeaderValue::from_str(&media_type)
         .unwrap_or_else(|_| HeaderValue::from_static("application/json"));
     Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
-}
-
-/// Deploy, replace and undeploy need `Authorization: Bearer <admin token>`.
-pub(crate) fn authorize(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(expected) = app.settings.admin_token.as_deref() else {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "Deploying, replacing and undeploying processes is disabled on this server: the \
-             operator enables it by starting ades with --admin-token (or \
-             ADES__AUTH__ADMIN_TOKEN).",
-        ));
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| {
-            let (scheme, token) = value.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        });
-    match given {
-        Some(token) if constant_time_eq(token.as_bytes(), expected.as_bytes()) => Ok(()),
-        given => Err(ApiError::new(
-            ErrorCode::Unauthorized,
-            if given.is_some() {
-                "The bearer token is not the admin token of this server."
-            } else {
-                "Deploy, replace and undeploy need the admin token: send \
-                 Authorization: Bearer <token>."
-            },
-        )
-        .with_header(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"ades\""),
-        )),
-    }
-}
-
-/// Compares without stopping at the first difference, so timing tells nothing of the token.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut difference = a.len() ^ b.len();
-    for (i, x) in a.iter().enumerate() {
-        difference |= usize::from(x ^ b.get(i % b.len().max(1)).copied().unwrap_or(0));
-    }
-    difference == 0
 }
 
 fn read_package(
@@ -262,20 +227,7 @@ pub fn deploy_error(error: DeployError) -> ApiError {
         DeployError::Immutable(_) => ApiError::new(ErrorCode::ImmutableProcess, error.to_string()),
         DeployError::NotFound(id) => ApiError::no_such_process(&id),
         DeployError::Image(message) => ApiError::new(ErrorCode::InvalidPackage, message),
+        DeployError::Denied(denied) => denied.to_api_error(),
         DeployError::Store(err) => ApiError::internal("storing a deployed process", &err),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::constant_time_eq;
-
-    #[test]
-    fn tokens_compare_exactly() {
-        assert!(constant_time_eq(b"s3cret", b"s3cret"));
-        assert!(!constant_time_eq(b"s3cret", b"s3cres"));
-        assert!(!constant_time_eq(b"s3cre", b"s3cret"));
-        assert!(!constant_time_eq(b"s3cret-and-more", b"s3cret"));
-        assert!(!constant_time_eq(b"", b"x"));
     }
 }

@@ -138,6 +138,7 @@ pub fn runs_async(process: &Process, prefs: Preferences) -> bool {
 )]
 pub async fn execute(
     State(app): State<AppState>,
+    caller: crate::auth::Caller,
     base: BaseUrl,
     Path(process_id): Path<String>,
     RawQuery(query): RawQuery,
@@ -174,7 +175,7 @@ pub async fn execute(
     let run_async = runs_async(&process, prefs);
     let job = app
         .jobs
-        .submit_with_priority(&process, request, priority)
+        .submit_with_priority(&caller, &process, request, priority)
         .await
         .map_err(|e| jobs_error(e, "submitting a job"))?;
     if run_async {
@@ -192,7 +193,7 @@ pub async fn execute(
     let wait = prefs.wait.map_or(limit, |w| w.min(limit));
     let job = app
         .jobs
-        .wait_until_final(&job.id, wait)
+        .wait_until_final(&caller, &job.id, wait)
         .await
         .map_err(|e| jobs_error(e, "waiting for a synchronous job"))?;
     if !job.status.is_final() {
@@ -254,6 +255,14 @@ pub fn jobs_error(error: JobsError, context: &str) -> ApiError {
             )
         }
         JobsError::DoesNotFit(why) => ApiError::new(ErrorCode::InsufficientResources, why),
+        JobsError::Denied(denied) => denied.to_api_error(),
+        JobsError::UserLimit { .. } => {
+            let seconds = crate::auth::USER_LIMIT_RETRY_AFTER.as_secs().to_string();
+            ApiError::new(ErrorCode::TooManyJobs, error.to_string()).with_header(
+                header::RETRY_AFTER,
+                HeaderValue::from_str(&seconds).expect("digits are a valid header value"),
+            )
+        }
         JobsError::Store(e) => ApiError::internal(context, &e),
     }
 }

@@ -6,6 +6,7 @@ use super::processes::{paging_links, parse_paging, query_pairs};
 use super::results::find_job;
 use super::views::{JobListView, StatusInfoView};
 use super::{AppState, BaseUrl};
+use crate::auth::Caller;
 use crate::domain::{JobId, JobStatus, ProcessId};
 use crate::error::{ApiError, ErrorCode};
 use crate::store::JobFilter;
@@ -48,6 +49,8 @@ pub struct JobListQuery {
     /// Jobs to skip (the `next` and `prev` links carry it).
     #[param(minimum = 0, default = 0)]
     offset: Option<u32>,
+    /// Only the jobs of this user (admins; everybody else sees only their own jobs).
+    user: Option<String>,
 }
 
 fn split_list(value: &str) -> impl Iterator<Item = &str> {
@@ -143,6 +146,7 @@ pub fn parse_job_filter(pairs: &[(String, String)]) -> Result<JobFilter, ApiErro
                     }
                 }
             }
+            "user" if !value.trim().is_empty() => filter.owner = Some(value.trim().to_string()),
             "minDuration" => filter.min_duration = Some(parse_duration("minDuration", value)?),
             "maxDuration" => filter.max_duration = Some(parse_duration("maxDuration", value)?),
             _ => {}
@@ -176,6 +180,7 @@ pub fn parse_job_filter(pairs: &[(String, String)]) -> Result<JobFilter, ApiErro
 )]
 pub async fn list_jobs(
     State(app): State<AppState>,
+    caller: Caller,
     base: BaseUrl,
     query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<JobListView>, ApiError> {
@@ -183,7 +188,7 @@ pub async fn list_jobs(
     let filter = parse_job_filter(&pairs)?;
     let page = app
         .jobs
-        .list(&filter)
+        .list(&caller, &filter)
         .await
         .map_err(|e| jobs_error(e, "listing jobs"))?;
     Ok(Json(JobListView {
@@ -219,10 +224,11 @@ pub async fn list_jobs(
 )]
 pub async fn job_status(
     State(app): State<AppState>,
+    caller: Caller,
     base: BaseUrl,
     Path(job_id): Path<String>,
 ) -> Result<Json<StatusInfoView>, ApiError> {
-    let job = find_job(&app, &job_id).await?;
+    let job = find_job(&app, &caller, &job_id).await?;
     Ok(Json(StatusInfoView::new(&job, &base)))
 }
 
@@ -245,13 +251,14 @@ pub async fn job_status(
 )]
 pub async fn dismiss_job(
     State(app): State<AppState>,
+    caller: Caller,
     base: BaseUrl,
     Path(job_id): Path<String>,
 ) -> Result<Json<StatusInfoView>, ApiError> {
     let id = JobId::parse(&job_id).map_err(|_| ApiError::no_such_job(&job_id))?;
     let job = app
         .jobs
-        .dismiss(&id)
+        .dismiss(&caller, &id)
         .await
         .map_err(|e| jobs_error(e, "dismissing a job"))?;
     Ok(Json(StatusInfoView::new(&job, &base)))
@@ -274,12 +281,13 @@ pub async fn dismiss_job(
 )]
 pub async fn job_callbacks(
     State(app): State<AppState>,
+    caller: Caller,
     Path(job_id): Path<String>,
 ) -> Result<Json<super::views::CallbackListView>, ApiError> {
-    let job = find_job(&app, &job_id).await?;
+    let job = find_job(&app, &caller, &job_id).await?;
     let records = app
         .jobs
-        .callbacks(&job.id)
+        .callbacks(&caller, &job.id)
         .await
         .map_err(|e| jobs_error(e, "reading a job's callbacks"))?;
     Ok(Json(super::views::CallbackListView::new(&job.id, &records)))
@@ -301,9 +309,10 @@ pub async fn job_callbacks(
 )]
 pub async fn job_log(
     State(app): State<AppState>,
+    caller: Caller,
     Path(job_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let job = find_job(&app, &job_id).await?;
+    let job = find_job(&app, &caller, &job_id).await?;
     let path = app.workspace.log_file(&job.id);
     let file = match tokio::fs::File::open(&path).await {
         Ok(file) => file,

@@ -162,7 +162,7 @@ pub async fn health(State(app): State<AppState>) -> Response {
         limit: 1,
         ..Default::default()
     };
-    let database_ok = match app.jobs.list(&probe).await {
+    let database_ok = match app.jobs.list(&crate::auth::Caller::system(), &probe).await {
         Ok(_) => true,
         Err(e) => {
             tracing::error!(error = %e, "health: the database does not answer");

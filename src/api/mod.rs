@@ -83,6 +83,8 @@ pub struct ApiSettings {
     /// Browser origins allowed to call the server (`server.cors_origins`; checked when the
     /// settings load).
     pub cors_origins: Vec<String>,
+    /// Who callers are (off by default: everybody is the local operator).
+    pub auth: crate::auth::AuthSettings,
 }
 
 impl Default for ApiSettings {
@@ -96,6 +98,7 @@ impl Default for ApiSettings {
             limits: RequestLimits::default(),
             trusted_proxies: Default::default(),
             cors_origins: Vec::new(),
+            auth: crate::auth::AuthSettings::default(),
         }
     }
 }
@@ -151,6 +154,14 @@ pub fn router(state: ApiState) -> axum::Router {
     // Each kind of body has its own cap, never above the general one.
     let json_limit = DefaultBodyLimit::max(state.settings.json_body_limit());
     let xml_limit = DefaultBodyLimit::max(state.settings.xml_body_limit());
+    let callers = crate::auth::CallerLayerState {
+        authenticator: crate::auth::Authenticator::new(
+            state.settings.auth.clone(),
+            state.settings.admin_token.clone(),
+            state.jobs.store().clone(),
+        ),
+        render: refuse,
+    };
     let app = AppState {
         inner: Arc::new(AppInner {
             clients: ClientLimiter::new(limits.client_requests_in_flight),
@@ -201,6 +212,10 @@ pub fn router(state: ApiState) -> axum::Router {
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             limit_expensive_requests,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            callers,
+            crate::auth::resolve_caller,
         ))
         .with_state(app);
 
@@ -309,6 +324,16 @@ async fn limit_expensive_requests(
     let response = next.run(request).await;
     drop(slot);
     response
+}
+
+/// A refusal of the caller (401, 403, 503) as the façade asked answers it: an
+/// `ows:ExceptionReport` under `/wps`, else JSON.
+fn refuse(request: &Request, error: &ApiError) -> Response {
+    let path = request.uri().path();
+    if path == "/wps" || path.starts_with("/wps/") {
+        return crate::wps::refusal(request, error);
+    }
+    crate::auth::json_refusal(request, error)
 }
 
 /// Makes every error response a JSON exception: fills `instance` in ours, and turns the

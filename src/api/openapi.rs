@@ -92,6 +92,30 @@ impl utoipa::Modify for AdminToken {
                     .build(),
             ),
         );
+        // With `auth.mode = "on"` every path but /, /conformance, /api and /health takes
+        // one of these (README, "Authentication and ownership").
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "With auth.mode = on: a JWT of the configured OIDC issuer, or an API \
+                         key (ades_..., from ades keys create)",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Header(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    "X-API-Key",
+                    "With auth.mode = on: an API key (ades_..., from ades keys create)",
+                ),
+            )),
+        );
     }
 }
 

@@ -20,6 +20,7 @@
 use super::execute::jobs_error;
 use super::views::{media, rel, StatusInfoView};
 use super::{AppState, BaseUrl};
+use crate::auth::Caller;
 use crate::domain::{
     Job, JobId, JobStatus, OutputKind, OutputValue, Process, ResponseMode, TransmissionMode,
 };
@@ -409,10 +410,10 @@ async fn multipart(
 }
 
 /// The job, or 404 `no-such-job` (also for a string that is not a job id).
-pub async fn find_job(app: &AppState, job_id: &str) -> Result<Job, ApiError> {
+pub async fn find_job(app: &AppState, caller: &Caller, job_id: &str) -> Result<Job, ApiError> {
     let id = JobId::parse(job_id).map_err(|_| ApiError::no_such_job(job_id))?;
     app.jobs
-        .get(&id)
+        .get(caller, &id)
         .await
         .map_err(|e| jobs_error(e, "reading a job"))
 }
@@ -445,10 +446,11 @@ pub async fn find_job(app: &AppState, job_id: &str) -> Result<Job, ApiError> {
 )]
 pub async fn job_results(
     State(app): State<AppState>,
+    caller: Caller,
     base: BaseUrl,
     Path(job_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let job = find_job(&app, &job_id).await?;
+    let job = find_job(&app, &caller, &job_id).await?;
     let process = app.catalog.get(&job.process_id);
     respond_with_results(&app, &base, &job, process.as_deref()).await
 }
@@ -478,10 +480,11 @@ pub async fn job_results(
 )]
 pub async fn job_output(
     State(app): State<AppState>,
+    caller: Caller,
     base: BaseUrl,
     Path((job_id, output_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let job = find_job(&app, &job_id).await?;
+    let job = find_job(&app, &caller, &job_id).await?;
     if let Some(error) = unavailable(&job) {
         return Err(error);
     }
@@ -622,10 +625,11 @@ pub fn parse_range(header: Option<&str>, len: u64) -> RangeRequest {
 )]
 pub async fn output_file(
     State(app): State<AppState>,
+    caller: Caller,
     Path((job_id, path)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let job = find_job(&app, &job_id).await?;
+    let job = find_job(&app, &caller, &job_id).await?;
     if job.status == JobStatus::Dismissed {
         return Err(unavailable(&job).unwrap_or_else(|| ApiError::no_such_job(&job_id)));
     }

@@ -8,6 +8,7 @@
 //! killed at its timeout, 130 when it was interrupted.
 
 mod jobs_cmd;
+mod keys_cmd;
 mod print;
 mod run_cmd;
 mod seed_cmd;
@@ -49,6 +50,62 @@ enum Command {
     /// Operate on the jobs in the job store (the database the servers share): list, show,
     /// cancel and requeue them, one by one or in bulk by filters.
     Jobs(JobsArgs),
+    /// API keys for scripts (authentication on): create one (printed once), list them,
+    /// revoke one.
+    Keys(KeysArgs),
+    /// Who deployed, replaced, undeployed, submitted and dismissed what, newest first.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+struct KeysArgs {
+    #[command(flatten)]
+    store: SettingsArgs,
+    #[command(subcommand)]
+    command: KeysCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Make a key acting as USER with the given roles; the key is printed once (only its
+    /// hash is stored).
+    Create {
+        /// The user the key acts as (its jobs are this user's).
+        #[arg(long)]
+        user: String,
+        /// A role: admin, user or reader (repeatable).
+        #[arg(long = "role", value_name = "ROLE", required = true)]
+        roles: Vec<String>,
+        /// What the key is for.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Print JSON (with the key) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the keys (never the keys themselves).
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key: requests with it get 401 from then on.
+    Revoke {
+        /// The key's id (ades keys list).
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct AuditArgs {
+    #[command(flatten)]
+    store: SettingsArgs,
+    /// Entries to show, newest first.
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -375,6 +432,8 @@ pub fn main() -> ExitCode {
             Command::Worker(args) => serve_cmd::worker(args).await,
             Command::Config(args) => serve_cmd::config(args),
             Command::Jobs(args) => jobs_cmd::jobs(args).await,
+            Command::Keys(args) => keys_cmd::keys(args).await,
+            Command::Audit(args) => keys_cmd::audit(args).await,
         }
     });
     ExitCode::from(code)

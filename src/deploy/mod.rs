@@ -17,6 +17,7 @@
 pub mod package;
 pub mod resolve;
 
+use crate::auth::Caller;
 use crate::catalog::deployed::deployed_process;
 use crate::catalog::Catalog;
 use crate::domain::{Process, ProcessId};
@@ -44,6 +45,9 @@ pub enum DeployError {
     /// The image could not be read (not found, registry unreachable or refusing).
     #[error("{0}")]
     Image(String),
+    /// The caller may not change processes (no credential: 401; not an admin: 403).
+    #[error(transparent)]
+    Denied(#[from] crate::auth::Denied),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -100,8 +104,29 @@ impl Deployer {
         }
     }
 
-    /// Deploys a new process.
-    pub async fn deploy(&self, package: &Package) -> Result<Arc<Process>, DeployError> {
+    /// Appends a change of the process set to the audit trail (logged when that fails:
+    /// the change itself is done).
+    async fn audit(&self, caller: &Caller, action: &str, id: &str, detail: &str) {
+        let entry = crate::store::AuditEntry {
+            at: time::OffsetDateTime::now_utc(),
+            actor: caller.actor(),
+            action: action.to_string(),
+            target: id.to_string(),
+            detail: detail.to_string(),
+        };
+        if let Err(err) = self.store.append_audit(&entry).await {
+            tracing::error!(error = %err, action, process = id, "cannot append to the audit trail");
+        }
+    }
+
+    /// Deploys a new process (the caller must be allowed to: the admin token, or the admin
+    /// role with authentication on).
+    pub async fn deploy(
+        &self,
+        caller: &Caller,
+        package: &Package,
+    ) -> Result<Arc<Process>, DeployError> {
+        caller.require_deployer()?;
         let (record, process) = self.prepare(package).await?;
         if self.catalog.get_builtin(&process.id).is_some() {
             return Err(DeployError::Immutable(record.id));
@@ -109,12 +134,20 @@ impl Deployer {
         self.store.insert_process(&record).await?;
         let process = Arc::new(process);
         self.catalog.put_deployed(process.clone());
-        tracing::info!(process = %record.id, image = %record.pinned_image, "process deployed");
+        tracing::info!(process = %record.id, image = %record.pinned_image, actor = %caller.actor(), "process deployed");
+        self.audit(caller, "deploy", &record.id, &record.pinned_image)
+            .await;
         Ok(process)
     }
 
     /// Replaces deployed process `id` with the package (which must describe the same id).
-    pub async fn replace(&self, id: &str, package: &Package) -> Result<Arc<Process>, DeployError> {
+    pub async fn replace(
+        &self,
+        caller: &Caller,
+        id: &str,
+        package: &Package,
+    ) -> Result<Arc<Process>, DeployError> {
+        caller.require_deployer()?;
         self.check_mutable(id).await?;
         let (record, process) = self.prepare(package).await?;
         if record.id != id {
@@ -129,16 +162,20 @@ impl Deployer {
         self.store.replace_process(&record).await?;
         let process = Arc::new(process);
         self.catalog.put_deployed(process.clone());
-        tracing::info!(process = %record.id, image = %record.pinned_image, "process replaced");
+        tracing::info!(process = %record.id, image = %record.pinned_image, actor = %caller.actor(), "process replaced");
+        self.audit(caller, "replace", &record.id, &record.pinned_image)
+            .await;
         Ok(process)
     }
 
     /// Undeploys process `id`.
-    pub async fn undeploy(&self, id: &str) -> Result<(), DeployError> {
+    pub async fn undeploy(&self, caller: &Caller, id: &str) -> Result<(), DeployError> {
+        caller.require_deployer()?;
         let process_id = self.check_mutable(id).await?;
         self.store.delete_process(id).await?;
         self.catalog.remove_deployed(&process_id);
-        tracing::info!(process = %id, "process undeployed");
+        tracing::info!(process = %id, actor = %caller.actor(), "process undeployed");
+        self.audit(caller, "undeploy", id, "").await;
         Ok(())
     }
 

@@ -212,6 +212,8 @@ pub struct Job {
     pub failure: Option<JobFailure>,
     /// How many times a worker has claimed it (1 on the first run).
     pub attempt: u32,
+    /// The user who submitted it; `None` for jobs submitted with authentication off.
+    pub owner: Option<String>,
 }
 
 /// One entry of a job's audit trail (`job_events`).

@@ -181,7 +181,11 @@ impl CallbackDeliverer {
     async fn post(&self, due: &DueCallback) -> Result<String, String> {
         let url = reqwest::Url::parse(due.uri.trim()).map_err(|e| format!("not a URL ({e})"))?;
         crate::outbound::check_url(&url, self.settings.allow_private_urls)?;
-        let job = match self.jobs.get(&due.job_id).await {
+        let job = match self
+            .jobs
+            .get(&crate::auth::Caller::system(), &due.job_id)
+            .await
+        {
             Ok(job) => job,
             Err(super::JobsError::NoSuchJob(_)) => return Err("the job is gone".to_string()),
             Err(err) => return Err(format!("cannot read the job: {err}")),

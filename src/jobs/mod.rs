@@ -1,6 +1,10 @@
 //! Jobs, protocol-neutral: submit, status, list, dismiss, wait for the end. Every façade
 //! (OGC API now, WPS later) calls this; only the queue's workers run jobs.
 //!
+//! Ownership is checked here, once for every façade: each call names its
+//! [`Caller`](crate::auth::Caller); a job of another user is answered like a job that does
+//! not exist ([`JobsError::NoSuchJob`]), admins see every job.
+//!
 //! Durable before acknowledged: `submit` returns after the job row is committed, so the
 //! first poll of an id always finds it. Sync execution is an ordinary job plus
 //! [`JobService::wait_until_final`].
@@ -9,8 +13,11 @@ pub mod admission;
 pub mod callbacks;
 pub mod request;
 
+use crate::auth::{Caller, Credential, Denied};
 use crate::domain::{ExecuteRequest, Job, JobEvent, JobId, Process};
-use crate::store::{JobFilter, JobPage, JobStore, NewJob, StoreError, StoreSignal, WorkerHost};
+use crate::store::{
+    AuditEntry, JobFilter, JobPage, JobStore, NewJob, StoreError, StoreSignal, WorkerHost,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -44,6 +51,16 @@ pub enum JobsError {
     /// No live worker could ever run the job: it asks for more than the largest offers.
     #[error("{0}")]
     DoesNotFit(String),
+    /// The caller may not do this (no credential: 401; not the role: 403).
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// The user has as many jobs waiting or running as `auth.max_jobs_per_user` allows.
+    #[error(
+        "you have {active} jobs waiting or running, the most one user may have at once \
+         (auth.max_jobs_per_user = {limit}); submit again when one has finished, in {} s or later",
+        crate::auth::USER_LIMIT_RETRY_AFTER.as_secs()
+    )]
+    UserLimit { active: u64, limit: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -57,6 +74,8 @@ pub struct Admission {
     pub priorities: BTreeMap<String, i32>,
     /// Which input references are accepted (checked at submission, again when staging).
     pub references: request::ReferencePolicy,
+    /// Most jobs (accepted + running) one user may have at once; 0 = no limit.
+    pub max_jobs_per_user: u64,
 }
 
 /// The worker pools as read from the store, and when.
@@ -134,23 +153,34 @@ impl JobService {
     /// [`JobService::submit_with_priority`] at the process's configured priority.
     pub async fn submit(
         &self,
+        caller: &Caller,
         process: &Process,
         request: ExecuteRequest,
     ) -> Result<Job, JobsError> {
-        self.submit_with_priority(process, request, None).await
+        self.submit_with_priority(caller, process, request, None)
+            .await
     }
 
     /// Creates an `accepted` job for an already checked request (see [`request`]) and wakes
     /// a worker. Returns once the job is durable. Refused when the queue is full
     /// ([`JobsError::QueueFull`]) or when no live worker could ever run it
     /// ([`JobsError::DoesNotFit`]). `priority` (higher runs first) overrides the process's
-    /// configured one.
+    /// configured one. The caller needs the `user` or `admin` role and becomes the job's
+    /// owner; a user at `max_jobs_per_user` is refused ([`JobsError::UserLimit`]).
     pub async fn submit_with_priority(
         &self,
+        caller: &Caller,
         process: &Process,
         request: ExecuteRequest,
         priority: Option<i32>,
     ) -> Result<Job, JobsError> {
+        caller.require_execute()?;
+        if let (Some(owner), limit @ 1..) = (caller.owner(), self.admission.max_jobs_per_user) {
+            let active = self.store.count_active_jobs_of(owner).await?;
+            if active >= limit {
+                return Err(JobsError::UserLimit { active, limit });
+            }
+        }
         self.admit(process).await?;
         let priority = priority
             .or_else(|| self.admission.priorities.get(process.id.as_str()).copied())
@@ -163,11 +193,14 @@ impl JobService {
                     process_id: process.id.clone(),
                     request,
                     priority,
+                    owner: caller.owner().map(str::to_string),
                 },
                 OffsetDateTime::now_utc(),
             )
             .await?;
-        tracing::info!(job_id = %job.id, process_id = %job.process_id, "job accepted");
+        tracing::info!(job_id = %job.id, process_id = %job.process_id, owner = caller.owner(), "job accepted");
+        self.audit(caller, "submit", job.id.as_str(), job.process_id.as_str())
+            .await;
         self.work_available.notify_one();
         Ok(job)
     }
@@ -206,38 +239,70 @@ impl JobService {
         Ok(hosts)
     }
 
-    pub async fn get(&self, id: &JobId) -> Result<Job, JobsError> {
-        self.store
-            .get_job(id)
-            .await?
-            .ok_or_else(|| JobsError::NoSuchJob(id.clone()))
+    /// The job, when the caller may see it (admins: any; users: their own); another
+    /// user's job is [`JobsError::NoSuchJob`], as if it did not exist.
+    pub async fn get(&self, caller: &Caller, id: &JobId) -> Result<Job, JobsError> {
+        caller.require_jobs()?;
+        match self.store.get_job(id).await? {
+            Some(job) if caller.may_see(job.owner.as_deref()) => Ok(job),
+            _ => Err(JobsError::NoSuchJob(id.clone())),
+        }
     }
 
-    pub async fn list(&self, filter: &JobFilter) -> Result<JobPage, JobsError> {
+    /// One page of the jobs the caller may see: a user's own; an admin's every job, or one
+    /// user's with `filter.owner`.
+    pub async fn list(&self, caller: &Caller, filter: &JobFilter) -> Result<JobPage, JobsError> {
+        caller.require_jobs()?;
+        let mut filter = filter.clone();
+        if !caller.is_admin() {
+            filter.owner = Some(caller.owner().unwrap_or_default().to_string());
+        }
         Ok(self
             .store
-            .list_jobs(filter, OffsetDateTime::now_utc())
+            .list_jobs(&filter, OffsetDateTime::now_utc())
             .await?)
     }
 
-    pub async fn events(&self, id: &JobId) -> Result<Vec<JobEvent>, JobsError> {
-        self.get(id).await?;
+    pub async fn events(&self, caller: &Caller, id: &JobId) -> Result<Vec<JobEvent>, JobsError> {
+        self.get(caller, id).await?;
         Ok(self.store.job_events(id).await?)
+    }
+
+    /// Appends to the audit trail what a caller did; a write that fails is logged (the
+    /// deed itself is done and durable already). The local operator (authentication off)
+    /// and the server itself leave job submissions and dismissals to `job_events`.
+    pub async fn audit(&self, caller: &Caller, action: &str, target: &str, detail: &str) {
+        let process_change = matches!(action, "deploy" | "replace" | "undeploy");
+        if !process_change && matches!(caller.credential, Credential::Local | Credential::System) {
+            return;
+        }
+        let entry = AuditEntry {
+            at: OffsetDateTime::now_utc(),
+            actor: caller.actor(),
+            action: action.to_string(),
+            target: target.to_string(),
+            detail: detail.to_string(),
+        };
+        if let Err(err) = self.store.append_audit(&entry).await {
+            tracing::error!(error = %err, action, target, "cannot append to the audit trail");
+        }
     }
 
     /// The callbacks of a job and each delivery try, oldest first.
     pub async fn callbacks(
         &self,
+        caller: &Caller,
         id: &JobId,
     ) -> Result<Vec<crate::domain::CallbackRecord>, JobsError> {
-        self.get(id).await?;
+        self.get(caller, id).await?;
         Ok(self.store.job_callbacks(id).await?)
     }
 
     /// Dismisses a job: a waiting one never runs, a running one's container is killed (at
     /// once when it runs in this process, else at its worker's next heartbeat), a finished
-    /// one is withdrawn (its results are no longer served).
-    pub async fn dismiss(&self, id: &JobId) -> Result<Job, JobsError> {
+    /// one is withdrawn (its results are no longer served). Only a job the caller may see.
+    pub async fn dismiss(&self, caller: &Caller, id: &JobId) -> Result<Job, JobsError> {
+        self.get(caller, id).await?;
         let job = self
             .store
             .dismiss_job(id, OffsetDateTime::now_utc())
@@ -247,17 +312,24 @@ impl JobService {
             token.cancel();
         }
         self.announce(id);
+        self.audit(caller, "dismiss", id.as_str(), job.process_id.as_str())
+            .await;
         Ok(job)
     }
 
     /// Waits until the job reaches a final status or `timeout` passes; returns the job as
-    /// it is then.
-    pub async fn wait_until_final(&self, id: &JobId, timeout: Duration) -> Result<Job, JobsError> {
+    /// it is then (if the caller may see it).
+    pub async fn wait_until_final(
+        &self,
+        caller: &Caller,
+        id: &JobId,
+        timeout: Duration,
+    ) -> Result<Job, JobsError> {
         let deadline = tokio::time::Instant::now() + timeout;
         // Subscribe before reading, so a change between the read and the wait is not lost.
         let mut changes = self.changed.subscribe();
         loop {
-            let job = self.get(id).await?;
+            let job = self.get(caller, id).await?;
             if job.status.is_final() || tokio::time::Instant::now() >= deadline {
                 return Ok(job);
             }

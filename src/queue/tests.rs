@@ -76,11 +76,17 @@ fn copier_success() -> Act {
 }
 
 async fn submit(rig: &Rig, process: &Process, request: ExecuteRequest) -> Job {
-    rig.jobs.submit(process, request).await.expect("submit")
+    rig.jobs
+        .submit(&crate::auth::Caller::system(), process, request)
+        .await
+        .expect("submit")
 }
 
 async fn job(rig: &Rig, id: &JobId) -> Job {
-    rig.jobs.get(id).await.expect("get the job")
+    rig.jobs
+        .get(&crate::auth::Caller::system(), id)
+        .await
+        .expect("get the job")
 }
 
 fn failure_name(job: &Job) -> &str {
@@ -423,7 +429,10 @@ async fn progress_messages_are_recorded() {
     let running = job(&rig, &submitted.id).await;
     assert_eq!(running.status, JobStatus::Running);
     assert_eq!(running.message.as_deref(), Some("running container"));
-    rig.jobs.dismiss(&submitted.id).await.unwrap();
+    rig.jobs
+        .dismiss(&crate::auth::Caller::system(), &submitted.id)
+        .await
+        .unwrap();
     step.await.unwrap().unwrap();
 }
 
@@ -446,7 +455,10 @@ async fn dismissing_a_running_job_cancels_its_container() {
     let worker = rig.worker("w1");
     let step = tokio::spawn(async move { worker.try_execute_next().await });
     wait_for_runs(&runner, 1).await;
-    rig.jobs.dismiss(&submitted.id).await.unwrap();
+    rig.jobs
+        .dismiss(&crate::auth::Caller::system(), &submitted.id)
+        .await
+        .unwrap();
     let ran = tokio::time::timeout(Duration::from_secs(5), step)
         .await
         .expect("the step ends once the job is dismissed")
@@ -584,7 +596,11 @@ async fn the_pool_runs_submitted_jobs_and_stops() {
     let submitted = submit(&rig, &copier(), copier_request()).await;
     let done = rig
         .jobs
-        .wait_until_final(&submitted.id, Duration::from_secs(10))
+        .wait_until_final(
+            &crate::auth::Caller::system(),
+            &submitted.id,
+            Duration::from_secs(10),
+        )
         .await
         .unwrap();
     assert_eq!(done.status, JobStatus::Successful, "{done:?}");
@@ -629,7 +645,11 @@ async fn shutdown_cancels_jobs_still_running_after_the_grace_period() {
     );
     let done = rig
         .jobs
-        .wait_until_final(&submitted.id, Duration::from_secs(10))
+        .wait_until_final(
+            &crate::auth::Caller::system(),
+            &submitted.id,
+            Duration::from_secs(10),
+        )
         .await
         .unwrap();
     assert_eq!(done.status, JobStatus::Successful, "{done:?}");
@@ -642,7 +662,10 @@ async fn a_dismissed_waiting_job_never_runs() {
     let runner = ScriptedRunner::new(vec![copier_success()]);
     let rig = Rig::new(vec![copier()], runner.clone()).await;
     let submitted = submit(&rig, &copier(), copier_request()).await;
-    rig.jobs.dismiss(&submitted.id).await.unwrap();
+    rig.jobs
+        .dismiss(&crate::auth::Caller::system(), &submitted.id)
+        .await
+        .unwrap();
     assert_eq!(rig.worker("w1").try_execute_next().await.unwrap(), None);
     assert_eq!(runner.runs(), 0);
 }
@@ -784,7 +807,10 @@ async fn dismissing_a_job_waiting_for_resources_ends_its_wait() {
         assert!(tokio::time::Instant::now() < deadline, "never waited");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    rig.jobs.dismiss(&waiting.id).await.unwrap();
+    rig.jobs
+        .dismiss(&crate::auth::Caller::system(), &waiting.id)
+        .await
+        .unwrap();
     tokio::time::timeout(Duration::from_secs(5), second)
         .await
         .expect("the dismissal ends the wait")
@@ -792,7 +818,10 @@ async fn dismissing_a_job_waiting_for_resources_ends_its_wait() {
         .unwrap();
     assert_eq!(job(&rig, &waiting.id).await.status, JobStatus::Dismissed);
     assert_eq!(runner.runs(), 1, "the dismissed job never started");
-    rig.jobs.dismiss(&running.id).await.unwrap();
+    rig.jobs
+        .dismiss(&crate::auth::Caller::system(), &running.id)
+        .await
+        .unwrap();
     first.await.unwrap().unwrap();
 }
 

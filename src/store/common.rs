@@ -156,6 +156,7 @@ macro_rules! impl_job_store {
                         .bind(now)
                         .bind(request)
                         .bind(job.priority)
+                        .bind(job.owner.as_deref())
                         .fetch_one(&mut *tx)
                         .await
                         .map_err(|e| database("insert a job", e))?;
@@ -209,6 +210,7 @@ macro_rules! impl_job_store {
                         // One row more than asked tells whether another page follows.
                         .bind(limit + 1)
                         .bind(i64::from(filter.offset))
+                        .bind(filter.owner.as_deref())
                         .fetch_all(self.reader())
                         .await
                         .map_err(|e| database("list jobs", e))?;
@@ -768,6 +770,7 @@ macro_rules! impl_job_store {
                     failure: decode_optional_json(row, "failure")?,
                     attempt: u32::try_from(column::<$int>(row, "attempt")?)
                         .map_err(|e| corrupt("attempt", e))?,
+                    owner: column(row, "owner")?,
                 })
             }
 

@@ -13,8 +13,10 @@ mod common;
 pub mod postgres;
 pub mod processes;
 pub mod sqlite;
+pub mod users;
 
 pub use processes::{DeployedProcess, ProcessStore, ProcessWriteError};
+pub use users::{ApiKeyRecord, AuditEntry, UserStore};
 
 use crate::domain::{
     ExecuteRequest, Job, JobEvent, JobId, JobResults, JobStatus, ProcessId, WorkerId,
@@ -68,6 +70,8 @@ pub struct NewJob {
     pub request: ExecuteRequest,
     /// Higher runs first; equal priorities run in submission order.
     pub priority: i32,
+    /// The user who submitted it; `None` with authentication off.
+    pub owner: Option<String>,
 }
 
 /// Filters of `GET /jobs` (OGC job-list class), already parsed.
@@ -89,6 +93,8 @@ pub struct JobFilter {
     pub limit: u32,
     /// Jobs to skip (newest first order: `created` descending, then id).
     pub offset: u32,
+    /// Only the jobs of this user (`None` = anybody's, those without an owner included).
+    pub owner: Option<String>,
 }
 
 /// One page of jobs.
@@ -181,7 +187,7 @@ pub struct ReapedJob {
 }
 
 #[async_trait]
-pub trait JobStore: ProcessStore + Send + Sync + 'static {
+pub trait JobStore: ProcessStore + UserStore + Send + Sync + 'static {
     /// Inserts an `accepted` job (and its first event); committed on return.
     async fn insert_job(&self, job: NewJob, now: OffsetDateTime) -> Result<Job, StoreError>;
 

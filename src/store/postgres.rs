@@ -66,6 +66,13 @@ mod sql {
     pub const FINISH_CALLBACK_TRY: &str = include_str!("postgres/finish_callback_try.sql");
     pub const INSERT_CALLBACK_ATTEMPT: &str = include_str!("postgres/insert_callback_attempt.sql");
     pub const JOB_CALLBACKS: &str = include_str!("postgres/job_callbacks.sql");
+    pub const INSERT_API_KEY: &str = include_str!("postgres/insert_api_key.sql");
+    pub const FIND_API_KEY: &str = include_str!("postgres/find_api_key.sql");
+    pub const LIST_API_KEYS: &str = include_str!("postgres/list_api_keys.sql");
+    pub const REVOKE_API_KEY: &str = include_str!("postgres/revoke_api_key.sql");
+    pub const COUNT_ACTIVE_JOBS_OF: &str = include_str!("postgres/count_active_jobs_of.sql");
+    pub const INSERT_AUDIT: &str = include_str!("postgres/insert_audit.sql");
+    pub const LIST_AUDIT: &str = include_str!("postgres/list_audit.sql");
 }
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -206,5 +213,7 @@ async fn notify(
 }
 
 impl_process_store! { store: PostgresStore, db: Postgres, row: PgRow }
+
+super::users::impl_user_store! { store: PostgresStore, db: Postgres, row: PgRow }
 
 impl_job_store! { store: PostgresStore, db: Postgres, row: PgRow, int: i32 }

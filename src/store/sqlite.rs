@@ -90,6 +90,13 @@ mod sql {
     pub const FINISH_CALLBACK_TRY: &str = include_str!("sqlite/finish_callback_try.sql");
     pub const INSERT_CALLBACK_ATTEMPT: &str = include_str!("sqlite/insert_callback_attempt.sql");
     pub const JOB_CALLBACKS: &str = include_str!("sqlite/job_callbacks.sql");
+    pub const INSERT_API_KEY: &str = include_str!("sqlite/insert_api_key.sql");
+    pub const FIND_API_KEY: &str = include_str!("sqlite/find_api_key.sql");
+    pub const LIST_API_KEYS: &str = include_str!("sqlite/list_api_keys.sql");
+    pub const REVOKE_API_KEY: &str = include_str!("sqlite/revoke_api_key.sql");
+    pub const COUNT_ACTIVE_JOBS_OF: &str = include_str!("sqlite/count_active_jobs_of.sql");
+    pub const INSERT_AUDIT: &str = include_str!("sqlite/insert_audit.sql");
+    pub const LIST_AUDIT: &str = include_str!("sqlite/list_audit.sql");
 }
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -208,6 +215,8 @@ async fn notify(
 }
 
 impl_process_store! { store: SqliteStore, db: Sqlite, row: SqliteRow }
+
+super::users::impl_user_store! { store: SqliteStore, db: Sqlite, row: SqliteRow }
 
 impl_job_store! { store: SqliteStore, db: Sqlite, row: SqliteRow, int: i64 }
 

@@ -11,7 +11,7 @@
 
 use super::request::WpsVersion;
 use super::xml::{escape_attr, escape_text};
-use crate::error::{wps_status, ApiError};
+use crate::error::{wps_status, ApiError, ErrorCode};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -33,6 +33,8 @@ pub struct WpsException {
     pub text: String,
     /// The HTTP status when it is not the code's ([`wps_status`]).
     pub http_status: Option<StatusCode>,
+    /// `Retry-After` of the answer (a user over their job limit).
+    pub retry_after: Option<HeaderValue>,
 }
 
 impl WpsException {
@@ -49,6 +51,7 @@ impl WpsException {
             locator: locator.map(str::to_string),
             text: text.into(),
             http_status: None,
+            retry_after: None,
         }
     }
 
@@ -74,14 +77,24 @@ impl WpsException {
     }
 
     /// The WPS rendering of an error of the OGC API/job layer: the table's `wps_code`,
-    /// its detail as text.
+    /// its detail as text. Refusals for who the caller is (401, 403) and a user over their
+    /// job limit (429, with `Retry-After`) keep the table's HTTP status: their OWS codes
+    /// (`AccessDenied`, `ServerBusy`) stand for several answers a client must tell apart.
     pub fn from_api(version: WpsVersion, error: &ApiError, locator: Option<&str>) -> Self {
-        WpsException::new(
+        let mut exception = WpsException::new(
             version,
             error.code.row().wps_code,
             locator,
             error.detail.clone(),
-        )
+        );
+        if matches!(
+            error.code,
+            ErrorCode::Unauthorized | ErrorCode::Forbidden | ErrorCode::TooManyJobs
+        ) {
+            exception.http_status = Some(error.code.row().status);
+            exception.retry_after = error.header(header::RETRY_AFTER).cloned();
+        }
+        exception
     }
 
     /// The HTTP status for this exception.
@@ -130,6 +143,11 @@ impl WpsException {
         }
         let status = self.status();
         let mut response = xml_response(status, self.to_xml());
+        if let Some(retry_after) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after);
+        }
         if status == StatusCode::UNAUTHORIZED {
             // RFC 9110: a 401 names the scheme to authenticate with.
             response.headers_mut().insert(

@@ -9,8 +9,10 @@
 //!
 //! WPS-T (`v2/transactional.rs`): `wps:DeployProcess` and `wps:UndeployProcess`, in the
 //! Testbed-13 shape, deploy and undeploy processes through the same `deploy::Deployer` and
-//! the same admin token as OGC API - Processes Part 2; that is why the request headers
-//! (`Authorization`) travel with every request to the handlers.
+//! the same check as OGC API - Processes Part 2 (the admin token, or the admin role).
+//!
+//! Who is calling is `crate::auth`'s [`Caller`], resolved once per request and passed to
+//! every operation; the job service checks job ownership for both versions.
 
 pub mod exception;
 pub mod request;
@@ -20,6 +22,7 @@ pub mod writer;
 pub mod xml;
 
 use crate::api::{AppState, BaseUrl};
+use crate::auth::Caller;
 use crate::limits::ReaderError;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -78,18 +81,19 @@ pub(crate) fn routes(body_limit: DefaultBodyLimit) -> axum::Router<AppState> {
 
 async fn wps_get(
     State(app): State<AppState>,
+    caller: Caller,
     base: BaseUrl,
-    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     match WpsRequest::from_kvp(query.as_deref().unwrap_or("")) {
-        Ok(request) => dispatch(app, base, &headers, request).await,
+        Ok(request) => dispatch(app, base, &caller, request).await,
         Err(error) => error.into_response(),
     }
 }
 
 async fn wps_post(
     State(app): State<AppState>,
+    caller: Caller,
     base: BaseUrl,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -137,7 +141,7 @@ async fn wps_post(
         .parse(move || WpsRequest::from_xml_with(&parse_headers, &body, &xml_limits))
         .await;
     match parsed {
-        Ok(Ok(request)) => dispatch(app, base, &headers, request).await,
+        Ok(Ok(request)) => dispatch(app, base, &caller, request).await,
         Ok(Err(error)) => error.into_response(),
         Err(ReaderError::Busy(budget)) => {
             let mut response = WpsException::new(
@@ -163,14 +167,33 @@ async fn wps_post(
     }
 }
 
-async fn dispatch(
-    app: AppState,
-    base: BaseUrl,
-    headers: &HeaderMap,
-    request: WpsRequest,
+/// A refusal of the caller (401, 403, 503) as an `ows:ExceptionReport` of the version the
+/// request names (`/wps/status/...`: WPS 1.0.0; a POST without `version` in its query:
+/// WPS 2.0), keeping the error table's HTTP status.
+pub(crate) fn refusal(
+    request: &axum::extract::Request,
+    error: &crate::error::ApiError,
 ) -> Response {
+    let version = if request.uri().path().starts_with("/wps/status/") {
+        WpsVersion::V1
+    } else {
+        request::Kvp::parse(request.uri().query().unwrap_or(""))
+            .get("version")
+            .and_then(WpsVersion::parse)
+            .unwrap_or(WpsVersion::V2)
+    };
+    let mut exception = WpsException::from_api(version, error, None);
+    exception.http_status = Some(error.status());
+    let mut response = exception.into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn dispatch(app: AppState, base: BaseUrl, caller: &Caller, request: WpsRequest) -> Response {
     match request.version {
-        WpsVersion::V2 => v2::handle(&app, &base, headers, request).await,
-        WpsVersion::V1 => v1::handle(&app, &base, request).await,
+        WpsVersion::V2 => v2::handle(&app, &base, caller, request).await,
+        WpsVersion::V1 => v1::handle(&app, &base, caller, request).await,
     }
 }

@@ -778,7 +778,10 @@ async fn core_11_max_occurs_input_accepts_an_array_also_of_one() {
             .await;
         let job = srv
             .jobs
-            .get(&ades::domain::JobId::parse(&id).unwrap())
+            .get(
+                &ades::auth::Caller::system(),
+                &ades::domain::JobId::parse(&id).unwrap(),
+            )
             .await
             .unwrap();
         let given = texts.as_array().map_or(1, Vec::len);
@@ -790,7 +793,10 @@ async fn core_11_max_occurs_input_accepts_an_array_also_of_one() {
         .await;
     let job = srv
         .jobs
-        .get(&ades::domain::JobId::parse(&id).unwrap())
+        .get(
+            &ades::auth::Caller::system(),
+            &ades::domain::JobId::parse(&id).unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -820,7 +826,10 @@ async fn core_12_bbox_binary_qualified_and_href_inputs_are_accepted() {
     let id = srv.submit("multi", body).await;
     let job = srv
         .jobs
-        .get(&ades::domain::JobId::parse(&id).unwrap())
+        .get(
+            &ades::auth::Caller::system(),
+            &ades::domain::JobId::parse(&id).unwrap(),
+        )
         .await
         .unwrap();
     let inputs = &job.request.inputs;
@@ -1454,7 +1463,10 @@ async fn process_description_03_mixed_types_use_one_of_with_the_default_first() 
         .await;
     let job = srv
         .jobs
-        .get(&ades::domain::JobId::parse(&id).unwrap())
+        .get(
+            &ades::auth::Caller::system(),
+            &ades::domain::JobId::parse(&id).unwrap(),
+        )
         .await
         .unwrap();
     assert!(matches!(

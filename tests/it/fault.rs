@@ -346,6 +346,9 @@ impl Cluster {
             ("ADES__QUEUE__HEARTBEAT_SECONDS", "1".to_string()),
             ("ADES__QUEUE__POLL_SECONDS", "1".to_string()),
             ("ADES__CATALOG__RESCAN_SECONDS", "0".to_string()),
+            // The test stands for many clients (IN_FLIGHT submissions at once) from one
+            // address: no per-address limit.
+            ("ADES__LIMITS__CLIENT_REQUESTS_IN_FLIGHT", "0".to_string()),
         ];
         common_env.extend(extra_env.iter().cloned());
         if let Database::Postgres(url) = &database {

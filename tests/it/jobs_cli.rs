@@ -102,6 +102,7 @@ async fn insert(store: &Store, process: &str, created: OffsetDateTime) -> JobId 
                 process_id: ProcessId::parse(process).unwrap(),
                 request: ExecuteRequest::default(),
                 priority: 0,
+                owner: None,
             },
             created,
         )

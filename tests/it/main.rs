@@ -3,6 +3,7 @@
 
 mod api;
 mod app;
+mod auth;
 mod catalog;
 mod cli;
 mod conformance;

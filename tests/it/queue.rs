@@ -121,11 +121,17 @@ impl Rig {
                 }],
             );
         }
-        self.jobs.submit(&process, request).await.expect("submit")
+        self.jobs
+            .submit(&ades::auth::Caller::system(), &process, request)
+            .await
+            .expect("submit")
     }
 
     async fn job(&self, id: &JobId) -> Job {
-        self.jobs.get(id).await.expect("get the job")
+        self.jobs
+            .get(&ades::auth::Caller::system(), id)
+            .await
+            .expect("get the job")
     }
 
     /// Containers of the job, any attempt.
@@ -338,7 +344,11 @@ async fn dismissing_a_running_job_removes_its_container() {
     rig.wait_for_status(&job.id, "running container").await;
 
     let dismissed_at = Instant::now();
-    let dismissed = rig.jobs.dismiss(&job.id).await.unwrap();
+    let dismissed = rig
+        .jobs
+        .dismiss(&ades::auth::Caller::system(), &job.id)
+        .await
+        .unwrap();
     assert_eq!(dismissed.status, JobStatus::Dismissed);
     rig.assert_containers_gone_within(&job.id, Duration::from_secs(10))
         .await;
@@ -467,7 +477,11 @@ async fn concurrent_workers_never_run_a_job_twice() {
         let done = rig.job(id).await;
         assert_eq!(done.status, JobStatus::Successful, "{done:?}");
         assert_eq!(done.attempt, 1);
-        let events = rig.jobs.events(id).await.unwrap();
+        let events = rig
+            .jobs
+            .events(&ades::auth::Caller::system(), id)
+            .await
+            .unwrap();
         let runs = events
             .iter()
             .filter(|e| e.status == JobStatus::Running)
@@ -526,7 +540,10 @@ async fn the_sweep_removes_containers_of_ended_jobs_only() {
     let image = shell_job_image();
     let rig = Rig::new(std::slice::from_ref(&image)).await;
     let ended = rig.submit(&image, json!({ "SCRIPT": "sleep 120" })).await;
-    rig.jobs.dismiss(&ended.id).await.expect("dismiss");
+    rig.jobs
+        .dismiss(&ades::auth::Caller::system(), &ended.id)
+        .await
+        .expect("dismiss");
     let waiting = rig.submit(&image, json!({ "SCRIPT": "sleep 120" })).await;
     let unknown = JobId::new();
 
@@ -745,7 +762,10 @@ async fn a_job_declaring_no_resources_gets_the_default_limits() {
         )
         .await
         .unwrap();
-    rig.jobs.dismiss(&job.id).await.unwrap();
+    rig.jobs
+        .dismiss(&ades::auth::Caller::system(), &job.id)
+        .await
+        .unwrap();
 
     let host = inspected.host_config.unwrap();
     assert_eq!(host.memory, Some(2048 * 1024 * 1024));

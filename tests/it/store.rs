@@ -71,6 +71,9 @@ contract_tests!([sqlite: open_sqlite, postgres: open_postgres]; [
     status_changes_queue_the_callbacks_they_make_due,
     callbacks_are_claimed_once_retried_and_recorded,
     a_lapsed_callback_claim_is_taken_again,
+    jobs_keep_their_owner_and_list_by_owner,
+    api_keys_are_found_by_hash_listed_and_revoked_once,
+    the_audit_trail_is_listed_newest_first,
 ]);
 
 /// A fresh SQLite store in a temporary directory (kept alive by the returned guard).
@@ -122,6 +125,129 @@ mod contract {
     use time::{Duration, OffsetDateTime};
 
     type Store = Arc<dyn JobStore>;
+
+    pub async fn jobs_keep_their_owner_and_list_by_owner(store: Store) {
+        let owned = |owner: Option<&str>| NewJob {
+            owner: owner.map(str::to_string),
+            ..new_job("p", 0)
+        };
+        let alice = store.insert_job(owned(Some("alice")), at(1)).await.unwrap();
+        let bob = store.insert_job(owned(Some("bob")), at(2)).await.unwrap();
+        let nobody = store.insert_job(owned(None), at(3)).await.unwrap();
+        assert_eq!(alice.owner.as_deref(), Some("alice"));
+        assert_eq!(get(&store, &bob.id).await.owner.as_deref(), Some("bob"));
+        assert_eq!(get(&store, &nobody.id).await.owner, None);
+        let listed = |owner: Option<&str>| {
+            let store = store.clone();
+            let filter = JobFilter {
+                limit: 10,
+                owner: owner.map(str::to_string),
+                ..Default::default()
+            };
+            async move {
+                let page = store.list_jobs(&filter, at(10)).await.unwrap();
+                page.jobs.into_iter().map(|j| j.id).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(listed(Some("alice")).await, vec![alice.id.clone()]);
+        assert_eq!(listed(Some("carol")).await, Vec::<JobId>::new());
+        assert_eq!(
+            listed(None).await,
+            vec![nobody.id, bob.id, alice.id.clone()]
+        );
+        // A claimed job keeps its owner; the count of a user's active jobs follows.
+        assert_eq!(store.count_active_jobs_of("alice").await.unwrap(), 1);
+        let worker = worker("w-owner");
+        let claimed = loop {
+            let job = store
+                .claim_next_job(&worker, at(100), at(4))
+                .await
+                .unwrap()
+                .unwrap();
+            if job.id == alice.id {
+                break job;
+            }
+        };
+        assert_eq!(claimed.owner.as_deref(), Some("alice"));
+        assert_eq!(store.count_active_jobs_of("alice").await.unwrap(), 1);
+        store.dismiss_job(&alice.id, at(5)).await.unwrap();
+        assert_eq!(store.count_active_jobs_of("alice").await.unwrap(), 0);
+        assert_eq!(store.count_active_jobs_of("bob").await.unwrap(), 1);
+    }
+
+    pub async fn api_keys_are_found_by_hash_listed_and_revoked_once(store: Store) {
+        let key = |id: &str, user: &str, seconds: i64| ades::store::ApiKeyRecord {
+            id: id.to_string(),
+            user: user.to_string(),
+            roles: vec!["user".to_string(), "reader".to_string()],
+            name: format!("{id} note"),
+            created: at(seconds),
+            revoked: None,
+        };
+        store
+            .insert_api_key(&key("k1", "carol", 1), "hash-1")
+            .await
+            .unwrap();
+        store
+            .insert_api_key(&key("k2", "dave", 2), "hash-2")
+            .await
+            .unwrap();
+        assert_eq!(
+            store.find_api_key("hash-1").await.unwrap(),
+            Some(key("k1", "carol", 1))
+        );
+        assert_eq!(store.find_api_key("hash-3").await.unwrap(), None);
+        // A hash is one key's only.
+        assert!(store
+            .insert_api_key(&key("k3", "eve", 3), "hash-1")
+            .await
+            .is_err());
+        let listed = store.list_api_keys().await.unwrap();
+        assert_eq!(
+            listed.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
+            ["k1", "k2"]
+        );
+        assert!(store.revoke_api_key("k1", at(5)).await.unwrap());
+        assert!(
+            !store.revoke_api_key("k1", at(6)).await.unwrap(),
+            "revoked already"
+        );
+        assert!(
+            !store.revoke_api_key("k9", at(6)).await.unwrap(),
+            "no such key"
+        );
+        let revoked = store.find_api_key("hash-1").await.unwrap().unwrap();
+        assert_eq!(revoked.revoked, Some(at(5)));
+    }
+
+    pub async fn the_audit_trail_is_listed_newest_first(store: Store) {
+        let entry = |seconds: i64, action: &str, target: &str| ades::store::AuditEntry {
+            at: at(seconds),
+            actor: "root".to_string(),
+            action: action.to_string(),
+            target: target.to_string(),
+            detail: String::new(),
+        };
+        store
+            .append_audit(&entry(1, "deploy", "echo"))
+            .await
+            .unwrap();
+        store
+            .append_audit(&entry(2, "submit", "job-1"))
+            .await
+            .unwrap();
+        store
+            .append_audit(&entry(2, "dismiss", "job-1"))
+            .await
+            .unwrap();
+        let all = store.list_audit(10).await.unwrap();
+        assert_eq!(
+            all.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+            ["dismiss", "submit", "deploy"]
+        );
+        assert_eq!(all[2], entry(1, "deploy", "echo"));
+        assert_eq!(store.list_audit(1).await.unwrap().len(), 1);
+    }
 
     /// `seconds` after a fixed instant (whole microseconds, so stored times compare equal).
     fn at(seconds: i64) -> OffsetDateTime {
@@ -433,6 +559,7 @@ mod contract {
             process_id: process(process_id),
             request: ExecuteRequest::default(),
             priority,
+            owner: None,
         }
     }
 
@@ -486,6 +613,7 @@ mod contract {
             process_id: process("io-demo"),
             request: rich_request(),
             priority: 7,
+            owner: None,
         };
         let inserted = store.insert_job(new.clone(), at(0)).await.unwrap();
         assert_eq!(inserted.id, new.id);
@@ -1794,6 +1922,7 @@ async fn sqlite_jobs_survive_closing_and_reopening_the_file() {
             process_id: ProcessId::parse("io-demo").unwrap(),
             request: Default::default(),
             priority,
+            owner: None,
         };
         jobs.push(store.insert_job(new, now).await.unwrap());
     }
@@ -1828,6 +1957,7 @@ async fn sqlite_in_memory_databases_work() {
         process_id: ProcessId::parse("io-demo").unwrap(),
         request: Default::default(),
         priority: 0,
+        owner: None,
     };
     let job = store
         .insert_job(new, time::OffsetDateTime::now_utc())
@@ -1846,6 +1976,7 @@ async fn sqlite_unreadable_rows_are_corrupt_not_database_errors() {
         process_id: ProcessId::parse("io-demo").unwrap(),
         request: Default::default(),
         priority: 0,
+        owner: None,
     };
     let job = store
         .insert_job(new, time::OffsetDateTime::now_utc())
@@ -2163,5 +2294,6 @@ fn new_job() -> ades::store::NewJob {
         process_id: ProcessId::parse("io-demo").unwrap(),
         request: Default::default(),
         priority: 0,
+        owner: None,
     }
 }

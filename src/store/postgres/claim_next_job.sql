@@ -37,4 +37,4 @@ WHERE id = (
         FOR UPDATE SKIP LOCKED
     )
   AND status = 'accepted'
-RETURNING id, process_id, status, message, progress, created, started, finished, updated, request::text AS request, results::text AS results, failure::text AS failure, attempt;
+RETURNING id, process_id, status, message, progress, created, started, finished, updated, request::text AS request, results::text AS results, failure::text AS failure, attempt, owner;

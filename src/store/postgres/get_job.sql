@@ -1,5 +1,5 @@
 -- One job by id.
 -- $1 id
-SELECT id, process_id, status, message, progress, created, started, finished, updated, request::text AS request, results::text AS results, failure::text AS failure, attempt
+SELECT id, process_id, status, message, progress, created, started, finished, updated, request::text AS request, results::text AS results, failure::text AS failure, attempt, owner
 FROM jobs
 WHERE id = $1;

@@ -5,16 +5,17 @@
 -- dismissed jobs have a duration).
 -- $1 now (µs), $2 process ids (text[]), $3 statuses (text[]),
 -- $4 created from (µs, inclusive), $5 created to (µs, inclusive),
--- $6 min duration (s), $7 max duration (s), $8 rows to return, $9 rows to skip
+-- $6 min duration (s), $7 max duration (s), $8 rows to return, $9 rows to skip,
+-- $10 owner (only that user's jobs)
 WITH listed AS (
-    SELECT id, process_id, status, message, progress, created, started, finished, updated, request::text AS request, results::text AS results, failure::text AS failure, attempt,
+    SELECT id, process_id, status, message, progress, created, started, finished, updated, request::text AS request, results::text AS results, failure::text AS failure, attempt, owner,
            CASE
                WHEN status = 'running' THEN $1 - started
                WHEN status IN ('successful', 'failed', 'dismissed') THEN finished - started
            END AS duration
     FROM jobs
 )
-SELECT id, process_id, status, message, progress, created, started, finished, updated, request, results, failure, attempt
+SELECT id, process_id, status, message, progress, created, started, finished, updated, request, results, failure, attempt, owner
 FROM listed
 WHERE ($2::text[] IS NULL OR process_id = ANY($2))
   AND ($3::text[] IS NULL OR status = ANY($3))
@@ -22,5 +23,6 @@ WHERE ($2::text[] IS NULL OR process_id = ANY($2))
   AND ($5::bigint IS NULL OR created <= $5)
   AND ($6::float8 IS NULL OR duration >= $6 * 1000000.0)
   AND ($7::float8 IS NULL OR duration <= $7 * 1000000.0)
+  AND ($10::text IS NULL OR owner = $10)
 ORDER BY created DESC, id DESC
 LIMIT $8 OFFSET $9;

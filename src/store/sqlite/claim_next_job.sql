@@ -33,4 +33,4 @@ WHERE id = (
         LIMIT 1
     )
   AND status = 'accepted'
-RETURNING id, process_id, status, message, progress, created, started, finished, updated, request, results, failure, attempt;
+RETURNING id, process_id, status, message, progress, created, started, finished, updated, request, results, failure, attempt, owner;

@@ -108,7 +108,12 @@ impl FormError {
 }
 
 /// Answers an Execute request.
-pub(crate) async fn execute(app: &AppState, base: &BaseUrl, body: &RequestBody) -> Response {
+pub(crate) async fn execute(
+    app: &AppState,
+    base: &BaseUrl,
+    caller: &crate::auth::Caller,
+    body: &RequestBody,
+) -> Response {
     let form = match body {
         RequestBody::Kvp(kvp) => read_kvp(kvp),
         RequestBody::Xml(root) => read_xml(root),
@@ -144,7 +149,7 @@ pub(crate) async fn execute(app: &AppState, base: &BaseUrl, body: &RequestBody) 
     if let Err(problems) = app.jobs.check_request(&process, &request) {
         return problems_error(&problems).into_response();
     }
-    let job = match app.jobs.submit(&process, request).await {
+    let job = match app.jobs.submit(caller, &process, request).await {
         Ok(job) => job,
         Err(error @ crate::jobs::JobsError::Store(_)) => {
             return internal("submitting a job", &error)
@@ -165,7 +170,7 @@ pub(crate) async fn execute(app: &AppState, base: &BaseUrl, body: &RequestBody) 
     }
     let job = match app
         .jobs
-        .wait_until_final(&job.id, app.settings.sync_wait_limit)
+        .wait_until_final(caller, &job.id, app.settings.sync_wait_limit)
         .await
     {
         Ok(job) => job,

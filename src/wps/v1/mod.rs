@@ -37,6 +37,7 @@ use super::writer;
 use super::exception::WpsException;
 use super::request::{Operation, WpsRequest, WpsVersion};
 use crate::api::{AppState, BaseUrl};
+use crate::auth::Caller;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -53,11 +54,16 @@ pub(crate) const LANGUAGE: &str = "en-US";
 pub(crate) const UNBOUNDED_MAX_OCCURS: u32 = 1000;
 
 /// Answers one WPS 1.0.0 request.
-pub(crate) async fn handle(app: &AppState, base: &BaseUrl, request: WpsRequest) -> Response {
+pub(crate) async fn handle(
+    app: &AppState,
+    base: &BaseUrl,
+    caller: &Caller,
+    request: WpsRequest,
+) -> Response {
     match request.operation {
         Operation::GetCapabilities => capabilities::get_capabilities(app, base),
         Operation::DescribeProcess => describe::describe_process(app, &request.body).await,
-        Operation::Execute => execute::execute(app, base, &request.body).await,
+        Operation::Execute => execute::execute(app, base, caller, &request.body).await,
         Operation::GetStatus | Operation::GetResult | Operation::Dismiss => exception(
             "OperationNotSupported",
             Some("request"),
@@ -78,6 +84,7 @@ pub(crate) async fn handle(app: &AppState, base: &BaseUrl, request: WpsRequest) 
 /// `statusLocation`). `?lineage=true` adds the inputs and output definitions.
 pub(crate) async fn status_location(
     State(app): State<AppState>,
+    caller: Caller,
     base: BaseUrl,
     Path(job_id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
@@ -85,7 +92,7 @@ pub(crate) async fn status_location(
     let lineage = query
         .iter()
         .any(|(k, v)| k.eq_ignore_ascii_case("lineage") && v.eq_ignore_ascii_case("true"));
-    response::status_document(&app, &base, &job_id, lineage).await
+    response::status_document(&app, &base, &caller, &job_id, lineage).await
 }
 
 /// A 200 XML answer.
@@ -95,14 +102,7 @@ pub(crate) fn xml_response(document: String) -> Response {
 
 /// An OWS 1.1 exception report.
 pub(crate) fn exception(code: &str, locator: Option<&str>, text: impl Into<String>) -> Response {
-    WpsException {
-        version: WpsVersion::V1,
-        code: code.to_string(),
-        locator: locator.map(str::to_string),
-        text: text.into(),
-        http_status: None,
-    }
-    .into_response()
+    WpsException::new(WpsVersion::V1, code, locator, text).into_response()
 }
 
 /// The `xmlns` attributes every document declares on its root.

@@ -55,6 +55,7 @@ pub(crate) fn status_location_url(base: &BaseUrl, job_id: &JobId, lineage: bool)
 pub(crate) async fn status_document(
     app: &AppState,
     base: &BaseUrl,
+    caller: &crate::auth::Caller,
     job_id: &str,
     lineage: bool,
 ) -> Response {
@@ -68,9 +69,18 @@ pub(crate) async fn status_document(
     let Ok(id) = JobId::parse(job_id) else {
         return no_such_job();
     };
-    let job = match app.jobs.get(&id).await {
+    let job = match app.jobs.get(caller, &id).await {
         Ok(job) => job,
+        // Another user's job is no job at all.
         Err(crate::jobs::JobsError::NoSuchJob(_)) => return no_such_job(),
+        Err(crate::jobs::JobsError::Denied(denied)) => {
+            return crate::wps::exception::WpsException::from_api(
+                crate::wps::WpsVersion::V1,
+                &denied.to_api_error(),
+                None,
+            )
+            .into_response()
+        }
         Err(error) => return super::execute::internal("reading a job", &error),
     };
     let process = app.catalog.get(&job.process_id);

@@ -38,6 +38,7 @@ use serde_json::Value;
 pub(super) async fn execute(
     app: &AppState,
     base: &BaseUrl,
+    caller: &crate::auth::Caller,
     root: &Element,
 ) -> Result<Response, WpsException> {
     let identifier = root
@@ -85,7 +86,7 @@ pub(super) async fn execute(
 
     let job = app
         .jobs
-        .submit(&process, request)
+        .submit(caller, &process, request)
         .await
         .map_err(|e| jobs_exception(e, "submitting a job"))?;
     if run_async {
@@ -93,7 +94,7 @@ pub(super) async fn execute(
     }
     let job = app
         .jobs
-        .wait_until_final(&job.id, app.settings.sync_wait_limit)
+        .wait_until_final(caller, &job.id, app.settings.sync_wait_limit)
         .await
         .map_err(|e| jobs_exception(e, "waiting for a synchronous job"))?;
     match job.status {

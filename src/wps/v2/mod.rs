@@ -30,11 +30,12 @@ use super::request::{Kvp, Operation, RequestBody, WpsRequest, WpsVersion, WPS2};
 use super::xml::{escape_attr, escape_text, Element, XLINK};
 use super::{offers_log_only, LOG_ABSTRACT, LOG_MEDIA_TYPE, LOG_OUTPUT, LOG_TITLE};
 use crate::api::{AppState, BaseUrl};
+use crate::auth::Caller;
 use crate::domain::{
     InputDescription, InputKind, JobControlOption, OutputDescription, OutputKind, Process,
     ProcessId,
 };
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use seed::manifest::JsonType;
 use std::fmt::Write as _;
@@ -61,10 +62,10 @@ const ANY_FILE_FORMATS: [&str; 5] = [
 pub(crate) async fn handle(
     app: &AppState,
     base: &BaseUrl,
-    headers: &HeaderMap,
+    caller: &Caller,
     request: WpsRequest,
 ) -> Response {
-    match run(app, base, headers, request).await {
+    match run(app, base, caller, request).await {
         Ok(response) => response,
         Err(exception) => exception.into_response(),
     }
@@ -73,7 +74,7 @@ pub(crate) async fn handle(
 async fn run(
     app: &AppState,
     base: &BaseUrl,
-    headers: &HeaderMap,
+    caller: &Caller,
     request: WpsRequest,
 ) -> Result<Response, WpsException> {
     match (request.operation, &request.body) {
@@ -93,21 +94,23 @@ async fn run(
             };
             describe(app, &ids).await.map(ok)
         }
-        (Operation::Execute, RequestBody::Xml(root)) => execute::execute(app, base, root).await,
+        (Operation::Execute, RequestBody::Xml(root)) => {
+            execute::execute(app, base, caller, root).await
+        }
         (Operation::Execute, RequestBody::Kvp(_)) => Err(WpsException::new(
             V,
             "OperationNotSupported",
             Some("request"),
             "WPS 2.0 Execute has no KVP binding: POST a wps:Execute XML document.",
         )),
-        (Operation::GetStatus, body) => status::get_status(app, &job_id(body)?).await,
-        (Operation::GetResult, body) => status::get_result(app, base, &job_id(body)?).await,
-        (Operation::Dismiss, body) => status::dismiss(app, &job_id(body)?).await,
+        (Operation::GetStatus, body) => status::get_status(app, caller, &job_id(body)?).await,
+        (Operation::GetResult, body) => status::get_result(app, base, caller, &job_id(body)?).await,
+        (Operation::Dismiss, body) => status::dismiss(app, caller, &job_id(body)?).await,
         (Operation::DeployProcess, RequestBody::Xml(root)) => {
-            transactional::deploy(app, headers, root).await
+            transactional::deploy(app, caller, root).await
         }
         (Operation::UndeployProcess, RequestBody::Xml(root)) => {
-            transactional::undeploy(app, headers, root).await
+            transactional::undeploy(app, caller, root).await
         }
         (Operation::DeployProcess | Operation::UndeployProcess, RequestBody::Kvp(_)) => {
             Err(WpsException::new(
@@ -223,7 +226,7 @@ fn capabilities(app: &AppState, base: &BaseUrl) -> String {
         title = escape_text(&app.settings.title),
         site = escape_attr(&base.join("/")),
     );
-    let deploying = app.settings.admin_token.is_some();
+    let deploying = app.settings.admin_token.is_some() || app.settings.auth.enabled;
     for operation in Operation::ALL {
         let transactional = matches!(
             operation,

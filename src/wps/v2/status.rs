@@ -18,6 +18,7 @@
 use super::execute::jobs_exception;
 use super::{ok, V};
 use crate::api::{AppState, BaseUrl};
+use crate::auth::Caller;
 use crate::domain::{Job, JobId, JobStatus, OutputValue, Process, TransmissionMode};
 use crate::jobs::request::is_textual_media_type;
 use crate::wps::exception::WpsException;
@@ -43,25 +44,30 @@ pub(super) fn no_such_job(id: &str) -> WpsException {
     )
 }
 
-async fn find_job(app: &AppState, id: &str) -> Result<Job, WpsException> {
+async fn find_job(app: &AppState, caller: &Caller, id: &str) -> Result<Job, WpsException> {
     let job_id = JobId::parse(id).map_err(|_| no_such_job(id))?;
     app.jobs
-        .get(&job_id)
+        .get(caller, &job_id)
         .await
         .map_err(|e| jobs_exception(e, "reading a job"))
 }
 
-pub(super) async fn get_status(app: &AppState, id: &str) -> Result<Response, WpsException> {
-    let job = find_job(app, id).await?;
+pub(super) async fn get_status(
+    app: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Response, WpsException> {
+    let job = find_job(app, caller, id).await?;
     Ok(ok(status_info(&job)))
 }
 
 pub(super) async fn get_result(
     app: &AppState,
     base: &BaseUrl,
+    caller: &Caller,
     id: &str,
 ) -> Result<Response, WpsException> {
-    let job = find_job(app, id).await?;
+    let job = find_job(app, caller, id).await?;
     match job.status {
         JobStatus::Successful => {
             let process = app.catalog.get(&job.process_id);
@@ -90,11 +96,15 @@ pub(super) async fn get_result(
     }
 }
 
-pub(super) async fn dismiss(app: &AppState, id: &str) -> Result<Response, WpsException> {
+pub(super) async fn dismiss(
+    app: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Response, WpsException> {
     let job_id = JobId::parse(id).map_err(|_| no_such_job(id))?;
     let job = app
         .jobs
-        .dismiss(&job_id)
+        .dismiss(caller, &job_id)
         .await
         .map_err(|e| jobs_exception(e, "dismissing a job"))?;
     Ok(ok(status_info(&job)))

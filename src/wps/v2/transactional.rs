@@ -68,15 +68,15 @@
 //! in the WPS façade.
 
 use super::{href, ok, process_offering, NAMESPACES, V};
-use crate::api::deploy::{authorize, deploy_error};
+use crate::api::deploy::deploy_error;
 use crate::api::AppState;
+use crate::auth::Caller;
 use crate::deploy::package::{APP_PACKAGE, DOCKER_PROFILE};
 use crate::deploy::{DeployError, Package};
 use crate::error::{ApiError, ErrorCode};
 use crate::wps::exception::{WpsException, OWS2};
 use crate::wps::request::WPS2;
 use crate::wps::xml::{escape_text, Element};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -87,15 +87,17 @@ pub const WPST: &str = "urn:ades:wps-t";
 /// `wps:DeployProcess`.
 pub(super) async fn deploy(
     app: &AppState,
-    headers: &HeaderMap,
+    caller: &Caller,
     root: &Element,
 ) -> Result<Response, WpsException> {
-    authorize(app, headers).map_err(|error| api_exception(&error, Some("Authorization")))?;
+    caller
+        .require_deployer()
+        .map_err(|denied| api_exception(&denied.to_api_error(), Some("Authorization")))?;
     let offered_id = offered_id(root);
     let package = package(root, offered_id.as_deref())?;
     let process = app
         .deployer
-        .deploy(&package)
+        .deploy(caller, &package)
         .await
         .map_err(deploy_exception)?;
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -113,10 +115,12 @@ pub(super) async fn deploy(
 /// `wps:UndeployProcess`.
 pub(super) async fn undeploy(
     app: &AppState,
-    headers: &HeaderMap,
+    caller: &Caller,
     root: &Element,
 ) -> Result<Response, WpsException> {
-    authorize(app, headers).map_err(|error| api_exception(&error, Some("Authorization")))?;
+    caller
+        .require_deployer()
+        .map_err(|denied| api_exception(&denied.to_api_error(), Some("Authorization")))?;
     let id = find(root, &|e| e.is(OWS2, "Identifier"))
         .map(|e| e.text().trim().to_string())
         .filter(|id| !id.is_empty())
@@ -127,7 +131,10 @@ pub(super) async fn undeploy(
                 "Name the process to undeploy: <ows:Identifier>process-id</ows:Identifier>.",
             )
         })?;
-    app.deployer.undeploy(&id).await.map_err(deploy_exception)?;
+    app.deployer
+        .undeploy(caller, &id)
+        .await
+        .map_err(deploy_exception)?;
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = write!(
         out,
