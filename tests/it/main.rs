@@ -11,6 +11,7 @@ mod fault;
 mod hostile;
 mod jobs_cli;
 mod owslib;
+mod publish;
 mod queue;
 mod registry;
 mod run;
