@@ -1,4 +1,5 @@
-//! The command-line front end: `ades seed validate|init|build|list|search` and `ades run`,
+//! The command-line front end: `ades seed validate|init|build|list|search|publish|batch` and
+//! `ades run`,
 //! shaped like NGA's `seed` tool, `ades jobs list|show|cancel|requeue` for operators, with
 //! `--json` output for scripts.
 //!
@@ -7,9 +8,11 @@
 //! `ades run`, the job's own exit code when its container exited non-zero, 124 when it was
 //! killed at its timeout, 130 when it was interrupted.
 
+mod batch_cmd;
 mod jobs_cmd;
 mod keys_cmd;
 mod print;
+mod publish_cmd;
 mod run_cmd;
 mod seed_cmd;
 mod serve_cmd;
@@ -41,7 +44,8 @@ enum Command {
     /// Print the effective configuration (defaults < file < ADES__* environment < flags),
     /// secrets hidden.
     Config(ConfigArgs),
-    /// Work with Seed manifests and images (validate, init, build, list, search).
+    /// Work with Seed manifests and images (validate, init, build, list, search, publish,
+    /// batch).
     #[command(subcommand)]
     Seed(SeedCommand),
     /// Run a Seed image once, like `seed run`: check the inputs against its manifest, run the
@@ -167,6 +171,120 @@ enum SeedCommand {
     /// Find the Seed images in an OCI registry: every tag of every repository (under ORG
     /// when given) whose image carries a valid Seed manifest label. No layer is pulled.
     Search(SearchArgs),
+    /// Push a local Seed image to a registry as [ORG/]<name>-<jobVersion>-seed:<packageVersion>;
+    /// an existing tag is refused unless --force or a version bump is given.
+    Publish(PublishArgs),
+    /// Run a Seed image once per file of a directory (`ades run` for each), each file bound
+    /// to one file input, the outputs in OUTDIR/<file name>/; a summary at the end.
+    Batch(BatchArgs),
+}
+
+#[derive(Debug, Args)]
+struct PublishArgs {
+    /// The local Seed image to publish (its manifest is read from its label).
+    image: String,
+    /// The registry, as host[:port] (e.g. 127.0.0.1:5000); loopback registries are spoken to
+    /// over plain HTTP, others over HTTPS unless written http://host[:port].
+    #[arg(short = 'r', long)]
+    registry: String,
+    /// Publish under this organisation (REGISTRY/ORG/...).
+    #[arg(short = 'O', long)]
+    org: Option<String>,
+    /// Push even when the tag exists in the registry (replacing it); the registry is not asked.
+    #[arg(short = 'f', long, conflicts_with_all = ["major", "minor", "patch", "job_major", "job_minor", "job_patch"])]
+    force: bool,
+    #[command(flatten)]
+    package: PackageVersionArgs,
+    #[command(flatten)]
+    job: JobVersionArgs,
+    /// Log in as this user (instead of the configuration's credentials); the password comes
+    /// from stdin (--password-stdin) or from ADES_REGISTRY_PASSWORD.
+    #[arg(long, short = 'u', env = "ADES_REGISTRY_USERNAME")]
+    username: Option<String>,
+    /// Read the password from the first line of stdin.
+    #[arg(long, requires = "username")]
+    password_stdin: bool,
+    /// Print a JSON report instead of text (push progress goes to stderr).
+    #[arg(long)]
+    json: bool,
+    /// The configuration, for its `[registries] credentials` (to check and push).
+    #[command(flatten)]
+    config: ConfigFileArgs,
+}
+
+/// How `ades seed publish` changes the package version (`-pM`, `-pm`, `-pp` are read as
+/// `--pM`, `--pm`, `--pp`, as seed-cli spells them).
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+struct PackageVersionArgs {
+    /// `-P=X.Y.Z`: publish as package version X.Y.Z; `-P` alone: bump the major part when
+    /// the tag exists (as seed-cli's -P).
+    #[arg(short = 'P', long = "package-version", value_name = "X.Y.Z", num_args = 0..=1,
+          require_equals = true, default_missing_value = publish_cmd::MAJOR)]
+    package_version: Option<String>,
+    /// When the tag exists, bump the package version's major part (X+1.0.0).
+    #[arg(long = "pM")]
+    major: bool,
+    /// When the tag exists, bump the package version's minor part (X.Y+1.0).
+    #[arg(long = "pm")]
+    minor: bool,
+    /// When the tag exists, bump the package version's patch part (X.Y.Z+1).
+    #[arg(long = "pp")]
+    patch: bool,
+}
+
+/// How `ades seed publish` changes the job version (`-jM`, `-jm`, `-jp`).
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+struct JobVersionArgs {
+    /// `-J=X.Y.Z`: publish as job version X.Y.Z; `-J` alone: bump the major part when the
+    /// tag exists (as seed-cli's -J).
+    #[arg(short = 'J', long = "job-version", value_name = "X.Y.Z", num_args = 0..=1,
+          require_equals = true, default_missing_value = publish_cmd::MAJOR)]
+    job_version: Option<String>,
+    /// When the tag exists, bump the job version's major part.
+    #[arg(long = "jM", id = "job_major")]
+    major: bool,
+    /// When the tag exists, bump the job version's minor part.
+    #[arg(long = "jm", id = "job_minor")]
+    minor: bool,
+    /// When the tag exists, bump the job version's patch part.
+    #[arg(long = "jp", id = "job_patch")]
+    patch: bool,
+}
+
+#[derive(Debug, Args)]
+struct BatchArgs {
+    /// The Seed image to run (its manifest is read from its label).
+    image: String,
+    /// The directory whose files are processed, one run per regular file (sorted by name).
+    #[arg(short = 'd', long = "dir", value_name = "DIR")]
+    dir: PathBuf,
+    /// Directory for the outputs: each run writes to OUTDIR/<file name>/ [default:
+    /// ./batch-<job>-<time>].
+    #[arg(short = 'o', long = "output", value_name = "OUTDIR")]
+    output: Option<PathBuf>,
+    /// `-i NAME`: bind the files to this file input (default: the only required one, else
+    /// the first); `-i NAME=PATH`: give another input the same file in every run.
+    #[arg(short = 'i', long = "input", value_name = "NAME[=PATH]")]
+    inputs: Vec<String>,
+    /// A json input for every run: NAME=value (`NAME=@file` reads it from a file).
+    #[arg(short = 'j', long = "json-input", value_name = "NAME=VALUE")]
+    json_inputs: Vec<String>,
+    /// A setting for every run: NAME=value.
+    #[arg(short = 'e', long = "setting", value_name = "NAME=VALUE")]
+    settings: Vec<String>,
+    /// A mount for every run: NAME=host directory.
+    #[arg(short = 'm', long = "mount", value_name = "NAME=DIR")]
+    mounts: Vec<String>,
+    #[command(flatten)]
+    container: ContainerArgs,
+    /// Print a JSON summary on stdout; the containers' output goes to stderr.
+    #[arg(long)]
+    json: bool,
+    /// The configuration, for its `[registries] credentials` (to pull an absent image).
+    #[command(flatten)]
+    config: ConfigFileArgs,
 }
 
 #[derive(Debug, Args)]
@@ -258,6 +376,19 @@ struct RunArgs {
     /// ./output-<job>-<time>.
     #[arg(short = 'o', long = "output")]
     output: Option<PathBuf>,
+    #[command(flatten)]
+    container: ContainerArgs,
+    /// Print a JSON report on stdout; the container's output then goes to stderr.
+    #[arg(long)]
+    json: bool,
+    /// The configuration, for its `[registries] credentials` (to pull absent images).
+    #[command(flatten)]
+    config: ConfigFileArgs,
+}
+
+/// How `ades run` and `ades seed batch` set up the container.
+#[derive(Debug, Args)]
+struct ContainerArgs {
     /// Run jobs that declare resources ades does not know (passed as ALLOCATED_* only).
     #[arg(long)]
     allow_unknown_resources: bool,
@@ -276,12 +407,6 @@ struct RunArgs {
     /// Most processes (threads included) the container may have [default: 4096].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..))]
     pids_limit: Option<i64>,
-    /// Print a JSON report on stdout; the container's output then goes to stderr.
-    #[arg(long)]
-    json: bool,
-    /// The configuration, for its `[registries] credentials` (to pull absent images).
-    #[command(flatten)]
-    config: ConfigFileArgs,
 }
 
 #[derive(Debug, Args)]
@@ -405,7 +530,7 @@ struct JobsActionArgs {
 
 /// Entry point of the `ades` binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(seed_cli_spellings(std::env::args_os()));
     // The server sets up its own logging from its configuration.
     if !matches!(cli.command, Command::Serve(_) | Command::Worker(_)) {
         init_tracing();
@@ -427,6 +552,8 @@ pub fn main() -> ExitCode {
             Command::Seed(SeedCommand::Build(args)) => seed_cmd::build(args).await,
             Command::Seed(SeedCommand::List(args)) => seed_cmd::list(args).await,
             Command::Seed(SeedCommand::Search(args)) => seed_cmd::search(args).await,
+            Command::Seed(SeedCommand::Publish(args)) => publish_cmd::publish(args).await,
+            Command::Seed(SeedCommand::Batch(args)) => batch_cmd::batch(args).await,
             Command::Run(args) => run_cmd::run(args).await,
             Command::Serve(args) => serve_cmd::serve(args).await,
             Command::Worker(args) => serve_cmd::worker(args).await,
@@ -439,6 +566,30 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// seed-cli's one-dash multi-letter version flags of `publish` (`-pM`, `-pm`, `-pp`, `-jM`,
+/// `-jm`, `-jp`) rewritten as the long options clap knows (`--pp`, ...); only after
+/// `seed publish` and before a `--`, so no other argument changes meaning.
+fn seed_cli_spellings(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    const SPELLINGS: [&str; 6] = ["-pM", "-pm", "-pp", "-jM", "-jm", "-jp"];
+    let mut args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let publish = args
+        .windows(2)
+        .position(|pair| pair[0] == "seed" && pair[1] == "publish");
+    if let Some(start) = publish {
+        for arg in args.iter_mut().skip(start + 2) {
+            if arg == "--" {
+                break;
+            }
+            if let Some(flag) = arg.to_str().filter(|a| SPELLINGS.contains(a)) {
+                *arg = format!("-{flag}").into();
+            }
+        }
+    }
+    args
+}
+
 /// Logs go to stderr, filtered by `RUST_LOG` (quiet by default: the CLI prints what matters).
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -447,6 +598,53 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(seed_cli_spellings(line.split(' ').map(Into::into)))
+    }
+
+    #[test]
+    fn publish_takes_seed_cli_version_flags() {
+        let Command::Seed(SeedCommand::Publish(args)) =
+            parse("ades seed publish img -r reg -pp -jm")
+                .unwrap()
+                .command
+        else {
+            panic!("not publish");
+        };
+        assert!(args.package.patch && args.job.minor && !args.force);
+        let Command::Seed(SeedCommand::Publish(args)) =
+            parse("ades seed publish -P img -r reg").unwrap().command
+        else {
+            panic!("not publish");
+        };
+        assert_eq!(args.image, "img");
+        assert_eq!(
+            args.package.package_version.as_deref(),
+            Some(publish_cmd::MAJOR)
+        );
+        let Command::Seed(SeedCommand::Publish(args)) =
+            parse("ades seed publish img -r reg -P=2.0.0 -J")
+                .unwrap()
+                .command
+        else {
+            panic!("not publish");
+        };
+        assert_eq!(args.package.package_version.as_deref(), Some("2.0.0"));
+        assert_eq!(args.job.job_version.as_deref(), Some(publish_cmd::MAJOR));
+        assert!(parse("ades seed publish img -r reg -pp -pm").is_err());
+        assert!(parse("ades seed publish img -r reg --force -pp").is_err());
+        // Elsewhere the spellings are left alone.
+        assert_eq!(
+            seed_cli_spellings(["ades", "run", "img", "-pp"].map(Into::into)),
+            ["ades", "run", "img", "-pp"].map(std::ffi::OsString::from)
+        );
+    }
 }
 
 /// Exit statuses shared by the commands.

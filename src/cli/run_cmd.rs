@@ -1,6 +1,6 @@
 //! `ades run IMAGE -i NAME=path … -j NAME=value … -e NAME=value … -m NAME=dir … -o DIR`.
 
-use super::{print, seed_cmd, status, RunArgs};
+use super::{print, seed_cmd, status, ConfigFileArgs, ContainerArgs, RunArgs};
 use crate::config::Overrides;
 use crate::execution::{
     container_user, plan_job, run_seed_job, ExecutionError, Hardening, OptOuts, SeedJob,
@@ -40,7 +40,7 @@ pub async fn run(args: RunArgs) -> u8 {
 }
 
 /// Why `ades run` stopped before or around the container.
-enum Failure {
+pub(super) enum Failure {
     /// The command line does not fit the manifest; nothing started.
     Usage(Vec<Problem>),
     Other(String),
@@ -48,11 +48,24 @@ enum Failure {
     Interrupted,
 }
 
-async fn run_inner(args: RunArgs) -> Result<u8, Failure> {
+/// What every run of one image shares: the engine, the runner (with the configuration's
+/// registry credentials), the interrupt token and the manifest from the image's label.
+pub(super) struct Prepared {
+    pub runner: DockerRunner,
+    pub cancel: CancellationToken,
+    pub manifest: Manifest,
+}
+
+/// Loads the configuration, connects to the engine, pulls `image` when absent and reads its
+/// manifest. Ctrl-C from here on fires the returned token.
+pub(super) async fn prepare(
+    config: &ConfigFileArgs,
+    image: &str,
+    sink: &mut TerminalSink,
+) -> Result<Prepared, Failure> {
     // The same configuration as `ades serve`: an absent image is pulled with the registry
     // credentials the servers use.
-    let settings = args
-        .config
+    let settings = config
         .load(Overrides::default())
         .map_err(|err| Failure::Other(err.to_string()))?;
     let credentials = registry_settings(&settings).credentials;
@@ -67,38 +80,76 @@ async fn run_inner(args: RunArgs) -> Result<u8, Failure> {
         }
     });
     let runner = DockerRunner::new(docker.clone()).with_registry_credentials(credentials);
-    let mut sink = TerminalSink {
-        stdout_to_stderr: args.json,
-    };
-    pull_if_absent(&runner, &docker, &args.image, &cancel, &mut sink).await?;
-    let label = seed_cmd::image_label(&docker, &args.image)
+    pull_if_absent(&runner, &docker, image, &cancel, sink).await?;
+    let label = seed_cmd::image_label(&docker, image)
         .await
         .map_err(Failure::Other)?;
-    let manifest = manifest_from_label(&args.image, &label)?;
-    let invocation = invocation_from_args(&manifest, &args)?;
-    let (output_dir, created_output_dir) = prepare_output_dir(args.output.as_deref(), &manifest)?;
+    let manifest = manifest_from_label(image, &label)?;
+    Ok(Prepared {
+        runner,
+        cancel,
+        manifest,
+    })
+}
+
+/// The job for one run of `image`, confined as the container flags say.
+pub(super) fn seed_job(
+    image: &str,
+    manifest: Manifest,
+    invocation: Invocation,
+    output_dir: PathBuf,
+    container: &ContainerArgs,
+) -> SeedJob {
     let hardening = Hardening {
-        user: Some(container_user(args.user.as_deref().unwrap_or_default())),
+        user: Some(container_user(
+            container.user.as_deref().unwrap_or_default(),
+        )),
         ..Hardening::default()
     }
     .with_opt_outs(&OptOuts {
-        run_as_root: args.run_as_root,
-        writable_root: args.writable_root,
-        pids_limit: args.pids_limit,
+        run_as_root: container.run_as_root,
+        writable_root: container.writable_root,
+        pids_limit: container.pids_limit,
     });
-    let job = SeedJob {
-        image: args.image.clone(),
+    SeedJob {
+        image: image.to_string(),
         manifest,
         invocation,
-        output_dir: output_dir.clone(),
+        output_dir,
         run_id: uuid::Uuid::new_v4().simple().to_string(),
         policy: Policy {
-            allow_unknown_resources: args.allow_unknown_resources,
+            allow_unknown_resources: container.allow_unknown_resources,
         },
         hardening,
-        network: args.network.clone(),
+        network: container.network.clone(),
         keep_container: false,
+    }
+}
+
+async fn run_inner(args: RunArgs) -> Result<u8, Failure> {
+    let mut sink = TerminalSink {
+        stdout_to_stderr: args.json,
     };
+    let Prepared {
+        runner,
+        cancel,
+        manifest,
+    } = prepare(&args.config, &args.image, &mut sink).await?;
+    let flags = Flags {
+        inputs: &args.inputs,
+        json_inputs: &args.json_inputs,
+        settings: &args.settings,
+        mounts: &args.mounts,
+    };
+    let invocation = invocation_from_flags(&manifest, &flags)?;
+    let (output_dir, created_output_dir) = prepare_output_dir(args.output.as_deref(), &manifest)?;
+    let job = seed_job(
+        &args.image,
+        manifest,
+        invocation,
+        output_dir.clone(),
+        &args.container,
+    );
     // Check before announcing anything, so a bad invocation leaves no output directory.
     if let Err(ExecutionError::Invocation(problems)) = plan_job(&job) {
         if created_output_dir {
@@ -128,7 +179,7 @@ async fn run_inner(args: RunArgs) -> Result<u8, Failure> {
     Ok(exit_status(&report))
 }
 
-fn runner_message(err: RunnerError) -> String {
+pub(super) fn runner_message(err: RunnerError) -> String {
     err.to_string()
 }
 
@@ -172,7 +223,7 @@ fn manifest_from_label(image: &str, label: &str) -> Result<Manifest, Failure> {
 }
 
 /// Splits `NAME=VALUE`, reporting a malformed flag against its option.
-fn split_pair<'a>(flag: &str, raw: &'a str) -> Result<(&'a str, &'a str), Problem> {
+pub(super) fn split_pair<'a>(flag: &str, raw: &'a str) -> Result<(&'a str, &'a str), Problem> {
     match raw.split_once('=') {
         Some((name, value)) if !name.is_empty() => Ok((name, value)),
         _ => Err(Problem::error(
@@ -182,11 +233,22 @@ fn split_pair<'a>(flag: &str, raw: &'a str) -> Result<(&'a str, &'a str), Proble
     }
 }
 
+/// The `-i`, `-j`, `-e` and `-m` flags of a run, as written.
+pub(super) struct Flags<'a> {
+    pub inputs: &'a [String],
+    pub json_inputs: &'a [String],
+    pub settings: &'a [String],
+    pub mounts: &'a [String],
+}
+
 /// Builds the invocation from the flags; the contract checks it against the manifest.
-fn invocation_from_args(manifest: &Manifest, args: &RunArgs) -> Result<Invocation, Failure> {
+pub(super) fn invocation_from_flags(
+    manifest: &Manifest,
+    args: &Flags<'_>,
+) -> Result<Invocation, Failure> {
     let mut invocation = Invocation::default();
     let mut problems = Vec::new();
-    for raw in &args.inputs {
+    for raw in args.inputs {
         match split_pair("-i", raw) {
             Ok((name, path)) => invocation
                 .files
@@ -196,7 +258,7 @@ fn invocation_from_args(manifest: &Manifest, args: &RunArgs) -> Result<Invocatio
             Err(problem) => problems.push(problem),
         }
     }
-    for raw in &args.json_inputs {
+    for raw in args.json_inputs {
         match split_pair("-j", raw) {
             Ok((name, text)) => match json_text(text) {
                 Ok(text) => {
@@ -209,7 +271,7 @@ fn invocation_from_args(manifest: &Manifest, args: &RunArgs) -> Result<Invocatio
             Err(problem) => problems.push(problem),
         }
     }
-    for raw in &args.settings {
+    for raw in args.settings {
         match split_pair("-e", raw) {
             Ok((name, value)) => {
                 invocation
@@ -219,7 +281,7 @@ fn invocation_from_args(manifest: &Manifest, args: &RunArgs) -> Result<Invocatio
             Err(problem) => problems.push(problem),
         }
     }
-    for raw in &args.mounts {
+    for raw in args.mounts {
         match split_pair("-m", raw) {
             Ok((name, dir)) => {
                 invocation
@@ -248,7 +310,7 @@ fn json_text(text: &str) -> Result<String, String> {
 
 /// Creates the output directory (default `./output-<job>-<time>`); it must end up empty so
 /// the job starts with an empty `OUTPUT_DIR`. Also says whether this call created it.
-fn prepare_output_dir(
+pub(super) fn prepare_output_dir(
     requested: Option<&Path>,
     manifest: &Manifest,
 ) -> Result<(PathBuf, bool), Failure> {
@@ -281,9 +343,9 @@ fn prepare_output_dir(
 }
 
 /// Streams container output to the terminal as it arrives.
-struct TerminalSink {
+pub(super) struct TerminalSink {
     /// In `--json` mode stdout carries the report, so the container's stdout goes to stderr.
-    stdout_to_stderr: bool,
+    pub stdout_to_stderr: bool,
 }
 
 impl LogSink for TerminalSink {
@@ -306,7 +368,7 @@ impl LogSink for TerminalSink {
     }
 }
 
-fn exit_status(report: &SeedJobReport) -> u8 {
+pub(super) fn exit_status(report: &SeedJobReport) -> u8 {
     match &report.exit {
         ContainerExit::Exited(0) if report.succeeded() => status::OK,
         ContainerExit::Exited(0) => status::ERROR,
@@ -319,7 +381,7 @@ fn exit_status(report: &SeedJobReport) -> u8 {
     }
 }
 
-fn print_report(job: &SeedJob, report: &SeedJobReport) {
+pub(super) fn print_report(job: &SeedJob, report: &SeedJobReport) {
     let secs = report.duration.as_secs_f64();
     for warning in &report.warnings {
         print::warning(warning);
@@ -390,7 +452,7 @@ fn print_report(job: &SeedJob, report: &SeedJobReport) {
 /// The `--json` report of `ades run`.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct JsonReport {
+pub(super) struct JsonReport {
     image: String,
     run_id: String,
     /// `successful` or `failed` (the OGC job status words).
@@ -407,7 +469,7 @@ struct JsonReport {
 }
 
 impl JsonReport {
-    fn new(job: &SeedJob, report: &SeedJobReport) -> Self {
+    pub(super) fn new(job: &SeedJob, report: &SeedJobReport) -> Self {
         let files: serde_json::Map<String, Value> = report
             .outputs
             .files

@@ -543,7 +543,7 @@ pub async fn search(args: SearchArgs) -> u8 {
 
 /// `host[:port]` from the command line, and whether plain HTTP was asked for with
 /// `http://` (HTTPS otherwise, except for loopback registries, which always use HTTP).
-fn registry_host(text: &str) -> Result<(String, bool), String> {
+pub(super) fn registry_host(text: &str) -> Result<(String, bool), String> {
     let text = text.trim();
     let (rest, plain_http) = match (text.strip_prefix("http://"), text.strip_prefix("https://")) {
         (Some(rest), _) => (rest, true),
@@ -565,16 +565,27 @@ fn search_credentials(
     registry: &str,
     args: &SearchArgs,
 ) -> Result<Option<RegistryCredentials>, String> {
+    login_credentials(registry, args.username.as_deref(), args.password_stdin)
+}
+
+/// Credentials for `registry` from the command line: `username` (--username), the password
+/// from the first line of stdin when `password_stdin`, else from ADES_REGISTRY_PASSWORD.
+/// `None` without a username.
+pub(super) fn login_credentials(
+    registry: &str,
+    username: Option<&str>,
+    password_stdin: bool,
+) -> Result<Option<RegistryCredentials>, String> {
     let from_env = std::env::var("ADES_REGISTRY_PASSWORD").ok();
-    let Some(username) = &args.username else {
+    let Some(username) = username else {
         if from_env.is_some() {
             print::warning(
-                "ADES_REGISTRY_PASSWORD is set but no --username is given; searching anonymously",
+                "ADES_REGISTRY_PASSWORD is set but no --username is given; it is not used",
             );
         }
         return Ok(None);
     };
-    let password = if args.password_stdin {
+    let password = if password_stdin {
         let mut line = String::new();
         std::io::stdin()
             .read_line(&mut line)
@@ -592,7 +603,7 @@ fn search_credentials(
     }
     Ok(Some(RegistryCredentials {
         registry: registry.to_string(),
-        username: username.clone(),
+        username: username.to_string(),
         password,
     }))
 }

@@ -1,5 +1,10 @@
 //! Images in the local container engine: connect to it, read a Seed manifest label from an
-//! image, list Seed images, build a Seed image from a directory.
+//! image, list Seed images, build a Seed image from a directory, give an image a new label,
+//! tag, push and untag images (`push`).
+
+mod push;
+
+pub use push::{push_image, relabel_image, tag_image, untag_image};
 
 use crate::error::cause_chain;
 use crate::runner::docker::{is_unreachable, unreachable_hint};
@@ -24,6 +29,9 @@ pub enum ImageError {
     NotFound(String),
     #[error("building the image failed: {0}")]
     BuildFailed(String),
+    /// The engine could not push; the message says what the registry answered.
+    #[error("pushing {0} failed: {1}")]
+    PushFailed(String, String),
     #[error("Docker engine error: {0}")]
     Engine(String),
 }

@@ -12,6 +12,7 @@ mod fault;
 mod hostile;
 mod jobs_cli;
 mod owslib;
+mod publish;
 mod queue;
 mod registry;
 mod run;

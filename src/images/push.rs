@@ -1,0 +1,147 @@
+//! Publishing local images: a new label on an existing image (a one-line build on top of
+//! it), tagging, pushing to a registry through the engine, and removing a tag.
+
+use super::{build_image, engine_error, BuildRequest, ImageError};
+use bollard::auth::DockerCredentials;
+use bollard::errors::Error as DockerError;
+use bollard::query_parameters::{PushImageOptions, RemoveImageOptions, TagImageOptions};
+use bollard::Docker;
+use futures_util::StreamExt;
+use std::collections::BTreeMap;
+
+/// Builds `tag` from the local image `image_id` with `labels` set on it (replacing labels
+/// of the same key) and nothing else changed: the Dockerfile is `FROM <image_id>`, so no
+/// layer is added and nothing is pulled. Returns the new image's id.
+pub async fn relabel_image(
+    docker: &Docker,
+    image_id: &str,
+    tag: &str,
+    labels: BTreeMap<String, String>,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<String, ImageError> {
+    let context = tempfile::tempdir()
+        .map_err(|err| ImageError::BuildFailed(format!("cannot create a build context: {err}")))?;
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        format!("FROM {image_id}\n"),
+    )
+    .map_err(|err| ImageError::BuildFailed(format!("cannot write the Dockerfile: {err}")))?;
+    let request = BuildRequest {
+        context_dir: context.path().to_path_buf(),
+        dockerfile: "Dockerfile".to_string(),
+        tag: tag.to_string(),
+        labels,
+    };
+    build_image(docker, &request, progress).await
+}
+
+/// Gives the local image `source` the name `repository:tag`.
+pub async fn tag_image(
+    docker: &Docker,
+    source: &str,
+    repository: &str,
+    tag: &str,
+) -> Result<(), ImageError> {
+    let options = TagImageOptions {
+        repo: Some(repository.to_string()),
+        tag: Some(tag.to_string()),
+    };
+    docker
+        .tag_image(source, Some(options))
+        .await
+        .map_err(|err| match err {
+            DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            } => ImageError::NotFound(source.to_string()),
+            other => engine_error(other),
+        })
+}
+
+/// Pushes the local `repository:tag` to the registry its name starts with, feeding the
+/// engine's progress lines to `progress`. Returns the pushed manifest's digest when the
+/// engine reports it (`sha256:...`).
+pub async fn push_image(
+    docker: &Docker,
+    repository: &str,
+    tag: &str,
+    credentials: Option<DockerCredentials>,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<Option<String>, ImageError> {
+    let name = format!("{repository}:{tag}");
+    let options = PushImageOptions {
+        tag: Some(tag.to_string()),
+        ..Default::default()
+    };
+    let mut events = docker.push_image(repository, Some(options), credentials);
+    let mut digest = None;
+    let failed = |reason: String| ImageError::PushFailed(name.clone(), reason);
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(info) => {
+                if let Some(status) = info.status.as_deref() {
+                    // The last status line reads "<tag>: digest: sha256:... size: N".
+                    if let Some(found) = digest_in(status) {
+                        digest = Some(found);
+                    }
+                    if info.progress.is_none() {
+                        progress(&format!("{status}\n"));
+                    }
+                }
+                if let Some(detail) = info.error_detail.and_then(|d| d.message) {
+                    return Err(failed(detail));
+                }
+            }
+            Err(DockerError::DockerStreamError { error }) => return Err(failed(error)),
+            Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => return Err(ImageError::NotFound(name)),
+            Err(DockerError::DockerResponseServerError { message, .. }) => {
+                return Err(failed(message))
+            }
+            Err(err) => return Err(engine_error(err)),
+        }
+    }
+    Ok(digest)
+}
+
+/// Removes the name `reference` from the local engine; the image itself stays while other
+/// names point to it.
+pub async fn untag_image(docker: &Docker, reference: &str) -> Result<(), ImageError> {
+    docker
+        .remove_image(
+            reference,
+            Some(RemoveImageOptions {
+                force: false,
+                noprune: true,
+            }),
+            None,
+        )
+        .await
+        .map(|_| ())
+        .map_err(engine_error)
+}
+
+fn digest_in(status: &str) -> Option<String> {
+    let start = status.find("digest: sha256:")? + "digest: ".len();
+    let digest: String = status[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == ':')
+        .collect();
+    (digest.len() == "sha256:".len() + 64).then_some(digest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_is_read_from_the_last_status_line() {
+        let hex = "a".repeat(64);
+        assert_eq!(
+            digest_in(&format!("1.0.0: digest: sha256:{hex} size: 527")),
+            Some(format!("sha256:{hex}"))
+        );
+        assert_eq!(digest_in("Pushed"), None);
+        assert_eq!(digest_in("digest: sha256:abc"), None);
+    }
+}
