@@ -149,11 +149,24 @@ async fn health_is_quick(app: &TestApp) {
 }
 
 async fn send(app: &TestApp, case: &Case, body: Vec<u8>) -> (u16, String, String) {
+    send_as(app, case, body, None).await
+}
+
+/// [`send`] with `Authorization: Bearer <token>` when a token is given.
+async fn send_as(
+    app: &TestApp,
+    case: &Case,
+    body: Vec<u8>,
+    token: Option<&str>,
+) -> (u16, String, String) {
     let method = reqwest::Method::from_bytes(case.method.as_bytes()).unwrap();
     let mut request = app
         .client
         .request(method, app.url(&case.path))
         .timeout(ANSWER_WITHIN);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
     if let Some(content_type) = &case.content_type {
         request = request.header("content-type", content_type);
     }
@@ -216,9 +229,15 @@ fn check_answer(case: &Case, status: u16, content_type: &str, text: &str) {
 }
 
 async fn submit_async_echo(app: &TestApp) -> String {
-    let response = app
-        .client
-        .post(app.url("/processes/echo/execution"))
+    submit_async_echo_as(app, None).await
+}
+
+async fn submit_async_echo_as(app: &TestApp, token: Option<&str>) -> String {
+    let mut request = app.client.post(app.url("/processes/echo/execution"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request
         .header("prefer", "respond-async")
         .json(&serde_json::json!({"inputs": {"MESSAGE": "before the corpus"}}))
         .send()
@@ -230,17 +249,17 @@ async fn submit_async_echo(app: &TestApp) -> String {
 }
 
 async fn wait_successful(app: &TestApp, job: &str) {
+    wait_successful_as(app, job, None).await
+}
+
+async fn wait_successful_as(app: &TestApp, job: &str, token: Option<&str>) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let status: serde_json::Value = app
-            .client
-            .get(app.url(&format!("/jobs/{job}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let mut request = app.client.get(app.url(&format!("/jobs/{job}")));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let status: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
         match status["status"].as_str() {
             Some("successful") => return,
             Some("failed" | "dismissed") => panic!("job {job} ended {status}"),
@@ -269,6 +288,66 @@ async fn every_hostile_case_gets_a_quick_4xx_and_loses_no_job() {
     }
     for job in &jobs {
         wait_successful(&app, job).await;
+    }
+    app.stop().await;
+}
+
+/// The same corpus with authentication on: without a credential every case is a quick 401
+/// with an exception body; with one it gets the answer it gets without authentication (a
+/// deploy that was refused for want of the admin token is then judged on its body).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_authentication_on_every_hostile_case_is_refused_quickly_and_loses_no_job() {
+    example_image("echo");
+    const TOKEN: &str = "hostile-suite-token";
+    let app = spawn_app_with(|s| {
+        s.limits.max_json_body_bytes = 1024 * 1024;
+        s.auth.admin_token = TOKEN.to_string();
+        s.auth.mode = ades::config::AuthMode::On;
+    })
+    .await;
+    let jobs = [
+        submit_async_echo_as(&app, Some(TOKEN)).await,
+        submit_async_echo_as(&app, Some(TOKEN)).await,
+    ];
+    for (mut case, body) in corpus().into_iter().chain(generated()) {
+        let started = Instant::now();
+        let (status, content_type, text) = send_as(&app, &case, body.clone(), None).await;
+        assert!(
+            started.elapsed() <= ANSWER_WITHIN,
+            "{}: too slow",
+            case.case
+        );
+        assert_eq!(status, 401, "{} without a credential: {text}", case.case);
+        if case.path.starts_with("/wps") {
+            assert!(content_type.starts_with("application/xml"), "{}", case.case);
+            let schema = if text.contains("http://www.opengis.net/ows/2.0") {
+                Schema::Ows2Exception
+            } else {
+                Schema::Ows11Exception
+            };
+            assert_valid_xml(&text, schema);
+        } else {
+            let body: serde_json::Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {text}", case.case));
+            assert_eq!(body["status"], 401, "{}: {body}", case.case);
+        }
+        health_is_quick(&app).await;
+
+        if case.status == [401, 403] {
+            case.status = [400, 499];
+        }
+        let started = Instant::now();
+        let (status, content_type, text) = send_as(&app, &case, body, Some(TOKEN)).await;
+        assert!(
+            started.elapsed() <= ANSWER_WITHIN,
+            "{}: too slow",
+            case.case
+        );
+        check_answer(&case, status, &content_type, &text);
+        health_is_quick(&app).await;
+    }
+    for job in &jobs {
+        wait_successful_as(&app, job, Some(TOKEN)).await;
     }
     app.stop().await;
 }
