@@ -4,7 +4,7 @@
 //! of is queued in the store in the same transaction as the change (the outbox, see
 //! `enqueue_callback.sql`): `inProgressUri` when the job starts running (once per attempt),
 //! `successUri` when it succeeds, `failedUri` when it fails or is dismissed before it ended.
-//! A [`CallbackDeliverer`] in every serving process claims due callbacks under a lease,
+//! A [`CallbackDeliverer`] in every ades process (serve and worker) claims due callbacks under a lease,
 //! renders the body as the façade that accepted the job would ([`CallbackRenderer`]) and
 //! POSTs it through the address guard ([`crate::outbound`]). A try that fails is retried
 //! after a capped, doubling pause until it is [`CallbackSettings::give_up_after`] old;
