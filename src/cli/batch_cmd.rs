@@ -14,22 +14,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 pub async fn batch(args: BatchArgs) -> u8 {
-    match batch_inner(args).await {
-        Ok(code) => code,
-        Err(Failure::Usage(problems)) => {
-            print::error("nothing was run:");
-            print::problems(&problems);
-            status::USAGE
-        }
-        Err(Failure::Other(message)) => {
-            print::error(&message);
-            status::ERROR
-        }
-        Err(Failure::Interrupted) => {
-            print::error("interrupted before the first run started");
-            status::INTERRUPTED
-        }
-    }
+    super::run_cmd::finish(batch_inner(args).await, "nothing was run", "the first run")
 }
 
 /// One file's run in the `--json` summary.

@@ -21,10 +21,16 @@ use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
 
 pub async fn run(args: RunArgs) -> u8 {
-    match run_inner(args).await {
+    finish(run_inner(args).await, "the job was not started", "the job")
+}
+
+/// The exit status of `ades run` or `ades seed batch`, saying why when it failed: `refused`
+/// heads the list of command-line problems, `what` names what an interrupt came before.
+pub(super) fn finish(outcome: Result<u8, Failure>, refused: &str, what: &str) -> u8 {
+    match outcome {
         Ok(code) => code,
         Err(Failure::Usage(problems)) => {
-            print::error("the job was not started:");
+            print::error(&format!("{refused}:"));
             print::problems(&problems);
             status::USAGE
         }
@@ -33,7 +39,7 @@ pub async fn run(args: RunArgs) -> u8 {
             status::ERROR
         }
         Err(Failure::Interrupted) => {
-            print::error("interrupted before the job started");
+            print::error(&format!("interrupted before {what} started"));
             status::INTERRUPTED
         }
     }
