@@ -81,7 +81,7 @@ pub(crate) struct AppState {
 }
 
 struct AppInner {
-    api: HttpState,
+    shared: HttpState,
     clients: Arc<ClientLimiter>,
     xml_readers: XmlReaders,
 }
@@ -89,7 +89,7 @@ struct AppInner {
 impl std::ops::Deref for AppState {
     type Target = HttpState;
     fn deref(&self) -> &HttpState {
-        &self.inner.api
+        &self.inner.shared
     }
 }
 
@@ -101,7 +101,7 @@ impl AppState {
             inner: Arc::new(AppInner {
                 clients: ClientLimiter::new(limits.client_requests_in_flight),
                 xml_readers: XmlReaders::new(limits.xml_parse_budget),
-                api: state,
+                shared: state,
             }),
         }
     }

@@ -1,5 +1,5 @@
 //! Jobs, protocol-neutral: submit, status, list, dismiss, wait for the end. Every façade
-//! (OGC API now, WPS later) calls this; only the queue's workers run jobs.
+//! (OGC API, WPS 2.0, WPS 1.0.0) calls this; only the queue's workers run jobs.
 //!
 //! Ownership is checked here, once for every façade: each call names its
 //! [`Caller`](crate::auth::Caller); a job of another user is answered like a job that does
