@@ -1,14 +1,15 @@
 //! ades: an OGC Application Deployment and Execution Service for Seed images.
 //!
-//! Layout (see DESIGN.md): `domain` is the model every façade renders; `catalog` turns Seed
-//! images into processes; `jobs` is the protocol-neutral job service; `store` keeps jobs
-//! durably; `queue` runs them on `runner` (containers) with `workspace` (files);
-//! `execution` runs one Seed job end to end; `api` is the OGC API façade; `images` talks to
-//! the engine about images; `outbound` is the one way out (the address guard every URL
-//! the server fetches or calls goes through); `limits` bounds what one request may cost; `http` is
-//! what every façade shares about a request (trusted proxies, CORS);
-//! `cli` is the command line; `config` and `startup` build the
-//! server.
+//! Layout (see ARCHITECTURE.md and DESIGN.md): `domain` is the model every façade renders;
+//! `catalog` turns Seed images into processes; `jobs` is the protocol-neutral job service;
+//! `deploy` deploys processes; `store` keeps jobs durably; `queue` runs them on `runner`
+//! (containers) with `workspace` (files); `execution` runs one Seed job end to end; `api`
+//! (OGC API) and `wps` (WPS 2.0 / 1.0.0) are the façades, which never use each other;
+//! `http` is what every façade shares (state, links, trusted proxies, CORS, the router
+//! that assembles them) and `auth` who calls; `images` talks to the engine about images;
+//! `outbound` is the one way out (the address guard every URL the server fetches or calls
+//! goes through); `limits` bounds what one request may cost; `cli` is the command line;
+//! `config` and `startup` build the server.
 
 pub mod api;
 pub mod auth;

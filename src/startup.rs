@@ -3,10 +3,11 @@
 //! fine: [`Application::port`] tells which) and [`Application::run_until_stopped`] serves
 //! until the given shutdown future completes. `main` owns the signals.
 
-use crate::api::{self, ApiSettings, ApiState};
+use crate::api;
 use crate::catalog::{Catalog, CatalogSettings};
 use crate::config::Settings;
 use crate::deploy::Deployer;
+use crate::http::{HttpState, ServerSettings};
 use crate::images;
 use crate::jobs::callbacks::{CallbackDeliverer, CallbackSettings};
 use crate::jobs::{Admission, JobService};
@@ -160,7 +161,7 @@ impl Application {
             )
         });
 
-        let api_settings = ApiSettings {
+        let api_settings = ServerSettings {
             public_url: (!settings.server.public_url.is_empty())
                 .then(|| settings.server.public_url.trim_end_matches('/').to_string()),
             title: settings.server.title.clone(),
@@ -194,7 +195,7 @@ impl Application {
             background.clone(),
             move || deliverer.clone().run(callback_stop.clone()),
         ));
-        let router = api::router(ApiState {
+        let router = crate::http::router(HttpState {
             catalog,
             jobs,
             workspace,

@@ -4,10 +4,10 @@
 //! the work, and that check, are `deploy::Deployer`'s.
 
 use super::views::ProcessSummaryView;
-use super::{AppState, BaseUrl};
 use crate::auth::Caller;
-use crate::deploy::{package, DeployError, Package};
+use crate::deploy::{DeployError, Package};
 use crate::error::{ApiError, ErrorCode};
+use crate::http::{AppState, BaseUrl};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
@@ -63,7 +63,7 @@ pub async fn deploy_process(
         .deployer
         .deploy(&caller, &package)
         .await
-        .map_err(deploy_error)?;
+        .map_err(DeployError::into_api_error)?;
     let location = base.join(&format!("/processes/{}", process.id));
     let mut response = (
         StatusCode::CREATED,
@@ -110,7 +110,7 @@ pub async fn replace_process(
         .deployer
         .replace(&caller, &process_id, &package)
         .await
-        .map_err(deploy_error)?;
+        .map_err(DeployError::into_api_error)?;
     Ok(Json(ProcessSummaryView::new(&process, &base)))
 }
 
@@ -137,7 +137,7 @@ pub async fn undeploy_process(
     app.deployer
         .undeploy(&caller, &process_id)
         .await
-        .map_err(deploy_error)?;
+        .map_err(DeployError::into_api_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -162,7 +162,7 @@ pub async fn process_package(
         .deployer
         .package(&process_id)
         .await
-        .map_err(deploy_error)?;
+        .map_err(DeployError::into_api_error)?;
     let content_type = HeaderValue::from_str(&media_type)
         .unwrap_or_else(|_| HeaderValue::from_static("application/json"));
     Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
@@ -181,7 +181,7 @@ fn read_package(
         .unwrap_or("")
         .to_string();
     if media_type.is_empty() {
-        return Err(unsupported(&media_type));
+        return Err(DeployError::UnsupportedMediaType(media_type).into_api_error());
     }
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -201,33 +201,4 @@ fn read_package(
         body: body.to_vec(),
         image_param: query.image,
     })
-}
-
-fn unsupported(media_type: &str) -> ApiError {
-    let declared = if media_type.is_empty() {
-        "The body has no Content-Type".to_string()
-    } else {
-        format!("Packages of type {media_type:?} are not deployed here")
-    };
-    ApiError::new(
-        ErrorCode::UnsupportedMediaType,
-        format!("{declared}; send one of: {}.", package::ACCEPTED.join(", ")),
-    )
-    .with_type(
-        "http://www.opengis.net/def/exceptions/ogcapi-processes-2/1.0/unsupported-media-type",
-    )
-}
-
-/// A [`DeployError`] as the API answers it.
-pub fn deploy_error(error: DeployError) -> ApiError {
-    match error {
-        DeployError::UnsupportedMediaType(media_type) => unsupported(&media_type),
-        DeployError::Invalid { .. } => ApiError::new(ErrorCode::InvalidPackage, error.to_string()),
-        DeployError::Duplicate(_) => ApiError::new(ErrorCode::DuplicatedProcess, error.to_string()),
-        DeployError::Immutable(_) => ApiError::new(ErrorCode::ImmutableProcess, error.to_string()),
-        DeployError::NotFound(id) => ApiError::no_such_process(&id),
-        DeployError::Image(message) => ApiError::new(ErrorCode::InvalidPackage, message),
-        DeployError::Denied(denied) => denied.to_api_error(),
-        DeployError::Store(err) => ApiError::internal("storing a deployed process", &err),
-    }
 }

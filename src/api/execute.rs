@@ -17,15 +17,14 @@
 
 use super::results::{respond_with_results, status_created};
 use super::views::{ExecuteView, StatusInfoView};
-use super::{AppState, BaseUrl};
 use crate::catalog::EngineState;
 use crate::domain::{
     ExecuteRequest, InputDescription, InputKind, InputValue, JobControlOption, OutputRequest,
     Process, ProcessId, ResponseMode, Subscriber, TransmissionMode,
 };
 use crate::error::{ApiError, ErrorCode, ProblemView};
+use crate::http::{AppState, BaseUrl};
 use crate::jobs::request::{is_textual_media_type, ProblemKind, RequestProblem, MAX_PROBLEMS};
-use crate::jobs::JobsError;
 use crate::limits::json::{parse_bounded, BoundedError};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -177,7 +176,7 @@ pub async fn execute(
         .jobs
         .submit_with_priority(&caller, &process, request, priority)
         .await
-        .map_err(|e| jobs_error(e, "submitting a job"))?;
+        .map_err(|e| e.into_api_error("submitting a job"))?;
     if run_async {
         let mut response = status_created(&job, &base);
         if prefs.respond_async {
@@ -195,7 +194,7 @@ pub async fn execute(
         .jobs
         .wait_until_final(&caller, &job.id, wait)
         .await
-        .map_err(|e| jobs_error(e, "waiting for a synchronous job"))?;
+        .map_err(|e| e.into_api_error("waiting for a synchronous job"))?;
     if !job.status.is_final() {
         tracing::info!(job_id = %job.id, "synchronous job still running at the wait limit");
         return Ok(status_created(&job, &base));
@@ -240,31 +239,6 @@ fn engine_unavailable(why: &str) -> ApiError {
         ),
     )
     .with_header(header::RETRY_AFTER, HeaderValue::from_static("30"))
-}
-
-/// A [`JobsError`] seen by a handler: an unknown job is a 404, a full queue a 503 with
-/// `Retry-After`, a job too large for every worker a 400, the store failing a 500.
-pub fn jobs_error(error: JobsError, context: &str) -> ApiError {
-    match error {
-        JobsError::NoSuchJob(id) => ApiError::no_such_job(id.as_str()),
-        JobsError::QueueFull { .. } => {
-            let seconds = crate::jobs::QUEUE_FULL_RETRY_AFTER.as_secs().to_string();
-            ApiError::new(ErrorCode::QueueFull, error.to_string()).with_header(
-                header::RETRY_AFTER,
-                HeaderValue::from_str(&seconds).expect("digits are a valid header value"),
-            )
-        }
-        JobsError::DoesNotFit(why) => ApiError::new(ErrorCode::InsufficientResources, why),
-        JobsError::Denied(denied) => denied.to_api_error(),
-        JobsError::UserLimit { .. } => {
-            let seconds = crate::auth::USER_LIMIT_RETRY_AFTER.as_secs().to_string();
-            ApiError::new(ErrorCode::TooManyJobs, error.to_string()).with_header(
-                header::RETRY_AFTER,
-                HeaderValue::from_str(&seconds).expect("digits are a valid header value"),
-            )
-        }
-        JobsError::Store(e) => ApiError::internal(context, &e),
-    }
 }
 
 /// The body as JSON: 415 for another declared content type, 413 when too large, 400 when

@@ -1,14 +1,13 @@
 //! `/jobs`, `/jobs/{jobID}` (status, dismiss), `/jobs/{jobID}/logs` and
 //! `/jobs/{jobID}/callbacks`.
 
-use super::execute::jobs_error;
 use super::processes::{paging_links, parse_paging, query_pairs};
 use super::results::find_job;
 use super::views::{JobListView, StatusInfoView};
-use super::{AppState, BaseUrl};
 use crate::auth::Caller;
 use crate::domain::{JobId, JobStatus, ProcessId};
 use crate::error::{ApiError, ErrorCode};
+use crate::http::{AppState, BaseUrl};
 use crate::store::JobFilter;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -190,7 +189,7 @@ pub async fn list_jobs(
         .jobs
         .list(&caller, &filter)
         .await
-        .map_err(|e| jobs_error(e, "listing jobs"))?;
+        .map_err(|e| e.into_api_error("listing jobs"))?;
     Ok(Json(JobListView {
         jobs: page
             .jobs
@@ -260,7 +259,7 @@ pub async fn dismiss_job(
         .jobs
         .dismiss(&caller, &id)
         .await
-        .map_err(|e| jobs_error(e, "dismissing a job"))?;
+        .map_err(|e| e.into_api_error("dismissing a job"))?;
     Ok(Json(StatusInfoView::new(&job, &base)))
 }
 
@@ -289,7 +288,7 @@ pub async fn job_callbacks(
         .jobs
         .callbacks(&caller, &job.id)
         .await
-        .map_err(|e| jobs_error(e, "reading a job's callbacks"))?;
+        .map_err(|e| e.into_api_error("reading a job's callbacks"))?;
     Ok(Json(super::views::CallbackListView::new(&job.id, &records)))
 }
 

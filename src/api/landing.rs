@@ -4,8 +4,8 @@ use super::views::{
     media, rel, ConfClassesView, DatabaseHealthView, EngineHealthView, HealthView, LandingPageView,
     LinkView, SkippedImageView, WorkerHealthView, CONFORMANCE_CLASSES,
 };
-use super::{AppState, BaseUrl};
 use crate::catalog::EngineState;
+use crate::http::{AppState, BaseUrl};
 use crate::store::JobFilter;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};

@@ -1,9 +1,9 @@
 //! `/processes` and `/processes/{processID}`.
 
 use super::views::{media, LinkView, ProcessListView, ProcessSummaryView, ProcessView};
-use super::{AppState, BaseUrl};
 use crate::domain::ProcessId;
 use crate::error::ApiError;
+use crate::http::{AppState, BaseUrl};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 

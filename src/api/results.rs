@@ -17,14 +17,13 @@
 //!   `urn:ades:seed:error:<name>`, `title` and `detail` from the manifest.
 //! - A dismissed job has no results: 404 `no-such-job`.
 
-use super::execute::jobs_error;
 use super::views::{media, rel, StatusInfoView};
-use super::{AppState, BaseUrl};
 use crate::auth::Caller;
 use crate::domain::{
     Job, JobId, JobStatus, OutputKind, OutputValue, Process, ResponseMode, TransmissionMode,
 };
 use crate::error::{ApiError, ErrorCode};
+use crate::http::{AppState, BaseUrl};
 use crate::jobs::request::is_textual_media_type;
 use crate::workspace::Workspace;
 use axum::body::Body;
@@ -415,7 +414,7 @@ pub async fn find_job(app: &AppState, caller: &Caller, job_id: &str) -> Result<J
     app.jobs
         .get(caller, &id)
         .await
-        .map_err(|e| jobs_error(e, "reading a job"))
+        .map_err(|e| e.into_api_error("reading a job"))
 }
 
 /// The results of a job.

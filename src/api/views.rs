@@ -2,11 +2,11 @@
 //! Each is a `*View` with a `utoipa` schema so the OpenAPI document describes exactly what
 //! is sent.
 
-use super::BaseUrl;
 use crate::domain::{
     InputDescription, Job, JobControlOption, JobStatus, Metadata, OutputDescription, Process,
     ResponseMode,
 };
+use crate::http::BaseUrl;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::Value;

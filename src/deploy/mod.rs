@@ -21,6 +21,7 @@ use crate::auth::Caller;
 use crate::catalog::deployed::deployed_process;
 use crate::catalog::Catalog;
 use crate::domain::{Process, ProcessId};
+use crate::error::{ApiError, ErrorCode};
 use crate::registry::{RegistryClient, RegistryError};
 use crate::store::{DeployedProcess, JobStore, ProcessWriteError, StoreError};
 pub use package::Package;
@@ -50,6 +51,44 @@ pub enum DeployError {
     Denied(#[from] crate::auth::Denied),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl DeployError {
+    /// This error as both façades answer it, from the one table in `crate::error`.
+    pub fn into_api_error(self) -> ApiError {
+        match self {
+            DeployError::UnsupportedMediaType(media_type) => unsupported(&media_type),
+            DeployError::Invalid { .. } => {
+                ApiError::new(ErrorCode::InvalidPackage, self.to_string())
+            }
+            DeployError::Duplicate(_) => {
+                ApiError::new(ErrorCode::DuplicatedProcess, self.to_string())
+            }
+            DeployError::Immutable(_) => {
+                ApiError::new(ErrorCode::ImmutableProcess, self.to_string())
+            }
+            DeployError::NotFound(id) => ApiError::no_such_process(&id),
+            DeployError::Image(message) => ApiError::new(ErrorCode::InvalidPackage, message),
+            DeployError::Denied(denied) => denied.to_api_error(),
+            DeployError::Store(err) => ApiError::internal("storing a deployed process", &err),
+        }
+    }
+}
+
+/// The 415 for a package of a type not deployed here, listing the accepted ones.
+fn unsupported(media_type: &str) -> ApiError {
+    let declared = if media_type.is_empty() {
+        "The body has no Content-Type".to_string()
+    } else {
+        format!("Packages of type {media_type:?} are not deployed here")
+    };
+    ApiError::new(
+        ErrorCode::UnsupportedMediaType,
+        format!("{declared}; send one of: {}.", package::ACCEPTED.join(", ")),
+    )
+    .with_type(
+        "http://www.opengis.net/def/exceptions/ogcapi-processes-2/1.0/unsupported-media-type",
+    )
 }
 
 /// ` (at /pointer)`, or nothing for the whole body.

@@ -1,5 +1,5 @@
 //! Jobs, protocol-neutral: submit, status, list, dismiss, wait for the end. Every façade
-//! (OGC API now, WPS later) calls this; only the queue's workers run jobs.
+//! (OGC API, WPS 2.0, WPS 1.0.0) calls this; only the queue's workers run jobs.
 //!
 //! Ownership is checked here, once for every façade: each call names its
 //! [`Caller`](crate::auth::Caller); a job of another user is answered like a job that does
@@ -15,9 +15,11 @@ pub mod request;
 
 use crate::auth::{Caller, Credential, Denied};
 use crate::domain::{ExecuteRequest, Job, JobEvent, JobId, Process};
+use crate::error::{ApiError, ErrorCode};
 use crate::store::{
     AuditEntry, JobFilter, JobPage, JobStore, NewJob, StoreError, StoreSignal, WorkerHost,
 };
+use axum::http::{header, HeaderValue};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -63,6 +65,34 @@ pub enum JobsError {
     UserLimit { active: u64, limit: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl JobsError {
+    /// This error as both façades answer it, from the one table in `crate::error`: an
+    /// unknown job is a 404, a full queue a 503 with `Retry-After`, a job too large for
+    /// every worker a 400, the store failing a 500 (logged with `context`).
+    pub fn into_api_error(self, context: &str) -> ApiError {
+        match self {
+            JobsError::NoSuchJob(id) => ApiError::no_such_job(id.as_str()),
+            JobsError::QueueFull { .. } => {
+                let seconds = QUEUE_FULL_RETRY_AFTER.as_secs().to_string();
+                ApiError::new(ErrorCode::QueueFull, self.to_string()).with_header(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_str(&seconds).expect("digits are a valid header value"),
+                )
+            }
+            JobsError::DoesNotFit(why) => ApiError::new(ErrorCode::InsufficientResources, why),
+            JobsError::Denied(denied) => denied.to_api_error(),
+            JobsError::UserLimit { .. } => {
+                let seconds = crate::auth::USER_LIMIT_RETRY_AFTER.as_secs().to_string();
+                ApiError::new(ErrorCode::TooManyJobs, self.to_string()).with_header(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_str(&seconds).expect("digits are a valid header value"),
+                )
+            }
+            JobsError::Store(e) => ApiError::internal(context, &e),
+        }
+    }
 }
 
 /// What a submission must pass before it is queued.

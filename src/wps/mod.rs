@@ -21,8 +21,8 @@ pub mod v2;
 pub mod writer;
 pub mod xml;
 
-use crate::api::{AppState, BaseUrl};
 use crate::auth::Caller;
+use crate::http::{AppState, BaseUrl};
 use crate::limits::ReaderError;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -188,6 +188,26 @@ pub(crate) fn refusal(
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The 429 of the per-client limit (`crate::http`) as an `ows:ExceptionReport`
+/// `ServerBusy` of the version the query names (WPS 2.0 when none), with `Retry-After`.
+pub(crate) fn client_busy(
+    request: &axum::extract::Request,
+    text: String,
+    retry_after: HeaderValue,
+) -> Response {
+    let version = request::Kvp::parse(request.uri().query().unwrap_or(""))
+        .get("version")
+        .and_then(WpsVersion::parse)
+        .unwrap_or(WpsVersion::V2);
+    let mut response = WpsException::new(version, "ServerBusy", None, text)
+        .with_status(StatusCode::TOO_MANY_REQUESTS)
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, retry_after);
     response
 }
 

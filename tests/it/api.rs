@@ -1,7 +1,7 @@
 //! Integration tests of api/ (OGC API - Processes - Part 1 1.0), over real HTTP.
 //!
 //! Two harnesses:
-//! - [`Server`]: `api::router` over a SQLite store, a fixed catalogue built from the example
+//! - [`Server`]: `http::router` over a SQLite store, a fixed catalogue built from the example
 //!   manifests and no workers; the test plays the worker (claims a job, writes its output
 //!   files, completes it), so every response shape is checked without Docker.
 //! - `spawn_app()` (support): the whole server with real containers, for the echo-style
@@ -12,10 +12,10 @@
 
 use crate::support::{example_image, repo_root, spawn_app};
 use crate::xsd::{assert_valid_xml, Schema};
-use ades::api::{self, ApiSettings, ApiState};
 use ades::catalog::seed_process::process_from_manifest;
 use ades::catalog::{Catalog, CatalogSettings};
 use ades::domain::{Job, JobId, JobResults, OutputValue, Process, WorkerId};
+use ades::http::{HttpState, ServerSettings};
 use ades::jobs::JobService;
 use ades::store::sqlite::SqliteStore;
 use ades::store::{Completion, JobStore};
@@ -79,7 +79,7 @@ fn the_schema_conversion_rejects_what_it_should() {
 
 // ---- the in-process harness --------------------------------------------------------------
 
-/// `api::router` on 127.0.0.1 over a SQLite store, no workers: the test completes jobs.
+/// `http::router` on 127.0.0.1 over a SQLite store, no workers: the test completes jobs.
 #[derive(Clone)]
 struct Server {
     base: String,
@@ -156,7 +156,7 @@ async fn server() -> Server {
     server_with(Catalog::from_processes(test_processes()), |_| {}).await
 }
 
-async fn server_with(catalog: Catalog, adjust: impl FnOnce(&mut ApiSettings)) -> Server {
+async fn server_with(catalog: Catalog, adjust: impl FnOnce(&mut ServerSettings)) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(
         SqliteStore::connect(dir.path().join("jobs.db").to_str().unwrap())
@@ -172,10 +172,10 @@ async fn server_with(catalog: Catalog, adjust: impl FnOnce(&mut ApiSettings)) ->
         ..Default::default()
     });
     let workspace = Workspace::new(dir.path());
-    let mut settings = ApiSettings {
+    let mut settings = ServerSettings {
         max_body_bytes: 64 * 1024,
         sync_wait_limit: Duration::from_secs(20),
-        ..ApiSettings::default()
+        ..ServerSettings::default()
     };
     adjust(&mut settings);
     let deliverer = ades::jobs::callbacks::CallbackDeliverer::new(
@@ -197,7 +197,7 @@ async fn server_with(catalog: Catalog, adjust: impl FnOnce(&mut ApiSettings)) ->
         ades::registry::RegistryClient::new(Default::default()),
         None,
     );
-    let router = api::router(ApiState {
+    let router = ades::http::router(HttpState {
         catalog,
         jobs: jobs.clone(),
         workspace: workspace.clone(),

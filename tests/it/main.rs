@@ -3,6 +3,7 @@
 
 mod api;
 mod app;
+mod architecture;
 mod auth;
 mod catalog;
 mod cli;

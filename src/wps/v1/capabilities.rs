@@ -2,8 +2,8 @@
 //! `wps:ProcessOfferings/wps:Process` per catalogue process.
 
 use super::{start_document, xml_response, LANGUAGE};
-use crate::api::{AppState, BaseUrl};
 use crate::domain::Process;
+use crate::http::{AppState, BaseUrl};
 use crate::wps::writer::XmlWriter;
 use axum::response::Response;
 

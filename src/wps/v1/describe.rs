@@ -8,10 +8,10 @@ use super::{
     exception, start_document, xml_response, LOG_ABSTRACT, LOG_MEDIA_TYPE, LOG_OUTPUT, LOG_TITLE,
     UNBOUNDED_MAX_OCCURS,
 };
-use crate::api::AppState;
 use crate::domain::{
     InputDescription, InputKind, OutputDescription, OutputKind, Process, ProcessId,
 };
+use crate::http::AppState;
 use crate::wps::request::RequestBody;
 use crate::wps::writer::XmlWriter;
 use crate::wps::xml::{Element, Node};

@@ -12,12 +12,12 @@
 use super::describe::{attribute, child, children, find_process, text_of};
 use super::response::{execute_response, raw_log, raw_output, ResponseOptions};
 use super::{exception, is_true};
-use crate::api::{AppState, BaseUrl};
 use crate::catalog::EngineState;
 use crate::domain::{
     ExecuteRequest, InputDescription, InputKind, InputValue, OutputRequest, Process, ResponseMode,
     TransmissionMode,
 };
+use crate::http::{AppState, BaseUrl};
 use crate::jobs::request::{ProblemKind, RequestProblem};
 use crate::wps::request::{Kvp, RequestBody};
 use crate::wps::xml::{Element, Node};
@@ -156,7 +156,7 @@ pub(crate) async fn execute(
         }
         // A full queue (ServerBusy, 503) or a job no worker can run (400).
         Err(error) => {
-            let api = crate::api::jobs_error(error, "submitting a job");
+            let api = error.into_api_error("submitting a job");
             return crate::wps::exception::WpsException::from_api(
                 crate::wps::WpsVersion::V1,
                 &api,

@@ -36,8 +36,8 @@ use super::writer;
 
 use super::exception::WpsException;
 use super::request::{Operation, WpsRequest, WpsVersion};
-use crate::api::{AppState, BaseUrl};
 use crate::auth::Caller;
+use crate::http::{AppState, BaseUrl};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;

@@ -10,10 +10,10 @@
 use super::capabilities::write_brief;
 use super::describe::literal_type;
 use super::{exception, start_document, xml_response, LANGUAGE};
-use crate::api::{AppState, BaseUrl};
 use crate::domain::{
     InputValue, Job, JobId, JobStatus, OutputKind, OutputValue, Process, TransmissionMode,
 };
+use crate::http::{AppState, BaseUrl};
 use crate::jobs::request::{is_textual_media_type, is_xml_media_type};
 use crate::wps::writer::XmlWriter;
 use crate::wps::xml::{parse, Limits};

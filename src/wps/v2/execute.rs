@@ -18,12 +18,12 @@
 
 use super::status::{failure_exception, result_document, selected_outputs, status_info};
 use super::{find_process, href, ok, V};
-use crate::api::{AppState, BaseUrl};
 use crate::catalog::EngineState;
 use crate::domain::{
     ExecuteRequest, InputKind, InputValue, JobControlOption, JobStatus, OutputRequest, OutputValue,
     Process, ResponseMode, TransmissionMode,
 };
+use crate::http::{AppState, BaseUrl};
 use crate::jobs::request::{ProblemKind, RequestProblem};
 use crate::wps::exception::{WpsException, OWS2};
 use crate::wps::request::WPS2;
@@ -365,7 +365,7 @@ fn problems_exception(problems: &[RequestProblem]) -> WpsException {
 pub(super) fn jobs_exception(error: crate::jobs::JobsError, context: &str) -> WpsException {
     match error {
         crate::jobs::JobsError::NoSuchJob(id) => super::status::no_such_job(id.as_str()),
-        other => WpsException::from_api(V, &crate::api::jobs_error(other, context), None),
+        other => WpsException::from_api(V, &other.into_api_error(context), None),
     }
 }
 

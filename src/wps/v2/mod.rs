@@ -29,12 +29,12 @@ use super::exception::{xml_response, WpsException, OWS2};
 use super::request::{Kvp, Operation, RequestBody, WpsRequest, WpsVersion, WPS2};
 use super::xml::{escape_attr, escape_text, Element, XLINK};
 use super::{offers_log_only, LOG_ABSTRACT, LOG_MEDIA_TYPE, LOG_OUTPUT, LOG_TITLE};
-use crate::api::{AppState, BaseUrl};
 use crate::auth::Caller;
 use crate::domain::{
     InputDescription, InputKind, JobControlOption, OutputDescription, OutputKind, Process,
     ProcessId,
 };
+use crate::http::{AppState, BaseUrl};
 use axum::http::StatusCode;
 use axum::response::Response;
 use seed::manifest::JsonType;

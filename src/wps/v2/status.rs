@@ -17,9 +17,9 @@
 
 use super::execute::jobs_exception;
 use super::{ok, V};
-use crate::api::{AppState, BaseUrl};
 use crate::auth::Caller;
 use crate::domain::{Job, JobId, JobStatus, OutputValue, Process, TransmissionMode};
+use crate::http::{AppState, BaseUrl};
 use crate::jobs::request::is_textual_media_type;
 use crate::wps::exception::WpsException;
 use crate::wps::xml::{self, escape_attr, escape_text, Limits};

@@ -68,12 +68,11 @@
 //! in the WPS façade.
 
 use super::{href, ok, process_offering, NAMESPACES, V};
-use crate::api::deploy::deploy_error;
-use crate::api::AppState;
 use crate::auth::Caller;
 use crate::deploy::package::{APP_PACKAGE, DOCKER_PROFILE};
 use crate::deploy::{DeployError, Package};
 use crate::error::{ApiError, ErrorCode};
+use crate::http::AppState;
 use crate::wps::exception::{WpsException, OWS2};
 use crate::wps::request::WPS2;
 use crate::wps::xml::{escape_text, Element};
@@ -324,7 +323,7 @@ fn deploy_exception(error: DeployError) -> WpsException {
             ),
             locator,
         ),
-        _ => api_exception(&deploy_error(error), locator),
+        _ => api_exception(&error.into_api_error(), locator),
     }
 }
 
