@@ -35,6 +35,9 @@ const WAIT_POLL: Duration = Duration::from_millis(500);
 /// How long a client is told to wait when the queue is full.
 pub const QUEUE_FULL_RETRY_AFTER: Duration = Duration::from_secs(10);
 
+/// `Retry-After` (seconds) when the job database cannot be reached.
+const STORAGE_RETRY_AFTER: &str = "5";
+
 /// How long the list of worker pools is reused before it is read again (submissions check
 /// each job against it).
 const WORKER_HOSTS_TTL: Duration = Duration::from_secs(2);
@@ -88,6 +91,17 @@ impl JobsError {
                 ApiError::new(ErrorCode::TooManyJobs, self.to_string()).with_header(
                     header::RETRY_AFTER,
                     HeaderValue::from_str(&seconds).expect("digits are a valid header value"),
+                )
+            }
+            JobsError::Store(StoreError::Unavailable(why)) => {
+                tracing::warn!(context, cause = %why, "the job database cannot be reached");
+                ApiError::new(
+                    ErrorCode::StorageUnavailable,
+                    "The job database cannot be reached right now; try again in a few seconds.",
+                )
+                .with_header(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(STORAGE_RETRY_AFTER),
                 )
             }
             JobsError::Store(e) => ApiError::internal(context, &e),

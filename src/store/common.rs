@@ -83,9 +83,13 @@ pub(super) fn corrupt(column: &str, cause: impl std::fmt::Display) -> StoreError
     StoreError::Corrupt(format!("column {column}: {cause}"))
 }
 
-/// A failed database call: rows that do not decode are corrupt data, everything else is a
-/// database failure, reported with its cause chain.
+/// A failed database call: rows that do not decode are corrupt data, a database that
+/// cannot be reached is unavailable, everything else is a database failure, reported with
+/// its cause chain.
 pub(super) fn database(doing: &str, error: sqlx::Error) -> StoreError {
+    if is_unreachable(&error) {
+        return StoreError::Unavailable(format!("{doing}: {}", cause_chain(&error)));
+    }
     match error {
         sqlx::Error::ColumnDecode { .. }
         | sqlx::Error::Decode(_)
@@ -95,6 +99,23 @@ pub(super) fn database(doing: &str, error: sqlx::Error) -> StoreError {
             StoreError::Corrupt(format!("{doing}: {}", cause_chain(&error)))
         }
         _ => StoreError::Database(format!("{doing}: {}", cause_chain(&error))),
+    }
+}
+
+/// Whether `error` says the database is out of reach rather than that the statement failed:
+/// the connection was refused or lost, no connection came free in time, or the server is
+/// shutting down, restarting or full (SQLSTATE classes 08 and 57P, and 53300).
+fn is_unreachable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(e) => e.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P") || code == "53300"
+        }),
+        _ => false,
     }
 }
 

@@ -28,9 +28,13 @@ use time::OffsetDateTime;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database failed or is unreachable: always a server-side problem (HTTP 500/503).
+    /// The database failed: always a server-side problem (HTTP 500).
     #[error("database error: {0}")]
     Database(String),
+    /// The database cannot be reached now (connection refused or lost, no connection free
+    /// in time, shutting down): HTTP 503, worth trying again.
+    #[error("the database cannot be reached: {0}")]
+    Unavailable(String),
     /// A stored row could not be read back (corrupt or from an incompatible version).
     #[error("stored data is not readable: {0}")]
     Corrupt(String),

@@ -2297,3 +2297,89 @@ fn new_job() -> ades::store::NewJob {
         owner: None,
     }
 }
+
+/// A TCP forwarder from a loopback port to `target`, standing between a server and its
+/// database; dropping it closes its listener and every connection through it (a database
+/// outage, as the server sees it).
+struct Forwarder {
+    port: u16,
+    _tasks: tokio::task::JoinSet<()>,
+}
+
+impl Forwarder {
+    async fn start(port: u16, target: std::net::SocketAddr) -> Forwarder {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind the forwarder");
+        let port = listener.local_addr().unwrap().port();
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                connections.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Forwarder {
+            port,
+            _tasks: tasks,
+        }
+    }
+}
+
+/// A database outage answers 503 `storage-unavailable` with `Retry-After` (OGC API and
+/// WPS alike), not 500, and the server answers again once the database is back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_outage_is_a_503_and_the_server_recovers() {
+    let database = PostgresTestDatabase::create().await;
+    let mut url = reqwest::Url::parse(&database.url()).unwrap();
+    let target = tokio::net::lookup_host(format!(
+        "{}:{}",
+        url.host_str().unwrap(),
+        url.port().unwrap_or(5432)
+    ))
+    .await
+    .unwrap()
+    .next()
+    .unwrap();
+    let forwarder = Forwarder::start(0, target).await;
+    let port = forwarder.port;
+    url.set_port(Some(port)).unwrap();
+    let app = crate::app::spawn_app_with(|s| {
+        s.database.url = url.to_string();
+        s.queue.workers = 0;
+    })
+    .await;
+    let jobs = app.url("/jobs");
+    assert_eq!(app.client.get(&jobs).send().await.unwrap().status(), 200);
+
+    drop(forwarder);
+    let response = app.client.get(&jobs).send().await.unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "5");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["type"], "urn:ades:error:storage-unavailable", "{body}");
+    let wps = app
+        .client
+        .get(app.url(
+            "/wps?service=WPS&version=2.0.0&request=GetStatus&jobId=00000000-0000-4000-8000-000000000000",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wps.status(), 503);
+    let report = wps.text().await.unwrap();
+    assert!(report.contains("ServerBusy"), "{report}");
+    crate::xsd::assert_valid_xml(&report, crate::xsd::Schema::Ows2Exception);
+
+    let _back = Forwarder::start(port, target).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while app.client.get(&jobs).send().await.unwrap().status() != 200 {
+        assert!(std::time::Instant::now() < deadline, "the server did not recover");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    app.stop().await;
+}
