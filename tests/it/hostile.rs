@@ -310,29 +310,15 @@ async fn with_authentication_on_every_hostile_case_is_refused_quickly_and_loses_
         submit_async_echo_as(&app, Some(TOKEN)).await,
     ];
     for (mut case, body) in corpus().into_iter().chain(generated()) {
-        let started = Instant::now();
-        let (status, content_type, text) = send_as(&app, &case, body.clone(), None).await;
-        assert!(
-            started.elapsed() <= ANSWER_WITHIN,
-            "{}: too slow",
-            case.case
-        );
-        assert_eq!(status, 401, "{} without a credential: {text}", case.case);
-        if case.path.starts_with("/wps") {
-            assert!(content_type.starts_with("application/xml"), "{}", case.case);
-            let schema = if text.contains("http://www.opengis.net/ows/2.0") {
-                Schema::Ows2Exception
-            } else {
-                Schema::Ows11Exception
-            };
-            assert_valid_xml(&text, schema);
+        if body.len() > ANONYMOUS_BODY_READ {
+            // Refused before its body is read: the server may answer 401 and close while
+            // the client still sends, which the client sees as a reset. Either is right;
+            // a hang is not.
+            refused_unread(&app, &case, body.clone()).await;
+            health_is_quick(&app).await;
         } else {
-            let body: serde_json::Value = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {text}", case.case));
-            assert_eq!(body["status"], 401, "{}: {body}", case.case);
+            refused_without_credential(&app, &case, body.clone()).await;
         }
-        health_is_quick(&app).await;
-
         if case.status == [401, 403] {
             case.status = [400, 499];
         }
@@ -350,6 +336,53 @@ async fn with_authentication_on_every_hostile_case_is_refused_quickly_and_loses_
         wait_successful_as(&app, job, Some(TOKEN)).await;
     }
     app.stop().await;
+}
+
+/// Bodies larger than this are sent unauthenticated with [`refused_unread`].
+const ANONYMOUS_BODY_READ: usize = 256 * 1024;
+
+/// A large body without a credential: a 401, or the connection closed on it, within the
+/// time bound.
+async fn refused_unread(app: &TestApp, case: &Case, body: Vec<u8>) {
+    let method = reqwest::Method::from_bytes(case.method.as_bytes()).unwrap();
+    let mut request = app
+        .client
+        .request(method, app.url(&case.path))
+        .timeout(ANSWER_WITHIN)
+        .body(body);
+    if let Some(content_type) = &case.content_type {
+        request = request.header("content-type", content_type);
+    }
+    match request.send().await {
+        Ok(response) => assert_eq!(response.status(), 401, "{}", case.case),
+        Err(e) => assert!(!e.is_timeout(), "{}: no answer in time: {e}", case.case),
+    }
+}
+
+/// Without a credential: a quick 401 with an exception body of the façade's kind.
+async fn refused_without_credential(app: &TestApp, case: &Case, body: Vec<u8>) {
+    let started = Instant::now();
+    let (status, content_type, text) = send_as(app, case, body, None).await;
+    assert!(
+        started.elapsed() <= ANSWER_WITHIN,
+        "{}: too slow",
+        case.case
+    );
+    assert_eq!(status, 401, "{} without a credential: {text}", case.case);
+    if case.path.starts_with("/wps") {
+        assert!(content_type.starts_with("application/xml"), "{}", case.case);
+        let schema = if text.contains("http://www.opengis.net/ows/2.0") {
+            Schema::Ows2Exception
+        } else {
+            Schema::Ows11Exception
+        };
+        assert_valid_xml(&text, schema);
+    } else {
+        let body: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {text}", case.case));
+        assert_eq!(body["status"], 401, "{}: {body}", case.case);
+    }
+    health_is_quick(app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

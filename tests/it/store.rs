@@ -2378,7 +2378,10 @@ async fn a_database_outage_is_a_503_and_the_server_recovers() {
     let _back = Forwarder::start(port, target).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while app.client.get(&jobs).send().await.unwrap().status() != 200 {
-        assert!(std::time::Instant::now() < deadline, "the server did not recover");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not recover"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     app.stop().await;
