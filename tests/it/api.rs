@@ -2324,16 +2324,19 @@ async fn health_reports_the_database_engine_and_processes() {
     let (status, health) = srv.get_json("/health").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(health["database"]["ok"], false);
-    // A database failure elsewhere is an opaque 500, never a 4xx.
+    // A database out of reach elsewhere is a 503 to retry (never a 4xx), and tells no
+    // internals.
     let response = srv.get(&format!("/jobs/{}", uuid_like())).await;
+    assert_eq!(response.headers()["retry-after"], "5");
     let body = assert_exception(
         response,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "urn:ades:error:internal",
+        StatusCode::SERVICE_UNAVAILABLE,
+        "urn:ades:error:storage-unavailable",
     )
     .await;
+    let detail = body["detail"].as_str().unwrap();
     assert!(
-        !body["detail"].as_str().unwrap().contains("database"),
+        !detail.contains("pool") && !detail.contains("closed"),
         "{body}"
     );
 }

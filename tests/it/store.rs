@@ -2244,12 +2244,12 @@ async fn postgres_unreadable_process_rows_are_corrupt_not_database_errors() {
 }
 
 #[tokio::test]
-async fn postgres_an_unreachable_server_is_a_database_error() {
+async fn postgres_an_unreachable_server_is_unavailable() {
     // Port 1 on the loopback: nothing listens there.
     let error = PostgresStore::connect("postgres://ades:secret@127.0.0.1:1/ades")
         .await
         .unwrap_err();
-    assert!(matches!(error, StoreError::Database(_)), "{error:?}");
+    assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
     assert!(!error.to_string().contains("secret"), "{error}");
 }
 
