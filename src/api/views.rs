@@ -718,7 +718,7 @@ impl CallbackListView {
             .map(|r| CallbackView {
                 status: r.status.as_str().to_string(),
                 attempt: r.attempt,
-                idempotency_key: format!("{job}:{}:{}", r.status.as_str(), r.attempt),
+                idempotency_key: crate::domain::callback_idempotency_key(job, r.status, r.attempt),
                 uri: crate::outbound::shown(&r.uri),
                 created: rfc3339(r.created),
                 next_attempt: r.next_attempt.map(rfc3339),

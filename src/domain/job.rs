@@ -243,11 +243,16 @@ pub struct DueCallback {
 }
 
 impl DueCallback {
-    /// What a receiver uses to drop a duplicate: the same job, status and attempt is the
-    /// same news, whichever try or replica brings it.
+    /// The `Idempotency-Key` of its POSTs ([`callback_idempotency_key`]).
     pub fn idempotency_key(&self) -> String {
-        format!("{}:{}:{}", self.job_id, self.status.as_str(), self.attempt)
+        callback_idempotency_key(&self.job_id, self.status, self.attempt)
     }
+}
+
+/// What a callback receiver uses to drop a duplicate: the same job, status and attempt is
+/// the same news, whichever try or replica brings it.
+pub fn callback_idempotency_key(job: &JobId, status: JobStatus, attempt: u32) -> String {
+    format!("{job}:{}:{attempt}", status.as_str())
 }
 
 /// How one delivery try ended.

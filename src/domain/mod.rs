@@ -8,9 +8,9 @@ mod process;
 
 pub use ids::{IdError, JobId, ProcessId, WorkerId};
 pub use job::{
-    CallbackOutcome, CallbackRecord, CallbackTry, DueCallback, ExecuteRequest, InputValue, Job,
-    JobEvent, JobResults, JobStatus, OutputRequest, OutputValue, ResponseMode, Subscriber,
-    TransmissionMode,
+    callback_idempotency_key, CallbackOutcome, CallbackRecord, CallbackTry, DueCallback,
+    ExecuteRequest, InputValue, Job, JobEvent, JobResults, JobStatus, OutputRequest, OutputValue,
+    ResponseMode, Subscriber, TransmissionMode,
 };
 pub use process::{
     InputDescription, InputKind, JobControlOption, Metadata, OutputDescription, OutputKind,

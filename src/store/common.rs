@@ -743,7 +743,12 @@ macro_rules! impl_job_store {
                     .await
                     .map_err(|e| database("append a job event", e))?;
                 // The outbox: the callback this change makes due is written with it, so a
-                // crash after the commit cannot lose it (see jobs::callbacks).
+                // crash after the commit cannot lose it (see jobs::callbacks). Entering
+                // `accepted` (submission, retry, requeue) is news to no subscriber: no
+                // statement on the submit path.
+                if status == $crate::domain::JobStatus::Accepted {
+                    return Ok(());
+                }
                 ::sqlx::query(sql::ENQUEUE_CALLBACK)
                     .bind(id.as_str())
                     .bind(status.as_str())
