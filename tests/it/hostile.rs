@@ -160,6 +160,33 @@ async fn send(app: &TestApp, case: &Case, body: Vec<u8>) -> (u16, String, String
     send_as(app, case, body, None).await
 }
 
+/// `request` with `Authorization: Bearer <token>` when a token is given.
+fn with_token(request: reqwest::RequestBuilder, token: Option<&str>) -> reqwest::RequestBuilder {
+    match token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    }
+}
+
+/// The request of `case` with `body`, on its own connection, bounded by [`ANSWER_WITHIN`].
+fn case_request(
+    app: &TestApp,
+    case: &Case,
+    body: Vec<u8>,
+    token: Option<&str>,
+) -> reqwest::RequestBuilder {
+    let method = reqwest::Method::from_bytes(case.method.as_bytes()).unwrap();
+    let mut request =
+        with_token(unpooled().request(method, app.url(&case.path)), token).timeout(ANSWER_WITHIN);
+    if let Some(content_type) = &case.content_type {
+        request = request.header("content-type", content_type);
+    }
+    if !body.is_empty() {
+        request = request.body(body);
+    }
+    request
+}
+
 /// [`send`] with `Authorization: Bearer <token>` when a token is given.
 async fn send_as(
     app: &TestApp,
@@ -167,20 +194,7 @@ async fn send_as(
     body: Vec<u8>,
     token: Option<&str>,
 ) -> (u16, String, String) {
-    let method = reqwest::Method::from_bytes(case.method.as_bytes()).unwrap();
-    let mut request = unpooled()
-        .request(method, app.url(&case.path))
-        .timeout(ANSWER_WITHIN);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(content_type) = &case.content_type {
-        request = request.header("content-type", content_type);
-    }
-    if !body.is_empty() {
-        request = request.body(body);
-    }
-    let response = request
+    let response = case_request(app, case, body, token)
         .send()
         .await
         .unwrap_or_else(|e| panic!("{}: no answer within {ANSWER_WITHIN:?}: {e}", case.case));
@@ -240,11 +254,7 @@ async fn submit_async_echo(app: &TestApp) -> String {
 }
 
 async fn submit_async_echo_as(app: &TestApp, token: Option<&str>) -> String {
-    let mut request = unpooled().post(app.url("/processes/echo/execution"));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request
+    let response = with_token(unpooled().post(app.url("/processes/echo/execution")), token)
         .header("prefer", "respond-async")
         .json(&serde_json::json!({"inputs": {"MESSAGE": "before the corpus"}}))
         .send()
@@ -262,10 +272,7 @@ async fn wait_successful(app: &TestApp, job: &str) {
 async fn wait_successful_as(app: &TestApp, job: &str, token: Option<&str>) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let mut request = unpooled().get(app.url(&format!("/jobs/{job}")));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
+        let request = with_token(unpooled().get(app.url(&format!("/jobs/{job}"))), token);
         let status: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
         match status["status"].as_str() {
             Some("successful") => return,
@@ -362,18 +369,7 @@ async fn refused_unread(
     token: Option<&str>,
     expected: u16,
 ) {
-    let method = reqwest::Method::from_bytes(case.method.as_bytes()).unwrap();
-    let mut request = unpooled()
-        .request(method, app.url(&case.path))
-        .timeout(ANSWER_WITHIN)
-        .body(body);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(content_type) = &case.content_type {
-        request = request.header("content-type", content_type);
-    }
-    match request.send().await {
+    match case_request(app, case, body, token).send().await {
         Ok(response) => assert_eq!(response.status(), expected, "{}", case.case),
         Err(e) => assert!(!e.is_timeout(), "{}: no answer in time: {e}", case.case),
     }
