@@ -17,7 +17,7 @@ use ades::runner::docker::DockerRunner;
 use ades::runner::RUN_ID_LABEL;
 use ades::store::sqlite::SqliteStore;
 use ades::workspace::Workspace;
-use bollard::models::ContainerCreateBody;
+use bollard::models::{ContainerCreateBody, ContainerInspectResponse};
 use bollard::query_parameters::{
     CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
 };
@@ -148,6 +148,41 @@ impl Rig {
             .await
             .expect("list containers")
             .len()
+    }
+
+    /// The engine's view of the job's container once it runs. Polled: right after a create
+    /// the engine may list a container that it cannot inspect yet (seen as a 404 on a
+    /// loaded machine).
+    async fn inspect_running_container(&self, id: &JobId) -> ContainerInspectResponse {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut filters = HashMap::new();
+            filters.insert("label".to_string(), vec![format!("{JOB_ID_LABEL}={id}")]);
+            let options = ListContainersOptions {
+                all: true,
+                filters: Some(filters),
+                ..Default::default()
+            };
+            let listed = self
+                .docker
+                .list_containers(Some(options))
+                .await
+                .expect("list containers");
+            for name in listed.iter().filter_map(|c| c.id.clone()) {
+                let options = None::<bollard::query_parameters::InspectContainerOptions>;
+                if let Ok(inspected) = self.docker.inspect_container(&name, options).await {
+                    let running = inspected.state.as_ref().and_then(|s| s.running);
+                    if running == Some(true) {
+                        return inspected;
+                    }
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no running container of job {id} after 30 s: {listed:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     async fn wait_for_status(&self, id: &JobId, message: &str) {
@@ -739,29 +774,7 @@ async fn a_job_declaring_no_resources_gets_the_default_limits() {
     let step = tokio::spawn(async move { worker.try_execute_next().await });
     rig.wait_for_status(&job.id, "running container").await;
 
-    let mut filters = HashMap::new();
-    filters.insert(
-        "label".to_string(),
-        vec![format!("{JOB_ID_LABEL}={}", job.id)],
-    );
-    let listed = rig
-        .docker
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            filters: Some(filters),
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
-    let id = listed[0].id.clone().unwrap();
-    let inspected = rig
-        .docker
-        .inspect_container(
-            &id,
-            None::<bollard::query_parameters::InspectContainerOptions>,
-        )
-        .await
-        .unwrap();
+    let inspected = rig.inspect_running_container(&job.id).await;
     rig.jobs
         .dismiss(&ades::auth::Caller::system(), &job.id)
         .await
