@@ -1,6 +1,7 @@
-//! The OGC API - Processes - Part 1 1.0 façade (JSON): routes, views, exceptions, OpenAPI.
+//! The OGC API - Processes - Part 1 1.0 façade (JSON, and HTML pages of the same documents):
+//! routes, views, exceptions, OpenAPI.
 //!
-//! Classes: core, ogc-process-description, json, oas30, job-list, dismiss, callback
+//! Classes: core, ogc-process-description, json, html (`html/`), oas30, job-list, dismiss, callback
 //! (ogc-notes §1). Handlers only call [`crate::catalog::Catalog`] and
 //! [`crate::jobs::JobService`]; every body they send
 //! is a `*View` (views.rs) and every error an [`ApiError`] from the one table in
@@ -20,6 +21,7 @@
 
 mod deploy;
 mod execute;
+pub mod html;
 mod jobs;
 mod landing;
 mod openapi;
@@ -77,4 +79,6 @@ pub(crate) fn routes(json_limit: DefaultBodyLimit) -> axum::Router<AppState> {
         .route("/jobs/{job_id}/outputs/{*path}", get(results::output_file))
         .route("/jobs/{job_id}/logs", get(jobs::job_log))
         .route("/jobs/{job_id}/callbacks", get(jobs::job_callbacks))
+        // After routing, so the page knows its route (`/api` negotiates by itself).
+        .route_layer(axum::middleware::from_fn(html::negotiate))
 }

@@ -12,7 +12,7 @@ use utoipa::OpenApi;
     info(
         title = "ades: OGC API - Processes",
         description = "An OGC API - Processes - Part 1: Core 1.0 server running NGA Seed \
-            images as processes (classes core, ogc-process-description, json, oas30, \
+            images as processes (classes core, ogc-process-description, json, html, oas30, \
             job-list, dismiss, callback), with Part 2 (deploy-replace-undeploy, ogcapppkg, \
             docker) for deploying Seed images: the writes need the operator's bearer token.\n\n\
             Every error is a JSON exception (`application/json`, RFC 7807 members `type`, \
@@ -125,7 +125,9 @@ pub fn openapi_document() -> Value {
     DOCUMENT
         .get_or_init(|| {
             let generated = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
-            to_openapi_30(generated)
+            let mut document = to_openapi_30(generated);
+            super::html::describe_pages(&mut document);
+            document
         })
         .clone()
 }

@@ -32,9 +32,14 @@ pub(crate) async fn json_exceptions(request: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/xml") || v.starts_with("text/xml"));
+        .is_some_and(|v| {
+            v.starts_with("application/xml")
+                || v.starts_with("text/xml")
+                || v.starts_with("text/html")
+        });
     if xml {
-        // A façade's own XML exception document (WPS `ows:ExceptionReport`).
+        // A façade's own XML exception document (WPS `ows:ExceptionReport`) or the error
+        // page of the OGC API's HTML encoding.
         return response;
     }
     let json = response

@@ -11,6 +11,7 @@ mod conformance;
 mod deploy;
 mod fault;
 mod hostile;
+mod html;
 mod jobs_cli;
 mod owslib;
 mod publish;

@@ -1,0 +1,249 @@
+//! The HTML encoding of the OGC API (Part 1's `html` class) over real HTTP with a real job:
+//! every resource a browser asks for is a page that parses as HTML5 without a single parse
+//! error (html5lib, strict), shows what the JSON twin says and links every link of it;
+//! `?f=json` and `?f=html` override `Accept`; answers whose bytes are the result are left
+//! alone.
+
+use crate::app::{spawn_app, TestApp};
+use crate::support::{example_image, wait_final};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// What Firefox sends for a page.
+const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+/// The Python that has html5lib (the test script installs it with OWSLib).
+fn python() -> String {
+    let python = std::env::var("ADES_TEST_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let ok = Command::new(&python)
+        .args(["-c", "import html5lib"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "{python} cannot import html5lib: run the tests through scripts/test-all.sh, or \
+         pip install html5lib into ADES_TEST_PYTHON"
+    );
+    python
+}
+
+/// Parses `page` with the HTML5 algorithm in strict mode: any parse error fails.
+fn assert_html5(python: &str, page: &str, what: &str) {
+    let mut child = Command::new(python)
+        .args([
+            "-c",
+            "import sys, html5lib\n\
+             html5lib.HTMLParser(strict=True).parse(sys.stdin.buffer.read())",
+        ])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("run python");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(page.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{what} is not valid HTML5: {}\n{page}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+async fn get(app: &TestApp, path: &str, accept: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .header("accept", accept)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
+fn media_type(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+/// Every `href` of the document's `links`, and of its list members' links.
+fn hrefs(doc: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![doc];
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(href)) = map.get("href") {
+                    found.push(href.clone());
+                }
+                pending.extend(map.values());
+            }
+            Value::Array(items) => pending.extend(items),
+            _ => {}
+        }
+    }
+    found
+}
+
+/// How a value appears in a page (minijinja escapes `&`, `<`, `>`, `"`, `'`, `/`).
+fn escaped(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;")
+        .replace('/', "&#x2f;")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_browser_gets_every_resource_as_a_valid_page_that_links_what_the_json_links() {
+    let python = python();
+    example_image("io-demo");
+    let app = spawn_app().await;
+    let client = &app.client;
+    let body = json!({
+        "inputs": { "INPUT_FILE": "Hello, <browser> & friends\n" },
+        "outputs": { "OUTPUT_FILE": { "transmissionMode": "reference" } },
+        "response": "document"
+    });
+    let created = client
+        .post(app.url("/processes/io-demo/execution"))
+        .header("Prefer", "respond-async")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let location = created.headers()["location"].to_str().unwrap().to_string();
+    let status = wait_final(client, &location, Duration::from_secs(60)).await;
+    assert_eq!(status["status"], "successful", "{status:#}");
+    let job = status["jobID"].as_str().unwrap().to_string();
+
+    for path in [
+        "/".to_string(),
+        "/conformance".to_string(),
+        "/processes".to_string(),
+        "/processes/io-demo".to_string(),
+        "/jobs".to_string(),
+        format!("/jobs/{job}"),
+        format!("/jobs/{job}/results"),
+        "/health".to_string(),
+    ] {
+        let page = get(&app, &path, BROWSER).await;
+        assert_eq!(page.status(), StatusCode::OK, "{path}");
+        assert!(
+            media_type(&page).starts_with("text/html"),
+            "{path}: {}",
+            media_type(&page)
+        );
+        let vary = page.headers()["vary"]
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase();
+        assert!(vary.contains("accept"), "{path}: Vary {vary}");
+        let page = page.text().await.unwrap();
+        assert_html5(&python, &page, &path);
+
+        // The JSON twin, by ?f=json even with a browser's Accept, and by default.
+        let twin = get(&app, &format!("{path}?f=json"), BROWSER).await;
+        assert!(media_type(&twin).contains("json"), "{path}?f=json");
+        let doc: Value = twin.json().await.unwrap();
+        let plain = get(&app, &path, "application/json").await;
+        assert!(media_type(&plain).contains("json"), "{path} as JSON");
+        for href in hrefs(&doc) {
+            assert!(
+                page.contains(&format!("href=\"{}\"", escaped(&href))),
+                "{path}: the page does not link {href}\n{page}"
+            );
+        }
+        assert!(
+            page.contains("href=\"?f=json\""),
+            "{path}: no link to the JSON twin"
+        );
+    }
+
+    // What each page shows.
+    let page = get(&app, &format!("/jobs/{job}"), BROWSER)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&job) && page.contains("successful"), "{page}");
+    let page = get(&app, "/processes/io-demo", BROWSER)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("INPUT_FILE") && page.contains("OUTPUT_FILE"),
+        "{page}"
+    );
+    let page = get(&app, "/conformance", BROWSER)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&escaped("conf/html")),
+        "the class is advertised: {page}"
+    );
+
+    // ?f=html wins over a program's Accept; a format that does not exist is a 400.
+    let page = get(&app, "/processes?f=html", "application/json").await;
+    assert!(media_type(&page).starts_with("text/html"));
+    let refused = get(&app, "/processes?f=xml", BROWSER).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let exception: Value = refused.json().await.unwrap();
+    assert!(
+        exception["detail"]
+            .as_str()
+            .unwrap()
+            .contains("json or html"),
+        "{exception:#}"
+    );
+
+    // An error keeps its status and says what went wrong, as a page.
+    let missing = get(&app, "/jobs/no-such-job-here", BROWSER).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(media_type(&missing).starts_with("text/html"));
+    let page = missing.text().await.unwrap();
+    assert_html5(&python, &page, "the 404 page");
+    assert!(page.contains("no-such-job"), "{page}");
+
+    // The log is a page too, the container's output escaped in it.
+    let log = get(&app, &format!("/jobs/{job}/logs"), BROWSER).await;
+    assert_eq!(log.status(), StatusCode::OK);
+    assert!(media_type(&log).starts_with("text/html"));
+    assert_html5(&python, &log.text().await.unwrap(), "the log page");
+
+    // Bytes that are the result are never wrapped: the output file is the file.
+    let results = get(&app, &format!("/jobs/{job}/results?f=json"), BROWSER).await;
+    let results: Value = results.json().await.unwrap();
+    let href = results["OUTPUT_FILE"]["href"].as_str().expect("href");
+    let file = client
+        .get(href)
+        .header("accept", BROWSER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.status(), StatusCode::OK);
+    assert!(
+        !media_type(&file).starts_with("text/html"),
+        "{}",
+        media_type(&file)
+    );
+    assert_eq!(file.text().await.unwrap(), "Hello, <browser> & friends\n");
+
+    // A program that asks for nothing in particular gets JSON, as before.
+    let plain = get(&app, "/processes", "*/*").await;
+    assert!(media_type(&plain).contains("json"));
+}
