@@ -3,6 +3,7 @@
 //! the official TeamEngine suite (ets-ogcapi-processes10) asserts. Every assertion speaks
 //! only HTTP to the server under test, so the suite runs against any implementation.
 
+use crate::html;
 use crate::report::{Outcome, Verdict};
 use crate::schemas::Schemas;
 use reqwest::{Client, Method, Response, StatusCode};
@@ -10,6 +11,7 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const CORE: &str = "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/core";
+const HTML: &str = "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/html";
 const REL_CONFORMANCE: &str = "http://www.opengis.net/def/rel/ogc/1.0/conformance";
 const REL_PROCESSES: &str = "http://www.opengis.net/def/rel/ogc/1.0/processes";
 const REL_RESULTS: &str = "http://www.opengis.net/def/rel/ogc/1.0/results";
@@ -74,6 +76,7 @@ pub async fn run_suite(config: &SuiteConfig) -> Vec<Outcome> {
     }
     suite.results_not_ready().await;
     suite.job_list().await;
+    suite.html_encoding().await;
     suite.outcomes
 }
 
@@ -130,6 +133,31 @@ fn links(document: &Value) -> Vec<&Value> {
 
 fn link_with<'a>(document: &'a Value, rel: &str) -> Option<&'a Value> {
     links(document).into_iter().find(|l| l["rel"] == rel)
+}
+
+/// Every `href` of `links` arrays anywhere in the document (the document's own and those of
+/// its list members).
+fn json_links(document: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![document];
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::Array(items)) = map.get("links") {
+                    found.extend(
+                        items
+                            .iter()
+                            .filter_map(|l| l["href"].as_str())
+                            .map(str::to_string),
+                    );
+                }
+                pending.extend(map.values());
+            }
+            Value::Array(items) => pending.extend(items),
+            _ => {}
+        }
+    }
+    found
 }
 
 fn has_rel(document: &Value, rels: &[&str]) -> bool {
@@ -198,6 +226,31 @@ impl Suite {
 
     async fn get(&self, url: &str) -> Result<Got, String> {
         self.send(Method::GET, url, None, None).await
+    }
+
+    /// GET with an `Accept` of our choosing (the HTML class).
+    async fn get_as(&self, url: &str, accept: &str) -> Result<Got, String> {
+        let response = self
+            .client
+            .get(url)
+            .header("Accept", accept)
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        let status = response.status();
+        let version = response.version();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| format!("{url}: reading the body: {e}"))?
+            .to_vec();
+        Ok(Got {
+            status,
+            version,
+            headers,
+            body,
+        })
     }
 
     /// Problems of a JSON body against an official schema.
@@ -848,6 +901,124 @@ impl Suite {
             "dismiss-01",
             "DELETE /jobs/{id} answers a dismissed statusInfo; unknown jobs 404",
             problems,
+        );
+    }
+
+    /// The HTML class: every Part 1 resource as `text/html`, by `Accept` and by `?f=html`,
+    /// each page an HTML5 document that links its JSON alternate and every link of the JSON
+    /// document as an `<a>`. Skipped when `/conformance` does not declare the class.
+    async fn html_encoding(&mut self) {
+        let declared = match self
+            .get(&self.url("/conformance"))
+            .await
+            .and_then(|g| g.json())
+        {
+            Ok(classes) => classes["conformsTo"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|u| u == HTML)),
+            Err(_) => false,
+        };
+        if !declared {
+            for id in ["html-01", "html-02", "html-03"] {
+                self.skip(
+                    id,
+                    "the HTML encoding",
+                    "the server does not declare the html class",
+                );
+            }
+            return;
+        }
+        let mut resources = vec![
+            self.url("/"),
+            self.url("/conformance"),
+            self.url("/api"),
+            self.url("/processes"),
+            self.url("/jobs"),
+        ];
+        if let Ok(list) = self
+            .get(&self.url("/processes"))
+            .await
+            .and_then(|g| g.json())
+        {
+            if let Some(id) = list["processes"][0]["id"].as_str() {
+                resources.push(self.url(&format!("/processes/{id}")));
+            }
+        }
+        if let Ok(list) = self
+            .get(&self.url("/jobs?status=successful&limit=1"))
+            .await
+            .and_then(|g| g.json())
+        {
+            if let Some(id) = list["jobs"][0]["jobID"].as_str() {
+                resources.push(self.url(&format!("/jobs/{id}")));
+                resources.push(self.url(&format!("/jobs/{id}/results")));
+            }
+        }
+
+        let mut by_accept = Vec::new();
+        let mut by_f = Vec::new();
+        let mut linked = Vec::new();
+        for url in &resources {
+            // The class is about 200 answers: a resource without a body (results of a job
+            // that has none: 204) has no page either.
+            match self.get(url).await {
+                Ok(twin) if twin.status == StatusCode::OK => {}
+                Ok(_) => continue,
+                Err(e) => {
+                    by_accept.push(e);
+                    continue;
+                }
+            }
+            match self.get_as(url, "text/html").await {
+                Ok(page) => by_accept.extend(
+                    html::page_problems(&page.status, &page.content_type(), &page.text())
+                        .into_iter()
+                        .map(|p| format!("{url}: {p}")),
+                ),
+                Err(e) => by_accept.push(e),
+            }
+            let separator = if url.contains('?') { '&' } else { '?' };
+            let html_url = format!("{url}{separator}f=html");
+            let page = match self.get_as(&html_url, "application/json").await {
+                Ok(page) => page,
+                Err(e) => {
+                    by_f.push(e);
+                    continue;
+                }
+            };
+            let text = page.text();
+            by_f.extend(
+                html::page_problems(&page.status, &page.content_type(), &text)
+                    .into_iter()
+                    .map(|p| format!("{html_url}: {p}")),
+            );
+            // The API definition is not a JSON document of links: its page is checked above.
+            if url.ends_with("/api") {
+                continue;
+            }
+            if let Ok(document) = self.get(url).await.and_then(|g| g.json()) {
+                let hrefs = html::hrefs(&text);
+                for link in json_links(&document) {
+                    if !hrefs.iter().any(|h| *h == link) {
+                        linked.push(format!("{url}: the page has no <a href> to {link}"));
+                    }
+                }
+            }
+        }
+        self.check(
+            "html-01",
+            "Accept: text/html on every Part 1 resource gives an HTML5 page with a JSON alternate",
+            by_accept,
+        );
+        self.check(
+            "html-02",
+            "?f=html gives the page even when Accept asks for JSON",
+            by_f,
+        );
+        self.check(
+            "html-03",
+            "every link of the JSON document is an <a> of the page",
+            linked,
         );
     }
 

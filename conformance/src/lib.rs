@@ -4,6 +4,7 @@
 //! responses against the official schemas, offline.
 
 pub mod checks;
+pub mod html;
 pub mod report;
 pub mod schemas;
 

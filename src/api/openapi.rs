@@ -259,8 +259,11 @@ pub fn html_page(document: &Value) -> String {
         .and_then(Value::as_str)
         .unwrap_or("");
     let mut html = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>{t}</title></head>\n\
-         <body>\n<h1>{t}</h1>\n<p>{d}</p>\n<p><a href=\"api?f=json\">The OpenAPI 3.0 document</a></p>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>{t}</title>\
+         <link rel=\"alternate\" type=\"{json}\" href=\"api?f=json\"></head>\n\
+         <body>\n<h1>{t}</h1>\n<p>{d}</p>\n\
+         <p><a href=\"api?f=json\" type=\"{json}\">The OpenAPI 3.0 document</a></p>\n",
+        json = escape(super::views::media::OPENAPI_JSON),
         t = escape(title),
         d = escape(description)
     );
