@@ -247,3 +247,140 @@ async fn a_browser_gets_every_resource_as_a_valid_page_that_links_what_the_json_
     let plain = get(&app, "/processes", "*/*").await;
     assert!(media_type(&plain).contains("json"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_process_form_runs_a_job_from_an_upload_and_lands_on_its_page() {
+    let python = python();
+    example_image("io-demo");
+    let app = spawn_app().await;
+    // A browser does not follow the 303 for us here: the test looks at it.
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let page = get(&app, "/processes/io-demo", BROWSER)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_html5(&python, &page, "the process page with its form");
+    assert!(
+        page.contains("action=\"../processes/io-demo/execution?f=html\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("enctype=\"multipart/form-data\""),
+        "{page}"
+    );
+    assert!(page.contains("name=\"file:INPUT_FILE\""), "{page}");
+    assert!(page.contains("name=\"href:INPUT_FILE\""), "{page}");
+    // Files come back as links: the form asks for them by reference.
+    assert!(
+        page.contains("name=\"output:OUTPUT_FILE\" value=\"reference\""),
+        "{page}"
+    );
+
+    // Asynchronous: 303 to the job page, which refreshes itself until the job ends.
+    let upload = "Uploaded from a browser form\n";
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file:INPUT_FILE",
+            reqwest::multipart::Part::bytes(upload.as_bytes().to_vec())
+                .file_name("input.txt")
+                .mime_str("text/plain")
+                .unwrap(),
+        )
+        .text("output:OUTPUT_FILE", "reference")
+        .text("mode", "async");
+    let response = browser
+        .post(app.url("/processes/io-demo/execution?f=html"))
+        .header("accept", BROWSER)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let job_url = response.headers()["location"].to_str().unwrap().to_string();
+    assert!(job_url.starts_with(&app.address), "{job_url}");
+    let status = wait_final(&app.client, &job_url, Duration::from_secs(60)).await;
+    assert_eq!(status["status"], "successful", "{status:#}");
+    let page = browser
+        .get(&job_url)
+        .header("accept", BROWSER)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("successful"), "{page}");
+    assert!(
+        !page.contains("http-equiv=\"refresh\""),
+        "a final job stops refreshing"
+    );
+    let results: Value = app
+        .client
+        .get(format!("{job_url}/results"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let href = results["OUTPUT_FILE"]["href"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an output link: {results:#}"));
+    let output = app.client.get(href).send().await.unwrap();
+    assert_eq!(output.text().await.unwrap(), upload);
+
+    // Synchronous: the results page, linking the output.
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file:INPUT_FILE",
+            reqwest::multipart::Part::bytes(b"sync\n".to_vec()).file_name("in.txt"),
+        )
+        .text("output:OUTPUT_FILE", "reference")
+        .text("mode", "sync");
+    let response = browser
+        .post(app.url("/processes/io-demo/execution?f=html"))
+        .header("accept", BROWSER)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(media_type(&response).starts_with("text/html"));
+    let page = response.text().await.unwrap();
+    assert_html5(&python, &page, "the results page of a synchronous run");
+    assert!(
+        page.contains("OUTPUT_FILE") && page.contains("&#x2f;outputs&#x2f;"),
+        "{page}"
+    );
+
+    // A form without the input is the handler's missing-input 400, as a page.
+    let form = reqwest::multipart::Form::new().text("mode", "async");
+    let response = browser
+        .post(app.url("/processes/io-demo/execution?f=html"))
+        .header("accept", BROWSER)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("INPUT_FILE"),
+        "the page names the missing input: {page}"
+    );
+
+    // Without f=html a form body is still refused: the JSON API reads JSON.
+    let form = reqwest::multipart::Form::new().text("string:INPUT_FILE", "x");
+    let response = browser
+        .post(app.url("/processes/io-demo/execution"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}

@@ -12,10 +12,12 @@
 //! Links in pages are relative (`../jobs`), so the pages work behind a proxy that serves
 //! ades under a path prefix; a page's JSON twin is `?f=json` with the other parameters kept.
 
+mod form;
+
 use crate::error::{ApiError, ErrorCode};
 use axum::body::{to_bytes, Body};
 use axum::extract::{MatchedPath, Request};
-use axum::http::{header, HeaderValue, Method};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use minijinja::Environment;
@@ -249,12 +251,21 @@ fn json_href(request: &Request) -> String {
     format!("?{}", encode_query(&pairs))
 }
 
-/// The middleware: renders the route's JSON answer as HTML when the request prefers it.
+/// The route a process page's form posts to (with `?f=html`).
+const EXECUTION_ROUTE: &str = "/processes/{process_id}/execution";
+
+/// The middleware: renders the route's JSON answer as HTML when the request prefers it,
+/// and turns a process page's form into the JSON execute request.
 pub async fn negotiate(request: Request, next: Next) -> Response {
-    let page = request
+    let route = request
         .extensions()
         .get::<MatchedPath>()
-        .and_then(|route| page_of(route.as_str()));
+        .map(|route| route.as_str().to_string())
+        .unwrap_or_default();
+    if route == EXECUTION_ROUTE && request.method() == Method::POST && is_form_post(&request) {
+        return execute_form(request, next).await;
+    }
+    let page = page_of(&route);
     let Some((template, title)) = page.filter(|_| request.method() == Method::GET) else {
         return next.run(request).await;
     };
@@ -277,6 +288,56 @@ pub async fn negotiate(request: Request, next: Next) -> Response {
     vary_on_accept(&mut response);
     if format == Format::Json {
         return response;
+    }
+    render(&page, response).await
+}
+
+/// A browser's form: `?f=html` and a multipart body. Without `f=html` a form body stays the
+/// 415 it always was (the JSON API reads JSON only).
+fn is_form_post(request: &Request) -> bool {
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    multipart
+        && query_pairs(request)
+            .iter()
+            .any(|(n, v)| n == "f" && v == "html")
+}
+
+/// Runs the form's execute request through the JSON handler: an asynchronous job sends the
+/// browser to its page (303 See Other), a synchronous one shows its results page.
+async fn execute_form(request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let page = Page {
+        template: "results.html",
+        title: "Results",
+        root: root_of(parts.uri.path()),
+        json_href: String::new(),
+    };
+    let form = match form::read_form(Request::from_parts(parts.clone(), body)).await {
+        Ok(form) => form,
+        Err(error) => return render(&page, error.into_response()).await,
+    };
+    let mut forwarded = as_json_request(Request::from_parts(
+        parts,
+        Body::from(form.body.to_string()),
+    ));
+    let headers = forwarded.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.remove(header::CONTENT_LENGTH);
+    if !form.sync {
+        headers.insert("prefer", HeaderValue::from_static("respond-async"));
+    }
+    let response = next.run(forwarded).await;
+    if response.status() == StatusCode::CREATED {
+        if let Some(location) = response.headers().get(header::LOCATION).cloned() {
+            return (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
+        }
     }
     render(&page, response).await
 }
