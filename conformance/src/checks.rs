@@ -999,7 +999,7 @@ impl Suite {
             if let Ok(document) = self.get(url).await.and_then(|g| g.json()) {
                 let hrefs = html::hrefs(&text);
                 for link in json_links(&document) {
-                    if !hrefs.iter().any(|h| *h == link) {
+                    if !hrefs.contains(&link) {
                         linked.push(format!("{url}: the page has no <a href> to {link}"));
                     }
                 }
