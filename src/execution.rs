@@ -2,7 +2,7 @@
 //! manifest, turn the launch plan into a container, run it, map its exit to the manifest's
 //! errors and capture its outputs. The CLI's `ades run` uses this; so will the job workers.
 
-use crate::runner::{
+use crate::engine::{
     BindMount, Confinement, ContainerExit, ContainerRunner, ContainerSpec, Limits, LogSink,
     RunnerError,
 };

@@ -7,14 +7,13 @@ use crate::api;
 use crate::catalog::{Catalog, CatalogSettings};
 use crate::config::Settings;
 use crate::deploy::Deployer;
+use crate::engine::{connect_engine, unchecked_engine};
 use crate::http::{HttpState, ServerSettings};
-use crate::images;
 use crate::jobs::callbacks::{CallbackDeliverer, CallbackSettings};
 use crate::jobs::{Admission, JobService};
 use crate::limits::RequestLimits;
 use crate::queue::{self, ProcessRunConfig, QueueSettings, WorkerPool};
 use crate::registry::{RegistryClient, RegistryCredentials, RegistrySettings};
-use crate::runner::docker::DockerRunner;
 use crate::store::{connect_store, JobStore};
 use crate::workspace::staging::StagingLimits;
 use crate::workspace::Workspace;
@@ -91,7 +90,10 @@ impl Application {
             )
         })?;
 
-        let engine = images::connect_engine().await.map_err(|e| e.to_string());
+        let credentials = registry_settings(&settings).credentials;
+        let engine = connect_engine(credentials.clone())
+            .await
+            .map_err(|e| e.to_string());
         match &engine {
             Ok(_) => tracing::info!("connected to the Docker engine"),
             Err(reason) => tracing::warn!(
@@ -106,22 +108,23 @@ impl Application {
                 watch_interval: Duration::from_secs(settings.registries.watch_seconds.max(1)),
                 registry: Some(registry.clone()),
             },
-            engine.clone(),
+            engine
+                .as_ref()
+                .map(|engine| engine.images.clone())
+                .map_err(Clone::clone),
         )
         .with_process_store(store.clone());
         catalog.rescan().await;
         tracing::info!(processes = catalog.list().len(), "process catalogue ready");
 
-        // A client that works without an engine too: bollard connects lazily, so jobs fail
+        // A client that works without an engine too: it connects lazily, so jobs fail
         // cleanly (engine unavailable) instead of the server refusing to start.
-        let docker = match engine {
-            Ok(docker) => docker,
-            Err(_) => bollard::Docker::connect_with_defaults()
-                .or_else(|_| bollard::Docker::connect_with_local_defaults())
-                .context("cannot create a Docker client")?,
+        let engine = match engine {
+            Ok(engine) => engine,
+            Err(_) => unchecked_engine(credentials).context("cannot create a Docker client")?,
         };
         if settings.queue.workers > 0 {
-            match queue::sweep::sweep_orphaned_containers(&docker, &jobs).await {
+            match queue::sweep::sweep_orphaned_containers(engine.containers.as_ref(), &jobs).await {
                 Ok(removed) if removed > 0 => {
                     tracing::info!(removed, "removed containers left by an earlier run")
                 }
@@ -130,22 +133,21 @@ impl Application {
             }
         }
         // Job capacity not configured is read from the engine (CPUs, memory).
-        let queue_settings =
-            queue::capacity::fill_from_engine(queue_settings(&settings), &docker).await;
+        let queue_settings = queue::capacity::fill_from_engine(
+            queue_settings(&settings),
+            engine.containers.as_ref(),
+        )
+        .await;
         let deployer = Deployer::new(
             catalog.clone(),
             store,
             registry.clone(),
-            Some(docker.clone()),
-        );
-        let runner = Arc::new(
-            DockerRunner::new(docker)
-                .with_registry_credentials(registry_settings(&settings).credentials),
+            Some(engine.images.clone()),
         );
         let workers = WorkerPool::start(
             jobs.clone(),
             catalog.clone(),
-            runner,
+            engine.containers.clone(),
             workspace.clone(),
             queue_settings,
         );

@@ -33,12 +33,12 @@ use super::capacity::{Capacity, ReserveError, ResourcePool};
 use super::{ProcessRunConfig, QueueSettings};
 use crate::catalog::Catalog;
 use crate::domain::{Job, JobId, JobResults, OutputValue, Process};
+use crate::engine::{
+    ContainerExit, ContainerRunner, ContainerSpec, FoundContainer, FoundState, LogSink, RunnerError,
+};
 use crate::execution::{
     judge_run, open_inputs_to, plan_job, run_seed_job, ExecutionError, Hardening, SeedJob,
     SeedJobReport,
-};
-use crate::runner::{
-    ContainerExit, ContainerRunner, ContainerSpec, FoundContainer, FoundState, LogSink, RunnerError,
 };
 use crate::store::Completion;
 use crate::workspace::staging::{stage_inputs, StagingError};
@@ -53,7 +53,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// Label on every container a served job starts, holding the job id (`ades run` containers
-/// have [`crate::runner::RUN_ID_LABEL`] but not this one).
+/// have [`crate::engine::RUN_ID_LABEL`] but not this one).
 pub const JOB_ID_LABEL: &str = "org.ades.job-id";
 
 /// The most `log.txt` grows to, all attempts together.
