@@ -860,6 +860,48 @@ mod tests {
     }
 
     #[test]
+    fn listed_containers_keep_their_name_labels_and_state() {
+        use bollard::models::ContainerSummaryStateEnum as State;
+        let summary = |names: Option<Vec<&str>>, id: Option<&str>, state: State| ContainerSummary {
+            names: names.map(|names| names.into_iter().map(String::from).collect()),
+            id: id.map(String::from),
+            state: Some(state),
+            labels: Some(HashMap::from([
+                (RUN_ID_LABEL.to_string(), "job-2".to_string()),
+                ("org.ades.job-id".to_string(), "job".to_string()),
+            ])),
+            ..Default::default()
+        };
+        let listed = found(summary(
+            Some(vec!["/ades-job-2"]),
+            Some("abc"),
+            State::EXITED,
+        ))
+        .expect("a container with a name");
+        assert_eq!(listed.name, "ades-job-2");
+        assert_eq!(listed.run_id.as_deref(), Some("job-2"));
+        assert_eq!(listed.state, FoundState::Exited);
+        assert_eq!(listed.labels["org.ades.job-id"], "job");
+        let unnamed = found(summary(None, Some("abc"), State::PAUSED)).unwrap();
+        assert_eq!(
+            (unnamed.name.as_str(), unnamed.state),
+            ("abc", FoundState::Running)
+        );
+        for (state, expected) in [
+            (State::CREATED, FoundState::Created),
+            (State::RESTARTING, FoundState::Running),
+            (State::REMOVING, FoundState::Gone),
+            (State::DEAD, FoundState::Gone),
+        ] {
+            assert_eq!(
+                found(summary(None, Some("abc"), state)).unwrap().state,
+                expected
+            );
+        }
+        assert!(found(summary(None, None, State::RUNNING)).is_none());
+    }
+
+    #[test]
     fn container_names_follow_docker_rules_and_stay_distinct() {
         assert_eq!(container_name("job-42_a.b"), "ades-job-42_a.b");
         let slash = container_name("a/b");
