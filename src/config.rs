@@ -315,14 +315,14 @@ pub struct ContainersSection {
 
 impl Default for ContainersSection {
     fn default() -> Self {
-        let confinement = crate::runner::Confinement::default();
+        let confinement = crate::engine::Confinement::default();
         ContainersSection {
             user: String::new(),
             memory_mib: crate::execution::DEFAULT_MEM_MIB,
             cpus: crate::execution::DEFAULT_CPUS,
             pids_limit: confinement.pids_limit,
             nofile: confinement.nofile.unwrap_or(0),
-            tmp_size_mib: crate::runner::DEFAULT_TMP_BYTES as u64 / (1024 * 1024),
+            tmp_size_mib: crate::engine::DEFAULT_TMP_BYTES as u64 / (1024 * 1024),
             tmp_exec: confinement.tmp_exec,
         }
     }
@@ -334,7 +334,7 @@ impl ContainersSection {
     pub fn hardening(&self) -> crate::execution::Hardening {
         crate::execution::Hardening {
             user: Some(crate::execution::container_user(&self.user)),
-            confinement: crate::runner::Confinement {
+            confinement: crate::engine::Confinement {
                 read_only_root: true,
                 tmp_bytes: (self.tmp_size_mib > 0)
                     .then(|| (self.tmp_size_mib * 1024 * 1024) as i64),

@@ -1,8 +1,9 @@
 //! Running one Seed job end to end on a [`ContainerRunner`]: check the invocation against the
 //! manifest, turn the launch plan into a container, run it, map its exit to the manifest's
-//! errors and capture its outputs. The CLI's `ades run` uses this; so will the job workers.
+//! errors and capture its outputs. The CLI's `ades run` (one job, end to end) and the
+//! workers' executor (`queue::executor`, around staging, resources and take-over) use it.
 
-use crate::runner::{
+use crate::engine::{
     BindMount, Confinement, ContainerExit, ContainerRunner, ContainerSpec, Limits, LogSink,
     RunnerError,
 };

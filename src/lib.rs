@@ -2,11 +2,12 @@
 //!
 //! Layout (see ARCHITECTURE.md and DESIGN.md): `domain` is the model every façade renders;
 //! `catalog` turns Seed images into processes; `jobs` is the protocol-neutral job service;
-//! `deploy` deploys processes; `store` keeps jobs durably; `queue` runs them on `runner`
-//! (containers) with `workspace` (files); `execution` runs one Seed job end to end; `api`
-//! (OGC API) and `wps` (WPS 2.0 / 1.0.0) are the façades, which never use each other;
+//! `deploy` deploys processes; `store` keeps jobs durably; `queue` runs them on `engine`
+//! (containers and images; Docker in `engine::docker`) with `workspace` (files);
+//! `execution` runs one Seed job end to end; `api` (OGC API) and `wps` (WPS 2.0 / 1.0.0)
+//! are the façades, which never use each other;
 //! `http` is what every façade shares (state, links, trusted proxies, CORS, the router
-//! that assembles them) and `auth` who calls; `images` talks to the engine about images;
+//! that assembles them) and `auth` who calls;
 //! `outbound` is the one way out (the address guard every URL the server fetches or calls
 //! goes through); `limits` bounds what one request may cost; `cli` is the command line;
 //! `config` and `startup` build the server.
@@ -18,16 +19,15 @@ pub mod cli;
 pub mod config;
 pub mod deploy;
 pub mod domain;
+pub mod engine;
 pub mod error;
 pub mod execution;
 pub mod http;
-pub mod images;
 pub mod jobs;
 pub mod limits;
 pub mod outbound;
 pub mod queue;
 pub mod registry;
-pub mod runner;
 pub mod startup;
 pub mod store;
 pub mod workspace;

@@ -7,14 +7,13 @@ use crate::api;
 use crate::catalog::{Catalog, CatalogSettings};
 use crate::config::Settings;
 use crate::deploy::Deployer;
+use crate::engine::{connect_engine, unchecked_engine, Engine};
 use crate::http::{HttpState, ServerSettings};
-use crate::images;
 use crate::jobs::callbacks::{CallbackDeliverer, CallbackSettings};
 use crate::jobs::{Admission, JobService};
 use crate::limits::RequestLimits;
 use crate::queue::{self, ProcessRunConfig, QueueSettings, WorkerPool};
 use crate::registry::{RegistryClient, RegistryCredentials, RegistrySettings};
-use crate::runner::docker::DockerRunner;
 use crate::store::{connect_store, JobStore};
 use crate::workspace::staging::StagingLimits;
 use crate::workspace::Workspace;
@@ -36,10 +35,9 @@ pub enum Role {
 
 /// A built server, listening but not yet serving.
 pub struct Application {
-    /// `None` for a worker (no HTTP).
-    listener: Option<tokio::net::TcpListener>,
+    /// The listener and what it serves; `None` for a worker (no HTTP).
+    http: Option<(tokio::net::TcpListener, axum::Router)>,
     address: SocketAddr,
-    router: axum::Router,
     workers: WorkerPool,
     catalog_loop: Option<tokio::task::JoinHandle<()>>,
     /// Delivers the callbacks of the outbox (every role: any replica may deliver).
@@ -57,98 +55,31 @@ impl Application {
         Application::build_as(settings, Role::Server).await
     }
 
-    /// [`Application::build`] for either role: a [`Role::Worker`] binds no listener and
-    /// needs at least one worker.
+    /// [`Application::build`] for either role: a [`Role::Worker`] binds no listener, builds
+    /// no HTTP router and needs at least one worker.
     pub async fn build_as(settings: Settings, role: Role) -> anyhow::Result<Application> {
-        if role == Role::Worker && settings.queue.workers == 0 {
-            anyhow::bail!(
-                "ades worker runs jobs only, but queue.workers is 0: set --workers N (N >= 1)"
-            );
-        }
-        if let Some(problem) = crate::outbound::proxy_problem(settings.queue.allow_private_urls) {
-            anyhow::bail!("{problem}");
-        }
-        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
-            format!(
-                "cannot create the data directory {} (set data_dir, --data-dir or ADES__DATA_DIR)",
-                settings.data_dir.display()
-            )
-        })?;
-        let database_url = settings.database_url();
-        let store: Arc<dyn JobStore> = connect_store(&database_url).await.with_context(|| {
-            format!(
-                "cannot open the database {}",
-                crate::config::redact_url_password(&database_url)
-            )
-        })?;
+        check_role(&settings, role)?;
+        // Read before anything starts, so a server with a bad HTTP configuration fails
+        // without having started workers.
+        let server_settings = match role {
+            Role::Server => Some(server_settings(&settings)?),
+            Role::Worker => None,
+        };
+        let store = open_store(&settings).await?;
         let jobs = JobService::new(store.clone()).with_admission(admission(&settings));
         let registry = RegistryClient::new(registry_settings(&settings));
-        let workspace = Workspace::at(settings.workspace_root());
-        std::fs::create_dir_all(workspace.root()).with_context(|| {
-            format!(
-                "cannot create the job workspace {} (set workspace.root or ADES__WORKSPACE__ROOT)",
-                workspace.root().display()
-            )
-        })?;
+        let workspace = open_workspace(&settings)?;
+        let credentials = registry_settings(&settings).credentials;
 
-        let engine = images::connect_engine().await.map_err(|e| e.to_string());
-        match &engine {
-            Ok(_) => tracing::info!("connected to the Docker engine"),
-            Err(reason) => tracing::warn!(
-                "{reason}; serving anyway: executions answer 503 until the engine is back"
-            ),
-        }
-        let catalog = Catalog::new(
-            CatalogSettings {
-                discover_local_images: settings.catalog.discover_local_images,
-                images: settings.catalog.images.clone(),
-                watch: settings.registries.watch.clone(),
-                watch_interval: Duration::from_secs(settings.registries.watch_seconds.max(1)),
-                registry: Some(registry.clone()),
-            },
-            engine.clone(),
-        )
-        .with_process_store(store.clone());
-        catalog.rescan().await;
-        tracing::info!(processes = catalog.list().len(), "process catalogue ready");
-
-        // A client that works without an engine too: bollard connects lazily, so jobs fail
+        let engine = connect_reporting(credentials.clone()).await;
+        let catalog = scan_catalog(&settings, &registry, &store, &engine).await;
+        // A client that works without an engine too: it connects lazily, so jobs fail
         // cleanly (engine unavailable) instead of the server refusing to start.
-        let docker = match engine {
-            Ok(docker) => docker,
-            Err(_) => bollard::Docker::connect_with_defaults()
-                .or_else(|_| bollard::Docker::connect_with_local_defaults())
-                .context("cannot create a Docker client")?,
+        let engine = match engine {
+            Ok(engine) => engine,
+            Err(_) => unchecked_engine(credentials).context("cannot create a Docker client")?,
         };
-        if settings.queue.workers > 0 {
-            match queue::sweep::sweep_orphaned_containers(&docker, &jobs).await {
-                Ok(removed) if removed > 0 => {
-                    tracing::info!(removed, "removed containers left by an earlier run")
-                }
-                Ok(_) => {}
-                Err(err) => tracing::warn!("start-up container sweep failed: {err}"),
-            }
-        }
-        // Job capacity not configured is read from the engine (CPUs, memory).
-        let queue_settings =
-            queue::capacity::fill_from_engine(queue_settings(&settings), &docker).await;
-        let deployer = Deployer::new(
-            catalog.clone(),
-            store,
-            registry.clone(),
-            Some(docker.clone()),
-        );
-        let runner = Arc::new(
-            DockerRunner::new(docker)
-                .with_registry_credentials(registry_settings(&settings).credentials),
-        );
-        let workers = WorkerPool::start(
-            jobs.clone(),
-            catalog.clone(),
-            runner,
-            workspace.clone(),
-            queue_settings,
-        );
+        let workers = start_workers(&settings, &jobs, &catalog, &engine, &workspace).await;
 
         let background = CancellationToken::new();
         let signals = jobs.clone();
@@ -160,69 +91,30 @@ impl Application {
                 background.clone(),
             )
         });
+        let callback_loop = spawn_callbacks(&settings, &jobs, &catalog, &workspace, &background);
 
-        let api_settings = ServerSettings {
-            public_url: (!settings.server.public_url.is_empty())
-                .then(|| settings.server.public_url.trim_end_matches('/').to_string()),
-            title: settings.server.title.clone(),
-            max_body_bytes: settings.server.max_body_bytes,
-            sync_wait_limit: Duration::from_secs(settings.server.sync_wait_seconds),
-            admin_token: (!settings.auth.admin_token.is_empty())
-                .then(|| settings.auth.admin_token.clone()),
-            limits: request_limits(&settings),
-            trusted_proxies: crate::http::proxies::TrustedProxies::parse(
-                &settings.server.trusted_proxies,
-            )
-            .map_err(anyhow::Error::msg)?,
-            cors_origins: settings.server.cors_origins.clone(),
-            auth: settings
-                .auth
-                .to_auth_settings()
-                .map_err(|why| anyhow::anyhow!("{why}"))?,
-        };
-        let renderer = api::OgcCallbackRenderer {
-            workspace: workspace.clone(),
-            catalog: catalog.clone(),
-        };
-        let deliverer = CallbackDeliverer::new(
-            jobs.clone(),
-            Arc::new(renderer),
-            callback_settings(&settings),
-        );
-        let callback_stop = background.clone();
-        let callback_loop = tokio::spawn(queue::supervise(
-            "callbacks",
-            background.clone(),
-            move || deliverer.clone().run(callback_stop.clone()),
-        ));
-        let router = crate::http::router(HttpState {
-            catalog,
-            jobs,
-            workspace,
-            deployer,
-            settings: Arc::new(api_settings),
-        });
-
-        let (listener, address) = match role {
-            Role::Worker => (None, SocketAddr::from(([0, 0, 0, 0], 0))),
-            Role::Server => {
-                let listener = tokio::net::TcpListener::bind(&settings.server.bind)
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "cannot listen on {} (is another server using it? choose another \
-                             with --bind)",
-                            settings.server.bind
-                        )
-                    })?;
-                let address = listener.local_addr()?;
-                (Some(listener), address)
+        let (http, address) = match server_settings {
+            None => (None, SocketAddr::from(([0, 0, 0, 0], 0))),
+            Some(server_settings) => {
+                let router = crate::http::router(HttpState {
+                    deployer: Deployer::new(
+                        catalog.clone(),
+                        store,
+                        registry,
+                        Some(engine.images.clone()),
+                    ),
+                    catalog,
+                    jobs,
+                    workspace,
+                    settings: Arc::new(server_settings),
+                });
+                let (listener, address) = bind(&settings).await?;
+                (Some((listener, router)), address)
             }
         };
         Ok(Application {
-            listener,
+            http,
             address,
-            router,
             workers,
             catalog_loop,
             callback_loop,
@@ -248,13 +140,12 @@ impl Application {
     ) -> anyhow::Result<()> {
         let http_stop = CancellationToken::new();
         let http_stopped = http_stop.clone();
-        let server = self.listener.map(|listener| {
+        let server = self.http.map(|(listener, router)| {
             tracing::info!("listening on http://{}", self.address);
             tokio::spawn(
                 axum::serve(
                     listener,
-                    self.router
-                        .into_make_service_with_connect_info::<SocketAddr>(),
+                    router.into_make_service_with_connect_info::<SocketAddr>(),
                 )
                 .with_graceful_shutdown(async move { http_stopped.cancelled().await })
                 .into_future(),
@@ -278,6 +169,180 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Refuses what the role cannot do: a worker with no workers, references that the proxy
+/// settings would send around the address guard.
+fn check_role(settings: &Settings, role: Role) -> anyhow::Result<()> {
+    if role == Role::Worker && settings.queue.workers == 0 {
+        anyhow::bail!(
+            "ades worker runs jobs only, but queue.workers is 0: set --workers N (N >= 1)"
+        );
+    }
+    if let Some(problem) = crate::outbound::proxy_problem(settings.queue.allow_private_urls) {
+        anyhow::bail!("{problem}");
+    }
+    Ok(())
+}
+
+/// Creates the data directory if needed and opens (or creates) the database.
+async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn JobStore>> {
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {} (set data_dir, --data-dir or ADES__DATA_DIR)",
+            settings.data_dir.display()
+        )
+    })?;
+    let database_url = settings.database_url();
+    connect_store(&database_url).await.with_context(|| {
+        format!(
+            "cannot open the database {}",
+            crate::config::redact_url_password(&database_url)
+        )
+    })
+}
+
+/// The job workspace, its directory created.
+fn open_workspace(settings: &Settings) -> anyhow::Result<Workspace> {
+    let workspace = Workspace::at(settings.workspace_root());
+    std::fs::create_dir_all(workspace.root()).with_context(|| {
+        format!(
+            "cannot create the job workspace {} (set workspace.root or ADES__WORKSPACE__ROOT)",
+            workspace.root().display()
+        )
+    })?;
+    Ok(workspace)
+}
+
+/// Connects to the engine; an unreachable one is logged (and why), not fatal.
+async fn connect_reporting(credentials: Vec<RegistryCredentials>) -> Result<Engine, String> {
+    let engine = connect_engine(credentials).await.map_err(|e| e.to_string());
+    match &engine {
+        Ok(_) => tracing::info!("connected to the Docker engine"),
+        Err(reason) => tracing::warn!(
+            "{reason}; serving anyway: executions answer 503 until the engine is back"
+        ),
+    }
+    engine
+}
+
+/// The process catalogue over the engine's images (empty while the engine is down) and the
+/// deployed processes of `store`, scanned once.
+async fn scan_catalog(
+    settings: &Settings,
+    registry: &RegistryClient,
+    store: &Arc<dyn JobStore>,
+    engine: &Result<Engine, String>,
+) -> Catalog {
+    let catalog = Catalog::new(
+        CatalogSettings {
+            discover_local_images: settings.catalog.discover_local_images,
+            images: settings.catalog.images.clone(),
+            watch: settings.registries.watch.clone(),
+            watch_interval: Duration::from_secs(settings.registries.watch_seconds.max(1)),
+            registry: Some(registry.clone()),
+        },
+        engine
+            .as_ref()
+            .map(|engine| engine.images.clone())
+            .map_err(Clone::clone),
+    )
+    .with_process_store(store.clone());
+    catalog.rescan().await;
+    tracing::info!(processes = catalog.list().len(), "process catalogue ready");
+    catalog
+}
+
+/// Removes the containers an earlier run left behind (when this process runs jobs), reads
+/// the capacity the configuration leaves unset from the engine and starts the workers.
+async fn start_workers(
+    settings: &Settings,
+    jobs: &JobService,
+    catalog: &Catalog,
+    engine: &Engine,
+    workspace: &Workspace,
+) -> WorkerPool {
+    if settings.queue.workers > 0 {
+        match queue::sweep::sweep_orphaned_containers(engine.containers.as_ref(), jobs).await {
+            Ok(removed) if removed > 0 => {
+                tracing::info!(removed, "removed containers left by an earlier run")
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!("start-up container sweep failed: {err}"),
+        }
+    }
+    let queue_settings =
+        queue::capacity::fill_from_engine(queue_settings(settings), engine.containers.as_ref())
+            .await;
+    WorkerPool::start(
+        jobs.clone(),
+        catalog.clone(),
+        engine.containers.clone(),
+        workspace.clone(),
+        queue_settings,
+    )
+}
+
+/// Starts delivering the callbacks of the outbox until `background` is cancelled.
+fn spawn_callbacks(
+    settings: &Settings,
+    jobs: &JobService,
+    catalog: &Catalog,
+    workspace: &Workspace,
+    background: &CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let renderer = api::OgcCallbackRenderer {
+        workspace: workspace.clone(),
+        catalog: catalog.clone(),
+    };
+    let deliverer = CallbackDeliverer::new(
+        jobs.clone(),
+        Arc::new(renderer),
+        callback_settings(settings),
+    );
+    let callback_stop = background.clone();
+    tokio::spawn(queue::supervise(
+        "callbacks",
+        background.clone(),
+        move || deliverer.clone().run(callback_stop.clone()),
+    ))
+}
+
+/// What the HTTP side is configured with (`[server]`, `[auth]`, `[limits]`).
+fn server_settings(settings: &Settings) -> anyhow::Result<ServerSettings> {
+    Ok(ServerSettings {
+        public_url: (!settings.server.public_url.is_empty())
+            .then(|| settings.server.public_url.trim_end_matches('/').to_string()),
+        title: settings.server.title.clone(),
+        max_body_bytes: settings.server.max_body_bytes,
+        sync_wait_limit: Duration::from_secs(settings.server.sync_wait_seconds),
+        admin_token: (!settings.auth.admin_token.is_empty())
+            .then(|| settings.auth.admin_token.clone()),
+        limits: request_limits(settings),
+        trusted_proxies: crate::http::proxies::TrustedProxies::parse(
+            &settings.server.trusted_proxies,
+        )
+        .map_err(anyhow::Error::msg)?,
+        cors_origins: settings.server.cors_origins.clone(),
+        auth: settings
+            .auth
+            .to_auth_settings()
+            .map_err(|why| anyhow::anyhow!("{why}"))?,
+    })
+}
+
+/// Binds the HTTP listener (`server.bind`; port 0 picks a free port).
+async fn bind(settings: &Settings) -> anyhow::Result<(tokio::net::TcpListener, SocketAddr)> {
+    let listener = tokio::net::TcpListener::bind(&settings.server.bind)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (is another server using it? choose another with --bind)",
+                settings.server.bind
+            )
+        })?;
+    let address = listener.local_addr()?;
+    Ok((listener, address))
 }
 
 /// How callbacks are delivered: `[callbacks]`, and the address guard of the queue's.

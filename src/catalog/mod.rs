@@ -7,7 +7,7 @@
 //! A scan ([`Catalog::rescan`]) collects candidate images:
 //!
 //! * with `discover_local_images`, every local image whose reference contains `-seed`
-//!   ([`images::list_seed_images`]);
+//!   ([`ImageStore::list_seed_images`]);
 //! * every configured image ([`CatalogSettings::images`]), inspected by the reference given,
 //!   whatever its name.
 //!
@@ -56,13 +56,13 @@
 //! swapped in whole when a scan ends. A scan that cannot reach the engine keeps the previous
 //! snapshot and sets [`EngineState::Unreachable`]; the next scan that reaches it sets
 //! [`EngineState::Reachable`] again. A catalogue created without a client (the engine was
-//! down at start-up) tries to connect at every scan ([`images::connect_engine`]).
+//! down at start-up) tries to connect at every scan ([`crate::engine::connect_engine`]).
 
 pub mod deployed;
 pub mod seed_process;
 
 use crate::domain::{Process, ProcessId};
-use crate::images::{self, ImageError, SeedImage};
+use crate::engine::{ImageError, ImageStore, SeedImage};
 use crate::store::ProcessStore;
 use futures_util::FutureExt;
 use seed::label::LABEL_KEY;
@@ -110,7 +110,7 @@ struct Snapshot {
 /// What scans keep between runs; the mutex around it also keeps two scans from interleaving.
 struct Scanner {
     settings: CatalogSettings,
-    docker: Option<bollard::Docker>,
+    images: Option<Arc<dyn ImageStore>>,
     /// Label value -> its manifest or why it is not one.
     labels: HashMap<String, Result<Manifest, String>>,
     /// Skip notices already logged (image reference + reason).
@@ -155,12 +155,12 @@ impl std::fmt::Debug for CatalogSettings {
 }
 
 impl Catalog {
-    /// A catalogue over `docker` (`Err` with the reason when the engine could not be reached
-    /// at start-up: the catalogue is then empty, [`Catalog::engine_state`] says why, and each
-    /// [`Catalog::rescan`] tries to connect again). Call [`Catalog::rescan`] to fill it.
-    pub fn new(settings: CatalogSettings, docker: Result<bollard::Docker, String>) -> Self {
-        let (docker, engine) = match docker {
-            Ok(docker) => (Some(docker), EngineState::Reachable),
+    /// A catalogue over the engine's `images` (`Err` with the reason when the engine could
+    /// not be reached at start-up: the catalogue is then empty, [`Catalog::engine_state`]
+    /// says why, and each [`Catalog::rescan`] tries to connect again). Call [`Catalog::rescan`] to fill it.
+    pub fn new(settings: CatalogSettings, images: Result<Arc<dyn ImageStore>, String>) -> Self {
+        let (images, engine) = match images {
+            Ok(images) => (Some(images), EngineState::Reachable),
             Err(reason) => (None, EngineState::Unreachable(reason)),
         };
         Catalog {
@@ -172,7 +172,7 @@ impl Catalog {
                 })),
                 scanner: Some(tokio::sync::Mutex::new(Scanner {
                     settings,
-                    docker,
+                    images,
                     labels: HashMap::new(),
                     logged: HashSet::new(),
                     watched: HashMap::new(),
@@ -451,18 +451,19 @@ type ScanResult = (BTreeMap<ProcessId, Arc<Process>>, Vec<SkippedImage>);
 impl Scanner {
     /// One scan: the new process set and skipped images, or why the engine could not be asked.
     async fn scan(&mut self) -> Result<ScanResult, String> {
-        let docker = match &self.docker {
-            Some(docker) => docker.clone(),
+        let images = match &self.images {
+            Some(images) => images.clone(),
             None => {
-                let docker = images::connect_engine()
+                // Credentials are for pulls; a scan only reads images.
+                let engine = crate::engine::connect_engine(Vec::new())
                     .await
                     .map_err(|err| err.to_string())?;
-                self.docker = Some(docker.clone());
-                docker
+                self.images = Some(engine.images.clone());
+                engine.images
             }
         };
         self.search_watched_registries().await;
-        let (candidates, missing) = self.find_candidates(&docker).await?;
+        let (candidates, missing) = self.find_candidates(images.as_ref()).await?;
 
         let labels = &mut self.labels;
         let mut seen_labels = HashSet::new();
@@ -556,11 +557,12 @@ impl Scanner {
     /// The images to consider, and the configured ones the engine does not have.
     async fn find_candidates(
         &self,
-        docker: &bollard::Docker,
+        images: &dyn ImageStore,
     ) -> Result<(Vec<Candidate>, Vec<Skip>), String> {
         let mut candidates = Vec::new();
         if self.settings.discover_local_images {
-            let found = images::list_seed_images(docker)
+            let found = images
+                .list_seed_images()
                 .await
                 .map_err(|err| err.to_string())?;
             candidates.extend(found.into_iter().map(|image| Candidate {
@@ -586,7 +588,7 @@ impl Scanner {
                 listed.configured = true;
                 continue;
             }
-            match images::inspect_image(docker, reference).await {
+            match images.inspect_image(reference).await {
                 Ok(image) => candidates.push(Candidate {
                     image,
                     configured: true,

@@ -1,7 +1,7 @@
 //! Seed manifest -> [`Process`], by the mapping of ogc-notes §7.2.
 //!
 //! The translation is pure: the same manifest and image always give the same process, and
-//! the façades (`api/` as OGC JSON, later `wps/` as XML, `ui/` as HTML) render only what is
+//! the façades (`api/` as OGC JSON, `wps/` as XML, later `ui/` as HTML) render only what is
 //! built here.
 //!
 //! # Identity and description

@@ -6,8 +6,8 @@ use super::run_cmd::{
     JsonReport, Prepared, TerminalSink,
 };
 use super::{print, status, BatchArgs};
+use crate::engine::ContainerExit;
 use crate::execution::{plan_job, run_seed_job, ExecutionError};
-use crate::runner::ContainerExit;
 use seed::{Manifest, Problem};
 use serde::Serialize;
 use serde_json::Value;
@@ -144,7 +144,7 @@ async fn batch_inner(args: BatchArgs) -> Result<u8, Failure> {
             runs.push(run);
             continue;
         }
-        match run_seed_job(&runner, &job, cancel.clone(), &mut sink).await {
+        match run_seed_job(runner.as_ref(), &job, cancel.clone(), &mut sink).await {
             Ok(report) => {
                 if report.succeeded() {
                     run.status = "successful";

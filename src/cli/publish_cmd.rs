@@ -4,9 +4,8 @@
 use super::seed_cmd::{login_credentials, registry_host};
 use super::{print, status, PublishArgs};
 use crate::config::Overrides;
-use crate::images::{self, ImageError};
+use crate::engine::{connect_engine, ImageError};
 use crate::registry::{ImageReference, RegistryClient, RegistryError};
-use crate::runner::pull::credentials_for;
 use crate::startup::registry_settings;
 use seed::label::{decode_label, encode_label, LABEL_KEY};
 use seed::names::image_name;
@@ -151,10 +150,11 @@ async fn publish_inner(args: &PublishArgs) -> Result<PublishReport, Stop> {
     let credentials = registry_settings.credentials.clone();
     let client = RegistryClient::new(registry_settings);
 
-    let docker = images::connect_engine()
+    let engine = connect_engine(Vec::new())
         .await
         .map_err(|e| stop(e.to_string()))?;
-    let local = match images::inspect_image(&docker, &args.image).await {
+    let images = engine.images.as_ref();
+    let local = match images.inspect_image(&args.image).await {
         Ok(found) => found,
         Err(ImageError::NotFound(_)) => {
             return Err(stop(format!(
@@ -253,7 +253,8 @@ async fn publish_inner(args: &PublishArgs) -> Result<PublishReport, Stop> {
         ));
         let labels = BTreeMap::from([(LABEL_KEY.to_string(), encode_label(&document))]);
         let mut progress = |_: &str| {};
-        images::relabel_image(&docker, &local.id, &local_name, labels, &mut progress)
+        images
+            .relabel_image(&local.id, &local_name, labels, &mut progress)
             .await
             .map_err(|e| stop(e.to_string()))?;
         local_name
@@ -266,7 +267,8 @@ async fn publish_inner(args: &PublishArgs) -> Result<PublishReport, Stop> {
         .map(|(r, t)| (r.to_string(), t.to_string()))
         .ok_or_else(|| stop(format!("{remote} has no tag")))?;
     ImageReference::parse(&remote).map_err(|e| Stop(status::USAGE, e.to_string()))?;
-    images::tag_image(&docker, &source, &repository, &tag)
+    images
+        .tag_image(&source, &repository, &tag)
         .await
         .map_err(|e| stop(e.to_string()))?;
     print::note(&format!("pushing {remote}"));
@@ -275,16 +277,11 @@ async fn publish_inner(args: &PublishArgs) -> Result<PublishReport, Stop> {
             eprint!("  {line}");
         }
     };
-    let pushed = images::push_image(
-        &docker,
-        &repository,
-        &tag,
-        credentials_for(&remote, &credentials),
-        &mut progress,
-    )
-    .await;
+    let pushed = images
+        .push_image(&repository, &tag, &credentials, &mut progress)
+        .await;
     // Like seed-cli, the registry-prefixed name is not kept in the local engine.
-    if let Err(err) = images::untag_image(&docker, &remote).await {
+    if let Err(err) = images.untag_image(&remote).await {
         print::warning(&format!("could not remove the local name {remote}: {err}"));
     }
     let digest = pushed.map_err(|err| stop(push_message(err, &registry, had_login)))?;

@@ -2,13 +2,12 @@
 
 use super::{print, seed_cmd, status, ConfigFileArgs, ContainerArgs, RunArgs};
 use crate::config::Overrides;
+use crate::engine::{connect_engine, ContainerRunner, Engine, ImageError};
+use crate::engine::{ContainerExit, LogSink, RunnerError};
 use crate::execution::{
     container_user, plan_job, run_seed_job, ExecutionError, Hardening, OptOuts, SeedJob,
     SeedJobReport,
 };
-use crate::images::{self, ImageError};
-use crate::runner::docker::DockerRunner;
-use crate::runner::{ContainerExit, LogSink, RunnerError};
 use crate::startup::registry_settings;
 use seed::contract::{format_allocation, json_arg, Invocation, Policy};
 use seed::label::decode_label;
@@ -18,6 +17,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 pub async fn run(args: RunArgs) -> u8 {
@@ -57,7 +57,7 @@ pub(super) enum Failure {
 /// What every run of one image shares: the engine, the runner (with the configuration's
 /// registry credentials), the interrupt token and the manifest from the image's label.
 pub(super) struct Prepared {
-    pub runner: DockerRunner,
+    pub runner: Arc<dyn ContainerRunner>,
     pub cancel: CancellationToken,
     pub manifest: Manifest,
 }
@@ -75,7 +75,7 @@ pub(super) async fn prepare(
         .load(Overrides::default())
         .map_err(|err| Failure::Other(err.to_string()))?;
     let credentials = registry_settings(&settings).credentials;
-    let docker = images::connect_engine()
+    let engine = connect_engine(credentials)
         .await
         .map_err(|e| Failure::Other(e.to_string()))?;
     let cancel = CancellationToken::new();
@@ -85,14 +85,13 @@ pub(super) async fn prepare(
             on_interrupt.cancel();
         }
     });
-    let runner = DockerRunner::new(docker.clone()).with_registry_credentials(credentials);
-    pull_if_absent(&runner, &docker, image, &cancel, sink).await?;
-    let label = seed_cmd::image_label(&docker, image)
+    pull_if_absent(&engine, image, &cancel, sink).await?;
+    let label = seed_cmd::image_label(engine.images.as_ref(), image)
         .await
         .map_err(Failure::Other)?;
     let manifest = manifest_from_label(image, &label)?;
     Ok(Prepared {
-        runner,
+        runner: engine.containers,
         cancel,
         manifest,
     })
@@ -171,7 +170,7 @@ async fn run_inner(args: RunArgs) -> Result<u8, Failure> {
             output_dir.display()
         ));
     }
-    let report = match run_seed_job(&runner, &job, cancel, &mut sink).await {
+    let report = match run_seed_job(runner.as_ref(), &job, cancel, &mut sink).await {
         Ok(report) => report,
         Err(ExecutionError::Invocation(problems)) => return Err(Failure::Usage(problems)),
         Err(ExecutionError::Runner(err)) => return Err(Failure::Other(runner_message(err))),
@@ -193,18 +192,17 @@ pub(super) fn runner_message(err: RunnerError) -> String {
 /// image's label, so a registry-only image must arrive before anything else can be checked.
 /// Progress goes to stderr through the sink's status lines.
 async fn pull_if_absent(
-    runner: &DockerRunner,
-    docker: &bollard::Docker,
+    engine: &Engine,
     image: &str,
     cancel: &CancellationToken,
     sink: &mut TerminalSink,
 ) -> Result<(), Failure> {
-    match images::inspect_image(docker, image).await {
+    match engine.images.inspect_image(image).await {
         Err(ImageError::NotFound(_)) => {}
         // Present, or an engine error that reading the label reports next.
         _ => return Ok(()),
     }
-    match runner.pull_image(image, cancel, sink).await {
+    match engine.images.pull_image(image, cancel, sink).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(Failure::Interrupted),
         Err(err) => Err(Failure::Other(runner_message(err))),

@@ -1,7 +1,7 @@
 //! `ades seed validate|init|build|list|search`.
 
 use super::{print, status, BuildArgs, InitArgs, ListArgs, SearchArgs, ValidateArgs};
-use crate::images::{self, BuildRequest, ImageError};
+use crate::engine::{connect_engine, BuildRequest, ImageError, ImageStore};
 use crate::registry::{
     RegistryClient, RegistryCredentials, RegistryError, RegistrySettings, SearchHit,
 };
@@ -97,10 +97,10 @@ async fn load_for_validation(
         let text = read_manifest_file(&file)?;
         return Ok((ManifestSource::File(file), parse_manifest(&text)));
     }
-    let docker = images::connect_engine()
+    let engine = connect_engine(Vec::new())
         .await
         .map_err(|err| format!("{target} is not a file or directory, and {err}"))?;
-    let label = image_label(&docker, target).await?;
+    let label = image_label(engine.images.as_ref(), target).await?;
     let result = match decode_label(&label) {
         Ok(document) => manifest_from_value(document),
         Err(err) => Err(vec![Problem::error("/", err.to_string())]),
@@ -122,8 +122,8 @@ fn read_manifest_file(file: &Path) -> Result<String, String> {
 }
 
 /// The raw Seed label of a local image, or a message saying why there is none.
-pub async fn image_label(docker: &bollard::Docker, image: &str) -> Result<String, String> {
-    match images::inspect_image(docker, image).await {
+pub async fn image_label(images: &dyn ImageStore, image: &str) -> Result<String, String> {
+    match images.inspect_image(image).await {
         Ok(found) => found.label.ok_or_else(|| {
             format!("image {image} has no {LABEL_KEY} label: it is not a Seed image (build it with `ades seed build`)")
         }),
@@ -247,8 +247,8 @@ pub async fn build(args: BuildArgs) -> u8 {
     };
     print::problems(&valid.warnings);
     let image = image_name(&valid.manifest.job);
-    let docker = match images::connect_engine().await {
-        Ok(docker) => docker,
+    let engine = match connect_engine(Vec::new()).await {
+        Ok(engine) => engine,
         Err(err) => {
             print::error(&err.to_string());
             return status::ERROR;
@@ -262,7 +262,7 @@ pub async fn build(args: BuildArgs) -> u8 {
     };
     print::note(&format!("building {image} from {}", args.dir.display()));
     let mut progress = |line: &str| eprint!("{line}");
-    match images::build_image(&docker, &request, &mut progress).await {
+    match engine.images.build_image(&request, &mut progress).await {
         Ok(id) => {
             if args.json {
                 print::json(&json!({ "image": image, "id": id }));
@@ -317,14 +317,14 @@ struct ListedImage {
 }
 
 pub async fn list(args: ListArgs) -> u8 {
-    let docker = match images::connect_engine().await {
-        Ok(docker) => docker,
+    let engine = match connect_engine(Vec::new()).await {
+        Ok(engine) => engine,
         Err(err) => {
             print::error(&err.to_string());
             return status::ERROR;
         }
     };
-    let found = match images::list_seed_images(&docker).await {
+    let found = match engine.images.list_seed_images().await {
         Ok(found) => found,
         Err(err) => {
             print::error(&err.to_string());

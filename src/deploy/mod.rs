@@ -21,6 +21,7 @@ use crate::auth::Caller;
 use crate::catalog::deployed::deployed_process;
 use crate::catalog::Catalog;
 use crate::domain::{Process, ProcessId};
+use crate::engine::ImageStore;
 use crate::error::{ApiError, ErrorCode};
 use crate::registry::{RegistryClient, RegistryError};
 use crate::store::{DeployedProcess, JobStore, ProcessWriteError, StoreError};
@@ -125,7 +126,8 @@ pub struct Deployer {
     catalog: Catalog,
     store: Arc<dyn JobStore>,
     registry: RegistryClient,
-    docker: Option<bollard::Docker>,
+    /// The engine's images (`None`: deploys read registries only).
+    images: Option<Arc<dyn ImageStore>>,
 }
 
 impl Deployer {
@@ -133,13 +135,13 @@ impl Deployer {
         catalog: Catalog,
         store: Arc<dyn JobStore>,
         registry: RegistryClient,
-        docker: Option<bollard::Docker>,
+        images: Option<Arc<dyn ImageStore>>,
     ) -> Deployer {
         Deployer {
             catalog,
             store,
             registry,
-            docker,
+            images,
         }
     }
 
@@ -263,7 +265,7 @@ impl Deployer {
                 return Err(DeployError::invalid("", "the package names no image"));
             }
         };
-        let resolved = resolve::resolve(self.docker.as_ref(), &self.registry, &image).await?;
+        let resolved = resolve::resolve(self.images.as_deref(), &self.registry, &image).await?;
         let manifest = match embedded {
             Some(manifest) => manifest,
             None => {

@@ -3,7 +3,7 @@
 //! pulling (the engine pulls before the first run).
 
 use super::DeployError;
-use crate::images::{self, ImageError};
+use crate::engine::{ImageError, ImageStore};
 use crate::registry::{ImageReference, RegistryClient};
 
 /// An image found for a deploy.
@@ -19,15 +19,15 @@ pub struct ResolvedImage {
 }
 
 pub async fn resolve(
-    docker: Option<&bollard::Docker>,
+    images: Option<&dyn ImageStore>,
     registry: &RegistryClient,
     reference: &str,
 ) -> Result<ResolvedImage, DeployError> {
     let parsed = ImageReference::parse(reference)
         .map_err(|err| DeployError::invalid("/executionUnit/image", err.to_string()))?;
     let mut local_problem = None;
-    if let Some(docker) = docker {
-        match images::inspect_image(docker, reference).await {
+    if let Some(images) = images {
+        match images.inspect_image(reference).await {
             Ok(image) => {
                 return Ok(ResolvedImage {
                     requested: reference.to_string(),

@@ -19,6 +19,7 @@
 
 use super::executor::ProgressReporter;
 use super::QueueSettings;
+use crate::engine::ContainerRunner;
 use seed::contract::Allocation;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -53,16 +54,16 @@ impl Capacity {
 }
 
 /// Fills the capacity `settings` leave unset (`capacity_cpus`, `capacity_mem_mib`) with the
-/// engine's CPUs and memory. When the engine cannot be asked (within 10 s), they stay unset
-/// (no limit) and a warning is logged.
+/// engine's CPUs and memory ([`ContainerRunner::facts`]). When the engine cannot be asked
+/// (within 10 s), they stay unset (no limit) and a warning is logged.
 pub async fn fill_from_engine(
     mut settings: QueueSettings,
-    docker: &bollard::Docker,
+    engine: &dyn ContainerRunner,
 ) -> QueueSettings {
     if settings.capacity_cpus.is_some() && settings.capacity_mem_mib.is_some() {
         return settings;
     }
-    let info = match tokio::time::timeout(ENGINE_INFO_LIMIT, docker.info()).await {
+    let info = match tokio::time::timeout(ENGINE_INFO_LIMIT, engine.facts()).await {
         Ok(answer) => answer.map_err(|e| e.to_string()),
         Err(_) => Err(format!(
             "no answer within {} s",
@@ -72,11 +73,11 @@ pub async fn fill_from_engine(
     match info {
         Ok(info) => {
             if settings.capacity_cpus.is_none() {
-                settings.capacity_cpus = info.ncpu.filter(|n| *n > 0).map(|n| n as f64);
+                settings.capacity_cpus = info.cpus.filter(|n| *n > 0).map(|n| n as f64);
             }
             if settings.capacity_mem_mib.is_none() {
                 settings.capacity_mem_mib = info
-                    .mem_total
+                    .memory_bytes
                     .filter(|b| *b > 0)
                     .map(|b| (b as f64 / MIB).floor());
             }

@@ -29,19 +29,19 @@
 //! - A cancelled run (dismissed, lease lost, server stopping) produces no completion: the
 //!   store already says `dismissed`, or the lease expires and the reaper requeues the job.
 
-use super::capacity::{Capacity, ReserveError, ResourcePool};
+use super::capacity::{Capacity, Reservation, ReserveError, ResourcePool};
 use super::{ProcessRunConfig, QueueSettings};
 use crate::catalog::Catalog;
 use crate::domain::{Job, JobId, JobResults, OutputValue, Process};
+use crate::engine::{
+    ContainerExit, ContainerRunner, ContainerSpec, FoundContainer, FoundState, LogSink, RunnerError,
+};
 use crate::execution::{
     judge_run, open_inputs_to, plan_job, run_seed_job, ExecutionError, Hardening, SeedJob,
     SeedJobReport,
 };
-use crate::runner::{
-    ContainerExit, ContainerRunner, ContainerSpec, FoundContainer, FoundState, LogSink, RunnerError,
-};
 use crate::store::Completion;
-use crate::workspace::staging::{stage_inputs, StagingError};
+use crate::workspace::staging::StagingError;
 use crate::workspace::Workspace;
 use async_trait::async_trait;
 use seed::contract::{Allocation, Invocation, Policy};
@@ -53,7 +53,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// Label on every container a served job starts, holding the job id (`ades run` containers
-/// have [`crate::runner::RUN_ID_LABEL`] but not this one).
+/// have [`crate::engine::RUN_ID_LABEL`] but not this one).
 pub const JOB_ID_LABEL: &str = "org.ades.job-id";
 
 /// The most `log.txt` grows to, all attempts together.
@@ -129,8 +129,37 @@ impl Executor {
         cancel: CancellationToken,
         progress: &dyn ProgressReporter,
     ) -> Outcome {
-        let Some(process) = self.catalog.get(&job.process_id) else {
-            return failed(ades_failure(
+        // Each step either hands the next one what it needs or ends the attempt early with
+        // its outcome (`Err`): the order of the steps is the whole story of an attempt.
+        let attempt = async {
+            let process = self.process_of(job)?;
+            let mut log = LogFile::open(&self.workspace.log_file(&job.id), MAX_LOG_BYTES)
+                .map_err(|err| workspace_failure(&err))?;
+            log.note(&format!(
+                "attempt {} of job {}: {} ({})",
+                job.attempt, job.id, process.id, process.seed.image
+            ));
+            if let Some(outcome) = self
+                .take_over(job, &process, &cancel, progress, &mut log)
+                .await
+            {
+                return Ok(outcome);
+            }
+            let invocation = self
+                .stage(job, &process, &cancel, progress, &mut log)
+                .await?;
+            let seed_job = self.seed_job(job, &process, invocation)?;
+            Ok(self
+                .run(job, &process, &seed_job, cancel.clone(), progress, log)
+                .await)
+        };
+        attempt.await.unwrap_or_else(|ended_early| ended_early)
+    }
+
+    /// The job's process, if it is still offered.
+    fn process_of(&self, job: &Job) -> Result<Arc<Process>, Outcome> {
+        self.catalog.get(&job.process_id).ok_or_else(|| {
+            failed(ades_failure(
                 PROCESS_UNAVAILABLE,
                 "Process unavailable",
                 format!(
@@ -140,44 +169,54 @@ impl Executor {
                     job.process_id
                 ),
                 FailureCategory::System,
-            ));
-        };
-        let mut log = match LogFile::open(&self.workspace.log_file(&job.id), MAX_LOG_BYTES) {
-            Ok(log) => log,
-            Err(err) => return workspace_failure(&err),
-        };
-        log.note(&format!(
-            "attempt {} of job {}: {} ({})",
-            job.attempt, job.id, process.id, process.seed.image
-        ));
+            ))
+        })
+    }
 
-        if let Some(outcome) = self
-            .take_over(job, &process, &cancel, progress, &mut log)
-            .await
-        {
-            return outcome;
-        }
-
+    /// Stages the inputs afresh (the workspace empties `inputs/` and `outputs/` first).
+    async fn stage(
+        &self,
+        job: &Job,
+        process: &Process,
+        cancel: &CancellationToken,
+        progress: &dyn ProgressReporter,
+        log: &mut LogFile,
+    ) -> Result<Invocation, Outcome> {
         progress.report("staging inputs").await;
+        let staging = self.workspace.stage_inputs(
+            &job.id,
+            process,
+            &job.request,
+            &self.http,
+            &self.settings.staging,
+        );
         let staged = tokio::select! {
-            staged = self.stage(job, &process) => staged,
-            _ = cancel.cancelled() => return Outcome::Abandoned,
+            staged = staging => staged,
+            _ = cancel.cancelled() => return Err(Outcome::Abandoned),
         };
-        let invocation = match staged {
-            Ok(invocation) => invocation,
-            Err(StagingError::BadInput { input, reason }) => {
+        staged.map_err(|err| match err {
+            StagingError::BadInput { input, reason } => {
                 let description = format!("Input {input}: {reason}.");
                 log.note(&description);
-                return failed(ades_failure(
+                failed(ades_failure(
                     INVALID_INPUT,
                     "Invalid input",
                     description,
                     FailureCategory::Data,
-                ));
+                ))
             }
-            Err(StagingError::Io(message)) => return workspace_failure(&message),
-        };
+            StagingError::Io(message) => workspace_failure(&message),
+        })
+    }
 
+    /// The Seed job of this attempt: the staged invocation with the operator's settings and
+    /// mounts, the hardening loosened as the process's opt-outs allow.
+    fn seed_job(
+        &self,
+        job: &Job,
+        process: &Process,
+        invocation: Invocation,
+    ) -> Result<SeedJob, Outcome> {
         let run_config = self
             .settings
             .processes
@@ -191,9 +230,12 @@ impl Executor {
             .with_opt_outs(&run_config.opt_outs);
         let inputs_dir = self.workspace.inputs_dir(&job.id);
         if let Err(err) = open_inputs_to(&inputs_dir, hardening.user.as_deref()) {
-            return workspace_failure(&format!("{}: {err}", inputs_dir.display()));
+            return Err(workspace_failure(&format!(
+                "{}: {err}",
+                inputs_dir.display()
+            )));
         }
-        let seed_job = SeedJob {
+        Ok(SeedJob {
             image: process.seed.image.clone(),
             manifest: process.seed.manifest.clone(),
             invocation: with_configuration(invocation, &run_config, &process.seed.manifest),
@@ -205,50 +247,73 @@ impl Executor {
             hardening,
             network: self.settings.network.clone(),
             keep_container: true,
-        };
+        })
+    }
 
-        // A job the contract refuses reserves nothing: `run_seed_job` reports why.
-        let reservation = match plan_job(&seed_job) {
-            Ok(plan) => {
-                match self
-                    .resources
-                    .reserve(&plan.allocation, &cancel, progress)
-                    .await
-                {
-                    Ok(reservation) => Some(reservation),
-                    Err(ReserveError::Cancelled) => return Outcome::Abandoned,
-                    Err(ReserveError::TooLarge(description)) => {
-                        log.note(&description);
-                        log.finish();
-                        return failed(ades_failure(
-                            INSUFFICIENT_RESOURCES,
-                            "Insufficient resources",
-                            description,
-                            FailureCategory::System,
-                        ));
-                    }
-                }
+    /// Reserves what the job's manifest allocates, waiting while it is taken. A job the
+    /// contract refuses reserves nothing (`None`): running it reports why.
+    async fn reserve(
+        &self,
+        seed_job: &SeedJob,
+        cancel: &CancellationToken,
+        progress: &dyn ProgressReporter,
+        log: &mut LogFile,
+    ) -> Result<Option<Reservation>, Outcome> {
+        let Ok(plan) = plan_job(seed_job) else {
+            return Ok(None);
+        };
+        match self
+            .resources
+            .reserve(&plan.allocation, cancel, progress)
+            .await
+        {
+            Ok(reservation) => Ok(Some(reservation)),
+            Err(ReserveError::Cancelled) => Err(Outcome::Abandoned),
+            Err(ReserveError::TooLarge(description)) => {
+                log.note(&description);
+                log.finish();
+                Err(failed(ades_failure(
+                    INSUFFICIENT_RESOURCES,
+                    "Insufficient resources",
+                    description,
+                    FailureCategory::System,
+                )))
             }
-            Err(_) => None,
-        };
+        }
+    }
 
+    /// Reserves the job's resources, runs the container (holding them until it ends),
+    /// publishes the outputs and judges the run.
+    async fn run(
+        &self,
+        job: &Job,
+        process: &Process,
+        seed_job: &SeedJob,
+        cancel: CancellationToken,
+        progress: &dyn ProgressReporter,
+        mut log: LogFile,
+    ) -> Outcome {
+        let reservation = match self.reserve(seed_job, &cancel, progress, &mut log).await {
+            Ok(reservation) => reservation,
+            Err(ended_early) => return ended_early,
+        };
         progress.report("running container").await;
         let runner = LabellingRunner {
             inner: self.runner.as_ref(),
             job_id: job.id.as_str(),
             progress,
         };
-        let result = run_seed_job(&runner, &seed_job, cancel, &mut log).await;
+        let result = run_seed_job(&runner, seed_job, cancel, &mut log).await;
         drop(reservation);
         let outcome = match result {
             Ok(report) => {
                 for warning in &report.warnings {
                     log.note(warning);
                 }
-                outcome_of(&report)
+                self.published(&job.id, &report).await
             }
             Err(ExecutionError::Invocation(problems)) => {
-                failed(invocation_failure(&process, &seed_job, &problems))
+                failed(invocation_failure(process, seed_job, &problems))
             }
             Err(ExecutionError::Runner(err)) => failed(engine_failure(&err)),
             Err(ExecutionError::Workspace(message)) => workspace_failure(&message),
@@ -258,6 +323,18 @@ impl Executor {
         }
         log.finish();
         outcome
+    }
+
+    /// The outcome of a run that ended by itself, once the workspace has published its
+    /// outputs (a cancelled run publishes nothing: it records nothing).
+    async fn published(&self, job: &JobId, report: &SeedJobReport) -> Outcome {
+        if report.exit == ContainerExit::Cancelled {
+            return Outcome::Abandoned;
+        }
+        match self.workspace.publish_outputs(job).await {
+            Ok(()) => outcome_of(report),
+            Err(message) => workspace_failure(&message),
+        }
     }
 
     /// Finds the containers earlier attempts of this job left (their worker was lost
@@ -339,7 +416,7 @@ impl Executor {
         for warning in &report.warnings {
             log.note(warning);
         }
-        let outcome = outcome_of(&report);
+        let outcome = self.published(&job.id, &report).await;
         if let Outcome::Complete(Completion::Failed { message, .. }) = &outcome {
             log.note(message);
         }
@@ -367,25 +444,6 @@ impl Executor {
                 tracing::warn!(container = %container.name, error = %err, "cannot remove the job's container");
             }
         }
-    }
-
-    /// Empties `inputs/` and `outputs/` and stages the inputs.
-    async fn stage(&self, job: &Job, process: &Process) -> Result<Invocation, StagingError> {
-        let inputs = self.workspace.inputs_dir(&job.id);
-        let outputs = self.workspace.outputs_dir(&job.id);
-        for dir in [&inputs, &outputs] {
-            recreate_dir(dir)
-                .await
-                .map_err(|e| StagingError::Io(format!("{}: {e}", dir.display())))?;
-        }
-        stage_inputs(
-            process,
-            &job.request,
-            &inputs,
-            &self.http,
-            &self.settings.staging,
-        )
-        .await
     }
 }
 
@@ -421,15 +479,6 @@ pub fn is_retryable(failure: &JobFailure) -> bool {
 /// The run id of a job's attempt: `<job id>-<attempt>`.
 pub fn run_id(job: &Job) -> String {
     format!("{}-{}", job.id, job.attempt)
-}
-
-async fn recreate_dir(dir: &Path) -> std::io::Result<()> {
-    match tokio::fs::remove_dir_all(dir).await {
-        Ok(()) => {}
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-        Err(err) => return Err(err),
-    }
-    tokio::fs::create_dir_all(dir).await
 }
 
 /// The invocation with the operator's settings and mounts. Their names are matched to the

@@ -39,9 +39,9 @@ pub use worker::Worker;
 
 use crate::catalog::Catalog;
 use crate::domain::WorkerId;
+use crate::engine::ContainerRunner;
 use crate::execution::{Hardening, OptOuts};
 use crate::jobs::JobService;
-use crate::runner::ContainerRunner;
 use crate::store::RunningLimits;
 use crate::workspace::staging::StagingLimits;
 use crate::workspace::Workspace;

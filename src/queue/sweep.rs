@@ -9,15 +9,9 @@
 
 use super::executor::JOB_ID_LABEL;
 use crate::domain::JobId;
-use crate::error::cause_chain;
+use crate::engine::{ContainerRunner, RunnerError, RUN_ID_LABEL};
 use crate::jobs::JobService;
-use crate::runner::docker::{is_unreachable, listed_name, unreachable_hint};
-use crate::runner::RUN_ID_LABEL;
 use crate::store::StoreError;
-use bollard::errors::Error as DockerError;
-use bollard::query_parameters::{ListContainersOptions, RemoveContainerOptions};
-use bollard::Docker;
-use std::collections::HashMap;
 
 /// What the sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,11 +39,10 @@ pub enum SweepError {
     Store(#[from] StoreError),
 }
 
-fn engine_error(err: DockerError) -> SweepError {
-    if is_unreachable(&err) {
-        SweepError::EngineUnavailable(format!("{} ({})", cause_chain(&err), unreachable_hint()))
-    } else {
-        SweepError::Engine(err.to_string())
+fn engine_error(err: RunnerError) -> SweepError {
+    match err {
+        RunnerError::EngineUnavailable(message) => SweepError::EngineUnavailable(message),
+        other => SweepError::Engine(other.to_string()),
     }
 }
 
@@ -63,10 +56,10 @@ fn engine_error(err: DockerError) -> SweepError {
 /// job id label), of jobs this store does not know, and of jobs not yet ended are never
 /// touched.
 pub async fn sweep_orphaned_containers(
-    docker: &Docker,
+    engine: &dyn ContainerRunner,
     jobs: &JobService,
 ) -> Result<usize, SweepError> {
-    Ok(sweep_containers(docker, jobs, |_| false)
+    Ok(sweep_containers(engine, jobs, |_| false)
         .await?
         .removed
         .len())
@@ -74,35 +67,20 @@ pub async fn sweep_orphaned_containers(
 
 /// The sweep, with `runs_here` telling which jobs run in this process (kept).
 pub async fn sweep_containers(
-    docker: &Docker,
+    engine: &dyn ContainerRunner,
     jobs: &JobService,
     runs_here: impl Fn(&JobId) -> bool,
 ) -> Result<SweepReport, SweepError> {
-    let mut filters = HashMap::new();
-    filters.insert(
-        "label".to_string(),
-        vec![RUN_ID_LABEL.to_string(), JOB_ID_LABEL.to_string()],
-    );
-    let options = ListContainersOptions {
-        all: true,
-        filters: Some(filters),
-        ..Default::default()
-    };
-    let containers = docker
-        .list_containers(Some(options))
+    let containers = engine
+        .list_containers(&[RUN_ID_LABEL, JOB_ID_LABEL])
         .await
         .map_err(engine_error)?;
 
     let mut report = SweepReport::default();
     for container in containers {
-        let Some(container_id) = container.id.clone() else {
-            continue;
-        };
-        let name = listed_name(&container).unwrap_or_else(|| container_id.clone());
         let job_id = container
             .labels
-            .as_ref()
-            .and_then(|labels| labels.get(JOB_ID_LABEL))
+            .get(JOB_ID_LABEL)
             .and_then(|text| JobId::parse(text).ok());
         let Some(job_id) = job_id else {
             report.kept += 1;
@@ -116,26 +94,14 @@ pub async fn sweep_containers(
             report.kept += 1;
             continue;
         }
-        let options = RemoveContainerOptions {
-            force: true,
-            v: true,
-            ..Default::default()
-        };
-        match docker.remove_container(&container_id, Some(options)).await {
-            Ok(())
-            | Err(DockerError::DockerResponseServerError {
-                status_code: 404 | 409,
-                ..
-            }) => {
-                tracing::info!(
-                    container = %name,
-                    job_id = %job_id,
-                    "removed the container of an ended job left by an earlier run of the server"
-                );
-                report.removed.push(name);
-            }
-            Err(err) => return Err(engine_error(err)),
-        }
+        // Gone already, or being removed, counts as removed.
+        engine.remove(&container.name).await.map_err(engine_error)?;
+        tracing::info!(
+            container = %container.name,
+            job_id = %job_id,
+            "removed the container of an ended job left by an earlier run of the server"
+        );
+        report.removed.push(container.name);
     }
     Ok(report)
 }

@@ -2186,7 +2186,8 @@ async fn exceptions_an_unreachable_engine_is_503_with_retry_after() {
         images: vec![],
         ..Default::default()
     };
-    let catalog = Catalog::new(settings, Ok(docker));
+    let images = ades::engine::docker::DockerEngine::new(docker);
+    let catalog = Catalog::new(settings, Ok(Arc::new(images)));
     catalog.rescan().await;
     assert!(
         matches!(

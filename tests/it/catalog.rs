@@ -6,19 +6,28 @@
 use crate::support::{busybox_image, example_image};
 use ades::catalog::{Catalog, CatalogSettings, EngineState};
 use ades::domain::ProcessId;
-use ades::images::{self, BuildRequest};
+use ades::engine::docker::DockerEngine;
+use ades::engine::{BuildRequest, ImageStore};
 use bollard::query_parameters::TagImageOptions;
 use bollard::Docker;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
 async fn engine() -> Docker {
-    images::connect_engine()
+    Docker::connect_with_defaults()
+        .expect("a Docker client")
+        .negotiate_version()
         .await
         .expect("these tests need a running Docker engine")
+}
+
+/// The catalogue's view of the engine behind `docker`.
+fn images_of(docker: Docker) -> Arc<dyn ImageStore> {
+    Arc::new(DockerEngine::new(docker))
 }
 
 /// A lower-case name no other test (or earlier run) uses; never contains `-seed`.
@@ -77,7 +86,10 @@ async fn build_labelled(docker: &Docker, tag: &str, labels: BTreeMap<String, Str
     };
     let mut output = String::new();
     let mut progress = |line: &str| output.push_str(line);
-    if let Err(err) = images::build_image(docker, &request, &mut progress).await {
+    if let Err(err) = DockerEngine::new(docker.clone())
+        .build_image(&request, &mut progress)
+        .await
+    {
         panic!("building {tag} failed: {err}\n{output}");
     }
 }
@@ -105,7 +117,7 @@ fn id(text: &str) -> ProcessId {
 async fn local_seed_images_are_published_with_their_job_names() {
     let io_demo = example_image("io-demo");
     let echo = example_image("echo");
-    let catalog = Catalog::new(discovering(), Ok(engine().await));
+    let catalog = Catalog::new(discovering(), Ok(images_of(engine().await)));
     assert!(catalog.list().is_empty(), "nothing before the first scan");
     catalog.rescan().await;
 
@@ -155,7 +167,7 @@ async fn images_without_a_seed_label_or_with_an_invalid_one_are_skipped_with_a_r
     bad["job"]["timeout"] = serde_json::json!("soon");
     build_labelled(&docker, &invalid, seed_label(&bad)).await;
 
-    let catalog = Catalog::new(discovering(), Ok(docker));
+    let catalog = Catalog::new(discovering(), Ok(images_of(docker)));
     catalog.rescan().await;
     assert_eq!(catalog.engine_state(), EngineState::Reachable);
 
@@ -200,7 +212,7 @@ async fn configured_images_are_published_whatever_their_name() {
             images: vec![tag.clone(), missing.clone()],
             ..Default::default()
         },
-        Ok(docker.clone()),
+        Ok(images_of(docker.clone())),
     );
     pinned_only.rescan().await;
     assert_eq!(pinned_only.engine_state(), EngineState::Reachable);
@@ -223,7 +235,7 @@ async fn configured_images_are_published_whatever_their_name() {
     );
 
     // Discovery alone does not find it (no `-seed` in its name); configured, it is added.
-    let discovered = Catalog::new(discovering(), Ok(docker.clone()));
+    let discovered = Catalog::new(discovering(), Ok(images_of(docker.clone())));
     discovered.rescan().await;
     assert!(discovered.get(&id(&job)).is_none());
     let both = Catalog::new(
@@ -232,7 +244,7 @@ async fn configured_images_are_published_whatever_their_name() {
             images: vec![tag.clone()],
             ..Default::default()
         },
-        Ok(docker),
+        Ok(images_of(docker)),
     );
     both.rescan().await;
     assert_eq!(both.get(&id(&job)).unwrap().seed.image, tag);
@@ -255,7 +267,7 @@ async fn an_engine_that_does_not_answer_gives_an_empty_catalogue_and_a_reason() 
         let docker =
             Docker::connect_with_unix(socket.to_str().unwrap(), 5, bollard::API_DEFAULT_VERSION)
                 .unwrap();
-        let catalog = Catalog::new(settings, Ok(docker));
+        let catalog = Catalog::new(settings, Ok(images_of(docker)));
         catalog.rescan().await;
         match catalog.engine_state() {
             EngineState::Unreachable(message) => {
@@ -345,7 +357,7 @@ async fn an_engine_outage_keeps_the_published_set_until_it_answers_again() {
             .negotiate_version()
             .await
             .unwrap();
-    let catalog = Catalog::new(discovering(), Ok(docker));
+    let catalog = Catalog::new(discovering(), Ok(images_of(docker)));
     catalog.rescan().await;
     assert_eq!(catalog.engine_state(), EngineState::Reachable);
     let before: Vec<String> = catalog.list().iter().map(|p| p.id.to_string()).collect();
@@ -376,14 +388,14 @@ async fn an_engine_outage_keeps_the_published_set_until_it_answers_again() {
 async fn an_image_built_after_the_scan_is_found_on_demand() {
     // A catalogue scanned before the image existed finds it by id once the last scan is
     // older than the on-demand age, without waiting for the periodic scan.
-    let docker = ades::images::connect_engine().await.expect("engine");
+    let docker = engine().await;
     let catalog = ades::catalog::Catalog::new(
         ades::catalog::CatalogSettings {
             discover_local_images: true,
             images: vec![],
             ..Default::default()
         },
-        Ok(docker),
+        Ok(images_of(docker)),
     );
     catalog.rescan().await;
     let dir = tempfile::tempdir().unwrap();

@@ -9,12 +9,12 @@ use ades::catalog::Catalog;
 use ades::domain::{
     ExecuteRequest, InputValue, Job, JobId, JobStatus, OutputValue, Process, WorkerId,
 };
-use ades::images;
+use ades::engine::docker::DockerEngine;
+use ades::engine::ImageStore;
+use ades::engine::RUN_ID_LABEL;
 use ades::jobs::JobService;
 use ades::queue::sweep::sweep_containers;
 use ades::queue::{Executor, QueueSettings, Worker, JOB_ID_LABEL};
-use ades::runner::docker::DockerRunner;
-use ades::runner::RUN_ID_LABEL;
 use ades::store::sqlite::SqliteStore;
 use ades::workspace::Workspace;
 use bollard::models::{ContainerCreateBody, ContainerInspectResponse};
@@ -30,14 +30,17 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 async fn engine() -> Docker {
-    images::connect_engine()
+    Docker::connect_with_defaults()
+        .expect("a Docker client")
+        .negotiate_version()
         .await
         .expect("these tests need a running Docker engine")
 }
 
 /// The process of a built image, from the manifest in its label.
 async fn process_of(docker: &Docker, image: &str) -> Process {
-    let label = images::inspect_image(docker, image)
+    let label = DockerEngine::new(docker.clone())
+        .inspect_image(image)
         .await
         .expect("inspect the example image")
         .label
@@ -85,7 +88,7 @@ impl Rig {
         adjust(&mut settings);
         let executor = Arc::new(Executor::new(
             Catalog::from_processes(processes),
-            Arc::new(DockerRunner::new(docker.clone())),
+            Arc::new(DockerEngine::new(docker.clone())),
             workspace.clone(),
             settings.clone(),
         ));
@@ -333,7 +336,11 @@ async fn a_job_asking_more_than_the_capacity_fails_without_a_container() {
 async fn an_unset_capacity_is_read_from_the_engine() {
     let docker = engine().await;
     let info = docker.info().await.expect("engine info");
-    let filled = ades::queue::capacity::fill_from_engine(QueueSettings::default(), &docker).await;
+    let filled = ades::queue::capacity::fill_from_engine(
+        QueueSettings::default(),
+        &DockerEngine::new(docker.clone()),
+    )
+    .await;
     assert_eq!(filled.capacity_cpus, info.ncpu.map(|n| n as f64));
     let mem = filled.capacity_mem_mib.expect("the engine's memory");
     assert!(mem > 0.0 && mem * 1024.0 * 1024.0 <= info.mem_total.unwrap() as f64);
@@ -344,7 +351,8 @@ async fn an_unset_capacity_is_read_from_the_engine() {
         capacity_gpus: 1,
         ..QueueSettings::default()
     };
-    let kept = ades::queue::capacity::fill_from_engine(configured, &docker).await;
+    let kept =
+        ades::queue::capacity::fill_from_engine(configured, &DockerEngine::new(docker)).await;
     assert_eq!(
         (
             kept.capacity_cpus,
@@ -600,7 +608,7 @@ async fn the_sweep_removes_containers_of_ended_jobs_only() {
     let foreign =
         start_leftover(&rig, &unknown, &format!("ades-it-sweep-{unknown}"), sleeper).await;
 
-    let report = sweep_containers(&rig.docker, &rig.jobs, |_| false)
+    let report = sweep_containers(&DockerEngine::new(rig.docker.clone()), &rig.jobs, |_| false)
         .await
         .expect("sweep");
     assert_eq!(rig.containers_of(&ended.id).await, 0, "{report:?}");

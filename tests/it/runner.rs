@@ -6,13 +6,13 @@
 use crate::support::{
     self, auth_registry, busybox_image, push_to_auth_registry, push_to_registry, registry,
 };
-use ades::images::{self, BuildRequest, ImageError};
-use ades::registry::RegistryCredentials;
-use ades::runner::docker::DockerRunner;
-use ades::runner::{
+use ades::engine::docker::DockerEngine;
+use ades::engine::{
     BindMount, Confinement, ContainerExit, ContainerRunner, ContainerSpec, Limits, LogSink,
     RunnerError, RUN_ID_LABEL,
 };
+use ades::engine::{BuildRequest, ImageError, ImageStore};
+use ades::registry::RegistryCredentials;
 use bollard::query_parameters::{ListContainersOptions, TagImageOptions};
 use bollard::Docker;
 use std::collections::{BTreeMap, HashMap};
@@ -66,7 +66,9 @@ fn unique(prefix: &str) -> String {
 }
 
 async fn engine() -> Docker {
-    images::connect_engine()
+    Docker::connect_with_defaults()
+        .expect("a Docker client")
+        .negotiate_version()
         .await
         .expect("these tests need a running Docker engine")
 }
@@ -94,7 +96,7 @@ async fn run(
     spec: &ContainerSpec,
 ) -> (Result<ContainerExit, RunnerError>, Collected) {
     let mut logs = Collected::default();
-    let result = DockerRunner::new(docker.clone())
+    let result = DockerEngine::new(docker.clone())
         .run(spec, CancellationToken::new(), &mut logs)
         .await;
     assert_no_container(docker, &spec.run_id).await;
@@ -159,7 +161,9 @@ async fn build(
     };
     let mut output = String::new();
     let mut progress = |line: &str| output.push_str(line);
-    let result = images::build_image(docker, &request, &mut progress).await;
+    let result = DockerEngine::new(docker.clone())
+        .build_image(&request, &mut progress)
+        .await;
     (result, output)
 }
 
@@ -414,7 +418,7 @@ async fn cancellation_kills_the_container_quickly() {
         Instant::now()
     });
     let mut logs = Collected::default();
-    let result = DockerRunner::new(docker.clone())
+    let result = DockerEngine::new(docker.clone())
         .run(&spec, cancel, &mut logs)
         .await;
     let returned = Instant::now();
@@ -432,7 +436,7 @@ async fn cancelled_before_start_runs_nothing() {
     let cancel = CancellationToken::new();
     cancel.cancel();
     let mut logs = Collected::default();
-    let result = DockerRunner::new(docker.clone())
+    let result = DockerEngine::new(docker.clone())
         .run(&spec, cancel, &mut logs)
         .await;
     assert_eq!(result.unwrap(), ContainerExit::Cancelled);
@@ -444,7 +448,7 @@ async fn dropping_the_run_removes_the_container() {
     let docker = engine().await;
     let spec = shell(&unique("dropped"), "sleep 30");
     let mut logs = Collected::default();
-    let runner = DockerRunner::new(docker.clone());
+    let runner = DockerEngine::new(docker.clone());
     let run = runner.run(&spec, CancellationToken::new(), &mut logs);
     // Give up on the run while the container is running; the future is dropped.
     let gave_up = tokio::time::timeout(Duration::from_secs(3), run).await;
@@ -596,7 +600,7 @@ async fn runs_of_one_absent_digest_reference_share_one_pull() {
         "{pinned} is already in the engine"
     );
 
-    let runner = DockerRunner::new(docker.clone());
+    let runner = DockerEngine::new(docker.clone());
     let spec = |name: &str| ContainerSpec {
         image: pinned.clone(),
         ..shell(&unique(name), "echo ok")
@@ -662,7 +666,7 @@ async fn the_auth_registry_needs_the_configured_credentials() {
         other => panic!("expected PullFailed, got {other:?}"),
     }
     let mut logs = Collected::default();
-    let result = DockerRunner::new(docker.clone())
+    let result = DockerEngine::new(docker.clone())
         .with_registry_credentials(auth_credentials("wrong-password"))
         .run(&spec, CancellationToken::new(), &mut logs)
         .await;
@@ -681,7 +685,7 @@ async fn the_auth_registry_needs_the_configured_credentials() {
         ..spec
     };
     let mut logs = Collected::default();
-    let result = DockerRunner::new(docker.clone())
+    let result = DockerEngine::new(docker.clone())
         .with_registry_credentials(auth_credentials("ades-secret"))
         .run(&spec, CancellationToken::new(), &mut logs)
         .await;
@@ -747,7 +751,10 @@ async fn built_image_carries_its_label_and_is_listed_when_seed_named() {
     assert!(id.starts_with("sha256:"), "{id}");
     assert!(output.contains("Step 1/"), "progress output: {output}");
 
-    let inspected = images::inspect_image(&docker, &seed_tag).await.unwrap();
+    let inspected = DockerEngine::new(docker.clone())
+        .inspect_image(&seed_tag)
+        .await
+        .unwrap();
     assert_eq!(inspected.id, id);
     assert_eq!(inspected.label.as_deref(), Some(label));
     assert!(inspected.created.is_some());
@@ -770,7 +777,10 @@ async fn built_image_carries_its_label_and_is_listed_when_seed_named() {
         )
         .await
         .unwrap();
-    let listed = images::list_seed_images(&docker).await.unwrap();
+    let listed = DockerEngine::new(docker.clone())
+        .list_seed_images()
+        .await
+        .unwrap();
     let references: Vec<&str> = listed.iter().map(|i| i.reference.as_str()).collect();
     assert!(references.contains(&seed_tag.as_str()), "{references:?}");
     assert!(!references.contains(&plain_tag.as_str()), "{references:?}");
@@ -803,7 +813,7 @@ async fn failing_build_is_build_failed_with_the_engine_message() {
         "progress output: {output}"
     );
     assert!(matches!(
-        images::inspect_image(&docker, &tag).await,
+        DockerEngine::new(docker.clone()).inspect_image(&tag).await,
         Err(ImageError::NotFound(_))
     ));
 }
@@ -812,7 +822,10 @@ async fn failing_build_is_build_failed_with_the_engine_message() {
 async fn inspecting_a_missing_image_is_not_found() {
     let docker = engine().await;
     let reference = format!("{}:latest", unique("absent"));
-    match images::inspect_image(&docker, &reference).await {
+    match DockerEngine::new(docker.clone())
+        .inspect_image(&reference)
+        .await
+    {
         Err(ImageError::NotFound(name)) => assert_eq!(name, reference),
         other => panic!("expected NotFound, got {other:?}"),
     }
@@ -832,7 +845,7 @@ async fn unreachable_engine_is_engine_unavailable_with_a_hint() {
     .unwrap();
     let spec = shell(&unique("no-engine"), "exit 0");
     let mut logs = Collected::default();
-    let result = DockerRunner::new(docker)
+    let result = DockerEngine::new(docker)
         .run(&spec, CancellationToken::new(), &mut logs)
         .await;
     match result {
@@ -862,7 +875,7 @@ async fn output_streams_while_the_container_runs() {
     let docker = engine().await;
     let spec = shell(&unique("live"), "echo early; sleep 3; echo late");
     let mut logs = Timed::default();
-    let result = DockerRunner::new(docker.clone())
+    let result = DockerEngine::new(docker.clone())
         .run(&spec, CancellationToken::new(), &mut logs)
         .await;
     let returned = Instant::now();

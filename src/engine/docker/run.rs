@@ -1,4 +1,4 @@
-//! [`ContainerRunner`](super::ContainerRunner) on the Docker Engine API via bollard.
+//! [`ContainerRunner`] on the Docker Engine API.
 //!
 //! One run is: create (hardened, labelled, named after the run id) → attach to its output →
 //! start → pump stdout/stderr into the [`LogSink`] while waiting for exit, the timeout or the
@@ -13,12 +13,11 @@
 //! endpoint: nothing written before we start reading can be missed and it works whatever log
 //! driver the daemon is configured with.
 
-use super::pull::{credentials_for, pull_failure_message, PullLocks, PullProgress};
-use super::{
-    BindMount, Confinement, ContainerExit, ContainerRunner, ContainerSpec, FoundContainer,
-    FoundState, Limits, LogSink, RunnerError, RUN_ID_LABEL,
+use super::{engine_error, DockerEngine};
+use crate::engine::{
+    BindMount, Confinement, ContainerExit, ContainerRunner, ContainerSpec, EngineFacts,
+    FoundContainer, FoundState, Limits, LogSink, RunnerError, RUN_ID_LABEL,
 };
-use crate::registry::RegistryCredentials;
 use async_trait::async_trait;
 use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
@@ -27,9 +26,9 @@ use bollard::models::{
     ResourcesUlimits,
 };
 use bollard::query_parameters::{
-    AttachContainerOptions, CreateContainerOptions, CreateImageOptions, InspectContainerOptions,
-    KillContainerOptions, ListContainersOptions, LogsOptions, RemoveContainerOptions,
-    StartContainerOptions, WaitContainerOptions,
+    AttachContainerOptions, CreateContainerOptions, InspectContainerOptions, KillContainerOptions,
+    ListContainersOptions, LogsOptions, RemoveContainerOptions, StartContainerOptions,
+    WaitContainerOptions,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -58,7 +57,7 @@ fn deadline_in(left: Duration) -> Instant {
 
 /// The name a listed container goes by (its first name without the leading `/`, else its
 /// id); `None` when the engine gave neither.
-pub(crate) fn listed_name(container: &ContainerSummary) -> Option<String> {
+fn listed_name(container: &ContainerSummary) -> Option<String> {
     container
         .names
         .as_ref()
@@ -67,98 +66,28 @@ pub(crate) fn listed_name(container: &ContainerSummary) -> Option<String> {
         .or_else(|| container.id.clone())
 }
 
+/// A listed container as [`FoundContainer`]; `None` when it has neither name nor id.
+fn found(container: ContainerSummary) -> Option<FoundContainer> {
+    let name = listed_name(&container)?;
+    let labels: std::collections::BTreeMap<String, String> =
+        container.labels.unwrap_or_default().into_iter().collect();
+    let state = match container.state.map(|s| s.to_string()).as_deref() {
+        Some("created") => FoundState::Created,
+        Some("running" | "paused" | "restarting") => FoundState::Running,
+        Some("exited") => FoundState::Exited,
+        _ => FoundState::Gone,
+    };
+    Some(FoundContainer {
+        name,
+        run_id: labels.get(RUN_ID_LABEL).cloned(),
+        state,
+        labels,
+    })
+}
+
 /// A container's output as the engine streams it (attach or logs).
 type OutputStream =
     std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<LogOutput, DockerError>> + Send>>;
-
-/// Runs containers on one Docker engine.
-#[derive(Clone)]
-pub struct DockerRunner {
-    docker: Docker,
-    /// Used to pull absent images, matched by registry (see [`credentials_for`]).
-    credentials: Vec<RegistryCredentials>,
-    pulls: PullLocks,
-}
-
-impl DockerRunner {
-    /// A runner on an engine connection (see [`crate::images::connect_engine`], which also
-    /// negotiates the API version: a 20.10 engine only speaks API 1.41). Absent images are
-    /// pulled anonymously unless [`Self::with_registry_credentials`] gives credentials.
-    pub fn new(docker: Docker) -> Self {
-        DockerRunner {
-            docker,
-            credentials: Vec::new(),
-            pulls: PullLocks::default(),
-        }
-    }
-
-    /// Pull absent images from these registries with these credentials (one entry per
-    /// registry; the first matching entry wins).
-    pub fn with_registry_credentials(mut self, credentials: Vec<RegistryCredentials>) -> Self {
-        self.credentials = credentials;
-        self
-    }
-
-    /// Makes sure `image` is in the engine, pulling it when it is not. Returns `Ok(false)`
-    /// when `cancel` fired first. Concurrent calls for one reference share one pull: the
-    /// later ones wait for it and then find the image present.
-    pub async fn pull_image(
-        &self,
-        image: &str,
-        cancel: &CancellationToken,
-        logs: &mut dyn LogSink,
-    ) -> Result<bool, RunnerError> {
-        let lock = self.pulls.for_image(image);
-        let _pulling = tokio::select! {
-            held = lock.lock_owned() => held,
-            _ = cancel.cancelled() => return Ok(false),
-        };
-        match self.docker.inspect_image(image).await {
-            Ok(_) => return Ok(true),
-            Err(DockerError::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {}
-            Err(err) => return Err(engine_error(err)),
-        }
-
-        let mut progress = PullProgress::new(image, std::time::Instant::now());
-        logs.status(&progress.started());
-        let credentials = credentials_for(image, &self.credentials);
-        let had_credentials = credentials.is_some();
-        let options = CreateImageOptions {
-            from_image: Some(image.to_string()),
-            ..Default::default()
-        };
-        let mut events = self.docker.create_image(Some(options), None, credentials);
-        let failed = |reason: &str| {
-            RunnerError::PullFailed(pull_failure_message(image, reason, had_credentials))
-        };
-        loop {
-            // Dropping the stream closes the request, which makes the engine stop the pull.
-            let event = tokio::select! {
-                event = events.next() => event,
-                _ = cancel.cancelled() => return Ok(false),
-            };
-            match event {
-                Some(Ok(info)) => {
-                    if let Some(line) = progress.observe(&info, std::time::Instant::now()) {
-                        logs.status(&line);
-                    }
-                }
-                Some(Err(DockerError::DockerResponseServerError { message, .. })) => {
-                    return Err(failed(&message))
-                }
-                Some(Err(DockerError::DockerStreamError { error })) => return Err(failed(&error)),
-                Some(Err(err)) if is_unreachable(&err) => return Err(engine_error(err)),
-                Some(Err(err)) => return Err(failed(&err.to_string())),
-                None => break,
-            }
-        }
-        tracing::info!(image = %image, "pulled image");
-        logs.status(&progress.finished());
-        Ok(true)
-    }
-}
 
 /// The container name for a run id: `ades-<run_id>` reduced to the characters Docker allows
 /// (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`). When anything had to be replaced or cut, a hash of the
@@ -322,7 +251,7 @@ impl RemovalGuard {
     /// flight, so dropping the future half-way through still gets the container removed.
     async fn remove(&mut self) {
         if let Some(name) = self.name.clone() {
-            remove_container(&self.docker, &name).await;
+            remove_or_warn(&self.docker, &name).await;
             self.name = None;
         }
     }
@@ -336,7 +265,7 @@ impl Drop for RemovalGuard {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 let docker = self.docker.clone();
-                runtime.spawn(async move { remove_container(&docker, &name).await });
+                runtime.spawn(async move { remove_or_warn(&docker, &name).await });
             }
             // Outside a runtime nothing can be awaited; the container carries the run id
             // label so the startup sweep finds it.
@@ -348,65 +277,34 @@ impl Drop for RemovalGuard {
     }
 }
 
-async fn remove_container(docker: &Docker, name: &str) {
+/// Force-removes a container and its anonymous volumes; gone already (404) or being
+/// removed (409) is fine.
+async fn remove_container(docker: &Docker, name: &str) -> Result<(), DockerError> {
     let options = RemoveContainerOptions {
         force: true,
         v: true,
         ..Default::default()
     };
     match docker.remove_container(name, Some(options)).await {
-        Ok(()) => {}
         // 404: already gone (never created, or removed by someone else); 409: a removal
         // is already under way. Either way nothing is left to do here.
-        Err(DockerError::DockerResponseServerError {
+        Ok(())
+        | Err(DockerError::DockerResponseServerError {
             status_code: 404 | 409,
             ..
-        }) => {}
-        Err(err) => tracing::warn!(
+        }) => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+/// [`remove_container`] where nobody can be told of a failure but the log.
+async fn remove_or_warn(docker: &Docker, name: &str) {
+    if let Err(err) = remove_container(docker, name).await {
+        tracing::warn!(
             container = %name,
             error = %err,
             "could not remove container; remove it with `docker rm -f {name}`"
-        ),
-    }
-}
-
-/// Is this error the engine being unreachable (as opposed to the engine answering "no")?
-pub(crate) fn is_unreachable(err: &DockerError) -> bool {
-    matches!(
-        err,
-        DockerError::SocketNotFoundError(_)
-            | DockerError::HyperLegacyError { .. }
-            | DockerError::HyperResponseError { .. }
-            | DockerError::IOError { .. }
-            | DockerError::RequestTimeoutError
-            | DockerError::UnsupportedURISchemeError { .. }
-    )
-}
-
-/// The hint appended to every "engine unreachable" message.
-pub(crate) fn unreachable_hint() -> String {
-    let host = std::env::var("DOCKER_HOST")
-        .ok()
-        .filter(|host| !host.is_empty());
-    match host {
-        Some(host) => format!(
-            "DOCKER_HOST is {host}: is dockerd running there? Unset DOCKER_HOST to use the local socket"
-        ),
-        None => "is dockerd running, and may this user use /var/run/docker.sock? \
-                 Set DOCKER_HOST to reach another engine"
-            .to_string(),
-    }
-}
-
-fn engine_error(err: DockerError) -> RunnerError {
-    if is_unreachable(&err) {
-        RunnerError::EngineUnavailable(format!(
-            "{} ({})",
-            crate::error::cause_chain(&err),
-            unreachable_hint()
-        ))
-    } else {
-        RunnerError::Engine(err.to_string())
+        );
     }
 }
 
@@ -432,7 +330,7 @@ fn refusal(err: DockerError, image: &str) -> RunnerError {
 }
 
 #[async_trait]
-impl ContainerRunner for DockerRunner {
+impl ContainerRunner for DockerEngine {
     async fn run(
         &self,
         spec: &ContainerSpec,
@@ -458,37 +356,16 @@ impl ContainerRunner for DockerRunner {
     ) -> Result<Vec<FoundContainer>, RunnerError> {
         let mut filters = HashMap::new();
         filters.insert("label".to_string(), vec![format!("{label}={value}")]);
-        let options = ListContainersOptions {
-            all: true,
-            filters: Some(filters),
-            ..Default::default()
-        };
-        let listed = self
-            .docker
-            .list_containers(Some(options))
-            .await
-            .map_err(engine_error)?;
-        Ok(listed
-            .into_iter()
-            .filter_map(|container| {
-                let name = listed_name(&container)?;
-                let run_id = container
-                    .labels
-                    .as_ref()
-                    .and_then(|labels| labels.get(RUN_ID_LABEL).cloned());
-                let state = match container.state.map(|s| s.to_string()).as_deref() {
-                    Some("created") => FoundState::Created,
-                    Some("running" | "paused" | "restarting") => FoundState::Running,
-                    Some("exited") => FoundState::Exited,
-                    _ => FoundState::Gone,
-                };
-                Some(FoundContainer {
-                    name,
-                    run_id,
-                    state,
-                })
-            })
-            .collect())
+        self.list_with(filters).await
+    }
+
+    async fn list_containers(&self, keys: &[&str]) -> Result<Vec<FoundContainer>, RunnerError> {
+        let mut filters = HashMap::new();
+        filters.insert(
+            "label".to_string(),
+            keys.iter().map(ToString::to_string).collect(),
+        );
+        self.list_with(filters).await
     }
 
     async fn reattach(
@@ -506,8 +383,33 @@ impl ContainerRunner for DockerRunner {
     }
 
     async fn remove(&self, name: &str) -> Result<(), RunnerError> {
-        remove_container(&self.docker, name).await;
-        Ok(())
+        remove_container(&self.docker, name)
+            .await
+            .map_err(engine_error)
+    }
+
+    async fn facts(&self) -> Result<EngineFacts, RunnerError> {
+        self.read_facts().await
+    }
+}
+
+impl DockerEngine {
+    /// The containers (stopped ones included) matching the engine's list `filters`.
+    async fn list_with(
+        &self,
+        filters: HashMap<String, Vec<String>>,
+    ) -> Result<Vec<FoundContainer>, RunnerError> {
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let listed = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(engine_error)?;
+        Ok(listed.into_iter().filter_map(found).collect())
     }
 }
 
@@ -526,7 +428,7 @@ async fn keep_or_remove(
     }
 }
 
-impl DockerRunner {
+impl DockerEngine {
     /// Follows an existing container: its whole output through the logs endpoint (the
     /// attach stream would miss what it wrote before we came), its deadline counted from
     /// when the engine started it.
@@ -568,7 +470,7 @@ impl DockerRunner {
     }
 }
 
-impl DockerRunner {
+impl DockerEngine {
     async fn run_named(
         &self,
         spec: &ContainerSpec,
@@ -581,7 +483,7 @@ impl DockerRunner {
         let mut created = self.create(spec, name).await;
         if matches!(&created, Err(err) if is_no_such_image(err)) {
             // Nothing was created; pull the image and try once more.
-            match self.pull_image(&spec.image, cancel, logs).await {
+            match self.pull(&spec.image, cancel, logs).await {
                 Ok(true) => created = self.create(spec, name).await,
                 Ok(false) => {
                     guard.disarm();
@@ -717,7 +619,7 @@ impl DockerRunner {
     }
 }
 
-impl DockerRunner {
+impl DockerEngine {
     async fn create(&self, spec: &ContainerSpec, name: &str) -> Result<(), DockerError> {
         let options = CreateContainerOptions {
             name: Some(name.to_string()),
@@ -762,7 +664,7 @@ async fn kill(docker: &Docker, name: &str) -> Result<(), RunnerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::{DEFAULT_NOFILE, DEFAULT_PIDS_LIMIT, DEFAULT_TMP_BYTES};
+    use crate::engine::{DEFAULT_NOFILE, DEFAULT_PIDS_LIMIT, DEFAULT_TMP_BYTES};
     use std::collections::BTreeMap;
     use std::path::PathBuf;
 
@@ -955,6 +857,48 @@ mod tests {
         let mut spec = spec();
         spec.args = None;
         assert!(create_body(&spec).cmd.is_none());
+    }
+
+    #[test]
+    fn listed_containers_keep_their_name_labels_and_state() {
+        use bollard::models::ContainerSummaryStateEnum as State;
+        let summary = |names: Option<Vec<&str>>, id: Option<&str>, state: State| ContainerSummary {
+            names: names.map(|names| names.into_iter().map(String::from).collect()),
+            id: id.map(String::from),
+            state: Some(state),
+            labels: Some(HashMap::from([
+                (RUN_ID_LABEL.to_string(), "job-2".to_string()),
+                ("org.ades.job-id".to_string(), "job".to_string()),
+            ])),
+            ..Default::default()
+        };
+        let listed = found(summary(
+            Some(vec!["/ades-job-2"]),
+            Some("abc"),
+            State::EXITED,
+        ))
+        .expect("a container with a name");
+        assert_eq!(listed.name, "ades-job-2");
+        assert_eq!(listed.run_id.as_deref(), Some("job-2"));
+        assert_eq!(listed.state, FoundState::Exited);
+        assert_eq!(listed.labels["org.ades.job-id"], "job");
+        let unnamed = found(summary(None, Some("abc"), State::PAUSED)).unwrap();
+        assert_eq!(
+            (unnamed.name.as_str(), unnamed.state),
+            ("abc", FoundState::Running)
+        );
+        for (state, expected) in [
+            (State::CREATED, FoundState::Created),
+            (State::RESTARTING, FoundState::Running),
+            (State::REMOVING, FoundState::Gone),
+            (State::DEAD, FoundState::Gone),
+        ] {
+            assert_eq!(
+                found(summary(None, Some("abc"), state)).unwrap().state,
+                expected
+            );
+        }
+        assert!(found(summary(None, None, State::RUNNING)).is_none());
     }
 
     #[test]

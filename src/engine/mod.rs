@@ -1,12 +1,23 @@
-//! Running containers. [`ContainerRunner`] is what the rest of ades needs from a container
-//! engine; [`docker::DockerRunner`] implements it on the Docker Engine API (bollard).
+//! The engine room: what ades needs from a container engine, in terms of no engine in
+//! particular. [`ContainerRunner`] runs containers to completion, finds, takes over and
+//! removes the ones an earlier process left, and tells the engine's facts (version, CPUs,
+//! memory, whether it answers); [`ImageStore`] reads, lists, builds, tags, pushes, untags
+//! and pulls images. [`Engine`] is one engine's pair, as start-up hands it to the rooms.
+//!
+//! The Docker Engine is one implementation ([`docker::DockerEngine`], the only code that
+//! knows the Docker API). Another engine (Kubernetes) implements the same traits in a room
+//! of its own beside `docker/`, and [`connect_engine`] is where it is chosen.
 
 pub mod docker;
-pub mod pull;
+mod images;
 
+pub use images::{BuildRequest, ImageError, ImageStore, SeedImage};
+
+use crate::registry::RegistryCredentials;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -43,14 +54,28 @@ pub struct ContainerSpec {
     pub keep_after_exit: bool,
 }
 
-/// A container found by its label ([`ContainerRunner::find_containers`]).
+/// A container found by its labels ([`ContainerRunner::find_containers`],
+/// [`ContainerRunner::list_containers`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundContainer {
-    /// Its name (or id when it has none).
+    /// Its name (or id when it has none): what [`ContainerRunner::remove`] takes.
     pub name: String,
     /// Its [`RUN_ID_LABEL`] value.
     pub run_id: Option<String>,
     pub state: FoundState,
+    /// All its labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// What an engine says of itself ([`ContainerRunner::facts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineFacts {
+    /// The engine's own version (`27.3.1`), as it reports it.
+    pub version: Option<String>,
+    /// CPUs the engine's host offers its containers.
+    pub cpus: Option<u64>,
+    /// Memory the engine's host offers its containers, bytes.
+    pub memory_bytes: Option<u64>,
 }
 
 /// Where a found container is in its life.
@@ -174,7 +199,7 @@ pub enum RunnerError {
 /// `cancel` fires.
 ///
 /// Runners that can find, take over and remove containers an earlier process started
-/// implement the last three methods; the defaults find nothing.
+/// implement the methods after `run`; the defaults find nothing and know no facts.
 #[async_trait]
 pub trait ContainerRunner: Send + Sync {
     async fn run(
@@ -190,6 +215,12 @@ pub trait ContainerRunner: Send + Sync {
         _label: &str,
         _value: &str,
     ) -> Result<Vec<FoundContainer>, RunnerError> {
+        Ok(Vec::new())
+    }
+
+    /// The containers carrying a label for each of `keys` (whatever its value), stopped
+    /// ones included.
+    async fn list_containers(&self, _keys: &[&str]) -> Result<Vec<FoundContainer>, RunnerError> {
         Ok(Vec::new())
     }
 
@@ -210,8 +241,52 @@ pub trait ContainerRunner: Send + Sync {
         )))
     }
 
-    /// Force-removes a container (gone already is fine).
+    /// Force-removes a container (gone already, or being removed, is fine).
     async fn remove(&self, _name: &str) -> Result<(), RunnerError> {
         Ok(())
     }
+
+    /// What the engine says of itself; an error when it cannot be asked (the reachability
+    /// check).
+    async fn facts(&self) -> Result<EngineFacts, RunnerError> {
+        Err(RunnerError::Engine(
+            "this runner reports no engine facts".to_string(),
+        ))
+    }
+}
+
+/// One engine as the rooms use it: its containers (the workers, the start-up sweep, the
+/// capacity) and its images (the catalogue, deploy, the command line). Both usually point
+/// to one connection.
+#[derive(Clone)]
+pub struct Engine {
+    pub containers: Arc<dyn ContainerRunner>,
+    pub images: Arc<dyn ImageStore>,
+}
+
+impl Engine {
+    /// Both halves from one implementation.
+    pub fn of<E: ContainerRunner + ImageStore + 'static>(engine: E) -> Engine {
+        let engine = Arc::new(engine);
+        Engine {
+            containers: engine.clone(),
+            images: engine,
+        }
+    }
+}
+
+/// Connects to the engine ades runs on and checks that it answers: today the Docker
+/// engine named by `DOCKER_HOST`, else the local socket. Absent images are pulled with
+/// `credentials` (one entry per registry). The error says where it looked and what to do.
+pub async fn connect_engine(credentials: Vec<RegistryCredentials>) -> Result<Engine, ImageError> {
+    let docker = docker::DockerEngine::connect().await?;
+    Ok(Engine::of(docker.with_registry_credentials(credentials)))
+}
+
+/// [`connect_engine`] without the check: a client that connects at its first request, so
+/// a server whose engine is down at start-up still starts (jobs then fail cleanly, engine
+/// unavailable, until it is back).
+pub fn unchecked_engine(credentials: Vec<RegistryCredentials>) -> Result<Engine, ImageError> {
+    let docker = docker::DockerEngine::connect_unchecked()?;
+    Ok(Engine::of(docker.with_registry_credentials(credentials)))
 }

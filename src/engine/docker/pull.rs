@@ -1,14 +1,19 @@
-//! The pieces of pulling an absent image that need no engine: which registry a reference
-//! names, which credentials go with it, turning the engine's progress events into a few
-//! readable status lines, what a failed pull tells the user, and one pull per reference at a
-//! time. [`super::docker::DockerRunner`] does the pulling itself.
+//! Pulling an absent image: which registry a reference names, which credentials go with
+//! it, turning the engine's progress events into a few readable status lines, what a failed
+//! pull tells the user, and one pull per reference at a time ([`DockerEngine::pull`]).
 
+use super::{engine_error, is_not_found, is_unreachable, DockerEngine};
+use crate::engine::{LogSink, RunnerError};
 use crate::registry::RegistryCredentials;
 use bollard::auth::DockerCredentials;
+use bollard::errors::Error as DockerError;
 use bollard::models::CreateImageInfo;
+use bollard::query_parameters::CreateImageOptions;
+use futures_util::StreamExt;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 /// The least time between two progress lines (layer completions are always reported).
 pub const STATUS_INTERVAL: Duration = Duration::from_millis(500);
@@ -173,6 +178,66 @@ impl PullProgress {
             self.image,
             self.layers.len()
         )
+    }
+}
+
+impl DockerEngine {
+    /// Makes sure `image` is in the engine, pulling it when it is not. Returns `Ok(false)`
+    /// when `cancel` fired first. Concurrent calls for one reference share one pull: the
+    /// later ones wait for it and then find the image present.
+    pub(super) async fn pull(
+        &self,
+        image: &str,
+        cancel: &CancellationToken,
+        logs: &mut dyn LogSink,
+    ) -> Result<bool, RunnerError> {
+        let lock = self.pulls.for_image(image);
+        let _pulling = tokio::select! {
+            held = lock.lock_owned() => held,
+            _ = cancel.cancelled() => return Ok(false),
+        };
+        match self.docker.inspect_image(image).await {
+            Ok(_) => return Ok(true),
+            Err(err) if is_not_found(&err) => {}
+            Err(err) => return Err(engine_error(err)),
+        }
+
+        let mut progress = PullProgress::new(image, std::time::Instant::now());
+        logs.status(&progress.started());
+        let credentials = credentials_for(image, &self.credentials);
+        let had_credentials = credentials.is_some();
+        let options = CreateImageOptions {
+            from_image: Some(image.to_string()),
+            ..Default::default()
+        };
+        let mut events = self.docker.create_image(Some(options), None, credentials);
+        let failed = |reason: &str| {
+            RunnerError::PullFailed(pull_failure_message(image, reason, had_credentials))
+        };
+        loop {
+            // Dropping the stream closes the request, which makes the engine stop the pull.
+            let event = tokio::select! {
+                event = events.next() => event,
+                _ = cancel.cancelled() => return Ok(false),
+            };
+            match event {
+                Some(Ok(info)) => {
+                    if let Some(line) = progress.observe(&info, std::time::Instant::now()) {
+                        logs.status(&line);
+                    }
+                }
+                Some(Err(DockerError::DockerResponseServerError { message, .. })) => {
+                    return Err(failed(&message))
+                }
+                Some(Err(DockerError::DockerStreamError { error })) => return Err(failed(&error)),
+                Some(Err(err)) if is_unreachable(&err) => return Err(engine_error(err)),
+                Some(Err(err)) => return Err(failed(&err.to_string())),
+                None => break,
+            }
+        }
+        tracing::info!(image = %image, "pulled image");
+        logs.status(&progress.finished());
+        Ok(true)
     }
 }
 

@@ -1,106 +1,77 @@
-//! Images in the local container engine: connect to it, read a Seed manifest label from an
-//! image, list Seed images, build a Seed image from a directory, give an image a new label,
-//! tag, push and untag images (`push`).
+//! [`ImageStore`] on the Docker engine: inspect, list, build (the context streamed as a tar
+//! archive) and, in `push.rs`, tag, push and untag.
 
-mod push;
-
-pub use push::{push_image, relabel_image, tag_image, untag_image};
-
-use crate::error::cause_chain;
-use crate::runner::docker::{is_unreachable, unreachable_hint};
+use super::{image_error, is_not_found, DockerEngine};
+use crate::engine::{BuildRequest, ImageError, ImageStore, LogSink, RunnerError, SeedImage};
+use crate::registry::RegistryCredentials;
+use async_trait::async_trait;
 use bollard::errors::Error as DockerError;
 use bollard::query_parameters::{BuildImageOptions, BuilderVersion, ListImagesOptions};
 use bollard::Docker;
 use futures_util::StreamExt;
 use seed::label::LABEL_KEY;
-use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ImageError {
-    /// The engine is not reachable; the message says where we looked and what to do.
-    #[error("the Docker engine cannot be reached: {0}")]
-    EngineUnavailable(String),
-    #[error("image {0} is not present in the local Docker engine")]
-    NotFound(String),
-    #[error("building the image failed: {0}")]
-    BuildFailed(String),
-    /// The engine could not push; the message says what the registry answered.
-    #[error("pushing {0} failed: {1}")]
-    PushFailed(String, String),
-    #[error("Docker engine error: {0}")]
-    Engine(String),
-}
+#[async_trait]
+impl ImageStore for DockerEngine {
+    async fn inspect_image(&self, reference: &str) -> Result<SeedImage, ImageError> {
+        inspect_image(&self.docker, reference).await
+    }
 
-/// An image as the engine reports it, with its raw Seed label if it has one.
-#[derive(Debug, Clone)]
-pub struct SeedImage {
-    /// The reference it was asked for or listed under (`repo:tag`).
-    pub reference: String,
-    /// `sha256:...` image id.
-    pub id: String,
-    /// Raw value of the `com.ngageoint.seed.manifest` label, if present.
-    pub label: Option<String>,
-    /// RFC 3339 creation time, as the engine reports it.
-    pub created: Option<String>,
-    pub size_bytes: Option<i64>,
-    /// `repo@sha256:...` digests the image is known under in registries (pushed or pulled
-    /// images have one; images only built locally have none). Empty when not asked for.
-    pub repo_digests: Vec<String>,
-}
+    async fn list_seed_images(&self) -> Result<Vec<SeedImage>, ImageError> {
+        list_seed_images(&self.docker).await
+    }
 
-/// What to build.
-#[derive(Debug, Clone)]
-pub struct BuildRequest {
-    /// Directory sent as the build context.
-    pub context_dir: PathBuf,
-    /// Dockerfile path relative to the context (usually `Dockerfile`).
-    pub dockerfile: String,
-    /// `name:tag` to give the image.
-    pub tag: String,
-    /// Labels to set on the image (the Seed manifest label among them).
-    pub labels: BTreeMap<String, String>,
-}
+    async fn build_image(
+        &self,
+        request: &BuildRequest,
+        progress: &mut (dyn for<'line> FnMut(&'line str) + Send),
+    ) -> Result<String, ImageError> {
+        build_image(&self.docker, request, progress).await
+    }
 
-fn engine_error(err: DockerError) -> ImageError {
-    if is_unreachable(&err) {
-        ImageError::EngineUnavailable(format!("{} ({})", cause_chain(&err), unreachable_hint()))
-    } else {
-        ImageError::Engine(err.to_string())
+    async fn tag_image(&self, source: &str, repository: &str, tag: &str) -> Result<(), ImageError> {
+        super::push::tag_image(&self.docker, source, repository, tag).await
+    }
+
+    async fn push_image(
+        &self,
+        repository: &str,
+        tag: &str,
+        credentials: &[RegistryCredentials],
+        progress: &mut (dyn for<'line> FnMut(&'line str) + Send),
+    ) -> Result<Option<String>, ImageError> {
+        super::push::push_image(&self.docker, repository, tag, credentials, progress).await
+    }
+
+    async fn untag_image(&self, reference: &str) -> Result<(), ImageError> {
+        super::push::untag_image(&self.docker, reference).await
+    }
+
+    async fn pull_image(
+        &self,
+        image: &str,
+        cancel: &CancellationToken,
+        logs: &mut dyn LogSink,
+    ) -> Result<bool, RunnerError> {
+        self.pull(image, cancel, logs).await
     }
 }
 
-/// Connects to the local engine (DOCKER_HOST or the default socket), negotiates the API
-/// version and pings it.
-///
-/// `DOCKER_HOST` may be `unix://…` or `tcp://…` (plain HTTP: TLS is not built in). The
-/// client speaks the newest API both sides know, so engines from 20.10 (API 1.41) on work.
-pub async fn connect_engine() -> Result<Docker, ImageError> {
-    // The hint names DOCKER_HOST or the default socket, whichever was used.
-    let unavailable = |err: DockerError| {
-        ImageError::EngineUnavailable(format!("{} ({})", cause_chain(&err), unreachable_hint()))
-    };
-    let docker = Docker::connect_with_defaults().map_err(unavailable)?;
-    // Negotiation asks the engine for its version, so it is also the reachability check (a
-    // separate ping would cost every command one more round trip).
-    docker.negotiate_version().await.map_err(unavailable)
-}
-
 /// Inspects one local image.
-pub async fn inspect_image(docker: &Docker, reference: &str) -> Result<SeedImage, ImageError> {
-    let inspected = docker
-        .inspect_image(reference)
-        .await
-        .map_err(|err| match err {
-            DockerError::DockerResponseServerError {
-                status_code: 404, ..
-            } => ImageError::NotFound(reference.to_string()),
-            other => engine_error(other),
-        })?;
+async fn inspect_image(docker: &Docker, reference: &str) -> Result<SeedImage, ImageError> {
+    let inspected = docker.inspect_image(reference).await.map_err(|err| {
+        if is_not_found(&err) {
+            ImageError::NotFound(reference.to_string())
+        } else {
+            image_error(err)
+        }
+    })?;
     let label = inspected
         .config
         .and_then(|config| config.labels)
@@ -118,11 +89,11 @@ pub async fn inspect_image(docker: &Docker, reference: &str) -> Result<SeedImage
 /// Local images with a reference containing `-seed` (one entry per repo:tag).
 ///
 /// Sorted by reference. Untagged images (`<none>:<none>`) are never listed.
-pub async fn list_seed_images(docker: &Docker) -> Result<Vec<SeedImage>, ImageError> {
+async fn list_seed_images(docker: &Docker) -> Result<Vec<SeedImage>, ImageError> {
     let summaries = docker
         .list_images(Some(ListImagesOptions::default()))
         .await
-        .map_err(engine_error)?;
+        .map_err(image_error)?;
     let mut found: Vec<SeedImage> = summaries
         .into_iter()
         .flat_map(|summary| {
@@ -157,7 +128,7 @@ pub async fn list_seed_images(docker: &Docker) -> Result<Vec<SeedImage>, ImageEr
 /// directories (at any depth) and the top-level `target/` (Rust build output); a
 /// `.dockerignore` is not read. The classic builder is used (BuildKit is not needed for
 /// Seed images), with intermediate containers always removed.
-pub async fn build_image(
+async fn build_image(
     docker: &Docker,
     request: &BuildRequest,
     progress: &mut (dyn FnMut(&str) + Send),
@@ -226,7 +197,7 @@ pub async fn build_image(
                 break;
             }
             Err(err) => {
-                failure = Some(engine_error(err));
+                failure = Some(image_error(err));
                 break;
             }
         }

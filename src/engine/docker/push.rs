@@ -1,42 +1,17 @@
-//! Publishing local images: a new label on an existing image (a one-line build on top of
-//! it), tagging, pushing to a registry through the engine, and removing a tag.
+//! Publishing local images: tagging, pushing to a registry through the engine, and
+//! removing a tag.
 
-use super::{build_image, engine_error, BuildRequest, ImageError};
-use bollard::auth::DockerCredentials;
+use super::pull::credentials_for;
+use super::{image_error, is_not_found};
+use crate::engine::ImageError;
+use crate::registry::RegistryCredentials;
 use bollard::errors::Error as DockerError;
 use bollard::query_parameters::{PushImageOptions, RemoveImageOptions, TagImageOptions};
 use bollard::Docker;
 use futures_util::StreamExt;
-use std::collections::BTreeMap;
-
-/// Builds `tag` from the local image `image_id` with `labels` set on it (replacing labels
-/// of the same key) and nothing else changed: the Dockerfile is `FROM <image_id>`, so no
-/// layer is added and nothing is pulled. Returns the new image's id.
-pub async fn relabel_image(
-    docker: &Docker,
-    image_id: &str,
-    tag: &str,
-    labels: BTreeMap<String, String>,
-    progress: &mut (dyn FnMut(&str) + Send),
-) -> Result<String, ImageError> {
-    let context = tempfile::tempdir()
-        .map_err(|err| ImageError::BuildFailed(format!("cannot create a build context: {err}")))?;
-    std::fs::write(
-        context.path().join("Dockerfile"),
-        format!("FROM {image_id}\n"),
-    )
-    .map_err(|err| ImageError::BuildFailed(format!("cannot write the Dockerfile: {err}")))?;
-    let request = BuildRequest {
-        context_dir: context.path().to_path_buf(),
-        dockerfile: "Dockerfile".to_string(),
-        tag: tag.to_string(),
-        labels,
-    };
-    build_image(docker, &request, progress).await
-}
 
 /// Gives the local image `source` the name `repository:tag`.
-pub async fn tag_image(
+pub(super) async fn tag_image(
     docker: &Docker,
     source: &str,
     repository: &str,
@@ -49,25 +24,27 @@ pub async fn tag_image(
     docker
         .tag_image(source, Some(options))
         .await
-        .map_err(|err| match err {
-            DockerError::DockerResponseServerError {
-                status_code: 404, ..
-            } => ImageError::NotFound(source.to_string()),
-            other => engine_error(other),
+        .map_err(|err| {
+            if is_not_found(&err) {
+                ImageError::NotFound(source.to_string())
+            } else {
+                image_error(err)
+            }
         })
 }
 
 /// Pushes the local `repository:tag` to the registry its name starts with, feeding the
 /// engine's progress lines to `progress`. Returns the pushed manifest's digest when the
 /// engine reports it (`sha256:...`).
-pub async fn push_image(
+pub(super) async fn push_image(
     docker: &Docker,
     repository: &str,
     tag: &str,
-    credentials: Option<DockerCredentials>,
+    credentials: &[RegistryCredentials],
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Option<String>, ImageError> {
     let name = format!("{repository}:{tag}");
+    let credentials = credentials_for(&name, credentials);
     let options = PushImageOptions {
         tag: Some(tag.to_string()),
         ..Default::default()
@@ -98,7 +75,7 @@ pub async fn push_image(
             Err(DockerError::DockerResponseServerError { message, .. }) => {
                 return Err(failed(message))
             }
-            Err(err) => return Err(engine_error(err)),
+            Err(err) => return Err(image_error(err)),
         }
     }
     Ok(digest)
@@ -106,7 +83,7 @@ pub async fn push_image(
 
 /// Removes the name `reference` from the local engine; the image itself stays while other
 /// names point to it.
-pub async fn untag_image(docker: &Docker, reference: &str) -> Result<(), ImageError> {
+pub(super) async fn untag_image(docker: &Docker, reference: &str) -> Result<(), ImageError> {
     docker
         .remove_image(
             reference,
@@ -118,7 +95,7 @@ pub async fn untag_image(docker: &Docker, reference: &str) -> Result<(), ImageEr
         )
         .await
         .map(|_| ())
-        .map_err(engine_error)
+        .map_err(image_error)
 }
 
 fn digest_in(status: &str) -> Option<String> {
