@@ -11,7 +11,7 @@ use crate::http::{AppState, BaseUrl};
 use crate::store::JobFilter;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use time::format_description::well_known::Rfc3339;
@@ -225,10 +225,14 @@ pub async fn job_status(
     State(app): State<AppState>,
     caller: Caller,
     base: BaseUrl,
+    headers: HeaderMap,
     Path(job_id): Path<String>,
-) -> Result<Json<StatusInfoView>, ApiError> {
+) -> Result<Response, ApiError> {
     let job = find_job(&app, &caller, &job_id).await?;
-    Ok(Json(StatusInfoView::new(&job, &base)))
+    if super::events::wants_events(&headers) {
+        return Ok(super::events::status_stream(app, caller, base, job));
+    }
+    Ok(Json(StatusInfoView::new(&job, &base)).into_response())
 }
 
 /// Dismisses a job: one waiting never runs, a running one is stopped.
@@ -309,10 +313,15 @@ pub async fn job_callbacks(
 pub async fn job_log(
     State(app): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Path(job_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let job = find_job(&app, &caller, &job_id).await?;
     let path = app.workspace.log_file(&job.id);
+    if super::events::wants_events(&headers) {
+        let offset = super::events::resume_offset(&headers);
+        return Ok(super::events::log_stream(app, caller, job, path, offset));
+    }
     let file = match tokio::fs::File::open(&path).await {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -20,6 +20,7 @@
 //!   `X-Forwarded-Proto` / `X-Forwarded-Host`.
 
 mod deploy;
+mod events;
 mod execute;
 pub mod html;
 mod jobs;

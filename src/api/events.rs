@@ -1,0 +1,281 @@
+//! Live jobs: `Accept: text/event-stream` on `/jobs/{jobID}` and `/jobs/{jobID}/logs` answers
+//! Server-Sent Events instead of the document.
+//!
+//! - **Status** (`/jobs/{jobID}`): an `event: status` whose data is the status document
+//!   (the JSON `GET` gives) each time it changes, heard from the job service's change
+//!   signal (every replica's changes on PostgreSQL) with a look every second as a fallback;
+//!   then `event: end` once the job is final. Event ids count the documents sent.
+//! - **Log** (`/jobs/{jobID}/logs`): an `event: log` per line of the container's output
+//!   (and ades' `[ades]` notes) as the log file grows, each with the byte offset after it as
+//!   its id; `event: end` once the job is final and its log read to the end. A client that
+//!   reconnects with `Last-Event-ID: <offset>` (browsers do) resumes after that line.
+//!
+//! Keep-alive comments every 15 s keep proxies from closing a quiet stream.
+
+use super::views::StatusInfoView;
+use crate::auth::Caller;
+use crate::domain::{Job, JobId};
+use crate::http::{AppState, BaseUrl};
+use axum::http::{header, HeaderMap};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream};
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+/// How often a log is looked at for new lines (a line reaches a client within this).
+const LOG_POLL: Duration = Duration::from_millis(200);
+/// The longest a status stream waits for a change signal before looking anyway.
+const STATUS_POLL: Duration = Duration::from_secs(1);
+/// The most of a log read in one look (a huge log streams in pieces).
+const READ_CHUNK: usize = 256 * 1024;
+
+/// Whether the request asks for an event stream.
+pub fn wants_events(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| {
+            accept
+                .split(',')
+                .any(|range| range.trim().starts_with("text/event-stream"))
+        })
+}
+
+/// The job's status as events (the caller may see the job: checked by the handler).
+pub fn status_stream(app: AppState, caller: Caller, base: BaseUrl, job: Job) -> Response {
+    struct State {
+        app: AppState,
+        caller: Caller,
+        base: BaseUrl,
+        id: JobId,
+        changes: tokio::sync::broadcast::Receiver<JobId>,
+        last: Option<String>,
+        current: Option<Job>,
+        sent: u64,
+        ended: bool,
+    }
+    let state = State {
+        changes: app.jobs.subscribe_changes(),
+        app,
+        caller,
+        base,
+        id: job.id.clone(),
+        last: None,
+        current: Some(job),
+        sent: 0,
+        ended: false,
+    };
+    let events = stream::unfold(state, |mut state| async move {
+        if state.ended {
+            return None;
+        }
+        loop {
+            let job = match state.current.take() {
+                Some(job) => job,
+                None => match state.app.jobs.get(&state.caller, &state.id).await {
+                    Ok(job) => job,
+                    // Gone (dismissed and removed) or unreadable: the stream ends.
+                    Err(_) => {
+                        state.ended = true;
+                        return Some((end_event(), state));
+                    }
+                },
+            };
+            let view = StatusInfoView::new(&job, &state.base);
+            let text = serde_json::to_string(&view).unwrap_or_default();
+            if state.last.as_deref() != Some(text.as_str()) {
+                state.last = Some(text.clone());
+                state.sent += 1;
+                let event = Event::default()
+                    .event("status")
+                    .id(state.sent.to_string())
+                    .data(text);
+                if job.status.is_final() {
+                    // The final document goes out now; `end` follows on the next poll.
+                    state.current = Some(job);
+                }
+                return Some((event, state));
+            }
+            if job.status.is_final() {
+                state.ended = true;
+                return Some((end_event(), state));
+            }
+            wait_for_change(&mut state.changes, &state.id).await;
+        }
+    });
+    sse(events)
+}
+
+/// Waits for a change of `id` (or any lag of the channel) or [`STATUS_POLL`].
+async fn wait_for_change(changes: &mut tokio::sync::broadcast::Receiver<JobId>, id: &JobId) {
+    let deadline = tokio::time::Instant::now() + STATUS_POLL;
+    loop {
+        match tokio::time::timeout_at(deadline, changes.recv()).await {
+            Ok(Ok(changed)) if changed != *id => continue,
+            _ => return,
+        }
+    }
+}
+
+/// The job's log as events, from byte `offset` (a `Last-Event-ID`, else the start).
+pub fn log_stream(
+    app: AppState,
+    caller: Caller,
+    job: Job,
+    path: PathBuf,
+    offset: u64,
+) -> Response {
+    struct State {
+        app: AppState,
+        caller: Caller,
+        id: JobId,
+        path: PathBuf,
+        /// Bytes of the file consumed (lines sent, and the partial line held).
+        read: u64,
+        /// Offset after the last line sent.
+        sent: u64,
+        partial: Vec<u8>,
+        queued: VecDeque<Event>,
+        final_seen: bool,
+        ended: bool,
+    }
+    let state = State {
+        app,
+        caller,
+        id: job.id.clone(),
+        path,
+        read: offset,
+        sent: offset,
+        partial: Vec::new(),
+        queued: VecDeque::new(),
+        final_seen: job.status.is_final(),
+        ended: false,
+    };
+    let events = stream::unfold(state, |mut state| async move {
+        loop {
+            if let Some(event) = state.queued.pop_front() {
+                return Some((event, state));
+            }
+            if state.ended {
+                return None;
+            }
+            // Look at the status before reading, so a job that ends between the two still
+            // has its last lines read before `end`.
+            if !state.final_seen {
+                state.final_seen = match state.app.jobs.get(&state.caller, &state.id).await {
+                    Ok(job) => job.status.is_final(),
+                    Err(_) => true,
+                };
+            }
+            let fresh = read_from(&state.path, state.read).await;
+            state.read += fresh.len() as u64;
+            state.partial.extend_from_slice(&fresh);
+            while let Some(at) = state.partial.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = state.partial.drain(..=at).collect();
+                state.sent += line.len() as u64;
+                state.queued.push_back(log_event(&line[..line.len() - 1], state.sent));
+            }
+            if !state.queued.is_empty() {
+                continue;
+            }
+            if fresh.is_empty() && state.final_seen {
+                if !state.partial.is_empty() {
+                    let line = std::mem::take(&mut state.partial);
+                    state.sent += line.len() as u64;
+                    state.queued.push_back(log_event(&line, state.sent));
+                }
+                state.queued.push_back(end_event());
+                state.ended = true;
+                continue;
+            }
+            if fresh.is_empty() {
+                tokio::time::sleep(LOG_POLL).await;
+            }
+        }
+    });
+    sse(events)
+}
+
+/// Up to [`READ_CHUNK`] bytes of the file from `offset` (none when it is not there yet).
+async fn read_from(path: &PathBuf, offset: u64) -> Vec<u8> {
+    let Ok(mut file) = tokio::fs::File::open(path).await else {
+        return Vec::new();
+    };
+    if file.seek(std::io::SeekFrom::Start(offset)).await.is_err() {
+        return Vec::new();
+    }
+    let mut buffer = Vec::new();
+    let _ = (&mut file)
+        .take(READ_CHUNK as u64)
+        .read_to_end(&mut buffer)
+        .await;
+    buffer
+}
+
+fn log_event(line: &[u8], offset: u64) -> Event {
+    let text = String::from_utf8_lossy(line);
+    // SSE data cannot hold a bare CR: a progress bar's carriage returns become line ends.
+    let text = text.trim_end_matches('\r').replace('\r', "\n");
+    Event::default()
+        .event("log")
+        .id(offset.to_string())
+        .data(text)
+}
+
+fn end_event() -> Event {
+    Event::default().event("end").data("")
+}
+
+fn sse(events: impl Stream<Item = Event> + Send + 'static) -> Response {
+    use futures_util::StreamExt;
+    let events = events.map(Ok::<Event, Infallible>);
+    (
+        [(header::CACHE_CONTROL, "no-cache")],
+        Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))),
+    )
+        .into_response()
+}
+
+/// The offset a reconnecting client last had (`Last-Event-ID`), else 0.
+pub fn resume_offset(headers: &HeaderMap) -> u64 {
+    headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn event_streams_are_asked_for_by_accept() {
+        let mut headers = HeaderMap::new();
+        assert!(!wants_events(&headers));
+        headers.insert(header::ACCEPT, HeaderValue::from_static("text/event-stream"));
+        assert!(wants_events(&headers));
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream;q=0.5"),
+        );
+        assert!(wants_events(&headers));
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        assert!(!wants_events(&headers));
+    }
+
+    #[test]
+    fn a_reconnect_resumes_after_its_last_id() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(resume_offset(&headers), 0);
+        headers.insert("last-event-id", HeaderValue::from_static("42"));
+        assert_eq!(resume_offset(&headers), 42);
+        headers.insert("last-event-id", HeaderValue::from_static("x"));
+        assert_eq!(resume_offset(&headers), 0);
+    }
+}
