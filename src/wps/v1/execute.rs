@@ -17,6 +17,7 @@ use crate::domain::{
     ExecuteRequest, InputDescription, InputKind, InputValue, OutputRequest, Process, ResponseMode,
     TransmissionMode,
 };
+use crate::error::OwsCode;
 use crate::http::{AppState, BaseUrl};
 use crate::jobs::request::{ProblemKind, RequestProblem};
 use crate::wps::request::{Kvp, RequestBody};
@@ -80,7 +81,7 @@ pub(crate) struct ExecuteForm {
 /// Why a request could not be read: an OWS code, a locator and what to change.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct FormError {
-    pub code: &'static str,
+    pub code: OwsCode,
     pub locator: String,
     pub text: String,
 }
@@ -88,7 +89,7 @@ pub(crate) struct FormError {
 impl FormError {
     fn missing(locator: &str, text: impl Into<String>) -> Self {
         FormError {
-            code: "MissingParameterValue",
+            code: OwsCode::MissingParameterValue,
             locator: locator.to_string(),
             text: text.into(),
         }
@@ -96,7 +97,7 @@ impl FormError {
 
     fn invalid(locator: &str, text: impl Into<String>) -> Self {
         FormError {
-            code: "InvalidParameterValue",
+            code: OwsCode::InvalidParameterValue,
             locator: locator.to_string(),
             text: text.into(),
         }
@@ -124,7 +125,7 @@ pub(crate) async fn execute(
     };
     let Some(process) = find_process(app, &form.identifier).await else {
         return exception(
-            "InvalidParameterValue",
+            OwsCode::InvalidParameterValue,
             Some("identifier"),
             format!(
                 "There is no process {:?}. GetCapabilities lists the processes of this server.",
@@ -134,7 +135,7 @@ pub(crate) async fn execute(
     };
     if let EngineState::Unreachable(why) = app.catalog.engine_state() {
         return exception(
-            "ServerBusy",
+            OwsCode::ServerBusy,
             None,
             format!(
                 "No job can run now: the container engine cannot be reached ({why}). Try \
@@ -200,7 +201,7 @@ pub(crate) fn internal(context: &str, error: &(dyn std::error::Error + 'static))
         "WPS 1.0.0: {context} failed"
     );
     exception(
-        "NoApplicableCode",
+        OwsCode::NoApplicableCode,
         None,
         "The server failed to answer this request. The failure was logged.",
     )
@@ -871,12 +872,12 @@ mod tests {
         );
         let missing = read_kvp(&kvp(&[("DataInputs", "a=1")])).unwrap_err();
         assert_eq!(
-            (missing.code, missing.locator.as_str()),
+            (missing.code.as_str(), missing.locator.as_str()),
             ("MissingParameterValue", "identifier")
         );
         let bad = read_kvp(&kvp(&[("identifier", "x"), ("DataInputs", "novalue")])).unwrap_err();
         assert_eq!(
-            (bad.code, bad.locator.as_str()),
+            (bad.code.as_str(), bad.locator.as_str()),
             ("InvalidParameterValue", "DataInputs")
         );
         let stored_raw = read_kvp(&kvp(&[

@@ -13,6 +13,7 @@ use super::{exception, start_document, xml_response, LANGUAGE};
 use crate::domain::{
     InputValue, Job, JobId, JobStatus, OutputKind, OutputValue, Process, TransmissionMode,
 };
+use crate::error::OwsCode;
 use crate::http::{AppState, BaseUrl};
 use crate::jobs::request::{is_textual_media_type, is_xml_media_type};
 use crate::wps::writer::XmlWriter;
@@ -61,7 +62,7 @@ pub(crate) async fn status_document(
 ) -> Response {
     let no_such_job = || {
         exception(
-            "InvalidParameterValue",
+            OwsCode::InvalidParameterValue,
             Some("jobId"),
             format!("There is no job {job_id:?}: it never existed or was removed."),
         )
@@ -182,7 +183,7 @@ fn write_status(w: &mut XmlWriter, job: &Job) {
                 "ows:ExceptionReport",
                 &[("version", "1.0.0"), ("xml:lang", LANGUAGE)],
             );
-            let mut attributes = vec![("exceptionCode", "NoApplicableCode")];
+            let mut attributes = vec![("exceptionCode", OwsCode::NoApplicableCode.as_str())];
             if let Some(locator) = &locator {
                 attributes.push(("locator", locator.as_str()));
             }
@@ -517,11 +518,11 @@ async fn read_output(app: &AppState, job: &Job, relative: &str) -> Result<Vec<u8
 pub(crate) async fn raw_output(app: &AppState, job: &Job, process: &Process) -> Response {
     if job.status != JobStatus::Successful {
         let (locator, text) = failure_text(job);
-        return exception("NoApplicableCode", locator.as_deref(), text);
+        return exception(OwsCode::NoApplicableCode, locator.as_deref(), text);
     }
     let Some(output_id) = job.request.outputs.keys().next() else {
         return exception(
-            "MissingParameterValue",
+            OwsCode::MissingParameterValue,
             Some("RawDataOutput"),
             "RawDataOutput names no output.",
         );
@@ -536,14 +537,14 @@ pub(crate) async fn raw_output(app: &AppState, job: &Job, process: &Process) -> 
         [one] => one,
         [] => {
             return exception(
-                "InvalidParameterValue",
+                OwsCode::InvalidParameterValue,
                 Some(output_id),
                 format!("The job did not produce the optional output {output_id:?}."),
             )
         }
         _ => {
             return exception(
-                "InvalidParameterValue",
+                OwsCode::InvalidParameterValue,
                 Some(output_id),
                 format!(
                     "Output {output_id:?} has {} files; RawDataOutput returns one. Ask for it \
@@ -590,7 +591,7 @@ pub(crate) async fn raw_output(app: &AppState, job: &Job, process: &Process) -> 
 pub(crate) async fn raw_log(app: &AppState, job: &Job) -> Response {
     if job.status != JobStatus::Successful {
         let (locator, text) = failure_text(job);
-        return exception("NoApplicableCode", locator.as_deref(), text);
+        return exception(OwsCode::NoApplicableCode, locator.as_deref(), text);
     }
     match crate::wps::log_response(app, job).await {
         Ok(response) => response,

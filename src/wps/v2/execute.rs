@@ -23,6 +23,7 @@ use crate::domain::{
     ExecuteRequest, InputKind, InputValue, JobControlOption, JobStatus, OutputRequest, OutputValue,
     Process, ResponseMode, TransmissionMode,
 };
+use crate::error::OwsCode;
 use crate::http::{AppState, BaseUrl};
 use crate::jobs::request::{ProblemKind, RequestProblem};
 use crate::wps::exception::{WpsException, OWS2};
@@ -55,7 +56,7 @@ pub(super) async fn execute(
     if let EngineState::Unreachable(why) = app.catalog.engine_state() {
         return Err(WpsException::new(
             V,
-            "ServerBusy",
+            OwsCode::ServerBusy,
             None,
             format!("No job can run now: the container engine cannot be reached ({why}). Try again later."),
         ));
@@ -102,7 +103,7 @@ pub(super) async fn execute(
         JobStatus::Failed => Err(failure_exception(&job)),
         JobStatus::Dismissed => Err(WpsException::new(
             V,
-            "NoSuchJob",
+            OwsCode::NoSuchJob,
             Some("jobId"),
             format!(
                 "Job {} was dismissed while it ran: it has no results.",
@@ -134,7 +135,7 @@ fn choose_mode(process: &Process, mode: Option<&str>) -> Result<bool, WpsExcepti
     let no_such_mode = |asked: &str| {
         WpsException::new(
             V,
-            "NoSuchMode",
+            OwsCode::NoSuchMode,
             Some("mode"),
             format!(
                 "Process {} does not offer mode=\"{asked}\"; its jobControlOptions are {}.",
@@ -336,13 +337,13 @@ fn problems_exception(problems: &[RequestProblem]) -> WpsException {
         })
         .unwrap_or(&problems[0]);
     let code = match first.kind {
-        ProblemKind::UnknownInput => "NoSuchInput",
-        ProblemKind::MissingInput | ProblemKind::TooFewValues => "MissingParameterValue",
-        ProblemKind::TooManyValues => "TooManyInputs",
-        ProblemKind::WrongValue => "WrongInputData",
-        ProblemKind::WrongMediaType => "NoSuchFormat",
-        ProblemKind::UnknownOutput => "NoSuchOutput",
-        ProblemKind::BadReference | ProblemKind::Malformed => "InvalidParameterValue",
+        ProblemKind::UnknownInput => OwsCode::NoSuchInput,
+        ProblemKind::MissingInput | ProblemKind::TooFewValues => OwsCode::MissingParameterValue,
+        ProblemKind::TooManyValues => OwsCode::TooManyInputs,
+        ProblemKind::WrongValue => OwsCode::WrongInputData,
+        ProblemKind::WrongMediaType => OwsCode::NoSuchFormat,
+        ProblemKind::UnknownOutput => OwsCode::NoSuchOutput,
+        ProblemKind::BadReference | ProblemKind::Malformed => OwsCode::InvalidParameterValue,
     };
     let locator = first
         .location
@@ -381,7 +382,7 @@ async fn raw_output(
     let Some((output_id, mode, values)) = selected.into_iter().next() else {
         return Err(WpsException::new(
             V,
-            "NoSuchOutput",
+            OwsCode::NoSuchOutput,
             None,
             format!("Job {} produced none of the requested outputs.", job.id),
         ));

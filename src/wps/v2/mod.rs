@@ -11,7 +11,7 @@
 //!   GetStatus, GetResult and Dismiss (`jobId`, any case); POST XML for all of them.
 //! - An unknown process or job is `NoSuchProcess`/`NoSuchJob` with status 400, as WPS 2.0
 //!   gives its exception codes (the OGC API answers 404 for the same job; see
-//!   `crate::error::wps_status`).
+//!   `crate::error::OwsCode::status`).
 //! - Execute is in `execute.rs`; status and results in `status.rs`; the WPS-T
 //!   DeployProcess and UndeployProcess in `transactional.rs`. GetCapabilities lists the
 //!   WPS-T operations only when deploying is enabled (an admin token is configured):
@@ -34,6 +34,7 @@ use crate::domain::{
     InputDescription, InputKind, JobControlOption, OutputDescription, OutputKind, Process,
     ProcessId,
 };
+use crate::error::OwsCode;
 use crate::http::{AppState, BaseUrl};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -99,7 +100,7 @@ async fn run(
         }
         (Operation::Execute, RequestBody::Kvp(_)) => Err(WpsException::new(
             V,
-            "OperationNotSupported",
+            OwsCode::OperationNotSupported,
             Some("request"),
             "WPS 2.0 Execute has no KVP binding: POST a wps:Execute XML document.",
         )),
@@ -115,7 +116,7 @@ async fn run(
         (Operation::DeployProcess | Operation::UndeployProcess, RequestBody::Kvp(_)) => {
             Err(WpsException::new(
                 V,
-                "OperationNotSupported",
+                OwsCode::OperationNotSupported,
                 Some("request"),
                 "DeployProcess and UndeployProcess have no KVP binding: POST the XML document.",
             ))
@@ -160,7 +161,7 @@ async fn find_process(app: &AppState, id: &str) -> Result<std::sync::Arc<Process
     found.ok_or_else(|| {
         WpsException::new(
             V,
-            "NoSuchProcess",
+            OwsCode::NoSuchProcess,
             Some("identifier"),
             format!(
                 "There is no process {id:?}. GetCapabilities (service=WPS&request=\

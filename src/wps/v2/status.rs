@@ -19,6 +19,7 @@ use super::execute::jobs_exception;
 use super::{ok, V};
 use crate::auth::Caller;
 use crate::domain::{Job, JobId, JobStatus, OutputValue, Process, TransmissionMode};
+use crate::error::OwsCode;
 use crate::http::{AppState, BaseUrl};
 use crate::jobs::request::is_textual_media_type;
 use crate::wps::exception::WpsException;
@@ -38,7 +39,7 @@ const MAX_INLINE_BYTES: u64 = 16 * 1024 * 1024;
 pub(super) fn no_such_job(id: &str) -> WpsException {
     WpsException::new(
         V,
-        "NoSuchJob",
+        OwsCode::NoSuchJob,
         Some("jobId"),
         format!("There is no job {id:?}. Use the JobID an asynchronous Execute returned."),
     )
@@ -78,13 +79,13 @@ pub(super) async fn get_result(
         JobStatus::Failed => Err(failure_exception(&job)),
         JobStatus::Dismissed => Err(WpsException::new(
             V,
-            "NoSuchJob",
+            OwsCode::NoSuchJob,
             Some("jobId"),
             format!("Job {} was dismissed: it has no results.", job.id),
         )),
         JobStatus::Accepted | JobStatus::Running => Err(WpsException::new(
             V,
-            "ResultNotReady",
+            OwsCode::ResultNotReady,
             Some("jobId"),
             format!(
                 "Job {} is {}: its results are not ready. Poll GetStatus until the status \
@@ -160,9 +161,9 @@ pub(super) fn failure_exception(job: &Job) -> WpsException {
     match &job.failure {
         Some(failure) => {
             let code = if failure.category == seed::errors::FailureCategory::Data {
-                "WrongInputData"
+                OwsCode::WrongInputData
             } else {
-                "NoApplicableCode"
+                OwsCode::NoApplicableCode
             };
             WpsException::new(
                 V,
@@ -176,7 +177,7 @@ pub(super) fn failure_exception(job: &Job) -> WpsException {
         }
         None => WpsException::new(
             V,
-            "NoApplicableCode",
+            OwsCode::NoApplicableCode,
             None,
             format!(
                 "Job {} failed: {}",
@@ -246,7 +247,7 @@ pub(super) async fn result_document(
     if selected.is_empty() {
         return Err(WpsException::new(
             V,
-            "NoSuchOutput",
+            OwsCode::NoSuchOutput,
             None,
             format!("Job {} produced none of the requested outputs.", job.id),
         ));
