@@ -64,7 +64,7 @@ pub(crate) async fn handle(
     match request.operation {
         Operation::GetCapabilities => capabilities::get_capabilities(app, base),
         Operation::DescribeProcess => describe::describe_process(app, &request.body).await,
-        Operation::Execute => execute::execute(app, base, caller, &request.body).await,
+        Operation::Execute => execute::wps_execute(app, base, caller, &request.body).await,
         Operation::GetStatus | Operation::GetResult | Operation::Dismiss => exception(
             OwsCode::OperationNotSupported,
             Some("request"),

@@ -15,6 +15,7 @@ use crate::domain::{
 };
 use crate::error::OwsCode;
 use crate::http::{AppState, BaseUrl};
+use crate::jobs::execute::{failure_of, select_outputs};
 use crate::jobs::request::{is_textual_media_type, is_xml_media_type};
 use crate::wps::writer::XmlWriter;
 use crate::wps::xml::{parse, Limits};
@@ -203,23 +204,22 @@ pub(crate) fn failure_text(job: &Job) -> (Option<String>, String) {
             format!("Job {} was dismissed: it has no results.", job.id),
         );
     }
-    match &job.failure {
-        Some(failure) => {
-            let mut text = if failure.title.is_empty() || failure.title == failure.description {
-                failure.description.clone()
+    let failure = failure_of(job);
+    match failure.seed {
+        Some(seed) => {
+            let mut text = if seed.title.is_empty() || seed.title == seed.description {
+                seed.description.clone()
             } else {
-                format!("{}: {}", failure.title, failure.description)
+                format!("{}: {}", seed.title, seed.description)
             };
-            if let Some(code) = failure.exit_code {
+            if let Some(code) = seed.exit_code {
                 text.push_str(&format!(" (exit code {code})"));
             }
-            (Some(failure.name.clone()), text)
+            (Some(seed.name.clone()), text)
         }
         None => (
             None,
-            job.message
-                .clone()
-                .unwrap_or_else(|| "The job failed.".to_string()),
+            failure.message.unwrap_or("The job failed.").to_string(),
         ),
     }
 }
@@ -326,32 +326,6 @@ fn write_lineage(w: &mut XmlWriter, job: &Job, process: Option<&Process>) {
     w.end();
 }
 
-/// The outputs to return: `(id, by reference)` in the process's order.
-fn selected_outputs(job: &Job, process: Option<&Process>) -> Vec<(String, bool)> {
-    let Some(results) = &job.results else {
-        return Vec::new();
-    };
-    let mut ids: Vec<(String, bool)> = if job.request.outputs.is_empty() {
-        results.keys().map(|k| (k.clone(), false)).collect()
-    } else {
-        job.request
-            .outputs
-            .iter()
-            .filter(|(id, _)| results.contains_key(*id))
-            .map(|(id, o)| {
-                (
-                    id.clone(),
-                    o.transmission_mode == TransmissionMode::Reference,
-                )
-            })
-            .collect()
-    };
-    if let Some(process) = process {
-        ids.sort_by_key(|(id, _)| process.output_position(id));
-    }
-    ids
-}
-
 async fn write_outputs(
     app: &AppState,
     base: &BaseUrl,
@@ -372,30 +346,29 @@ async fn write_outputs(
         w.end().end();
         return Ok(());
     }
-    let selected = selected_outputs(job, process);
-    let Some(results) = &job.results else {
-        return Ok(());
-    };
+    let selected = select_outputs(job, process);
     if selected.is_empty() {
         return Ok(());
     }
     w.start("wps:ProcessOutputs", &[]);
-    for (id, by_reference) in selected {
-        let description = process.and_then(|p| p.output(&id));
+    for output in selected {
+        let id = output.id;
+        let by_reference = output.mode == TransmissionMode::Reference;
+        let description = process.and_then(|p| p.output(id));
         let title = description
             .map(|d| d.title.as_str())
             .filter(|t| !t.is_empty())
-            .unwrap_or(&id);
-        for value in results.get(&id).map(Vec::as_slice).unwrap_or(&[]) {
+            .unwrap_or(id);
+        for value in output.values {
             w.start("wps:Output", &[]);
-            w.text_element("ows:Identifier", &[], &id);
+            w.text_element("ows:Identifier", &[], id);
             w.text_element("ows:Title", &[], title);
             if let Some(abstract_) = description.and_then(|d| d.description.as_deref()) {
                 if !abstract_.is_empty() {
                     w.text_element("ows:Abstract", &[], abstract_);
                 }
             }
-            write_output_value(app, base, w, job, &id, value, by_reference).await?;
+            write_output_value(app, base, w, job, id, value, by_reference).await?;
             w.end();
         }
     }

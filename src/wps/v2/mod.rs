@@ -96,7 +96,7 @@ async fn run(
             describe(app, &ids).await.map(ok)
         }
         (Operation::Execute, RequestBody::Xml(root)) => {
-            execute::execute(app, base, caller, root).await
+            execute::wps_execute(app, base, caller, root).await
         }
         (Operation::Execute, RequestBody::Kvp(_)) => Err(WpsException::new(
             V,
@@ -158,17 +158,20 @@ async fn find_process(app: &AppState, id: &str) -> Result<std::sync::Arc<Process
         Ok(pid) => app.catalog.find(&pid).await,
         Err(_) => None,
     };
-    found.ok_or_else(|| {
-        WpsException::new(
-            V,
-            OwsCode::NoSuchProcess,
-            Some("identifier"),
-            format!(
-                "There is no process {id:?}. GetCapabilities (service=WPS&request=\
-                 GetCapabilities) lists the processes offered."
-            ),
-        )
-    })
+    found.ok_or_else(|| no_such_process(id))
+}
+
+/// `NoSuchProcess` for `id`.
+fn no_such_process(id: &str) -> WpsException {
+    WpsException::new(
+        V,
+        OwsCode::NoSuchProcess,
+        Some("identifier"),
+        format!(
+            "There is no process {id:?}. GetCapabilities (service=WPS&request=\
+             GetCapabilities) lists the processes offered."
+        ),
+    )
 }
 
 fn job_control_options(process: &Process) -> String {
