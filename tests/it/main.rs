@@ -12,6 +12,7 @@ mod deploy;
 mod fault;
 mod hostile;
 mod jobs_cli;
+mod literals;
 mod owslib;
 mod publish;
 mod queue;
