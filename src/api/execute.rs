@@ -1,12 +1,15 @@
 //! `POST /processes/{processID}/execution`: the 1.0 execute document -> an
-//! [`ExecuteRequest`], checked, submitted, then answered asynchronously (201 + `Location`)
-//! or synchronously (the results, shaped as ogc-notes §1.6).
+//! [`ExecuteRequest`], run by the execution service (`jobs::execute::Execution`), then
+//! answered asynchronously (201 + `Location`) or synchronously (the results, shaped as
+//! ogc-notes §1.6).
 //!
 //! Reading input values (liberal, ogc-notes §1.5):
 //! - a bare value, a qualified value `{"value", "mediaType", "encoding", "schema"}` (also
 //!   with a nested `"format": {"mediaType", "encoding"}`), a link `{"href", "type"}` or a
 //!   bounding box `{"bbox", "crs"}`; any other object is an error (objects travel as
 //!   `{"value": {...}}`);
+//! - a JSON string for an `integer`, `number` or `boolean` input is a literal, read by the
+//!   rule every façade uses (`jobs::execute::typed_literal`): `"7"` is 7, `"TRUE"` true;
 //! - an array is a list of values when the input takes several (`maxOccurs > 1`), and one
 //!   value otherwise (a json input of type array);
 //! - file inputs: `"encoding": "base64"` makes the string base64; without an encoding a

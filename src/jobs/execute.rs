@@ -249,19 +249,6 @@ impl<'a> Execution<'a> {
         }
         Ok(job)
     }
-
-    /// [`check`](Execution::check), then [`start`](Execution::start).
-    pub async fn execute(
-        &self,
-        caller: &Caller,
-        process: &Process,
-        request: ExecuteRequest,
-        priority: Option<i32>,
-        mode: Mode,
-    ) -> Result<Job, ExecuteError> {
-        self.check(process, &request, Vec::new())?;
-        self.start(caller, process, request, priority, mode).await
-    }
 }
 
 /// One output to return.

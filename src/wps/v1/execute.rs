@@ -1,6 +1,7 @@
 //! Execute: a KVP or XML request read into [`ExecuteForm`], turned into the protocol-neutral
-//! [`ExecuteRequest`], checked with `jobs::request::check_request` and submitted as an
-//! ordinary job; then answered at once (stored, asynchronous) or after the job ends.
+//! [`ExecuteRequest`] (literals typed by `jobs::execute::typed_literal`), and run by the
+//! execution service (`jobs::execute::Execution`) as an ordinary job; then answered at once
+//! (stored, asynchronous) or after the job ends.
 //!
 //! KVP syntax (05-007r7 §10.2.2): `DataInputs=a=1;b=@xlink:href=<url>;c=<v>@mimeType=text/xml`
 //! (`;` between inputs, `@` before each attribute; an input named twice has two values),
@@ -136,10 +137,10 @@ pub(crate) async fn wps_execute(
     } else {
         Mode::Sync { at_most: None }
     };
-    let job = match execution
-        .execute(caller, &process, request, None, mode)
-        .await
-    {
+    if let Err(error) = execution.check(&process, &request, Vec::new()) {
+        return execute_exception(error, "checking a request");
+    }
+    let job = match execution.start(caller, &process, request, None, mode).await {
         Ok(job) => job,
         Err(error) => return execute_exception(error, "running a job"),
     };

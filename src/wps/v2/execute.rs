@@ -1,9 +1,9 @@
 //! WPS 2.0 Execute (POST XML): `wps:Execute` -> the same [`ExecuteRequest`] the OGC API
-//! builds, checked by [`check_request`], submitted to the job service.
+//! builds, run by the execution service (`jobs::execute::Execution`).
 //!
 //! Reading inputs:
 //! - `wps:Data` of a json input: `wps:LiteralValue` text or the plain text; converted to
-//!   the input's JSON type (integer, number, boolean; arrays and objects parsed as JSON);
+//!   the input's JSON type by the rule every façade uses (`jobs::execute::typed_literal`);
 //!   a value that does not convert is left as text for the checks to report.
 //! - `wps:Data` of a file input: `encoding="base64"` -> base64 content; child elements ->
 //!   their XML text (namespaces declared; whitespace around them dropped); else the text.
