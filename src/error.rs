@@ -1,6 +1,8 @@
 //! The one error-code table every façade answers from: each [`ErrorCode`] has an HTTP status,
 //! an exception `type` URI (the official OGC API - Processes URI where one exists, else one
-//! of ours under `urn:ades:error:`) and the WPS `exceptionCode` the WPS façade reports.
+//! of ours under `urn:ades:error:`) and the OWS `exceptionCode` ([`OwsCode`]) the WPS
+//! façade reports. [`OwsCode`] is the second half of the table: each OWS/WPS exception code
+//! with the HTTP status a WPS answer carries.
 //!
 //! Expected errors are 4xx with a `detail` that says what to change. Unexpected ones are an
 //! opaque 500 for the client while the whole cause chain goes to the log
@@ -83,7 +85,7 @@ pub struct ErrorRow {
     /// The exception `type` URI.
     pub type_uri: &'static str,
     /// The WPS 2.0 / OWS `exceptionCode`.
-    pub wps_code: &'static str,
+    pub ows_code: OwsCode,
     /// Short human title of the exception.
     pub title: &'static str,
 }
@@ -125,14 +127,14 @@ impl ErrorCode {
     /// The table.
     pub fn row(self) -> ErrorRow {
         use ErrorCode::*;
-        let (status, type_uri, wps_code, title) = match self {
+        let (status, type_uri, ows_code, title) = match self {
             NoSuchProcess => (
                 StatusCode::NOT_FOUND,
                 concat!(
                     "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0",
                     "/no-such-process"
                 ),
-                "NoSuchProcess",
+                OwsCode::NoSuchProcess,
                 "No such process",
             ),
             NoSuchJob => (
@@ -141,7 +143,7 @@ impl ErrorCode {
                     "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0",
                     "/no-such-job"
                 ),
-                "NoSuchJob",
+                OwsCode::NoSuchJob,
                 "No such job",
             ),
             ResultNotReady => (
@@ -150,7 +152,7 @@ impl ErrorCode {
                     "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0",
                     "/result-not-ready"
                 ),
-                "ResultNotReady",
+                OwsCode::ResultNotReady,
                 "Result not ready",
             ),
             // The URI is the one the Part 1 2.0 draft defines (under the 1.0 path).
@@ -160,25 +162,25 @@ impl ErrorCode {
                     "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0",
                     "/no-such-output"
                 ),
-                "NoSuchOutput",
+                OwsCode::NoSuchOutput,
                 "No such output",
             ),
             NotFound => (
                 StatusCode::NOT_FOUND,
                 "urn:ades:error:not-found",
-                "NoApplicableCode",
+                OwsCode::NoApplicableCode,
                 "Not found",
             ),
             InvalidParameterValue => (
                 StatusCode::BAD_REQUEST,
                 "urn:ades:error:invalid-parameter-value",
-                "InvalidParameterValue",
+                OwsCode::InvalidParameterValue,
                 "Invalid parameter value",
             ),
             MissingParameterValue => (
                 StatusCode::BAD_REQUEST,
                 "urn:ades:error:missing-parameter-value",
-                "MissingParameterValue",
+                OwsCode::MissingParameterValue,
                 "Missing parameter value",
             ),
             // The URI is the one the Part 1 2.0 draft defines (under the 1.0 path).
@@ -188,61 +190,61 @@ impl ErrorCode {
                     "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0",
                     "/invalid-query-parameter-value"
                 ),
-                "InvalidParameterValue",
+                OwsCode::InvalidParameterValue,
                 "Invalid query parameter value",
             ),
             InvalidRequestBody => (
                 StatusCode::BAD_REQUEST,
                 "urn:ades:error:invalid-request-body",
-                "OperationParsingFailed",
+                OwsCode::OperationParsingFailed,
                 "Invalid request body",
             ),
             MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "urn:ades:error:method-not-allowed",
-                "OperationNotSupported",
+                OwsCode::OperationNotSupported,
                 "Method not allowed",
             ),
             PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "urn:ades:error:payload-too-large",
-                "SizeExceeded",
+                OwsCode::SizeExceeded,
                 "Request body too large",
             ),
             UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "urn:ades:error:unsupported-media-type",
-                "OperationParsingFailed",
+                OwsCode::OperationParsingFailed,
                 "Unsupported media type",
             ),
             RangeNotSatisfiable => (
                 StatusCode::RANGE_NOT_SATISFIABLE,
                 "urn:ades:error:range-not-satisfiable",
-                "InvalidParameterValue",
+                OwsCode::InvalidParameterValue,
                 "Range not satisfiable",
             ),
             JobFailedData => (
                 StatusCode::BAD_REQUEST,
                 "urn:ades:error:job-failed",
-                "WrongInputData",
+                OwsCode::WrongInputData,
                 "Job failed",
             ),
             JobFailed => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "urn:ades:error:job-failed",
-                "NoApplicableCode",
+                OwsCode::NoApplicableCode,
                 "Job failed",
             ),
             EngineUnavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "urn:ades:error:engine-unavailable",
-                "ServerBusy",
+                OwsCode::ServerBusy,
                 "Container engine unavailable",
             ),
             StorageUnavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "urn:ades:error:storage-unavailable",
-                "ServerBusy",
+                OwsCode::ServerBusy,
                 "Storage unavailable",
             ),
             DuplicatedProcess => (
@@ -251,7 +253,7 @@ impl ErrorCode {
                     "http://www.opengis.net/def/exceptions/ogcapi-processes-2/1.0",
                     "/duplicated-process"
                 ),
-                "InvalidParameterValue",
+                OwsCode::InvalidParameterValue,
                 "Duplicated process",
             ),
             ImmutableProcess => (
@@ -260,74 +262,74 @@ impl ErrorCode {
                     "http://www.opengis.net/def/exceptions/ogcapi-processes-2/1.0",
                     "/immutable-process"
                 ),
-                "InvalidParameterValue",
+                OwsCode::InvalidParameterValue,
                 "Immutable process",
             ),
             QueueFull => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "urn:ades:error:queue-full",
-                "ServerBusy",
+                OwsCode::ServerBusy,
                 "Queue full",
             ),
             TooManyRequests => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "urn:ades:error:too-many-requests",
-                "ServerBusy",
+                OwsCode::ServerBusy,
                 "Too many requests in flight",
             ),
             TooManyJobs => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "urn:ades:error:too-many-jobs",
-                "ServerBusy",
+                OwsCode::ServerBusy,
                 "Too many jobs of this user",
             ),
             IssuerUnavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "urn:ades:error:issuer-unavailable",
-                "ServerBusy",
+                OwsCode::ServerBusy,
                 "Token issuer unavailable",
             ),
             OutputsUnreachable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "urn:ades:error:outputs-unreachable",
-                "NoApplicableCode",
+                OwsCode::NoApplicableCode,
                 "Outputs unreachable from this replica",
             ),
             InsufficientResources => (
                 StatusCode::BAD_REQUEST,
                 "urn:ades:error:insufficient-resources",
-                "InvalidParameterValue",
+                OwsCode::InvalidParameterValue,
                 "Insufficient resources",
             ),
             InvalidPackage => (
                 StatusCode::BAD_REQUEST,
                 "urn:ades:error:invalid-package",
-                "InvalidParameterValue",
+                OwsCode::InvalidParameterValue,
                 "Invalid application package",
             ),
             Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 "urn:ades:error:unauthorized",
-                "AccessDenied",
+                OwsCode::AccessDenied,
                 "Unauthorized",
             ),
             Forbidden => (
                 StatusCode::FORBIDDEN,
                 "urn:ades:error:forbidden",
-                "AccessDenied",
+                OwsCode::AccessDenied,
                 "Forbidden",
             ),
             Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "urn:ades:error:internal",
-                "NoApplicableCode",
+                OwsCode::NoApplicableCode,
                 "Internal server error",
             ),
         };
         ErrorRow {
             status,
             type_uri,
-            wps_code,
+            ows_code,
             title,
         }
     }
@@ -349,26 +351,133 @@ impl ErrorCode {
     }
 }
 
-/// The HTTP status of a WPS/OWS `exceptionCode` (the WPS façades answer
-/// `ows:ExceptionReport`s keyed by these codes; the codes of [`ErrorCode`] rows are all here).
-///
-/// OWS Common: client errors are 400, `OperationNotSupported`/`OptionNotSupported` 501,
-/// `NoApplicableCode` 500. WPS 2.0 gives its own codes (`NoSuchProcess`, `NoSuchJob`,
-/// `ResultNotReady`, `NoSuchInput`, ...) 400, so the WPS façade answers an unknown process
-/// or job with 400 where the OGC API answers 404: each façade follows its standard.
-pub fn wps_status(wps_code: &str) -> StatusCode {
-    match wps_code {
-        "OperationNotSupported" | "OptionNotSupported" => StatusCode::NOT_IMPLEMENTED,
-        "NoApplicableCode" | "OperationProcessingFailed" => StatusCode::INTERNAL_SERVER_ERROR,
-        "ServerBusy" | "NotEnoughStorage" => StatusCode::SERVICE_UNAVAILABLE,
-        // Not an OWS code: ours, for WPS-T operations that need the admin token.
-        "AccessDenied" => StatusCode::FORBIDDEN,
-        // MissingParameterValue, InvalidParameterValue, VersionNegotiationFailed,
-        // InvalidUpdateSequence, OperationParsingFailed, NoSuchProcess, NoSuchMode,
-        // NoSuchInput, NoSuchOutput, NoSuchFormat, DataNotAccessible, SizeExceeded,
-        // FileSizeExceeded, TooManyInputs, TooManyOutputs, WrongInputData, NoSuchJob,
-        // ResultNotReady, StorageNotSupported and any other code: the request is at fault.
-        _ => StatusCode::BAD_REQUEST,
+/// An OWS exception code, as `ows:Exception/@exceptionCode` writes it: those of OWS Common
+/// (06-121r9 / 06-121r3), of WPS 2.0 (14-065 §9, §10) and WPS 1.0.0 (05-007r7 §8.2), and
+/// one of ours (`AccessDenied`). The WPS façades answer only with these: no code is a
+/// string literal there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OwsCode {
+    // OWS Common.
+    OperationNotSupported,
+    MissingParameterValue,
+    InvalidParameterValue,
+    VersionNegotiationFailed,
+    InvalidUpdateSequence,
+    OptionNotSupported,
+    NoApplicableCode,
+    OperationParsingFailed,
+    OperationProcessingFailed,
+    // WPS 1.0.0.
+    NotEnoughStorage,
+    ServerBusy,
+    FileSizeExceeded,
+    StorageNotSupported,
+    // WPS 2.0.
+    NoSuchProcess,
+    NoSuchMode,
+    NoSuchInput,
+    NoSuchOutput,
+    NoSuchFormat,
+    DataNotAccessible,
+    SizeExceeded,
+    TooManyInputs,
+    TooManyOutputs,
+    WrongInputData,
+    NoSuchJob,
+    ResultNotReady,
+    /// Not an OWS code: ours, for operations the caller may not do (401/403 by the error
+    /// table's row, 403 alone).
+    AccessDenied,
+}
+
+impl OwsCode {
+    /// Every code, in declaration order.
+    pub const ALL: [OwsCode; 26] = [
+        OwsCode::OperationNotSupported,
+        OwsCode::MissingParameterValue,
+        OwsCode::InvalidParameterValue,
+        OwsCode::VersionNegotiationFailed,
+        OwsCode::InvalidUpdateSequence,
+        OwsCode::OptionNotSupported,
+        OwsCode::NoApplicableCode,
+        OwsCode::OperationParsingFailed,
+        OwsCode::OperationProcessingFailed,
+        OwsCode::NotEnoughStorage,
+        OwsCode::ServerBusy,
+        OwsCode::FileSizeExceeded,
+        OwsCode::StorageNotSupported,
+        OwsCode::NoSuchProcess,
+        OwsCode::NoSuchMode,
+        OwsCode::NoSuchInput,
+        OwsCode::NoSuchOutput,
+        OwsCode::NoSuchFormat,
+        OwsCode::DataNotAccessible,
+        OwsCode::SizeExceeded,
+        OwsCode::TooManyInputs,
+        OwsCode::TooManyOutputs,
+        OwsCode::WrongInputData,
+        OwsCode::NoSuchJob,
+        OwsCode::ResultNotReady,
+        OwsCode::AccessDenied,
+    ];
+
+    /// The code and the HTTP status of a WPS answer carrying it.
+    ///
+    /// OWS Common: client errors are 400, `OperationNotSupported`/`OptionNotSupported` 501,
+    /// `NoApplicableCode` 500. WPS 2.0 gives its own codes (`NoSuchProcess`, `NoSuchJob`,
+    /// `ResultNotReady`, `NoSuchInput`, ...) 400, so the WPS façade answers an unknown
+    /// process or job with 400 where the OGC API answers 404: each façade follows its
+    /// standard.
+    fn row(self) -> (&'static str, StatusCode) {
+        use OwsCode::*;
+        const BAD: StatusCode = StatusCode::BAD_REQUEST;
+        match self {
+            OperationNotSupported => ("OperationNotSupported", StatusCode::NOT_IMPLEMENTED),
+            OptionNotSupported => ("OptionNotSupported", StatusCode::NOT_IMPLEMENTED),
+            NoApplicableCode => ("NoApplicableCode", StatusCode::INTERNAL_SERVER_ERROR),
+            OperationProcessingFailed => (
+                "OperationProcessingFailed",
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+            ServerBusy => ("ServerBusy", StatusCode::SERVICE_UNAVAILABLE),
+            NotEnoughStorage => ("NotEnoughStorage", StatusCode::SERVICE_UNAVAILABLE),
+            AccessDenied => ("AccessDenied", StatusCode::FORBIDDEN),
+            MissingParameterValue => ("MissingParameterValue", BAD),
+            InvalidParameterValue => ("InvalidParameterValue", BAD),
+            VersionNegotiationFailed => ("VersionNegotiationFailed", BAD),
+            InvalidUpdateSequence => ("InvalidUpdateSequence", BAD),
+            OperationParsingFailed => ("OperationParsingFailed", BAD),
+            FileSizeExceeded => ("FileSizeExceeded", BAD),
+            StorageNotSupported => ("StorageNotSupported", BAD),
+            NoSuchProcess => ("NoSuchProcess", BAD),
+            NoSuchMode => ("NoSuchMode", BAD),
+            NoSuchInput => ("NoSuchInput", BAD),
+            NoSuchOutput => ("NoSuchOutput", BAD),
+            NoSuchFormat => ("NoSuchFormat", BAD),
+            DataNotAccessible => ("DataNotAccessible", BAD),
+            SizeExceeded => ("SizeExceeded", BAD),
+            TooManyInputs => ("TooManyInputs", BAD),
+            TooManyOutputs => ("TooManyOutputs", BAD),
+            WrongInputData => ("WrongInputData", BAD),
+            NoSuchJob => ("NoSuchJob", BAD),
+            ResultNotReady => ("ResultNotReady", BAD),
+        }
+    }
+
+    /// The code as `exceptionCode` writes it.
+    pub fn as_str(self) -> &'static str {
+        self.row().0
+    }
+
+    /// The HTTP status of a WPS answer carrying this code.
+    pub fn status(self) -> StatusCode {
+        self.row().1
+    }
+}
+
+impl std::fmt::Display for OwsCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -616,22 +725,43 @@ mod tests {
             );
             assert_eq!(status.is_server_error(), server_side, "{code:?}");
             assert!(status.is_client_error() || status.is_server_error());
-            assert!(!code.row().wps_code.is_empty());
+            assert!(!code.row().ows_code.as_str().is_empty());
         }
     }
 
     #[test]
     fn wps_statuses_follow_ows_common() {
         assert_eq!(
-            wps_status("OperationNotSupported"),
+            OwsCode::OperationNotSupported.status(),
             StatusCode::NOT_IMPLEMENTED
         );
         assert_eq!(
-            wps_status("NoApplicableCode"),
+            OwsCode::NoApplicableCode.status(),
             StatusCode::INTERNAL_SERVER_ERROR
         );
-        assert_eq!(wps_status("NoSuchProcess"), StatusCode::BAD_REQUEST);
-        assert_eq!(wps_status("MissingParameterValue"), StatusCode::BAD_REQUEST);
+        assert_eq!(OwsCode::NoSuchProcess.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            OwsCode::MissingParameterValue.status(),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            OwsCode::ServerBusy.status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+
+    #[test]
+    fn every_ows_code_is_written_as_its_name() {
+        let mut seen = std::collections::HashSet::new();
+        for code in OwsCode::ALL {
+            assert_eq!(code.as_str(), format!("{code:?}"));
+            assert!(seen.insert(code.as_str()), "{code:?} twice");
+            let status = code.status();
+            assert!(
+                status.is_client_error() || status.is_server_error(),
+                "{code:?}"
+            );
+        }
     }
 
     #[test]

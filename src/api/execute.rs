@@ -1,12 +1,15 @@
 //! `POST /processes/{processID}/execution`: the 1.0 execute document -> an
-//! [`ExecuteRequest`], checked, submitted, then answered asynchronously (201 + `Location`)
-//! or synchronously (the results, shaped as ogc-notes §1.6).
+//! [`ExecuteRequest`], run by the execution service (`jobs::execute::Execution`), then
+//! answered asynchronously (201 + `Location`) or synchronously (the results, shaped as
+//! ogc-notes §1.6).
 //!
 //! Reading input values (liberal, ogc-notes §1.5):
 //! - a bare value, a qualified value `{"value", "mediaType", "encoding", "schema"}` (also
 //!   with a nested `"format": {"mediaType", "encoding"}`), a link `{"href", "type"}` or a
 //!   bounding box `{"bbox", "crs"}`; any other object is an error (objects travel as
 //!   `{"value": {...}}`);
+//! - a JSON string for an `integer`, `number` or `boolean` input is a literal, read by the
+//!   rule every façade uses (`jobs::execute::typed_literal`): `"7"` is 7, `"TRUE"` true;
 //! - an array is a list of values when the input takes several (`maxOccurs > 1`), and one
 //!   value otherwise (a json input of type array);
 //! - file inputs: `"encoding": "base64"` makes the string base64; without an encoding a
@@ -17,13 +20,13 @@
 
 use super::results::{respond_with_results, status_created};
 use super::views::{ExecuteView, StatusInfoView};
-use crate::catalog::EngineState;
 use crate::domain::{
     ExecuteRequest, InputDescription, InputKind, InputValue, JobControlOption, OutputRequest,
-    Process, ProcessId, ResponseMode, Subscriber, TransmissionMode,
+    Process, ResponseMode, Subscriber, TransmissionMode,
 };
-use crate::error::{ApiError, ErrorCode, ProblemView};
+use crate::error::{ApiError, ErrorCode};
 use crate::http::{AppState, BaseUrl};
+use crate::jobs::execute::{typed_literal, Execution, Mode};
 use crate::jobs::request::{is_textual_media_type, ProblemKind, RequestProblem, MAX_PROBLEMS};
 use crate::limits::json::{parse_bounded, BoundedError};
 use axum::body::Bytes;
@@ -31,6 +34,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
+use seed::manifest::JsonType;
 use serde_json::{Map, Value};
 use std::time::Duration;
 
@@ -135,7 +139,7 @@ pub fn runs_async(process: &Process, prefs: Preferences) -> bool {
             headers(("Retry-After" = String, description = "Seconds to wait."))),
     )
 )]
-pub async fn execute(
+pub async fn post_execution(
     State(app): State<AppState>,
     caller: crate::auth::Caller,
     base: BaseUrl,
@@ -145,39 +149,34 @@ pub async fn execute(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let priority = priority_of(query.as_deref())?;
-    let engine_down = match app.catalog.engine_state() {
-        EngineState::Reachable => None,
-        EngineState::Unreachable(why) => Some(why),
-    };
-    let process = match ProcessId::parse(&process_id) {
-        Ok(id) => app.catalog.find(&id).await,
-        Err(_) => None,
-    };
-    if let Some(why) = engine_down {
-        return Err(engine_unavailable(&why));
-    }
-    let process = process.ok_or_else(|| ApiError::no_such_process(&process_id))?;
+    let execution = Execution::new(&app.catalog, &app.jobs, app.settings.sync_wait_limit);
+    let process = execution
+        .process(&process_id)
+        .await
+        .map_err(|e| e.into_api_error("finding a process"))?;
 
     let document = read_json_body(&headers, body, app.settings.json_body_limit())?;
-    let (mut request, mut problems) = parse_execute(&process, &document);
-    if let Err(more) = app.jobs.check_request(&process, &request) {
-        problems.extend(more);
-    }
+    let (mut request, problems) = parse_execute(&process, &document);
     if let Some(subscriber) = &mut request.subscriber {
         subscriber.base_url = Some(base.0.clone());
     }
-    if !problems.is_empty() {
-        return Err(problems_error(&problems));
-    }
+    execution
+        .check(&process, &request, problems)
+        .map_err(|e| e.into_api_error("checking a request"))?;
 
     let prefs = Preferences::from_headers(&headers);
-    let run_async = runs_async(&process, prefs);
-    let job = app
-        .jobs
-        .submit_with_priority(&caller, &process, request, priority)
+    let mode = if runs_async(&process, prefs) {
+        Mode::Async
+    } else {
+        Mode::Sync {
+            at_most: prefs.wait,
+        }
+    };
+    let job = execution
+        .start(&caller, &process, request, priority, mode)
         .await
-        .map_err(|e| e.into_api_error("submitting a job"))?;
-    if run_async {
+        .map_err(|e| e.into_api_error("running a job"))?;
+    if mode == Mode::Async {
         let mut response = status_created(&job, &base);
         if prefs.respond_async {
             response.headers_mut().insert(
@@ -187,16 +186,7 @@ pub async fn execute(
         }
         return Ok(response);
     }
-
-    let limit = app.settings.sync_wait_limit;
-    let wait = prefs.wait.map_or(limit, |w| w.min(limit));
-    let job = app
-        .jobs
-        .wait_until_final(&caller, &job.id, wait)
-        .await
-        .map_err(|e| e.into_api_error("waiting for a synchronous job"))?;
     if !job.status.is_final() {
-        tracing::info!(job_id = %job.id, "synchronous job still running at the wait limit");
         return Ok(status_created(&job, &base));
     }
     respond_with_results(&app, &base, &job, Some(&process)).await
@@ -229,16 +219,6 @@ fn priority_of(query: Option<&str>) -> Result<Option<i32>, ApiError> {
         }
     }
     Ok(priority)
-}
-
-fn engine_unavailable(why: &str) -> ApiError {
-    ApiError::new(
-        ErrorCode::EngineUnavailable,
-        format!(
-            "No job can run now: the container engine cannot be reached ({why}). Try again later."
-        ),
-    )
-    .with_header(header::RETRY_AFTER, HeaderValue::from_static("30"))
 }
 
 /// The body as JSON: 415 for another declared content type, 413 when too large, 400 when
@@ -296,40 +276,6 @@ fn read_json_body(
             ),
         ),
     })
-}
-
-/// One 400 listing every problem: `MissingParameterValue` when only required inputs are
-/// missing, `InvalidParameterValue` otherwise.
-fn problems_error(problems: &[RequestProblem]) -> ApiError {
-    let only_missing = problems.iter().all(|p| p.kind == ProblemKind::MissingInput);
-    let code = if only_missing {
-        ErrorCode::MissingParameterValue
-    } else {
-        ErrorCode::InvalidParameterValue
-    };
-    let problems = &problems[..problems.len().min(MAX_PROBLEMS)];
-    let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
-    let detail = if listed.len() == 1 {
-        format!("Fix this and send the request again: {}", listed[0])
-    } else {
-        let count = if listed.len() == MAX_PROBLEMS {
-            format!("first {MAX_PROBLEMS}")
-        } else {
-            listed.len().to_string()
-        };
-        format!(
-            "Fix these {count} problems and send the request again: {}",
-            listed.join("; ")
-        )
-    };
-    let problems = problems
-        .iter()
-        .map(|p| ProblemView {
-            location: p.location.clone(),
-            message: p.message.clone(),
-        })
-        .collect();
-    ApiError::new(code, detail).with_problems(problems)
 }
 
 /// Reads the execute document; structural problems are returned with the request built
@@ -439,7 +385,7 @@ fn parse_input(
         input,
         Some(InputDescription {
             kind: InputKind::Json {
-                kind: seed::manifest::JsonType::Array
+                kind: JsonType::Array
             },
             max_occurs: Some(1),
             ..
@@ -490,6 +436,38 @@ fn encoding_of(object: &Map<String, Value>) -> Option<String> {
 }
 
 fn parse_value(
+    input: Option<&InputDescription>,
+    given: &Value,
+    location: &str,
+    problems: &mut Vec<RequestProblem>,
+) -> Option<InputValue> {
+    let value = read_value(input, given, location, problems)?;
+    Some(typed_string(input, value))
+}
+
+/// A JSON string given to an `integer`, `number` or `boolean` input is a literal, read by
+/// the one rule every façade uses ([`typed_literal`]): `"7"` is 7, `"TRUE"` true.
+fn typed_string(input: Option<&InputDescription>, value: InputValue) -> InputValue {
+    let Some(InputKind::Json { kind }) = input.map(|i| &i.kind) else {
+        return value;
+    };
+    let scalar = matches!(
+        kind,
+        JsonType::Integer | JsonType::Number | JsonType::Boolean
+    );
+    match value {
+        InputValue::Inline {
+            value: Value::String(text),
+            media_type,
+        } if scalar => InputValue::Inline {
+            value: typed_literal(*kind, &text),
+            media_type,
+        },
+        other => other,
+    }
+}
+
+fn read_value(
     input: Option<&InputDescription>,
     given: &Value,
     location: &str,

@@ -65,7 +65,7 @@ pub(crate) fn routes(json_limit: DefaultBodyLimit) -> axum::Router<AppState> {
         )
         .route(
             "/processes/{process_id}/execution",
-            axum::routing::post(execute::execute).layer(json_limit),
+            axum::routing::post(execute::post_execution).layer(json_limit),
         )
         .route("/jobs", get(jobs::list_jobs))
         .route(

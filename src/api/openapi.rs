@@ -32,7 +32,7 @@ use utoipa::OpenApi;
         deploy::replace_process,
         deploy::undeploy_process,
         deploy::process_package,
-        execute::execute,
+        execute::post_execution,
         jobs::list_jobs,
         jobs::job_status,
         jobs::dismiss_job,

@@ -24,6 +24,7 @@ use crate::domain::{
 };
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{AppState, BaseUrl};
+use crate::jobs::execute::{failure_of, results_of, select_outputs, NoResults, SelectedOutput};
 use crate::jobs::request::is_textual_media_type;
 use crate::workspace::Workspace;
 use axum::body::Body;
@@ -51,54 +52,9 @@ pub fn status_created(job: &Job, base: &BaseUrl) -> Response {
     response
 }
 
-/// One output to return.
-struct Selected<'a> {
-    id: &'a str,
-    mode: TransmissionMode,
-    values: &'a [OutputValue],
-    /// An output that may have several values is always an array in documents.
-    multiple: bool,
-}
-
-/// The outputs to return, in the process's order when it is known.
-fn select<'a>(job: &'a Job, process: Option<&Process>) -> Vec<Selected<'a>> {
-    let Some(results) = job.results.as_ref() else {
-        return Vec::new();
-    };
-    let mut ids: Vec<(&'a str, TransmissionMode)> = if job.request.outputs.is_empty() {
-        results
-            .keys()
-            .map(|k| (k.as_str(), TransmissionMode::Value))
-            .collect()
-    } else {
-        job.request
-            .outputs
-            .iter()
-            .map(|(k, o)| (k.as_str(), o.transmission_mode))
-            .collect()
-    };
-    if let Some(process) = process {
-        ids.sort_by_key(|(id, _)| process.output_position(id));
-    }
-    ids.into_iter()
-        .filter_map(|(id, mode)| {
-            let (id, values) = results.get_key_value(id)?;
-            let declared_multiple = process
-                .and_then(|p| p.output(id))
-                .is_some_and(|o| matches!(o.kind, OutputKind::File { multiple: true, .. }));
-            Some(Selected {
-                id: id.as_str(),
-                mode,
-                values: values.as_slice(),
-                multiple: declared_multiple || values.len() > 1,
-            })
-        })
-        .collect()
-}
-
 /// The media type `GET /jobs/{id}/results` answers a raw request with (`None`: no body).
 pub fn raw_media_type(job: &Job) -> Option<String> {
-    let selected = select(job, None);
+    let selected = select_outputs(job, None);
     if selected.is_empty()
         || selected
             .iter()
@@ -116,50 +72,33 @@ pub fn raw_media_type(job: &Job) -> Option<String> {
 
 /// The exception a failed job answers with.
 pub fn failure_error(job: &Job) -> ApiError {
-    match &job.failure {
-        Some(failure) => {
-            let code = if failure.category == seed::errors::FailureCategory::Data {
-                ErrorCode::JobFailedData
-            } else {
-                ErrorCode::JobFailed
-            };
-            ApiError::new(code, failure.description.clone())
-                .with_type(format!("urn:ades:seed:error:{}", failure.name))
-                .with_title(failure.title.clone())
-        }
-        None => ApiError::new(
-            ErrorCode::JobFailed,
-            job.message
-                .clone()
-                .unwrap_or_else(|| "The job failed.".to_string()),
-        ),
-    }
+    failure_of(job).api_error()
 }
 
 /// The answer for a job that has no results to give, or `None` when it succeeded.
 fn unavailable(job: &Job) -> Option<ApiError> {
-    match job.status {
-        JobStatus::Successful => None,
-        JobStatus::Failed => Some(failure_error(job)),
-        JobStatus::Dismissed => Some(ApiError::new(
+    let why = results_of(job).err()?;
+    Some(match why {
+        NoResults::Failed(failure) => failure.api_error(),
+        NoResults::Dismissed => ApiError::new(
             ErrorCode::NoSuchJob,
             format!(
                 "Job {} was dismissed: it has no results. Submit the execute request again \
                  to run it.",
                 job.id
             ),
-        )),
-        JobStatus::Accepted | JobStatus::Running => Some(ApiError::new(
+        ),
+        NoResults::NotReady(status) => ApiError::new(
             ErrorCode::ResultNotReady,
             format!(
                 "Job {} is {}: its results are not ready. Poll GET /jobs/{} until its status \
                  is successful.",
                 job.id,
-                job.status.as_str(),
+                status.as_str(),
                 job.id
             ),
-        )),
-    }
+        ),
+    })
 }
 
 /// The results of a final job, shaped as its request asked (or the exception).
@@ -189,7 +128,7 @@ pub async fn document_results(
     process: Option<&Process>,
 ) -> Result<Map<String, Value>, ApiError> {
     let mut document = Map::new();
-    for selected in select(job, process) {
+    for selected in select_outputs(job, process) {
         let mut rendered = Vec::with_capacity(selected.values.len());
         for value in selected.values {
             rendered.push(document_value(workspace, base, job, &selected, value).await?);
@@ -208,7 +147,7 @@ async fn document_value(
     workspace: &Workspace,
     base: &BaseUrl,
     job: &Job,
-    selected: &Selected<'_>,
+    selected: &SelectedOutput<'_>,
     value: &OutputValue,
 ) -> Result<Value, ApiError> {
     let media_type = OutputValue::media_type(value);
@@ -317,7 +256,7 @@ async fn raw_results(
     job: &Job,
     process: Option<&Process>,
 ) -> Result<Response, ApiError> {
-    let selected = select(job, process);
+    let selected = select_outputs(job, process);
     if selected
         .iter()
         .all(|s| s.mode == TransmissionMode::Reference)
@@ -358,7 +297,7 @@ async fn multipart(
     workspace: &Workspace,
     base: &BaseUrl,
     job: &Job,
-    selected: &[Selected<'_>],
+    selected: &[SelectedOutput<'_>],
 ) -> Result<Response, ApiError> {
     let boundary = format!("ades-{}", uuid::Uuid::new_v4().simple());
     let mut parts: Vec<ByteStream> = Vec::new();

@@ -11,6 +11,7 @@
 
 pub mod admission;
 pub mod callbacks;
+pub mod execute;
 pub mod request;
 
 use crate::auth::{Caller, Credential, Denied};

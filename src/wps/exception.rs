@@ -1,5 +1,5 @@
 //! `ows:ExceptionReport` documents: OWS 2.0 for WPS 2.0, OWS 1.1 for WPS 1.0.0, with the
-//! exception codes and HTTP statuses of the error table (`crate::error`, [`wps_status`]:
+//! exception codes and HTTP statuses of the error table (`crate::error`, [`OwsCode`]:
 //! client errors 400, `OperationNotSupported` 501, `NoApplicableCode` 500). The WPS-T
 //! operations set the status of the error table's row instead ([`WpsException::with_status`]):
 //! one OWS code there stands for several answers an HTTP client must tell apart (401 send a
@@ -11,7 +11,7 @@
 
 use super::request::WpsVersion;
 use super::xml::{escape_attr, escape_text};
-use crate::error::{wps_status, ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, OwsCode};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -26,12 +26,12 @@ pub struct WpsException {
     /// Which OWS version to write (2.0 for WPS 2.0, 1.1 for WPS 1.0.0).
     pub version: WpsVersion,
     /// The OWS/WPS exception code (`MissingParameterValue`, `NoSuchProcess`, ...).
-    pub code: String,
+    pub code: OwsCode,
     /// The parameter or element at fault, when there is one.
     pub locator: Option<String>,
     /// What is wrong and what to change.
     pub text: String,
-    /// The HTTP status when it is not the code's ([`wps_status`]).
+    /// The HTTP status when it is not the code's ([`OwsCode::status`]).
     pub http_status: Option<StatusCode>,
     /// `Retry-After` of the answer (a user over their job limit).
     pub retry_after: Option<HeaderValue>,
@@ -41,13 +41,13 @@ impl WpsException {
     /// An exception with a code, an optional locator and a text.
     pub fn new(
         version: WpsVersion,
-        code: &str,
+        code: OwsCode,
         locator: Option<&str>,
         text: impl Into<String>,
     ) -> Self {
         WpsException {
             version,
-            code: code.to_string(),
+            code,
             locator: locator.map(str::to_string),
             text: text.into(),
             http_status: None,
@@ -63,27 +63,37 @@ impl WpsException {
 
     /// `MissingParameterValue` for `parameter`.
     pub fn missing(version: WpsVersion, parameter: &str, text: impl Into<String>) -> Self {
-        WpsException::new(version, "MissingParameterValue", Some(parameter), text)
+        WpsException::new(
+            version,
+            OwsCode::MissingParameterValue,
+            Some(parameter),
+            text,
+        )
     }
 
     /// `InvalidParameterValue` for `parameter`.
     pub fn invalid(version: WpsVersion, parameter: &str, text: impl Into<String>) -> Self {
-        WpsException::new(version, "InvalidParameterValue", Some(parameter), text)
+        WpsException::new(
+            version,
+            OwsCode::InvalidParameterValue,
+            Some(parameter),
+            text,
+        )
     }
 
     /// `NoApplicableCode` without a locator (a server-side fault: 500).
     pub fn server(version: WpsVersion, text: impl Into<String>) -> Self {
-        WpsException::new(version, "NoApplicableCode", None, text)
+        WpsException::new(version, OwsCode::NoApplicableCode, None, text)
     }
 
-    /// The WPS rendering of an error of the OGC API/job layer: the table's `wps_code`,
+    /// The WPS rendering of an error of the OGC API/job layer: the table's `ows_code`,
     /// its detail as text. Refusals for who the caller is (401, 403) and a user over their
     /// job limit (429, with `Retry-After`) keep the table's HTTP status: their OWS codes
     /// (`AccessDenied`, `ServerBusy`) stand for several answers a client must tell apart.
     pub fn from_api(version: WpsVersion, error: &ApiError, locator: Option<&str>) -> Self {
         let mut exception = WpsException::new(
             version,
-            error.code.row().wps_code,
+            error.code.row().ows_code,
             locator,
             error.detail.clone(),
         );
@@ -99,7 +109,7 @@ impl WpsException {
 
     /// The HTTP status for this exception.
     pub fn status(&self) -> StatusCode {
-        self.http_status.unwrap_or_else(|| wps_status(&self.code))
+        self.http_status.unwrap_or_else(|| self.code.status())
     }
 
     /// The `ows:ExceptionReport` document.
@@ -131,7 +141,7 @@ impl WpsException {
              <ows:Exception exceptionCode=\"{code}\"{locator}>\
              <ows:ExceptionText>{text}</ows:ExceptionText>\
              </ows:Exception></ows:ExceptionReport>",
-            code = escape_attr(&self.code),
+            code = self.code.as_str(),
             text = escape_text(&self.text),
         )
     }
@@ -194,7 +204,7 @@ mod tests {
         assert!(xml.contains("version=\"2.0.0\""));
         assert!(xml.contains("exceptionCode=\"InvalidParameterValue\" locator=\"service\""));
         assert!(xml.contains("use &lt;WPS&gt; &amp; retry"));
-        let v1 = WpsException::new(WpsVersion::V1, "OperationNotSupported", None, "x");
+        let v1 = WpsException::new(WpsVersion::V1, OwsCode::OperationNotSupported, None, "x");
         assert_eq!(v1.status(), StatusCode::NOT_IMPLEMENTED);
         assert!(v1.to_xml().contains(OWS11));
         assert!(v1.to_xml().contains("version=\"1.0.0\""));

@@ -22,6 +22,7 @@ pub mod writer;
 pub mod xml;
 
 use crate::auth::Caller;
+use crate::error::OwsCode;
 use crate::http::{AppState, BaseUrl};
 use crate::limits::ReaderError;
 use axum::body::Bytes;
@@ -104,7 +105,7 @@ async fn wps_post(
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             return WpsException::new(
                 WpsVersion::V2,
-                "SizeExceeded",
+                OwsCode::SizeExceeded,
                 None,
                 format!(
                     "The request body is larger than {} bytes, the most this server reads for \
@@ -118,7 +119,7 @@ async fn wps_post(
         Err(rejection) => {
             return WpsException::new(
                 WpsVersion::V2,
-                "OperationParsingFailed",
+                OwsCode::OperationParsingFailed,
                 None,
                 format!(
                     "The request body could not be read: {}",
@@ -146,7 +147,7 @@ async fn wps_post(
         Err(ReaderError::Busy(budget)) => {
             let mut response = WpsException::new(
                 WpsVersion::V2,
-                "ServerBusy",
+                OwsCode::ServerBusy,
                 None,
                 ReaderError::Busy(budget).to_string(),
             )
@@ -202,7 +203,7 @@ pub(crate) fn client_busy(
         .get("version")
         .and_then(WpsVersion::parse)
         .unwrap_or(WpsVersion::V2);
-    let mut response = WpsException::new(version, "ServerBusy", None, text)
+    let mut response = WpsException::new(version, OwsCode::ServerBusy, None, text)
         .with_status(StatusCode::TOO_MANY_REQUESTS)
         .into_response();
     response

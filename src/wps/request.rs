@@ -31,6 +31,7 @@
 
 use super::exception::WpsException;
 use super::xml::{self, Element, Limits};
+use crate::error::OwsCode;
 use axum::http::{header, HeaderMap};
 use std::collections::BTreeMap;
 
@@ -234,7 +235,7 @@ impl WpsRequest {
         if operation.xml_only(version) {
             return Err(WpsException::new(
                 version,
-                "OperationNotSupported",
+                OwsCode::OperationNotSupported,
                 Some("request"),
                 format!(
                     "WPS 2.0 {name} has no KVP binding: POST a wps:{name} XML document to this \
@@ -275,7 +276,7 @@ impl WpsRequest {
             if !accepted {
                 return Err(WpsException::new(
                     reply,
-                    "OperationParsingFailed",
+                    OwsCode::OperationParsingFailed,
                     None,
                     format!(
                         "A POST to /wps must be an XML document (Content-Type application/xml), \
@@ -287,7 +288,7 @@ impl WpsRequest {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(WpsException::new(
                 reply,
-                "OperationParsingFailed",
+                OwsCode::OperationParsingFailed,
                 None,
                 "The POST body is empty: send a WPS request document (wps:GetCapabilities, \
                  wps:DescribeProcess, wps:Execute, ...), or use GET with KVP parameters.",
@@ -296,7 +297,7 @@ impl WpsRequest {
         let root = xml::parse(body, limits).map_err(|e| {
             WpsException::new(
                 reply,
-                "OperationParsingFailed",
+                OwsCode::OperationParsingFailed,
                 None,
                 format!("The request is not a readable XML document: {e}"),
             )
@@ -307,7 +308,7 @@ impl WpsRequest {
             other => {
                 return Err(WpsException::new(
                     reply,
-                    "OperationNotSupported",
+                    OwsCode::OperationNotSupported,
                     Some(&root.name),
                     format!(
                         "The root element <{}> is in namespace {}; a WPS request is in \
@@ -392,7 +393,7 @@ fn check_service(version: WpsVersion, service: &str) -> Result<(), WpsException>
 fn unknown_operation(version: WpsVersion, name: &str) -> WpsException {
     WpsException::new(
         version,
-        "OperationNotSupported",
+        OwsCode::OperationNotSupported,
         Some(name),
         format!(
             "There is no operation {name:?}; WPS 2.0 offers GetCapabilities, DescribeProcess, \
@@ -406,7 +407,7 @@ fn unknown_operation(version: WpsVersion, name: &str) -> WpsException {
 fn not_in_version(version: WpsVersion, operation: Operation) -> WpsException {
     WpsException::new(
         version,
-        "OperationNotSupported",
+        OwsCode::OperationNotSupported,
         Some(operation.name()),
         format!(
             "WPS {} has no {} operation; use WPS 2.0.0 (version=2.0.0) for it.",
@@ -455,7 +456,7 @@ fn negotiate_xml(version: WpsVersion, root: &Element) -> Result<(), WpsException
     } else {
         Err(WpsException::new(
             version,
-            "VersionNegotiationFailed",
+            OwsCode::VersionNegotiationFailed,
             Some("AcceptVersions"),
             format!(
                 "AcceptVersions lists {}, but a <{}> in this namespace is answered in WPS {}.",
@@ -470,7 +471,7 @@ fn negotiate_xml(version: WpsVersion, root: &Element) -> Result<(), WpsException
 fn negotiation_failed(list: &str) -> WpsException {
     WpsException::new(
         WpsVersion::V2,
-        "VersionNegotiationFailed",
+        OwsCode::VersionNegotiationFailed,
         Some("AcceptVersions"),
         format!("None of AcceptVersions={list:?} is offered: list 2.0.0 or 1.0.0."),
     )
@@ -486,7 +487,7 @@ mod tests {
 
     fn code(result: Result<WpsRequest, WpsException>) -> (String, Option<String>) {
         let e = result.unwrap_err();
-        (e.code, e.locator)
+        (e.code.as_str().to_string(), e.locator)
     }
 
     #[test]
@@ -578,7 +579,7 @@ mod tests {
         let headers = HeaderMap::new();
         let err = |body: &[u8]| {
             let e = WpsRequest::from_xml(&headers, body).unwrap_err();
-            (e.code, e.locator)
+            (e.code.as_str().to_string(), e.locator)
         };
         assert_eq!(err(b"<a").0, "OperationParsingFailed");
         assert_eq!(err(b"").0, "OperationParsingFailed");

@@ -17,7 +17,7 @@
 //! [`super::writer::XmlWriter`], and [`Element::to_xml`] / [`Element::inner_xml`] to echo received XML
 //! (complex data passed by value) back out with its namespaces declared.
 
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::{BytesDecl, BytesRef, BytesStart, Event};
 use quick_xml::reader::Reader;
 use quick_xml::XmlVersion;
 use std::borrow::Cow;
@@ -230,6 +230,7 @@ impl Parser<'_, '_> {
         }
     }
 
+    /// Reads the whole document: one event at a time, each handled by its own step.
     fn run(mut self) -> Result<Element, XmlError> {
         let mut stack: Vec<Element> = Vec::new();
         let mut root: Option<Element> = None;
@@ -242,36 +243,14 @@ impl Parser<'_, '_> {
                     return Err(self.at(position, format!("The XML is malformed: {e}")));
                 }
             };
-            let empty = matches!(event, Event::Empty(_));
             match event {
-                Event::Start(start) | Event::Empty(start) => {
-                    if root.is_some() {
-                        return Err(
-                            self.here("The XML document has more than one root element; send one.")
-                        );
-                    }
-                    if stack.len() >= self.limits.max_depth {
-                        return Err(self.here(format!(
-                            "The XML document nests elements deeper than {} levels.",
-                            self.limits.max_depth
-                        )));
-                    }
-                    let element = self.open_element(&start)?;
-                    if empty {
-                        self.scopes.pop();
-                        close(&mut stack, &mut root, element);
-                    } else {
-                        stack.push(element);
-                    }
-                }
-                Event::End(_) => {
-                    // quick-xml checks that end names match their start.
-                    let element = stack
-                        .pop()
-                        .ok_or_else(|| self.here("The XML has an end tag without a start tag."))?;
+                Event::Start(start) => self.start_element(&start, &mut stack, &mut root)?,
+                Event::Empty(start) => {
+                    let element = self.open_checked(&start, &stack, &root)?;
                     self.scopes.pop();
                     close(&mut stack, &mut root, element);
                 }
+                Event::End(_) => self.end_element(&mut stack, &mut root)?,
                 Event::Text(text) => {
                     let content = text
                         .xml10_content()
@@ -285,28 +264,7 @@ impl Parser<'_, '_> {
                     self.push_text(&mut stack, &content)?;
                 }
                 Event::GeneralRef(reference) => {
-                    let replacement: Cow<'_, str> = if reference.is_char_ref() {
-                        match reference.resolve_char_ref() {
-                            Ok(Some(c)) => Cow::Owned(c.to_string()),
-                            Ok(None) | Err(_) => {
-                                return Err(self.here(format!(
-                                    "The character reference &{}; is not a valid character.",
-                                    String::from_utf8_lossy(&reference)
-                                )))
-                            }
-                        }
-                    } else {
-                        let name = String::from_utf8_lossy(&reference).into_owned();
-                        match predefined_entity(&name) {
-                            Some(s) => Cow::Borrowed(s),
-                            None => {
-                                return Err(self.here(format!(
-                                    "The entity &{name}; is not defined: only &lt; &gt; &amp; \
-                                     &apos; &quot; and character references may be used."
-                                )))
-                            }
-                        }
-                    };
+                    let replacement = self.resolve_reference(&reference)?;
                     self.push_text(&mut stack, &replacement)?;
                 }
                 Event::DocType(_) => {
@@ -315,29 +273,104 @@ impl Parser<'_, '_> {
                          not accepted; remove it.",
                     ))
                 }
-                Event::Decl(decl) => {
-                    if let Some(Ok(encoding)) = decl.encoding() {
-                        let encoding = String::from_utf8_lossy(&encoding).to_ascii_lowercase();
-                        if !matches!(encoding.as_str(), "utf-8" | "utf8" | "us-ascii" | "ascii") {
-                            return Err(self.here(format!(
-                                "The XML document declares encoding {encoding:?}; only UTF-8 \
-                                 is accepted."
-                            )));
-                        }
-                    }
-                }
+                Event::Decl(decl) => self.check_encoding(&decl)?,
                 Event::Comment(_) | Event::PI(_) => {}
-                Event::Eof => {
-                    if let Some(open) = stack.last() {
-                        return Err(self.here(format!(
-                            "The XML document ends before <{}> is closed.",
-                            open.name
-                        )));
-                    }
-                    return root.ok_or_else(|| XmlError("The XML document is empty.".into()));
-                }
+                Event::Eof => return self.finish(&stack, root),
             }
         }
+    }
+
+    /// A start tag (not self-closing): opened, and its element left open on `stack`.
+    fn start_element(
+        &mut self,
+        start: &BytesStart<'_>,
+        stack: &mut Vec<Element>,
+        root: &mut Option<Element>,
+    ) -> Result<(), XmlError> {
+        let element = self.open_checked(start, stack, root)?;
+        stack.push(element);
+        Ok(())
+    }
+
+    /// Opens an element once the document may still have one here: a second root and
+    /// nesting past the depth cap are refused.
+    fn open_checked(
+        &mut self,
+        start: &BytesStart<'_>,
+        stack: &[Element],
+        root: &Option<Element>,
+    ) -> Result<Element, XmlError> {
+        if root.is_some() {
+            return Err(self.here("The XML document has more than one root element; send one."));
+        }
+        if stack.len() >= self.limits.max_depth {
+            return Err(self.here(format!(
+                "The XML document nests elements deeper than {} levels.",
+                self.limits.max_depth
+            )));
+        }
+        self.open_element(start)
+    }
+
+    /// An end tag: closes the open element (quick-xml checks that end names match their
+    /// start).
+    fn end_element(
+        &mut self,
+        stack: &mut Vec<Element>,
+        root: &mut Option<Element>,
+    ) -> Result<(), XmlError> {
+        let element = stack
+            .pop()
+            .ok_or_else(|| self.here("The XML has an end tag without a start tag."))?;
+        self.scopes.pop();
+        close(stack, root, element);
+        Ok(())
+    }
+
+    /// The text of a character reference or of one of the five predefined entities; any
+    /// other entity is refused (no DTD declares one).
+    fn resolve_reference<'r>(&self, reference: &'r BytesRef<'_>) -> Result<Cow<'r, str>, XmlError> {
+        if reference.is_char_ref() {
+            return match reference.resolve_char_ref() {
+                Ok(Some(c)) => Ok(Cow::Owned(c.to_string())),
+                Ok(None) | Err(_) => Err(self.here(format!(
+                    "The character reference &{}; is not a valid character.",
+                    String::from_utf8_lossy(reference)
+                ))),
+            };
+        }
+        let name = String::from_utf8_lossy(reference).into_owned();
+        match predefined_entity(&name) {
+            Some(s) => Ok(Cow::Borrowed(s)),
+            None => Err(self.here(format!(
+                "The entity &{name}; is not defined: only &lt; &gt; &amp; &apos; &quot; and \
+                 character references may be used."
+            ))),
+        }
+    }
+
+    /// The XML declaration: only UTF-8 (or its ASCII subset) is read.
+    fn check_encoding(&self, decl: &BytesDecl<'_>) -> Result<(), XmlError> {
+        if let Some(Ok(encoding)) = decl.encoding() {
+            let encoding = String::from_utf8_lossy(&encoding).to_ascii_lowercase();
+            if !matches!(encoding.as_str(), "utf-8" | "utf8" | "us-ascii" | "ascii") {
+                return Err(self.here(format!(
+                    "The XML document declares encoding {encoding:?}; only UTF-8 is accepted."
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The end of the input: the root, once every element is closed.
+    fn finish(&self, stack: &[Element], root: Option<Element>) -> Result<Element, XmlError> {
+        if let Some(open) = stack.last() {
+            return Err(self.here(format!(
+                "The XML document ends before <{}> is closed.",
+                open.name
+            )));
+        }
+        root.ok_or_else(|| XmlError("The XML document is empty.".into()))
     }
 
     /// Reads a start tag: declares its namespaces (within the caps), resolves its name and

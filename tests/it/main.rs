@@ -13,6 +13,7 @@ mod fault;
 mod hostile;
 mod html;
 mod jobs_cli;
+mod literals;
 mod owslib;
 mod publish;
 mod queue;

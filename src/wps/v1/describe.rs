@@ -11,6 +11,7 @@ use super::{
 use crate::domain::{
     InputDescription, InputKind, OutputDescription, OutputKind, Process, ProcessId,
 };
+use crate::error::OwsCode;
 use crate::http::AppState;
 use crate::wps::request::RequestBody;
 use crate::wps::writer::XmlWriter;
@@ -45,7 +46,7 @@ pub(crate) async fn describe_process(app: &AppState, body: &RequestBody) -> Resp
     };
     if identifiers.is_empty() {
         return exception(
-            "MissingParameterValue",
+            OwsCode::MissingParameterValue,
             Some("identifier"),
             "Name the processes to describe: identifier=<id>[,<id>...], or identifier=ALL. \
              GetCapabilities lists them.",
@@ -56,7 +57,7 @@ pub(crate) async fn describe_process(app: &AppState, body: &RequestBody) -> Resp
         if all.is_empty() {
             // `wps:ProcessDescriptions` must hold at least one description.
             return exception(
-                "InvalidParameterValue",
+                OwsCode::InvalidParameterValue,
                 Some("identifier"),
                 "This server offers no processes yet: there is nothing to describe. Publish \
                  a Seed image (or deploy one), then ask again.",
@@ -71,7 +72,7 @@ pub(crate) async fn describe_process(app: &AppState, body: &RequestBody) -> Resp
                 Some(process) => found.push(process),
                 None => {
                     return exception(
-                        "InvalidParameterValue",
+                        OwsCode::InvalidParameterValue,
                         Some("identifier"),
                         format!(
                             "There is no process {identifier:?}. GetCapabilities lists the \

@@ -1,6 +1,7 @@
 //! Execute: a KVP or XML request read into [`ExecuteForm`], turned into the protocol-neutral
-//! [`ExecuteRequest`], checked with `jobs::request::check_request` and submitted as an
-//! ordinary job; then answered at once (stored, asynchronous) or after the job ends.
+//! [`ExecuteRequest`] (literals typed by `jobs::execute::typed_literal`), and run by the
+//! execution service (`jobs::execute::Execution`) as an ordinary job; then answered at once
+//! (stored, asynchronous) or after the job ends.
 //!
 //! KVP syntax (05-007r7 §10.2.2): `DataInputs=a=1;b=@xlink:href=<url>;c=<v>@mimeType=text/xml`
 //! (`;` between inputs, `@` before each attribute; an input named twice has two values),
@@ -9,20 +10,20 @@
 //! after the query string itself, so a value may carry `;`, `=` and `@` as `%3B`, `%3D`
 //! and `%40` encoded twice.
 
-use super::describe::{attribute, child, children, find_process, text_of};
+use super::describe::{attribute, child, children, text_of};
 use super::response::{execute_response, raw_log, raw_output, ResponseOptions};
 use super::{exception, is_true};
-use crate::catalog::EngineState;
 use crate::domain::{
     ExecuteRequest, InputDescription, InputKind, InputValue, OutputRequest, Process, ResponseMode,
     TransmissionMode,
 };
+use crate::error::OwsCode;
 use crate::http::{AppState, BaseUrl};
-use crate::jobs::request::{ProblemKind, RequestProblem};
+use crate::jobs::execute::{only_missing, typed_literal, ExecuteError, Execution, Mode};
+use crate::jobs::request::RequestProblem;
 use crate::wps::request::{Kvp, RequestBody};
 use crate::wps::xml::{Element, Node};
 use axum::response::Response;
-use seed::manifest::JsonType;
 use serde_json::Value;
 
 /// A value as the client sent it, before the process's input kinds give it a meaning.
@@ -80,7 +81,7 @@ pub(crate) struct ExecuteForm {
 /// Why a request could not be read: an OWS code, a locator and what to change.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct FormError {
-    pub code: &'static str,
+    pub code: OwsCode,
     pub locator: String,
     pub text: String,
 }
@@ -88,7 +89,7 @@ pub(crate) struct FormError {
 impl FormError {
     fn missing(locator: &str, text: impl Into<String>) -> Self {
         FormError {
-            code: "MissingParameterValue",
+            code: OwsCode::MissingParameterValue,
             locator: locator.to_string(),
             text: text.into(),
         }
@@ -96,7 +97,7 @@ impl FormError {
 
     fn invalid(locator: &str, text: impl Into<String>) -> Self {
         FormError {
-            code: "InvalidParameterValue",
+            code: OwsCode::InvalidParameterValue,
             locator: locator.to_string(),
             text: text.into(),
         }
@@ -108,7 +109,7 @@ impl FormError {
 }
 
 /// Answers an Execute request.
-pub(crate) async fn execute(
+pub(crate) async fn wps_execute(
     app: &AppState,
     base: &BaseUrl,
     caller: &crate::auth::Caller,
@@ -122,62 +123,31 @@ pub(crate) async fn execute(
         Ok(form) => form,
         Err(error) => return error.into_response(),
     };
-    let Some(process) = find_process(app, &form.identifier).await else {
-        return exception(
-            "InvalidParameterValue",
-            Some("identifier"),
-            format!(
-                "There is no process {:?}. GetCapabilities lists the processes of this server.",
-                form.identifier
-            ),
-        );
+    let execution = Execution::new(&app.catalog, &app.jobs, app.settings.sync_wait_limit);
+    let process = match execution.process(&form.identifier).await {
+        Ok(process) => process,
+        Err(error) => return execute_exception(error, "finding a process"),
     };
-    if let EngineState::Unreachable(why) = app.catalog.engine_state() {
-        return exception(
-            "ServerBusy",
-            None,
-            format!(
-                "No job can run now: the container engine cannot be reached ({why}). Try \
-                 again later."
-            ),
-        );
-    }
     let (request, options) = match to_execute_request(&process, &form) {
         Ok(built) => built,
         Err(error) => return error.into_response(),
     };
-    if let Err(problems) = app.jobs.check_request(&process, &request) {
-        return problems_error(&problems).into_response();
+    let mode = if options.store {
+        Mode::Async
+    } else {
+        Mode::Sync { at_most: None }
+    };
+    if let Err(error) = execution.check(&process, &request, Vec::new()) {
+        return execute_exception(error, "checking a request");
     }
-    let job = match app.jobs.submit(caller, &process, request).await {
+    let job = match execution.start(caller, &process, request, None, mode).await {
         Ok(job) => job,
-        Err(error @ crate::jobs::JobsError::Store(_)) => {
-            return internal("submitting a job", &error)
-        }
-        // A full queue (ServerBusy, 503) or a job no worker can run (400).
-        Err(error) => {
-            let api = error.into_api_error("submitting a job");
-            return crate::wps::exception::WpsException::from_api(
-                crate::wps::WpsVersion::V1,
-                &api,
-                None,
-            )
-            .into_response();
-        }
+        Err(error) => return execute_exception(error, "running a job"),
     };
     if options.store {
         return execute_response(app, base, &job, Some(&process), &options).await;
     }
-    let job = match app
-        .jobs
-        .wait_until_final(caller, &job.id, app.settings.sync_wait_limit)
-        .await
-    {
-        Ok(job) => job,
-        Err(error) => return internal("waiting for a synchronous job", &error),
-    };
     if !job.status.is_final() {
-        tracing::info!(job_id = %job.id, "synchronous WPS 1.0.0 job still running at the wait limit");
         let options = ResponseOptions {
             store: true,
             ..options
@@ -193,6 +163,28 @@ pub(crate) async fn execute(
     execute_response(app, base, &job, Some(&process), &options).await
 }
 
+/// An execution refused or failed: an unknown process is `InvalidParameterValue` of the
+/// `identifier` (WPS 1.0.0 has no `NoSuchProcess`), the request's problems one exception,
+/// the rest as the error table gives them.
+fn execute_exception(error: ExecuteError, context: &str) -> Response {
+    match error {
+        ExecuteError::NoSuchProcess(id) => exception(
+            OwsCode::InvalidParameterValue,
+            Some("identifier"),
+            format!(
+                "There is no process {id:?}. GetCapabilities lists the processes of this server."
+            ),
+        ),
+        ExecuteError::Problems(problems) => problems_error(&problems).into_response(),
+        other => crate::wps::exception::WpsException::from_api(
+            crate::wps::WpsVersion::V1,
+            &other.into_api_error(context),
+            None,
+        )
+        .into_response(),
+    }
+}
+
 /// An unexpected failure: logged in full, opaque to the client.
 pub(crate) fn internal(context: &str, error: &(dyn std::error::Error + 'static)) -> Response {
     tracing::error!(
@@ -200,7 +192,7 @@ pub(crate) fn internal(context: &str, error: &(dyn std::error::Error + 'static))
         "WPS 1.0.0: {context} failed"
     );
     exception(
-        "NoApplicableCode",
+        OwsCode::NoApplicableCode,
         None,
         "The server failed to answer this request. The failure was logged.",
     )
@@ -210,7 +202,6 @@ pub(crate) fn internal(context: &str, error: &(dyn std::error::Error + 'static))
 /// required inputs are missing, else `InvalidParameterValue`; the locator is the input or
 /// output of the first problem.
 pub(crate) fn problems_error(problems: &[RequestProblem]) -> FormError {
-    let only_missing = problems.iter().all(|p| p.kind == ProblemKind::MissingInput);
     let locator = problems
         .first()
         .map(|p| locator_of(&p.location))
@@ -228,7 +219,7 @@ pub(crate) fn problems_error(problems: &[RequestProblem]) -> FormError {
         },
         listed.join("; ")
     );
-    if only_missing {
+    if only_missing(problems) {
         FormError::missing(&locator, text)
     } else {
         FormError::invalid(&locator, text)
@@ -760,29 +751,6 @@ pub(crate) fn input_value(input: Option<&InputDescription>, sent: &SentValue) ->
     }
 }
 
-/// Literal text as a JSON value of `kind`; text that is not one stays a string.
-fn typed_literal(kind: JsonType, text: &str) -> Value {
-    let trimmed = text.trim();
-    let parsed = match kind {
-        JsonType::String => return Value::String(text.to_string()),
-        JsonType::Integer => trimmed.parse::<i64>().ok().map(Value::from),
-        JsonType::Number => trimmed.parse::<i64>().ok().map(Value::from).or_else(|| {
-            trimmed
-                .parse::<f64>()
-                .ok()
-                .and_then(serde_json::Number::from_f64)
-                .map(Value::Number)
-        }),
-        JsonType::Boolean => match trimmed.to_ascii_lowercase().as_str() {
-            "true" | "1" => Some(Value::Bool(true)),
-            "false" | "0" => Some(Value::Bool(false)),
-            _ => None,
-        },
-        JsonType::Array | JsonType::Object => serde_json::from_str(trimmed).ok(),
-    };
-    parsed.unwrap_or_else(|| Value::String(text.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -871,12 +839,12 @@ mod tests {
         );
         let missing = read_kvp(&kvp(&[("DataInputs", "a=1")])).unwrap_err();
         assert_eq!(
-            (missing.code, missing.locator.as_str()),
+            (missing.code.as_str(), missing.locator.as_str()),
             ("MissingParameterValue", "identifier")
         );
         let bad = read_kvp(&kvp(&[("identifier", "x"), ("DataInputs", "novalue")])).unwrap_err();
         assert_eq!(
-            (bad.code, bad.locator.as_str()),
+            (bad.code.as_str(), bad.locator.as_str()),
             ("InvalidParameterValue", "DataInputs")
         );
         let stored_raw = read_kvp(&kvp(&[
@@ -886,19 +854,6 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!(stored_raw.locator, "storeExecuteResponse");
-    }
-
-    #[test]
-    fn literals_take_the_json_type_of_the_input() {
-        assert_eq!(typed_literal(JsonType::Integer, " 42 "), Value::from(42));
-        assert_eq!(typed_literal(JsonType::Integer, "4.5"), Value::from("4.5"));
-        assert_eq!(typed_literal(JsonType::Number, "4.5"), Value::from(4.5));
-        assert_eq!(typed_literal(JsonType::Boolean, "True"), Value::Bool(true));
-        assert_eq!(typed_literal(JsonType::String, " x "), Value::from(" x "));
-        assert_eq!(
-            typed_literal(JsonType::Object, "{\"a\": 1}"),
-            serde_json::json!({"a": 1})
-        );
     }
 
     #[test]

@@ -33,6 +33,7 @@ mod describe;
 mod execute;
 mod response;
 use super::writer;
+use crate::error::OwsCode;
 
 use super::exception::WpsException;
 use super::request::{Operation, WpsRequest, WpsVersion};
@@ -63,16 +64,16 @@ pub(crate) async fn handle(
     match request.operation {
         Operation::GetCapabilities => capabilities::get_capabilities(app, base),
         Operation::DescribeProcess => describe::describe_process(app, &request.body).await,
-        Operation::Execute => execute::execute(app, base, caller, &request.body).await,
+        Operation::Execute => execute::wps_execute(app, base, caller, &request.body).await,
         Operation::GetStatus | Operation::GetResult | Operation::Dismiss => exception(
-            "OperationNotSupported",
+            OwsCode::OperationNotSupported,
             Some("request"),
             "WPS 1.0.0 has GetCapabilities, DescribeProcess and Execute; GetStatus, \
              GetResult and Dismiss are WPS 2.0 operations (send version=2.0.0), and the \
              status of a 1.0.0 execution is at its statusLocation.",
         ),
         Operation::DeployProcess | Operation::UndeployProcess => exception(
-            "OperationNotSupported",
+            OwsCode::OperationNotSupported,
             Some("request"),
             "DeployProcess and UndeployProcess (WPS-T) are WPS 2.0 operations: POST them in \
              the WPS 2.0 namespace with version=\"2.0.0\".",
@@ -101,7 +102,7 @@ pub(crate) fn xml_response(document: String) -> Response {
 }
 
 /// An OWS 1.1 exception report.
-pub(crate) fn exception(code: &str, locator: Option<&str>, text: impl Into<String>) -> Response {
+pub(crate) fn exception(code: OwsCode, locator: Option<&str>, text: impl Into<String>) -> Response {
     WpsException::new(WpsVersion::V1, code, locator, text).into_response()
 }
 

@@ -13,7 +13,9 @@ use super::{exception, start_document, xml_response, LANGUAGE};
 use crate::domain::{
     InputValue, Job, JobId, JobStatus, OutputKind, OutputValue, Process, TransmissionMode,
 };
+use crate::error::OwsCode;
 use crate::http::{AppState, BaseUrl};
+use crate::jobs::execute::{failure_of, select_outputs};
 use crate::jobs::request::{is_textual_media_type, is_xml_media_type};
 use crate::wps::writer::XmlWriter;
 use crate::wps::xml::{parse, Limits};
@@ -61,7 +63,7 @@ pub(crate) async fn status_document(
 ) -> Response {
     let no_such_job = || {
         exception(
-            "InvalidParameterValue",
+            OwsCode::InvalidParameterValue,
             Some("jobId"),
             format!("There is no job {job_id:?}: it never existed or was removed."),
         )
@@ -182,7 +184,7 @@ fn write_status(w: &mut XmlWriter, job: &Job) {
                 "ows:ExceptionReport",
                 &[("version", "1.0.0"), ("xml:lang", LANGUAGE)],
             );
-            let mut attributes = vec![("exceptionCode", "NoApplicableCode")];
+            let mut attributes = vec![("exceptionCode", OwsCode::NoApplicableCode.as_str())];
             if let Some(locator) = &locator {
                 attributes.push(("locator", locator.as_str()));
             }
@@ -202,23 +204,22 @@ pub(crate) fn failure_text(job: &Job) -> (Option<String>, String) {
             format!("Job {} was dismissed: it has no results.", job.id),
         );
     }
-    match &job.failure {
-        Some(failure) => {
-            let mut text = if failure.title.is_empty() || failure.title == failure.description {
-                failure.description.clone()
+    let failure = failure_of(job);
+    match failure.seed {
+        Some(seed) => {
+            let mut text = if seed.title.is_empty() || seed.title == seed.description {
+                seed.description.clone()
             } else {
-                format!("{}: {}", failure.title, failure.description)
+                format!("{}: {}", seed.title, seed.description)
             };
-            if let Some(code) = failure.exit_code {
+            if let Some(code) = seed.exit_code {
                 text.push_str(&format!(" (exit code {code})"));
             }
-            (Some(failure.name.clone()), text)
+            (Some(seed.name.clone()), text)
         }
         None => (
             None,
-            job.message
-                .clone()
-                .unwrap_or_else(|| "The job failed.".to_string()),
+            failure.message.unwrap_or("The job failed.").to_string(),
         ),
     }
 }
@@ -325,32 +326,6 @@ fn write_lineage(w: &mut XmlWriter, job: &Job, process: Option<&Process>) {
     w.end();
 }
 
-/// The outputs to return: `(id, by reference)` in the process's order.
-fn selected_outputs(job: &Job, process: Option<&Process>) -> Vec<(String, bool)> {
-    let Some(results) = &job.results else {
-        return Vec::new();
-    };
-    let mut ids: Vec<(String, bool)> = if job.request.outputs.is_empty() {
-        results.keys().map(|k| (k.clone(), false)).collect()
-    } else {
-        job.request
-            .outputs
-            .iter()
-            .filter(|(id, _)| results.contains_key(*id))
-            .map(|(id, o)| {
-                (
-                    id.clone(),
-                    o.transmission_mode == TransmissionMode::Reference,
-                )
-            })
-            .collect()
-    };
-    if let Some(process) = process {
-        ids.sort_by_key(|(id, _)| process.output_position(id));
-    }
-    ids
-}
-
 async fn write_outputs(
     app: &AppState,
     base: &BaseUrl,
@@ -371,30 +346,29 @@ async fn write_outputs(
         w.end().end();
         return Ok(());
     }
-    let selected = selected_outputs(job, process);
-    let Some(results) = &job.results else {
-        return Ok(());
-    };
+    let selected = select_outputs(job, process);
     if selected.is_empty() {
         return Ok(());
     }
     w.start("wps:ProcessOutputs", &[]);
-    for (id, by_reference) in selected {
-        let description = process.and_then(|p| p.output(&id));
+    for output in selected {
+        let id = output.id;
+        let by_reference = output.mode == TransmissionMode::Reference;
+        let description = process.and_then(|p| p.output(id));
         let title = description
             .map(|d| d.title.as_str())
             .filter(|t| !t.is_empty())
-            .unwrap_or(&id);
-        for value in results.get(&id).map(Vec::as_slice).unwrap_or(&[]) {
+            .unwrap_or(id);
+        for value in output.values {
             w.start("wps:Output", &[]);
-            w.text_element("ows:Identifier", &[], &id);
+            w.text_element("ows:Identifier", &[], id);
             w.text_element("ows:Title", &[], title);
             if let Some(abstract_) = description.and_then(|d| d.description.as_deref()) {
                 if !abstract_.is_empty() {
                     w.text_element("ows:Abstract", &[], abstract_);
                 }
             }
-            write_output_value(app, base, w, job, &id, value, by_reference).await?;
+            write_output_value(app, base, w, job, id, value, by_reference).await?;
             w.end();
         }
     }
@@ -517,11 +491,11 @@ async fn read_output(app: &AppState, job: &Job, relative: &str) -> Result<Vec<u8
 pub(crate) async fn raw_output(app: &AppState, job: &Job, process: &Process) -> Response {
     if job.status != JobStatus::Successful {
         let (locator, text) = failure_text(job);
-        return exception("NoApplicableCode", locator.as_deref(), text);
+        return exception(OwsCode::NoApplicableCode, locator.as_deref(), text);
     }
     let Some(output_id) = job.request.outputs.keys().next() else {
         return exception(
-            "MissingParameterValue",
+            OwsCode::MissingParameterValue,
             Some("RawDataOutput"),
             "RawDataOutput names no output.",
         );
@@ -536,14 +510,14 @@ pub(crate) async fn raw_output(app: &AppState, job: &Job, process: &Process) -> 
         [one] => one,
         [] => {
             return exception(
-                "InvalidParameterValue",
+                OwsCode::InvalidParameterValue,
                 Some(output_id),
                 format!("The job did not produce the optional output {output_id:?}."),
             )
         }
         _ => {
             return exception(
-                "InvalidParameterValue",
+                OwsCode::InvalidParameterValue,
                 Some(output_id),
                 format!(
                     "Output {output_id:?} has {} files; RawDataOutput returns one. Ask for it \
@@ -590,7 +564,7 @@ pub(crate) async fn raw_output(app: &AppState, job: &Job, process: &Process) -> 
 pub(crate) async fn raw_log(app: &AppState, job: &Job) -> Response {
     if job.status != JobStatus::Successful {
         let (locator, text) = failure_text(job);
-        return exception("NoApplicableCode", locator.as_deref(), text);
+        return exception(OwsCode::NoApplicableCode, locator.as_deref(), text);
     }
     match crate::wps::log_response(app, job).await {
         Ok(response) => response,

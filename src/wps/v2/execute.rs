@@ -1,9 +1,9 @@
 //! WPS 2.0 Execute (POST XML): `wps:Execute` -> the same [`ExecuteRequest`] the OGC API
-//! builds, checked by [`check_request`], submitted to the job service.
+//! builds, run by the execution service (`jobs::execute::Execution`).
 //!
 //! Reading inputs:
 //! - `wps:Data` of a json input: `wps:LiteralValue` text or the plain text; converted to
-//!   the input's JSON type (integer, number, boolean; arrays and objects parsed as JSON);
+//!   the input's JSON type by the rule every façade uses (`jobs::execute::typed_literal`);
 //!   a value that does not convert is left as text for the checks to report.
 //! - `wps:Data` of a file input: `encoding="base64"` -> base64 content; child elements ->
 //!   their XML text (namespaces declared; whitespace around them dropped); else the text.
@@ -16,14 +16,17 @@
 //! default them to `auto` and `document` when absent. A synchronous job still running at
 //! the server's wait limit is answered with its `wps:StatusInfo`.
 
-use super::status::{failure_exception, result_document, selected_outputs, status_info};
-use super::{find_process, href, ok, V};
-use crate::catalog::EngineState;
+use super::status::{failure_exception, result_document, status_info};
+use super::{href, ok, V};
 use crate::domain::{
-    ExecuteRequest, InputKind, InputValue, JobControlOption, JobStatus, OutputRequest, OutputValue,
-    Process, ResponseMode, TransmissionMode,
+    ExecuteRequest, InputKind, InputValue, JobControlOption, OutputRequest, OutputValue, Process,
+    ResponseMode, TransmissionMode,
 };
+use crate::error::OwsCode;
 use crate::http::{AppState, BaseUrl};
+use crate::jobs::execute::{
+    results_of, select_outputs, typed_literal, ExecuteError, Execution, Mode, NoResults,
+};
 use crate::jobs::request::{ProblemKind, RequestProblem};
 use crate::wps::exception::{WpsException, OWS2};
 use crate::wps::request::WPS2;
@@ -32,10 +35,9 @@ use crate::wps::{offers_log_only, LOG_OUTPUT};
 use axum::body::Body;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use seed::manifest::JsonType;
 use serde_json::Value;
 
-pub(super) async fn execute(
+pub(super) async fn wps_execute(
     app: &AppState,
     base: &BaseUrl,
     caller: &crate::auth::Caller,
@@ -52,20 +54,16 @@ pub(super) async fn execute(
                 "Name the process to run: <ows:Identifier>process-id</ows:Identifier>.",
             )
         })?;
-    if let EngineState::Unreachable(why) = app.catalog.engine_state() {
-        return Err(WpsException::new(
-            V,
-            "ServerBusy",
-            None,
-            format!("No job can run now: the container engine cannot be reached ({why}). Try again later."),
-        ));
-    }
-    let process = find_process(app, &identifier).await?;
-    let run_async = choose_mode(&process, root.attr("mode"))?;
+    let execution = Execution::new(&app.catalog, &app.jobs, app.settings.sync_wait_limit);
+    let process = execution
+        .process(&identifier)
+        .await
+        .map_err(|e| execute_exception(e, "finding a process"))?;
+    let mode = choose_mode(&process, root.attr("mode"))?;
     let request = read_request(&process, root)?;
-    if let Err(problems) = app.jobs.check_request(&process, &request) {
-        return Err(problems_exception(&problems));
-    }
+    execution
+        .check(&process, &request, Vec::new())
+        .map_err(|e| execute_exception(e, "checking a request"))?;
     if request.response == ResponseMode::Raw {
         let count = if offers_log_only(&process) {
             1
@@ -84,32 +82,26 @@ pub(super) async fn execute(
         }
     }
 
-    let job = app
-        .jobs
-        .submit(caller, &process, request)
+    let job = execution
+        .start(caller, &process, request, None, mode)
         .await
-        .map_err(|e| jobs_exception(e, "submitting a job"))?;
-    if run_async {
+        .map_err(|e| execute_exception(e, "running a job"))?;
+    if mode == Mode::Async {
         return Ok(ok(status_info(&job)));
     }
-    let job = app
-        .jobs
-        .wait_until_final(caller, &job.id, app.settings.sync_wait_limit)
-        .await
-        .map_err(|e| jobs_exception(e, "waiting for a synchronous job"))?;
-    match job.status {
-        JobStatus::Accepted | JobStatus::Running => Ok(ok(status_info(&job))),
-        JobStatus::Failed => Err(failure_exception(&job)),
-        JobStatus::Dismissed => Err(WpsException::new(
+    match results_of(&job) {
+        Err(NoResults::NotReady(_)) => Ok(ok(status_info(&job))),
+        Err(NoResults::Failed(failure)) => Err(failure_exception(&job, &failure)),
+        Err(NoResults::Dismissed) => Err(WpsException::new(
             V,
-            "NoSuchJob",
+            OwsCode::NoSuchJob,
             Some("jobId"),
             format!(
                 "Job {} was dismissed while it ran: it has no results.",
                 job.id
             ),
         )),
-        JobStatus::Successful => match job.request.response {
+        Ok(()) => match job.request.response {
             ResponseMode::Document => {
                 Ok(ok(result_document(app, base, &job, Some(&process)).await?))
             }
@@ -127,14 +119,27 @@ pub(super) async fn execute(
     }
 }
 
-/// Whether to run asynchronously.
-fn choose_mode(process: &Process, mode: Option<&str>) -> Result<bool, WpsException> {
+/// An execution refused or failed: an unknown process is `NoSuchProcess`, the request's
+/// problems one exception, the rest as the error table gives them.
+fn execute_exception(error: ExecuteError, context: &str) -> WpsException {
+    match error {
+        ExecuteError::NoSuchProcess(id) => super::no_such_process(&id),
+        ExecuteError::Problems(problems) => problems_exception(&problems),
+        ExecuteError::Jobs(error) => jobs_exception(error, context),
+        other @ ExecuteError::EngineUnavailable(_) => {
+            WpsException::from_api(V, &other.into_api_error(context), None)
+        }
+    }
+}
+
+/// How to run the job (a synchronous one waits at most the server's limit).
+fn choose_mode(process: &Process, mode: Option<&str>) -> Result<Mode, WpsException> {
     let sync = process.allows(JobControlOption::SyncExecute);
     let async_ = process.allows(JobControlOption::AsyncExecute);
     let no_such_mode = |asked: &str| {
         WpsException::new(
             V,
-            "NoSuchMode",
+            OwsCode::NoSuchMode,
             Some("mode"),
             format!(
                 "Process {} does not offer mode=\"{asked}\"; its jobControlOptions are {}.",
@@ -143,12 +148,14 @@ fn choose_mode(process: &Process, mode: Option<&str>) -> Result<bool, WpsExcepti
             ),
         )
     };
+    let sync_mode = Mode::Sync { at_most: None };
     match mode.map(str::trim).unwrap_or("auto") {
-        "sync" if sync => Ok(false),
+        "sync" if sync => Ok(sync_mode),
         "sync" => Err(no_such_mode("sync")),
-        "async" if async_ => Ok(true),
+        "async" if async_ => Ok(Mode::Async),
         "async" => Err(no_such_mode("async")),
-        "auto" => Ok(!sync),
+        "auto" if sync => Ok(sync_mode),
+        "auto" => Ok(Mode::Async),
         other => Err(WpsException::invalid(
             V,
             "mode",
@@ -273,7 +280,7 @@ fn read_input(process: &Process, id: &str, input: &Element) -> Result<InputValue
                 None => data.text(),
             };
             Ok(InputValue::Inline {
-                value: json_value(*kind, &text),
+                value: typed_literal(*kind, &text),
                 media_type: None,
             })
         }
@@ -301,28 +308,6 @@ fn read_input(process: &Process, id: &str, input: &Element) -> Result<InputValue
     }
 }
 
-/// Literal text as the json input's type; text that does not convert stays text (the
-/// checks then say what is expected).
-fn json_value(kind: JsonType, text: &str) -> Value {
-    let trimmed = text.trim();
-    let converted = match kind {
-        JsonType::String => return Value::String(text.to_string()),
-        JsonType::Integer => trimmed.parse::<i64>().ok().map(Value::from),
-        JsonType::Number => trimmed
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map(Value::Number),
-        JsonType::Boolean => match trimmed {
-            "true" | "1" => Some(Value::Bool(true)),
-            "false" | "0" => Some(Value::Bool(false)),
-            _ => None,
-        },
-        JsonType::Array | JsonType::Object => serde_json::from_str(trimmed).ok(),
-    };
-    converted.unwrap_or_else(|| Value::String(text.to_string()))
-}
-
 /// The WPS exception for the problems of a request: the code of the first (unknown inputs
 /// and outputs first: they are usually why the rest is wrong), every problem in the text.
 fn problems_exception(problems: &[RequestProblem]) -> WpsException {
@@ -336,13 +321,13 @@ fn problems_exception(problems: &[RequestProblem]) -> WpsException {
         })
         .unwrap_or(&problems[0]);
     let code = match first.kind {
-        ProblemKind::UnknownInput => "NoSuchInput",
-        ProblemKind::MissingInput | ProblemKind::TooFewValues => "MissingParameterValue",
-        ProblemKind::TooManyValues => "TooManyInputs",
-        ProblemKind::WrongValue => "WrongInputData",
-        ProblemKind::WrongMediaType => "NoSuchFormat",
-        ProblemKind::UnknownOutput => "NoSuchOutput",
-        ProblemKind::BadReference | ProblemKind::Malformed => "InvalidParameterValue",
+        ProblemKind::UnknownInput => OwsCode::NoSuchInput,
+        ProblemKind::MissingInput | ProblemKind::TooFewValues => OwsCode::MissingParameterValue,
+        ProblemKind::TooManyValues => OwsCode::TooManyInputs,
+        ProblemKind::WrongValue => OwsCode::WrongInputData,
+        ProblemKind::WrongMediaType => OwsCode::NoSuchFormat,
+        ProblemKind::UnknownOutput => OwsCode::NoSuchOutput,
+        ProblemKind::BadReference | ProblemKind::Malformed => OwsCode::InvalidParameterValue,
     };
     let locator = first
         .location
@@ -377,20 +362,19 @@ async fn raw_output(
     job: &crate::domain::Job,
     process: &Process,
 ) -> Result<Response, WpsException> {
-    let selected = selected_outputs(job, Some(process));
-    let Some((output_id, mode, values)) = selected.into_iter().next() else {
+    let selected = select_outputs(job, Some(process));
+    let Some(first) = selected.into_iter().next() else {
         return Err(WpsException::new(
             V,
-            "NoSuchOutput",
+            OwsCode::NoSuchOutput,
             None,
             format!("Job {} produced none of the requested outputs.", job.id),
         ));
     };
-    if mode == TransmissionMode::Reference || values.len() != 1 {
+    if first.mode == TransmissionMode::Reference || first.values.len() != 1 {
         return Ok(ok(result_document(app, base, job, Some(process)).await?));
     }
-    let _ = output_id;
-    match &values[0] {
+    match &first.values[0] {
         OutputValue::Json { value } => {
             let (body, media_type) = match value {
                 Value::String(s) => (s.clone(), "text/plain; charset=utf-8"),

@@ -11,7 +11,7 @@
 //!   GetStatus, GetResult and Dismiss (`jobId`, any case); POST XML for all of them.
 //! - An unknown process or job is `NoSuchProcess`/`NoSuchJob` with status 400, as WPS 2.0
 //!   gives its exception codes (the OGC API answers 404 for the same job; see
-//!   `crate::error::wps_status`).
+//!   `crate::error::OwsCode::status`).
 //! - Execute is in `execute.rs`; status and results in `status.rs`; the WPS-T
 //!   DeployProcess and UndeployProcess in `transactional.rs`. GetCapabilities lists the
 //!   WPS-T operations only when deploying is enabled (an admin token is configured):
@@ -34,6 +34,7 @@ use crate::domain::{
     InputDescription, InputKind, JobControlOption, OutputDescription, OutputKind, Process,
     ProcessId,
 };
+use crate::error::OwsCode;
 use crate::http::{AppState, BaseUrl};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -95,11 +96,11 @@ async fn run(
             describe(app, &ids).await.map(ok)
         }
         (Operation::Execute, RequestBody::Xml(root)) => {
-            execute::execute(app, base, caller, root).await
+            execute::wps_execute(app, base, caller, root).await
         }
         (Operation::Execute, RequestBody::Kvp(_)) => Err(WpsException::new(
             V,
-            "OperationNotSupported",
+            OwsCode::OperationNotSupported,
             Some("request"),
             "WPS 2.0 Execute has no KVP binding: POST a wps:Execute XML document.",
         )),
@@ -115,7 +116,7 @@ async fn run(
         (Operation::DeployProcess | Operation::UndeployProcess, RequestBody::Kvp(_)) => {
             Err(WpsException::new(
                 V,
-                "OperationNotSupported",
+                OwsCode::OperationNotSupported,
                 Some("request"),
                 "DeployProcess and UndeployProcess have no KVP binding: POST the XML document.",
             ))
@@ -157,17 +158,20 @@ async fn find_process(app: &AppState, id: &str) -> Result<std::sync::Arc<Process
         Ok(pid) => app.catalog.find(&pid).await,
         Err(_) => None,
     };
-    found.ok_or_else(|| {
-        WpsException::new(
-            V,
-            "NoSuchProcess",
-            Some("identifier"),
-            format!(
-                "There is no process {id:?}. GetCapabilities (service=WPS&request=\
-                 GetCapabilities) lists the processes offered."
-            ),
-        )
-    })
+    found.ok_or_else(|| no_such_process(id))
+}
+
+/// `NoSuchProcess` for `id`.
+fn no_such_process(id: &str) -> WpsException {
+    WpsException::new(
+        V,
+        OwsCode::NoSuchProcess,
+        Some("identifier"),
+        format!(
+            "There is no process {id:?}. GetCapabilities (service=WPS&request=\
+             GetCapabilities) lists the processes offered."
+        ),
+    )
 }
 
 fn job_control_options(process: &Process) -> String {

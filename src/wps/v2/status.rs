@@ -19,7 +19,9 @@ use super::execute::jobs_exception;
 use super::{ok, V};
 use crate::auth::Caller;
 use crate::domain::{Job, JobId, JobStatus, OutputValue, Process, TransmissionMode};
+use crate::error::OwsCode;
 use crate::http::{AppState, BaseUrl};
+use crate::jobs::execute::{results_of, select_outputs, JobFailed, NoResults};
 use crate::jobs::request::is_textual_media_type;
 use crate::wps::exception::WpsException;
 use crate::wps::xml::{self, escape_attr, escape_text, Limits};
@@ -38,7 +40,7 @@ const MAX_INLINE_BYTES: u64 = 16 * 1024 * 1024;
 pub(super) fn no_such_job(id: &str) -> WpsException {
     WpsException::new(
         V,
-        "NoSuchJob",
+        OwsCode::NoSuchJob,
         Some("jobId"),
         format!("There is no job {id:?}. Use the JobID an asynchronous Execute returned."),
     )
@@ -68,29 +70,29 @@ pub(super) async fn get_result(
     id: &str,
 ) -> Result<Response, WpsException> {
     let job = find_job(app, caller, id).await?;
-    match job.status {
-        JobStatus::Successful => {
+    match results_of(&job) {
+        Ok(()) => {
             let process = app.catalog.get(&job.process_id);
             Ok(ok(
                 result_document(app, base, &job, process.as_deref()).await?
             ))
         }
-        JobStatus::Failed => Err(failure_exception(&job)),
-        JobStatus::Dismissed => Err(WpsException::new(
+        Err(NoResults::Failed(failure)) => Err(failure_exception(&job, &failure)),
+        Err(NoResults::Dismissed) => Err(WpsException::new(
             V,
-            "NoSuchJob",
+            OwsCode::NoSuchJob,
             Some("jobId"),
             format!("Job {} was dismissed: it has no results.", job.id),
         )),
-        JobStatus::Accepted | JobStatus::Running => Err(WpsException::new(
+        Err(NoResults::NotReady(status)) => Err(WpsException::new(
             V,
-            "ResultNotReady",
+            OwsCode::ResultNotReady,
             Some("jobId"),
             format!(
                 "Job {} is {}: its results are not ready. Poll GetStatus until the status \
                  is Succeeded.",
                 job.id,
-                wps_status(job.status)
+                wps_status(status)
             ),
         )),
     }
@@ -155,67 +157,31 @@ pub(super) fn status_info(job: &Job) -> String {
     out
 }
 
-/// The exception a failed job answers with: its Seed error.
-pub(super) fn failure_exception(job: &Job) -> WpsException {
-    match &job.failure {
-        Some(failure) => {
-            let code = if failure.category == seed::errors::FailureCategory::Data {
-                "WrongInputData"
-            } else {
-                "NoApplicableCode"
-            };
-            WpsException::new(
-                V,
-                code,
-                Some(&failure.name),
-                format!(
-                    "Job {} failed: {}: {}",
-                    job.id, failure.title, failure.description
-                ),
-            )
-        }
+/// The exception a failed job answers with: its Seed error (`WrongInputData` for a `data`
+/// error, else `NoApplicableCode`: the error table's code of the failure).
+pub(super) fn failure_exception(job: &Job, failure: &JobFailed<'_>) -> WpsException {
+    let code = failure.code.row().ows_code;
+    match failure.seed {
+        Some(seed) => WpsException::new(
+            V,
+            code,
+            Some(&seed.name),
+            format!(
+                "Job {} failed: {}: {}",
+                job.id, seed.title, seed.description
+            ),
+        ),
         None => WpsException::new(
             V,
-            "NoApplicableCode",
+            code,
             None,
             format!(
                 "Job {} failed: {}",
                 job.id,
-                job.message.as_deref().unwrap_or("no reason was recorded")
+                failure.message.unwrap_or("no reason was recorded")
             ),
         ),
     }
-}
-
-/// The outputs to return (id, transmission, values): the requested ones (every produced
-/// one by value when none was named), in the process's order when known.
-pub(super) fn selected_outputs<'a>(
-    job: &'a Job,
-    process: Option<&Process>,
-) -> Vec<(&'a str, TransmissionMode, &'a [OutputValue])> {
-    let Some(results) = job.results.as_ref() else {
-        return Vec::new();
-    };
-    let mut selected: Vec<(&'a str, TransmissionMode, &'a [OutputValue])> =
-        if job.request.outputs.is_empty() {
-            results
-                .iter()
-                .map(|(k, v)| (k.as_str(), TransmissionMode::Value, v.as_slice()))
-                .collect()
-        } else {
-            job.request
-                .outputs
-                .iter()
-                .filter_map(|(k, o)| {
-                    let (k, v) = results.get_key_value(k)?;
-                    Some((k.as_str(), o.transmission_mode, v.as_slice()))
-                })
-                .collect()
-        };
-    if let Some(process) = process {
-        selected.sort_by_key(|(id, _, _)| process.output_position(id));
-    }
-    selected
 }
 
 /// The `wps:Result` document of a successful job.
@@ -242,19 +208,19 @@ pub(super) async fn result_document(
         );
         return Ok(out);
     }
-    let selected = selected_outputs(job, process);
+    let selected = select_outputs(job, process);
     if selected.is_empty() {
         return Err(WpsException::new(
             V,
-            "NoSuchOutput",
+            OwsCode::NoSuchOutput,
             None,
             format!("Job {} produced none of the requested outputs.", job.id),
         ));
     }
-    for (id, mode, values) in selected {
-        for value in values {
-            let _ = write!(out, "<wps:Output id=\"{}\">", escape_attr(id));
-            output_value(app, base, job, id, mode, value, &mut out).await?;
+    for output in selected {
+        for value in output.values {
+            let _ = write!(out, "<wps:Output id=\"{}\">", escape_attr(output.id));
+            output_value(app, base, job, output.id, output.mode, value, &mut out).await?;
             out.push_str("</wps:Output>");
         }
     }

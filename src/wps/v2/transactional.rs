@@ -71,6 +71,7 @@ use super::{href, ok, process_offering, NAMESPACES, V};
 use crate::auth::Caller;
 use crate::deploy::package::{APP_PACKAGE, DOCKER_PROFILE};
 use crate::deploy::{DeployError, Package};
+use crate::error::OwsCode;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::AppState;
 use crate::wps::exception::{WpsException, OWS2};
@@ -306,7 +307,7 @@ fn deploy_exception(error: DeployError) -> WpsException {
     match &error {
         DeployError::NotFound(id) => WpsException::new(
             V,
-            "NoSuchProcess",
+            OwsCode::NoSuchProcess,
             locator,
             format!(
                 "There is no deployed process {id:?}. GetCapabilities (service=WPS&request=\
@@ -407,7 +408,7 @@ mod tests {
             ("MissingParameterValue", Some("ExecutionUnit"))
         );
         let empty = error(request("<wps:ExecutionUnit> </wps:ExecutionUnit>"));
-        assert_eq!(empty.code, "InvalidParameterValue");
+        assert_eq!(empty.code.as_str(), "InvalidParameterValue");
         let no_href = error(request(
             "<wps:ExecutionUnit><wps:Reference/></wps:ExecutionUnit>",
         ));
