@@ -122,13 +122,7 @@ async fn wait_for_change(changes: &mut tokio::sync::broadcast::Receiver<JobId>, 
 }
 
 /// The job's log as events, from byte `offset` (a `Last-Event-ID`, else the start).
-pub fn log_stream(
-    app: AppState,
-    caller: Caller,
-    job: Job,
-    path: PathBuf,
-    offset: u64,
-) -> Response {
+pub fn log_stream(app: AppState, caller: Caller, job: Job, path: PathBuf, offset: u64) -> Response {
     struct State {
         app: AppState,
         caller: Caller,
@@ -177,7 +171,9 @@ pub fn log_stream(
             while let Some(at) = state.partial.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = state.partial.drain(..=at).collect();
                 state.sent += line.len() as u64;
-                state.queued.push_back(log_event(&line[..line.len() - 1], state.sent));
+                state
+                    .queued
+                    .push_back(log_event(&line[..line.len() - 1], state.sent));
             }
             if !state.queued.is_empty() {
                 continue;
@@ -249,6 +245,37 @@ pub fn resume_offset(headers: &HeaderMap) -> u64 {
         .unwrap_or(0)
 }
 
+/// Documents the event streams in the OpenAPI document: the 200 of the job status and of
+/// the log may be `text/event-stream`.
+pub fn describe_streams(document: &mut serde_json::Value) {
+    for (path, what) in [
+        (
+            "/jobs/{jobID}",
+            "With Accept: text/event-stream: `status` events (the status document, each \
+             time it changes), then `end`.",
+        ),
+        (
+            "/jobs/{jobID}/logs",
+            "With Accept: text/event-stream: a `log` event per line as the container writes \
+             it (id: the byte offset after the line; Last-Event-ID resumes), then `end`.",
+        ),
+    ] {
+        let pointer = format!(
+            "/paths/{}/get/responses/200/content",
+            path.replace('/', "~1")
+        );
+        if let Some(content) = document
+            .pointer_mut(&pointer)
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            content.insert(
+                "text/event-stream".to_string(),
+                serde_json::json!({ "schema": { "type": "string", "description": what } }),
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,7 +285,10 @@ mod tests {
     fn event_streams_are_asked_for_by_accept() {
         let mut headers = HeaderMap::new();
         assert!(!wants_events(&headers));
-        headers.insert(header::ACCEPT, HeaderValue::from_static("text/event-stream"));
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/event-stream"),
+        );
         assert!(wants_events(&headers));
         headers.insert(
             header::ACCEPT,

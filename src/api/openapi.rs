@@ -127,6 +127,7 @@ pub fn openapi_document() -> Value {
             let generated = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
             let mut document = to_openapi_30(generated);
             super::html::describe_pages(&mut document);
+            super::events::describe_streams(&mut document);
             document
         })
         .clone()

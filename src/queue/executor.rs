@@ -756,8 +756,10 @@ impl LogSink for StatusForwarder<'_> {
 /// `log.txt`: the container's stdout and stderr as they come, plus ades' own notes (lines
 /// starting `[ades]`), capped.
 ///
-/// Writes are buffered and go to the page cache; they do not wait on the disk, which is why
-/// a plain file is used from the async runtime.
+/// Writes go to the page cache; they do not wait on the disk, which is why a plain file is
+/// used from the async runtime. Each chunk of output is written through at once (one write
+/// per chunk the engine sends), so a reader that follows the log (`/jobs/{id}/logs` as an
+/// event stream) sees a line as soon as the container prints it.
 struct LogFile {
     path: PathBuf,
     file: Option<std::io::BufWriter<std::fs::File>>,
@@ -787,6 +789,11 @@ impl LogFile {
     }
 
     fn append(&mut self, bytes: &[u8]) {
+        self.append_buffered(bytes);
+        self.finish();
+    }
+
+    fn append_buffered(&mut self, bytes: &[u8]) {
         if self.truncated {
             return;
         }
@@ -808,6 +815,7 @@ impl LogFile {
     fn note(&mut self, text: &str) {
         let line = format!("[ades] {text}\n");
         self.write_raw(line.as_bytes());
+        self.finish();
     }
 
     fn write_raw(&mut self, bytes: &[u8]) {

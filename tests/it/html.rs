@@ -269,10 +269,7 @@ async fn the_process_form_runs_a_job_from_an_upload_and_lands_on_its_page() {
         page.contains("action=\"../processes/io-demo/execution?f=html\""),
         "{page}"
     );
-    assert!(
-        page.contains("enctype=\"multipart/form-data\""),
-        "{page}"
-    );
+    assert!(page.contains("enctype=\"multipart/form-data\""), "{page}");
     assert!(page.contains("name=\"file:INPUT_FILE\""), "{page}");
     assert!(page.contains("name=\"href:INPUT_FILE\""), "{page}");
     // Files come back as links: the form asks for them by reference.

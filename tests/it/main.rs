@@ -9,6 +9,7 @@ mod catalog;
 mod cli;
 mod conformance;
 mod deploy;
+mod events;
 mod fault;
 mod hostile;
 mod html;

@@ -1,0 +1,230 @@
+//! Live jobs over real HTTP with real containers: the status and the log of a job as
+//! Server-Sent Events (`Accept: text/event-stream`), a line reaching the client while the
+//! container still runs, and a reconnect with `Last-Event-ID` resuming after its line.
+
+use crate::app::{spawn_app, TestApp};
+use crate::support::shell_job_image;
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// One event as received.
+#[derive(Debug, Clone)]
+struct Received {
+    event: String,
+    id: Option<String>,
+    data: String,
+}
+
+/// Reads the event stream at `url` until `end` (or `limit`), calling `seen` on each event
+/// as it arrives.
+async fn follow(
+    app: &TestApp,
+    url: &str,
+    last_event_id: Option<&str>,
+    limit: Duration,
+    mut seen: impl FnMut(&Received),
+) -> Vec<Received> {
+    let mut request = app
+        .client
+        .get(url)
+        .header("accept", "text/event-stream")
+        .timeout(limit);
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id);
+    }
+    let response = request.send().await.expect("open the event stream");
+    assert_eq!(response.status(), StatusCode::OK);
+    let media = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(media.starts_with("text/event-stream"), "{media}");
+    let mut body = response.bytes_stream();
+    let mut text = String::new();
+    let mut events = Vec::new();
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        let Ok(Some(chunk)) = tokio::time::timeout_at(deadline.into(), body.next()).await else {
+            break;
+        };
+        text.push_str(&String::from_utf8_lossy(&chunk.expect("a chunk")));
+        while let Some(at) = text.find("\n\n") {
+            let block: String = text.drain(..at + 2).collect();
+            let mut received = Received {
+                event: "message".into(),
+                id: None,
+                data: String::new(),
+            };
+            let mut lines = 0;
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    received.event = v.trim().to_string();
+                } else if let Some(v) = line.strip_prefix("id:") {
+                    received.id = Some(v.trim().to_string());
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    if lines > 0 {
+                        received.data.push('\n');
+                    }
+                    received.data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    lines += 1;
+                }
+            }
+            if block.starts_with(':') {
+                continue; // keep-alive comment
+            }
+            seen(&received);
+            let end = received.event == "end";
+            events.push(received);
+            if end {
+                return events;
+            }
+        }
+    }
+    panic!("the stream at {url} did not end within {limit:?}: {events:?}");
+}
+
+/// Submits `script` to the shell image, followed by the outputs its manifest requires.
+async fn submit(app: &TestApp, script: &str) -> String {
+    shell_job_image();
+    let script = format!(
+        "{script}; echo x > $OUTPUT_DIR/one-x.txt; echo '{{\"COUNT\": 1}}' > $OUTPUT_DIR/seed.outputs.json"
+    );
+    let response = app
+        .client
+        .post(app.url("/processes/ades-it-shell/execution"))
+        .header("prefer", "respond-async")
+        .json(&json!({ "inputs": { "SCRIPT": script } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.headers()["location"].to_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_log_line_reaches_the_client_while_the_container_runs_and_a_reconnect_resumes() {
+    let app = spawn_app().await;
+    let job = submit(&app, "echo first; sleep 3; echo second; echo third").await;
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let events = follow(
+        &app,
+        &format!("{job}/logs"),
+        None,
+        Duration::from_secs(90),
+        |event| {
+            if event.event == "log" && event.data == "first" {
+                let _ = tx.send(Instant::now());
+            }
+        },
+    )
+    .await;
+    let lines: Vec<&str> = events
+        .iter()
+        .filter(|e| e.event == "log")
+        .map(|e| e.data.as_str())
+        .collect();
+    let container: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| !l.starts_with("[ades]"))
+        .collect();
+    assert_eq!(container, ["first", "second", "third"], "{lines:?}");
+    assert_eq!(events.last().unwrap().event, "end");
+
+    // "first" came while the container slept: more than two seconds before the job ended.
+    let first_at = rx.recv().await.expect("the first line was seen");
+    let status: Value = app
+        .client
+        .get(&job)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["status"], "successful", "{status:#}");
+    let ended_at = Instant::now();
+    assert!(
+        ended_at.duration_since(first_at) >= Duration::from_secs(2),
+        "the first line arrived only {:?} before the end",
+        ended_at.duration_since(first_at)
+    );
+
+    // Ids are offsets: resuming after "first" gives the rest, without "first".
+    let first_id = events
+        .iter()
+        .find(|e| e.data == "first")
+        .and_then(|e| e.id.clone())
+        .expect("the first line has an id");
+    let resumed = follow(
+        &app,
+        &format!("{job}/logs"),
+        Some(&first_id),
+        Duration::from_secs(30),
+        |_| {},
+    )
+    .await;
+    let rest: Vec<&str> = resumed
+        .iter()
+        .filter(|e| e.event == "log" && !e.data.starts_with("[ades]"))
+        .map(|e| e.data.as_str())
+        .collect();
+    assert_eq!(rest, ["second", "third"], "{resumed:?}");
+
+    // The plain log is unchanged for a program that does not ask for events.
+    let plain = app.client.get(format!("{job}/logs")).send().await.unwrap();
+    assert!(plain.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    assert!(plain
+        .text()
+        .await
+        .unwrap()
+        .contains("first\nsecond\nthird\n"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_status_stream_sends_each_change_and_ends_with_the_final_document() {
+    let app = spawn_app().await;
+    let job = submit(&app, "sleep 2; echo done").await;
+    let events = follow(&app, &job, None, Duration::from_secs(90), |_| {}).await;
+    let statuses: Vec<Value> = events
+        .iter()
+        .filter(|e| e.event == "status")
+        .map(|e| serde_json::from_str(&e.data).expect("a status document"))
+        .collect();
+    assert!(!statuses.is_empty(), "{events:?}");
+    let names: Vec<&str> = statuses
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.last(), Some(&"successful"), "{names:?}");
+    assert!(
+        names.contains(&"running"),
+        "the running status was pushed: {names:?}"
+    );
+    // Each document is the one GET gives: the final one equals it.
+    let now: Value = app
+        .client
+        .get(&job)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(statuses.last().unwrap(), &now);
+    // Ids count the documents.
+    let ids: Vec<String> = events
+        .iter()
+        .filter(|e| e.event == "status")
+        .filter_map(|e| e.id.clone())
+        .collect();
+    let expected: Vec<String> = (1..=ids.len()).map(|n| n.to_string()).collect();
+    assert_eq!(ids, expected);
+    assert_eq!(events.last().unwrap().event, "end");
+}
