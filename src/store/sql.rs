@@ -134,7 +134,8 @@ where
 
 /// Everything the store code does with a database: run statements, bind and read the
 /// column types both backends share. (The integer type that differs, `Backend::Int`, is
-/// bound where it is declared.)
+/// bound where it is declared.) [`Run`], [`Bind`] and [`Get`] hold for every sqlx
+/// database by their blanket impls; this trait only gathers them, as supertraits.
 pub trait SqlDb:
     Run
     + Bind<String>
@@ -156,26 +157,10 @@ pub trait SqlDb:
 {
 }
 
-impl<DB> SqlDb for DB where
-    DB: Run
-        + Bind<String>
-        + Bind<Option<String>>
-        + Bind<&'static str>
-        + Bind<i32>
-        + Bind<i64>
-        + Bind<Option<i64>>
-        + Bind<Option<f64>>
-        + Bind<bool>
-        + Bind<Vec<u8>>
-        + Get<String>
-        + Get<Option<String>>
-        + Get<i64>
-        + Get<Option<i64>>
-        + Get<Option<f64>>
-        + Get<bool>
-        + Get<Vec<u8>>
-{
-}
+// The two databases of the store; the supertraits above are the check that each can do
+// all of it.
+impl SqlDb for sqlx::Sqlite {}
+impl SqlDb for sqlx::Postgres {}
 
 /// A statement being bound: `Statement::new(sql).bind(a).bind(b).execute(on, doing)`.
 /// `doing` says what the statement was for in the error of a failed call.

@@ -50,7 +50,7 @@ impl<B: Backend> JobStore for SqlStore<B> {
             .await?;
         let inserted = decode_job::<B>(&row)?;
         append_event::<B>(&mut tx, &inserted.id, now, JobStatus::INITIAL, None).await?;
-        B::notify(&mut tx, &StoreSignal::WorkAvailable(inserted.id.clone())).await?;
+        B::notify(&mut tx, &signal_of(&inserted.id, JobStatus::INITIAL)).await?;
         commit::<B>(tx).await?;
         Ok(inserted)
     }
@@ -142,7 +142,7 @@ impl<B: Backend> JobStore for SqlStore<B> {
         let job = decode_job::<B>(&row)?;
         let message = format!("claimed by {worker} (attempt {})", job.attempt);
         append_event::<B>(&mut tx, &job.id, now, transition.to(), Some(&message)).await?;
-        B::notify(&mut tx, &StoreSignal::JobChanged(job.id.clone())).await?;
+        B::notify(&mut tx, &signal_of(&job.id, transition.to())).await?;
         commit::<B>(tx).await?;
         Ok(Some(job))
     }
@@ -168,14 +168,7 @@ impl<B: Backend> JobStore for SqlStore<B> {
             .bind(sources::<B>(transition)?)
             .execute(&mut *tx, "put a job back in the queue")
             .await?;
-        if B::rows_affected(&done) != 1 {
-            rollback::<B>(tx).await?;
-            return Ok(false);
-        }
-        append_event::<B>(&mut tx, id, now, transition.to(), Some(message)).await?;
-        B::notify(&mut tx, &StoreSignal::WorkAvailable(id.clone())).await?;
-        commit::<B>(tx).await?;
-        Ok(true)
+        finish_fenced_write::<B>(tx, &done, id, now, transition.to(), message).await
     }
 
     async fn requeue_job(
@@ -183,15 +176,13 @@ impl<B: Backend> JobStore for SqlStore<B> {
         id: &JobId,
         now: OffsetDateTime,
     ) -> Result<Option<Job>, StoreError> {
-        let tx = self.backend.begin_write().await?;
         let change = OperatorChange {
             statement: B::SQL.requeue_job,
             transition: transitions::REQUEUE,
             message: REQUEUED_BY_OPERATOR_MESSAGE,
-            signal: StoreSignal::WorkAvailable(id.clone()),
             doing: "requeue a job",
         };
-        change_and_read::<B>(tx, id, change, micros(now)).await
+        change_and_read(&self.backend, id, change, micros(now)).await
     }
 
     async fn count_queued(&self) -> Result<u64, StoreError> {
@@ -315,14 +306,7 @@ impl<B: Backend> JobStore for SqlStore<B> {
             .bind(sources::<B>(transition)?)
             .execute(&mut *tx, "complete a job")
             .await?;
-        if B::rows_affected(&done) != 1 {
-            rollback::<B>(tx).await?;
-            return Ok(false);
-        }
-        append_event::<B>(&mut tx, id, now, transition.to(), Some(&message)).await?;
-        B::notify(&mut tx, &StoreSignal::JobChanged(id.clone())).await?;
-        commit::<B>(tx).await?;
-        Ok(true)
+        finish_fenced_write::<B>(tx, &done, id, now, transition.to(), &message).await
     }
 
     async fn dismiss_job(
@@ -330,15 +314,13 @@ impl<B: Backend> JobStore for SqlStore<B> {
         id: &JobId,
         now: OffsetDateTime,
     ) -> Result<Option<Job>, StoreError> {
-        let tx = self.backend.begin_write().await?;
         let change = OperatorChange {
             statement: B::SQL.dismiss_job,
             transition: transitions::DISMISS,
             message: DISMISSED_MESSAGE,
-            signal: StoreSignal::JobChanged(id.clone()),
             doing: "dismiss a job",
         };
-        change_and_read::<B>(tx, id, change, micros(now)).await
+        change_and_read(&self.backend, id, change, micros(now)).await
     }
 
     async fn dismiss_active_job(
@@ -346,15 +328,13 @@ impl<B: Backend> JobStore for SqlStore<B> {
         id: &JobId,
         now: OffsetDateTime,
     ) -> Result<Option<Job>, StoreError> {
-        let tx = self.backend.begin_write().await?;
         let change = OperatorChange {
             statement: B::SQL.dismiss_active_job,
             transition: transitions::DISMISS_ACTIVE,
             message: DISMISSED_MESSAGE,
-            signal: StoreSignal::JobChanged(id.clone()),
             doing: "dismiss an active job",
         };
-        change_and_read::<B>(tx, id, change, micros(now)).await
+        change_and_read(&self.backend, id, change, micros(now)).await
     }
 
     async fn reap_expired_leases(
@@ -379,7 +359,7 @@ impl<B: Backend> JobStore for SqlStore<B> {
         for row in &requeued {
             let id = decode_job_id::<B>(row, "id")?;
             append_event::<B>(&mut tx, &id, now, requeue.to(), Some(REQUEUED_MESSAGE)).await?;
-            B::notify(&mut tx, &StoreSignal::WorkAvailable(id.clone())).await?;
+            B::notify(&mut tx, &signal_of(&id, requeue.to())).await?;
             reaped.push(ReapedJob {
                 job_id: id,
                 now: requeue.to(),
@@ -399,7 +379,7 @@ impl<B: Backend> JobStore for SqlStore<B> {
         for row in &failed {
             let id = decode_job_id::<B>(row, "id")?;
             append_event::<B>(&mut tx, &id, now, fail.to(), Some(WORKER_LOST_MESSAGE)).await?;
-            B::notify(&mut tx, &StoreSignal::JobChanged(id.clone())).await?;
+            B::notify(&mut tx, &signal_of(&id, fail.to())).await?;
             reaped.push(ReapedJob {
                 job_id: id,
                 now: fail.to(),
@@ -514,18 +494,18 @@ struct OperatorChange {
     statement: &'static str,
     transition: Transition,
     message: &'static str,
-    signal: StoreSignal,
     doing: &'static str,
 }
 
-/// Applies `change` in `tx`; when the row changed, appends its event and tells other
-/// processes. Returns the job as it now is (`None`: no such job).
+/// Applies `change` in a write transaction of its own; when the row changed, appends its
+/// event and tells other processes. Returns the job as it now is (`None`: no such job).
 async fn change_and_read<B: Backend>(
-    mut tx: Tx<B>,
+    backend: &B,
     id: &JobId,
     change: OperatorChange,
     now: i64,
 ) -> Result<Option<Job>, StoreError> {
+    let mut tx = backend.begin_write().await?;
     let done = sql::<B>(change.statement)
         .bind(id.as_str().to_owned())
         .bind(change.message)
@@ -537,7 +517,7 @@ async fn change_and_read<B: Backend>(
     if B::rows_affected(&done) == 1 {
         let status = change.transition.to();
         append_event::<B>(&mut tx, id, now, status, Some(change.message)).await?;
-        B::notify(&mut tx, &change.signal).await?;
+        B::notify(&mut tx, &signal_of(id, status)).await?;
     }
     let row = sql::<B>(B::SQL.get_job)
         .bind(id.as_str().to_owned())
@@ -546,6 +526,37 @@ async fn change_and_read<B: Backend>(
     let job = row.as_ref().map(decode_job::<B>).transpose()?;
     commit::<B>(tx).await?;
     Ok(job)
+}
+
+/// Ends a fenced write (a worker's, on the job it holds): when its statement changed the
+/// row, appends the event, tells other processes and commits (`true`); when it did not
+/// (the worker no longer holds the lease), rolls back (`false`).
+async fn finish_fenced_write<B: Backend>(
+    mut tx: Tx<B>,
+    done: &<B::Db as Database>::QueryResult,
+    id: &JobId,
+    now: i64,
+    status: JobStatus,
+    message: &str,
+) -> Result<bool, StoreError> {
+    if B::rows_affected(done) != 1 {
+        rollback::<B>(tx).await?;
+        return Ok(false);
+    }
+    append_event::<B>(&mut tx, id, now, status, Some(message)).await?;
+    B::notify(&mut tx, &signal_of(id, status)).await?;
+    commit::<B>(tx).await?;
+    Ok(true)
+}
+
+/// What other processes hear of a job entering `status`: entering `accepted` (submitted,
+/// retried, requeued) makes it claimable; anything else is a change.
+fn signal_of(id: &JobId, status: JobStatus) -> StoreSignal {
+    if status == JobStatus::Accepted {
+        StoreSignal::WorkAvailable(id.clone())
+    } else {
+        StoreSignal::JobChanged(id.clone())
+    }
 }
 
 /// Appends one `job_events` row inside the transaction that changed the status.
