@@ -7,10 +7,12 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
-/// The five OGC job statuses. Transitions (see [`JobStatus::can_become`]):
+/// The five OGC job statuses. Transitions (the one rule, [`JobStatus::can_become`]):
 /// accepted -> running -> successful | failed | dismissed; accepted -> dismissed | failed;
-/// running -> accepted (a lost lease, requeued by the reaper); successful | failed ->
-/// dismissed (a client withdraws a finished job and its results). Dismissed is the end.
+/// running -> accepted (a lost lease requeued by the reaper, or a failure retried);
+/// successful | failed -> dismissed (a client withdraws a finished job and its results);
+/// failed | dismissed -> accepted (an operator's requeue). Nothing leaves successful but a
+/// dismissal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
@@ -53,8 +55,12 @@ impl JobStatus {
         )
     }
 
-    /// The state machine: whether `self -> next` is allowed.
-    pub fn can_become(self, next: JobStatus) -> bool {
+    /// The status every job starts in (`insert_job`).
+    pub const INITIAL: JobStatus = JobStatus::Accepted;
+
+    /// The state machine: whether `self -> next` is allowed. Every status write of the
+    /// store is a [`Transition`] computed from this rule.
+    pub const fn can_become(self, next: JobStatus) -> bool {
         use JobStatus::*;
         matches!(
             (self, next),
@@ -67,7 +73,108 @@ impl JobStatus {
                 | (Running, Accepted)
                 | (Successful, Dismissed)
                 | (Failed, Dismissed)
+                | (Failed, Accepted)
+                | (Dismissed, Accepted)
         )
+    }
+
+    /// Its bit in a [`StatusSet`].
+    const fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+/// A set of job statuses, usable in `const` items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusSet(u8);
+
+impl StatusSet {
+    pub const EMPTY: StatusSet = StatusSet(0);
+    pub const ALL: StatusSet = StatusSet::of(&JobStatus::ALL);
+
+    pub const fn of(statuses: &[JobStatus]) -> StatusSet {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < statuses.len() {
+            bits |= statuses[i].bit();
+            i += 1;
+        }
+        StatusSet(bits)
+    }
+
+    pub const fn contains(self, status: JobStatus) -> bool {
+        self.0 & status.bit() != 0
+    }
+
+    pub const fn len(self) -> u32 {
+        self.0.count_ones()
+    }
+
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Its statuses, in [`JobStatus::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = JobStatus> {
+        JobStatus::ALL
+            .into_iter()
+            .filter(move |s| self.contains(*s))
+    }
+}
+
+/// One status write: a job in any status of [`from`](Transition::from) enters
+/// [`to`](Transition::to). The only constructor, [`Transition::within`], takes the
+/// sources from [`JobStatus::can_become`], so a transition the rule forbids cannot be
+/// written down; the store binds `from` and `to` into its statements instead of spelling
+/// statuses in SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    from: StatusSet,
+    to: JobStatus,
+}
+
+impl Transition {
+    /// Entering `to` from every status of `scope` that may become `to`. `scope` is what
+    /// the operation can see (a worker's writes only reach the job it holds, `running`;
+    /// an operator's requeue only final jobs); the rule decides within it. Panics when no
+    /// status of `scope` may become `to` (in a `const`, the build fails).
+    pub const fn within(scope: StatusSet, to: JobStatus) -> Transition {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < JobStatus::ALL.len() {
+            let from = JobStatus::ALL[i];
+            if scope.contains(from) && from.can_become(to) {
+                bits |= from.bit();
+            }
+            i += 1;
+        }
+        assert!(bits != 0, "no status of the scope may become the target");
+        Transition {
+            from: StatusSet(bits),
+            to,
+        }
+    }
+
+    /// The statuses the write changes.
+    pub const fn from(self) -> StatusSet {
+        self.from
+    }
+
+    /// The status it writes.
+    pub const fn to(self) -> JobStatus {
+        self.to
+    }
+
+    /// The one status it changes, for statements that scan by status (a claim, the
+    /// reaper) and so bind a single value an index can use. Panics when there are several
+    /// (in a `const`, the build fails).
+    pub const fn only_source(self) -> JobStatus {
+        assert!(self.from.len() == 1, "the transition has several sources");
+        let mut i = 0;
+        while !self.from.contains(JobStatus::ALL[i]) {
+            i += 1;
+        }
+        JobStatus::ALL[i]
     }
 }
 
@@ -293,6 +400,7 @@ pub struct CallbackRecord {
 #[cfg(test)]
 mod tests {
     use super::JobStatus::*;
+    use super::{JobStatus, StatusSet, Transition};
 
     #[test]
     fn the_state_machine_only_moves_forward() {
@@ -311,5 +419,71 @@ mod tests {
         for s in super::JobStatus::ALL {
             assert_eq!(super::JobStatus::parse(s.as_str()), Some(s));
         }
+    }
+
+    /// Every (from, to) pair, against the table written out by hand: a change of the
+    /// rule must change this table too.
+    #[test]
+    fn the_rule_over_every_pair() {
+        let allowed = [
+            (Accepted, Running),
+            (Accepted, Failed),
+            (Accepted, Dismissed),
+            (Running, Accepted),
+            (Running, Successful),
+            (Running, Failed),
+            (Running, Dismissed),
+            (Successful, Dismissed),
+            (Failed, Accepted),
+            (Failed, Dismissed),
+            (Dismissed, Accepted),
+        ];
+        for from in JobStatus::ALL {
+            for to in JobStatus::ALL {
+                assert_eq!(
+                    from.can_become(to),
+                    allowed.contains(&(from, to)),
+                    "{from:?} -> {to:?}"
+                );
+            }
+        }
+        for status in JobStatus::ALL {
+            assert!(!status.can_become(status), "{status:?} is no change");
+        }
+        assert_eq!(JobStatus::INITIAL, Accepted);
+    }
+
+    #[test]
+    fn transitions_take_their_sources_from_the_rule_within_the_scope() {
+        for to in JobStatus::ALL {
+            for bits in 0..32u8 {
+                let scope = StatusSet::of(
+                    &JobStatus::ALL
+                        .into_iter()
+                        .filter(|s| bits & (1 << *s as u8) != 0)
+                        .collect::<Vec<_>>(),
+                );
+                let sources: Vec<JobStatus> = scope.iter().filter(|s| s.can_become(to)).collect();
+                let built = std::panic::catch_unwind(|| Transition::within(scope, to));
+                match built {
+                    Ok(transition) => {
+                        assert_eq!(transition.to(), to);
+                        assert_eq!(transition.from().iter().collect::<Vec<_>>(), sources);
+                    }
+                    Err(_) => assert!(sources.is_empty(), "{scope:?} -> {to:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_single_source_is_told_and_several_are_refused() {
+        let claim = Transition::within(StatusSet::ALL, Running);
+        assert_eq!(claim.only_source(), Accepted);
+        let dismiss = Transition::within(StatusSet::ALL, Dismissed);
+        assert_eq!(dismiss.from().len(), 4);
+        assert!(std::panic::catch_unwind(|| dismiss.only_source()).is_err());
+        assert!(StatusSet::EMPTY.is_empty());
+        assert_eq!(StatusSet::ALL.iter().collect::<Vec<_>>(), JobStatus::ALL);
     }
 }

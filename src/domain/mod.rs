@@ -10,7 +10,7 @@ pub use ids::{IdError, JobId, ProcessId, WorkerId};
 pub use job::{
     callback_idempotency_key, CallbackOutcome, CallbackRecord, CallbackTry, DueCallback,
     ExecuteRequest, InputValue, Job, JobEvent, JobResults, JobStatus, OutputRequest, OutputValue,
-    ResponseMode, Subscriber, TransmissionMode,
+    ResponseMode, StatusSet, Subscriber, Transition, TransmissionMode,
 };
 pub use process::{
     InputDescription, InputKind, JobControlOption, Metadata, OutputDescription, OutputKind,

@@ -1,19 +1,33 @@
-//! Durable state behind one narrow interface. [`JobStore`] is implemented per backend
-//! (SQLite: `sqlite.rs`; PostgreSQL: `postgres.rs`), chosen by the database URL
-//! ([`connect_store`]); the same contract tests run against each.
+//! Durable state behind one narrow interface. [`JobStore`], [`ProcessStore`] and
+//! [`UserStore`] are implemented once, generically, by [`SqlStore`] over a SQL backend
+//! (`backend.rs`: the sqlx database, statement texts, pools, how a write transaction
+//! begins, PostgreSQL's claim lock and `NOTIFY`); `sqlite.rs` and `postgres.rs` are the two
+//! backends, chosen by the database URL ([`connect_store`]); the same contract tests run
+//! against each. `sql.rs` holds the sqlx plumbing with sqlx's trait bounds written once.
 //!
 //! Rules every implementation keeps:
 //! - a job row is committed before `insert_job` returns (durable before acknowledged);
 //! - every status change appends a row to `job_events` in the same transaction;
-//! - status changes follow [`JobStatus::can_become`];
+//! - status changes follow [`JobStatus::can_become`], the one transition rule (in
+//!   `domain/job.rs`). Every status write is a [`Transition`](crate::domain::Transition)
+//!   named in [`transitions`], whose source statuses are computed from that rule; the
+//!   statement binds its target and sources (`SET status = ?` and `status IN ?`) rather
+//!   than spelling statuses. A new status write adds its constant to [`transitions`] and
+//!   binds it the same way; a transition the rule forbids cannot be built;
 //! - a worker writes to a job only while it holds the lease (`lease_owner` = its id and the
 //!   job is `running`): fenced writes return `false` instead of writing when it does not.
 
+mod backend;
 mod common;
 pub mod postgres;
 pub mod processes;
+mod sql;
+mod sql_store;
 pub mod sqlite;
+pub mod transitions;
 pub mod users;
+
+pub use backend::SqlStore;
 
 pub use processes::{DeployedProcess, ProcessStore, ProcessWriteError};
 pub use users::{ApiKeyRecord, AuditEntry, UserStore};

@@ -2,6 +2,10 @@
 //! process can be rebuilt after a restart and its package served back. One row per process
 //! id; replace overwrites it, undeploy deletes it (past jobs keep their own records).
 
+use super::backend::{Backend, SqlStore};
+use super::common::{database, decode_time, from_json, is_unique_violation, micros, to_json};
+use super::sql::Statement;
+use super::sql_store::{column, sql, Row};
 use super::StoreError;
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -58,4 +62,95 @@ pub trait ProcessStore: Send + Sync + 'static {
 
     /// Every deployed process, sorted by id.
     async fn list_processes(&self) -> Result<Vec<DeployedProcess>, StoreError>;
+}
+
+/// The one implementation, over any SQL backend. Every write is one statement on the
+/// write pool (autocommit), so it is committed when the call returns.
+#[async_trait]
+impl<B: Backend> ProcessStore for SqlStore<B> {
+    async fn insert_process(&self, process: &DeployedProcess) -> Result<(), ProcessWriteError> {
+        let manifest = to_json(&process.manifest, "manifest")?;
+        // No look-up first: the primary key alone decides, so of two deploys racing on one
+        // id exactly one gets in.
+        bind_process::<B>(sql::<B>(B::SQL.insert_process), process, manifest)
+            .bind(micros(process.deployed))
+            .bind(micros(process.updated))
+            .try_execute(self.backend.writer())
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    ProcessWriteError::Duplicate(process.id.clone())
+                } else {
+                    database("insert a process", e).into()
+                }
+            })?;
+        Ok(())
+    }
+
+    async fn replace_process(&self, process: &DeployedProcess) -> Result<(), ProcessWriteError> {
+        let manifest = to_json(&process.manifest, "manifest")?;
+        let done = bind_process::<B>(sql::<B>(B::SQL.replace_process), process, manifest)
+            .bind(micros(process.updated))
+            .execute(self.backend.writer(), "replace a process")
+            .await?;
+        if B::rows_affected(&done) == 0 {
+            return Err(ProcessWriteError::NotFound(process.id.clone()));
+        }
+        Ok(())
+    }
+
+    async fn delete_process(&self, id: &str) -> Result<(), ProcessWriteError> {
+        let done = sql::<B>(B::SQL.delete_process)
+            .bind(id.to_owned())
+            .execute(self.backend.writer(), "delete a process")
+            .await?;
+        if B::rows_affected(&done) == 0 {
+            return Err(ProcessWriteError::NotFound(id.to_owned()));
+        }
+        Ok(())
+    }
+
+    async fn get_process(&self, id: &str) -> Result<Option<DeployedProcess>, StoreError> {
+        let row = sql::<B>(B::SQL.get_process)
+            .bind(id.to_owned())
+            .fetch_optional(self.backend.reader(), "read a process")
+            .await?;
+        row.as_ref().map(decode_process::<B>).transpose()
+    }
+
+    async fn list_processes(&self) -> Result<Vec<DeployedProcess>, StoreError> {
+        let rows = sql::<B>(B::SQL.list_processes)
+            .fetch_all(self.backend.reader(), "list processes")
+            .await?;
+        rows.iter().map(decode_process::<B>).collect()
+    }
+}
+
+/// Binds the columns insert and replace share, in their order: id, package media type,
+/// package, image, pinned image, manifest.
+fn bind_process<B: Backend>(
+    statement: Statement<B::Db>,
+    process: &DeployedProcess,
+    manifest: String,
+) -> Statement<B::Db> {
+    statement
+        .bind(process.id.clone())
+        .bind(process.package_media_type.clone())
+        .bind(process.package.clone())
+        .bind(process.image.clone())
+        .bind(process.pinned_image.clone())
+        .bind(manifest)
+}
+
+fn decode_process<B: Backend>(row: &Row<B>) -> Result<DeployedProcess, StoreError> {
+    Ok(DeployedProcess {
+        id: column::<B, _>(row, "id")?,
+        package_media_type: column::<B, _>(row, "package_media_type")?,
+        package: column::<B, _>(row, "package")?,
+        image: column::<B, _>(row, "image")?,
+        pinned_image: column::<B, _>(row, "pinned_image")?,
+        manifest: from_json(&column::<B, String>(row, "manifest")?, "manifest")?,
+        deployed: decode_time(column::<B, _>(row, "deployed")?, "deployed")?,
+        updated: decode_time(column::<B, _>(row, "updated")?, "updated")?,
+    })
 }

@@ -1,4 +1,4 @@
-//! [`JobStore`] on SQLite (sqlx), the zero-set-up default.
+//! [`JobStore`](super::JobStore) on SQLite (sqlx), the zero-set-up default.
 //!
 //! Choices this backend makes (the contract tests in `tests/it/store.rs` hold them):
 //! - **Connections.** One file, WAL journal, `synchronous = FULL` (a job acknowledged to a
@@ -40,12 +40,14 @@
 //!   rows that do not decode (bad status, bad JSON, out-of-range numbers) are
 //!   [`StoreError::Corrupt`].
 
-use super::common::{database, impl_job_store, impl_process_store, to_json};
-use super::StoreError;
+use super::backend::{Backend, SqlStore, Statements};
+use super::common::{database, to_json};
+use super::{StoreError, StoreSignal};
 use crate::error::cause_chain;
+use async_trait::async_trait;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteQueryResult,
     SqliteSynchronous,
 };
 use sqlx::{Sqlite, Transaction};
@@ -57,47 +59,47 @@ pub use super::common::{
 };
 
 /// The SQL statements, one named file each.
-mod sql {
-    pub const INSERT_JOB: &str = include_str!("sqlite/insert_job.sql");
-    pub const INSERT_EVENT: &str = include_str!("sqlite/insert_event.sql");
-    pub const GET_JOB: &str = include_str!("sqlite/get_job.sql");
-    pub const LIST_JOBS: &str = include_str!("sqlite/list_jobs.sql");
-    pub const JOB_EVENTS: &str = include_str!("sqlite/job_events.sql");
-    pub const RUNNING_JOB_IDS: &str = include_str!("sqlite/running_job_ids.sql");
-    pub const CLAIM_NEXT_JOB: &str = include_str!("sqlite/claim_next_job.sql");
-    pub const RENEW_LEASE: &str = include_str!("sqlite/renew_lease.sql");
-    pub const SET_PROGRESS: &str = include_str!("sqlite/set_progress.sql");
-    pub const COMPLETE_SUCCEEDED: &str = include_str!("sqlite/complete_succeeded.sql");
-    pub const COMPLETE_FAILED: &str = include_str!("sqlite/complete_failed.sql");
-    pub const DISMISS_JOB: &str = include_str!("sqlite/dismiss_job.sql");
-    pub const DISMISS_ACTIVE_JOB: &str = include_str!("sqlite/dismiss_active_job.sql");
-    pub const REQUEUE_EXPIRED: &str = include_str!("sqlite/requeue_expired.sql");
-    pub const FAIL_EXPIRED: &str = include_str!("sqlite/fail_expired.sql");
-    pub const RETRY_JOB: &str = include_str!("sqlite/retry_job.sql");
-    pub const REQUEUE_JOB: &str = include_str!("sqlite/requeue_job.sql");
-    pub const COUNT_QUEUED: &str = include_str!("sqlite/count_queued.sql");
-    pub const UPSERT_WORKER_HOST: &str = include_str!("sqlite/upsert_worker_host.sql");
-    pub const DELETE_WORKER_HOST: &str = include_str!("sqlite/delete_worker_host.sql");
-    pub const FORGET_WORKER_HOSTS: &str = include_str!("sqlite/forget_worker_hosts.sql");
-    pub const WORKER_HOSTS: &str = include_str!("sqlite/worker_hosts.sql");
-    pub const INSERT_PROCESS: &str = include_str!("sqlite/insert_process.sql");
-    pub const REPLACE_PROCESS: &str = include_str!("sqlite/replace_process.sql");
-    pub const DELETE_PROCESS: &str = include_str!("sqlite/delete_process.sql");
-    pub const GET_PROCESS: &str = include_str!("sqlite/get_process.sql");
-    pub const LIST_PROCESSES: &str = include_str!("sqlite/list_processes.sql");
-    pub const ENQUEUE_CALLBACK: &str = include_str!("sqlite/enqueue_callback.sql");
-    pub const CLAIM_CALLBACK: &str = include_str!("sqlite/claim_callback.sql");
-    pub const FINISH_CALLBACK_TRY: &str = include_str!("sqlite/finish_callback_try.sql");
-    pub const INSERT_CALLBACK_ATTEMPT: &str = include_str!("sqlite/insert_callback_attempt.sql");
-    pub const JOB_CALLBACKS: &str = include_str!("sqlite/job_callbacks.sql");
-    pub const INSERT_API_KEY: &str = include_str!("sqlite/insert_api_key.sql");
-    pub const FIND_API_KEY: &str = include_str!("sqlite/find_api_key.sql");
-    pub const LIST_API_KEYS: &str = include_str!("sqlite/list_api_keys.sql");
-    pub const REVOKE_API_KEY: &str = include_str!("sqlite/revoke_api_key.sql");
-    pub const COUNT_ACTIVE_JOBS_OF: &str = include_str!("sqlite/count_active_jobs_of.sql");
-    pub const INSERT_AUDIT: &str = include_str!("sqlite/insert_audit.sql");
-    pub const LIST_AUDIT: &str = include_str!("sqlite/list_audit.sql");
-}
+const SQL: Statements = Statements {
+    insert_job: include_str!("sqlite/insert_job.sql"),
+    insert_event: include_str!("sqlite/insert_event.sql"),
+    get_job: include_str!("sqlite/get_job.sql"),
+    list_jobs: include_str!("sqlite/list_jobs.sql"),
+    job_events: include_str!("sqlite/job_events.sql"),
+    running_job_ids: include_str!("sqlite/running_job_ids.sql"),
+    claim_next_job: include_str!("sqlite/claim_next_job.sql"),
+    renew_lease: include_str!("sqlite/renew_lease.sql"),
+    set_progress: include_str!("sqlite/set_progress.sql"),
+    complete_succeeded: include_str!("sqlite/complete_succeeded.sql"),
+    complete_failed: include_str!("sqlite/complete_failed.sql"),
+    dismiss_job: include_str!("sqlite/dismiss_job.sql"),
+    dismiss_active_job: include_str!("sqlite/dismiss_active_job.sql"),
+    requeue_expired: include_str!("sqlite/requeue_expired.sql"),
+    fail_expired: include_str!("sqlite/fail_expired.sql"),
+    retry_job: include_str!("sqlite/retry_job.sql"),
+    requeue_job: include_str!("sqlite/requeue_job.sql"),
+    count_queued: include_str!("sqlite/count_queued.sql"),
+    upsert_worker_host: include_str!("sqlite/upsert_worker_host.sql"),
+    delete_worker_host: include_str!("sqlite/delete_worker_host.sql"),
+    forget_worker_hosts: include_str!("sqlite/forget_worker_hosts.sql"),
+    worker_hosts: include_str!("sqlite/worker_hosts.sql"),
+    insert_process: include_str!("sqlite/insert_process.sql"),
+    replace_process: include_str!("sqlite/replace_process.sql"),
+    delete_process: include_str!("sqlite/delete_process.sql"),
+    get_process: include_str!("sqlite/get_process.sql"),
+    list_processes: include_str!("sqlite/list_processes.sql"),
+    enqueue_callback: include_str!("sqlite/enqueue_callback.sql"),
+    claim_callback: include_str!("sqlite/claim_callback.sql"),
+    finish_callback_try: include_str!("sqlite/finish_callback_try.sql"),
+    insert_callback_attempt: include_str!("sqlite/insert_callback_attempt.sql"),
+    job_callbacks: include_str!("sqlite/job_callbacks.sql"),
+    insert_api_key: include_str!("sqlite/insert_api_key.sql"),
+    find_api_key: include_str!("sqlite/find_api_key.sql"),
+    list_api_keys: include_str!("sqlite/list_api_keys.sql"),
+    revoke_api_key: include_str!("sqlite/revoke_api_key.sql"),
+    count_active_jobs_of: include_str!("sqlite/count_active_jobs_of.sql"),
+    insert_audit: include_str!("sqlite/insert_audit.sql"),
+    list_audit: include_str!("sqlite/list_audit.sql"),
+};
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -106,14 +108,17 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Read connections; WAL lets them all read while the one writer writes.
 const READ_CONNECTIONS: u32 = 4;
 
-/// The SQLite job store. Cheap to clone (the pools are shared).
+/// SQLite's connections: the `Backend` of [`SqliteStore`].
 #[derive(Debug, Clone)]
-pub struct SqliteStore {
+pub struct SqliteBackend {
     /// Exactly one connection: SQLite has one writer at a time.
     writer: SqlitePool,
     /// Connections for reads (the writer itself for an in-memory database).
     reader: SqlitePool,
 }
+
+/// The SQLite job store. Cheap to clone (the pools are shared).
+pub type SqliteStore = SqlStore<SqliteBackend>;
 
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url_or_path`, either a `sqlite:` URL
@@ -159,16 +164,36 @@ impl SqliteStore {
                 .await
                 .map_err(|e| database(&format!("open {url_or_path:?} for reading"), e))?
         };
-        Ok(SqliteStore { writer, reader })
+        Ok(SqlStore {
+            backend: SqliteBackend { writer, reader },
+        })
     }
 
     /// Closes every connection (waiting for those in use to be returned).
     pub async fn close(&self) {
-        self.reader.close().await;
-        self.writer.close().await;
+        self.backend.reader.close().await;
+        self.backend.writer.close().await;
+    }
+}
+
+#[async_trait]
+impl Backend for SqliteBackend {
+    type Db = Sqlite;
+    type Int = i64;
+    type List = String;
+
+    const SQL: Statements = SQL;
+
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
     }
 
-    /// Starts a write transaction holding the write lock from its first statement.
+    /// The one writer connection.
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// Holds the write lock from the transaction's first statement.
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         self.writer
             .begin_with("BEGIN IMMEDIATE")
@@ -176,49 +201,35 @@ impl SqliteStore {
             .map_err(|e| database("begin a write transaction", e))
     }
 
-    /// The pool for reads.
+    /// A JSON array (read with `json_each`).
+    fn list(values: Vec<&str>, what: &str) -> Result<String, StoreError> {
+        to_json(&values, what)
+    }
+
+    /// Nothing to lock: SQLite runs one write transaction at a time, so a claim's count of
+    /// running jobs cannot race with another claim.
+    async fn lock_limited_claims(_tx: &mut Transaction<'static, Sqlite>) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Nothing to tell: one process owns a SQLite database and signals its own workers and
+    /// waiters in memory.
+    async fn notify(
+        _tx: &mut Transaction<'static, Sqlite>,
+        _signal: &StoreSignal,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// No signals from other processes: one process owns a SQLite database.
-    async fn listen_signals(
-        &self,
-    ) -> Result<Option<tokio::sync::mpsc::Receiver<crate::store::StoreSignal>>, StoreError> {
+    async fn listen(&self) -> Result<Option<tokio::sync::mpsc::Receiver<StoreSignal>>, StoreError> {
         Ok(None)
     }
 
-    fn reader(&self) -> &SqlitePool {
-        &self.reader
-    }
-
-    /// The pool for single-statement writes.
-    fn writer(&self) -> &SqlitePool {
-        &self.writer
+    fn rows_affected(result: &SqliteQueryResult) -> u64 {
+        result.rows_affected()
     }
 }
-
-/// A list filter of `list_jobs` travels as a JSON array (read with `json_each`).
-fn list_filter(values: Vec<&str>, what: &str) -> Result<String, StoreError> {
-    to_json(&values, what)
-}
-
-/// Nothing to lock: SQLite runs one write transaction at a time, so a claim's count of
-/// running jobs cannot race with another claim.
-async fn lock_limited_claims(_tx: &mut Transaction<'static, Sqlite>) -> Result<(), StoreError> {
-    Ok(())
-}
-
-/// Nothing to tell: one process owns a SQLite database and signals its own workers and
-/// waiters in memory.
-async fn notify(
-    _tx: &mut Transaction<'static, Sqlite>,
-    _signal: &crate::store::StoreSignal,
-) -> Result<(), StoreError> {
-    Ok(())
-}
-
-impl_process_store! { store: SqliteStore, db: Sqlite, row: SqliteRow }
-
-super::users::impl_user_store! { store: SqliteStore, db: Sqlite, row: SqliteRow }
-
-impl_job_store! { store: SqliteStore, db: Sqlite, row: SqliteRow, int: i64 }
 
 fn is_in_memory(url_or_path: &str) -> bool {
     url_or_path.starts_with("sqlite:")

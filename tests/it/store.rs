@@ -74,6 +74,7 @@ contract_tests!([sqlite: open_sqlite, postgres: open_postgres]; [
     jobs_keep_their_owner_and_list_by_owner,
     api_keys_are_found_by_hash_listed_and_revoked_once,
     the_audit_trail_is_listed_newest_first,
+    every_status_write_changes_exactly_the_sources_of_its_transition,
 ]);
 
 /// A fresh SQLite store in a temporary directory (kept alive by the returned guard).
@@ -1430,6 +1431,133 @@ mod contract {
             let now = store.job_events(id).await.unwrap();
             assert_eq!(now, events);
             assert_valid_trail(&now);
+        }
+    }
+
+    /// One job in each status, all held or last held by worker `w`, made at `t` seconds.
+    async fn one_job_in_each_status(store: &Store, t: i64) -> Vec<(JobStatus, JobId)> {
+        let w = worker("w");
+        let mut jobs = Vec::new();
+        // Claimed one at a time, so each claim takes the job just inserted.
+        for status in [JobStatus::Running, JobStatus::Successful, JobStatus::Failed] {
+            let id = insert(store, "p", 0, at(t)).await.id;
+            assert_eq!(claim(store, "w", at(t + 1)).await.id, id);
+            let completion = match status {
+                JobStatus::Successful => Some(succeeded("done")),
+                JobStatus::Failed => Some(Completion::Failed {
+                    failure: a_failure(),
+                    message: "no".to_owned(),
+                }),
+                _ => None,
+            };
+            if let Some(completion) = completion {
+                assert!(store
+                    .complete_job(&id, &w, completion, at(t + 2))
+                    .await
+                    .unwrap());
+            }
+            jobs.push((status, id));
+        }
+        let dismissed = insert(store, "p", 0, at(t)).await.id;
+        store.dismiss_job(&dismissed, at(t + 2)).await.unwrap();
+        jobs.push((JobStatus::Dismissed, dismissed));
+        let accepted = insert(store, "p", 0, at(t)).await.id;
+        jobs.push((JobStatus::Accepted, accepted));
+        for (status, id) in &jobs {
+            assert_eq!(get(store, id).await.status, *status);
+        }
+        jobs
+    }
+
+    /// Drives each status write of `store::transitions` from each status: the job changes
+    /// (to the transition's target, with one event) exactly when its status is one of the
+    /// transition's sources, and the operation's answer says so.
+    pub async fn every_status_write_changes_exactly_the_sources_of_its_transition(store: Store) {
+        let w = worker("w");
+        for (round, (name, transition)) in ades::store::transitions::ALL.iter().enumerate() {
+            let t = 1_000 * (round as i64 + 1);
+            let jobs = one_job_in_each_status(&store, t).await;
+            let mut events_before = Vec::new();
+            for (_, id) in &jobs {
+                events_before.push(store.job_events(id).await.unwrap().len());
+            }
+            let now = at(t + 10);
+            // Which jobs the operation says it changed.
+            let mut changed: Vec<JobId> = Vec::new();
+            match *name {
+                "claim" => {
+                    while let Some(job) = store
+                        .claim_next_job(&w, now + Duration::seconds(30), now)
+                        .await
+                        .unwrap()
+                    {
+                        changed.push(job.id);
+                    }
+                }
+                "reap requeue" | "reap fail" => {
+                    let max_attempts = if *name == "reap requeue" { 10 } else { 1 };
+                    // Long after every lease ended.
+                    let reaped = store
+                        .reap_expired_leases(at(t + 500), max_attempts)
+                        .await
+                        .unwrap();
+                    for job in reaped {
+                        assert_eq!(job.now, transition.to(), "{name}");
+                        changed.push(job.job_id);
+                    }
+                }
+                _ => {
+                    for (status, id) in &jobs {
+                        let did = match *name {
+                            "retry" => store.retry_job(id, &w, "again", now, now).await.unwrap(),
+                            "complete succeeded" => store
+                                .complete_job(id, &w, succeeded("ok"), now)
+                                .await
+                                .unwrap(),
+                            "complete failed" => {
+                                let failure = Completion::Failed {
+                                    failure: a_failure(),
+                                    message: "no".to_owned(),
+                                };
+                                store.complete_job(id, &w, failure, now).await.unwrap()
+                            }
+                            "dismiss" | "dismiss active" | "requeue" => {
+                                let job = match *name {
+                                    "dismiss" => store.dismiss_job(id, now).await,
+                                    "dismiss active" => store.dismiss_active_job(id, now).await,
+                                    _ => store.requeue_job(id, now).await,
+                                };
+                                let job = job.unwrap().expect("the job exists");
+                                job.status != *status
+                            }
+                            other => panic!("{other}: add the new status write to this test"),
+                        };
+                        if did {
+                            changed.push(id.clone());
+                        }
+                    }
+                }
+            }
+            for ((status, id), before) in jobs.iter().zip(events_before) {
+                let allowed = transition.from().contains(*status);
+                let job = get(&store, id).await;
+                let events = store.job_events(id).await.unwrap();
+                assert_eq!(changed.contains(id), allowed, "{name} from {status:?}");
+                if allowed {
+                    assert!(status.can_become(transition.to()), "{name}");
+                    assert_eq!(job.status, transition.to(), "{name} from {status:?}");
+                    assert_eq!(events.len(), before + 1, "{name} from {status:?}");
+                    assert_eq!(events.last().unwrap().status, transition.to());
+                } else {
+                    assert_eq!(job.status, *status, "{name} must not change {status:?}");
+                    assert_eq!(events.len(), before, "{name} from {status:?}");
+                }
+            }
+            // Out of the way of the next round's claim and reap: nothing stays waiting or
+            // running.
+            for (_, id) in &jobs {
+                store.dismiss_job(id, at(t + 600)).await.unwrap();
+            }
         }
     }
 

@@ -26,7 +26,7 @@
 //!   is allowed. The host output directory must exist and be empty.
 
 use crate::command::expand_command;
-use crate::manifest::{InputFile, JsonType, MountMode};
+use crate::manifest::{InputFile, Interface, JsonType, MountMode};
 use crate::names::normalize;
 use crate::Manifest;
 use crate::Problem;
@@ -210,377 +210,21 @@ pub fn plan_launch(
     policy: &Policy,
 ) -> Result<LaunchPlan, Vec<Problem>> {
     let interface = manifest.interface();
-    let mut problems = Vec::new();
-    let mut env = Vec::new();
-    let mut binds = Vec::new();
-
-    for (what, path) in [
-        ("OUTPUT_DIR", &layout.output_dir),
-        ("the inputs root", &layout.inputs_root),
-    ] {
-        if !path.starts_with('/') {
-            problems.push(Problem::error(
-                "OUTPUT_DIR",
-                format!("{what} inside the container must be an absolute path, not {path:?}"),
-            ));
-        }
-    }
-    match check_output_dir(&layout.output_dir_host) {
-        Ok(host) => binds.push(Bind {
-            host,
-            container: layout.output_dir.clone(),
-            read_only: false,
-        }),
-        Err(message) => problems.push(Problem::error("OUTPUT_DIR", message)),
-    }
-    env.push(EnvVar::plain("OUTPUT_DIR", layout.output_dir.clone()));
-
-    // Input files.
-    let files_kind = Kind::new("input file", "input files");
-    let file_labels: Vec<(String, String)> = interface
-        .inputs
-        .files
-        .iter()
-        .map(|f| {
-            let mut notes = Vec::new();
-            if f.multiple {
-                notes.push("multiple");
-            }
-            if !f.required {
-                notes.push("optional");
-            }
-            (f.name.clone(), label(&f.name, &notes))
-        })
-        .collect();
-    let given_files = match_keys(
-        &invocation.files,
-        &file_labels,
-        &files_kind,
-        true,
-        &mut problems,
-    );
-    let inputs_root = layout.inputs_root.trim_end_matches('/');
-    let mut input_bytes: u64 = 0;
-    for (input, given) in interface.inputs.files.iter().zip(given_files) {
-        let var = normalize(&input.name);
-        let Some(paths) = given.map(|(_, paths)| paths).filter(|p| !p.is_empty()) else {
-            if input.required {
-                problems.push(Problem::error(
-                    &input.name,
-                    format!(
-                        "the required {} {} was not given; {}",
-                        files_kind.singular,
-                        input.name,
-                        files_kind.expected(&file_labels)
-                    ),
-                ));
-            }
-            continue;
-        };
-        let before = problems.len();
-        if !input.multiple && paths.len() > 1 {
-            problems.push(Problem::error(
-                &input.name,
-                format!(
-                    "{} takes a single file (it is not `multiple`), but {} were given: {}",
-                    input.name,
-                    paths.len(),
-                    join_paths(paths)
-                ),
-            ));
-        }
-        let files = resolve_input_files(input, paths, &mut problems);
-        if problems.len() > before {
-            continue;
-        }
-        if files.is_empty() {
-            // Only a `multiple` input can get here: its directories hold no regular file.
-            if input.required {
-                problems.push(Problem::error(
-                    &input.name,
-                    format!(
-                        "the directories given for {} contain no regular file; it needs at \
-                         least one file: {}",
-                        input.name,
-                        join_paths(paths)
-                    ),
-                ));
-            }
-            continue;
-        }
-        input_bytes += files.iter().map(|f| f.size).sum::<u64>();
-        let input_dir = format!("{inputs_root}/{var}");
-        if input.multiple {
-            let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
-            for (file, name) in files.into_iter().zip(unique_names(&names)) {
-                binds.push(Bind {
-                    host: file.host,
-                    container: format!("{input_dir}/{name}"),
-                    read_only: true,
-                });
-            }
-            env.push(EnvVar::plain(var, input_dir));
-        } else if let Some(file) = files.into_iter().next() {
-            let container = format!("{input_dir}/{}", file.name);
-            binds.push(Bind {
-                host: file.host,
-                container: container.clone(),
-                read_only: true,
-            });
-            env.push(EnvVar::plain(var, container));
-        }
-    }
-
-    // Json inputs.
-    let json_kind = Kind::new("json input", "json inputs");
-    let json_labels: Vec<(String, String)> = interface
-        .inputs
-        .json
-        .iter()
-        .map(|j| {
-            let mut notes = vec![j.kind.as_str()];
-            if !j.required {
-                notes.push("optional");
-            }
-            (j.name.clone(), label(&j.name, &notes))
-        })
-        .collect();
-    let given_json = match_keys(
-        &invocation.json,
-        &json_labels,
-        &json_kind,
-        true,
-        &mut problems,
-    );
-    for (input, given) in interface.inputs.json.iter().zip(given_json) {
-        let Some((_, value)) = given else {
-            if input.required {
-                problems.push(Problem::error(
-                    &input.name,
-                    format!(
-                        "the required {} {} was not given; {}",
-                        json_kind.singular,
-                        input.name,
-                        json_kind.expected(&json_labels)
-                    ),
-                ));
-            }
-            continue;
-        };
-        if !input.kind.accepts(value) {
-            problems.push(Problem::error(
-                &input.name,
-                format!(
-                    "{} expects {}, got {}",
-                    input.name,
-                    type_with_article(input.kind),
-                    describe_value(value)
-                ),
-            ));
-            continue;
-        }
-        let text = injected_text(value);
-        if text.contains('\0') {
-            problems.push(Problem::error(
-                &input.name,
-                format!("the value of {} contains a NUL character, which an environment variable cannot hold", input.name),
-            ));
-            continue;
-        }
-        env.push(EnvVar::plain(normalize(&input.name), text));
-    }
-
-    // Settings.
-    let settings_kind = Kind::new("setting", "settings");
-    let setting_labels: Vec<(String, String)> = interface
-        .settings
-        .iter()
-        .map(|s| (s.name.clone(), s.name.clone()))
-        .collect();
-    let given_settings = match_keys(
-        &invocation.settings,
-        &setting_labels,
-        &settings_kind,
-        true,
-        &mut problems,
-    );
-    for (setting, given) in interface.settings.iter().zip(given_settings) {
-        let Some((_, value)) = given else {
-            problems.push(Problem::error(
-                &setting.name,
-                format!(
-                    "the setting {} was not given (every setting is required); {}",
-                    setting.name,
-                    settings_kind.expected(&setting_labels)
-                ),
-            ));
-            continue;
-        };
-        if value.contains('\0') {
-            problems.push(Problem::error(
-                &setting.name,
-                format!("the value of the setting {} contains a NUL character, which an environment variable cannot hold", setting.name),
-            ));
-            continue;
-        }
-        env.push(EnvVar {
-            name: normalize(&setting.name),
-            value: value.clone(),
-            secret: setting.secret,
-        });
-    }
-
-    // Mounts.
-    let mounts_kind = Kind::new("mount", "mounts");
-    let mount_labels: Vec<(String, String)> = interface
-        .mounts
-        .iter()
-        .map(|m| (m.name.clone(), m.name.clone()))
-        .collect();
-    let given_mounts = match_keys(
-        &invocation.mounts,
-        &mount_labels,
-        &mounts_kind,
-        false,
-        &mut problems,
-    );
-    for (index, (mount, given)) in interface.mounts.iter().zip(given_mounts).enumerate() {
-        for (what, reserved) in [
-            ("OUTPUT_DIR", layout.output_dir.as_str()),
-            ("the input files", layout.inputs_root.as_str()),
-        ] {
-            if overlaps(&mount.path, reserved) {
-                problems.push(Problem::error(
-                    &mount.name,
-                    format!(
-                        "the mount {} is declared at {}, which overlaps {reserved}, where ades \
-                         puts {what}; declare it at another path",
-                        mount.name, mount.path
-                    ),
-                ));
-            }
-        }
-        if let Some(other) = interface.mounts[..index]
-            .iter()
-            .find(|m| same_container_path(&m.path, &mount.path))
-        {
-            problems.push(Problem::error(
-                &mount.name,
-                format!(
-                    "the mounts {} and {} are both declared at {}; each mount needs its own path",
-                    other.name, mount.name, mount.path
-                ),
-            ));
-        }
-        let Some((_, host)) = given else {
-            problems.push(Problem::error(
-                &mount.name,
-                format!(
-                    "the mount {} was not given (every mount is required); {}",
-                    mount.name,
-                    mounts_kind.expected(&mount_labels)
-                ),
-            ));
-            continue;
-        };
-        match std::fs::metadata(host) {
-            Ok(meta) if meta.is_dir() => match canonical(host) {
-                Ok(host) => binds.push(Bind {
-                    host,
-                    container: mount.path.clone(),
-                    read_only: mount.mode == MountMode::Ro,
-                }),
-                Err(e) => problems.push(Problem::error(
-                    &mount.name,
-                    format!(
-                        "the host directory {} given for the mount {} cannot be resolved: {e}",
-                        host.display(),
-                        mount.name
-                    ),
-                )),
-            },
-            Ok(_) => problems.push(Problem::error(
-                &mount.name,
-                format!(
-                    "{} given for the mount {} is not a directory; a mount needs a host directory",
-                    host.display(),
-                    mount.name
-                ),
-            )),
-            Err(e) => problems.push(Problem::error(
-                &mount.name,
-                format!(
-                    "the host directory {} given for the mount {} {}",
-                    host.display(),
-                    mount.name,
-                    io_failure(&e)
-                ),
-            )),
-        }
-    }
-
-    // Resources.
+    let mut draft = Draft::default();
+    draft.output_dir(layout);
+    let input_bytes = draft.input_files(&interface, invocation, layout);
+    draft.json_inputs(&interface, invocation);
+    draft.settings(&interface, invocation);
+    draft.mounts(&interface, invocation, layout);
     let input_mib = input_bytes as f64 / MIB;
-    let mut allocation = Allocation::default();
-    for (index, resource) in manifest.scalar_resources().iter().enumerate() {
-        let amount = resource.value + resource.input_multiplier.unwrap_or(0.0) * input_mib;
-        match resource.name.as_str() {
-            "cpus" => allocation.cpus = Some(amount),
-            "mem" => allocation.mem_mib = Some(amount),
-            "sharedMem" => allocation.shared_mem_mib = Some(amount),
-            "disk" => allocation.disk_mib = Some(amount),
-            "gpus" => {
-                if amount >= 0.0 && amount.fract() == 0.0 && amount <= f64::from(u32::MAX) {
-                    allocation.gpus = Some(amount as u32);
-                } else {
-                    problems.push(Problem::error(
-                        format!("/job/resources/scalar/{index}/value"),
-                        format!(
-                            "gpus must come to a whole number of GPUs, but the job asks for {}",
-                            format_allocation(amount)
-                        ),
-                    ));
-                }
-            }
-            other if !policy.allow_unknown_resources => problems.push(Problem::error(
-                format!("/job/resources/scalar/{index}/name"),
-                format!(
-                    "the job needs the resource {other:?}, which ades does not know (it knows {}; \
-                     names are case-sensitive); an operator may allow unknown resources, which \
-                     are then only passed to the job as ALLOCATED_{}",
-                    KNOWN_RESOURCES.join(", "),
-                    normalize(other)
-                ),
-            )),
-            _ => {}
-        }
-        allocation.all.push((resource.name.clone(), amount));
-        env.push(EnvVar::plain(
-            format!("ALLOCATED_{}", normalize(&resource.name)),
-            format_allocation(amount),
-        ));
-    }
+    let allocation = draft.resources(manifest, policy, input_mib);
+    let args = draft.command(&interface);
 
-    // The command, expanded with exactly the environment the container gets.
-    let env_map: BTreeMap<String, String> = env
-        .iter()
-        .map(|v| (v.name.clone(), v.value.clone()))
-        .collect();
-    let args = match interface
-        .command
-        .as_deref()
-        .filter(|c| !c.trim().is_empty())
-    {
-        None => None,
-        Some(command) => match expand_command(command, &env_map) {
-            Ok(args) => Some(args),
-            Err(e) => {
-                problems.push(Problem::error("/job/interface/command", e.to_string()));
-                None
-            }
-        },
-    };
-
+    let Draft {
+        env,
+        binds,
+        problems,
+    } = draft;
     if problems.is_empty() {
         Ok(LaunchPlan {
             env,
@@ -591,6 +235,413 @@ pub fn plan_launch(
         })
     } else {
         Err(problems)
+    }
+}
+
+/// What [`plan_launch`] builds, one section (method) at a time and in this order: the
+/// container's environment and binds so far, and every problem found so far.
+#[derive(Default)]
+struct Draft {
+    env: Vec<EnvVar>,
+    binds: Vec<Bind>,
+    problems: Vec<Problem>,
+}
+
+impl Draft {
+    /// `OUTPUT_DIR`: the container paths must be absolute, the host directory must exist
+    /// and be empty.
+    fn output_dir(&mut self, layout: &Layout) {
+        let Draft {
+            env,
+            binds,
+            problems,
+        } = self;
+        for (what, path) in [
+            ("OUTPUT_DIR", &layout.output_dir),
+            ("the inputs root", &layout.inputs_root),
+        ] {
+            if !path.starts_with('/') {
+                problems.push(Problem::error(
+                    "OUTPUT_DIR",
+                    format!("{what} inside the container must be an absolute path, not {path:?}"),
+                ));
+            }
+        }
+        match check_output_dir(&layout.output_dir_host) {
+            Ok(host) => binds.push(Bind {
+                host,
+                container: layout.output_dir.clone(),
+                read_only: false,
+            }),
+            Err(message) => problems.push(Problem::error("OUTPUT_DIR", message)),
+        }
+        env.push(EnvVar::plain("OUTPUT_DIR", layout.output_dir.clone()));
+    }
+
+    /// Input files: bound read-only under the inputs root. Returns their total size in
+    /// bytes.
+    fn input_files(
+        &mut self,
+        interface: &Interface,
+        invocation: &Invocation,
+        layout: &Layout,
+    ) -> u64 {
+        let Draft {
+            env,
+            binds,
+            problems,
+        } = self;
+        let files_kind = Kind::new("input file", "input files");
+        let file_labels: Vec<(String, String)> = interface
+            .inputs
+            .files
+            .iter()
+            .map(|f| {
+                let mut notes = Vec::new();
+                if f.multiple {
+                    notes.push("multiple");
+                }
+                if !f.required {
+                    notes.push("optional");
+                }
+                (f.name.clone(), label(&f.name, &notes))
+            })
+            .collect();
+        let given_files = match_keys(&invocation.files, &file_labels, &files_kind, true, problems);
+        let inputs_root = layout.inputs_root.trim_end_matches('/');
+        let mut input_bytes: u64 = 0;
+        for (input, given) in interface.inputs.files.iter().zip(given_files) {
+            let var = normalize(&input.name);
+            let Some(paths) = given.map(|(_, paths)| paths).filter(|p| !p.is_empty()) else {
+                if input.required {
+                    problems.push(Problem::error(
+                        &input.name,
+                        format!(
+                            "the required {} {} was not given; {}",
+                            files_kind.singular,
+                            input.name,
+                            files_kind.expected(&file_labels)
+                        ),
+                    ));
+                }
+                continue;
+            };
+            let before = problems.len();
+            if !input.multiple && paths.len() > 1 {
+                problems.push(Problem::error(
+                    &input.name,
+                    format!(
+                        "{} takes a single file (it is not `multiple`), but {} were given: {}",
+                        input.name,
+                        paths.len(),
+                        join_paths(paths)
+                    ),
+                ));
+            }
+            let files = resolve_input_files(input, paths, problems);
+            if problems.len() > before {
+                continue;
+            }
+            if files.is_empty() {
+                // Only a `multiple` input can get here: its directories hold no regular file.
+                if input.required {
+                    problems.push(Problem::error(
+                        &input.name,
+                        format!(
+                            "the directories given for {} contain no regular file; it needs at \
+                             least one file: {}",
+                            input.name,
+                            join_paths(paths)
+                        ),
+                    ));
+                }
+                continue;
+            }
+            input_bytes += files.iter().map(|f| f.size).sum::<u64>();
+            let input_dir = format!("{inputs_root}/{var}");
+            if input.multiple {
+                let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
+                for (file, name) in files.into_iter().zip(unique_names(&names)) {
+                    binds.push(Bind {
+                        host: file.host,
+                        container: format!("{input_dir}/{name}"),
+                        read_only: true,
+                    });
+                }
+                env.push(EnvVar::plain(var, input_dir));
+            } else if let Some(file) = files.into_iter().next() {
+                let container = format!("{input_dir}/{}", file.name);
+                binds.push(Bind {
+                    host: file.host,
+                    container: container.clone(),
+                    read_only: true,
+                });
+                env.push(EnvVar::plain(var, container));
+            }
+        }
+        input_bytes
+    }
+
+    /// Json inputs: type-checked and injected as text.
+    fn json_inputs(&mut self, interface: &Interface, invocation: &Invocation) {
+        let Draft { env, problems, .. } = self;
+        let json_kind = Kind::new("json input", "json inputs");
+        let json_labels: Vec<(String, String)> = interface
+            .inputs
+            .json
+            .iter()
+            .map(|j| {
+                let mut notes = vec![j.kind.as_str()];
+                if !j.required {
+                    notes.push("optional");
+                }
+                (j.name.clone(), label(&j.name, &notes))
+            })
+            .collect();
+        let given_json = match_keys(&invocation.json, &json_labels, &json_kind, true, problems);
+        for (input, given) in interface.inputs.json.iter().zip(given_json) {
+            let Some((_, value)) = given else {
+                if input.required {
+                    problems.push(Problem::error(
+                        &input.name,
+                        format!(
+                            "the required {} {} was not given; {}",
+                            json_kind.singular,
+                            input.name,
+                            json_kind.expected(&json_labels)
+                        ),
+                    ));
+                }
+                continue;
+            };
+            if !input.kind.accepts(value) {
+                problems.push(Problem::error(
+                    &input.name,
+                    format!(
+                        "{} expects {}, got {}",
+                        input.name,
+                        type_with_article(input.kind),
+                        describe_value(value)
+                    ),
+                ));
+                continue;
+            }
+            let text = injected_text(value);
+            if text.contains('\0') {
+                problems.push(Problem::error(
+                    &input.name,
+                    format!("the value of {} contains a NUL character, which an environment variable cannot hold", input.name),
+                ));
+                continue;
+            }
+            env.push(EnvVar::plain(normalize(&input.name), text));
+        }
+    }
+
+    /// Settings: every one required; secret ones marked so.
+    fn settings(&mut self, interface: &Interface, invocation: &Invocation) {
+        let Draft { env, problems, .. } = self;
+        let settings_kind = Kind::new("setting", "settings");
+        let setting_labels: Vec<(String, String)> = interface
+            .settings
+            .iter()
+            .map(|s| (s.name.clone(), s.name.clone()))
+            .collect();
+        let given_settings = match_keys(
+            &invocation.settings,
+            &setting_labels,
+            &settings_kind,
+            true,
+            problems,
+        );
+        for (setting, given) in interface.settings.iter().zip(given_settings) {
+            let Some((_, value)) = given else {
+                problems.push(Problem::error(
+                    &setting.name,
+                    format!(
+                        "the setting {} was not given (every setting is required); {}",
+                        setting.name,
+                        settings_kind.expected(&setting_labels)
+                    ),
+                ));
+                continue;
+            };
+            if value.contains('\0') {
+                problems.push(Problem::error(
+                    &setting.name,
+                    format!("the value of the setting {} contains a NUL character, which an environment variable cannot hold", setting.name),
+                ));
+                continue;
+            }
+            env.push(EnvVar {
+                name: normalize(&setting.name),
+                value: value.clone(),
+                secret: setting.secret,
+            });
+        }
+    }
+
+    /// Mounts: every one required, a host directory each, at a path of its own.
+    fn mounts(&mut self, interface: &Interface, invocation: &Invocation, layout: &Layout) {
+        let Draft {
+            binds, problems, ..
+        } = self;
+        let mounts_kind = Kind::new("mount", "mounts");
+        let mount_labels: Vec<(String, String)> = interface
+            .mounts
+            .iter()
+            .map(|m| (m.name.clone(), m.name.clone()))
+            .collect();
+        let given_mounts = match_keys(
+            &invocation.mounts,
+            &mount_labels,
+            &mounts_kind,
+            false,
+            problems,
+        );
+        for (index, (mount, given)) in interface.mounts.iter().zip(given_mounts).enumerate() {
+            for (what, reserved) in [
+                ("OUTPUT_DIR", layout.output_dir.as_str()),
+                ("the input files", layout.inputs_root.as_str()),
+            ] {
+                if overlaps(&mount.path, reserved) {
+                    problems.push(Problem::error(
+                        &mount.name,
+                        format!(
+                            "the mount {} is declared at {}, which overlaps {reserved}, where ades \
+                             puts {what}; declare it at another path",
+                            mount.name, mount.path
+                        ),
+                    ));
+                }
+            }
+            if let Some(other) = interface.mounts[..index]
+                .iter()
+                .find(|m| same_container_path(&m.path, &mount.path))
+            {
+                problems.push(Problem::error(
+                    &mount.name,
+                    format!(
+                        "the mounts {} and {} are both declared at {}; each mount needs its own path",
+                        other.name, mount.name, mount.path
+                    ),
+                ));
+            }
+            let Some((_, host)) = given else {
+                problems.push(Problem::error(
+                    &mount.name,
+                    format!(
+                        "the mount {} was not given (every mount is required); {}",
+                        mount.name,
+                        mounts_kind.expected(&mount_labels)
+                    ),
+                ));
+                continue;
+            };
+            match std::fs::metadata(host) {
+                Ok(meta) if meta.is_dir() => match canonical(host) {
+                    Ok(host) => binds.push(Bind {
+                        host,
+                        container: mount.path.clone(),
+                        read_only: mount.mode == MountMode::Ro,
+                    }),
+                    Err(e) => problems.push(Problem::error(
+                        &mount.name,
+                        format!(
+                            "the host directory {} given for the mount {} cannot be resolved: {e}",
+                            host.display(),
+                            mount.name
+                        ),
+                    )),
+                },
+                Ok(_) => problems.push(Problem::error(
+                    &mount.name,
+                    format!(
+                        "{} given for the mount {} is not a directory; a mount needs a host directory",
+                        host.display(),
+                        mount.name
+                    ),
+                )),
+                Err(e) => problems.push(Problem::error(
+                    &mount.name,
+                    format!(
+                        "the host directory {} given for the mount {} {}",
+                        host.display(),
+                        mount.name,
+                        io_failure(&e)
+                    ),
+                )),
+            }
+        }
+    }
+
+    /// Resources: each scalar resource's allocation, and its `ALLOCATED_*` variable.
+    fn resources(&mut self, manifest: &Manifest, policy: &Policy, input_mib: f64) -> Allocation {
+        let Draft { env, problems, .. } = self;
+        let mut allocation = Allocation::default();
+        for (index, resource) in manifest.scalar_resources().iter().enumerate() {
+            let amount = resource.value + resource.input_multiplier.unwrap_or(0.0) * input_mib;
+            match resource.name.as_str() {
+                "cpus" => allocation.cpus = Some(amount),
+                "mem" => allocation.mem_mib = Some(amount),
+                "sharedMem" => allocation.shared_mem_mib = Some(amount),
+                "disk" => allocation.disk_mib = Some(amount),
+                "gpus" => {
+                    if amount >= 0.0 && amount.fract() == 0.0 && amount <= f64::from(u32::MAX) {
+                        allocation.gpus = Some(amount as u32);
+                    } else {
+                        problems.push(Problem::error(
+                            format!("/job/resources/scalar/{index}/value"),
+                            format!(
+                                "gpus must come to a whole number of GPUs, but the job asks for {}",
+                                format_allocation(amount)
+                            ),
+                        ));
+                    }
+                }
+                other if !policy.allow_unknown_resources => problems.push(Problem::error(
+                    format!("/job/resources/scalar/{index}/name"),
+                    format!(
+                        "the job needs the resource {other:?}, which ades does not know (it knows {}; \
+                         names are case-sensitive); an operator may allow unknown resources, which \
+                         are then only passed to the job as ALLOCATED_{}",
+                        KNOWN_RESOURCES.join(", "),
+                        normalize(other)
+                    ),
+                )),
+                _ => {}
+            }
+            allocation.all.push((resource.name.clone(), amount));
+            env.push(EnvVar::plain(
+                format!("ALLOCATED_{}", normalize(&resource.name)),
+                format_allocation(amount),
+            ));
+        }
+        allocation
+    }
+
+    /// The command, expanded with exactly the environment the container gets.
+    fn command(&mut self, interface: &Interface) -> Option<Vec<String>> {
+        let Draft { env, problems, .. } = self;
+        let env_map: BTreeMap<String, String> = env
+            .iter()
+            .map(|v| (v.name.clone(), v.value.clone()))
+            .collect();
+        let args = match interface
+            .command
+            .as_deref()
+            .filter(|c| !c.trim().is_empty())
+        {
+            None => None,
+            Some(command) => match expand_command(command, &env_map) {
+                Ok(args) => Some(args),
+                Err(e) => {
+                    problems.push(Problem::error("/job/interface/command", e.to_string()));
+                    None
+                }
+            },
+        };
+        args
     }
 }
 

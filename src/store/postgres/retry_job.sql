@@ -1,8 +1,9 @@
 -- Puts a running job back in the queue after a failure worth retrying (fenced: only its
 -- lease holder may), to be claimed again no sooner than `not_before`.
 -- $1 id, $2 worker id, $3 message, $4 not_before (µs), $5 now (µs)
+-- $6 status entered, $7 statuses changed from (text[]): see store::transitions::RETRY
 UPDATE jobs
-SET status        = 'accepted',
+SET status        = $6,
     message       = $3,
     progress      = NULL,
     updated       = $5,
@@ -10,5 +11,5 @@ SET status        = 'accepted',
     lease_expires = NULL,
     not_before    = $4
 WHERE id = $1
-  AND status = 'running'
+  AND status = ANY($7)
   AND lease_owner = $2;

@@ -4,7 +4,9 @@
 -- first start); message and progress restart with the attempt. Write transactions are
 -- serialised in SQLite, so the limit count cannot race.
 -- ?1 worker id, ?2 lease_expires (µs), ?3 now (µs),
--- ?4 limits: a JSON object {"<process id>": <most running at once>}
+-- ?4 limits: a JSON object {"<process id>": <most running at once>},
+-- ?5 status entered (running), ?6 the one status claimed from (accepted): see
+-- store::transitions::CLAIM
 WITH limits AS (
         SELECT key AS process_id, value AS max_running FROM json_each(?4)
     ),
@@ -15,7 +17,7 @@ WITH limits AS (
                WHERE r.status = 'running' AND r.process_id = l.process_id) >= l.max_running
     )
 UPDATE jobs
-SET status        = 'running',
+SET status        = ?5,
     started       = COALESCE(started, ?3),
     attempt       = attempt + 1,
     lease_owner   = ?1,
@@ -26,11 +28,11 @@ SET status        = 'running',
 WHERE id = (
         SELECT id
         FROM jobs
-        WHERE status = 'accepted'
+        WHERE status = ?6
           AND not_before <= ?3
           AND process_id NOT IN (SELECT process_id FROM saturated)
         ORDER BY priority DESC, created, id
         LIMIT 1
     )
-  AND status = 'accepted'
+  AND status = ?6
 RETURNING id, process_id, status, message, progress, created, started, finished, updated, request, results, failure, attempt, owner;

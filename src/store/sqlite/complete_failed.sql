@@ -1,7 +1,9 @@
 -- Ends a job the worker holds (fenced) as failed, with its failure; frees the lease.
 -- ?1 id, ?2 worker id, ?3 failure JSON, ?4 message, ?5 now (µs)
+-- ?6 status entered, ?7 statuses changed from (JSON array):
+-- see store::transitions::COMPLETE_FAILED
 UPDATE jobs
-SET status        = 'failed',
+SET status        = ?6,
     failure       = ?3,
     message       = ?4,
     finished      = ?5,
@@ -9,5 +11,5 @@ SET status        = 'failed',
     lease_owner   = NULL,
     lease_expires = NULL
 WHERE id = ?1
-  AND status = 'running'
+  AND status IN (SELECT value FROM json_each(?7))
   AND lease_owner = ?2;

@@ -3,12 +3,13 @@
 -- results no longer served (OGC dismiss class). `finished` keeps the time a finished job
 -- ended. No row changes for a dismissed or unknown job.
 -- ?1 id, ?2 message, ?3 now (µs)
+-- ?4 status entered, ?5 statuses changed from (JSON array): see store::transitions::DISMISS
 UPDATE jobs
-SET status        = 'dismissed',
+SET status        = ?4,
     message       = ?2,
     finished      = COALESCE(finished, ?3),
     updated       = ?3,
     lease_owner   = NULL,
     lease_expires = NULL
 WHERE id = ?1
-  AND status IN ('accepted', 'running', 'successful', 'failed');
+  AND status IN (SELECT value FROM json_each(?5));
