@@ -124,6 +124,25 @@ impl Got {
     }
 }
 
+/// Sends `request` and reads its answer whole.
+async fn read_whole(request: reqwest::RequestBuilder, url: &str) -> Result<Got, String> {
+    let response: Response = request.send().await.map_err(|e| format!("{url}: {e}"))?;
+    let status = response.status();
+    let version = response.version();
+    let headers = response.headers().clone();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| format!("{url}: reading the body: {e}"))?
+        .to_vec();
+    Ok(Got {
+        status,
+        version,
+        headers,
+        body,
+    })
+}
+
 fn links(document: &Value) -> Vec<&Value> {
     document["links"]
         .as_array()
@@ -207,21 +226,7 @@ impl Suite {
         if let Some(prefer) = prefer {
             request = request.header("Prefer", prefer);
         }
-        let response: Response = request.send().await.map_err(|e| format!("{url}: {e}"))?;
-        let status = response.status();
-        let version = response.version();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| format!("{url}: reading the body: {e}"))?
-            .to_vec();
-        Ok(Got {
-            status,
-            version,
-            headers,
-            body,
-        })
+        read_whole(request, url).await
     }
 
     async fn get(&self, url: &str) -> Result<Got, String> {
@@ -230,27 +235,7 @@ impl Suite {
 
     /// GET with an `Accept` of our choosing (the HTML class).
     async fn get_as(&self, url: &str, accept: &str) -> Result<Got, String> {
-        let response = self
-            .client
-            .get(url)
-            .header("Accept", accept)
-            .send()
-            .await
-            .map_err(|e| format!("{url}: {e}"))?;
-        let status = response.status();
-        let version = response.version();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| format!("{url}: reading the body: {e}"))?
-            .to_vec();
-        Ok(Got {
-            status,
-            version,
-            headers,
-            body,
-        })
+        read_whole(self.client.get(url).header("Accept", accept), url).await
     }
 
     /// Problems of a JSON body against an official schema.

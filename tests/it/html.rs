@@ -248,6 +248,21 @@ async fn a_browser_gets_every_resource_as_a_valid_page_that_links_what_the_json_
     assert!(media_type(&plain).contains("json"));
 }
 
+/// Posts `form` as the io-demo page's form does.
+async fn post_form(
+    browser: &reqwest::Client,
+    app: &TestApp,
+    form: reqwest::multipart::Form,
+) -> reqwest::Response {
+    browser
+        .post(app.url("/processes/io-demo/execution?f=html"))
+        .header("accept", BROWSER)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_process_form_runs_a_job_from_an_upload_and_lands_on_its_page() {
     let python = python();
@@ -290,13 +305,7 @@ async fn the_process_form_runs_a_job_from_an_upload_and_lands_on_its_page() {
         )
         .text("output:OUTPUT_FILE", "reference")
         .text("mode", "async");
-    let response = browser
-        .post(app.url("/processes/io-demo/execution?f=html"))
-        .header("accept", BROWSER)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = post_form(&browser, &app, form).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let job_url = response.headers()["location"].to_str().unwrap().to_string();
     assert!(job_url.starts_with(&app.address), "{job_url}");
@@ -339,13 +348,7 @@ async fn the_process_form_runs_a_job_from_an_upload_and_lands_on_its_page() {
         )
         .text("output:OUTPUT_FILE", "reference")
         .text("mode", "sync");
-    let response = browser
-        .post(app.url("/processes/io-demo/execution?f=html"))
-        .header("accept", BROWSER)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = post_form(&browser, &app, form).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(media_type(&response).starts_with("text/html"));
     let page = response.text().await.unwrap();
@@ -357,13 +360,7 @@ async fn the_process_form_runs_a_job_from_an_upload_and_lands_on_its_page() {
 
     // A form without the input is the handler's missing-input 400, as a page.
     let form = reqwest::multipart::Form::new().text("mode", "async");
-    let response = browser
-        .post(app.url("/processes/io-demo/execution?f=html"))
-        .header("accept", BROWSER)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = post_form(&browser, &app, form).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let page = response.text().await.unwrap();
     assert!(

@@ -137,8 +137,8 @@ impl Rig {
             .expect("get the job")
     }
 
-    /// Containers of the job, any attempt.
-    async fn containers_of(&self, id: &JobId) -> usize {
+    /// Containers of the job, any attempt, as the engine lists them.
+    async fn list_containers_of(&self, id: &JobId) -> Vec<bollard::models::ContainerSummary> {
         let mut filters = HashMap::new();
         filters.insert("label".to_string(), vec![format!("{JOB_ID_LABEL}={id}")]);
         let options = ListContainersOptions {
@@ -150,7 +150,11 @@ impl Rig {
             .list_containers(Some(options))
             .await
             .expect("list containers")
-            .len()
+    }
+
+    /// How many containers the job has, any attempt.
+    async fn containers_of(&self, id: &JobId) -> usize {
+        self.list_containers_of(id).await.len()
     }
 
     /// The engine's view of the job's container once it runs. Polled: right after a create
@@ -159,18 +163,7 @@ impl Rig {
     async fn inspect_running_container(&self, id: &JobId) -> ContainerInspectResponse {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let mut filters = HashMap::new();
-            filters.insert("label".to_string(), vec![format!("{JOB_ID_LABEL}={id}")]);
-            let options = ListContainersOptions {
-                all: true,
-                filters: Some(filters),
-                ..Default::default()
-            };
-            let listed = self
-                .docker
-                .list_containers(Some(options))
-                .await
-                .expect("list containers");
+            let listed = self.list_containers_of(id).await;
             for name in listed.iter().filter_map(|c| c.id.clone()) {
                 let options = None::<bollard::query_parameters::InspectContainerOptions>;
                 if let Ok(inspected) = self.docker.inspect_container(&name, options).await {
