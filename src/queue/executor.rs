@@ -82,6 +82,36 @@ pub const INSUFFICIENT_RESOURCES: &str = "insufficient-resources";
 pub trait ProgressReporter: Send + Sync {
     /// Records `message` as the job's status message ("staging inputs", ...).
     async fn report(&self, message: &str);
+
+    /// Records `message` and the job's progress in percent (a container's
+    /// `ADES_PROGRESS` line); a reporter that keeps no percentage records the message.
+    async fn report_progress(&self, message: &str, percent: u8) {
+        let _ = percent;
+        self.report(message).await;
+    }
+}
+
+/// The stdout line a container prints to move its job's progress:
+/// `ADES_PROGRESS <0-100> [message]` (our convention for Seed images, in the README).
+pub const PROGRESS_PREFIX: &str = "ADES_PROGRESS";
+
+/// The percentage and message of an `ADES_PROGRESS` line (`None`: not one, or not a number
+/// from 0 to 100). Without a message the status says "running container".
+pub fn progress_line(line: &str) -> Option<(u8, String)> {
+    let rest = line.strip_prefix(PROGRESS_PREFIX)?;
+    if !rest.is_empty() && !rest.starts_with(char::is_whitespace) {
+        return None;
+    }
+    let rest = rest.trim();
+    let (number, message) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let percent: u8 = number.parse().ok().filter(|p| *p <= 100)?;
+    let message = message.trim();
+    let message = if message.is_empty() {
+        "running container".to_string()
+    } else {
+        message.chars().take(500).collect()
+    };
+    Some((percent, message))
 }
 
 /// How an execution ended.
@@ -692,6 +722,7 @@ impl ContainerRunner for LabellingRunner<'_> {
         let mut sink = StatusForwarder {
             log: logs,
             slot: &slot,
+            line: Vec::new(),
         };
         let run = self.inner.run(&spec, cancel, &mut sink);
         tokio::pin!(run);
@@ -701,8 +732,12 @@ impl ContainerRunner for LabellingRunner<'_> {
             tokio::select! {
                 result = &mut run => break result?,
                 _ = slot.ready.notified() => {
-                    if let Some(message) = slot.take() {
-                        self.progress.report(&message).await;
+                    match slot.take() {
+                        Some((message, Some(percent))) => {
+                            self.progress.report_progress(&message, percent).await
+                        }
+                        Some((message, None)) => self.progress.report(&message).await,
+                        None => {}
                     }
                 }
             }
@@ -714,33 +749,54 @@ impl ContainerRunner for LabellingRunner<'_> {
     }
 }
 
-/// The runner's latest status line not yet reported; older ones are simply replaced.
+/// The latest status line (with a percentage, from `ADES_PROGRESS`) not yet reported;
+/// older ones are simply replaced.
 #[derive(Default)]
 struct StatusSlot {
-    latest: std::sync::Mutex<Option<String>>,
+    latest: std::sync::Mutex<Option<(String, Option<u8>)>>,
     ready: tokio::sync::Notify,
 }
 
 impl StatusSlot {
-    fn put(&self, message: &str) {
-        *self.latest.lock().unwrap_or_else(|e| e.into_inner()) = Some(message.to_string());
+    fn put(&self, message: &str, percent: Option<u8>) {
+        *self.latest.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((message.to_string(), percent));
         self.ready.notify_one();
     }
 
-    fn take(&self) -> Option<String> {
+    fn take(&self) -> Option<(String, Option<u8>)> {
         self.latest.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 }
 
-/// Passes output on to the job's log and status lines to a [`StatusSlot`].
+/// The longest stdout line looked at for `ADES_PROGRESS` (a longer one is output only).
+const MAX_PROGRESS_LINE: usize = 1024;
+
+/// Passes output on to the job's log, and status lines and the container's
+/// `ADES_PROGRESS` lines to a [`StatusSlot`].
 struct StatusForwarder<'a> {
     log: &'a mut dyn LogSink,
     slot: &'a StatusSlot,
+    /// The start of the stdout line being written (chunks split lines anywhere).
+    line: Vec<u8>,
 }
 
 impl LogSink for StatusForwarder<'_> {
     fn stdout(&mut self, chunk: &[u8]) {
         self.log.stdout(chunk);
+        for &byte in chunk {
+            if byte == b'\n' {
+                if let Some((percent, message)) = std::str::from_utf8(&self.line)
+                    .ok()
+                    .and_then(|line| progress_line(line.trim_end_matches('\r')))
+                {
+                    self.slot.put(&message, Some(percent));
+                }
+                self.line.clear();
+            } else if self.line.len() < MAX_PROGRESS_LINE {
+                self.line.push(byte);
+            }
+        }
     }
 
     fn stderr(&mut self, chunk: &[u8]) {
@@ -749,7 +805,7 @@ impl LogSink for StatusForwarder<'_> {
 
     fn status(&mut self, message: &str) {
         self.log.status(message);
-        self.slot.put(message);
+        self.slot.put(message, None);
     }
 }
 
@@ -901,6 +957,23 @@ mod tests {
         }
     }
 
+    fn test_spec() -> ContainerSpec {
+        ContainerSpec {
+            image: "x".into(),
+            args: None,
+            env: Vec::new(),
+            binds: Vec::new(),
+            limits: Default::default(),
+            confinement: Default::default(),
+            labels: Default::default(),
+            run_id: "j-1".into(),
+            timeout: std::time::Duration::from_secs(1),
+            user: None,
+            network: None,
+            keep_after_exit: false,
+        }
+    }
+
     #[derive(Default)]
     struct Recorded(std::sync::Mutex<Vec<String>>);
 
@@ -921,22 +994,8 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let mut log = LogFile::open(&dir.path().join("log.txt"), 1024).unwrap();
-        let spec = ContainerSpec {
-            image: "x".into(),
-            args: None,
-            env: Vec::new(),
-            binds: Vec::new(),
-            limits: Default::default(),
-            confinement: Default::default(),
-            labels: Default::default(),
-            run_id: "j-1".into(),
-            timeout: std::time::Duration::from_secs(1),
-            user: None,
-            network: None,
-            keep_after_exit: false,
-        };
         let exit = runner
-            .run(&spec, CancellationToken::new(), &mut log)
+            .run(&test_spec(), CancellationToken::new(), &mut log)
             .await
             .unwrap();
         assert_eq!(exit, ContainerExit::Exited(0));
@@ -951,6 +1010,87 @@ mod tests {
         );
         log.finish();
         assert_eq!(std::fs::read(dir.path().join("log.txt")).unwrap(), b"out");
+    }
+
+    #[test]
+    fn progress_lines_are_read_by_the_convention() {
+        assert_eq!(
+            progress_line("ADES_PROGRESS 40 halfway there"),
+            Some((40, "halfway there".to_string()))
+        );
+        assert_eq!(
+            progress_line("ADES_PROGRESS 100"),
+            Some((100, "running container".to_string()))
+        );
+        assert_eq!(progress_line("ADES_PROGRESS 101 too far"), None);
+        assert_eq!(progress_line("ADES_PROGRESS -1"), None);
+        assert_eq!(progress_line("ADES_PROGRESS half"), None);
+        assert_eq!(progress_line("ADES_PROGRESSIVE 5"), None);
+        assert_eq!(progress_line("progress 5"), None);
+    }
+
+    struct Progressing;
+
+    #[async_trait]
+    impl ContainerRunner for Progressing {
+        async fn run(
+            &self,
+            _spec: &ContainerSpec,
+            _cancel: CancellationToken,
+            logs: &mut dyn LogSink,
+        ) -> Result<ContainerExit, RunnerError> {
+            // A line split across chunks, then a pause so the report is made.
+            logs.stdout(b"working\nADES_PRO");
+            logs.stdout(b"GRESS 40 halfway\n");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            Ok(ContainerExit::Exited(0))
+        }
+    }
+
+    #[derive(Default)]
+    struct RecordedPercent(std::sync::Mutex<Vec<(String, Option<u8>)>>);
+
+    #[async_trait]
+    impl ProgressReporter for RecordedPercent {
+        async fn report(&self, message: &str) {
+            self.0.lock().unwrap().push((message.to_string(), None));
+        }
+
+        async fn report_progress(&self, message: &str, percent: u8) {
+            self.0
+                .lock()
+                .unwrap()
+                .push((message.to_string(), Some(percent)));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_progress_line_moves_the_progress_and_stays_in_the_log() {
+        let progress = RecordedPercent::default();
+        let runner = LabellingRunner {
+            inner: &Progressing,
+            job_id: "j",
+            progress: &progress,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = LogFile::open(&dir.path().join("log.txt"), 1024).unwrap();
+        let exit = runner
+            .run(&test_spec(), CancellationToken::new(), &mut log)
+            .await
+            .unwrap();
+        assert_eq!(exit, ContainerExit::Exited(0));
+        assert_eq!(
+            *progress.0.lock().unwrap(),
+            [
+                ("halfway".to_string(), Some(40)),
+                ("capturing outputs".to_string(), None)
+            ]
+        );
+        log.finish();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("log.txt")).unwrap(),
+            "working\nADES_PROGRESS 40 halfway\n"
+        );
     }
 
     #[test]

@@ -364,6 +364,18 @@ struct StoreProgress {
 #[async_trait]
 impl ProgressReporter for StoreProgress {
     async fn report(&self, message: &str) {
+        self.write(message, None).await;
+    }
+
+    async fn report_progress(&self, message: &str, percent: u8) {
+        self.write(message, Some(percent)).await;
+    }
+}
+
+impl StoreProgress {
+    /// Writes the message and, when given, the percentage (fenced: only while this worker
+    /// holds the job), and tells waiters.
+    async fn write(&self, message: &str, percent: Option<u8>) {
         let result = self
             .jobs
             .store()
@@ -371,7 +383,7 @@ impl ProgressReporter for StoreProgress {
                 &self.job_id,
                 &self.worker,
                 message,
-                None,
+                percent,
                 OffsetDateTime::now_utc(),
             )
             .await;
