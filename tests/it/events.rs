@@ -190,7 +190,11 @@ async fn a_log_line_reaches_the_client_while_the_container_runs_and_a_reconnect_
 #[tokio::test(flavor = "multi_thread")]
 async fn the_status_stream_sends_each_change_and_ends_with_the_final_document() {
     let app = spawn_app().await;
-    let job = submit(&app, "sleep 1; echo 'ADES_PROGRESS 40 halfway'; sleep 2; echo done").await;
+    let job = submit(
+        &app,
+        "sleep 1; echo 'ADES_PROGRESS 40 halfway'; sleep 2; echo done",
+    )
+    .await;
     let events = follow(&app, &job, None, Duration::from_secs(90), |_| {}).await;
     let statuses: Vec<Value> = events
         .iter()
