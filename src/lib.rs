@@ -25,6 +25,7 @@ pub mod execution;
 pub mod http;
 pub mod jobs;
 pub mod limits;
+pub mod metrics;
 pub mod outbound;
 pub mod queue;
 pub mod registry;
