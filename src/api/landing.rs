@@ -256,9 +256,19 @@ pub async fn health(State(app): State<AppState>) -> Response {
             queued and run durations, queue depth and jobs running in this process.",
             content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8",
             body = String),
+        (status = 404, description = "Metrics are off (`metrics.enabled = false`).",
+            body = crate::error::ExceptionView),
     )
 )]
 pub async fn metrics(State(app): State<AppState>) -> Response {
+    if !app.settings.metrics_enabled {
+        return crate::error::ApiError::new(
+            crate::error::ErrorCode::NotFound,
+            "Metrics are off on this server; the operator turns them on with \
+             metrics.enabled = true (ADES__METRICS__ENABLED=true).",
+        )
+        .into_response();
+    }
     // A store that does not answer leaves the depth at 0 rather than failing the scrape:
     // the counters still tell, and /health says what is wrong.
     let queued = app.jobs.store().count_queued().await.unwrap_or_else(|e| {

@@ -3,7 +3,7 @@
 //! parsers), the job is counted once as submitted and once as successful for its process,
 //! and requests are counted under their route template, never their raw path.
 
-use crate::app::spawn_app;
+use crate::app::{spawn_app, spawn_app_with};
 use crate::support::{example_image, wait_final};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -205,5 +205,20 @@ async fn metrics_count_a_real_job_and_the_requests_by_route_and_parse_as_prometh
     assert!(
         !text.contains(&job),
         "a raw path leaked into a label:\n{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_switched_off_answer_404_and_say_how_to_turn_them_on() {
+    let app = spawn_app_with(|settings| settings.metrics.enabled = false).await;
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("metrics.enabled = true"),
+        "{body:#}"
     );
 }
