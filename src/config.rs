@@ -27,6 +27,21 @@ pub struct Settings {
     pub callbacks: CallbacksSection,
     pub log: LogSettings,
     pub limits: LimitsSection,
+    pub metrics: MetricsSection,
+}
+
+/// `GET /metrics` (README, "Metrics").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Whether `/metrics` answers; off, it is 404 (the counts are kept all the same).
+    pub enabled: bool,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        MetricsSection { enabled: true }
+    }
 }
 
 /// Bounds on what one request may cost the server (README, "Request limits").
@@ -405,6 +420,7 @@ impl Default for Settings {
             callbacks: CallbacksSection::default(),
             log: LogSettings::default(),
             limits: LimitsSection::default(),
+            metrics: MetricsSection::default(),
         }
     }
 }

@@ -9,8 +9,8 @@
 //! `http` is what every façade shares (state, links, trusted proxies, CORS, the router
 //! that assembles them) and `auth` who calls;
 //! `outbound` is the one way out (the address guard every URL the server fetches or calls
-//! goes through); `limits` bounds what one request may cost; `cli` is the command line;
-//! `config` and `startup` build the server.
+//! goes through); `limits` bounds what one request may cost; `metrics` is what `/metrics`
+//! counts; `cli` is the command line; `config` and `startup` build the server.
 
 pub mod api;
 pub mod auth;
@@ -25,6 +25,7 @@ pub mod execution;
 pub mod http;
 pub mod jobs;
 pub mod limits;
+pub mod metrics;
 pub mod outbound;
 pub mod queue;
 pub mod registry;

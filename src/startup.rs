@@ -324,6 +324,7 @@ fn server_settings(settings: &Settings) -> anyhow::Result<ServerSettings> {
         )
         .map_err(anyhow::Error::msg)?,
         cors_origins: settings.server.cors_origins.clone(),
+        metrics_enabled: settings.metrics.enabled,
         auth: settings
             .auth
             .to_auth_settings()

@@ -1,4 +1,4 @@
-//! `/`, `/conformance`, `/api` and `/health`.
+//! `/`, `/conformance`, `/api`, `/health` and `/metrics`.
 
 use super::views::{
     media, rel, ConfClassesView, DatabaseHealthView, EngineHealthView, HealthView, LandingPageView,
@@ -239,6 +239,49 @@ pub async fn health(State(app): State<AppState>) -> Response {
         status,
         [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
         Json(view),
+    )
+        .into_response()
+}
+
+/// Metrics for Prometheus (`crate::metrics`): requests, jobs, queue depth.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "Capabilities",
+    operation_id = "getMetrics",
+    responses(
+        (status = 200, description = "This server's metrics in the OpenMetrics text format, \
+            which Prometheus scrapes: HTTP requests by route template, method and status \
+            and their latency, jobs submitted and finished by process (and final status), \
+            queued and run durations, queue depth and jobs running in this process.",
+            content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            body = String),
+        (status = 404, description = "Metrics are off (`metrics.enabled = false`).",
+            body = crate::error::ExceptionView),
+    )
+)]
+pub async fn metrics(State(app): State<AppState>) -> Response {
+    if !app.settings.metrics_enabled {
+        return crate::error::ApiError::new(
+            crate::error::ErrorCode::NotFound,
+            "Metrics are off on this server; the operator turns them on with \
+             metrics.enabled = true (ADES__METRICS__ENABLED=true).",
+        )
+        .into_response();
+    }
+    // A store that does not answer leaves the depth at 0 rather than failing the scrape:
+    // the counters still tell, and /health says what is wrong.
+    let queued = app.jobs.store().count_queued().await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "metrics: cannot count queued jobs");
+        0
+    });
+    let text = app.jobs.metrics().render(queued, app.jobs.running_here());
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+        )],
+        text,
     )
         .into_response()
 }

@@ -46,6 +46,7 @@ pub(crate) fn routes(json_limit: DefaultBodyLimit) -> axum::Router<AppState> {
         .route("/conformance", get(landing::conformance))
         .route("/api", get(landing::api_definition))
         .route("/health", get(landing::health))
+        .route("/metrics", get(landing::metrics))
         .route(
             "/processes",
             get(processes::list_processes)

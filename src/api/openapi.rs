@@ -26,6 +26,7 @@ use utoipa::OpenApi;
         landing::conformance,
         landing::api_definition,
         landing::health,
+        landing::metrics,
         processes::list_processes,
         processes::describe_process,
         deploy::deploy_process,
@@ -63,7 +64,8 @@ use utoipa::OpenApi;
         crate::error::ProblemView,
     )),
     tags(
-        (name = "Capabilities", description = "The landing page, the API definition, health"),
+        (name = "Capabilities", description = "The landing page, the API definition, health, \
+            metrics"),
         (name = "ConformanceDeclaration", description = "The conformance classes"),
         (name = "Processes", description = "The processes offered, and executing them"),
         (name = "Jobs", description = "Jobs: status, results, outputs, logs, dismissal"),
@@ -92,7 +94,7 @@ impl utoipa::Modify for AdminToken {
                     .build(),
             ),
         );
-        // With `auth.mode = "on"` every path but /, /conformance, /api and /health takes
+        // With `auth.mode = "on"` every path but /, /conformance, /api, /health and /metrics takes
         // one of these (README, "Authentication and ownership").
         components.add_security_scheme(
             "bearer",

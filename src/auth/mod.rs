@@ -464,7 +464,7 @@ impl ResolveError {
 pub fn is_public_path(path: &str) -> bool {
     matches!(
         path.trim_end_matches('/'),
-        "" | "/conformance" | "/api" | "/health"
+        "" | "/conformance" | "/api" | "/health" | "/metrics"
     )
 }
 
@@ -588,7 +588,7 @@ mod tests {
 
     #[test]
     fn only_the_landing_conformance_api_and_health_are_public() {
-        for path in ["/", "/conformance", "/api", "/health", "/api/"] {
+        for path in ["/", "/conformance", "/api", "/health", "/api/", "/metrics"] {
             assert!(is_public_path(path), "{path}");
         }
         for path in ["/processes", "/jobs", "/wps", "/apis", "/health/x"] {

@@ -8,7 +8,7 @@
 use super::errors::{json_exceptions, panic_response};
 use super::{AppState, HttpState};
 use crate::error::{ApiError, ErrorCode};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -33,6 +33,7 @@ pub fn router(state: HttpState) -> axum::Router {
         ),
         render: refuse,
     };
+    let metrics = state.jobs.metrics().clone();
     let app = AppState::new(state);
     let routes = crate::api::routes(json_limit)
         .merge(crate::wps::routes(xml_limit))
@@ -54,6 +55,7 @@ pub fn router(state: HttpState) -> axum::Router {
     };
     routes.layer(
         ServiceBuilder::new()
+            .layer(axum::middleware::from_fn_with_state(metrics, count_request))
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(
                 TraceLayer::new_for_http().make_span_with(|request: &Request| {
@@ -75,6 +77,31 @@ pub fn router(state: HttpState) -> axum::Router {
             .layer(CatchPanicLayer::custom(panic_response))
             .layer(DefaultBodyLimit::max(max_body_bytes)),
     )
+}
+
+/// Counts the request under its route template (`/jobs/{job_id}`, never the raw path, so
+/// label values stay few) and the time to its answer's headers; outermost, so what it
+/// counts is the status the client got.
+async fn count_request(
+    State(metrics): State<crate::metrics::Metrics>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let method = request.method().clone();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    metrics.http_request(
+        &route,
+        method.as_str(),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
 }
 
 /// Whether a request is one of the expensive ones [`crate::limits::ClientLimiter`] counts: execute (OGC

@@ -44,6 +44,8 @@ pub struct ServerSettings {
     pub cors_origins: Vec<String>,
     /// Who callers are (off by default: everybody is the local operator).
     pub auth: crate::auth::AuthSettings,
+    /// Whether `GET /metrics` answers (`metrics.enabled`).
+    pub metrics_enabled: bool,
 }
 
 impl Default for ServerSettings {
@@ -58,6 +60,7 @@ impl Default for ServerSettings {
             trusted_proxies: Default::default(),
             cors_origins: Vec::new(),
             auth: crate::auth::AuthSettings::default(),
+            metrics_enabled: true,
         }
     }
 }

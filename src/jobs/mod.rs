@@ -139,6 +139,8 @@ pub struct JobService {
     changed: broadcast::Sender<JobId>,
     /// Cancellation of jobs running in this process, by job id.
     running: Arc<Mutex<HashMap<JobId, CancellationToken>>>,
+    /// This server's metrics: the job service counts submissions, its workers ends.
+    metrics: crate::metrics::Metrics,
 }
 
 impl JobService {
@@ -151,7 +153,13 @@ impl JobService {
             work_available: Arc::new(Notify::new()),
             changed,
             running: Arc::new(Mutex::new(HashMap::new())),
+            metrics: crate::metrics::Metrics::new(),
         }
+    }
+
+    /// This server's metrics (`GET /metrics`).
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 
     /// The same service, checking submissions against `admission`.
@@ -246,6 +254,7 @@ impl JobService {
         tracing::info!(job_id = %job.id, process_id = %job.process_id, owner = caller.owner(), "job accepted");
         self.audit(caller, "submit", job.id.as_str(), job.process_id.as_str())
             .await;
+        self.metrics.job_submitted(job.process_id.as_str());
         self.work_available.notify_one();
         Ok(job)
     }

@@ -34,6 +34,12 @@ use tracing::Instrument;
 /// How often writing a job's end is tried before giving up on it.
 const COMPLETION_TRIES: u32 = 5;
 
+/// What the metrics of a job's end need of the claimed job, which its run consumes.
+struct EndedJob {
+    process: String,
+    queued: Duration,
+}
+
 /// One worker of the pool. Cheap to clone (clones share the worker id).
 #[derive(Clone)]
 pub struct Worker {
@@ -152,6 +158,14 @@ impl Worker {
         let inner = &self.inner;
         let id = job.id.clone();
         let attempt = job.attempt;
+        // For the metrics at its end: the wait is creation to this claim, the run from here.
+        let ran_from = Instant::now();
+        let ended = EndedJob {
+            process: job.process_id.as_str().to_string(),
+            queued: (job.started.unwrap_or_else(OffsetDateTime::now_utc) - job.created)
+                .try_into()
+                .unwrap_or_default(),
+        };
         tracing::info!("job started");
         let cancel = inner.jobs.register_running(&id);
         inner.jobs.announce(&id);
@@ -206,7 +220,10 @@ impl Worker {
                 self.write_retry(&id, attempt, &message).await
             }
             Outcome::Complete(completion) => {
-                if self.write_completion(&id, completion).await {
+                if self
+                    .write_completion(&id, completion, &ended, ran_from)
+                    .await
+                {
                     inner.executor.remove_containers(&id).await;
                 }
             }
@@ -255,7 +272,13 @@ impl Worker {
 
     /// Writes the job's end; `true` when its end is settled (recorded, or the job was
     /// dismissed meanwhile), so its containers may go.
-    async fn write_completion(&self, id: &JobId, completion: Completion) -> bool {
+    async fn write_completion(
+        &self,
+        id: &JobId,
+        completion: Completion,
+        ended: &EndedJob,
+        ran_from: Instant,
+    ) -> bool {
         let inner = &self.inner;
         let status = match &completion {
             Completion::Succeeded { .. } => "successful",
@@ -271,6 +294,12 @@ impl Worker {
             match result {
                 Ok(true) => {
                     tracing::info!(status, "job finished");
+                    inner.jobs.metrics().job_finished(
+                        &ended.process,
+                        status,
+                        ended.queued,
+                        ran_from.elapsed(),
+                    );
                     return true;
                 }
                 Ok(false) => {

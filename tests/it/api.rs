@@ -1515,11 +1515,12 @@ async fn json_01_the_core_resources_answer_application_json() {
     }
 }
 
-const ROUTES: [(&str, &str); 19] = [
+const ROUTES: [(&str, &str); 20] = [
     ("get", "/"),
     ("get", "/conformance"),
     ("get", "/api"),
     ("get", "/health"),
+    ("get", "/metrics"),
     ("get", "/processes"),
     ("post", "/processes"),
     ("get", "/processes/{processID}"),

@@ -15,6 +15,7 @@ mod hostile;
 mod html;
 mod jobs_cli;
 mod literals;
+mod metrics;
 mod owslib;
 mod publish;
 mod queue;
