@@ -974,21 +974,30 @@ mod tests {
         }
     }
 
+    /// What the executor reported: each message, with its percentage when it had one.
     #[derive(Default)]
-    struct Recorded(std::sync::Mutex<Vec<String>>);
+    struct Recorded(std::sync::Mutex<Vec<(String, Option<u8>)>>);
 
     #[async_trait]
     impl ProgressReporter for Recorded {
         async fn report(&self, message: &str) {
-            self.0.lock().unwrap().push(message.to_string());
+            self.0.lock().unwrap().push((message.to_string(), None));
+        }
+
+        async fn report_progress(&self, message: &str, percent: u8) {
+            self.0
+                .lock()
+                .unwrap()
+                .push((message.to_string(), Some(percent)));
         }
     }
 
-    #[tokio::test]
-    async fn runner_status_lines_become_the_job_status_latest_first() {
+    /// Runs `inner` through the labelling runner into a log file: what was reported, and
+    /// the log's text.
+    async fn run_labelled(inner: &dyn ContainerRunner) -> (Vec<(String, Option<u8>)>, String) {
         let progress = Recorded::default();
         let runner = LabellingRunner {
-            inner: &Pulling,
+            inner,
             job_id: "j",
             progress: &progress,
         };
@@ -999,17 +1008,27 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(exit, ContainerExit::Exited(0));
+        log.finish();
+        let text = std::fs::read_to_string(dir.path().join("log.txt")).unwrap();
+        let reported = progress.0.lock().unwrap().clone();
+        (reported, text)
+    }
+
+    #[tokio::test]
+    async fn runner_status_lines_become_the_job_status_latest_first() {
+        let (reported, log) = run_labelled(&Pulling).await;
         // Lines sent between two reports are coalesced into the latest.
+        let messages: Vec<&str> = reported.iter().map(|(m, _)| m.as_str()).collect();
         assert_eq!(
-            *progress.0.lock().unwrap(),
+            messages,
             [
                 "pulling image x",
                 "pulling image x: 1 of 1 layers done",
                 "capturing outputs"
             ]
         );
-        log.finish();
-        assert_eq!(std::fs::read(dir.path().join("log.txt")).unwrap(), b"out");
+        assert!(reported.iter().all(|(_, percent)| percent.is_none()));
+        assert_eq!(log, "out");
     }
 
     #[test]
@@ -1047,50 +1066,17 @@ mod tests {
         }
     }
 
-    #[derive(Default)]
-    struct RecordedPercent(std::sync::Mutex<Vec<(String, Option<u8>)>>);
-
-    #[async_trait]
-    impl ProgressReporter for RecordedPercent {
-        async fn report(&self, message: &str) {
-            self.0.lock().unwrap().push((message.to_string(), None));
-        }
-
-        async fn report_progress(&self, message: &str, percent: u8) {
-            self.0
-                .lock()
-                .unwrap()
-                .push((message.to_string(), Some(percent)));
-        }
-    }
-
     #[tokio::test]
     async fn a_progress_line_moves_the_progress_and_stays_in_the_log() {
-        let progress = RecordedPercent::default();
-        let runner = LabellingRunner {
-            inner: &Progressing,
-            job_id: "j",
-            progress: &progress,
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let mut log = LogFile::open(&dir.path().join("log.txt"), 1024).unwrap();
-        let exit = runner
-            .run(&test_spec(), CancellationToken::new(), &mut log)
-            .await
-            .unwrap();
-        assert_eq!(exit, ContainerExit::Exited(0));
+        let (reported, log) = run_labelled(&Progressing).await;
         assert_eq!(
-            *progress.0.lock().unwrap(),
+            reported,
             [
                 ("halfway".to_string(), Some(40)),
                 ("capturing outputs".to_string(), None)
             ]
         );
-        log.finish();
-        assert_eq!(
-            std::fs::read_to_string(dir.path().join("log.txt")).unwrap(),
-            "working\nADES_PROGRESS 40 halfway\n"
-        );
+        assert_eq!(log, "working\nADES_PROGRESS 40 halfway\n");
     }
 
     #[test]
