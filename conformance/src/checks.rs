@@ -946,14 +946,14 @@ impl Suite {
         for url in &resources {
             // The class is about 200 answers: a resource without a body (results of a job
             // that has none: 204) has no page either.
-            match self.get(url).await {
-                Ok(twin) if twin.status == StatusCode::OK => {}
+            let twin = match self.get(url).await {
+                Ok(twin) if twin.status == StatusCode::OK => twin,
                 Ok(_) => continue,
                 Err(e) => {
                     by_accept.push(e);
                     continue;
                 }
-            }
+            };
             match self.get_as(url, "text/html").await {
                 Ok(page) => by_accept.extend(
                     html::page_problems(&page.status, &page.content_type(), &page.text())
@@ -981,7 +981,7 @@ impl Suite {
             if url.ends_with("/api") {
                 continue;
             }
-            if let Ok(document) = self.get(url).await.and_then(|g| g.json()) {
+            if let Ok(document) = twin.json() {
                 let hrefs = html::hrefs(&text);
                 for link in json_links(&document) {
                     if !hrefs.contains(&link) {

@@ -157,14 +157,6 @@ pub fn log_stream(app: AppState, caller: Caller, job: Job, path: PathBuf, offset
             if state.ended {
                 return None;
             }
-            // Look at the status before reading, so a job that ends between the two still
-            // has its last lines read before `end`.
-            if !state.final_seen {
-                state.final_seen = match state.app.jobs.get(&state.caller, &state.id).await {
-                    Ok(job) => job.status.is_final(),
-                    Err(_) => true,
-                };
-            }
             let fresh = read_from(&state.path, state.read).await;
             state.read += fresh.len() as u64;
             state.partial.extend_from_slice(&fresh);
@@ -178,7 +170,11 @@ pub fn log_stream(app: AppState, caller: Caller, job: Job, path: PathBuf, offset
             if !state.queued.is_empty() {
                 continue;
             }
-            if fresh.is_empty() && state.final_seen {
+            if !fresh.is_empty() {
+                continue;
+            }
+            if state.final_seen {
+                // Final before this read came up empty: the log is whole.
                 if !state.partial.is_empty() {
                     let line = std::mem::take(&mut state.partial);
                     state.sent += line.len() as u64;
@@ -188,7 +184,14 @@ pub fn log_stream(app: AppState, caller: Caller, job: Job, path: PathBuf, offset
                 state.ended = true;
                 continue;
             }
-            if fresh.is_empty() {
+            // The status is looked at only when the log is quiet (not once per piece of a
+            // flowing log). A job found final is read once more, so lines written just
+            // before its end still come before `end`.
+            state.final_seen = match state.app.jobs.get(&state.caller, &state.id).await {
+                Ok(job) => job.status.is_final(),
+                Err(_) => true,
+            };
+            if !state.final_seen {
                 tokio::time::sleep(LOG_POLL).await;
             }
         }

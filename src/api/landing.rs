@@ -99,17 +99,11 @@ pub async fn api_definition(
     headers: HeaderMap,
 ) -> Result<Response, crate::error::ApiError> {
     let f = query.ok().and_then(|Query(q)| q.f);
-    let html = match f.as_deref() {
-        Some("html") => true,
-        Some("json") => false,
-        Some(other) => {
-            return Err(crate::error::ApiError::query(
-                "f",
-                format!("{other:?} is not a format of this resource; use json or html"),
-            ))
-        }
-        None => prefers_html(&headers),
-    };
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let html = super::html::requested_format(f.as_deref(), accept)? == super::html::Format::Html;
     if html {
         let page = super::openapi::html_page(&super::openapi::openapi_document());
         return Ok((
@@ -129,20 +123,6 @@ pub async fn api_definition(
         super::openapi::openapi_json(),
     )
         .into_response())
-}
-
-/// Whether `Accept` ranks HTML above JSON (a browser), so `/api` shows a page.
-fn prefers_html(headers: &HeaderMap) -> bool {
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let position = |needle: &str| accept.find(needle);
-    match (position("text/html"), position("json")) {
-        (Some(h), Some(j)) => h < j,
-        (Some(_), None) => true,
-        _ => false,
-    }
 }
 
 /// Health: whether the database answers and the engine is reachable.

@@ -137,41 +137,39 @@ fn templates() -> &'static Environment<'static> {
 
 /// The format a request asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub(crate) enum Format {
     Html,
     Json,
     /// Neither said: the handler negotiates as it always did.
     Unsaid,
 }
 
-/// `f` from the query (`html`, `json`), else what `Accept` prefers.
-fn requested_format(request: &Request) -> Result<Format, ApiError> {
-    let pairs = query_pairs(request);
-    if let Some((_, f)) = pairs.iter().find(|(name, _)| name == "f") {
-        return match f.as_str() {
-            "html" => Ok(Format::Html),
-            "json" => Ok(Format::Json),
-            other => Err(ApiError::query(
-                "f",
-                format!("{other:?} is not a format of this resource; use json or html"),
-            )),
-        };
+/// The format asked for by `f` (`html`, `json`; anything else is a 400), else by `accept`:
+/// the one rule of every page, `/api`'s included.
+pub(crate) fn requested_format(f: Option<&str>, accept: &str) -> Result<Format, ApiError> {
+    match f {
+        Some("html") => Ok(Format::Html),
+        Some("json") => Ok(Format::Json),
+        Some(other) => Err(ApiError::query(
+            "f",
+            format!("{other:?} is not a format of this resource; use json or html"),
+        )),
+        None if prefers_html(accept) => Ok(Format::Html),
+        None => Ok(Format::Unsaid),
     }
-    let accept = request
+}
+
+fn accept_of(request: &Request) -> &str {
+    request
         .headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    Ok(if prefers_html(accept) {
-        Format::Html
-    } else {
-        Format::Unsaid
-    })
+        .unwrap_or("")
 }
 
 /// Whether `accept` ranks `text/html` above every JSON type (a browser: `text/html,
 /// application/xhtml+xml,...,*/*;q=0.8`). A tie goes to JSON, the machine default.
-pub fn prefers_html(accept: &str) -> bool {
+fn prefers_html(accept: &str) -> bool {
     let mut html = None::<f32>;
     let mut json = None::<f32>;
     for range in accept.split(',') {
@@ -204,17 +202,21 @@ fn query_pairs(request: &Request) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `request` with `f` removed from its query and `Accept: application/json`, as the JSON
-/// handler expects it.
-fn as_json_request(mut request: Request) -> Request {
-    let kept: Vec<(String, String)> = query_pairs(&request)
+/// The query's `f` and the other parameters, kept in their order.
+fn split_f(request: &Request) -> (Option<String>, Vec<(String, String)>) {
+    let (f, kept): (Vec<_>, Vec<_>) = query_pairs(request)
         .into_iter()
-        .filter(|(name, _)| name != "f")
-        .collect();
+        .partition(|(name, _)| name == "f");
+    (f.into_iter().next().map(|(_, value)| value), kept)
+}
+
+/// `request` with its query reduced to `kept` (no `f`) and `Accept: application/json`, as
+/// the JSON handler expects it.
+fn as_json_request(mut request: Request, kept: &[(String, String)]) -> Request {
     let mut uri = request.uri().path().to_string();
     if !kept.is_empty() {
         uri.push('?');
-        uri.push_str(&encode_query(&kept));
+        uri.push_str(&encode_query(kept));
     }
     if let Ok(uri) = uri.parse() {
         *request.uri_mut() = uri;
@@ -241,12 +243,9 @@ fn root_of(path: &str) -> String {
     }
 }
 
-/// The page's JSON twin: the same query with `f=json`.
-fn json_href(request: &Request) -> String {
-    let mut pairs: Vec<(String, String)> = query_pairs(request)
-        .into_iter()
-        .filter(|(name, _)| name != "f")
-        .collect();
+/// The page's JSON twin: the same query (`kept`, without `f`) with `f=json`.
+fn json_href(kept: &[(String, String)]) -> String {
+    let mut pairs = kept.to_vec();
     pairs.push(("f".to_string(), "json".to_string()));
     format!("?{}", encode_query(&pairs))
 }
@@ -269,7 +268,8 @@ pub async fn negotiate(request: Request, next: Next) -> Response {
     let Some((template, title)) = page.filter(|_| request.method() == Method::GET) else {
         return next.run(request).await;
     };
-    let format = match requested_format(&request) {
+    let (f, kept) = split_f(&request);
+    let format = match requested_format(f.as_deref(), accept_of(&request)) {
         Ok(format) => format,
         Err(error) => return error.into_response(),
     };
@@ -282,9 +282,9 @@ pub async fn negotiate(request: Request, next: Next) -> Response {
         template,
         title,
         root: root_of(request.uri().path()),
-        json_href: json_href(&request),
+        json_href: json_href(&kept),
     };
-    let mut response = next.run(as_json_request(request)).await;
+    let mut response = next.run(as_json_request(request, &kept)).await;
     vary_on_accept(&mut response);
     if format == Format::Json {
         return response;
@@ -300,10 +300,7 @@ fn is_form_post(request: &Request) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
-    multipart
-        && query_pairs(request)
-            .iter()
-            .any(|(n, v)| n == "f" && v == "html")
+    multipart && split_f(request).0.as_deref() == Some("html")
 }
 
 /// Runs the form's execute request through the JSON handler: an asynchronous job sends the
@@ -320,10 +317,9 @@ async fn execute_form(request: Request, next: Next) -> Response {
         Ok(form) => form,
         Err(error) => return render(&page, error.into_response()).await,
     };
-    let mut forwarded = as_json_request(Request::from_parts(
-        parts,
-        Body::from(form.body.to_string()),
-    ));
+    let forwarded = Request::from_parts(parts, Body::from(form.body.to_string()));
+    let (_, kept) = split_f(&forwarded);
+    let mut forwarded = as_json_request(forwarded, &kept);
     let headers = forwarded.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
