@@ -3,7 +3,7 @@
 //! container still runs, and a reconnect with `Last-Event-ID` resuming after its line.
 
 use crate::app::{spawn_app, TestApp};
-use crate::support::shell_job_image;
+use crate::support::{get_json, shell_job_image, submit_async};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -91,16 +91,12 @@ async fn submit(app: &TestApp, script: &str) -> String {
     let script = format!(
         "{script}; echo x > $OUTPUT_DIR/one-x.txt; echo '{{\"COUNT\": 1}}' > $OUTPUT_DIR/seed.outputs.json"
     );
-    let response = app
-        .client
-        .post(app.url("/processes/ades-it-shell/execution"))
-        .header("prefer", "respond-async")
-        .json(&json!({ "inputs": { "SCRIPT": script } }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.headers()["location"].to_str().unwrap().to_string()
+    submit_async(
+        &app.client,
+        &app.url("/processes/ades-it-shell/execution"),
+        &json!({ "inputs": { "SCRIPT": script } }),
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -136,15 +132,7 @@ async fn a_log_line_reaches_the_client_while_the_container_runs_and_a_reconnect_
 
     // "first" came while the container slept: more than two seconds before the job ended.
     let first_at = rx.recv().await.expect("the first line was seen");
-    let status: Value = app
-        .client
-        .get(&job)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = get_json(&app.client, &job).await;
     assert_eq!(status["status"], "successful", "{status:#}");
     let ended_at = Instant::now();
     assert!(
@@ -219,15 +207,7 @@ async fn the_status_stream_sends_each_change_and_ends_with_the_final_document() 
         "{statuses:#?}"
     );
     // Each document is the one GET gives: the final one equals it.
-    let now: Value = app
-        .client
-        .get(&job)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let now = get_json(&app.client, &job).await;
     assert_eq!(statuses.last().unwrap(), &now);
     // Ids count the documents.
     let ids: Vec<String> = events

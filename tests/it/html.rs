@@ -5,7 +5,7 @@
 //! alone.
 
 use crate::app::{spawn_app, TestApp};
-use crate::support::{example_image, wait_final};
+use crate::support::{example_image, get_json, submit_async, wait_final};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -115,15 +115,7 @@ async fn a_browser_gets_every_resource_as_a_valid_page_that_links_what_the_json_
         "outputs": { "OUTPUT_FILE": { "transmissionMode": "reference" } },
         "response": "document"
     });
-    let created = client
-        .post(app.url("/processes/io-demo/execution"))
-        .header("Prefer", "respond-async")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let location = created.headers()["location"].to_str().unwrap().to_string();
+    let location = submit_async(client, &app.url("/processes/io-demo/execution"), &body).await;
     let status = wait_final(client, &location, Duration::from_secs(60)).await;
     assert_eq!(status["status"], "successful", "{status:#}");
     let job = status["jobID"].as_str().unwrap().to_string();
@@ -325,15 +317,7 @@ async fn the_process_form_runs_a_job_from_an_upload_and_lands_on_its_page() {
         !page.contains("http-equiv=\"refresh\""),
         "a final job stops refreshing"
     );
-    let results: Value = app
-        .client
-        .get(format!("{job_url}/results"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let results = get_json(&app.client, &format!("{job_url}/results")).await;
     let href = results["OUTPUT_FILE"]["href"]
         .as_str()
         .unwrap_or_else(|| panic!("an output link: {results:#}"));

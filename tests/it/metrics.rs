@@ -4,7 +4,7 @@
 //! and requests are counted under their route template, never their raw path.
 
 use crate::app::{spawn_app, spawn_app_with};
-use crate::support::{example_image, wait_final};
+use crate::support::{example_image, submit_async, wait_final};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -67,19 +67,12 @@ async fn metrics_count_a_real_job_and_the_requests_by_route_and_parse_as_prometh
     example_image("io-demo");
     let app = spawn_app().await;
     let client = &app.client;
-    let created = client
-        .post(app.url("/processes/io-demo/execution"))
-        .header("Prefer", "respond-async")
-        .json(&json!({
-            "inputs": { "INPUT_FILE": "counted\n" },
-            "outputs": { "OUTPUT_FILE": { "transmissionMode": "reference" } },
-            "response": "document"
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let location = created.headers()["location"].to_str().unwrap().to_string();
+    let body = json!({
+        "inputs": { "INPUT_FILE": "counted\n" },
+        "outputs": { "OUTPUT_FILE": { "transmissionMode": "reference" } },
+        "response": "document"
+    });
+    let location = submit_async(client, &app.url("/processes/io-demo/execution"), &body).await;
     let status = wait_final(client, &location, Duration::from_secs(60)).await;
     assert_eq!(status["status"], "successful", "{status:#}");
     let job = status["jobID"].as_str().unwrap().to_string();

@@ -2,33 +2,16 @@
 //! surviving SIGKILL, and many concurrent submissions.
 
 use crate::support::{
-    example_image, free_port, get_json, shell_job_image, spawn_app, spawn_app_with, wait_final,
+    example_image, free_port, get_json, shell_job_image, spawn_app, spawn_app_with, submit_async,
+    wait_final,
 };
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const FINAL: [&str; 3] = ["successful", "failed", "dismissed"];
-
-async fn submit_async(client: &reqwest::Client, url: &str, body: &Value) -> String {
-    let response = client
-        .post(url)
-        .header("Prefer", "respond-async")
-        .json(body)
-        .send()
-        .await
-        .expect("POST execute");
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response
-        .headers()
-        .get("location")
-        .expect("Location")
-        .to_str()
-        .unwrap()
-        .to_string()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_newcomer_lists_runs_sync_and_async_and_downloads_the_output() {

@@ -218,6 +218,25 @@ pub fn push_to_auth_registry(local: &str, repository: &str, tag: &str) -> String
 }
 
 /// GETs `url` and reads its JSON body; fails the test unless the answer is a success.
+/// POSTs an execute request with `Prefer: respond-async`; the job's `Location`.
+pub async fn submit_async(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> String {
+    let response = client
+        .post(url)
+        .header("Prefer", "respond-async")
+        .json(body)
+        .send()
+        .await
+        .expect("POST execute");
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    response
+        .headers()
+        .get("location")
+        .expect("Location")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
 pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
     let response = client.get(url).send().await.expect("GET");
     assert!(
