@@ -77,8 +77,9 @@ async fn metrics_count_a_real_job_and_the_requests_by_route_and_parse_as_prometh
     assert_eq!(status["status"], "successful", "{status:#}");
     let job = status["jobID"].as_str().unwrap().to_string();
 
-    // The worker counts the end right after recording it, so a client may see the status
-    // a moment before the count: scrape until it is there.
+    // The worker counts the end right after recording it, and lets the job go (the running
+    // gauge) only after removing its container, so a client may see the final status a
+    // moment before either: scrape until both are there.
     let deadline = Instant::now() + Duration::from_secs(10);
     let (text, samples) = loop {
         let response = client.get(app.url("/metrics")).send().await.unwrap();
@@ -91,12 +92,14 @@ async fn metrics_count_a_real_job_and_the_requests_by_route_and_parse_as_prometh
         let text = response.text().await.unwrap();
         let samples = parse(&text);
         let finished = [("process", "io-demo"), ("status", "successful")];
-        if value(&samples, "ades_jobs_finished_total", &finished).is_some() {
+        let counted = value(&samples, "ades_jobs_finished_total", &finished).is_some();
+        let let_go = value(&samples, "ades_jobs_running", &[]) == Some(0.0);
+        if counted && let_go {
             break (text, samples);
         }
         assert!(
             Instant::now() < deadline,
-            "the job's end is not counted:\n{text}"
+            "the job's end is not counted, or the worker still holds it:\n{text}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
