@@ -4,7 +4,6 @@ use super::views::{
     media, rel, ConfClassesView, DatabaseHealthView, EngineHealthView, HealthView, LandingPageView,
     LinkView, SkippedImageView, WorkerHealthView, CONFORMANCE_CLASSES,
 };
-use crate::catalog::EngineState;
 use crate::http::{AppState, BaseUrl};
 use crate::store::JobFilter;
 use axum::extract::{Query, State};
@@ -163,36 +162,11 @@ pub async fn health(State(app): State<AppState>) -> Response {
         (0, Vec::new())
     };
     let now = time::OffsetDateTime::now_utc();
-    let rfc3339 = |t: time::OffsetDateTime| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default()
-    };
     let workers = workers
         .into_iter()
-        .map(|host| WorkerHealthView {
-            state: if host.expires > now { "live" } else { "lost" }.to_string(),
-            started: rfc3339(host.started),
-            last_seen: rfc3339(host.seen),
-            id: host.id,
-            host: host.host,
-            workers: host.workers,
-            running: host.running,
-            cpus: host.cpus,
-            mem_mib: host.mem_mib,
-            disk_mib: host.disk_mib,
-            gpus: host.gpus,
-        })
+        .map(|host| WorkerHealthView::of(host, now))
         .collect();
-    let engine = match app.catalog.engine_state() {
-        EngineState::Reachable => EngineHealthView {
-            reachable: true,
-            message: None,
-        },
-        EngineState::Unreachable(message) => EngineHealthView {
-            reachable: false,
-            message: Some(message),
-        },
-    };
+    let engine = EngineHealthView::of(app.catalog.engine_state());
     let view = HealthView {
         status: if database_ok { "ok" } else { "unavailable" }.to_string(),
         database: DatabaseHealthView { ok: database_ok },

@@ -26,6 +26,7 @@ pub mod html;
 mod jobs;
 mod landing;
 mod openapi;
+mod operator;
 mod processes;
 mod results;
 pub mod views;
@@ -81,6 +82,20 @@ pub(crate) fn routes(json_limit: DefaultBodyLimit) -> axum::Router<AppState> {
         .route("/jobs/{job_id}/outputs/{*path}", get(results::output_file))
         .route("/jobs/{job_id}/logs", get(jobs::job_log))
         .route("/jobs/{job_id}/callbacks", get(jobs::job_callbacks))
+        .route("/admin", get(operator::operator_overview))
+        .route(
+            "/admin/deploy",
+            axum::routing::post(operator::deploy_form).layer(json_limit),
+        )
+        .route(
+            "/admin/undeploy",
+            axum::routing::post(operator::undeploy_form),
+        )
+        .route(
+            "/sign-in",
+            get(operator::sign_in_page).post(operator::sign_in),
+        )
+        .route("/sign-out", axum::routing::post(operator::sign_out))
         // After routing, so the page knows its route (`/api` negotiates by itself).
         .route_layer(axum::middleware::from_fn(html::negotiate))
 }

@@ -2,7 +2,7 @@
 //! OpenAPI 3.0 (the OGC `oas30` class; utoipa writes 3.1, see [`to_openapi_30`]) and
 //! committed as `openapi/openapi.json` (a test fails when they drift apart).
 
-use super::{deploy, execute, jobs, landing, processes, results, views};
+use super::{deploy, execute, jobs, landing, operator, processes, results, views};
 use serde_json::{Map, Value};
 use std::sync::OnceLock;
 use utoipa::OpenApi;
@@ -42,6 +42,12 @@ use utoipa::OpenApi;
         results::output_file,
         jobs::job_log,
         jobs::job_callbacks,
+        operator::operator_overview,
+        operator::deploy_form,
+        operator::undeploy_form,
+        operator::sign_in_page,
+        operator::sign_in,
+        operator::sign_out,
     ),
     components(schemas(
         views::LinkView,
@@ -60,6 +66,8 @@ use utoipa::OpenApi;
         views::CallbackListView,
         views::CallbackView,
         views::CallbackTryView,
+        views::OperatorView,
+        views::SignInView,
         crate::error::ExceptionView,
         crate::error::ProblemView,
     )),
@@ -71,6 +79,8 @@ use utoipa::OpenApi;
         (name = "Jobs", description = "Jobs: status, results, outputs, logs, dismissal"),
         (name = "Deploy, Replace, Undeploy", description = "OGC API - Processes - Part 2: \
             deploying Seed images as processes"),
+        (name = "Operator", description = "The operator's overview (admin only) and its \
+            deploy and undeploy forms; signing a browser in and out"),
     ),
     modifiers(&AdminToken)
 )]

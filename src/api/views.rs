@@ -740,3 +740,168 @@ impl CallbackListView {
         CallbackListView { callbacks }
     }
 }
+
+impl WorkerHealthView {
+    /// A pool as it last reported itself: `live` while its heartbeats hold at `now`.
+    pub fn of(host: crate::store::WorkerHost, now: OffsetDateTime) -> Self {
+        WorkerHealthView {
+            state: if host.expires > now { "live" } else { "lost" }.to_string(),
+            started: rfc3339(host.started),
+            last_seen: rfc3339(host.seen),
+            id: host.id,
+            host: host.host,
+            workers: host.workers,
+            running: host.running,
+            cpus: host.cpus,
+            mem_mib: host.mem_mib,
+            disk_mib: host.disk_mib,
+            gpus: host.gpus,
+        }
+    }
+}
+
+impl EngineHealthView {
+    pub fn of(state: crate::catalog::EngineState) -> Self {
+        match state {
+            crate::catalog::EngineState::Reachable => EngineHealthView {
+                reachable: true,
+                message: None,
+            },
+            crate::catalog::EngineState::Unreachable(message) => EngineHealthView {
+                reachable: false,
+                message: Some(message),
+            },
+        }
+    }
+}
+
+/// The operator's overview (`GET /admin`, admin only): the queue, the worker pools, the
+/// recent failures grouped by error, and the processes with what may be undeployed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = OperatorOverview)]
+pub struct OperatorView {
+    pub title: String,
+    pub queue: QueueView,
+    pub engine: EngineHealthView,
+    /// The worker pools sharing the database, live or lately lost.
+    pub workers: Vec<WorkerHealthView>,
+    pub failures: FailuresView,
+    pub processes: Vec<OperatorProcessView>,
+    /// Set after a deploy or undeploy from the page's forms: what was done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub done: Option<String>,
+    pub links: Vec<LinkView>,
+}
+
+/// How many jobs wait and run.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = QueueOverview)]
+pub struct QueueView {
+    /// Jobs accepted and waiting for a worker, over every replica.
+    pub queued: u64,
+    /// Jobs running, over every replica.
+    pub running: u64,
+    /// Jobs running in the server that answered.
+    pub running_here: usize,
+}
+
+/// The failed jobs of the last days, grouped by their error.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = RecentFailures)]
+pub struct FailuresView {
+    /// RFC 3339: the oldest creation time read.
+    pub since: String,
+    /// Failed jobs read (the newest, at most 500).
+    pub examined: usize,
+    /// Most frequent first.
+    pub groups: Vec<FailureGroupView>,
+}
+
+/// Failed jobs that share one error.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = FailureGroup)]
+pub struct FailureGroupView {
+    /// The error's name: the manifest's `errors[].name`, a built-in one
+    /// (`algorithm-unknown`, `timeout`, `out-of-memory`, ...), or `unrecorded`.
+    pub error: String,
+    pub title: String,
+    /// `job`, `data` or `system`.
+    pub category: String,
+    pub count: usize,
+    pub processes: Vec<String>,
+    pub exit_codes: Vec<i64>,
+    /// RFC 3339: when the newest of them ended.
+    pub last_seen: String,
+    /// The newest jobs of the group (at most five), as links to their status.
+    pub jobs: Vec<LinkView>,
+}
+
+impl FailureGroupView {
+    pub fn new(group: crate::jobs::operator::FailureGroup, base: &BaseUrl) -> Self {
+        FailureGroupView {
+            jobs: group
+                .jobs
+                .iter()
+                .map(|id| {
+                    LinkView::new(base.job(id.as_str()), "related")
+                        .typed("application/json")
+                        .titled(id.as_str())
+                })
+                .collect(),
+            error: group.error,
+            title: group.title,
+            category: group.category,
+            count: group.count,
+            processes: group.processes,
+            exit_codes: group.exit_codes,
+            last_seen: rfc3339(group.last_seen),
+        }
+    }
+}
+
+/// A process as the operator sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = OperatorProcess)]
+pub struct OperatorProcessView {
+    pub id: String,
+    pub version: String,
+    pub title: String,
+    /// The image it runs.
+    pub image: String,
+    /// Deployed through Part 2 / WPS-T (may be replaced and undeployed), rather than found
+    /// in the engine or pinned in the configuration.
+    pub deployed: bool,
+    pub links: Vec<LinkView>,
+}
+
+/// Who the caller is, as the sign-in page shows it (`GET /sign-in`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = SignIn)]
+pub struct SignInView {
+    pub title: String,
+    /// Whether this server tells callers apart (`auth.mode`): `on` or `off`.
+    pub authentication: String,
+    /// Whether the request carried the sign-in cookie and it was accepted.
+    pub signed_in: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub user: Option<String>,
+    pub roles: Vec<String>,
+    /// Whether this caller may deploy, replace and undeploy processes, and why not.
+    pub may_deploy: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub deploy_refusal: Option<String>,
+    /// Why the sign-in cookie was not accepted (it has been cleared).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub rejected: Option<String>,
+    pub links: Vec<LinkView>,
+}

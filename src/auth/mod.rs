@@ -185,6 +185,11 @@ impl Caller {
         }
     }
 
+    /// Why this caller may not deploy, replace and undeploy, or `None` when it may.
+    pub fn deploy_refusal(&self) -> Option<String> {
+        self.deploy_denied.as_ref().map(|denied| denied.to_string())
+    }
+
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }
@@ -234,9 +239,9 @@ impl Caller {
         }
     }
 
-    /// The audit trail: admins.
-    pub fn require_admin(&self) -> Result<(), Denied> {
-        self.require_any(&[Role::Admin], "The audit trail")
+    /// What only admins may do (the operator's pages): `what` names it in the refusal.
+    pub fn require_admin(&self, what: &str) -> Result<(), Denied> {
+        self.require_any(&[Role::Admin], what)
     }
 
     fn require_any(&self, roles: &[Role], what: &str) -> Result<(), Denied> {
@@ -340,12 +345,16 @@ impl Authenticator {
 
     /// The caller of a request with these headers, or why its credential does not hold.
     pub async fn resolve(&self, headers: &HeaderMap) -> Result<Caller, ResolveError> {
-        let bearer = bearer_token(headers);
         let api_key = headers
             .get("x-api-key")
             .and_then(|value| value.to_str().ok())
             .map(str::trim)
             .filter(|key| !key.is_empty());
+        // A browser's sign-in cookie stands for the bearer token it cannot send; a header
+        // credential, when there is one, wins.
+        let cookie = sign_in_cookie(headers);
+        let bearer =
+            bearer_token(headers).or_else(|| cookie.as_deref().filter(|_| api_key.is_none()));
         let admin_token = self.admin_token.as_deref();
         if !self.settings.enabled {
             let denied = match (admin_token, bearer) {
@@ -464,8 +473,57 @@ impl ResolveError {
 pub fn is_public_path(path: &str) -> bool {
     matches!(
         path.trim_end_matches('/'),
-        "" | "/conformance" | "/api" | "/health" | "/metrics"
+        "" | "/conformance" | "/api" | "/health" | "/metrics" | "/sign-in" | "/sign-out"
     )
+}
+
+/// The cookie a browser signs in with (`POST /sign-in`): it carries what
+/// `Authorization: Bearer` would (an API key, the admin token, an issuer's token), so a
+/// browser, which cannot send that header from a link or a form, reaches the pages its
+/// user may see. `HttpOnly` (no script reads it) and `SameSite=Strict` (no other site's
+/// page or form sends it).
+pub const SIGN_IN_COOKIE: &str = "ades_token";
+
+/// Why a request's sign-in cookie was not accepted (the request went on without it).
+#[derive(Debug, Clone)]
+pub struct RejectedSignIn(pub String);
+
+/// The token of the request's sign-in cookie (percent-decoded), if it carries one.
+pub fn sign_in_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SIGN_IN_COOKIE)
+        .map(|(_, value)| {
+            url::form_urlencoded::parse(format!("t={value}").as_bytes())
+                .map(|(_, token)| token.into_owned())
+                .next()
+                .unwrap_or_default()
+        })
+        .filter(|token| !token.is_empty())
+}
+
+/// Whether the request's only credential is the sign-in cookie.
+fn signed_in_by_cookie_only(headers: &HeaderMap) -> bool {
+    bearer_token(headers).is_none()
+        && headers.get("x-api-key").is_none()
+        && sign_in_cookie(headers).is_some()
+}
+
+/// The `Set-Cookie` value that signs a browser in with `token` (`secure` on HTTPS), or,
+/// with `None`, signs it out.
+pub fn sign_in_cookie_header(token: Option<&str>, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    match token {
+        Some(token) => {
+            let value: String = url::form_urlencoded::byte_serialize(token.as_bytes()).collect();
+            format!("{SIGN_IN_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200{secure}")
+        }
+        None => format!("{SIGN_IN_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
+    }
 }
 
 /// `Authorization: Bearer <token>`'s token.
@@ -511,6 +569,15 @@ pub async fn resolve_caller(
 ) -> Response {
     let caller = match state.authenticator.resolve(request.headers()).await {
         Ok(caller) => caller,
+        // A sign-in cookie that no longer holds (a revoked key) must not lock the browser
+        // out of the page that replaces it: the request goes on without a credential, and
+        // the sign-in page says why.
+        Err(ResolveError::Denied(denied)) if signed_in_by_cookie_only(request.headers()) => {
+            request
+                .extensions_mut()
+                .insert(RejectedSignIn(denied.to_string()));
+            Caller::anonymous()
+        }
         Err(error) => return (state.render)(&request, &error.to_api_error()),
     };
     if state.authenticator.settings.enabled && !is_public_path(request.uri().path()) {
@@ -587,12 +654,53 @@ mod tests {
     }
 
     #[test]
-    fn only_the_landing_conformance_api_and_health_are_public() {
-        for path in ["/", "/conformance", "/api", "/health", "/api/", "/metrics"] {
+    fn only_the_landing_conformance_api_health_and_sign_in_are_public() {
+        for path in [
+            "/",
+            "/conformance",
+            "/api",
+            "/health",
+            "/api/",
+            "/metrics",
+            "/sign-in",
+            "/sign-out",
+        ] {
             assert!(is_public_path(path), "{path}");
         }
-        for path in ["/processes", "/jobs", "/wps", "/apis", "/health/x"] {
+        for path in [
+            "/processes",
+            "/jobs",
+            "/wps",
+            "/apis",
+            "/health/x",
+            "/admin",
+        ] {
             assert!(!is_public_path(path), "{path}");
         }
+    }
+
+    #[test]
+    fn the_sign_in_cookie_carries_any_token_and_a_header_is_told_apart() {
+        let token = "tok en;=,\"é";
+        let set = sign_in_cookie_header(Some(token), true);
+        assert!(set.contains("HttpOnly; SameSite=Strict"), "{set}");
+        assert!(set.ends_with("; Secure"), "{set}");
+        let pair = set.split(';').next().unwrap();
+        assert!(
+            !pair[SIGN_IN_COOKIE.len() + 1..].contains([' ', ';', ',', '"']),
+            "{pair}"
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("theme=dark; {pair}; other=1")).unwrap(),
+        );
+        assert_eq!(sign_in_cookie(&headers).as_deref(), Some(token));
+        assert!(signed_in_by_cookie_only(&headers));
+        headers.insert("x-api-key", HeaderValue::from_static("ades_x"));
+        assert!(!signed_in_by_cookie_only(&headers));
+        let cleared = sign_in_cookie_header(None, false);
+        assert!(cleared.starts_with("ades_token=;") && cleared.contains("Max-Age=0"));
+        assert!(sign_in_cookie(&HeaderMap::new()).is_none());
     }
 }

@@ -12,6 +12,7 @@
 pub mod admission;
 pub mod callbacks;
 pub mod execute;
+pub mod operator;
 pub mod request;
 
 use crate::auth::{Caller, Credential, Denied};

@@ -16,7 +16,7 @@ use std::time::Duration;
 const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
 /// The Python that has html5lib (the test script installs it with OWSLib).
-fn python() -> String {
+pub(crate) fn python() -> String {
     let python = std::env::var("ADES_TEST_PYTHON").unwrap_or_else(|_| "python3".to_string());
     let ok = Command::new(&python)
         .args(["-c", "import html5lib"])
@@ -32,7 +32,7 @@ fn python() -> String {
 }
 
 /// Parses `page` with the HTML5 algorithm in strict mode: any parse error fails.
-fn assert_html5(python: &str, page: &str, what: &str) {
+pub(crate) fn assert_html5(python: &str, page: &str, what: &str) {
     let mut child = Command::new(python)
         .args([
             "-c",

@@ -16,6 +16,7 @@ mod html;
 mod jobs_cli;
 mod literals;
 mod metrics;
+mod operator;
 mod owslib;
 mod publish;
 mod queue;

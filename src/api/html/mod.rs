@@ -47,12 +47,14 @@ fn page_of(route: &str) -> Option<(&'static str, &'static str)> {
         "/jobs/{job_id}/logs" => ("text.html", "Job log"),
         "/jobs/{job_id}/callbacks" => ("document.html", "Callbacks"),
         "/health" => ("document.html", "Health"),
+        "/admin" => ("admin.html", "Operator"),
+        "/sign-in" => ("sign-in.html", "Sign in"),
         _ => return None,
     })
 }
 
 /// The OpenAPI paths of the routes that have a page (`page_of`, in the document's names).
-const PAGE_PATHS: [&str; 11] = [
+const PAGE_PATHS: [&str; 13] = [
     "/",
     "/conformance",
     "/processes",
@@ -64,6 +66,8 @@ const PAGE_PATHS: [&str; 11] = [
     "/jobs/{jobID}/logs",
     "/jobs/{jobID}/callbacks",
     "/health",
+    "/admin",
+    "/sign-in",
 ];
 
 /// Documents the HTML encoding in the OpenAPI document: each page route's GET takes `f`
@@ -127,6 +131,8 @@ fn templates() -> &'static Environment<'static> {
             ("document.html", include_str!("templates/document.html")),
             ("text.html", include_str!("templates/text.html")),
             ("error.html", include_str!("templates/error.html")),
+            ("admin.html", include_str!("templates/admin.html")),
+            ("sign-in.html", include_str!("templates/sign-in.html")),
         ] {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("the template {name} does not compile: {e}"));
@@ -253,6 +259,10 @@ fn json_href(kept: &[(String, String)]) -> String {
 /// The route a process page's form posts to (with `?f=html`).
 const EXECUTION_ROUTE: &str = "/processes/{process_id}/execution";
 
+/// The routes that only pages' forms post to (they answer 303 on success): a browser that
+/// posted one sees a refusal as an error page.
+const FORM_ROUTES: [&str; 4] = ["/admin/deploy", "/admin/undeploy", "/sign-in", "/sign-out"];
+
 /// The middleware: renders the route's JSON answer as HTML when the request prefers it,
 /// and turns a process page's form into the JSON execute request.
 pub async fn negotiate(request: Request, next: Next) -> Response {
@@ -263,6 +273,9 @@ pub async fn negotiate(request: Request, next: Next) -> Response {
         .unwrap_or_default();
     if route == EXECUTION_ROUTE && request.method() == Method::POST && is_form_post(&request) {
         return execute_form(request, next).await;
+    }
+    if request.method() == Method::POST && FORM_ROUTES.contains(&route.as_str()) {
+        return form_answer(request, next).await;
     }
     let page = page_of(&route);
     let Some((template, title)) = page.filter(|_| request.method() == Method::GET) else {
@@ -290,6 +303,23 @@ pub async fn negotiate(request: Request, next: Next) -> Response {
         return response;
     }
     render(&page, response).await
+}
+
+/// A form's answer: a refusal becomes an error page when the poster is a browser.
+async fn form_answer(request: Request, next: Next) -> Response {
+    let browser = prefers_html(accept_of(&request));
+    let page = Page {
+        template: "error.html",
+        title: "Error",
+        root: root_of(request.uri().path()),
+        json_href: String::new(),
+    };
+    let response = next.run(request).await;
+    let refused = response.status().is_client_error() || response.status().is_server_error();
+    if browser && refused {
+        return render(&page, response).await;
+    }
+    response
 }
 
 /// A browser's form: `?f=html` and a multipart body. Without `f=html` a form body stays the
@@ -472,6 +502,8 @@ mod tests {
             "/jobs/{job_id}/results",
             "/jobs/{job_id}/logs",
             "/health",
+            "/admin",
+            "/sign-in",
         ]
         .map(|route| page_of(route).expect("a page"))
         .into_iter()
