@@ -1,6 +1,7 @@
 //! `/jobs`, `/jobs/{jobID}` (status, dismiss), `/jobs/{jobID}/logs` and
 //! `/jobs/{jobID}/callbacks`.
 
+use super::polling::{self, Tagged};
 use super::processes::{paging_links, parse_paging, query_pairs};
 use super::results::find_job;
 use super::views::{JobListView, StatusInfoView};
@@ -168,10 +169,15 @@ pub fn parse_job_filter(pairs: &[(String, String)]) -> Result<JobFilter, ApiErro
     path = "/jobs",
     tag = "Jobs",
     operation_id = "getJobs",
-    params(JobListQuery),
+    params(
+        JobListQuery,
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of the page \
+            the client holds: 304 while it is unchanged."),
+    ),
     responses(
         (status = 200, description = "One page of job statuses, newest first, with `next` / \
-            `prev` links.", body = JobListView),
+            `prev` links; `ETag` tags it.", body = JobListView),
+        (status = 304, description = "The page named by `If-None-Match` is unchanged."),
         (status = 400, description = "A query parameter that cannot be used; `detail` names \
             it.", body = crate::error::ExceptionView),
         (status = 500, description = "Server error", body = crate::error::ExceptionView),
@@ -181,8 +187,9 @@ pub async fn list_jobs(
     State(app): State<AppState>,
     caller: Caller,
     base: BaseUrl,
+    headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<JobListView>, ApiError> {
+) -> Result<Response, ApiError> {
     let pairs = query_pairs(query)?;
     let filter = parse_job_filter(&pairs)?;
     let page = app
@@ -190,7 +197,7 @@ pub async fn list_jobs(
         .list(&caller, &filter)
         .await
         .map_err(|e| e.into_api_error("listing jobs"))?;
-    Ok(Json(JobListView {
+    let list = JobListView {
         jobs: page
             .jobs
             .iter()
@@ -203,7 +210,8 @@ pub async fn list_jobs(
             (filter.limit, filter.offset),
             page.has_more,
         ),
-    }))
+    };
+    Ok(polling::answer(&headers, Tagged::of(&list)))
 }
 
 /// The status of a job.
@@ -212,10 +220,20 @@ pub async fn list_jobs(
     path = "/jobs/{jobID}",
     tag = "Jobs",
     operation_id = "getStatus",
-    params(("jobID" = String, Path, description = "The job id")),
+    params(
+        ("jobID" = String, Path, description = "The job id"),
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of the status \
+            document the client holds: 304 while it is still the job's."),
+        ("Prefer" = Option<String>, Header, description = "`wait=N`: a long poll, answered \
+            as soon as the document differs from the one the client holds (`If-None-Match`, \
+            else the one of the moment the request arrived) or the job is final, at the \
+            latest after N seconds (at most 60); the answer says `Preference-Applied`."),
+    ),
     responses(
         (status = 200, description = "The job's status, with links to its results (when \
-            successful) or its exception (when failed).", body = StatusInfoView),
+            successful) or its exception (when failed); `ETag` tags it.", body = StatusInfoView),
+        (status = 304, description = "The document named by `If-None-Match` is still the \
+            job's (after the long poll, if one was asked)."),
         (status = 404, description = "No such job (`no-such-job`).",
             body = crate::error::ExceptionView),
         (status = 500, description = "Server error", body = crate::error::ExceptionView),
@@ -228,11 +246,31 @@ pub async fn job_status(
     headers: HeaderMap,
     Path(job_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let job = find_job(&app, &caller, &job_id).await?;
+    // Subscribed before the first read, so no change after it goes unheard.
+    let mut changes = app.jobs.subscribe_changes();
+    let mut job = find_job(&app, &caller, &job_id).await?;
     if super::events::wants_events(&headers) {
         return Ok(super::events::status_stream(app, caller, base, job));
     }
-    Ok(Json(StatusInfoView::new(&job, &base)).into_response())
+    let mut document = Tagged::of(&StatusInfoView::new(&job, &base));
+    let Some(wait) = polling::long_poll(&headers) else {
+        return Ok(polling::answer(&headers, document));
+    };
+    // A long poll: held while the client's document (or, without If-None-Match, the one
+    // of now) is still the job's, the job can still change, and the wait lasts.
+    let held = polling::if_none_match(&headers).unwrap_or_else(|| vec![document.etag.clone()]);
+    let deadline = tokio::time::Instant::now() + wait;
+    while polling::holds(&held, &document.etag)
+        && !job.status.is_final()
+        && tokio::time::Instant::now() < deadline
+    {
+        polling::wait_for_change(&mut changes, &job.id, deadline).await;
+        job = find_job(&app, &caller, &job_id).await?;
+        document = Tagged::of(&StatusInfoView::new(&job, &base));
+    }
+    let mut response = polling::answer(&headers, document);
+    polling::applied(&mut response, wait);
+    Ok(response)
 }
 
 /// Dismisses a job: one waiting never runs, a running one is stopped.

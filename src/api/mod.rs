@@ -27,6 +27,7 @@ mod jobs;
 mod landing;
 mod openapi;
 mod operator;
+mod polling;
 mod processes;
 mod results;
 pub mod views;

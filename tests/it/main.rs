@@ -18,6 +18,7 @@ mod literals;
 mod metrics;
 mod operator;
 mod owslib;
+mod polling;
 mod publish;
 mod queue;
 mod registry;

@@ -227,9 +227,10 @@ fn as_json_request(mut request: Request, kept: &[(String, String)]) -> Request {
     if let Ok(uri) = uri.parse() {
         *request.uri_mut() = uri;
     }
-    request
-        .headers_mut()
-        .insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+    let headers = request.headers_mut();
+    headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+    // A page is not the JSON document: the document's tag says nothing of the page.
+    headers.remove(header::IF_NONE_MATCH);
     request
 }
 
@@ -448,6 +449,7 @@ async fn render(page: &Page, response: Response) -> Response {
     match rendered {
         Ok(html) => {
             parts.headers.remove(header::CONTENT_LENGTH);
+            parts.headers.remove(header::ETAG);
             parts
                 .headers
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static(HTML));
