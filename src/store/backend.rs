@@ -123,4 +123,15 @@ pub trait Backend: std::fmt::Debug + Clone + Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub struct SqlStore<B> {
     pub(super) backend: B,
+    /// Submissions committed together (`store::group_commit`).
+    pub(super) submissions: super::group_commit::GroupCommit,
+}
+
+impl<B> SqlStore<B> {
+    pub(super) fn new(backend: B) -> Self {
+        SqlStore {
+            backend,
+            submissions: Default::default(),
+        }
+    }
 }

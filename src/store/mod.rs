@@ -19,6 +19,7 @@
 
 mod backend;
 mod common;
+mod group_commit;
 pub mod postgres;
 pub mod processes;
 mod sql;

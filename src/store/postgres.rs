@@ -115,9 +115,7 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Database(format!("migrate {shown:?}: {}", cause_chain(&e))))?;
-        Ok(SqlStore {
-            backend: PostgresBackend { pool },
-        })
+        Ok(SqlStore::new(PostgresBackend { pool }))
     }
 
     /// Closes every connection (waiting for those in use to be returned).

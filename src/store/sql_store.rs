@@ -8,6 +8,7 @@ use super::common::{
     corrupt, decode_time, from_json, micros, micros_rounded_up, to_json, worker_lost_failure,
     DISMISSED_MESSAGE, REQUEUED_BY_OPERATOR_MESSAGE, REQUEUED_MESSAGE, WORKER_LOST_MESSAGE,
 };
+use super::group_commit::BatchWriter;
 use super::sql::{Get, Statement};
 use super::transitions;
 use super::{
@@ -27,6 +28,45 @@ pub(super) type Row<B> = <<B as Backend>::Db as Database>::Row;
 /// A write transaction of the backend's database.
 type Tx<B> = Transaction<'static, <B as Backend>::Db>;
 
+/// Submissions of one moment, written by the store's committer (`store::group_commit`):
+/// one transaction, one commit.
+#[async_trait]
+impl<B: Backend> BatchWriter for B {
+    async fn insert_all(&self, jobs: &[(NewJob, OffsetDateTime)]) -> Result<Vec<Job>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut inserted = Vec::with_capacity(jobs.len());
+        for (job, now) in jobs {
+            inserted.push(insert_in::<B>(&mut tx, job, *now).await?);
+        }
+        commit::<B>(tx).await?;
+        Ok(inserted)
+    }
+}
+
+/// Inserts `job`, `accepted`, with its first event and its signal, in `tx`.
+async fn insert_in<B: Backend>(
+    tx: &mut Tx<B>,
+    job: &NewJob,
+    now: OffsetDateTime,
+) -> Result<Job, StoreError> {
+    let request = to_json(&job.request, "request")?;
+    let now = micros(now);
+    let row = sql::<B>(B::SQL.insert_job)
+        .bind(job.id.as_str().to_owned())
+        .bind(job.process_id.as_str().to_owned())
+        .bind(now)
+        .bind(request)
+        .bind(job.priority)
+        .bind(job.owner.clone())
+        .bind(JobStatus::INITIAL.as_str())
+        .fetch_one(&mut **tx, "insert a job")
+        .await?;
+    let inserted = decode_job::<B>(&row)?;
+    append_event::<B>(tx, &inserted.id, now, JobStatus::INITIAL, None).await?;
+    B::notify(tx, &signal_of(&inserted.id, JobStatus::INITIAL)).await?;
+    Ok(inserted)
+}
+
 /// A statement of backend `B`, ready to bind.
 pub(super) fn sql<B: Backend>(text: &'static str) -> Statement<B::Db> {
     Statement::new(text)
@@ -35,24 +75,7 @@ pub(super) fn sql<B: Backend>(text: &'static str) -> Statement<B::Db> {
 #[async_trait]
 impl<B: Backend> JobStore for SqlStore<B> {
     async fn insert_job(&self, job: NewJob, now: OffsetDateTime) -> Result<Job, StoreError> {
-        let request = to_json(&job.request, "request")?;
-        let now = micros(now);
-        let mut tx = self.backend.begin_write().await?;
-        let row = sql::<B>(B::SQL.insert_job)
-            .bind(job.id.as_str().to_owned())
-            .bind(job.process_id.as_str().to_owned())
-            .bind(now)
-            .bind(request)
-            .bind(job.priority)
-            .bind(job.owner)
-            .bind(JobStatus::INITIAL.as_str())
-            .fetch_one(&mut *tx, "insert a job")
-            .await?;
-        let inserted = decode_job::<B>(&row)?;
-        append_event::<B>(&mut tx, &inserted.id, now, JobStatus::INITIAL, None).await?;
-        B::notify(&mut tx, &signal_of(&inserted.id, JobStatus::INITIAL)).await?;
-        commit::<B>(tx).await?;
-        Ok(inserted)
+        self.submissions.insert(&self.backend, job, now).await
     }
 
     async fn get_job(&self, id: &JobId) -> Result<Option<Job>, StoreError> {

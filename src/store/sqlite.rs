@@ -164,9 +164,7 @@ impl SqliteStore {
                 .await
                 .map_err(|e| database(&format!("open {url_or_path:?} for reading"), e))?
         };
-        Ok(SqlStore {
-            backend: SqliteBackend { writer, reader },
-        })
+        Ok(SqlStore::new(SqliteBackend { writer, reader }))
     }
 
     /// Closes every connection (waiting for those in use to be returned).

@@ -43,6 +43,7 @@ contract_tests!([sqlite: open_sqlite, postgres: open_postgres]; [
     insert_and_get_round_trip,
     times_are_kept_to_the_microsecond,
     duplicate_ids_are_database_errors,
+    concurrent_submissions_all_commit_and_a_bad_one_fails_alone,
     claim_order_is_priority_then_age,
     no_double_claim_under_concurrency,
     fenced_writes_need_the_lease,
@@ -687,6 +688,48 @@ mod contract {
         // The first job is untouched and has one event.
         assert_eq!(get(&store, &new.id).await.created, at(0));
         assert_eq!(store.job_events(&new.id).await.unwrap().len(), 1);
+    }
+
+    /// Submissions at one moment share transactions (`store::group_commit`): each is
+    /// committed before its call returns, and a bad one (a duplicate id) fails alone.
+    pub async fn concurrent_submissions_all_commit_and_a_bad_one_fails_alone(store: Store) {
+        let first = insert(&store, "io-demo", 0, at(0)).await;
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let store = store.clone();
+            let mut new = new_job("io-demo", 0);
+            if i == 100 {
+                new.id = first.id.clone();
+            }
+            tasks.push(tokio::spawn(async move {
+                let id = new.id.clone();
+                (id, store.insert_job(new, at(1)).await)
+            }));
+        }
+        let mut committed = Vec::new();
+        let mut refused = 0;
+        for task in tasks {
+            let (id, result) = task.await.unwrap();
+            match result {
+                Ok(job) => {
+                    assert_eq!(job.id, id);
+                    // Committed before the answer: readable at once.
+                    assert_eq!(get(&store, &id).await.status, JobStatus::Accepted);
+                    committed.push(id);
+                }
+                Err(error) => {
+                    assert!(matches!(error, StoreError::Database(_)), "{error:?}");
+                    assert_eq!(id, first.id);
+                    refused += 1;
+                }
+            }
+        }
+        assert_eq!((committed.len(), refused), (199, 1));
+        assert_eq!(store.count_queued().await.unwrap(), 200);
+        for id in &committed {
+            assert_eq!(store.job_events(id).await.unwrap().len(), 1, "{id}");
+        }
+        assert_eq!(get(&store, &first.id).await.created, at(0));
     }
 
     pub async fn claim_order_is_priority_then_age(store: Store) {
