@@ -28,6 +28,27 @@ pub struct Settings {
     pub log: LogSettings,
     pub limits: LimitsSection,
     pub metrics: MetricsSection,
+    pub telemetry: TelemetrySection,
+}
+
+/// Trace export over OTLP/HTTP (README, "Traces (OTLP)"); off while `otlp_endpoint` is empty.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetrySection {
+    /// The collector's OTLP/HTTP base URL (`http://127.0.0.1:4318`): spans are posted to
+    /// `<otlp_endpoint>/v1/traces`. Empty: nothing is exported and no exporter is built.
+    pub otlp_endpoint: String,
+    /// The `service.name` the spans carry.
+    pub service_name: String,
+}
+
+impl Default for TelemetrySection {
+    fn default() -> Self {
+        TelemetrySection {
+            otlp_endpoint: String::new(),
+            service_name: "ades".to_string(),
+        }
+    }
 }
 
 /// `GET /metrics` (README, "Metrics").
@@ -421,6 +442,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             limits: LimitsSection::default(),
             metrics: MetricsSection::default(),
+            telemetry: TelemetrySection::default(),
         }
     }
 }
@@ -736,6 +758,20 @@ impl Settings {
             )));
         }
         self.check_containers()?;
+        let otlp = &self.telemetry.otlp_endpoint;
+        if !otlp.is_empty() && !otlp.starts_with("http://") && !otlp.starts_with("https://") {
+            return Err(ConfigError(format!(
+                "telemetry.otlp_endpoint {otlp:?} must be the collector's OTLP/HTTP URL, like \
+                 http://127.0.0.1:4318 (or empty to export no traces)"
+            )));
+        }
+        if !otlp.is_empty() && self.telemetry.service_name.trim().is_empty() {
+            return Err(ConfigError(
+                "telemetry.service_name is empty: name the service the traces come from \
+                 (default \"ades\")"
+                    .to_string(),
+            ));
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(ConfigError(format!(
                 "log.format {:?} must be \"text\" or \"json\"",
@@ -808,6 +844,7 @@ impl Settings {
     pub fn to_redacted_toml(&self) -> String {
         let mut shown = self.clone();
         shown.database.url = redact_url_password(&shown.database.url);
+        shown.telemetry.otlp_endpoint = redact_url_password(&shown.telemetry.otlp_endpoint);
         if !shown.auth.admin_token.is_empty() {
             shown.auth.admin_token = "<hidden>".to_string();
         }
