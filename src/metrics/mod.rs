@@ -214,7 +214,7 @@ impl Metrics {
         registry.register(
             "container_start_seconds",
             "Time from asking the engine for a job's container to the container running \
-             (an image pull in between excluded), by process",
+             (a pull the job made left out), by process",
             container_start_seconds.clone(),
         );
         let image_pulls = Family::<PullLabels, Counter>::default();

@@ -804,7 +804,9 @@ struct StatusForwarder<'a> {
 /// Times a run's steps from the runner's [`Milestone`]s, in no engine's terms: the
 /// container start from the run's beginning (or, when the image had to be pulled first,
 /// from the pull's end, when the runner asks for the container again) to the container
-/// running; each pull from its start to its end.
+/// running; each pull from its start to its end. A run that waits for another run's pull
+/// of the same image is told of no pull (it pulled nothing), so that wait counts in its
+/// start.
 struct RunTimer<'a> {
     process: &'a str,
     metrics: &'a crate::metrics::Metrics,
