@@ -32,7 +32,7 @@ pub struct Settings {
 }
 
 /// Trace export over OTLP/HTTP (README, "Traces (OTLP)"); off while `otlp_endpoint` is empty.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TelemetrySection {
     /// The collector's OTLP/HTTP base URL (`http://127.0.0.1:4318`): spans are posted to
@@ -566,6 +566,15 @@ impl fmt::Debug for RegistryCredentialsSection {
     }
 }
 
+impl fmt::Debug for TelemetrySection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TelemetrySection")
+            .field("otlp_endpoint", &redact_url_password(&self.otlp_endpoint))
+            .field("service_name", &self.service_name)
+            .finish()
+    }
+}
+
 impl fmt::Debug for DatabaseSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DatabaseSettings")
@@ -1073,6 +1082,28 @@ mod tests {
             "postgres://ades:<hidden>@db:5432/ades"
         );
         assert_eq!(redact_url_password("sqlite://x.db"), "sqlite://x.db");
+    }
+}
+
+#[cfg(test)]
+mod telemetry_settings {
+    use super::*;
+
+    #[test]
+    fn an_endpoint_password_is_hidden_in_debug_and_the_printed_configuration() {
+        let mut settings = Settings::default();
+        settings.telemetry.otlp_endpoint = "https://ades:s3cret@otel.example.org:4318".into();
+        assert!(!format!("{settings:?}").contains("s3cret"));
+        assert!(!settings.to_redacted_toml().contains("s3cret"));
+        assert!(settings.check().is_ok());
+    }
+
+    #[test]
+    fn an_endpoint_without_a_scheme_is_refused_naming_the_key() {
+        let mut settings = Settings::default();
+        settings.telemetry.otlp_endpoint = "127.0.0.1:4318".into();
+        let err = settings.check().unwrap_err().to_string();
+        assert!(err.contains("telemetry.otlp_endpoint"), "{err}");
     }
 }
 
