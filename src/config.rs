@@ -28,6 +28,27 @@ pub struct Settings {
     pub log: LogSettings,
     pub limits: LimitsSection,
     pub metrics: MetricsSection,
+    pub telemetry: TelemetrySection,
+}
+
+/// Trace export over OTLP/HTTP (README, "Traces (OTLP)"); off while `otlp_endpoint` is empty.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetrySection {
+    /// The collector's OTLP/HTTP base URL (`http://127.0.0.1:4318`): spans are posted to
+    /// `<otlp_endpoint>/v1/traces`. Empty: nothing is exported and no exporter is built.
+    pub otlp_endpoint: String,
+    /// The `service.name` the spans carry.
+    pub service_name: String,
+}
+
+impl Default for TelemetrySection {
+    fn default() -> Self {
+        TelemetrySection {
+            otlp_endpoint: String::new(),
+            service_name: "ades".to_string(),
+        }
+    }
 }
 
 /// `GET /metrics` (README, "Metrics").
@@ -421,6 +442,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             limits: LimitsSection::default(),
             metrics: MetricsSection::default(),
+            telemetry: TelemetrySection::default(),
         }
     }
 }
@@ -540,6 +562,15 @@ impl fmt::Debug for RegistryCredentialsSection {
             .field("registry", &self.registry)
             .field("username", &self.username)
             .field("password", &"<hidden>")
+            .finish()
+    }
+}
+
+impl fmt::Debug for TelemetrySection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TelemetrySection")
+            .field("otlp_endpoint", &redact_url_password(&self.otlp_endpoint))
+            .field("service_name", &self.service_name)
             .finish()
     }
 }
@@ -736,6 +767,20 @@ impl Settings {
             )));
         }
         self.check_containers()?;
+        let otlp = &self.telemetry.otlp_endpoint;
+        if !otlp.is_empty() && !otlp.starts_with("http://") && !otlp.starts_with("https://") {
+            return Err(ConfigError(format!(
+                "telemetry.otlp_endpoint {otlp:?} must be the collector's OTLP/HTTP URL, like \
+                 http://127.0.0.1:4318 (or empty to export no traces)"
+            )));
+        }
+        if !otlp.is_empty() && self.telemetry.service_name.trim().is_empty() {
+            return Err(ConfigError(
+                "telemetry.service_name is empty: name the service the traces come from \
+                 (default \"ades\")"
+                    .to_string(),
+            ));
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(ConfigError(format!(
                 "log.format {:?} must be \"text\" or \"json\"",
@@ -808,6 +853,7 @@ impl Settings {
     pub fn to_redacted_toml(&self) -> String {
         let mut shown = self.clone();
         shown.database.url = redact_url_password(&shown.database.url);
+        shown.telemetry.otlp_endpoint = redact_url_password(&shown.telemetry.otlp_endpoint);
         if !shown.auth.admin_token.is_empty() {
             shown.auth.admin_token = "<hidden>".to_string();
         }
@@ -1036,6 +1082,28 @@ mod tests {
             "postgres://ades:<hidden>@db:5432/ades"
         );
         assert_eq!(redact_url_password("sqlite://x.db"), "sqlite://x.db");
+    }
+}
+
+#[cfg(test)]
+mod telemetry_settings {
+    use super::*;
+
+    #[test]
+    fn an_endpoint_password_is_hidden_in_debug_and_the_printed_configuration() {
+        let mut settings = Settings::default();
+        settings.telemetry.otlp_endpoint = "https://ades:s3cret@otel.example.org:4318".into();
+        assert!(!format!("{settings:?}").contains("s3cret"));
+        assert!(!settings.to_redacted_toml().contains("s3cret"));
+        assert!(settings.check().is_ok());
+    }
+
+    #[test]
+    fn an_endpoint_without_a_scheme_is_refused_naming_the_key() {
+        let mut settings = Settings::default();
+        settings.telemetry.otlp_endpoint = "127.0.0.1:4318".into();
+        let err = settings.check().unwrap_err().to_string();
+        assert!(err.contains("telemetry.otlp_endpoint"), "{err}");
     }
 }
 

@@ -31,5 +31,6 @@ pub mod queue;
 pub mod registry;
 pub mod startup;
 pub mod store;
+pub mod telemetry;
 pub mod workspace;
 pub mod wps;

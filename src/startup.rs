@@ -462,18 +462,42 @@ fn admission(settings: &Settings) -> Admission {
 }
 
 /// Logs for the server: text or JSON lines on stderr, filtered by `RUST_LOG` or the
-/// configured level.
-pub fn init_server_tracing(settings: &Settings) {
+/// configured level; and, when `[telemetry] otlp_endpoint` is set, this crate's spans
+/// exported over OTLP (`crate::telemetry`), whose returned export the caller shuts down
+/// last, to send what is left. An error says which setting stops the export.
+pub fn init_server_tracing(
+    settings: &Settings,
+) -> Result<Option<crate::telemetry::TraceExport>, String> {
+    use std::io::IsTerminal;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log.level));
-    use std::io::IsTerminal;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let log = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    let _ = if settings.log.format == "json" {
-        builder.json().try_init()
+    let log = if settings.log.format == "json" {
+        log.json().boxed()
     } else {
-        builder.try_init()
+        log.boxed()
     };
+    let (export, traces) = match crate::telemetry::TraceExport::start(&settings.telemetry)? {
+        Some((export, tracer)) => {
+            // The spans of ades at info and above, whatever the log's filter lets through.
+            let ours = tracing_subscriber::filter::Targets::new()
+                .with_target("ades", tracing::Level::INFO);
+            let layer = tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(ours);
+            (Some(export), Some(layer))
+        }
+        None => (None, None),
+    };
+    // Already set (a test process that started a server before): keep that one.
+    let _ = tracing_subscriber::registry()
+        .with(log.with_filter(filter))
+        .with(traces)
+        .try_init();
+    Ok(export)
 }

@@ -207,7 +207,9 @@ pub async fn health(State(app): State<AppState>) -> Response {
         (status = 200, description = "This server's metrics in the OpenMetrics text format, \
             which Prometheus scrapes: HTTP requests by route template, method and status \
             and their latency, jobs submitted and finished by process (and final status), \
-            queued and run durations, queue depth and jobs running in this process.",
+            queued and run durations, queue depth, jobs running in this process and jobs \
+            waiting for resources, container start latency, image pulls and the database \
+            pools' connections.",
             content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8",
             body = String),
         (status = 404, description = "Metrics are off (`metrics.enabled = false`).",
@@ -229,7 +231,11 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
         tracing::error!(error = %e, "metrics: cannot count queued jobs");
         0
     });
-    let text = app.jobs.metrics().render(queued, app.jobs.running_here());
+    let text = app.jobs.metrics().render(&crate::metrics::Readings {
+        queue_depth: queued,
+        running: app.jobs.running_here(),
+        pools: app.jobs.store().pool_use(),
+    });
     (
         [(
             header::CONTENT_TYPE,

@@ -48,22 +48,32 @@ async fn run(settings: Result<Settings, ConfigError>, role: Role) -> u8 {
             return status::USAGE;
         }
     };
-    init_server_tracing(&settings);
-    tracing::info!(?settings, ?role, "starting");
-    let app = match Application::build_as(settings, role).await {
-        Ok(app) => app,
+    let traces = match init_server_tracing(&settings) {
+        Ok(traces) => traces,
         Err(err) => {
-            print::error(&format!("{err:#}"));
-            return status::ERROR;
+            print::error(&err);
+            return status::USAGE;
         }
     };
-    match app.run_until_stopped(stop_signal()).await {
-        Ok(()) => status::OK,
+    tracing::info!(?settings, ?role, "starting");
+    let code = match Application::build_as(settings, role).await {
+        Ok(app) => match app.run_until_stopped(stop_signal()).await {
+            Ok(()) => status::OK,
+            Err(err) => {
+                print::error(&format!("{err:#}"));
+                status::ERROR
+            }
+        },
         Err(err) => {
             print::error(&format!("{err:#}"));
             status::ERROR
         }
+    };
+    // Last, once the server has stopped: its final spans are exported too.
+    if let Some(traces) = traces {
+        traces.shutdown().await;
     }
+    code
 }
 
 /// Completes on SIGTERM or Ctrl-C (SIGINT).

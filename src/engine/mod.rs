@@ -176,6 +176,22 @@ pub trait LogSink: Send {
     /// ("pulling image X: 3 of 5 layers done"). Runners throttle these (a few a second at
     /// most), so a sink may show each one. Ignored unless a sink cares.
     fn status(&mut self, _message: &str) {}
+    /// A step of the run as it happens ([`Milestone`]), so that the caller can time the
+    /// steps in no engine's terms (the metrics). Ignored unless a sink cares.
+    fn milestone(&mut self, _milestone: Milestone) {}
+}
+
+/// The steps a runner reports to its [`LogSink`] during [`ContainerRunner::run`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Milestone {
+    /// The image is absent from the engine: the runner begins to pull it (not reported
+    /// when another run's pull of the same image brought it meanwhile).
+    PullStarted,
+    /// The pull that began ended: the image is there (`pulled`) or it failed. A pull
+    /// cancelled with its run reports no end.
+    PullEnded { pulled: bool },
+    /// The engine started the container: it is running.
+    ContainerRunning,
 }
 
 #[derive(Debug, thiserror::Error)]

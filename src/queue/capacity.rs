@@ -179,6 +179,8 @@ pub struct ResourcePool {
 
 struct PoolInner {
     limits: Limits,
+    /// Counts the jobs in the line (`ades_jobs_waiting_for_resources`).
+    metrics: crate::metrics::Metrics,
     state: Mutex<State>,
     changed: Notify,
 }
@@ -241,10 +243,12 @@ impl Drop for Reservation {
     }
 }
 
-/// A place in the line; leaving it (served, cancelled, dropped) removes it.
+/// A place in the line; leaving it (served, cancelled, dropped) removes it, and uncounts
+/// it from the metrics.
 struct Ticket<'a> {
     pool: &'a PoolInner,
     number: u64,
+    _counted: crate::metrics::ResourceWait,
 }
 
 impl Drop for Ticket<'_> {
@@ -259,9 +263,11 @@ impl Drop for Ticket<'_> {
 }
 
 impl ResourcePool {
-    pub fn new(capacity: Capacity) -> ResourcePool {
+    /// A pool of `capacity` whose waiting jobs `metrics` counts.
+    pub fn new(capacity: Capacity, metrics: crate::metrics::Metrics) -> ResourcePool {
         ResourcePool {
             inner: Arc::new(PoolInner {
+                metrics,
                 limits: Limits {
                     millicpus: capacity.cpus.map(millicpus),
                     mem_kib: capacity.mem_mib.map(kib),
@@ -308,6 +314,7 @@ impl ResourcePool {
             Ticket {
                 pool: inner,
                 number,
+                _counted: inner.metrics.resource_wait(),
             }
         };
         let mut reported = String::new();
@@ -448,12 +455,15 @@ mod tests {
     }
 
     fn pool(cpus: f64, mem_mib: f64, gpus: u32) -> ResourcePool {
-        ResourcePool::new(Capacity {
-            cpus: Some(cpus),
-            mem_mib: Some(mem_mib),
-            disk_mib: None,
-            gpus,
-        })
+        ResourcePool::new(
+            Capacity {
+                cpus: Some(cpus),
+                mem_mib: Some(mem_mib),
+                disk_mib: None,
+                gpus,
+            },
+            crate::metrics::Metrics::new(),
+        )
     }
 
     fn ask(cpus: f64, mem_mib: f64) -> Allocation {
@@ -478,6 +488,60 @@ mod tests {
         pool.inner.state.lock().unwrap().used
     }
 
+    /// `ades_jobs_waiting_for_resources` as `metrics` renders it.
+    fn waiting(metrics: &crate::metrics::Metrics) -> String {
+        let text = metrics.render(&crate::metrics::Readings::default());
+        text.lines()
+            .find_map(|l| l.strip_prefix("ades_jobs_waiting_for_resources "))
+            .unwrap_or_else(|| panic!("no waiting gauge in\n{text}"))
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn the_jobs_in_the_line_are_counted_until_served_or_cancelled() {
+        let metrics = crate::metrics::Metrics::new();
+        let pool = ResourcePool::new(
+            Capacity {
+                cpus: Some(1.0),
+                mem_mib: None,
+                disk_mib: None,
+                gpus: 0,
+            },
+            metrics.clone(),
+        );
+        let first = reserve(&pool, &ask(1.0, 0.0)).await;
+        assert_eq!(waiting(&metrics), "0", "a job served at once never waits");
+        let cancel = CancellationToken::new();
+        let spawn_waiter = |cancel: CancellationToken| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                pool.reserve(&ask(1.0, 0.0), &cancel, &Messages::default())
+                    .await
+                    .map(drop)
+            })
+        };
+        let served = spawn_waiter(CancellationToken::new());
+        let cancelled = spawn_waiter(cancel.clone());
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while waiting(&metrics) != "2" {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}",
+                waiting(&metrics)
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        cancel.cancel();
+        assert_eq!(
+            cancelled.await.unwrap().err(),
+            Some(ReserveError::Cancelled)
+        );
+        assert_eq!(waiting(&metrics), "1");
+        drop(first);
+        served.await.unwrap().unwrap();
+        assert_eq!(waiting(&metrics), "0");
+    }
+
     #[tokio::test]
     async fn requests_that_fit_are_reserved_at_once() {
         let pool = pool(2.0, 1024.0, 0);
@@ -498,12 +562,15 @@ mod tests {
 
     #[tokio::test]
     async fn shared_memory_counts_as_memory_and_disk_is_reserved_too() {
-        let pool = ResourcePool::new(Capacity {
-            cpus: None,
-            mem_mib: Some(1024.0),
-            disk_mib: Some(100.0),
-            gpus: 0,
-        });
+        let pool = ResourcePool::new(
+            Capacity {
+                cpus: None,
+                mem_mib: Some(1024.0),
+                disk_mib: Some(100.0),
+                gpus: 0,
+            },
+            crate::metrics::Metrics::new(),
+        );
         let job = Allocation {
             mem_mib: Some(256.0),
             shared_mem_mib: Some(256.0),
@@ -556,12 +623,15 @@ mod tests {
         let pool = pool(1.0, 100.0, 0);
         let _all = reserve(&pool, &ask(1.0, 100.0)).await;
         let _free = reserve(&pool, &Allocation::default()).await;
-        let unlimited = ResourcePool::new(Capacity {
-            cpus: None,
-            mem_mib: None,
-            disk_mib: None,
-            gpus: 0,
-        });
+        let unlimited = ResourcePool::new(
+            Capacity {
+                cpus: None,
+                mem_mib: None,
+                disk_mib: None,
+                gpus: 0,
+            },
+            crate::metrics::Metrics::new(),
+        );
         let _big = reserve(&unlimited, &ask(1000.0, 1e9)).await;
         assert!(used(&unlimited).is_zero());
     }

@@ -34,7 +34,8 @@ use super::{ProcessRunConfig, QueueSettings};
 use crate::catalog::Catalog;
 use crate::domain::{Job, JobId, JobResults, OutputValue, Process};
 use crate::engine::{
-    ContainerExit, ContainerRunner, ContainerSpec, FoundContainer, FoundState, LogSink, RunnerError,
+    ContainerExit, ContainerRunner, ContainerSpec, FoundContainer, FoundState, LogSink, Milestone,
+    RunnerError,
 };
 use crate::execution::{
     judge_run, open_inputs_to, plan_job, run_seed_job, ExecutionError, Hardening, SeedJob,
@@ -132,6 +133,8 @@ pub struct Executor {
     http: reqwest::Client,
     /// What running jobs hold of the capacity.
     resources: ResourcePool,
+    /// Where container starts, image pulls and jobs waiting for resources are counted.
+    metrics: crate::metrics::Metrics,
 }
 
 impl Executor {
@@ -142,14 +145,25 @@ impl Executor {
         workspace: Workspace,
         settings: QueueSettings,
     ) -> Self {
+        // Counted apart from any server until `with_metrics` says whose they are.
+        let metrics = crate::metrics::Metrics::new();
         Executor {
             catalog,
             runner,
             workspace,
             http: crate::workspace::staging::http_client_for(&settings.staging),
-            resources: ResourcePool::new(Capacity::of(&settings)),
+            resources: ResourcePool::new(Capacity::of(&settings), metrics.clone()),
+            metrics,
             settings,
         }
+    }
+
+    /// The same executor, counting in `metrics` (a server's, [`crate::jobs::JobService::metrics`]).
+    /// Call before any job runs: the resource pool starts afresh.
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.resources = ResourcePool::new(Capacity::of(&self.settings), metrics.clone());
+        self.metrics = metrics;
+        self
     }
 
     /// Runs `job` (already claimed) to its end; `cancel` stops it at any stage.
@@ -331,7 +345,9 @@ impl Executor {
         let runner = LabellingRunner {
             inner: self.runner.as_ref(),
             job_id: job.id.as_str(),
+            process: process.id.as_str(),
             progress,
+            metrics: &self.metrics,
         };
         let result = run_seed_job(&runner, seed_job, cancel, &mut log).await;
         drop(reservation);
@@ -704,7 +720,9 @@ fn outcome_of(report: &SeedJobReport) -> Outcome {
 struct LabellingRunner<'a> {
     inner: &'a dyn ContainerRunner,
     job_id: &'a str,
+    process: &'a str,
     progress: &'a dyn ProgressReporter,
+    metrics: &'a crate::metrics::Metrics,
 }
 
 #[async_trait]
@@ -723,6 +741,7 @@ impl ContainerRunner for LabellingRunner<'_> {
             log: logs,
             slot: &slot,
             line: Vec::new(),
+            timer: RunTimer::new(self.process, self.metrics),
         };
         let run = self.inner.run(&spec, cancel, &mut sink);
         tokio::pin!(run);
@@ -772,13 +791,61 @@ impl StatusSlot {
 /// The longest stdout line looked at for `ADES_PROGRESS` (a longer one is output only).
 const MAX_PROGRESS_LINE: usize = 1024;
 
-/// Passes output on to the job's log, and status lines and the container's
-/// `ADES_PROGRESS` lines to a [`StatusSlot`].
+/// Passes output on to the job's log, status lines and the container's `ADES_PROGRESS`
+/// lines to a [`StatusSlot`], and the runner's milestones to a [`RunTimer`].
 struct StatusForwarder<'a> {
     log: &'a mut dyn LogSink,
     slot: &'a StatusSlot,
     /// The start of the stdout line being written (chunks split lines anywhere).
     line: Vec<u8>,
+    timer: RunTimer<'a>,
+}
+
+/// Times a run's steps from the runner's [`Milestone`]s, in no engine's terms: the
+/// container start from the run's beginning (or, when the image had to be pulled first,
+/// from the pull's end, when the runner asks for the container again) to the container
+/// running; each pull from its start to its end. A run that waits for another run's pull
+/// of the same image is told of no pull (it pulled nothing), so that wait counts in its
+/// start.
+struct RunTimer<'a> {
+    process: &'a str,
+    metrics: &'a crate::metrics::Metrics,
+    /// Since when the container is being asked for.
+    asked: std::time::Instant,
+    /// When the pull under way began.
+    pulling: Option<std::time::Instant>,
+}
+
+impl<'a> RunTimer<'a> {
+    fn new(process: &'a str, metrics: &'a crate::metrics::Metrics) -> Self {
+        RunTimer {
+            process,
+            metrics,
+            asked: std::time::Instant::now(),
+            pulling: None,
+        }
+    }
+
+    fn observe(&mut self, milestone: Milestone) {
+        let now = std::time::Instant::now();
+        match milestone {
+            Milestone::PullStarted => self.pulling = Some(now),
+            Milestone::PullEnded { pulled } => {
+                if let Some(began) = self.pulling.take() {
+                    let outcome = if pulled {
+                        crate::metrics::PullOutcome::Pulled
+                    } else {
+                        crate::metrics::PullOutcome::Failed
+                    };
+                    self.metrics.image_pulled(outcome, now - began);
+                }
+                self.asked = now;
+            }
+            Milestone::ContainerRunning => self
+                .metrics
+                .container_started(self.process, now - self.asked),
+        }
+    }
 }
 
 impl LogSink for StatusForwarder<'_> {
@@ -806,6 +873,11 @@ impl LogSink for StatusForwarder<'_> {
     fn status(&mut self, message: &str) {
         self.log.status(message);
         self.slot.put(message, None);
+    }
+
+    fn milestone(&mut self, milestone: Milestone) {
+        self.timer.observe(milestone);
+        self.log.milestone(milestone);
     }
 }
 
@@ -995,11 +1067,21 @@ mod tests {
     /// Runs `inner` through the labelling runner into a log file: what was reported, and
     /// the log's text.
     async fn run_labelled(inner: &dyn ContainerRunner) -> (Vec<(String, Option<u8>)>, String) {
+        run_labelled_into(inner, &crate::metrics::Metrics::new()).await
+    }
+
+    /// [`run_labelled`], counting in `metrics`.
+    async fn run_labelled_into(
+        inner: &dyn ContainerRunner,
+        metrics: &crate::metrics::Metrics,
+    ) -> (Vec<(String, Option<u8>)>, String) {
         let progress = Recorded::default();
         let runner = LabellingRunner {
             inner,
             job_id: "j",
+            process: "p",
             progress: &progress,
+            metrics,
         };
         let dir = tempfile::tempdir().unwrap();
         let mut log = LogFile::open(&dir.path().join("log.txt"), 1024).unwrap();
@@ -1012,6 +1094,65 @@ mod tests {
         let text = std::fs::read_to_string(dir.path().join("log.txt")).unwrap();
         let reported = progress.0.lock().unwrap().clone();
         (reported, text)
+    }
+
+    /// Reports the milestones of a run that pulls its image (300 ms), then starts the
+    /// container (20 ms more).
+    struct PullsThenStarts {
+        pulled: bool,
+    }
+
+    #[async_trait]
+    impl ContainerRunner for PullsThenStarts {
+        async fn run(
+            &self,
+            _: &ContainerSpec,
+            _: CancellationToken,
+            logs: &mut dyn LogSink,
+        ) -> Result<ContainerExit, RunnerError> {
+            logs.milestone(Milestone::PullStarted);
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            logs.milestone(Milestone::PullEnded {
+                pulled: self.pulled,
+            });
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            logs.milestone(Milestone::ContainerRunning);
+            Ok(ContainerExit::Exited(0))
+        }
+    }
+
+    /// The value of the sample line starting with `prefix` (name and labels) in `text`.
+    fn sample(text: &str, prefix: &str) -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+    }
+
+    #[tokio::test]
+    async fn the_runners_milestones_time_the_pull_and_the_start_apart() {
+        let metrics = crate::metrics::Metrics::new();
+        run_labelled_into(&PullsThenStarts { pulled: true }, &metrics).await;
+        run_labelled_into(&PullsThenStarts { pulled: false }, &metrics).await;
+        let text = metrics.render(&crate::metrics::Readings::default());
+        assert_eq!(
+            sample(&text, "ades_image_pulls_total{outcome=\"pulled\"}"),
+            1.0
+        );
+        assert_eq!(
+            sample(&text, "ades_image_pulls_total{outcome=\"failed\"}"),
+            1.0
+        );
+        assert_eq!(sample(&text, "ades_image_pull_seconds_count"), 2.0);
+        assert!(
+            sample(&text, "ades_image_pull_seconds_sum") >= 0.6,
+            "{text}"
+        );
+        let starts = "ades_container_start_seconds_count{process=\"p\"}";
+        assert_eq!(sample(&text, starts), 2.0);
+        // Each start counts from the end of its pull: 20 ms, not the 320 ms of the run.
+        let start_sum = sample(&text, "ades_container_start_seconds_sum{process=\"p\"}");
+        assert!((0.04..0.6).contains(&start_sum), "{text}");
     }
 
     #[tokio::test]

@@ -173,7 +173,10 @@ impl WorkerPool {
     ) -> WorkerPool {
         let stop = CancellationToken::new();
         let abort = CancellationToken::new();
-        let executor = Arc::new(Executor::new(catalog, runner, workspace, settings.clone()));
+        let executor = Arc::new(
+            Executor::new(catalog, runner, workspace, settings.clone())
+                .with_metrics(jobs.metrics().clone()),
+        );
         let instance = uuid::Uuid::new_v4().simple().to_string();
         let pool_id = format!("ades-{}-{}", std::process::id(), &instance[..8]);
         let mut tasks = Vec::new();

@@ -91,6 +91,12 @@ pub trait Backend: std::fmt::Debug + Clone + Send + Sync + 'static {
     /// The pool for single-statement writes.
     fn writer(&self) -> &Pool<Self::Db>;
 
+    /// Its distinct pools, named for the metrics: `read` and `write` unless a backend
+    /// uses one pool for both.
+    fn pools(&self) -> Vec<(&'static str, &Pool<Self::Db>)> {
+        vec![("read", self.reader()), ("write", self.writer())]
+    }
+
     /// Starts a write transaction (SQLite: `BEGIN IMMEDIATE`, holding the write lock from
     /// the start).
     async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>, StoreError>;

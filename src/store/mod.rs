@@ -205,8 +205,24 @@ pub struct ReapedJob {
     pub now: JobStatus,
 }
 
+/// How one of the store's connection pools is used at a moment (the metrics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolUse {
+    /// Which pool: `read` and `write` (SQLite), `shared` (PostgreSQL: one pool serves both).
+    pub pool: &'static str,
+    /// Connections lent out now.
+    pub in_use: u32,
+    /// Connections open and idle.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
+}
+
 #[async_trait]
 pub trait JobStore: ProcessStore + UserStore + Send + Sync + 'static {
+    /// How its connection pools are used now; cheap (no query), for a metrics scrape.
+    fn pool_use(&self) -> Vec<PoolUse>;
+
     /// Inserts an `accepted` job (and its first event); committed on return.
     async fn insert_job(&self, job: NewJob, now: OffsetDateTime) -> Result<Job, StoreError>;
 

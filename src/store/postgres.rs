@@ -144,6 +144,11 @@ impl Backend for PostgresBackend {
         &self.pool
     }
 
+    /// One pool, named `shared`: it serves reads and writes.
+    fn pools(&self) -> Vec<(&'static str, &PgPool)> {
+        vec![("shared", &self.pool)]
+    }
+
     /// A plain `BEGIN` (PostgreSQL needs no up-front write lock).
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         self.pool

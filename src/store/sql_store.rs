@@ -12,8 +12,8 @@ use super::group_commit::BatchWriter;
 use super::sql::{Get, Statement};
 use super::transitions;
 use super::{
-    Completion, JobFilter, JobPage, JobStore, NewJob, ReapedJob, RunningLimits, StoreError,
-    StoreSignal, WorkerHost,
+    Completion, JobFilter, JobPage, JobStore, NewJob, PoolUse, ReapedJob, RunningLimits,
+    StoreError, StoreSignal, WorkerHost,
 };
 use crate::domain::{
     CallbackOutcome, CallbackRecord, CallbackTry, DueCallback, Job, JobEvent, JobId, JobStatus,
@@ -74,6 +74,23 @@ pub(super) fn sql<B: Backend>(text: &'static str) -> Statement<B::Db> {
 
 #[async_trait]
 impl<B: Backend> JobStore for SqlStore<B> {
+    fn pool_use(&self) -> Vec<PoolUse> {
+        self.backend
+            .pools()
+            .into_iter()
+            .map(|(name, pool)| {
+                let open = pool.size();
+                let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX).min(open);
+                PoolUse {
+                    pool: name,
+                    in_use: open - idle,
+                    idle,
+                    max: pool.options().get_max_connections(),
+                }
+            })
+            .collect()
+    }
+
     async fn insert_job(&self, job: NewJob, now: OffsetDateTime) -> Result<Job, StoreError> {
         self.submissions.insert(&self.backend, job, now).await
     }

@@ -29,6 +29,7 @@ mod security;
 mod serve;
 mod store;
 mod support;
+mod traces;
 mod watch;
 mod wps1;
 mod wps2;

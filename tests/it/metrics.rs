@@ -3,8 +3,8 @@
 //! parsers), the job is counted once as submitted and once as successful for its process,
 //! and requests are counted under their route template, never their raw path.
 
-use crate::app::{spawn_app, spawn_app_with};
-use crate::support::{example_image, submit_async, wait_final};
+use crate::app::{spawn_app, spawn_app_with, TestApp};
+use crate::support::{ades, busybox_image, example_image, get_json, submit_async, wait_final};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -216,5 +216,227 @@ async fn metrics_switched_off_answer_404_and_say_how_to_turn_them_on() {
             .unwrap_or("")
             .contains("metrics.enabled = true"),
         "{body:#}"
+    );
+}
+
+/// A Seed image whose job runs `sh -c "$SCRIPT"` and allocates 32 MiB of memory, so a
+/// queue whose memory capacity is 32 MiB runs one at a time and makes the next wait.
+fn memory_job_image() -> String {
+    static IMAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    IMAGE
+        .get_or_init(|| {
+            busybox_image();
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(
+                dir.path().join("Dockerfile"),
+                "FROM ades-busybox:latest\nENTRYPOINT [\"/bin/sh\"]\n",
+            )
+            .unwrap();
+            let manifest = json!({
+                "seedVersion": "1.0.0",
+                "job": {
+                    "name": "ades-it-memory", "jobVersion": "1.0.0", "packageVersion": "1.0.0",
+                    "title": "Memory", "description": "Runs SCRIPT in 32 MiB",
+                    "maintainer": {"name": "ades", "email": "ades@example.org"},
+                    "timeout": 60,
+                    "resources": {"scalar": [{"name": "mem", "value": 32}]},
+                    "interface": {
+                        "command": "-c ${SCRIPT}",
+                        "inputs": {"json": [{"name": "SCRIPT", "type": "string"}]}
+                    }
+                }
+            });
+            std::fs::write(dir.path().join("seed.manifest.json"), manifest.to_string()).unwrap();
+            let built = ades(&["seed", "build", "--json", dir.path().to_str().unwrap()]);
+            assert_eq!(built.code, 0, "{}", built.stderr);
+            "ades-it-memory-1.0.0-seed:1.0.0".to_string()
+        })
+        .clone()
+}
+
+/// Scrapes `/metrics` of `app` and parses it.
+async fn scrape(app: &TestApp) -> (String, Vec<Value>) {
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    let samples = parse(&text);
+    (text, samples)
+}
+
+/// The store's pool gauges are there for each of `pools`, each plausible: none negative,
+/// no more in use than the pool's most, that most being `max`.
+fn assert_pools(text: &str, samples: &[Value], pools: &[(&str, f64)]) {
+    for (pool, max) in pools {
+        let labels = [("pool", *pool)];
+        let in_use = value(samples, "ades_db_pool_connections_in_use", &labels);
+        let idle = value(samples, "ades_db_pool_connections_idle", &labels);
+        let most = value(samples, "ades_db_pool_connections_max", &labels);
+        let (Some(in_use), Some(idle), Some(most)) = (in_use, idle, most) else {
+            panic!("pool {pool} lacks a gauge:\n{text}");
+        };
+        assert_eq!(most, *max, "{text}");
+        assert!(in_use >= 0.0 && idle >= 0.0, "{text}");
+        assert!(in_use + idle <= most, "{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_waiting_for_memory_is_counted_while_it_waits_and_the_starts_and_pools_are_measured()
+{
+    memory_job_image();
+    let app = spawn_app_with(|settings| {
+        settings.queue.workers = 2;
+        settings.queue.capacity_mem_mib = 32.0;
+    })
+    .await;
+    let client = &app.client;
+    let (_, samples) = scrape(&app).await;
+    assert_eq!(
+        value(&samples, "ades_jobs_waiting_for_resources", &[]),
+        Some(0.0)
+    );
+    let process = "ades-it-memory";
+    let body = json!({"inputs": {"SCRIPT": "sleep 3"}});
+    let url = app.url(&format!("/processes/{process}/execution"));
+    let first = submit_async(client, &url, &body).await;
+    let second = submit_async(client, &url, &body).await;
+
+    // Both workers claim one; the one that comes second waits for the first's 32 MiB.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (text, samples) = scrape(&app).await;
+        if value(&samples, "ades_jobs_waiting_for_resources", &[]) == Some(1.0) {
+            assert_eq!(
+                value(&samples, "ades_jobs_running", &[]),
+                Some(2.0),
+                "both jobs are claimed, one waits:\n{text}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no job was seen waiting for resources:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for location in [&first, &second] {
+        let status = wait_final(client, location, Duration::from_secs(60)).await;
+        assert_eq!(status["status"], "successful", "{status:#}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (text, samples) = loop {
+        let (text, samples) = scrape(&app).await;
+        if value(&samples, "ades_jobs_running", &[]) == Some(0.0) {
+            break (text, samples);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the jobs are still held:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        value(&samples, "ades_jobs_waiting_for_resources", &[]),
+        Some(0.0),
+        "{text}"
+    );
+    // Each job's container was started once, in a plausible time.
+    let labels = [("process", process)];
+    assert_eq!(
+        value(&samples, "ades_container_start_seconds_count", &labels),
+        Some(2.0),
+        "{text}"
+    );
+    let started = value(&samples, "ades_container_start_seconds_sum", &labels).unwrap();
+    assert!(started > 0.0 && started < 60.0, "{text}");
+    // The image was there: nothing was pulled.
+    assert_eq!(
+        value(&samples, "ades_image_pull_seconds_count", &[]),
+        Some(0.0),
+        "{text}"
+    );
+    // SQLite: a read pool of 4 and a write pool of 1.
+    assert_pools(&text, &samples, &[("read", 4.0), ("write", 1.0)]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_image_pulled_for_a_job_is_counted_and_timed() {
+    let app = crate::deploy::deploying_app().await;
+    let name = crate::deploy::unique("metrics-pull");
+    let remote = crate::deploy::publish(&name, "1.0.0", "pulled", "v1", true);
+    let deployed = app
+        .client
+        .post(app.url("/processes"))
+        .bearer_auth(crate::deploy::TOKEN)
+        .header("content-type", "application/vnd.ades.image+json")
+        .body(json!({ "image": remote }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        deployed.status(),
+        StatusCode::CREATED,
+        "{}",
+        deployed.text().await.unwrap()
+    );
+    // The image is only in the registry: the run pulls it.
+    assert_eq!(crate::deploy::run(&app, &name, "a").await, "pulled-a");
+    let (text, samples) = scrape(&app).await;
+    assert_eq!(
+        value(&samples, "ades_image_pulls_total", &[("outcome", "pulled")]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(&samples, "ades_image_pull_seconds_count", &[]),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        value(&samples, "ades_image_pull_seconds_sum", &[]).unwrap() > 0.0,
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "ades_container_start_seconds_count",
+            &[("process", name.as_str())]
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(&samples, "ades_image_pulls_total", &[("outcome", "failed")]),
+        None,
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_postgresql_store_reports_its_one_shared_pool() {
+    let database = crate::support::PostgresTestDatabase::create().await;
+    let app = spawn_app_with(|settings| settings.database.url = database.url()).await;
+    // A request or two so the pool has lent connections.
+    let _ = get_json(&app.client, &app.url("/jobs")).await;
+    let (text, samples) = scrape(&app).await;
+    assert_pools(&text, &samples, &[("shared", 10.0)]);
+    assert!(
+        value(
+            &samples,
+            "ades_db_pool_connections_idle",
+            &[("pool", "shared")]
+        )
+        .unwrap()
+            >= 1.0,
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "ades_db_pool_connections_in_use",
+            &[("pool", "read")]
+        ),
+        None,
+        "{text}"
     );
 }

@@ -3,7 +3,7 @@
 //! pull tells the user, and one pull per reference at a time ([`DockerEngine::pull`]).
 
 use super::{engine_error, is_not_found, is_unreachable, DockerEngine};
-use crate::engine::{LogSink, RunnerError};
+use crate::engine::{LogSink, Milestone, RunnerError};
 use crate::registry::RegistryCredentials;
 use bollard::auth::DockerCredentials;
 use bollard::errors::Error as DockerError;
@@ -201,7 +201,24 @@ impl DockerEngine {
             Err(err) if is_not_found(&err) => {}
             Err(err) => return Err(engine_error(err)),
         }
+        logs.milestone(Milestone::PullStarted);
+        let pulled = self.pull_absent(image, cancel, logs).await;
+        match &pulled {
+            Ok(true) => logs.milestone(Milestone::PullEnded { pulled: true }),
+            Err(_) => logs.milestone(Milestone::PullEnded { pulled: false }),
+            Ok(false) => {}
+        }
+        pulled
+    }
 
+    /// Pulls `image`, known to be absent, reporting its progress to `logs`; `Ok(false)`
+    /// when cancelled.
+    async fn pull_absent(
+        &self,
+        image: &str,
+        cancel: &CancellationToken,
+        logs: &mut dyn LogSink,
+    ) -> Result<bool, RunnerError> {
         let mut progress = PullProgress::new(image, std::time::Instant::now());
         logs.status(&progress.started());
         let credentials = credentials_for(image, &self.credentials);

@@ -16,7 +16,7 @@
 use super::{engine_error, DockerEngine};
 use crate::engine::{
     BindMount, Confinement, ContainerExit, ContainerRunner, ContainerSpec, EngineFacts,
-    FoundContainer, FoundState, Limits, LogSink, RunnerError, RUN_ID_LABEL,
+    FoundContainer, FoundState, Limits, LogSink, Milestone, RunnerError, RUN_ID_LABEL,
 };
 use async_trait::async_trait;
 use bollard::container::LogOutput;
@@ -527,6 +527,7 @@ impl DockerEngine {
             .start_container(name, None::<StartContainerOptions>)
             .await
             .map_err(|err| refusal(err, &spec.image))?;
+        logs.milestone(Milestone::ContainerRunning);
         // Seed's timeout runs from container start (image pull and staging excluded).
         self.follow(name, output, deadline_in(spec.timeout), cancel, logs)
             .await
