@@ -10,20 +10,35 @@
 //!   its id; `event: end` once the job is final and its log read to the end. A client that
 //!   reconnects with `Last-Event-ID: <offset>` (browsers do) resumes after that line.
 //!
+//! - **Job list** (`/jobs`, with the list's filters): an `event: status` with a listed
+//!   job's status document each time it changes, new jobs that enter the list included;
+//!   first the documents of the jobs listed when the stream opens (oldest first, so a
+//!   client that puts each new row on top keeps the list's newest-first order). The
+//!   stream follows the page the same query lists as JSON (filters, `limit`, `offset`, and
+//!   the owner rule of the job service), plus the jobs it has sent that are still going
+//!   after they left the page; it never ends. Each event's id is the newest `updated`
+//!   instant (RFC 3339) of the documents sent so far: a client that reconnects with
+//!   `Last-Event-ID: <instant>` gets only the listed jobs updated at or after it (a job
+//!   updated in that very instant may come twice; the documents are whole, so a repeat
+//!   is harmless).
+//!
 //! Keep-alive comments every 15 s keep proxies from closing a quiet stream.
 
 use super::views::StatusInfoView;
 use crate::auth::Caller;
 use crate::domain::{Job, JobId};
 use crate::http::{AppState, BaseUrl};
+use crate::store::JobFilter;
 use axum::http::{header, HeaderMap};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::convert::Infallible;
 use std::path::PathBuf;
 use std::time::Duration;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// How often a log is looked at for new lines (a line reaches a client within this).
@@ -119,6 +134,153 @@ async fn wait_for_change(changes: &mut tokio::sync::broadcast::Receiver<JobId>, 
             _ => return,
         }
     }
+}
+
+/// The job list as events (see the module documentation): `first` is the page the handler
+/// listed (its errors were the handler's to answer); `since` a reconnecting client's
+/// `Last-Event-ID`.
+pub fn list_stream(
+    app: AppState,
+    caller: Caller,
+    base: BaseUrl,
+    filter: JobFilter,
+    first: Vec<Job>,
+    since: Option<OffsetDateTime>,
+) -> Response {
+    /// What was last sent of a job: its document, and whether it was final.
+    struct Sent {
+        text: String,
+        is_final: bool,
+    }
+    struct State {
+        app: AppState,
+        caller: Caller,
+        base: BaseUrl,
+        filter: JobFilter,
+        changes: tokio::sync::broadcast::Receiver<JobId>,
+        /// The page to compare, when one was listed and not yet compared.
+        page: Option<Vec<Job>>,
+        since: Option<OffsetDateTime>,
+        sent: HashMap<JobId, Sent>,
+        /// The newest `updated` sent: the events' id.
+        newest: Option<OffsetDateTime>,
+        queued: VecDeque<Event>,
+    }
+    impl State {
+        /// Queues `job`'s document when it differs from what was last sent of it.
+        fn offer(&mut self, job: &Job) {
+            let text =
+                serde_json::to_string(&StatusInfoView::new(job, &self.base)).unwrap_or_default();
+            if self.sent.get(&job.id).is_some_and(|sent| sent.text == text) {
+                return;
+            }
+            let is_final = job.status.is_final();
+            let known = self.sent.insert(
+                job.id.clone(),
+                Sent {
+                    text: text.clone(),
+                    is_final,
+                },
+            );
+            // A resumed stream skips what the client had: jobs not updated since.
+            if known.is_none() && self.since.is_some_and(|since| job.updated < since) {
+                return;
+            }
+            let newest = self.newest.map_or(job.updated, |n| n.max(job.updated));
+            self.newest = Some(newest);
+            let id = newest.format(&Rfc3339).unwrap_or_default();
+            self.queued
+                .push_back(Event::default().event("status").id(id).data(text));
+        }
+    }
+    let state = State {
+        changes: app.jobs.subscribe_changes(),
+        app,
+        caller,
+        base,
+        filter,
+        page: Some(first),
+        since,
+        sent: HashMap::new(),
+        newest: None,
+        queued: VecDeque::new(),
+    };
+    let events = stream::unfold(state, |mut state| async move {
+        loop {
+            if let Some(event) = state.queued.pop_front() {
+                return Some((event, state));
+            }
+            let (page, changed) = match state.page.take() {
+                Some(page) => (page, HashSet::new()),
+                None => {
+                    let changed = wait_for_changes(&mut state.changes).await;
+                    match state.app.jobs.list(&state.caller, &state.filter).await {
+                        Ok(page) => (page.jobs, changed),
+                        Err(err) => {
+                            // A passing store error: the next change or look tries again.
+                            tracing::warn!(error = %err, "the live job list could not list the jobs");
+                            continue;
+                        }
+                    }
+                }
+            };
+            let listed: HashSet<JobId> = page.iter().map(|job| job.id.clone()).collect();
+            for job in page.iter().rev() {
+                state.offer(job);
+            }
+            // Jobs sent before that left the page (a status filter they no longer match,
+            // newer jobs on top) are still followed while they go on, so a client's row
+            // of them does not stop short of its end.
+            let followed: Vec<JobId> = changed
+                .into_iter()
+                .filter(|id| !listed.contains(id) && state.sent.contains_key(id))
+                .collect();
+            for id in followed {
+                match state.app.jobs.get(&state.caller, &id).await {
+                    Ok(job) => state.offer(&job),
+                    Err(_) => {
+                        state.sent.remove(&id);
+                    }
+                }
+            }
+            // Finished jobs off the page will not change again (short of a dismissal):
+            // forgetting them keeps what a long-lived stream holds to about a page.
+            state
+                .sent
+                .retain(|id, sent| listed.contains(id) || !sent.is_final);
+            state.since = None;
+        }
+    });
+    sse(events)
+}
+
+/// The jobs heard of as changed within [`STATUS_POLL`] (none when it passed quietly, or
+/// when the channel lagged: the caller lists again either way).
+async fn wait_for_changes(changes: &mut tokio::sync::broadcast::Receiver<JobId>) -> HashSet<JobId> {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut changed = HashSet::new();
+    match tokio::time::timeout(STATUS_POLL, changes.recv()).await {
+        Ok(Ok(id)) => {
+            changed.insert(id);
+            // A burst (a job's end writes several times) is looked at once.
+            while let Ok(id) = changes.try_recv() {
+                changed.insert(id);
+            }
+        }
+        // No signal will come again (the server is stopping): look at the poll's pace,
+        // not in a busy loop.
+        Ok(Err(RecvError::Closed)) => tokio::time::sleep(STATUS_POLL).await,
+        Ok(Err(RecvError::Lagged(_))) | Err(_) => {}
+    }
+    changed
+}
+
+/// The instant a reconnecting client of the job list last had (`Last-Event-ID`).
+pub fn resume_instant(headers: &HeaderMap) -> Option<OffsetDateTime> {
+    headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| OffsetDateTime::parse(v.trim(), &Rfc3339).ok())
 }
 
 /// The job's log as events, from byte `offset` (a `Last-Event-ID`, else the start).
@@ -252,6 +414,14 @@ pub fn resume_offset(headers: &HeaderMap) -> u64 {
 /// the log may be `text/event-stream`.
 pub fn describe_streams(document: &mut serde_json::Value) {
     for (path, what) in [
+        (
+            "/jobs",
+            "With Accept: text/event-stream: a `status` event with a listed job's status \
+             document each time one changes, new jobs entering the list included (first \
+             the jobs listed now); the same filters and paging as the JSON list. It never \
+             ends (keep-alive comments every 15 s). Id: the newest `updated` instant sent \
+             (RFC 3339); Last-Event-ID resumes with the jobs updated at or after it.",
+        ),
         (
             "/jobs/{jobID}",
             "With Accept: text/event-stream: `status` events (the status document, each \

@@ -181,8 +181,9 @@ pub async fn list_jobs(
     State(app): State<AppState>,
     caller: Caller,
     base: BaseUrl,
+    headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<JobListView>, ApiError> {
+) -> Result<Response, ApiError> {
     let pairs = query_pairs(query)?;
     let filter = parse_job_filter(&pairs)?;
     let page = app
@@ -190,6 +191,12 @@ pub async fn list_jobs(
         .list(&caller, &filter)
         .await
         .map_err(|e| e.into_api_error("listing jobs"))?;
+    if super::events::wants_events(&headers) {
+        let since = super::events::resume_instant(&headers);
+        return Ok(super::events::list_stream(
+            app, caller, base, filter, page.jobs, since,
+        ));
+    }
     Ok(Json(JobListView {
         jobs: page
             .jobs
@@ -203,7 +210,8 @@ pub async fn list_jobs(
             (filter.limit, filter.offset),
             page.has_more,
         ),
-    }))
+    })
+    .into_response())
 }
 
 /// The status of a job.
