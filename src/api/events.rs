@@ -45,6 +45,9 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 const LOG_POLL: Duration = Duration::from_millis(200);
 /// The longest a status stream waits for a change signal before looking anyway.
 const STATUS_POLL: Duration = Duration::from_secs(1);
+/// How long the job list gathers change signals before it lists again: a busy server's
+/// burst of changes costs one listing per stream, not one per change.
+const LIST_GATHER: Duration = Duration::from_millis(200);
 /// The most of a log read in one look (a huge log streams in pieces).
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -210,12 +213,12 @@ pub fn list_stream(
             if let Some(event) = state.queued.pop_front() {
                 return Some((event, state));
             }
-            let (page, changed) = match state.page.take() {
-                Some(page) => (page, HashSet::new()),
+            let (page, changed, missed) = match state.page.take() {
+                Some(page) => (page, HashSet::new(), false),
                 None => {
-                    let changed = wait_for_changes(&mut state.changes).await;
+                    let (changed, missed) = wait_for_changes(&mut state.changes).await;
                     match state.app.jobs.list(&state.caller, &state.filter).await {
-                        Ok(page) => (page.jobs, changed),
+                        Ok(page) => (page.jobs, changed, missed),
                         Err(err) => {
                             // A passing store error: the next change or look tries again.
                             tracing::warn!(error = %err, "the live job list could not list the jobs");
@@ -231,9 +234,11 @@ pub fn list_stream(
             // Jobs sent before that left the page (a status filter they no longer match,
             // newer jobs on top) are still followed while they go on, so a client's row
             // of them does not stop short of its end.
-            let followed: Vec<JobId> = changed
-                .into_iter()
-                .filter(|id| !listed.contains(id) && state.sent.contains_key(id))
+            let followed: Vec<JobId> = state
+                .sent
+                .keys()
+                .filter(|id| !listed.contains(*id) && (missed || changed.contains(*id)))
+                .cloned()
                 .collect();
             for id in followed {
                 match state.app.jobs.get(&state.caller, &id).await {
@@ -254,25 +259,38 @@ pub fn list_stream(
     sse(events)
 }
 
-/// The jobs heard of as changed within [`STATUS_POLL`] (none when it passed quietly, or
-/// when the channel lagged: the caller lists again either way).
-async fn wait_for_changes(changes: &mut tokio::sync::broadcast::Receiver<JobId>) -> HashSet<JobId> {
-    use tokio::sync::broadcast::error::RecvError;
+/// The jobs heard of as changed within [`STATUS_POLL`], gathered for [`LIST_GATHER`] after
+/// the first (none when the time passed quietly), and whether some were missed (the
+/// channel lagged: then any job may have changed).
+async fn wait_for_changes(
+    changes: &mut tokio::sync::broadcast::Receiver<JobId>,
+) -> (HashSet<JobId>, bool) {
+    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
     let mut changed = HashSet::new();
+    let mut missed = false;
     match tokio::time::timeout(STATUS_POLL, changes.recv()).await {
         Ok(Ok(id)) => {
             changed.insert(id);
-            // A burst (a job's end writes several times) is looked at once.
-            while let Ok(id) = changes.try_recv() {
-                changed.insert(id);
+            // A burst (a job's end writes several times, many jobs move at once) is looked
+            // at once.
+            tokio::time::sleep(LIST_GATHER).await;
+            loop {
+                match changes.try_recv() {
+                    Ok(id) => {
+                        changed.insert(id);
+                    }
+                    Err(TryRecvError::Lagged(_)) => missed = true,
+                    Err(_) => break,
+                }
             }
         }
+        Ok(Err(RecvError::Lagged(_))) => missed = true,
         // No signal will come again (the server is stopping): look at the poll's pace,
         // not in a busy loop.
         Ok(Err(RecvError::Closed)) => tokio::time::sleep(STATUS_POLL).await,
-        Ok(Err(RecvError::Lagged(_))) | Err(_) => {}
+        Err(_) => {}
     }
-    changed
+    (changed, missed)
 }
 
 /// The instant a reconnecting client of the job list last had (`Last-Event-ID`).
