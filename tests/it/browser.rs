@@ -49,7 +49,7 @@ fn shout_image() -> String {
                 dir.path().join("run.sh"),
                 "set -eu\n\
                  echo \"shout: read $(wc -c < \"$1\") bytes\"\n\
-                 sleep 2\n\
+                 sleep 3\n\
                  tr a-z A-Z < \"$1\" > \"$2/shouted.txt\"\n\
                  chmod a+r \"$2/shouted.txt\"\n\
                  echo 'shout: turned it up'\n\
