@@ -16,13 +16,14 @@
 //!   client that puts each new row on top keeps the list's newest-first order). The
 //!   stream follows the page the same query lists as JSON (filters, `limit`, `offset`, and
 //!   the owner rule of the job service), plus the jobs it has sent that are still going
-//!   after they left the page; it never ends. Each event's id is the newest `updated`
+//!   after they left the page; it never ends by itself. Each event's id is the newest `updated`
 //!   instant (RFC 3339) of the documents sent so far: a client that reconnects with
 //!   `Last-Event-ID: <instant>` gets only the listed jobs updated at or after it (a job
 //!   updated in that very instant may come twice; the documents are whole, so a repeat
 //!   is harmless).
 //!
-//! Keep-alive comments every 15 s keep proxies from closing a quiet stream.
+//! Keep-alive comments every 15 s keep proxies from closing a quiet stream. Every stream
+//! ends when the server stops serving (`HttpState::stopping`).
 
 use super::views::StatusInfoView;
 use crate::auth::Caller;
@@ -65,6 +66,7 @@ pub fn wants_events(headers: &HeaderMap) -> bool {
 
 /// The job's status as events (the caller may see the job: checked by the handler).
 pub fn status_stream(app: AppState, caller: Caller, base: BaseUrl, job: Job) -> Response {
+    let stopping = app.stopping.clone();
     struct State {
         app: AppState,
         caller: Caller,
@@ -125,7 +127,7 @@ pub fn status_stream(app: AppState, caller: Caller, base: BaseUrl, job: Job) -> 
             wait_for_change(&mut state.changes, &state.id).await;
         }
     });
-    sse(events)
+    sse(stopping, events)
 }
 
 /// Waits for a change of `id` (or any lag of the channel) or [`STATUS_POLL`].
@@ -150,6 +152,7 @@ pub fn list_stream(
     first: Vec<Job>,
     since: Option<OffsetDateTime>,
 ) -> Response {
+    let stopping = app.stopping.clone();
     /// What was last sent of a job: its document, and whether it was final.
     struct Sent {
         text: String,
@@ -256,7 +259,7 @@ pub fn list_stream(
             state.since = None;
         }
     });
-    sse(events)
+    sse(stopping, events)
 }
 
 /// The jobs heard of as changed within [`STATUS_POLL`], gathered for [`LIST_GATHER`] after
@@ -303,6 +306,7 @@ pub fn resume_instant(headers: &HeaderMap) -> Option<OffsetDateTime> {
 
 /// The job's log as events, from byte `offset` (a `Last-Event-ID`, else the start).
 pub fn log_stream(app: AppState, caller: Caller, job: Job, path: PathBuf, offset: u64) -> Response {
+    let stopping = app.stopping.clone();
     struct State {
         app: AppState,
         caller: Caller,
@@ -376,7 +380,7 @@ pub fn log_stream(app: AppState, caller: Caller, job: Job, path: PathBuf, offset
             }
         }
     });
-    sse(events)
+    sse(stopping, events)
 }
 
 /// Up to [`READ_CHUNK`] bytes of the file from `offset` (none when it is not there yet).
@@ -409,9 +413,15 @@ fn end_event() -> Event {
     Event::default().event("end").data("")
 }
 
-fn sse(events: impl Stream<Item = Event> + Send + 'static) -> Response {
+/// The answer of a stream: its events until they end or the server stops, with keep-alives.
+fn sse(
+    stopping: tokio_util::sync::CancellationToken,
+    events: impl Stream<Item = Event> + Send + 'static,
+) -> Response {
     use futures_util::StreamExt;
-    let events = events.map(Ok::<Event, Infallible>);
+    let events = events
+        .take_until(stopping.cancelled_owned())
+        .map(Ok::<Event, Infallible>);
     (
         [(header::CACHE_CONTROL, "no-cache")],
         Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))),

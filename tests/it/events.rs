@@ -293,24 +293,33 @@ async fn the_live_job_list_brings_a_users_new_jobs_and_their_changes_and_nobody_
         ) } })
     };
 
-    // Alice opens her live list before she has any job; the reader runs beside the jobs.
+    // Alice opens her live list before she has any job, and one of her jobs still going
+    // (`status=accepted,running`); their readers run beside the jobs until her job's
+    // `successful` comes.
     let list = app.url("/jobs");
+    let going = app.url("/jobs?status=accepted,running");
     let limit = Duration::from_secs(120);
-    let opened = open_stream(&alice, &list, None, limit).await;
-    let (tell_reader, hers_to_wait_for) = tokio::sync::oneshot::channel::<String>();
-    let reader = {
-        let list = list.clone();
-        tokio::spawn(async move {
-            let mine = hers_to_wait_for.await.expect("alice's job id");
-            read_until(opened, &list, limit, |event| {
+    let (tell_readers, hers) = tokio::sync::watch::channel(String::new());
+    let mut readers = Vec::new();
+    for url in [&list, &going] {
+        let opened = open_stream(&alice, url, None, limit).await;
+        let url = url.clone();
+        let mut hers = hers.clone();
+        readers.push(tokio::spawn(async move {
+            let mine = hers
+                .wait_for(|id| !id.is_empty())
+                .await
+                .expect("alice's job id")
+                .clone();
+            read_until(opened, &url, limit, |event| {
                 event.event == "status"
                     && serde_json::from_str::<Value>(&event.data).is_ok_and(|doc| {
                         doc["jobID"] == mine.as_str() && doc["status"] == "successful"
                     })
             })
             .await
-        })
-    };
+        }));
+    }
 
     // Bob's job runs to its end first; then Alice's. Every change of Bob's job happened
     // before Alice's job existed, so had the stream let any through it came before hers.
@@ -320,8 +329,21 @@ async fn the_live_job_list_brings_a_users_new_jobs_and_their_changes_and_nobody_
     let bobs_id = status["jobID"].as_str().unwrap().to_string();
     let hers = submit_async(&alice, &execute, &body("sleep 1; echo alice; sleep 1")).await;
     let hers_id = hers.rsplit('/').next().unwrap().to_string();
-    tell_reader.send(hers_id.clone()).unwrap();
-    let events = reader.await.expect("the reader");
+    tell_readers.send_replace(hers_id.clone());
+    let going_events = readers
+        .pop()
+        .unwrap()
+        .await
+        .expect("the filtered list's reader");
+    let events = readers.pop().unwrap().await.expect("the list's reader");
+    // A job that leaves a filtered list (successful is not `accepted,running`) is still
+    // followed to its end: the reader above stopped only at its `successful`.
+    assert!(
+        documents(&going_events)
+            .iter()
+            .all(|doc| doc["jobID"] == hers_id.as_str()),
+        "{going_events:?}"
+    );
 
     let docs = documents(&events);
     let ids: Vec<&str> = docs.iter().map(|d| d["jobID"].as_str().unwrap()).collect();
@@ -384,4 +406,14 @@ async fn the_live_job_list_brings_a_users_new_jobs_and_their_changes_and_nobody_
         .await
         .unwrap();
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+
+    // A live list never ends by itself; a server that stops ends it rather than wait for
+    // it forever (the graceful stop waits for every open response).
+    let open = open_stream(&alice, &list, None, Duration::from_secs(120)).await;
+    tokio::time::timeout(Duration::from_secs(60), app.stop())
+        .await
+        .expect("the server stops with a live job list open");
+    let _ = tokio::time::timeout(Duration::from_secs(30), open.bytes())
+        .await
+        .expect("the live job list ends when the server stops");
 }
