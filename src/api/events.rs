@@ -18,9 +18,9 @@
 //!   the owner rule of the job service), plus the jobs it has sent that are still going
 //!   after they left the page; it never ends by itself. Each event's id is the newest `updated`
 //!   instant (RFC 3339) of the documents sent so far: a client that reconnects with
-//!   `Last-Event-ID: <instant>` gets only the listed jobs updated at or after it (a job
-//!   updated in that very instant may come twice; the documents are whole, so a repeat
-//!   is harmless).
+//!   `Last-Event-ID: <instant>` gets only the listed jobs updated at or after it, less a
+//!   second's margin (a write may commit a moment after its stamp): a job updated in that
+//!   second may come twice, which is harmless as each document is whole.
 //!
 //! Keep-alive comments every 15 s keep proxies from closing a quiet stream. Every stream
 //! ends when the server stops serving (`HttpState::stopping`).
@@ -49,6 +49,10 @@ const STATUS_POLL: Duration = Duration::from_secs(1);
 /// How long the job list gathers change signals before it lists again: a busy server's
 /// burst of changes costs one listing per stream, not one per change.
 const LIST_GATHER: Duration = Duration::from_millis(200);
+/// How far before its `Last-Event-ID` a resumed job list starts: a write stamped before
+/// the last document sent may commit after it was listed (and replicas' clocks differ a
+/// little), so the last second is sent again rather than missed.
+const RESUME_MARGIN: Duration = Duration::from_secs(1);
 /// The most of a log read in one look (a huge log streams in pieces).
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -296,12 +300,14 @@ async fn wait_for_changes(
     (changed, missed)
 }
 
-/// The instant a reconnecting client of the job list last had (`Last-Event-ID`).
+/// The instant a reconnecting client of the job list last had (`Last-Event-ID`), less
+/// [`RESUME_MARGIN`].
 pub fn resume_instant(headers: &HeaderMap) -> Option<OffsetDateTime> {
     headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| OffsetDateTime::parse(v.trim(), &Rfc3339).ok())
+        .map(|at| at - RESUME_MARGIN)
 }
 
 /// The job's log as events, from byte `offset` (a `Last-Event-ID`, else the start).
@@ -448,7 +454,8 @@ pub fn describe_streams(document: &mut serde_json::Value) {
              document each time one changes, new jobs entering the list included (first \
              the jobs listed now); the same filters and paging as the JSON list. It never \
              ends (keep-alive comments every 15 s). Id: the newest `updated` instant sent \
-             (RFC 3339); Last-Event-ID resumes with the jobs updated at or after it.",
+             (RFC 3339); Last-Event-ID resumes with the jobs updated at or after it, less a \
+             second.",
         ),
         (
             "/jobs/{jobID}",
@@ -508,5 +515,21 @@ mod tests {
         assert_eq!(resume_offset(&headers), 42);
         headers.insert("last-event-id", HeaderValue::from_static("x"));
         assert_eq!(resume_offset(&headers), 0);
+    }
+
+    #[test]
+    fn a_job_list_resumes_a_second_before_its_last_id() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(resume_instant(&headers), None);
+        headers.insert(
+            "last-event-id",
+            HeaderValue::from_static("2026-05-01T12:00:00.250Z"),
+        );
+        assert_eq!(
+            resume_instant(&headers),
+            Some(time::macros::datetime!(2026-05-01 11:59:59.250 UTC))
+        );
+        headers.insert("last-event-id", HeaderValue::from_static("42"));
+        assert_eq!(resume_instant(&headers), None);
     }
 }

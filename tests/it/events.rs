@@ -369,34 +369,33 @@ async fn the_live_job_list_brings_a_users_new_jobs_and_their_changes_and_nobody_
         .collect();
     assert!(stamps.windows(2).all(|w| w[0] <= w[1]), "{stamps:?}");
 
-    // A reconnect with the id of the `running` document gets what changed since: the job's
-    // end (updated after it), not the jobs it already had.
-    let running_id = events
+    // An admin's list starts with both users' jobs, oldest first.
+    let admins = follow_until(&admin, &list, None, Duration::from_secs(30), |e| {
+        e.event == "status" && e.data.contains(&hers_id)
+    })
+    .await;
+    let ids: Vec<String> = documents(&admins)
         .iter()
-        .find(|e| e.event == "status" && e.data.contains("\"running\""))
-        .and_then(|e| e.id.clone())
-        .unwrap();
+        .map(|d| d["jobID"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, [bobs_id.clone(), hers_id.clone()], "{admins:?}");
+
+    // A reconnect with the id of Alice's last document gets what was updated since (less
+    // the stream's one-second margin): her job, not Bob's, which ended two seconds and
+    // more before hers (her script sleeps that long).
+    let last_id = events.last().and_then(|e| e.id.clone()).unwrap();
     let resumed = follow_until(
-        &alice,
+        &admin,
         &list,
-        Some(&running_id),
+        Some(&last_id),
         Duration::from_secs(30),
-        |e| e.event == "status",
+        |e| e.event == "status" && e.data.contains(&hers_id),
     )
     .await;
     let resumed = documents(&resumed);
+    assert_eq!(resumed.len(), 1, "{resumed:#?}");
     assert_eq!(resumed[0]["jobID"], hers_id.as_str());
     assert_eq!(resumed[0]["status"], "successful");
-
-    // An admin's list starts with both users' jobs.
-    let mut seen = std::collections::HashSet::new();
-    follow_until(&admin, &list, None, Duration::from_secs(30), |e| {
-        if let Ok(doc) = serde_json::from_str::<Value>(&e.data) {
-            seen.insert(doc["jobID"].as_str().unwrap_or_default().to_string());
-        }
-        seen.contains(&hers_id) && seen.contains(&bobs_id)
-    })
-    .await;
 
     // A filter that is wrong is the list's 400, not a stream.
     let refused = alice
