@@ -99,6 +99,14 @@ ensure_registry() {
   export ADES_TEST_REGISTRY=127.0.0.1:5000 ADES_TEST_AUTH_REGISTRY=127.0.0.1:5001
 }
 
+ensure_browser() {
+  # The browser test (tests/it/browser.rs) drives Debian's headless Chromium through its
+  # chromedriver over WebDriver.
+  command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 && return
+  log "installing chromium and chromium-driver"
+  apt_install chromium chromium-driver
+}
+
 log "preparing the machine"
 ensure_docker
 ensure_busybox_static
@@ -106,6 +114,7 @@ ensure_xmllint
 ensure_owslib
 ensure_postgres
 ensure_registry
+ensure_browser
 docker version --format 'docker engine {{.Server.Version}} (API {{.Server.APIVersion}})'
 bash examples/base/build.sh
 

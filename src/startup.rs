@@ -43,6 +43,8 @@ pub struct Application {
     /// Delivers the callbacks of the outbox (every role: any replica may deliver).
     callback_loop: tokio::task::JoinHandle<()>,
     background: CancellationToken,
+    /// Ends the open event streams as HTTP stops (see `HttpState::stopping`).
+    streams: CancellationToken,
     shutdown_grace: Duration,
 }
 
@@ -93,6 +95,7 @@ impl Application {
         });
         let callback_loop = spawn_callbacks(&settings, &jobs, &catalog, &workspace, &background);
 
+        let streams = CancellationToken::new();
         let (http, address) = match server_settings {
             None => (None, SocketAddr::from(([0, 0, 0, 0], 0))),
             Some(server_settings) => {
@@ -107,6 +110,7 @@ impl Application {
                     jobs,
                     workspace,
                     settings: Arc::new(server_settings),
+                    stopping: streams.clone(),
                 });
                 let (listener, address) = bind(&settings).await?;
                 (Some((listener, router)), address)
@@ -119,6 +123,7 @@ impl Application {
             catalog_loop,
             callback_loop,
             background,
+            streams,
             shutdown_grace: Duration::from_secs(settings.server.shutdown_grace_seconds),
         })
     }
@@ -162,6 +167,7 @@ impl Application {
             let _ = handle.await;
         }
         let _ = self.callback_loop.await;
+        self.streams.cancel();
         http_stop.cancel();
         if let Some(server) = server {
             server.await.context("the HTTP server task failed")??;

@@ -10,26 +10,49 @@
 //!   its id; `event: end` once the job is final and its log read to the end. A client that
 //!   reconnects with `Last-Event-ID: <offset>` (browsers do) resumes after that line.
 //!
-//! Keep-alive comments every 15 s keep proxies from closing a quiet stream.
+//! - **Job list** (`/jobs`, with the list's filters): an `event: status` with a listed
+//!   job's status document each time it changes, new jobs that enter the list included;
+//!   first the documents of the jobs listed when the stream opens (oldest first, so a
+//!   client that puts each new row on top keeps the list's newest-first order). The
+//!   stream follows the page the same query lists as JSON (filters, `limit`, `offset`, and
+//!   the owner rule of the job service), plus the jobs it has sent that are still going
+//!   after they left the page; it never ends by itself. Each event's id is the newest `updated`
+//!   instant (RFC 3339) of the documents sent so far: a client that reconnects with
+//!   `Last-Event-ID: <instant>` gets only the listed jobs updated at or after it, less a
+//!   second's margin (a write may commit a moment after its stamp): a job updated in that
+//!   second may come twice, which is harmless as each document is whole.
+//!
+//! Keep-alive comments every 15 s keep proxies from closing a quiet stream. Every stream
+//! ends when the server stops serving (`HttpState::stopping`).
 
 use super::views::StatusInfoView;
 use crate::auth::Caller;
 use crate::domain::{Job, JobId};
 use crate::http::{AppState, BaseUrl};
+use crate::store::JobFilter;
 use axum::http::{header, HeaderMap};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::convert::Infallible;
 use std::path::PathBuf;
 use std::time::Duration;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// How often a log is looked at for new lines (a line reaches a client within this).
 const LOG_POLL: Duration = Duration::from_millis(200);
 /// The longest a status stream waits for a change signal before looking anyway.
 const STATUS_POLL: Duration = Duration::from_secs(1);
+/// How long the job list gathers change signals before it lists again: a busy server's
+/// burst of changes costs one listing per stream, not one per change.
+const LIST_GATHER: Duration = Duration::from_millis(200);
+/// How far before its `Last-Event-ID` a resumed job list starts: a write stamped before
+/// the last document sent may commit after it was listed (and replicas' clocks differ a
+/// little), so the last second is sent again rather than missed.
+const RESUME_MARGIN: Duration = Duration::from_secs(1);
 /// The most of a log read in one look (a huge log streams in pieces).
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -47,6 +70,7 @@ pub fn wants_events(headers: &HeaderMap) -> bool {
 
 /// The job's status as events (the caller may see the job: checked by the handler).
 pub fn status_stream(app: AppState, caller: Caller, base: BaseUrl, job: Job) -> Response {
+    let stopping = app.stopping.clone();
     struct State {
         app: AppState,
         caller: Caller,
@@ -107,7 +131,7 @@ pub fn status_stream(app: AppState, caller: Caller, base: BaseUrl, job: Job) -> 
             wait_for_change(&mut state.changes, &state.id).await;
         }
     });
-    sse(events)
+    sse(stopping, events)
 }
 
 /// Waits for a change of `id` (or any lag of the channel) or [`STATUS_POLL`].
@@ -121,8 +145,174 @@ async fn wait_for_change(changes: &mut tokio::sync::broadcast::Receiver<JobId>, 
     }
 }
 
+/// The job list as events (see the module documentation): `first` is the page the handler
+/// listed (its errors were the handler's to answer); `since` a reconnecting client's
+/// `Last-Event-ID`.
+pub fn list_stream(
+    app: AppState,
+    caller: Caller,
+    base: BaseUrl,
+    filter: JobFilter,
+    first: Vec<Job>,
+    since: Option<OffsetDateTime>,
+) -> Response {
+    let stopping = app.stopping.clone();
+    /// What was last sent of a job: its document, and whether it was final.
+    struct Sent {
+        text: String,
+        is_final: bool,
+    }
+    struct State {
+        app: AppState,
+        caller: Caller,
+        base: BaseUrl,
+        filter: JobFilter,
+        changes: tokio::sync::broadcast::Receiver<JobId>,
+        /// The page to compare, when one was listed and not yet compared.
+        page: Option<Vec<Job>>,
+        since: Option<OffsetDateTime>,
+        sent: HashMap<JobId, Sent>,
+        /// The newest `updated` sent: the events' id.
+        newest: Option<OffsetDateTime>,
+        queued: VecDeque<Event>,
+    }
+    impl State {
+        /// Queues `job`'s document when it differs from what was last sent of it.
+        fn offer(&mut self, job: &Job) {
+            let text =
+                serde_json::to_string(&StatusInfoView::new(job, &self.base)).unwrap_or_default();
+            if self.sent.get(&job.id).is_some_and(|sent| sent.text == text) {
+                return;
+            }
+            let is_final = job.status.is_final();
+            let known = self.sent.insert(
+                job.id.clone(),
+                Sent {
+                    text: text.clone(),
+                    is_final,
+                },
+            );
+            // A resumed stream skips what the client had: jobs not updated since.
+            if known.is_none() && self.since.is_some_and(|since| job.updated < since) {
+                return;
+            }
+            let newest = self.newest.map_or(job.updated, |n| n.max(job.updated));
+            self.newest = Some(newest);
+            let id = newest.format(&Rfc3339).unwrap_or_default();
+            self.queued
+                .push_back(Event::default().event("status").id(id).data(text));
+        }
+    }
+    let state = State {
+        changes: app.jobs.subscribe_changes(),
+        app,
+        caller,
+        base,
+        filter,
+        page: Some(first),
+        since,
+        sent: HashMap::new(),
+        newest: None,
+        queued: VecDeque::new(),
+    };
+    let events = stream::unfold(state, |mut state| async move {
+        loop {
+            if let Some(event) = state.queued.pop_front() {
+                return Some((event, state));
+            }
+            let (page, changed, missed) = match state.page.take() {
+                Some(page) => (page, HashSet::new(), false),
+                None => {
+                    let (changed, missed) = wait_for_changes(&mut state.changes).await;
+                    match state.app.jobs.list(&state.caller, &state.filter).await {
+                        Ok(page) => (page.jobs, changed, missed),
+                        Err(err) => {
+                            // A passing store error: the next change or look tries again.
+                            tracing::warn!(error = %err, "the live job list could not list the jobs");
+                            continue;
+                        }
+                    }
+                }
+            };
+            let listed: HashSet<JobId> = page.iter().map(|job| job.id.clone()).collect();
+            for job in page.iter().rev() {
+                state.offer(job);
+            }
+            // Jobs sent before that left the page (a status filter they no longer match,
+            // newer jobs on top) are still followed while they go on, so a client's row
+            // of them does not stop short of its end.
+            let followed: Vec<JobId> = state
+                .sent
+                .keys()
+                .filter(|id| !listed.contains(*id) && (missed || changed.contains(*id)))
+                .cloned()
+                .collect();
+            for id in followed {
+                match state.app.jobs.get(&state.caller, &id).await {
+                    Ok(job) => state.offer(&job),
+                    Err(_) => {
+                        state.sent.remove(&id);
+                    }
+                }
+            }
+            // Finished jobs off the page will not change again (short of a dismissal):
+            // forgetting them keeps what a long-lived stream holds to about a page.
+            state
+                .sent
+                .retain(|id, sent| listed.contains(id) || !sent.is_final);
+            state.since = None;
+        }
+    });
+    sse(stopping, events)
+}
+
+/// The jobs heard of as changed within [`STATUS_POLL`], gathered for [`LIST_GATHER`] after
+/// the first (none when the time passed quietly), and whether some were missed (the
+/// channel lagged: then any job may have changed).
+async fn wait_for_changes(
+    changes: &mut tokio::sync::broadcast::Receiver<JobId>,
+) -> (HashSet<JobId>, bool) {
+    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+    let mut changed = HashSet::new();
+    let mut missed = false;
+    match tokio::time::timeout(STATUS_POLL, changes.recv()).await {
+        Ok(Ok(id)) => {
+            changed.insert(id);
+            // A burst (a job's end writes several times, many jobs move at once) is looked
+            // at once.
+            tokio::time::sleep(LIST_GATHER).await;
+            loop {
+                match changes.try_recv() {
+                    Ok(id) => {
+                        changed.insert(id);
+                    }
+                    Err(TryRecvError::Lagged(_)) => missed = true,
+                    Err(_) => break,
+                }
+            }
+        }
+        Ok(Err(RecvError::Lagged(_))) => missed = true,
+        // No signal will come again (the server is stopping): look at the poll's pace,
+        // not in a busy loop.
+        Ok(Err(RecvError::Closed)) => tokio::time::sleep(STATUS_POLL).await,
+        Err(_) => {}
+    }
+    (changed, missed)
+}
+
+/// The instant a reconnecting client of the job list last had (`Last-Event-ID`), less
+/// [`RESUME_MARGIN`].
+pub fn resume_instant(headers: &HeaderMap) -> Option<OffsetDateTime> {
+    headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| OffsetDateTime::parse(v.trim(), &Rfc3339).ok())
+        .map(|at| at - RESUME_MARGIN)
+}
+
 /// The job's log as events, from byte `offset` (a `Last-Event-ID`, else the start).
 pub fn log_stream(app: AppState, caller: Caller, job: Job, path: PathBuf, offset: u64) -> Response {
+    let stopping = app.stopping.clone();
     struct State {
         app: AppState,
         caller: Caller,
@@ -196,7 +386,7 @@ pub fn log_stream(app: AppState, caller: Caller, job: Job, path: PathBuf, offset
             }
         }
     });
-    sse(events)
+    sse(stopping, events)
 }
 
 /// Up to [`READ_CHUNK`] bytes of the file from `offset` (none when it is not there yet).
@@ -229,9 +419,15 @@ fn end_event() -> Event {
     Event::default().event("end").data("")
 }
 
-fn sse(events: impl Stream<Item = Event> + Send + 'static) -> Response {
+/// The answer of a stream: its events until they end or the server stops, with keep-alives.
+fn sse(
+    stopping: tokio_util::sync::CancellationToken,
+    events: impl Stream<Item = Event> + Send + 'static,
+) -> Response {
     use futures_util::StreamExt;
-    let events = events.map(Ok::<Event, Infallible>);
+    let events = events
+        .take_until(stopping.cancelled_owned())
+        .map(Ok::<Event, Infallible>);
     (
         [(header::CACHE_CONTROL, "no-cache")],
         Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))),
@@ -252,6 +448,15 @@ pub fn resume_offset(headers: &HeaderMap) -> u64 {
 /// the log may be `text/event-stream`.
 pub fn describe_streams(document: &mut serde_json::Value) {
     for (path, what) in [
+        (
+            "/jobs",
+            "With Accept: text/event-stream: a `status` event with a listed job's status \
+             document each time one changes, new jobs entering the list included (first \
+             the jobs listed now); the same filters and paging as the JSON list. It never \
+             ends (keep-alive comments every 15 s). Id: the newest `updated` instant sent \
+             (RFC 3339); Last-Event-ID resumes with the jobs updated at or after it, less a \
+             second.",
+        ),
         (
             "/jobs/{jobID}",
             "With Accept: text/event-stream: `status` events (the status document, each \
@@ -310,5 +515,21 @@ mod tests {
         assert_eq!(resume_offset(&headers), 42);
         headers.insert("last-event-id", HeaderValue::from_static("x"));
         assert_eq!(resume_offset(&headers), 0);
+    }
+
+    #[test]
+    fn a_job_list_resumes_a_second_before_its_last_id() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(resume_instant(&headers), None);
+        headers.insert(
+            "last-event-id",
+            HeaderValue::from_static("2026-05-01T12:00:00.250Z"),
+        );
+        assert_eq!(
+            resume_instant(&headers),
+            Some(time::macros::datetime!(2026-05-01 11:59:59.250 UTC))
+        );
+        headers.insert("last-event-id", HeaderValue::from_static("42"));
+        assert_eq!(resume_instant(&headers), None);
     }
 }

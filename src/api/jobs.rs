@@ -197,6 +197,12 @@ pub async fn list_jobs(
         .list(&caller, &filter)
         .await
         .map_err(|e| e.into_api_error("listing jobs"))?;
+    if super::events::wants_events(&headers) {
+        let since = super::events::resume_instant(&headers);
+        return Ok(super::events::list_stream(
+            app, caller, base, filter, page.jobs, since,
+        ));
+    }
     let list = JobListView {
         jobs: page
             .jobs

@@ -18,6 +18,10 @@ pub struct HttpState {
     pub workspace: Workspace,
     pub deployer: crate::deploy::Deployer,
     pub settings: Arc<ServerSettings>,
+    /// Cancelled when the server stops serving: open event streams end then, because the
+    /// HTTP server's graceful stop waits for every response to finish and a live job list
+    /// (or the status of a job no worker will take any more) never ends by itself.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 /// How the HTTP server behaves, for every façade.

@@ -203,6 +203,7 @@ async fn server_with(catalog: Catalog, adjust: impl FnOnce(&mut ServerSettings))
         workspace: workspace.clone(),
         deployer,
         settings: Arc::new(settings),
+        stopping: tokio_util::sync::CancellationToken::new(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();

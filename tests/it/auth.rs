@@ -47,8 +47,9 @@ fn ec_key(kid: &str) -> (Vec<u8>, Value) {
     (pkcs8.as_ref().to_vec(), jwk)
 }
 
-/// The token issuer: discovery document and JWK set on loopback, counting key-set reads.
-struct Issuer {
+/// The token issuer: discovery document and JWK set on loopback, counting key-set reads
+/// (the event stream tests use it too).
+pub(crate) struct Issuer {
     url: String,
     ec: EncodingKey,
     rsa: EncodingKey,
@@ -58,7 +59,7 @@ struct Issuer {
 }
 
 impl Issuer {
-    async fn start() -> Issuer {
+    pub(crate) async fn start() -> Issuer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (ec_der, ec_jwk) = ec_key("ec-1");
@@ -107,7 +108,7 @@ impl Issuer {
     }
 
     /// An ES256 token of `sub` with `roles`.
-    fn token(&self, sub: &str, roles: &[&str]) -> String {
+    pub(crate) fn token(&self, sub: &str, roles: &[&str]) -> String {
         self.sign(&self.claims(sub, roles), "ec-1", Algorithm::ES256)
     }
 
@@ -123,7 +124,7 @@ impl Issuer {
 }
 
 /// Settings of a server with authentication on, trusting `issuer`.
-fn auth_on(settings: &mut ades::config::Settings, issuer: &Issuer) {
+pub(crate) fn auth_on(settings: &mut ades::config::Settings, issuer: &Issuer) {
     settings.auth.mode = ades::config::AuthMode::On;
     settings.auth.issuer = issuer.url.clone();
     settings.auth.audience = AUDIENCE.to_string();

@@ -1,6 +1,7 @@
 //! The HTML encoding of the OGC API (Part 1's `html` class) over real HTTP with a real job:
 //! every resource a browser asks for is a page that parses as HTML5 without a single parse
-//! error (html5lib, strict), shows what the JSON twin says and links every link of it;
+//! error (html5lib, strict), shows what the JSON twin says and links every link of it, and
+//! every link on it answers (same-origin ones, followed as a browser would: no 404, no 5xx);
 //! `?f=json` and `?f=html` override `Accept`; answers whose bytes are the result are left
 //! alone.
 
@@ -94,6 +95,65 @@ fn hrefs(doc: &Value) -> Vec<String> {
     found
 }
 
+/// The `href` of every `<a>` of `page`, unescaped as a browser reads it.
+fn anchor_hrefs(page: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = page;
+    while let Some(at) = rest.find("<a ") {
+        rest = &rest[at + 3..];
+        let tag = &rest[..rest.find('>').unwrap_or(rest.len())];
+        if let Some(start) = tag.find("href=\"") {
+            let value = &tag[start + 6..];
+            let value = &value[..value.find('"').unwrap_or(value.len())];
+            found.push(unescaped(value));
+        }
+    }
+    found
+}
+
+/// The text of an attribute value as minijinja escaped it.
+fn unescaped(text: &str) -> String {
+    text.replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// Follows every same-origin link of `page` (at `page_url`) as a browser would: each
+/// answers, none with 404 or a server error. `checked` holds the URLs already followed.
+async fn assert_links_resolve(
+    app: &TestApp,
+    page_url: &str,
+    page: &str,
+    checked: &mut std::collections::HashSet<String>,
+) {
+    let base = url::Url::parse(page_url).unwrap();
+    let links = anchor_hrefs(page);
+    assert!(!links.is_empty(), "{page_url} has no links at all");
+    for href in links {
+        let target = base
+            .join(&href)
+            .unwrap_or_else(|e| panic!("{page_url}: the link {href:?} is not a URL: {e}"));
+        if target.origin() != base.origin() || !checked.insert(target.to_string()) {
+            continue;
+        }
+        let answer = app
+            .client
+            .get(target.as_str())
+            .header("accept", BROWSER)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {target}: {e}"));
+        let status = answer.status();
+        assert!(
+            status != StatusCode::NOT_FOUND && !status.is_server_error(),
+            "{page_url} links {href:?} ({target}), which answers {status}"
+        );
+    }
+}
+
 /// How a value appears in a page (minijinja escapes `&`, `<`, `>`, `"`, `'`, `/`).
 fn escaped(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -120,6 +180,7 @@ async fn a_browser_gets_every_resource_as_a_valid_page_that_links_what_the_json_
     assert_eq!(status["status"], "successful", "{status:#}");
     let job = status["jobID"].as_str().unwrap().to_string();
 
+    let mut followed = std::collections::HashSet::new();
     for path in [
         "/".to_string(),
         "/conformance".to_string(),
@@ -144,6 +205,7 @@ async fn a_browser_gets_every_resource_as_a_valid_page_that_links_what_the_json_
         assert!(vary.contains("accept"), "{path}: Vary {vary}");
         let page = page.text().await.unwrap();
         assert_html5(&python, &page, &path);
+        assert_links_resolve(&app, &app.url(&path), &page, &mut followed).await;
 
         // The JSON twin, by ?f=json even with a browser's Accept, and by default.
         let twin = get(&app, &format!("{path}?f=json"), BROWSER).await;
@@ -215,7 +277,10 @@ async fn a_browser_gets_every_resource_as_a_valid_page_that_links_what_the_json_
     let log = get(&app, &format!("/jobs/{job}/logs"), BROWSER).await;
     assert_eq!(log.status(), StatusCode::OK);
     assert!(media_type(&log).starts_with("text/html"));
-    assert_html5(&python, &log.text().await.unwrap(), "the log page");
+    let log_page = log.text().await.unwrap();
+    assert_html5(&python, &log_page, "the log page");
+    let log_url = app.url(&format!("/jobs/{job}/logs"));
+    assert_links_resolve(&app, &log_url, &log_page, &mut followed).await;
 
     // Bytes that are the result are never wrapped: the output file is the file.
     let results = get(&app, &format!("/jobs/{job}/results?f=json"), BROWSER).await;

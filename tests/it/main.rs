@@ -5,6 +5,7 @@ mod api;
 mod app;
 mod architecture;
 mod auth;
+mod browser;
 mod catalog;
 mod cli;
 mod conformance;
