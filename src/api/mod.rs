@@ -27,6 +27,7 @@ mod jobs;
 mod landing;
 mod openapi;
 mod processes;
+mod prov;
 mod results;
 pub mod views;
 
@@ -81,6 +82,7 @@ pub(crate) fn routes(json_limit: DefaultBodyLimit) -> axum::Router<AppState> {
         .route("/jobs/{job_id}/outputs/{*path}", get(results::output_file))
         .route("/jobs/{job_id}/logs", get(jobs::job_log))
         .route("/jobs/{job_id}/callbacks", get(jobs::job_callbacks))
+        .route("/jobs/{job_id}/prov", get(prov::job_provenance))
         // After routing, so the page knows its route (`/api` negotiates by itself).
         .route_layer(axum::middleware::from_fn(html::negotiate))
 }

@@ -456,6 +456,13 @@ impl StatusInfoView {
             _ => {}
         }
         if job.started.is_some() {
+            // Offered once the job has run; the record itself answers a 404 saying why
+            // when there is none (not ended yet, dismissed before its end).
+            links.push(
+                LinkView::new(format!("{href}/prov"), super::prov::HAS_PROVENANCE)
+                    .typed(media::JSON)
+                    .titled("What produced the job's outputs (W3C PROV-JSON; PROV-N: ?f=provn)"),
+            );
             links.push(
                 LinkView::new(format!("{href}/logs"), "related")
                     .typed(media::TEXT)

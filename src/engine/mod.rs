@@ -168,7 +168,69 @@ pub enum ContainerExit {
     OutOfMemory,
 }
 
-/// Where container output goes while it runs.
+/// What the engine reports of one container's run once it has ended
+/// ([`LogSink::ended`]): the image it really ran and the resources it used. Every field is
+/// what the engine said; `None` (or empty) where it said nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunFacts {
+    /// The engine's id of the image the container ran (`sha256:...`).
+    pub image_id: Option<String>,
+    /// The image's repository digests (`name@sha256:...`), when it came from a registry.
+    pub repo_digests: Vec<String>,
+    /// The image's labels (the Seed manifest label among them).
+    pub image_labels: BTreeMap<String, String>,
+    pub usage: ResourceUsage,
+}
+
+/// The resources a container used, sampled from the engine's statistics while it ran.
+///
+/// Sampled, not measured at the end: the Docker engine reports nothing for a container
+/// that has stopped (its cgroup is gone), and on cgroup v2 it reports no peak memory at
+/// all, only the current use. So the runner keeps the highest memory use it saw (cgroup
+/// v1's own peak when the engine gives it) and the last cumulative CPU time. A container
+/// that ends before the engine's first sample (about a second) has neither.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResourceUsage {
+    /// Highest memory use seen, bytes.
+    pub peak_memory_bytes: Option<u64>,
+    /// CPU time (user and system, all CPUs) as of the last sample, nanoseconds.
+    pub cpu_time_ns: Option<u64>,
+    /// How many samples the engine gave.
+    pub samples: u32,
+}
+
+impl ResourceUsage {
+    /// Takes in one sample: `memory` the current use, `memory_peak` the engine's own peak
+    /// (cgroup v1), `cpu_ns` the cumulative CPU time. A sample with none of them (the
+    /// engine's answer once the container stopped) counts for nothing.
+    pub fn add_sample(
+        &mut self,
+        memory: Option<u64>,
+        memory_peak: Option<u64>,
+        cpu_ns: Option<u64>,
+    ) {
+        let seen = [memory, memory_peak]
+            .into_iter()
+            .flatten()
+            .filter(|m| *m > 0)
+            .max();
+        let cpu_ns = cpu_ns.filter(|c| *c > 0);
+        if seen.is_none() && cpu_ns.is_none() {
+            return;
+        }
+        self.samples += 1;
+        if let Some(seen) = seen {
+            self.peak_memory_bytes = Some(self.peak_memory_bytes.unwrap_or(0).max(seen));
+        }
+        if let Some(cpu) = cpu_ns {
+            // Cumulative: the latest is the largest (a counter never goes back).
+            self.cpu_time_ns = Some(self.cpu_time_ns.unwrap_or(0).max(cpu));
+        }
+    }
+}
+
+/// Where container output goes while it runs (and what the engine reports of the run once
+/// it has ended).
 pub trait LogSink: Send {
     fn stdout(&mut self, chunk: &[u8]);
     fn stderr(&mut self, chunk: &[u8]);
@@ -176,6 +238,10 @@ pub trait LogSink: Send {
     /// ("pulling image X: 3 of 5 layers done"). Runners throttle these (a few a second at
     /// most), so a sink may show each one. Ignored unless a sink cares.
     fn status(&mut self, _message: &str) {}
+    /// Once the container has ended by itself (not when cancelled or on an engine error),
+    /// what the engine reports of the run (the job's provenance record keeps it). Runners
+    /// that know nothing never call it.
+    fn ended(&mut self, _facts: &RunFacts) {}
 }
 
 #[derive(Debug, thiserror::Error)]

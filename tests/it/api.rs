@@ -1515,7 +1515,7 @@ async fn json_01_the_core_resources_answer_application_json() {
     }
 }
 
-const ROUTES: [(&str, &str); 20] = [
+const ROUTES: [(&str, &str); 21] = [
     ("get", "/"),
     ("get", "/conformance"),
     ("get", "/api"),
@@ -1536,6 +1536,7 @@ const ROUTES: [(&str, &str); 20] = [
     ("get", "/jobs/{jobID}/outputs/{path}"),
     ("get", "/jobs/{jobID}/logs"),
     ("get", "/jobs/{jobID}/callbacks"),
+    ("get", "/jobs/{jobID}/prov"),
 ];
 
 #[tokio::test]

@@ -17,6 +17,7 @@ mod jobs_cli;
 mod literals;
 mod metrics;
 mod owslib;
+mod prov;
 mod publish;
 mod queue;
 mod registry;
