@@ -356,3 +356,33 @@ pub fn unchecked_engine(credentials: Vec<RegistryCredentials>) -> Result<Engine,
     let docker = docker::DockerEngine::connect_unchecked()?;
     Ok(Engine::of(docker.with_registry_credentials(credentials)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_keeps_the_highest_memory_and_the_latest_cpu_time() {
+        let mut usage = ResourceUsage::default();
+        // The engine's answer for a container that stopped: counts for nothing.
+        usage.add_sample(Some(0), None, Some(0));
+        usage.add_sample(None, None, None);
+        assert_eq!(usage, ResourceUsage::default());
+        // cgroup v2: only the current use; the peak is the highest seen.
+        usage.add_sample(Some(300), None, Some(10));
+        usage.add_sample(Some(100), None, Some(25));
+        assert_eq!(
+            usage,
+            ResourceUsage {
+                peak_memory_bytes: Some(300),
+                cpu_time_ns: Some(25),
+                samples: 2
+            }
+        );
+        // cgroup v1: the engine's own peak wins over the current use.
+        usage.add_sample(Some(200), Some(900), Some(30));
+        assert_eq!(usage.peak_memory_bytes, Some(900));
+        assert_eq!(usage.cpu_time_ns, Some(30));
+        assert_eq!(usage.samples, 3);
+    }
+}
