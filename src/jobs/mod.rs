@@ -120,14 +120,18 @@ fn no_provenance_reason(job: &Job) -> String {
     let id = &job.id;
     match job.status {
         JobStatus::Accepted | JobStatus::Running => format!(
-            "Job {id} has no provenance record yet: it is recorded when the job's run ends              (the job is {}). Ask again once it is successful or failed.",
+            "Job {id} has no provenance record yet: it is recorded when the job's run ends \
+             (the job is {}). Ask again once it is successful or failed.",
             job.status.as_str()
         ),
         JobStatus::Dismissed => format!(
-            "Job {id} has no provenance record: it was dismissed before its run ended, so              nothing was produced to record."
+            "Job {id} has no provenance record: it was dismissed before its run ended, so \
+             nothing was produced to record."
         ),
         JobStatus::Successful | JobStatus::Failed => format!(
-            "Job {id} has no provenance record: it ended before it ran a container (its              process was gone), or before this server kept provenance records. Run it              again to get one."
+            "Job {id} has no provenance record: it ended without a run to record (its \
+             process was gone, or its worker was lost), or before this server kept \
+             provenance records. Run it again to get one."
         ),
     }
 }
