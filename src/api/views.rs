@@ -455,14 +455,17 @@ impl StatusInfoView {
             ),
             _ => {}
         }
-        if job.started.is_some() {
-            // Offered once the job has run; the record itself answers a 404 saying why
-            // when there is none (not ended yet, dismissed before its end).
+        let ended = matches!(job.status, JobStatus::Successful | JobStatus::Failed);
+        if ended && job.started.is_some() {
+            // Recorded when the run ends. (A job dismissed after it ended keeps its record,
+            // but the status cannot tell it from one dismissed mid-run, which has none.)
             links.push(
                 LinkView::new(format!("{href}/prov"), super::prov::HAS_PROVENANCE)
                     .typed(media::JSON)
                     .titled("What produced the job's outputs (W3C PROV-JSON; PROV-N: ?f=provn)"),
             );
+        }
+        if job.started.is_some() {
             links.push(
                 LinkView::new(format!("{href}/logs"), "related")
                     .typed(media::TEXT)

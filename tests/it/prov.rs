@@ -222,6 +222,24 @@ async fn a_job_records_what_produced_its_outputs_and_only_its_owner_reads_it() {
         "{early:#}"
     );
 
+    // Nor a link to one.
+    let running: Value = get(
+        &app,
+        &format!("/jobs/{job}"),
+        Some(&alice),
+        "application/json",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    if ["accepted", "running"].contains(&running["status"].as_str().unwrap()) {
+        assert!(
+            !running.to_string().contains("prov#has_provenance"),
+            "{running:#}"
+        );
+    }
+
     let status = wait_final(&app, &format!("/jobs/{job}"), &alice).await;
     assert_eq!(status["status"], "successful", "{status:#}");
     let link = status["links"]
