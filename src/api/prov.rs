@@ -21,7 +21,18 @@ pub const HAS_PROVENANCE: &str = "http://www.w3.org/ns/prov#has_provenance";
 pub struct ProvQuery {
     /// The encoding: `json` (PROV-JSON) or `provn` (PROV-N). Without it, an `Accept` that
     /// ranks `text/provenance-notation` above `application/json` gets PROV-N.
-    f: Option<String>,
+    #[param(inline)]
+    f: Option<ProvEncoding>,
+}
+
+/// An encoding of the record: PROV-JSON or PROV-N.
+// Documentation only, like `ProvQuery`.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+pub enum ProvEncoding {
+    Json,
+    Provn,
 }
 
 /// The provenance of a job: what exactly produced its outputs.
