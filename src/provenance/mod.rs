@@ -297,9 +297,14 @@ fn file_facts(path: &Path, root: &Path) -> Option<FileFacts> {
     })
 }
 
-/// The sha256 (lower-case hex) and size of a regular file, read in pieces.
+/// The sha256 (lower-case hex) and size of a regular file, read in pieces. Anything else
+/// (a symbolic link a job left, a directory) is not read: the record never describes a
+/// file outside the job's own.
 pub fn hash_file(path: &Path) -> Option<(String, u64)> {
     let read = || -> std::io::Result<(String, u64)> {
+        if !std::fs::symlink_metadata(path)?.is_file() {
+            return Err(std::io::Error::other("not a regular file"));
+        }
         let mut file = std::fs::File::open(path)?;
         let mut hasher = Sha256::new();
         let mut buffer = vec![0u8; 64 * 1024];
@@ -380,5 +385,9 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert!(hash_file(&dir.path().join("missing")).is_none());
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert!(hash_file(&link).is_none(), "links are not followed");
+        assert!(hash_file(dir.path()).is_none());
     }
 }
