@@ -60,15 +60,16 @@ ensure_xmllint() {
 ensure_owslib() {
   # The OWSLib client example runs against the server in the tests, and html5lib (the
   # WHATWG parsing algorithm, strict) checks the HTML pages, prometheus_client parses
-  # /metrics; all come from PyPI into a virtual environment under target/ (ignored by git).
+  # /metrics, prov reads the provenance records; all come from PyPI into a virtual
+  # environment under target/ (ignored by git).
   local venv=target/py-owslib
-  if ! "$venv/bin/python" -c 'import owslib, html5lib, prometheus_client' >/dev/null 2>&1; then
+  if ! "$venv/bin/python" -c 'import owslib, html5lib, prometheus_client, prov.model' >/dev/null 2>&1; then
     log "installing OWSLib into $venv"
     if ! python3 -m venv "$venv" >/dev/null 2>&1; then
       apt_install python3-venv
       python3 -m venv "$venv"
     fi
-    "$venv/bin/pip" install --quiet --disable-pip-version-check OWSLib html5lib prometheus_client
+    "$venv/bin/pip" install --quiet --disable-pip-version-check OWSLib html5lib prometheus_client prov
   fi
   ADES_TEST_PYTHON="$(pwd)/$venv/bin/python"
   export ADES_TEST_PYTHON

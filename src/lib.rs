@@ -9,7 +9,8 @@
 //! `http` is what every façade shares (state, links, trusted proxies, CORS, the router
 //! that assembles them) and `auth` who calls;
 //! `outbound` is the one way out (the address guard every URL the server fetches or calls
-//! goes through); `limits` bounds what one request may cost; `metrics` is what `/metrics`
+//! goes through); `provenance` is the record of what produced a job's outputs;
+//! `limits` bounds what one request may cost; `metrics` is what `/metrics`
 //! counts; `cli` is the command line; `config` and `startup` build the server.
 
 pub mod api;
@@ -27,6 +28,7 @@ pub mod jobs;
 pub mod limits;
 pub mod metrics;
 pub mod outbound;
+pub mod provenance;
 pub mod queue;
 pub mod registry;
 pub mod startup;

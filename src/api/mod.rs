@@ -29,6 +29,7 @@ mod openapi;
 mod operator;
 mod polling;
 mod processes;
+mod prov;
 mod results;
 pub mod views;
 
@@ -97,6 +98,7 @@ pub(crate) fn routes(json_limit: DefaultBodyLimit) -> axum::Router<AppState> {
             get(operator::sign_in_page).post(operator::sign_in),
         )
         .route("/sign-out", axum::routing::post(operator::sign_out))
+        .route("/jobs/{job_id}/prov", get(prov::job_provenance))
         // After routing, so the page knows its route (`/api` negotiates by itself).
         .route_layer(axum::middleware::from_fn(html::negotiate))
 }

@@ -2,7 +2,7 @@
 //! OpenAPI 3.0 (the OGC `oas30` class; utoipa writes 3.1, see [`to_openapi_30`]) and
 //! committed as `openapi/openapi.json` (a test fails when they drift apart).
 
-use super::{deploy, execute, jobs, landing, operator, processes, results, views};
+use super::{deploy, execute, jobs, landing, operator, processes, prov, results, views};
 use serde_json::{Map, Value};
 use std::sync::OnceLock;
 use utoipa::OpenApi;
@@ -48,6 +48,7 @@ use utoipa::OpenApi;
         operator::sign_in_page,
         operator::sign_in,
         operator::sign_out,
+        prov::job_provenance,
     ),
     components(schemas(
         views::LinkView,
@@ -76,7 +77,8 @@ use utoipa::OpenApi;
             metrics"),
         (name = "ConformanceDeclaration", description = "The conformance classes"),
         (name = "Processes", description = "The processes offered, and executing them"),
-        (name = "Jobs", description = "Jobs: status, results, outputs, logs, dismissal"),
+        (name = "Jobs", description = "Jobs: status, results, outputs, logs, provenance, \
+            dismissal"),
         (name = "Deploy, Replace, Undeploy", description = "OGC API - Processes - Part 2: \
             deploying Seed images as processes"),
         (name = "Operator", description = "The operator's overview (admin only) and its \

@@ -455,6 +455,16 @@ impl StatusInfoView {
             ),
             _ => {}
         }
+        let ended = matches!(job.status, JobStatus::Successful | JobStatus::Failed);
+        if ended && job.started.is_some() {
+            // Recorded when the run ends. (A job dismissed after it ended keeps its record,
+            // but the status cannot tell it from one dismissed mid-run, which has none.)
+            links.push(
+                LinkView::new(format!("{href}/prov"), super::prov::HAS_PROVENANCE)
+                    .typed(media::JSON)
+                    .titled("What produced the job's outputs (W3C PROV-JSON; PROV-N: ?f=provn)"),
+            );
+        }
         if job.started.is_some() {
             links.push(
                 LinkView::new(format!("{href}/logs"), "related")

@@ -168,7 +168,69 @@ pub enum ContainerExit {
     OutOfMemory,
 }
 
-/// Where container output goes while it runs.
+/// What the engine reports of one container's run once it has ended
+/// ([`LogSink::ended`]): the image it really ran and the resources it used. Every field is
+/// what the engine said; `None` (or empty) where it said nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunFacts {
+    /// The engine's id of the image the container ran (`sha256:...`).
+    pub image_id: Option<String>,
+    /// The image's repository digests (`name@sha256:...`), when it came from a registry.
+    pub repo_digests: Vec<String>,
+    /// The image's labels (the Seed manifest label among them).
+    pub image_labels: BTreeMap<String, String>,
+    pub usage: ResourceUsage,
+}
+
+/// The resources a container used, sampled from the engine's statistics while it ran.
+///
+/// Sampled, not measured at the end: the Docker engine reports nothing for a container
+/// that has stopped (its cgroup is gone), and on cgroup v2 it reports no peak memory at
+/// all, only the current use. So the runner keeps the highest memory use it saw (cgroup
+/// v1's own peak when the engine gives it) and the last cumulative CPU time. A container
+/// that ends before the engine's first sample (about a second) has neither.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResourceUsage {
+    /// Highest memory use seen, bytes.
+    pub peak_memory_bytes: Option<u64>,
+    /// CPU time (user and system, all CPUs) as of the last sample, nanoseconds.
+    pub cpu_time_ns: Option<u64>,
+    /// How many samples the engine gave.
+    pub samples: u32,
+}
+
+impl ResourceUsage {
+    /// Takes in one sample: `memory` the current use, `memory_peak` the engine's own peak
+    /// (cgroup v1), `cpu_ns` the cumulative CPU time. A sample with none of them (the
+    /// engine's answer once the container stopped) counts for nothing.
+    pub fn add_sample(
+        &mut self,
+        memory: Option<u64>,
+        memory_peak: Option<u64>,
+        cpu_ns: Option<u64>,
+    ) {
+        let seen = [memory, memory_peak]
+            .into_iter()
+            .flatten()
+            .filter(|m| *m > 0)
+            .max();
+        let cpu_ns = cpu_ns.filter(|c| *c > 0);
+        if seen.is_none() && cpu_ns.is_none() {
+            return;
+        }
+        self.samples += 1;
+        if let Some(seen) = seen {
+            self.peak_memory_bytes = Some(self.peak_memory_bytes.unwrap_or(0).max(seen));
+        }
+        if let Some(cpu) = cpu_ns {
+            // Cumulative: the latest is the largest (a counter never goes back).
+            self.cpu_time_ns = Some(self.cpu_time_ns.unwrap_or(0).max(cpu));
+        }
+    }
+}
+
+/// Where container output goes while it runs (and what the engine reports of the run once
+/// it has ended).
 pub trait LogSink: Send {
     fn stdout(&mut self, chunk: &[u8]);
     fn stderr(&mut self, chunk: &[u8]);
@@ -179,6 +241,10 @@ pub trait LogSink: Send {
     /// A step of the run as it happens ([`Milestone`]), so that the caller can time the
     /// steps in no engine's terms (the metrics). Ignored unless a sink cares.
     fn milestone(&mut self, _milestone: Milestone) {}
+    /// Once the container has ended by itself (not when cancelled or on an engine error),
+    /// what the engine reports of the run (the job's provenance record keeps it). Runners
+    /// that know nothing never call it.
+    fn ended(&mut self, _facts: &RunFacts) {}
 }
 
 /// The steps a runner reports to its [`LogSink`] during [`ContainerRunner::run`].
@@ -305,4 +371,34 @@ pub async fn connect_engine(credentials: Vec<RegistryCredentials>) -> Result<Eng
 pub fn unchecked_engine(credentials: Vec<RegistryCredentials>) -> Result<Engine, ImageError> {
     let docker = docker::DockerEngine::connect_unchecked()?;
     Ok(Engine::of(docker.with_registry_credentials(credentials)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_keeps_the_highest_memory_and_the_latest_cpu_time() {
+        let mut usage = ResourceUsage::default();
+        // The engine's answer for a container that stopped: counts for nothing.
+        usage.add_sample(Some(0), None, Some(0));
+        usage.add_sample(None, None, None);
+        assert_eq!(usage, ResourceUsage::default());
+        // cgroup v2: only the current use; the peak is the highest seen.
+        usage.add_sample(Some(300), None, Some(10));
+        usage.add_sample(Some(100), None, Some(25));
+        assert_eq!(
+            usage,
+            ResourceUsage {
+                peak_memory_bytes: Some(300),
+                cpu_time_ns: Some(25),
+                samples: 2
+            }
+        );
+        // cgroup v1: the engine's own peak wins over the current use.
+        usage.add_sample(Some(200), Some(900), Some(30));
+        assert_eq!(usage.peak_memory_bytes, Some(900));
+        assert_eq!(usage.cpu_time_ns, Some(30));
+        assert_eq!(usage.samples, 3);
+    }
 }

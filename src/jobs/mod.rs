@@ -16,7 +16,7 @@ pub mod operator;
 pub mod request;
 
 use crate::auth::{Caller, Credential, Denied};
-use crate::domain::{ExecuteRequest, Job, JobEvent, JobId, Process};
+use crate::domain::{ExecuteRequest, Job, JobEvent, JobId, JobStatus, Process};
 use crate::error::{ApiError, ErrorCode};
 use crate::store::{
     AuditEntry, JobFilter, JobPage, JobStore, NewJob, StoreError, StoreSignal, WorkerHost,
@@ -68,6 +68,10 @@ pub enum JobsError {
         crate::auth::USER_LIMIT_RETRY_AFTER.as_secs()
     )]
     UserLimit { active: u64, limit: u64 },
+    /// The job exists (and is the caller's) but has no provenance record; the message says
+    /// why.
+    #[error("{0}")]
+    NoProvenance(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -87,6 +91,7 @@ impl JobsError {
                 )
             }
             JobsError::DoesNotFit(why) => ApiError::new(ErrorCode::InsufficientResources, why),
+            JobsError::NoProvenance(why) => ApiError::new(ErrorCode::NotFound, why),
             JobsError::Denied(denied) => denied.to_api_error(),
             JobsError::UserLimit { .. } => {
                 let seconds = crate::auth::USER_LIMIT_RETRY_AFTER.as_secs().to_string();
@@ -108,6 +113,27 @@ impl JobsError {
             }
             JobsError::Store(e) => ApiError::internal(context, &e),
         }
+    }
+}
+
+/// Why a job has no provenance record, for the 404 that says so.
+fn no_provenance_reason(job: &Job) -> String {
+    let id = &job.id;
+    match job.status {
+        JobStatus::Accepted | JobStatus::Running => format!(
+            "Job {id} has no provenance record yet: it is recorded when the job's run ends \
+             (the job is {}). Ask again once it is successful or failed.",
+            job.status.as_str()
+        ),
+        JobStatus::Dismissed => format!(
+            "Job {id} has no provenance record: it was dismissed before its run ended, so \
+             nothing was produced to record."
+        ),
+        JobStatus::Successful | JobStatus::Failed => format!(
+            "Job {id} has no provenance record: it ended without a run to record (its \
+             process was gone, or its worker was lost), or before this server kept \
+             provenance records. Run it again to get one."
+        ),
     }
 }
 
@@ -351,6 +377,29 @@ impl JobService {
     ) -> Result<Vec<crate::domain::CallbackRecord>, JobsError> {
         self.get(caller, id).await?;
         Ok(self.store.job_callbacks(id).await?)
+    }
+
+    /// The provenance record of a job the caller may see (the same owner check as its
+    /// status and results), with the job. A job without one is
+    /// [`JobsError::NoProvenance`], saying why: it has not ended yet, it was dismissed
+    /// before its run ended, or it ended before this server kept records.
+    pub async fn provenance(
+        &self,
+        caller: &Caller,
+        id: &JobId,
+    ) -> Result<(Job, crate::provenance::ProvRecord), JobsError> {
+        let job = self.get(caller, id).await?;
+        // A record is served only for a job whose run has ended: a job requeued for
+        // another attempt still holds the record of the last one, which is not yet its
+        // whole story.
+        let record = match job.status {
+            JobStatus::Accepted | JobStatus::Running => None,
+            _ => self.store.job_provenance(id).await?,
+        };
+        match record {
+            Some(record) => Ok((job, record)),
+            None => Err(JobsError::NoProvenance(no_provenance_reason(&job))),
+        }
     }
 
     /// Dismisses a job: a waiting one never runs, a running one's container is killed (at

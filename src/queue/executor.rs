@@ -33,6 +33,7 @@ use super::capacity::{Capacity, Reservation, ReserveError, ResourcePool};
 use super::{ProcessRunConfig, QueueSettings};
 use crate::catalog::Catalog;
 use crate::domain::{Job, JobId, JobResults, OutputValue, Process};
+use crate::engine::RunFacts;
 use crate::engine::{
     ContainerExit, ContainerRunner, ContainerSpec, FoundContainer, FoundState, LogSink, Milestone,
     RunnerError,
@@ -41,6 +42,7 @@ use crate::execution::{
     judge_run, open_inputs_to, plan_job, run_seed_job, ExecutionError, Hardening, SeedJob,
     SeedJobReport,
 };
+use crate::provenance::{EndedRun, ProvRecord};
 use crate::store::Completion;
 use crate::workspace::staging::StagingError;
 use crate::workspace::Workspace;
@@ -90,6 +92,10 @@ pub trait ProgressReporter: Send + Sync {
         let _ = percent;
         self.report(message).await;
     }
+
+    /// Keeps the job's provenance record, made just before the attempt's end is returned
+    /// (so it is kept by the time the end is). A reporter that keeps none ignores it.
+    async fn record_provenance(&self, _record: &ProvRecord) {}
 }
 
 /// The stdout line a container prints to move its job's progress:
@@ -173,10 +179,13 @@ impl Executor {
         cancel: CancellationToken,
         progress: &dyn ProgressReporter,
     ) -> Outcome {
+        // What the steps learn for the provenance record.
+        let mut trace = RunTrace::default();
         // Each step either hands the next one what it needs or ends the attempt early with
         // its outcome (`Err`): the order of the steps is the whole story of an attempt.
         let attempt = async {
             let process = self.process_of(job)?;
+            trace.process = Some(process.clone());
             let mut log = LogFile::open(&self.workspace.log_file(&job.id), MAX_LOG_BYTES)
                 .map_err(|err| workspace_failure(&err))?;
             log.note(&format!(
@@ -184,7 +193,7 @@ impl Executor {
                 job.attempt, job.id, process.id, process.seed.image
             ));
             if let Some(outcome) = self
-                .take_over(job, &process, &cancel, progress, &mut log)
+                .take_over(job, &process, &cancel, progress, &mut log, &mut trace)
                 .await
             {
                 return Ok(outcome);
@@ -192,12 +201,57 @@ impl Executor {
             let invocation = self
                 .stage(job, &process, &cancel, progress, &mut log)
                 .await?;
+            trace.invocation = Some(invocation.clone());
             let seed_job = self.seed_job(job, &process, invocation)?;
             Ok(self
-                .run(job, &process, &seed_job, cancel.clone(), progress, log)
+                .run(
+                    job,
+                    &process,
+                    &seed_job,
+                    cancel.clone(),
+                    progress,
+                    log,
+                    &mut trace,
+                )
                 .await)
         };
-        attempt.await.unwrap_or_else(|ended_early| ended_early)
+        let outcome = attempt.await.unwrap_or_else(|ended_early| ended_early);
+        if let Outcome::Complete(completion) = &outcome {
+            self.record_provenance(job, completion, trace, progress)
+                .await;
+        }
+        outcome
+    }
+
+    /// Makes the provenance record of an attempt that ended (hashing the staged inputs and
+    /// the outputs) and hands it to the reporter. A job whose process was gone before
+    /// anything ran has no plan to record: it gets none.
+    async fn record_provenance(
+        &self,
+        job: &Job,
+        completion: &Completion,
+        trace: RunTrace,
+        progress: &dyn ProgressReporter,
+    ) {
+        let Some(process) = trace.process else {
+            return;
+        };
+        let status = match completion {
+            Completion::Succeeded { .. } => "successful",
+            Completion::Failed { .. } => "failed",
+        };
+        let run = EndedRun {
+            job: job.clone(),
+            process: process.as_ref().clone(),
+            status: status.to_string(),
+            ended: time::OffsetDateTime::now_utc(),
+            invocation: trace.invocation,
+            inputs_dir: self.workspace.inputs_dir(&job.id),
+            outputs: trace.outputs,
+            facts: trace.facts,
+            host: super::hosts::host_name(),
+        };
+        progress.record_provenance(&run.into_record().await).await;
     }
 
     /// The job's process, if it is still offered.
@@ -328,6 +382,7 @@ impl Executor {
 
     /// Reserves the job's resources, runs the container (holding them until it ends),
     /// publishes the outputs and judges the run.
+    #[allow(clippy::too_many_arguments)]
     async fn run(
         &self,
         job: &Job,
@@ -336,6 +391,7 @@ impl Executor {
         cancel: CancellationToken,
         progress: &dyn ProgressReporter,
         mut log: LogFile,
+        trace: &mut RunTrace,
     ) -> Outcome {
         let reservation = match self.reserve(seed_job, &cancel, progress, &mut log).await {
             Ok(reservation) => reservation,
@@ -349,10 +405,13 @@ impl Executor {
             progress,
             metrics: &self.metrics,
         };
-        let result = run_seed_job(&runner, seed_job, cancel, &mut log).await;
+        let mut sink = FactsCatcher::new(&mut log);
+        let result = run_seed_job(&runner, seed_job, cancel, &mut sink).await;
+        trace.facts = sink.facts;
         drop(reservation);
         let outcome = match result {
             Ok(report) => {
+                trace.outputs = Some(report.outputs.clone());
                 for warning in &report.warnings {
                     log.note(warning);
                 }
@@ -399,6 +458,7 @@ impl Executor {
         cancel: &CancellationToken,
         progress: &dyn ProgressReporter,
         log: &mut LogFile,
+        trace: &mut RunTrace,
     ) -> Option<Outcome> {
         let found = match self
             .runner
@@ -435,11 +495,14 @@ impl Executor {
             .await;
         let started = std::time::Instant::now();
         let timeout = std::time::Duration::from_secs(process.seed.manifest.job.timeout);
-        let exit = match self
+        let mut sink = FactsCatcher::new(log);
+        let followed = self
             .runner
-            .reattach(container, timeout, cancel.clone(), log)
-            .await
-        {
+            .reattach(container, timeout, cancel.clone(), &mut sink)
+            .await;
+        // Only the part of the run this attempt followed was sampled.
+        trace.facts = sink.facts;
+        let exit = match followed {
             Ok(ContainerExit::Cancelled) => return Some(Outcome::Abandoned),
             Ok(exit) => exit,
             Err(err) => return Some(failed(engine_failure(&err))),
@@ -459,6 +522,7 @@ impl Executor {
         // The allocation is not recomputed (that needs the staged inputs): an out-of-memory
         // message then names no limit, and no disk warning is given.
         let report = judge_run(&seed_job, Allocation::default(), exit, started.elapsed());
+        trace.outputs = Some(report.outputs.clone());
         for warning in &report.warnings {
             log.note(warning);
         }
@@ -878,6 +942,54 @@ impl LogSink for StatusForwarder<'_> {
     fn milestone(&mut self, milestone: Milestone) {
         self.timer.observe(milestone);
         self.log.milestone(milestone);
+    }
+
+    fn ended(&mut self, facts: &RunFacts) {
+        self.log.ended(facts);
+    }
+}
+
+/// What an attempt's steps learn for its provenance record.
+#[derive(Default)]
+struct RunTrace {
+    process: Option<Arc<Process>>,
+    /// The staged inputs (`None`: staging did not finish, or the run was taken over).
+    invocation: Option<seed::contract::Invocation>,
+    outputs: Option<seed::outputs::CapturedOutputs>,
+    facts: Option<RunFacts>,
+}
+
+/// Passes everything on to a log, keeping what the runner reports at the container's end.
+struct FactsCatcher<'a> {
+    log: &'a mut dyn LogSink,
+    facts: Option<RunFacts>,
+}
+
+impl<'a> FactsCatcher<'a> {
+    fn new(log: &'a mut dyn LogSink) -> Self {
+        FactsCatcher { log, facts: None }
+    }
+}
+
+impl LogSink for FactsCatcher<'_> {
+    fn stdout(&mut self, chunk: &[u8]) {
+        self.log.stdout(chunk);
+    }
+
+    fn stderr(&mut self, chunk: &[u8]) {
+        self.log.stderr(chunk);
+    }
+
+    fn status(&mut self, message: &str) {
+        self.log.status(message);
+    }
+
+    fn milestone(&mut self, milestone: Milestone) {
+        self.log.milestone(milestone);
+    }
+
+    fn ended(&mut self, facts: &RunFacts) {
+        self.facts = Some(facts.clone());
     }
 }
 

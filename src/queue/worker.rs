@@ -399,9 +399,36 @@ impl ProgressReporter for StoreProgress {
     async fn report_progress(&self, message: &str, percent: u8) {
         self.write(message, Some(percent)).await;
     }
+
+    async fn record_provenance(&self, record: &crate::provenance::ProvRecord) {
+        self.keep_provenance(record).await;
+    }
 }
 
 impl StoreProgress {
+    /// Keeps the provenance record (fenced: a worker that lost the job writes nothing). A
+    /// record that cannot be kept is logged, and the job still ends: its results matter
+    /// more than their record.
+    async fn keep_provenance(&self, record: &crate::provenance::ProvRecord) {
+        let result = self
+            .jobs
+            .store()
+            .record_provenance(
+                &self.job_id,
+                &self.worker,
+                record,
+                OffsetDateTime::now_utc(),
+            )
+            .await;
+        match result {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!("the job was dismissed or its lease lost: no provenance record kept")
+            }
+            Err(err) => tracing::warn!(error = %err, "cannot keep the job's provenance record"),
+        }
+    }
+
     /// Writes the message and, when given, the percentage (fenced: only while this worker
     /// holds the job), and tells waiters.
     async fn write(&self, message: &str, percent: Option<u8>) {

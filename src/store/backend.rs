@@ -45,6 +45,8 @@ pub struct Statements {
     pub finish_callback_try: &'static str,
     pub insert_callback_attempt: &'static str,
     pub job_callbacks: &'static str,
+    pub record_provenance: &'static str,
+    pub job_provenance: &'static str,
     pub insert_api_key: &'static str,
     pub find_api_key: &'static str,
     pub list_api_keys: &'static str,

@@ -384,6 +384,24 @@ pub trait JobStore: ProcessStore + UserStore + Send + Sync + 'static {
         &self,
         id: &JobId,
     ) -> Result<Vec<crate::domain::CallbackRecord>, StoreError>;
+
+    /// Keeps the provenance record of a running job (fenced: `false` when `worker` no
+    /// longer holds its lease, and nothing is written). A later attempt's record replaces
+    /// an earlier one's.
+    async fn record_provenance(
+        &self,
+        id: &JobId,
+        worker: &WorkerId,
+        record: &crate::provenance::ProvRecord,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// A job's provenance record; `None` when none was kept (the job has not ended, ended
+    /// before records were kept, or never ran).
+    async fn job_provenance(
+        &self,
+        id: &JobId,
+    ) -> Result<Option<crate::provenance::ProvRecord>, StoreError>;
 }
 
 #[cfg(test)]

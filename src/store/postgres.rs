@@ -66,6 +66,8 @@ const SQL: Statements = Statements {
     finish_callback_try: include_str!("postgres/finish_callback_try.sql"),
     insert_callback_attempt: include_str!("postgres/insert_callback_attempt.sql"),
     job_callbacks: include_str!("postgres/job_callbacks.sql"),
+    record_provenance: include_str!("postgres/record_provenance.sql"),
+    job_provenance: include_str!("postgres/job_provenance.sql"),
     insert_api_key: include_str!("postgres/insert_api_key.sql"),
     find_api_key: include_str!("postgres/find_api_key.sql"),
     list_api_keys: include_str!("postgres/list_api_keys.sql"),

@@ -519,6 +519,39 @@ impl<B: Backend> JobStore for SqlStore<B> {
         }
         Ok(records.into_iter().map(|(_, record)| record).collect())
     }
+
+    async fn record_provenance(
+        &self,
+        id: &JobId,
+        worker: &WorkerId,
+        record: &crate::provenance::ProvRecord,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let done = sql::<B>(B::SQL.record_provenance)
+            .bind(id.as_str().to_owned())
+            .bind(worker.0.clone())
+            .bind(to_json(record, "provenance record")?)
+            .bind(micros(now))
+            .execute(self.backend.writer(), "keep a job's provenance record")
+            .await?;
+        Ok(B::rows_affected(&done) == 1)
+    }
+
+    async fn job_provenance(
+        &self,
+        id: &JobId,
+    ) -> Result<Option<crate::provenance::ProvRecord>, StoreError> {
+        let row = sql::<B>(B::SQL.job_provenance)
+            .bind(id.as_str().to_owned())
+            .fetch_optional(self.backend.reader(), "read a job's provenance record")
+            .await?;
+        row.as_ref()
+            .map(|row| {
+                let text: String = column::<B, _>(row, "record")?;
+                from_json(&text, "provenance record")
+            })
+            .transpose()
+    }
 }
 
 /// The source statuses of `transition`, as the list bound for `status IN ...`.

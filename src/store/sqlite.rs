@@ -92,6 +92,8 @@ const SQL: Statements = Statements {
     finish_callback_try: include_str!("sqlite/finish_callback_try.sql"),
     insert_callback_attempt: include_str!("sqlite/insert_callback_attempt.sql"),
     job_callbacks: include_str!("sqlite/job_callbacks.sql"),
+    record_provenance: include_str!("sqlite/record_provenance.sql"),
+    job_provenance: include_str!("sqlite/job_provenance.sql"),
     insert_api_key: include_str!("sqlite/insert_api_key.sql"),
     find_api_key: include_str!("sqlite/find_api_key.sql"),
     list_api_keys: include_str!("sqlite/list_api_keys.sql"),

@@ -1516,7 +1516,7 @@ async fn json_01_the_core_resources_answer_application_json() {
     }
 }
 
-const ROUTES: [(&str, &str); 26] = [
+const ROUTES: [(&str, &str); 27] = [
     ("get", "/"),
     ("get", "/conformance"),
     ("get", "/api"),
@@ -1543,6 +1543,7 @@ const ROUTES: [(&str, &str); 26] = [
     ("get", "/sign-in"),
     ("post", "/sign-in"),
     ("post", "/sign-out"),
+    ("get", "/jobs/{jobID}/prov"),
 ];
 
 #[tokio::test]

@@ -20,6 +20,7 @@ mod metrics;
 mod operator;
 mod owslib;
 mod polling;
+mod prov;
 mod publish;
 mod queue;
 mod registry;

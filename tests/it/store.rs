@@ -76,6 +76,7 @@ contract_tests!([sqlite: open_sqlite, postgres: open_postgres]; [
     api_keys_are_found_by_hash_listed_and_revoked_once,
     the_audit_trail_is_listed_newest_first,
     every_status_write_changes_exactly_the_sources_of_its_transition,
+    provenance_is_kept_by_the_lease_holder_and_replaced_by_a_later_attempt,
 ]);
 
 /// A fresh SQLite store in a temporary directory (kept alive by the returned guard).
@@ -894,6 +895,132 @@ mod contract {
             .complete_job(&job.id, &w2, succeeded("again"), at(66))
             .await
             .unwrap());
+    }
+
+    /// A provenance record as a worker makes it (its content is the provenance room's:
+    /// the store keeps it whole).
+    fn prov_record(job: &Job, status: &str, sha256: &str) -> ades::provenance::ProvRecord {
+        use ades::provenance::*;
+        ProvRecord {
+            version: RECORD_VERSION,
+            job: JobFacts {
+                id: job.id.to_string(),
+                status: status.into(),
+                attempt: job.attempt,
+                started: Some("2025-03-01T12:00:01+00:00".into()),
+                ended: "2025-03-01T12:00:09.000001+00:00".into(),
+            },
+            process: ProcessFacts {
+                id: job.process_id.to_string(),
+                version: "1.0.0".into(),
+                image: "p-1.0.0-seed:1.0.0".into(),
+                image_id: Some("sha256:0123".into()),
+                repo_digests: vec!["r/p@sha256:4567".into()],
+                manifest_sha256: Some("89ab".into()),
+            },
+            inputs: vec![InputFacts {
+                input: "IN".into(),
+                index: 0,
+                href: Some("https://example.org/in.txt".into()),
+                value_sha256: None,
+                media_type: None,
+                staged: Some(FileFacts {
+                    path: "IN/in.txt".into(),
+                    sha256: sha256.into(),
+                    size_bytes: 12,
+                }),
+            }],
+            outputs: vec![OutputFacts {
+                output: "OUT".into(),
+                index: 0,
+                file: Some(FileFacts {
+                    path: "out.txt".into(),
+                    sha256: sha256.into(),
+                    size_bytes: u64::MAX,
+                }),
+                value_sha256: None,
+                media_type: Some("text/plain".into()),
+            }],
+            usage: UsageFacts {
+                peak_memory_bytes: Some(5 << 30),
+                cpu_time_ns: Some(123_456_789_012),
+                samples: 3,
+            },
+            agent: AgentFacts {
+                version: "0.1.0".into(),
+                host: "h".into(),
+            },
+            owner: Some("alice".into()),
+        }
+    }
+
+    pub async fn provenance_is_kept_by_the_lease_holder_and_replaced_by_a_later_attempt(
+        store: Store,
+    ) {
+        let job = insert(&store, "p", 0, at(0)).await;
+        let (w1, w2) = (worker("w1"), worker("w2"));
+        // Nothing kept for a job that never ran, nor for an unknown job.
+        assert_eq!(store.job_provenance(&job.id).await.unwrap(), None);
+        assert_eq!(store.job_provenance(&JobId::new()).await.unwrap(), None);
+        // Only a running job's lease holder keeps one.
+        let record = prov_record(&job, "failed", "aa");
+        assert!(!store
+            .record_provenance(&job.id, &w1, &record, at(1))
+            .await
+            .unwrap());
+        let held = store
+            .claim_next_job(&w1, at(30), at(1))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!store
+            .record_provenance(&job.id, &w2, &record, at(2))
+            .await
+            .unwrap());
+        assert!(!store
+            .record_provenance(&JobId::new(), &w1, &record, at(2))
+            .await
+            .unwrap());
+        let first = prov_record(&held, "failed", "aa");
+        assert!(store
+            .record_provenance(&job.id, &w1, &first, at(2))
+            .await
+            .unwrap());
+        assert_eq!(
+            store.job_provenance(&job.id).await.unwrap(),
+            Some(first.clone())
+        );
+
+        // The first worker loses the job; the second's record replaces the first's, and
+        // the first can no longer write.
+        store.reap_expired_leases(at(31), 3).await.unwrap();
+        let again = store
+            .claim_next_job(&w2, at(100), at(32))
+            .await
+            .unwrap()
+            .unwrap();
+        let second = prov_record(&again, "successful", "bb");
+        assert!(!store
+            .record_provenance(&job.id, &w1, &second, at(33))
+            .await
+            .unwrap());
+        assert!(store
+            .record_provenance(&job.id, &w2, &second, at(33))
+            .await
+            .unwrap());
+        assert!(store
+            .complete_job(&job.id, &w2, succeeded("done"), at(34))
+            .await
+            .unwrap());
+        let kept = store.job_provenance(&job.id).await.unwrap().unwrap();
+        assert_eq!(kept, second, "whole, large numbers included");
+        assert_eq!(kept.job.attempt, 2);
+        // A finished job's record stays as it is.
+        assert!(!store
+            .record_provenance(&job.id, &w2, &first, at(35))
+            .await
+            .unwrap());
+        assert_eq!(store.job_provenance(&job.id).await.unwrap(), Some(second));
     }
 
     pub async fn an_expired_lease_can_be_renewed_until_reaped(store: Store) {

@@ -16,19 +16,20 @@
 use super::{engine_error, DockerEngine};
 use crate::engine::{
     BindMount, Confinement, ContainerExit, ContainerRunner, ContainerSpec, EngineFacts,
-    FoundContainer, FoundState, Limits, LogSink, Milestone, RunnerError, RUN_ID_LABEL,
+    FoundContainer, FoundState, Limits, LogSink, Milestone, ResourceUsage, RunFacts,
+    RunnerError, RUN_ID_LABEL,
 };
 use async_trait::async_trait;
 use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
 use bollard::models::{
-    ContainerCreateBody, ContainerSummary, DeviceRequest, HostConfig, Mount, MountTypeEnum,
-    ResourcesUlimits,
+    ContainerCreateBody, ContainerStatsResponse, ContainerSummary, DeviceRequest, HostConfig,
+    Mount, MountTypeEnum, ResourcesUlimits,
 };
 use bollard::query_parameters::{
     AttachContainerOptions, CreateContainerOptions, InspectContainerOptions, KillContainerOptions,
     ListContainersOptions, LogsOptions, RemoveContainerOptions, StartContainerOptions,
-    WaitContainerOptions,
+    StatsOptions, WaitContainerOptions,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -551,6 +552,18 @@ impl DockerEngine {
             }),
         ));
 
+        // Sampled while it runs: once stopped, the engine reports nothing of it (see
+        // `ResourceUsage`). The stream ends when the container stops.
+        let mut stats = Box::pin(docker.stats(
+            name,
+            Some(StatsOptions {
+                stream: true,
+                one_shot: false,
+            }),
+        ));
+        let mut usage = ResourceUsage::default();
+        let mut stats_open = true;
+
         let mut exit_code: Option<i64> = None;
         let mut killed: Option<ContainerExit> = None;
         let mut kill_deadline: Option<Instant> = None;
@@ -573,6 +586,14 @@ impl DockerEngine {
                         output_open = false;
                     }
                     None => output_open = false,
+                },
+                sample = stats.next(), if stats_open && running => match sample {
+                    Some(Ok(sample)) => add_sample(&mut usage, &sample),
+                    Some(Err(err)) => {
+                        tracing::debug!(container = %name, error = %err, "the engine's statistics stopped");
+                        stats_open = false;
+                    }
+                    None => stats_open = false,
                 },
                 status = wait.next(), if running => {
                     exit_code = Some(match status {
@@ -609,15 +630,67 @@ impl DockerEngine {
 
         // A killed container exits 137; report why it was killed instead: by us (timeout,
         // cancellation) or by the engine for going over its memory limit.
-        Ok(match (killed, exit_code) {
+        let (oom_killed, image_id) = match killed {
+            Some(_) => (false, None),
+            None => ended_state(docker, name).await,
+        };
+        let exit = match (killed, exit_code) {
             (Some(reason), _) => reason,
-            (None, Some(code)) if code != 0 && was_oom_killed(docker, name).await => {
-                ContainerExit::OutOfMemory
-            }
+            (None, Some(code)) if code != 0 && oom_killed => ContainerExit::OutOfMemory,
             (None, Some(code)) => ContainerExit::Exited(code),
             (None, None) => unreachable!("the loop ends only after an exit or a kill"),
-        })
+        };
+        if exit != ContainerExit::Cancelled {
+            let mut facts = self.image_facts(image_id).await;
+            facts.usage = usage;
+            logs.ended(&facts);
+        }
+        Ok(exit)
     }
+
+    /// What the engine says of the image a container ran (by its id): repository digests
+    /// and labels. Nothing when it cannot be read (removed meanwhile): the facts are a
+    /// record, never a reason to fail the run.
+    async fn image_facts(&self, image_id: Option<String>) -> RunFacts {
+        let Some(id) = image_id else {
+            return RunFacts::default();
+        };
+        match self.docker.inspect_image(&id).await {
+            Ok(image) => RunFacts {
+                repo_digests: image.repo_digests.unwrap_or_default(),
+                image_labels: image
+                    .config
+                    .and_then(|config| config.labels)
+                    .map(|labels| labels.into_iter().collect())
+                    .unwrap_or_default(),
+                image_id: Some(id),
+                usage: ResourceUsage::default(),
+            },
+            Err(err) => {
+                tracing::warn!(image = %id, error = %err, "cannot inspect the image a container ran");
+                RunFacts {
+                    image_id: Some(id),
+                    ..RunFacts::default()
+                }
+            }
+        }
+    }
+}
+
+/// One statistics sample into `usage`: memory now and (cgroup v1 only) its peak, and the
+/// cumulative CPU time.
+fn add_sample(usage: &mut ResourceUsage, sample: &ContainerStatsResponse) {
+    let memory = sample.memory_stats.as_ref();
+    let cpu = sample
+        .cpu_stats
+        .as_ref()
+        .and_then(|cpu| cpu.cpu_usage.as_ref())
+        .and_then(|cpu| cpu.total_usage);
+    usage.add_sample(
+        memory.and_then(|m| m.usage),
+        memory.and_then(|m| m.max_usage),
+        cpu,
+    );
 }
 
 impl DockerEngine {
@@ -633,17 +706,21 @@ impl DockerEngine {
     }
 }
 
-/// Whether the engine reports the (exited, not yet removed) container as killed for memory.
-async fn was_oom_killed(docker: &Docker, name: &str) -> bool {
+/// Of the exited (not yet removed) container: whether the engine killed it for memory, and
+/// the id of the image it ran.
+async fn ended_state(docker: &Docker, name: &str) -> (bool, Option<String>) {
     let options = None::<bollard::query_parameters::InspectContainerOptions>;
     match docker.inspect_container(name, options).await {
-        Ok(inspected) => inspected
-            .state
-            .and_then(|state| state.oom_killed)
-            .unwrap_or(false),
+        Ok(inspected) => (
+            inspected
+                .state
+                .and_then(|state| state.oom_killed)
+                .unwrap_or(false),
+            inspected.image,
+        ),
         Err(err) => {
             tracing::warn!(container = %name, "cannot inspect the exited container: {err}");
-            false
+            (false, None)
         }
     }
 }
