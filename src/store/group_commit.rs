@@ -186,7 +186,9 @@ mod tests {
             let job = job("echo");
             let id = job.id.clone();
             tasks.push(tokio::spawn(async move {
-                let stored = commits.insert(&writer, job, OffsetDateTime::now_utc()).await;
+                let stored = commits
+                    .insert(&writer, job, OffsetDateTime::now_utc())
+                    .await;
                 (id, stored)
             }));
         }
@@ -196,7 +198,10 @@ mod tests {
         }
         let batches = writer.batches.lock().unwrap().clone();
         assert_eq!(batches.iter().sum::<usize>(), 40);
-        assert!(batches.len() < 40, "no batch shared a transaction: {batches:?}");
+        assert!(
+            batches.len() < 40,
+            "no batch shared a transaction: {batches:?}"
+        );
     }
 
     #[tokio::test]
@@ -208,7 +213,9 @@ mod tests {
             let (commits, writer) = (commits.clone(), writer.clone());
             let job = job(process);
             tasks.push(tokio::spawn(async move {
-                commits.insert(&writer, job, OffsetDateTime::now_utc()).await
+                commits
+                    .insert(&writer, job, OffsetDateTime::now_utc())
+                    .await
             }));
         }
         let results: Vec<bool> = futures_util::future::join_all(tasks)

@@ -16,8 +16,8 @@
 use super::{engine_error, DockerEngine};
 use crate::engine::{
     BindMount, Confinement, ContainerExit, ContainerRunner, ContainerSpec, EngineFacts,
-    FoundContainer, FoundState, Limits, LogSink, Milestone, ResourceUsage, RunFacts,
-    RunnerError, RUN_ID_LABEL,
+    FoundContainer, FoundState, Limits, LogSink, Milestone, ResourceUsage, RunFacts, RunnerError,
+    RUN_ID_LABEL,
 };
 use async_trait::async_trait;
 use bollard::container::LogOutput;
