@@ -68,7 +68,9 @@ impl JobService {
     pub async fn queue_overview(&self, caller: &Caller) -> Result<QueueOverview, JobsError> {
         caller.require_admin("The operator's overview of the queue")?;
         let now = OffsetDateTime::now_utc();
+        // Whole seconds: the bound is shown to people.
         let since = now - FAILURE_WINDOW;
+        let since = since.replace_nanosecond(0).unwrap_or(since);
         let queued = self.store.count_queued().await?;
         let running = self.store.running_job_ids().await?.len() as u64;
         let pools = self.store.worker_hosts().await?;

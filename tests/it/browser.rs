@@ -3,10 +3,10 @@
 //! the landing page, follows links to a process, fills its form with a file and submits it,
 //! lands on the job page and watches it reach `successful` and its log lines arrive without
 //! a reload, follows the links to the output and reads it; the job list page takes in a new
-//! job and its end as they happen.
+//! job and its end as they happen; the header leads to the operator page.
 //!
-//! The test takes the README's screenshots: `docs/process-form.png` and `docs/job-page.png`
-//! with `ADES_UPDATE_SCREENSHOTS=1`, else the same names under
+//! The test takes the README's screenshots, `docs/process-form.png`, `docs/job-page.png` and
+//! `docs/operator-page.png`, with `ADES_UPDATE_SCREENSHOTS=1`, else the same names under
 //! `target/browser-screenshots/`.
 //!
 //! Chromium and chromedriver come from apt (`chromium`, `chromium-driver`; the test script
@@ -14,7 +14,7 @@
 //! that it did not run.
 
 use crate::app::{spawn_app, TestApp};
-use crate::support::{ades, busybox_image, free_port, repo_root, submit_async};
+use crate::support::{build_seed_image, free_port, repo_root, submit_async};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use std::future::Future;
@@ -36,27 +36,6 @@ fn shout_image() -> String {
     static IMAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     IMAGE
         .get_or_init(|| {
-            busybox_image();
-            let dir = tempfile::tempdir().unwrap();
-            std::fs::write(
-                dir.path().join("Dockerfile"),
-                "FROM ades-busybox:latest\nCOPY run.sh /app/run.sh\n\
-                 ENTRYPOINT [\"/bin/sh\", \"/app/run.sh\"]\n",
-            )
-            .unwrap();
-            // Outputs are read by ades, maybe as another user: readable by all.
-            std::fs::write(
-                dir.path().join("run.sh"),
-                "set -eu\n\
-                 echo \"shout: read $(wc -c < \"$1\") bytes\"\n\
-                 sleep 3\n\
-                 tr a-z A-Z < \"$1\" > \"$2/shouted.txt\"\n\
-                 chmod a+r \"$2/shouted.txt\"\n\
-                 echo 'shout: turned it up'\n\
-                 sleep 1\n\
-                 echo 'shout: done'\n",
-            )
-            .unwrap();
             let manifest = json!({
                 "seedVersion": "1.0.0",
                 "job": {
@@ -75,10 +54,15 @@ fn shout_image() -> String {
                     }
                 }
             });
-            std::fs::write(dir.path().join("seed.manifest.json"), manifest.to_string()).unwrap();
-            let built = ades(&["seed", "build", "--json", dir.path().to_str().unwrap()]);
-            assert_eq!(built.code, 0, "{}", built.stderr);
-            "ades-it-shout-1.0.0-seed:1.0.0".to_string()
+            let script = "set -eu\n\
+                 echo \"shout: read $(wc -c < \"$1\") bytes\"\n\
+                 sleep 3\n\
+                 tr a-z A-Z < \"$1\" > \"$2/shouted.txt\"\n\
+                 chmod a+r \"$2/shouted.txt\"\n\
+                 echo 'shout: turned it up'\n\
+                 sleep 1\n\
+                 echo 'shout: done'\n";
+            build_seed_image(&manifest, Some(script))
         })
         .clone()
 }
@@ -428,5 +412,16 @@ async fn run_in_browser(
         first_row.as_deref(),
         Some(format!("job-{second_id}").as_str())
     );
+
+    // The operator page, by the header's link: the queue, the pools, the processes.
+    follow_link(browser, "header a[href$='/admin']").await;
+    wait_until("the operator page's process table", || async {
+        let processes = text_of(browser, "#processes + table").await?;
+        processes.contains("ades-it-shout").then_some(())
+    })
+    .await;
+    let queue = text_of(browser, "#queue + dl").await.unwrap_or_default();
+    assert!(queue.contains("Waiting"), "the queue section: {queue}");
+    screenshot(browser, "operator-page.png").await;
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! and requests are counted under their route template, never their raw path.
 
 use crate::app::{spawn_app, spawn_app_with, TestApp};
-use crate::support::{ades, busybox_image, example_image, get_json, submit_async, wait_final};
+use crate::support::{build_seed_image, example_image, get_json, submit_async, wait_final};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -225,13 +225,6 @@ fn memory_job_image() -> String {
     static IMAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     IMAGE
         .get_or_init(|| {
-            busybox_image();
-            let dir = tempfile::tempdir().unwrap();
-            std::fs::write(
-                dir.path().join("Dockerfile"),
-                "FROM ades-busybox:latest\nENTRYPOINT [\"/bin/sh\"]\n",
-            )
-            .unwrap();
             let manifest = json!({
                 "seedVersion": "1.0.0",
                 "job": {
@@ -246,10 +239,7 @@ fn memory_job_image() -> String {
                     }
                 }
             });
-            std::fs::write(dir.path().join("seed.manifest.json"), manifest.to_string()).unwrap();
-            let built = ades(&["seed", "build", "--json", dir.path().to_str().unwrap()]);
-            assert_eq!(built.code, 0, "{}", built.stderr);
-            "ades-it-memory-1.0.0-seed:1.0.0".to_string()
+            build_seed_image(&manifest, None)
         })
         .clone()
 }

@@ -43,6 +43,23 @@ fn set_cookie(headers: &HeaderMap) -> (String, String) {
     (pair, whole)
 }
 
+/// Posts a page's form (`pairs`), with the sign-in `cookie` when given.
+async fn post_form(
+    client: &reqwest::Client,
+    url: &str,
+    cookie: Option<&str>,
+    pairs: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut request = client
+        .post(url)
+        .header(CONTENT_TYPE, FORM)
+        .body(form(pairs));
+    if let Some(cookie) = cookie {
+        request = request.header(COOKIE, cookie);
+    }
+    request.send().await.unwrap()
+}
+
 fn location(headers: &HeaderMap) -> String {
     headers
         .get(LOCATION)
@@ -152,13 +169,13 @@ async fn the_operator_page_groups_failures_and_deploys_and_undeploys_from_its_fo
     assert!(text.contains("admin token"), "{text}");
 
     // A wrong token signs in, and the sign-in page says deploying is still refused.
-    let signed = client
-        .post(app.url("/sign-in"))
-        .header(CONTENT_TYPE, FORM)
-        .body(form(&[("token", "not-the-token")]))
-        .send()
-        .await
-        .unwrap();
+    let signed = post_form(
+        &client,
+        &app.url("/sign-in"),
+        None,
+        &[("token", "not-the-token")],
+    )
+    .await;
     assert_eq!(signed.status(), StatusCode::SEE_OTHER);
     let (wrong, _) = set_cookie(signed.headers());
     let who: Value = client
@@ -180,13 +197,7 @@ async fn the_operator_page_groups_failures_and_deploys_and_undeploys_from_its_fo
     );
 
     // The admin token signs in: an HttpOnly, SameSite=Strict cookie.
-    let signed = client
-        .post(app.url("/sign-in"))
-        .header(CONTENT_TYPE, FORM)
-        .body(form(&[("token", TOKEN)]))
-        .send()
-        .await
-        .unwrap();
+    let signed = post_form(&client, &app.url("/sign-in"), None, &[("token", TOKEN)]).await;
     assert_eq!(signed.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(signed.headers()), "sign-in");
     let (cookie, whole) = set_cookie(signed.headers());
@@ -279,14 +290,13 @@ async fn the_operator_page_groups_failures_and_deploys_and_undeploys_from_its_fo
     );
 
     // Undeploy from the form; the engine's own image cannot be undeployed.
-    let undeployed = client
-        .post(app.url("/admin/undeploy"))
-        .header(COOKIE, &cookie)
-        .header(CONTENT_TYPE, FORM)
-        .body(form(&[("id", &id)]))
-        .send()
-        .await
-        .unwrap();
+    let undeployed = post_form(
+        &client,
+        &app.url("/admin/undeploy"),
+        Some(&cookie),
+        &[("id", &id)],
+    )
+    .await;
     assert_eq!(undeployed.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         location(undeployed.headers()),
@@ -299,23 +309,21 @@ async fn the_operator_page_groups_failures_and_deploys_and_undeploys_from_its_fo
         .await
         .unwrap();
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
-    let builtin = client
-        .post(app.url("/admin/undeploy"))
-        .header(COOKIE, &cookie)
-        .header(CONTENT_TYPE, FORM)
-        .body(form(&[("id", "ades-it-shell")]))
-        .send()
-        .await
-        .unwrap();
+    let builtin = post_form(
+        &client,
+        &app.url("/admin/undeploy"),
+        Some(&cookie),
+        &[("id", "ades-it-shell")],
+    )
+    .await;
     assert_eq!(builtin.status(), StatusCode::FORBIDDEN);
-    let missing = client
-        .post(app.url("/admin/undeploy"))
-        .header(COOKIE, &cookie)
-        .header(CONTENT_TYPE, FORM)
-        .body(form(&[("id", " ")]))
-        .send()
-        .await
-        .unwrap();
+    let missing = post_form(
+        &client,
+        &app.url("/admin/undeploy"),
+        Some(&cookie),
+        &[("id", " ")],
+    )
+    .await;
     assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
     let json_body = client
         .post(app.url("/admin/deploy"))

@@ -6,7 +6,7 @@
 //! authentication on, another user cannot read the record, the admin can; a job without a
 //! record says why.
 
-use crate::support::{ades, busybox_image, spawn_app_with};
+use crate::support::{ades, build_seed_image, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -73,19 +73,6 @@ fn prov_image() -> String {
     static IMAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     IMAGE
         .get_or_init(|| {
-            busybox_image();
-            let dir = tempfile::tempdir().unwrap();
-            std::fs::write(
-                dir.path().join("Dockerfile"),
-                "FROM ades-busybox:latest\nCOPY run.sh /run.sh\nENTRYPOINT [\"/bin/sh\", \"/run.sh\"]\n",
-            )
-            .unwrap();
-            std::fs::write(
-                dir.path().join("run.sh"),
-                "i=0\nwhile [ $i -lt 200000 ]; do i=$((i+1)); done\n\
-                 tr a-z A-Z < \"$1\" > \"$2/result-upper.txt\"\nsleep 3\n",
-            )
-            .unwrap();
             let manifest = json!({
                 "seedVersion": "1.0.0",
                 "job": {
@@ -101,10 +88,9 @@ fn prov_image() -> String {
                     }
                 }
             });
-            std::fs::write(dir.path().join("seed.manifest.json"), manifest.to_string()).unwrap();
-            let built = ades(&["seed", "build", "--json", dir.path().to_str().unwrap()]);
-            assert_eq!(built.code, 0, "{}", built.stderr);
-            "ades-it-prov-1.2.0-seed:1.0.0".to_string()
+            let script = "i=0\nwhile [ $i -lt 200000 ]; do i=$((i+1)); done\n\
+                 tr a-z A-Z < \"$1\" > \"$2/result-upper.txt\"\nsleep 3\n";
+            build_seed_image(&manifest, Some(script))
         })
         .clone()
 }

@@ -92,6 +92,29 @@ pub fn example_image(name: &str) -> String {
     image
 }
 
+/// Builds a Seed image `FROM ades-busybox:latest` with `ades seed build`, labelled with
+/// `manifest`: with a `script`, the image runs it with `sh` (`/app/run.sh`, the command's
+/// words its arguments), without one `sh` itself is the entry point. Returns the image's
+/// name.
+pub fn build_seed_image(manifest: &serde_json::Value, script: Option<&str>) -> String {
+    busybox_image();
+    let dir = tempfile::tempdir().unwrap();
+    let dockerfile = match script {
+        Some(script) => {
+            std::fs::write(dir.path().join("run.sh"), script).unwrap();
+            "FROM ades-busybox:latest\nCOPY run.sh /app/run.sh\n\
+             ENTRYPOINT [\"/bin/sh\", \"/app/run.sh\"]\n"
+        }
+        None => "FROM ades-busybox:latest\nENTRYPOINT [\"/bin/sh\"]\n",
+    };
+    std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
+    std::fs::write(dir.path().join("seed.manifest.json"), manifest.to_string()).unwrap();
+    let built = ades(&["seed", "build", "--json", dir.path().to_str().unwrap()]);
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let report: serde_json::Value = serde_json::from_str(&built.stdout).expect("build report");
+    report["image"].as_str().expect("image name").to_string()
+}
+
 /// A Seed image whose job runs the shell script given as its json input `SCRIPT`
 /// (`sh -c "$SCRIPT"`), declaring a single required output file `ONE` (`one-*`) and a
 /// required integer json output `COUNT`: lets a test make a job misbehave in any way.
@@ -99,13 +122,6 @@ pub fn shell_job_image() -> String {
     static IMAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     IMAGE
         .get_or_init(|| {
-            busybox_image();
-            let dir = tempfile::tempdir().unwrap();
-            std::fs::write(
-                dir.path().join("Dockerfile"),
-                "FROM ades-busybox:latest\nENTRYPOINT [\"/bin/sh\"]\n",
-            )
-            .unwrap();
             let manifest = serde_json::json!({
                 "seedVersion": "1.0.0",
                 "job": {
@@ -123,10 +139,7 @@ pub fn shell_job_image() -> String {
                     }
                 }
             });
-            std::fs::write(dir.path().join("seed.manifest.json"), manifest.to_string()).unwrap();
-            let built = ades(&["seed", "build", "--json", dir.path().to_str().unwrap()]);
-            assert_eq!(built.code, 0, "{}", built.stderr);
-            "ades-it-shell-1.0.0-seed:1.0.0".to_string()
+            build_seed_image(&manifest, None)
         })
         .clone()
 }
