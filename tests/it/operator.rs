@@ -60,6 +60,17 @@ async fn post_form(
     request.send().await.unwrap()
 }
 
+/// What `GET /sign-in` says of a request carrying `cookie`.
+async fn who_is(client: &reqwest::Client, app: &crate::app::TestApp, cookie: &str) -> Value {
+    let answer = client
+        .get(app.url("/sign-in"))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .unwrap();
+    answer.json().await.unwrap()
+}
+
 fn location(headers: &HeaderMap) -> String {
     headers
         .get(LOCATION)
@@ -178,15 +189,7 @@ async fn the_operator_page_groups_failures_and_deploys_and_undeploys_from_its_fo
     .await;
     assert_eq!(signed.status(), StatusCode::SEE_OTHER);
     let (wrong, _) = set_cookie(signed.headers());
-    let who: Value = client
-        .get(app.url("/sign-in"))
-        .header(COOKIE, &wrong)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let who: Value = who_is(&client, &app, &wrong).await;
     assert_eq!(who["mayDeploy"], false, "{who:#}");
     assert!(
         who["deployRefusal"]
@@ -205,15 +208,7 @@ async fn the_operator_page_groups_failures_and_deploys_and_undeploys_from_its_fo
         whole.contains("HttpOnly") && whole.contains("SameSite=Strict"),
         "{whole}"
     );
-    let who: Value = client
-        .get(app.url("/sign-in"))
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let who: Value = who_is(&client, &app, &cookie).await;
     assert_eq!(who["signedIn"], true, "{who:#}");
     assert_eq!(who["mayDeploy"], true, "{who:#}");
 
@@ -406,15 +401,7 @@ async fn with_authentication_on_only_admins_see_the_page_and_a_revoked_cookie_is
         .await
         .unwrap();
     assert_eq!(as_admin.status(), StatusCode::OK);
-    let who: Value = client
-        .get(app.url("/sign-in"))
-        .header(COOKIE, cookie_of(&admin))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let who: Value = who_is(&client, &app, &cookie_of(&admin)).await;
     assert_eq!(who["user"], "olga");
     assert_eq!(who["roles"], json!(["admin"]));
     assert_eq!(who["authentication"], "on");
