@@ -3,7 +3,9 @@
 //! document, and `Prefer: wait=N` on a job's status is a long poll that answers when the
 //! job changes, or with 304 when the wait runs out.
 
-use crate::support::{shell_job_image, spawn_app, submit_async, wait_final};
+use crate::support::{
+    example_image, repo_root, shell_job_image, spawn_app, submit_async, wait_final,
+};
 use reqwest::header::{ETAG, IF_NONE_MATCH};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -216,5 +218,41 @@ async fn a_long_poll_answers_when_the_job_changes_or_304_when_the_wait_runs_out(
     assert_eq!(document["status"], "dismissed", "{document:#}");
     assert!(took < Duration::from_secs(20), "held {took:?}");
 
+    app.stop().await;
+}
+
+/// `examples/clients/follow_job.sh` follows a real job by long polls and prints its results
+/// and provenance.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_follow_job_example_runs_against_the_server() {
+    example_image("echo");
+    let app = spawn_app().await;
+    let script = repo_root().join("examples/clients/follow_job.sh");
+    let address = app.address.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("sh")
+            .arg(&script)
+            .arg(&address)
+            .output()
+            .expect("run the example")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    for expected in [
+        "status: successful",
+        "followed by long polls",
+        "wasGeneratedBy(job:output-ECHO-0, job:run, -)",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "no {expected:?} in\n{stdout}\n{stderr}"
+        );
+    }
+    // Long polls: a handful of documents, not one per poll interval.
+    let statuses = stdout.lines().filter(|l| l.starts_with("status: ")).count();
+    assert!((1..=6).contains(&statuses), "{stdout}");
     app.stop().await;
 }
