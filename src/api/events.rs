@@ -128,15 +128,24 @@ pub fn status_stream(app: AppState, caller: Caller, base: BaseUrl, job: Job) -> 
                 state.ended = true;
                 return Some((end_event(), state));
             }
-            wait_for_change(&mut state.changes, &state.id).await;
+            let look = tokio::time::Instant::now() + STATUS_POLL;
+            wait_for_change(&mut state.changes, &state.id, look).await;
         }
     });
     sse(stopping, events)
 }
 
-/// Waits for a change of `id` (or any lag of the channel) or [`STATUS_POLL`].
-async fn wait_for_change(changes: &mut tokio::sync::broadcast::Receiver<JobId>, id: &JobId) {
-    let deadline = tokio::time::Instant::now() + STATUS_POLL;
+/// Waits for a change of job `id` (or any lag of the channel) or [`STATUS_POLL`], but not
+/// past `deadline`: a change another replica made is heard through the store's
+/// notifications on PostgreSQL, and the look every second bounds the delay where there are
+/// none (SQLite shared by processes). The status stream and the long poll of
+/// `GET /jobs/{jobID}` (`super::polling`) both wait here.
+pub(super) async fn wait_for_change(
+    changes: &mut tokio::sync::broadcast::Receiver<JobId>,
+    id: &JobId,
+    deadline: tokio::time::Instant,
+) {
+    let deadline = deadline.min(tokio::time::Instant::now() + STATUS_POLL);
     loop {
         match tokio::time::timeout_at(deadline, changes.recv()).await {
             Ok(Ok(changed)) if changed != *id => continue,

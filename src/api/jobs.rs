@@ -270,7 +270,7 @@ pub async fn job_status(
         && !job.status.is_final()
         && tokio::time::Instant::now() < deadline
     {
-        polling::wait_for_change(&mut changes, &job.id, deadline).await;
+        super::events::wait_for_change(&mut changes, &job.id, deadline).await;
         job = find_job(&app, &caller, &job_id).await?;
         document = Tagged::of(&StatusInfoView::new(&job, &base));
     }

@@ -8,7 +8,6 @@
 //! A client that follows a job this way makes one request per change instead of one per
 //! second, and each unchanged answer is a few bytes.
 
-use crate::domain::JobId;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -18,11 +17,6 @@ use std::time::Duration;
 /// The longest a long poll is held, whatever `Prefer: wait` asks (a proxy between the
 /// client and the server would cut a longer one anyway).
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
-
-/// The longest a long poll waits for a change signal before reading the job anyway: a
-/// change another replica made is heard through the store's notifications on PostgreSQL,
-/// and this bounds the delay where there are none (SQLite shared by processes).
-const LOOK_EVERY: Duration = Duration::from_secs(1);
 
 /// A JSON document with its entity tag.
 pub struct Tagged {
@@ -95,22 +89,6 @@ pub fn long_poll(headers: &HeaderMap) -> Option<Duration> {
     super::execute::Preferences::from_headers(headers)
         .wait
         .map(|wait| wait.min(MAX_WAIT))
-}
-
-/// Waits for a change of job `id` (or any lag of the channel) or [`LOOK_EVERY`], but not
-/// past `deadline`.
-pub async fn wait_for_change(
-    changes: &mut tokio::sync::broadcast::Receiver<JobId>,
-    id: &JobId,
-    deadline: tokio::time::Instant,
-) {
-    let deadline = deadline.min(tokio::time::Instant::now() + LOOK_EVERY);
-    loop {
-        match tokio::time::timeout_at(deadline, changes.recv()).await {
-            Ok(Ok(changed)) if changed != *id => continue,
-            _ => return,
-        }
-    }
 }
 
 /// `Preference-Applied: wait=N` for a long poll that was held.
