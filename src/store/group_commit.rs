@@ -95,27 +95,31 @@ async fn run_committer<W: BatchWriter>(writer: W, mut receiver: mpsc::Receiver<P
 }
 
 async fn commit_batch<W: BatchWriter>(writer: &W, batch: Vec<Pending>) {
-    let jobs: Vec<(NewJob, OffsetDateTime)> =
-        batch.iter().map(|p| (p.job.clone(), p.now)).collect();
-    if batch.len() > 1 {
+    // The jobs move out of their submissions (a request may carry large inline inputs:
+    // never copied), the replies stay beside them in the same order.
+    let (jobs, replies): (Vec<(NewJob, OffsetDateTime)>, Vec<_>) = batch
+        .into_iter()
+        .map(|pending| ((pending.job, pending.now), pending.reply))
+        .unzip();
+    if jobs.len() > 1 {
         if let Ok(stored) = writer.insert_all(&jobs).await {
-            for (pending, job) in batch.into_iter().zip(stored) {
-                let _ = pending.reply.send(Ok(job));
+            for (reply, job) in replies.into_iter().zip(stored) {
+                let _ = reply.send(Ok(job));
             }
             return;
         }
     }
     // One job, or a batch that failed: each in its own transaction, with its own answer.
-    for (pending, job) in batch.into_iter().zip(jobs) {
+    for (reply, job) in replies.into_iter().zip(&jobs) {
         let result = writer
-            .insert_all(std::slice::from_ref(&job))
+            .insert_all(std::slice::from_ref(job))
             .await
             .and_then(|mut stored| {
                 stored.pop().ok_or_else(|| {
                     StoreError::Database("a committed job was not returned".to_string())
                 })
             });
-        let _ = pending.reply.send(result);
+        let _ = reply.send(result);
     }
 }
 
