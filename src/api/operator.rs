@@ -141,6 +141,8 @@ pub async fn operator_overview(
         (status = 401, description = "No credential, or not the admin token.", body = crate::error::ExceptionView),
         (status = 403, description = "Not allowed to deploy, or a form posted from another site.", body = crate::error::ExceptionView),
         (status = 409, description = "A process with this id is deployed.", body = crate::error::ExceptionView),
+        (status = 413, description = "The form is larger than `limits.max_json_body_bytes`.", body = crate::error::ExceptionView),
+        (status = 415, description = "Not `application/x-www-form-urlencoded`.", body = crate::error::ExceptionView),
     )
 )]
 pub async fn deploy_form(
@@ -250,6 +252,7 @@ pub async fn sign_in_page(
 ) -> Response {
     let rejected = rejected.map(|Extension(RejectedSignIn(why))| why);
     let cookie = crate::auth::sign_in_cookie(&headers).is_some();
+    let deploy_refusal = caller.deploy_refusal();
     let view = SignInView {
         title: "Sign in".to_string(),
         authentication: if app.settings.auth.enabled {
@@ -268,8 +271,8 @@ pub async fn sign_in_page(
                 .map(|r| r.as_str().to_string())
                 .collect(),
         },
-        may_deploy: caller.deploy_refusal().is_none(),
-        deploy_refusal: caller.deploy_refusal(),
+        may_deploy: deploy_refusal.is_none(),
+        deploy_refusal,
         rejected: rejected.clone(),
         links: vec![
             LinkView::new(base.join("/sign-in"), "self").typed("application/json"),
@@ -422,8 +425,17 @@ fn read_form(
             ),
         ));
     }
-    let body = body
-        .map_err(|rejection| ApiError::new(ErrorCode::InvalidRequestBody, rejection.body_text()))?;
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                "The form is larger than this server accepts (limits.max_json_body_bytes); \
+                 deploy a large package with POST /processes, or from a registry image.",
+            )
+        } else {
+            ApiError::new(ErrorCode::InvalidRequestBody, rejection.body_text())
+        }
+    })?;
     Ok(url::form_urlencoded::parse(&body).into_owned().collect())
 }
 

@@ -320,6 +320,16 @@ async fn the_operator_page_groups_failures_and_deploys_and_undeploys_from_its_fo
     )
     .await;
     assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+    // A form over the JSON body limit (16 MiB by default) is 413, not a 400.
+    let huge = "x".repeat(17 * 1024 * 1024);
+    let too_large = post_form(
+        &client,
+        &app.url("/admin/deploy"),
+        Some(&cookie),
+        &[("package", &huge)],
+    )
+    .await;
+    assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let json_body = client
         .post(app.url("/admin/deploy"))
         .header(COOKIE, &cookie)
