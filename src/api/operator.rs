@@ -69,7 +69,7 @@ pub async fn operator_overview(
             id: process.id.to_string(),
             version: process.version.clone(),
             title: process.title.clone(),
-            image: process.seed.image.clone(),
+            image: process.seed().map(|seed| seed.image.clone()),
             deployed: process.mutable,
             links: vec![
                 LinkView::new(base.join(&format!("/processes/{}", process.id)), "self")

@@ -882,8 +882,9 @@ pub struct OperatorProcessView {
     pub id: String,
     pub version: String,
     pub title: String,
-    /// The image it runs.
-    pub image: String,
+    /// The image it runs, for a process that runs one image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
     /// Deployed through Part 2 / WPS-T (may be replaced and undeployed), rather than found
     /// in the engine or pinned in the configuration.
     pub deployed: bool,

@@ -660,7 +660,7 @@ fn select_processes(
     mut read_label: impl FnMut(&str) -> Result<Manifest, String>,
 ) -> (BTreeMap<ProcessId, Arc<Process>>, Vec<Skip>) {
     let mut skips = Vec::new();
-    let mut by_id: BTreeMap<ProcessId, Vec<(Candidate, Process)>> = BTreeMap::new();
+    let mut by_id: BTreeMap<ProcessId, Vec<(Candidate, Manifest, Process)>> = BTreeMap::new();
     for candidate in candidates {
         let skip = |reason: String| Skip {
             skipped: SkippedImage {
@@ -691,19 +691,19 @@ fn select_processes(
             Ok(process) => by_id
                 .entry(process.id.clone())
                 .or_default()
-                .push((candidate, process)),
+                .push((candidate, manifest, process)),
             Err(err) => skips.push(skip(format!("its job name cannot be a process id: {err}"))),
         }
     }
 
     let mut processes = BTreeMap::new();
     for (id, mut offers) in by_id {
-        offers.sort_by(|a, b| preference(&b.0, &b.1, &a.0, &a.1));
+        offers.sort_by(|a, b| preference((&b.0, &b.1), (&a.0, &a.1)));
         let mut offers = offers.into_iter();
-        let Some((chosen, process)) = offers.next() else {
+        let Some((chosen, _, process)) = offers.next() else {
             continue;
         };
-        for (other, _) in offers {
+        for (other, _, _) in offers {
             if other.image.id == chosen.image.id && !other.image.id.is_empty() {
                 continue;
             }
@@ -725,13 +725,13 @@ fn select_processes(
 }
 
 /// How `a` compares with `b` as the source of one process: `Greater` = `a` is preferred.
-fn preference(a: &Candidate, pa: &Process, b: &Candidate, pb: &Process) -> Ordering {
-    let (ja, jb) = (&pa.seed.manifest.job, &pb.seed.manifest.job);
+fn preference((a, ma): (&Candidate, &Manifest), (b, mb): (&Candidate, &Manifest)) -> Ordering {
+    let (ja, jb) = (&ma.job, &mb.job);
     compare_semver(&ja.job_version, &jb.job_version)
         .then_with(|| compare_semver(&ja.package_version, &jb.package_version))
         .then_with(|| created_nanos(a).cmp(&created_nanos(b)))
         .then_with(|| a.configured.cmp(&b.configured))
-        .then_with(|| conventional(a, pa).cmp(&conventional(b, pb)))
+        .then_with(|| conventional(a, ma).cmp(&conventional(b, mb)))
         .then_with(|| b.image.reference.cmp(&a.image.reference))
 }
 
@@ -740,8 +740,8 @@ fn created_nanos(candidate: &Candidate) -> Option<i128> {
 }
 
 /// Whether the reference is the Seed image name of its job (perhaps under a registry).
-fn conventional(candidate: &Candidate, process: &Process) -> bool {
-    let name = seed::names::image_name(&process.seed.manifest.job);
+fn conventional(candidate: &Candidate, manifest: &Manifest) -> bool {
+    let name = seed::names::image_name(&manifest.job);
     let reference = &candidate.image.reference;
     reference == &name || reference.ends_with(&format!("/{name}"))
 }

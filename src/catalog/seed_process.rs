@@ -75,7 +75,7 @@
 //! [`humanize`] (`INPUT_FILE` → `Input file`), while the id stays the exact Seed name.
 
 use crate::domain::{
-    IdError, InputDescription, InputKind, JobControlOption, Metadata, OutputDescription,
+    Binding, IdError, InputDescription, InputKind, JobControlOption, Metadata, OutputDescription,
     OutputKind, Process, ProcessId, SeedBinding,
 };
 use seed::manifest::{InputFile, JsonInput, JsonOutput, JsonType, OutputFile};
@@ -168,11 +168,11 @@ pub fn try_process_from_manifest(
         ],
         inputs,
         outputs,
-        seed: SeedBinding {
+        binding: Binding::Seed(SeedBinding {
             image: image.to_string(),
             image_id: image_id.map(str::to_string),
             manifest: manifest.clone(),
-        },
+        }),
         mutable: false,
     })
 }
@@ -573,9 +573,12 @@ mod tests {
                 meta("urn:ades:seed:resource:disk:inputMultiplier", "4", None),
             ]
         );
-        assert_eq!(process.seed.image, "my-job-1.0.0-seed:1.0.0");
-        assert_eq!(process.seed.image_id.as_deref(), Some("sha256:0123"));
-        assert_eq!(process.seed.manifest, manifest);
+        assert_eq!(process.seed().unwrap().image, "my-job-1.0.0-seed:1.0.0");
+        assert_eq!(
+            process.seed().unwrap().image_id.as_deref(),
+            Some("sha256:0123")
+        );
+        assert_eq!(process.seed().unwrap().manifest, manifest);
     }
 
     #[test]
@@ -866,7 +869,7 @@ mod tests {
         assert_eq!(io.keywords, vec!["demo", "text"]);
         assert_eq!(input_ids(&io), vec!["INPUT_FILE"]);
         assert_eq!(output_ids(&io), vec!["OUTPUT_FILE"]);
-        assert_eq!(io.seed.image, "io-demo-1.0.0-seed:1.0.0");
+        assert_eq!(io.seed().unwrap().image, "io-demo-1.0.0-seed:1.0.0");
 
         let errors = example("errors");
         assert_eq!(errors.id.as_str(), "errors");

@@ -52,7 +52,11 @@ fn select(candidates: Vec<Candidate>) -> (BTreeMap<ProcessId, Arc<Process>>, Vec
 }
 
 fn chosen(processes: &BTreeMap<ProcessId, Arc<Process>>, id: &str) -> String {
-    processes[&ProcessId::parse(id).unwrap()].seed.image.clone()
+    processes[&ProcessId::parse(id).unwrap()]
+        .seed()
+        .unwrap()
+        .image
+        .clone()
 }
 
 #[test]
@@ -160,8 +164,11 @@ fn tags_of_one_image_prefer_the_seed_name_and_are_not_reported() {
         seed_image("b-alias:latest", "sha256:a", T0, ("job", "1.0.0", "1.0.0")),
     ]);
     let process = &processes[&ProcessId::parse("job").unwrap()];
-    assert_eq!(process.seed.image, "job-1.0.0-seed:1.0.0");
-    assert_eq!(process.seed.image_id.as_deref(), Some("sha256:a"));
+    assert_eq!(process.seed().unwrap().image, "job-1.0.0-seed:1.0.0");
+    assert_eq!(
+        process.seed().unwrap().image_id.as_deref(),
+        Some("sha256:a")
+    );
     assert!(skipped.is_empty(), "{skipped:?}");
 
     // Without the conventional name, the alphabetically first reference.
@@ -271,7 +278,8 @@ fn a_fixed_catalogue_lists_gets_and_survives_a_rescan() {
         catalog
             .get(&ProcessId::parse("mid").unwrap())
             .unwrap()
-            .seed
+            .seed()
+            .unwrap()
             .image,
         "mid:1"
     );

@@ -13,6 +13,6 @@ pub use job::{
     ResponseMode, StatusSet, Subscriber, Transition, TransmissionMode,
 };
 pub use process::{
-    InputDescription, InputKind, JobControlOption, Metadata, OutputDescription, OutputKind,
-    Process, SeedBinding,
+    Binding, InputDescription, InputKind, JobControlOption, Metadata, OutputDescription,
+    OutputKind, Process, SeedBinding,
 };

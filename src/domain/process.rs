@@ -1,4 +1,5 @@
-//! A process as every façade sees it, built once from a Seed manifest (catalog/).
+//! A process as every façade sees it: its description (built once, from a Seed manifest by
+//! catalog/) and its [`Binding`], what runs when it is executed.
 
 use super::ProcessId;
 use seed::manifest::JsonType;
@@ -81,6 +82,15 @@ pub struct SeedBinding {
     pub manifest: seed::Manifest,
 }
 
+/// What runs when a process is executed. Every place that runs, describes or accounts for
+/// a process by what it runs matches on this, so a new kind of process (a workflow, a CWL
+/// tool) is one new variant and the compiler lists every place that must decide for it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Binding {
+    /// One container of a Seed image, as its manifest says.
+    Seed(SeedBinding),
+}
+
 /// One process.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Process {
@@ -95,13 +105,20 @@ pub struct Process {
     /// order (why: `catalog::seed_process`).
     pub inputs: Vec<InputDescription>,
     pub outputs: Vec<OutputDescription>,
-    pub seed: SeedBinding,
+    pub binding: Binding,
     /// Deployed through OGC API Part 2 (may be replaced and undeployed); `false` for the
     /// built-in processes found in the engine or configured.
     pub mutable: bool,
 }
 
 impl Process {
+    /// The Seed image and manifest this process runs, if it runs one.
+    pub fn seed(&self) -> Option<&SeedBinding> {
+        match &self.binding {
+            Binding::Seed(seed) => Some(seed),
+        }
+    }
+
     pub fn input(&self, id: &str) -> Option<&InputDescription> {
         self.inputs.iter().find(|i| i.id == id)
     }

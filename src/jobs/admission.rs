@@ -7,7 +7,7 @@
 //! live pool at all (workers not started yet, or an API-only replica waiting for `ades
 //! worker`s), everything is accepted: the jobs wait in the queue.
 
-use crate::domain::Process;
+use crate::domain::{Binding, Process};
 use crate::store::WorkerHost;
 
 /// What a process's jobs ask for, from its manifest's fixed resource values.
@@ -24,7 +24,10 @@ impl Demand {
     pub fn of(process: &Process) -> Demand {
         let mut demand = Demand::default();
         let add = |total: Option<f64>, value: f64| Some(total.unwrap_or(0.0) + value);
-        for resource in process.seed.manifest.scalar_resources() {
+        let resources = match &process.binding {
+            Binding::Seed(seed) => seed.manifest.scalar_resources(),
+        };
+        for resource in resources {
             match resource.name.as_str() {
                 "cpus" => demand.cpus = Some(resource.value),
                 "mem" | "sharedMem" => demand.mem_mib = add(demand.mem_mib, resource.value),

@@ -480,7 +480,8 @@ fn list_ids<'a>(ids: impl Iterator<Item = &'a str>) -> String {
 pub(crate) mod tests {
     use super::*;
     use crate::domain::{
-        JobControlOption, OutputDescription, OutputRequest, ProcessId, SeedBinding, Subscriber,
+        Binding, JobControlOption, OutputDescription, OutputRequest, ProcessId, SeedBinding,
+        Subscriber,
     };
     use seed::manifest::JsonType;
     use serde_json::json;
@@ -560,11 +561,11 @@ pub(crate) mod tests {
                     required: true,
                 },
             }],
-            seed: SeedBinding {
+            binding: Binding::Seed(SeedBinding {
                 image: "demo-1.0.0-seed:1.0.0".into(),
                 image_id: None,
                 manifest,
-            },
+            }),
         }
     }
 

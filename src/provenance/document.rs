@@ -168,8 +168,10 @@ impl ProvDocument {
             ("prov:type", Value::Name("prov:Plan".into())),
             ("ades:processId", Value::Text(process.id.clone())),
             ("ades:processVersion", Value::Text(process.version.clone())),
-            ("ades:image", Value::Text(process.image.clone())),
         ];
+        if let Some(image) = &process.image {
+            attributes.push(("ades:image", Value::Text(image.clone())));
+        }
         if let Some(id) = &process.image_id {
             attributes.push(("ades:imageId", Value::Text(id.clone())));
         }
@@ -552,7 +554,7 @@ mod tests {
             process: ProcessFacts {
                 id: "p".into(),
                 version: "1.0.0".into(),
-                image: "p-1.0.0-seed:1.0.0".into(),
+                image: Some("p-1.0.0-seed:1.0.0".into()),
                 image_id: Some("sha256:ab".into()),
                 repo_digests: vec![],
                 manifest_sha256: Some("cd".into()),

@@ -70,8 +70,10 @@ pub struct JobFacts {
 pub struct ProcessFacts {
     pub id: String,
     pub version: String,
-    /// The image reference jobs start (`name:tag` or `name@sha256:...`).
-    pub image: String,
+    /// The image reference jobs start (`name:tag` or `name@sha256:...`), for a process
+    /// that runs one image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
     /// The engine's id of the image the container ran (`sha256:...`).
     pub image_id: Option<String>,
     /// The image's repository digests, as the engine reports them.
@@ -185,11 +187,11 @@ impl EndedRun {
             process: ProcessFacts {
                 id: self.process.id.to_string(),
                 version: self.process.version.clone(),
-                image: self.process.seed.image.clone(),
+                image: self.process.seed().map(|seed| seed.image.clone()),
                 image_id: facts
                     .image_id
                     .clone()
-                    .or_else(|| self.process.seed.image_id.clone()),
+                    .or_else(|| self.process.seed().and_then(|seed| seed.image_id.clone())),
                 repo_digests: facts.repo_digests.clone(),
                 manifest_sha256,
             },

@@ -32,7 +32,7 @@
 use super::capacity::{Capacity, Reservation, ReserveError, ResourcePool};
 use super::{ProcessRunConfig, QueueSettings};
 use crate::catalog::Catalog;
-use crate::domain::{Job, JobId, JobResults, OutputValue, Process};
+use crate::domain::{Binding, Job, JobId, JobResults, OutputValue, Process, SeedBinding};
 use crate::engine::RunFacts;
 use crate::engine::{
     ContainerExit, ContainerRunner, ContainerSpec, FoundContainer, FoundState, LogSink, Milestone,
@@ -186,14 +186,17 @@ impl Executor {
         let attempt = async {
             let process = self.process_of(job)?;
             trace.process = Some(process.clone());
+            // Where a process that runs something other than one Seed container branches
+            // off: everything below is the Seed run.
+            let Binding::Seed(seed) = &process.binding;
             let mut log = LogFile::open(&self.workspace.log_file(&job.id), MAX_LOG_BYTES)
                 .map_err(|err| workspace_failure(&err))?;
             log.note(&format!(
                 "attempt {} of job {}: {} ({})",
-                job.attempt, job.id, process.id, process.seed.image
+                job.attempt, job.id, process.id, seed.image
             ));
             if let Some(outcome) = self
-                .take_over(job, &process, &cancel, progress, &mut log, &mut trace)
+                .take_over(job, seed, &cancel, progress, &mut log, &mut trace)
                 .await
             {
                 return Ok(outcome);
@@ -202,7 +205,7 @@ impl Executor {
                 .stage(job, &process, &cancel, progress, &mut log)
                 .await?;
             trace.invocation = Some(invocation.clone());
-            let seed_job = self.seed_job(job, &process, invocation)?;
+            let seed_job = self.seed_job(job, &process, seed, invocation)?;
             Ok(self
                 .run(
                     job,
@@ -313,6 +316,7 @@ impl Executor {
         &self,
         job: &Job,
         process: &Process,
+        seed: &SeedBinding,
         invocation: Invocation,
     ) -> Result<SeedJob, Outcome> {
         let run_config = self
@@ -334,9 +338,9 @@ impl Executor {
             )));
         }
         Ok(SeedJob {
-            image: process.seed.image.clone(),
-            manifest: process.seed.manifest.clone(),
-            invocation: with_configuration(invocation, &run_config, &process.seed.manifest),
+            image: seed.image.clone(),
+            manifest: seed.manifest.clone(),
+            invocation: with_configuration(invocation, &run_config, &seed.manifest),
             output_dir: self.workspace.outputs_dir(&job.id),
             run_id: run_id(job),
             policy: Policy {
@@ -454,7 +458,7 @@ impl Executor {
     async fn take_over(
         &self,
         job: &Job,
-        process: &Process,
+        seed: &SeedBinding,
         cancel: &CancellationToken,
         progress: &dyn ProgressReporter,
         log: &mut LogFile,
@@ -494,7 +498,7 @@ impl Executor {
             .report("running container (taken over from a lost worker)")
             .await;
         let started = std::time::Instant::now();
-        let timeout = std::time::Duration::from_secs(process.seed.manifest.job.timeout);
+        let timeout = std::time::Duration::from_secs(seed.manifest.job.timeout);
         let mut sink = FactsCatcher::new(log);
         let followed = self
             .runner
@@ -509,8 +513,8 @@ impl Executor {
         };
         progress.report("capturing outputs").await;
         let seed_job = SeedJob {
-            image: process.seed.image.clone(),
-            manifest: process.seed.manifest.clone(),
+            image: seed.image.clone(),
+            manifest: seed.manifest.clone(),
             invocation: Invocation::default(),
             output_dir: outputs_dir,
             run_id: container.run_id.clone().unwrap_or_default(),

@@ -1295,7 +1295,8 @@ async fn core_21_a_failed_job_answers_its_seed_error() {
             .submit("errors", json!({"inputs": {"CODE": code}}))
             .await;
         let job = srv.claim().await;
-        let failure = seed::errors::failure_for_exit_code(&process.seed.manifest, code).unwrap();
+        let failure =
+            seed::errors::failure_for_exit_code(&process.seed().unwrap().manifest, code).unwrap();
         srv.fail(&job, failure.clone()).await;
         let body = assert_exception(
             srv.get(&format!("/jobs/{id}/results")).await,
@@ -2043,7 +2044,8 @@ async fn callback_01_failure_is_posted_to_failed_uri() {
     .await;
     let job = srv.claim().await;
     let failure =
-        seed::errors::failure_for_exit_code(&example_process("errors").seed.manifest, 2).unwrap();
+        seed::errors::failure_for_exit_code(&example_process("errors").seed().unwrap().manifest, 2)
+            .unwrap();
     srv.fail(&job, failure).await;
     wait_for_callbacks(&received, 1).await;
     let received = received.lock().unwrap().clone();

@@ -130,10 +130,11 @@ async fn local_seed_images_are_published_with_their_job_names() {
     let echo_process = catalog.get(&id("echo")).expect("echo is published");
     assert_eq!(echo_process.inputs[0].id, "MESSAGE");
     // The examples are the only images of these jobs (unless a test tags another one).
-    assert_eq!(io.seed.image, io_demo);
-    assert_eq!(echo_process.seed.image, echo);
+    assert_eq!(io.seed().unwrap().image, io_demo);
+    assert_eq!(echo_process.seed().unwrap().image, echo);
     assert!(io
-        .seed
+        .seed()
+        .unwrap()
         .image_id
         .as_deref()
         .is_some_and(|id| id.starts_with("sha256:")));
@@ -193,7 +194,7 @@ async fn images_without_a_seed_label_or_with_an_invalid_one_are_skipped_with_a_r
     assert!(catalog
         .list()
         .iter()
-        .all(|p| p.seed.image != plain && p.seed.image != invalid));
+        .all(|p| p.seed().unwrap().image != plain && p.seed().unwrap().image != invalid));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -223,7 +224,7 @@ async fn configured_images_are_published_whatever_their_name() {
         .collect();
     assert_eq!(ids, vec![job.clone()]);
     let process = pinned_only.get(&id(&job)).unwrap();
-    assert_eq!(process.seed.image, tag);
+    assert_eq!(process.seed().unwrap().image, tag);
     assert_eq!(process.inputs[0].id, "TEXT");
     let skipped = pinned_only.skipped();
     assert_eq!(skipped.len(), 1, "{skipped:#?}");
@@ -247,7 +248,7 @@ async fn configured_images_are_published_whatever_their_name() {
         Ok(images_of(docker)),
     );
     both.rescan().await;
-    assert_eq!(both.get(&id(&job)).unwrap().seed.image, tag);
+    assert_eq!(both.get(&id(&job)).unwrap().seed().unwrap().image, tag);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -913,7 +913,7 @@ mod contract {
             process: ProcessFacts {
                 id: job.process_id.to_string(),
                 version: "1.0.0".into(),
-                image: "p-1.0.0-seed:1.0.0".into(),
+                image: Some("p-1.0.0-seed:1.0.0".into()),
                 image_id: Some("sha256:0123".into()),
                 repo_digests: vec!["r/p@sha256:4567".into()],
                 manifest_sha256: Some("89ab".into()),

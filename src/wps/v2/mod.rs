@@ -318,11 +318,13 @@ pub(crate) fn process_offering(out: &mut String, process: &Process) {
         process.id.as_str(),
     );
     // The image as a title: `name:tag` is not a URI, so it cannot be an `xlink:href`.
-    let _ = write!(
-        out,
-        "<ows:Metadata xlink:role=\"urn:seed:image\" xlink:title=\"{}\"/>",
-        escape_attr(&process.seed.image)
-    );
+    if let Some(seed) = process.seed() {
+        let _ = write!(
+            out,
+            "<ows:Metadata xlink:role=\"urn:seed:image\" xlink:title=\"{}\"/>",
+            escape_attr(&seed.image)
+        );
+    }
     for input in &process.inputs {
         input_description(out, input);
     }
