@@ -241,7 +241,7 @@ impl Worker {
                     .write_completion(&id, completion, &ended, ran_from)
                     .await
                 {
-                    inner.executor.remove_containers(&id).await;
+                    inner.executor.remove_attempt_containers(&id, attempt).await;
                 }
             }
             Outcome::Abandoned => {
@@ -277,7 +277,7 @@ impl Worker {
                     failure,
                     "attempt failed; job requeued"
                 );
-                inner.executor.remove_containers(id).await;
+                inner.executor.remove_attempt_containers(id, attempt).await;
             }
             Ok(false) => {
                 tracing::warn!("the job was dismissed or its lease lost before it could be retried")
