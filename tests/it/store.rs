@@ -534,12 +534,14 @@ mod contract {
                     media_type: Some("image/tiff".to_owned()),
                     size_bytes: 1 << 40,
                     metadata: Some(json!({"type": "Feature", "geometry": null})),
+                    published: None,
                 },
                 OutputValue::File {
                     path: "outputs/tile-2.tif".to_owned(),
                     media_type: None,
                     size_bytes: 0,
                     metadata: None,
+                    published: None,
                 },
             ],
         );

@@ -1,0 +1,361 @@
+//! Named workspaces (`src/storage/`): the `/workspaces` resource (admin writes, secrets
+//! never shown), jobs reading `workspace://` and `s3://` inputs from a host directory and a
+//! real S3 store (SeaweedFS, started by scripts/start-s3.sh: `ADES_TEST_S3_ENDPOINT`), and
+//! products published to an S3 output workspace at the dated path, read back through the
+//! results link with a Range request. Hostile paths are refused with 4xx.
+
+use crate::support::{build_seed_image, get_json, spawn_app_with, wait_final};
+use ades::storage::{Broker, BrokerSpec, WorkspaceSpec};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const ADMIN: &str = "workspaces-admin-token";
+const SECRET: &str = "sup3r-s3cret-key-value";
+
+/// The S3 store of the tests, or `None` (the test is skipped) when
+/// `ADES_TEST_S3_ENDPOINT` is not set; scripts/test-all.sh always sets it.
+fn s3_endpoint() -> Option<String> {
+    let endpoint = std::env::var("ADES_TEST_S3_ENDPOINT").ok();
+    if endpoint.is_none() {
+        eprintln!(
+            "skipped: ADES_TEST_S3_ENDPOINT is not set (run scripts/start-s3.sh, as \
+             scripts/test-all.sh does)"
+        );
+    }
+    endpoint
+}
+
+fn s3_broker(endpoint: &str, bucket: &str, prefix: &str) -> BrokerSpec {
+    serde_json::from_value(json!({
+        "type": "s3",
+        "bucket_name": bucket,
+        "prefix": prefix,
+        "region_name": "us-east-1",
+        "endpoint": endpoint,
+        "credentials": {"access_key_id": "ades-test", "secret_access_key": "ades-test-secret"},
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn workspaces_are_listed_for_all_written_by_admins_and_never_show_secrets() {
+    let configured_dir = tempfile::tempdir().unwrap();
+    let configured_path = configured_dir.path().to_path_buf();
+    let app = spawn_app_with(move |s| {
+        s.auth.admin_token = ADMIN.to_string();
+        s.workspaces.insert(
+            "configured".to_string(),
+            WorkspaceSpec::host("", configured_path),
+        );
+    })
+    .await;
+    let client = &app.client;
+    let list = get_json(client, &app.url("/workspaces")).await;
+    assert_eq!(list["count"], 1, "{list:#}");
+    assert_eq!(list["results"][0]["name"], "configured");
+    assert_eq!(list["results"][0]["source"], "configuration");
+
+    // Scale's v6 body, as its documentation gives it (name derived from the title).
+    let body = json!({
+        "title": "Raw Source",
+        "description": "Raw Source Workspace",
+        "base_url": "http://host.com/rs",
+        "is_active": true,
+        "configuration": {"broker": {
+            "type": "s3", "bucket_name": "my-bucket",
+            "credentials": {"access_key_id": "AKIAEXAMPLE", "secret_access_key": SECRET},
+            "region_name": "us-east-1"
+        }}
+    });
+    let anonymous = client
+        .post(app.url("/workspaces"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            anonymous.status(),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+        ),
+        "{}",
+        anonymous.status()
+    );
+    let exception: Value = anonymous.json().await.unwrap();
+    assert!(
+        exception["detail"].as_str().unwrap().contains("workspaces"),
+        "{exception:#}"
+    );
+
+    let created = client
+        .post(app.url("/workspaces"))
+        .bearer_auth(ADMIN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let location = created.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.ends_with("/workspaces/raw-source"), "{location}");
+    let text = created.text().await.unwrap();
+    assert!(!text.contains(SECRET), "the secret was answered: {text}");
+    let shown: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        shown["configuration"]["broker"]["credentials"]["secret_access_key"],
+        "<hidden>"
+    );
+    assert_eq!(shown["source"], "api");
+
+    let again = client
+        .post(app.url("/workspaces"))
+        .bearer_auth(ADMIN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+
+    for path in ["/workspaces", "/workspaces/raw-source"] {
+        let text = client
+            .get(app.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            !text.contains(SECRET),
+            "GET {path} shows the secret: {text}"
+        );
+        assert!(text.contains("raw-source"), "{text}");
+    }
+
+    let patched: Value = client
+        .patch(app.url("/workspaces/raw-source"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"is_active": false, "delete_on_dismiss": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(patched["is_active"], false, "{patched:#}");
+    assert_eq!(patched["delete_on_dismiss"], true);
+    assert!(!patched.to_string().contains(SECRET));
+
+    let relative = client
+        .put(app.url("/workspaces/raw-source"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"configuration": {"broker": {"type": "host", "host_path": "rel/dir"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(relative.status(), StatusCode::BAD_REQUEST);
+    let exception: Value = relative.json().await.unwrap();
+    assert!(
+        exception["detail"].as_str().unwrap().contains("absolute"),
+        "{exception:#}"
+    );
+
+    let configured = client
+        .delete(app.url("/workspaces/configured"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(configured.status(), StatusCode::FORBIDDEN);
+
+    let deleted = client
+        .delete(app.url("/workspaces/raw-source"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let gone = client
+        .get(app.url("/workspaces/raw-source"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+/// A Seed job copying its file input `INPUT` to `out-copy.txt`, with a line added.
+fn copy_image() -> (String, String) {
+    let name = "ades-it-workspace-copy".to_string();
+    let manifest = json!({
+        "seedVersion": "1.0.0",
+        "job": {
+            "name": name, "jobVersion": "1.0.0", "packageVersion": "1.0.0",
+            "title": "Copy", "description": "Copies INPUT to out-copy.txt",
+            "maintainer": {"name": "ades", "email": "ades@example.org"},
+            "timeout": 30,
+            "interface": {
+                "command": "${INPUT} ${OUTPUT_DIR}",
+                "inputs": {"files": [{"name": "INPUT", "mediaTypes": ["text/plain"]}]},
+                "outputs": {"files": [{"name": "OUT", "pattern": "out-*", "mediaType": "text/plain"}]}
+            }
+        }
+    });
+    let image = build_seed_image(
+        &manifest,
+        Some("cat \"$1\" > \"$2/out-copy.txt\"\necho copied >> \"$2/out-copy.txt\"\n"),
+    );
+    (image, name)
+}
+
+#[tokio::test]
+async fn a_job_reads_host_and_s3_workspace_inputs_and_publishes_to_an_s3_output_workspace() {
+    let Some(endpoint) = s3_endpoint() else {
+        return;
+    };
+    let (image, process) = copy_image();
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let host_dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(host_dir.path().join("scenes")).unwrap();
+    std::fs::write(host_dir.path().join("scenes/in.txt"), "from the host\n").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", host_dir.path().join("link.txt")).unwrap();
+    let input_s3 = s3_broker(&endpoint, "ades-test-in", &format!("it-{run}"));
+    let output_s3 = s3_broker(&endpoint, "ades-test-out", &format!("it-{run}"));
+    let s3_in = ades::storage::s3::S3Broker::from_spec(&input_s3).unwrap();
+    s3_in
+        .write("in.txt", &mut &b"from the bucket\n"[..])
+        .await
+        .unwrap();
+
+    let (host_path, process_id) = (host_dir.path().to_path_buf(), process.clone());
+    let (input_spec, output_spec) = (input_s3.clone(), output_s3.clone());
+    let app = spawn_app_with(move |s| {
+        s.catalog.images = vec![image];
+        s.workspaces
+            .insert("in-host".into(), WorkspaceSpec::host("", host_path));
+        s.workspaces
+            .insert("in-s3".into(), WorkspaceSpec::with_broker("", input_spec));
+        s.workspaces
+            .insert("out-s3".into(), WorkspaceSpec::with_broker("", output_spec));
+        s.processes.entry(process_id).or_default().output_workspace = "out-s3".into();
+    })
+    .await;
+    let client = &app.client;
+    let execute = app.url(&format!("/processes/{process}/execution"));
+
+    for (href, expected) in [
+        (
+            "workspace://in-host/scenes/in.txt".to_string(),
+            "from the host\ncopied\n",
+        ),
+        (
+            format!("s3://ades-test-in/it-{run}/in.txt"),
+            "from the bucket\ncopied\n",
+        ),
+        (
+            "workspace://in-s3/in.txt".to_string(),
+            "from the bucket\ncopied\n",
+        ),
+    ] {
+        let request = json!({
+            "inputs": {"INPUT": {"href": href}},
+            "outputs": {"OUT": {"transmissionMode": "reference"}},
+            "response": "document",
+        });
+        let job_url = crate::support::submit_async(client, &execute, &request).await;
+        let status = wait_final(client, &job_url, Duration::from_secs(60)).await;
+        assert_eq!(status["status"], "successful", "{href}: {status:#}");
+        let job_id = status["jobID"].as_str().unwrap().to_string();
+        let created = time::OffsetDateTime::parse(
+            status["created"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        let dated = format!(
+            "{process}/{:04}/{:02}/{:02}/{job_id}/out-copy.txt",
+            created.year(),
+            u8::from(created.month()),
+            created.day()
+        );
+        let results = get_json(client, &format!("{job_url}/results")).await;
+        let link = results["OUT"]["href"].as_str().unwrap().to_string();
+        assert_eq!(
+            link,
+            app.url(&format!("/workspaces/out-s3/files/{dated}")),
+            "{results:#}"
+        );
+        // The product is in the bucket at the dated path...
+        let s3_out = ades::storage::s3::S3Broker::from_spec(&output_s3).unwrap();
+        assert_eq!(
+            s3_out.stat(&dated).await.unwrap().size,
+            expected.len() as u64
+        );
+        // ...and the link reads it back through ades, whole and in part.
+        let whole = client.get(&link).send().await.unwrap();
+        assert_eq!(whole.status(), StatusCode::OK);
+        assert_eq!(whole.headers()["accept-ranges"], "bytes");
+        assert_eq!(whole.text().await.unwrap(), expected);
+        let part = client
+            .get(&link)
+            .header("Range", "bytes=5-8")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(
+            part.headers()["content-range"],
+            format!("bytes 5-8/{}", expected.len()).as_str()
+        );
+        assert_eq!(part.text().await.unwrap(), &expected[5..9]);
+    }
+
+    // Hostile references are refused at submission, naming what is wrong.
+    for (href, expected) in [
+        ("workspace://in-host/link.txt", "symbolic link"),
+        (
+            "workspace://in-host/scenes%2F..%2F..%2Fetc%2Fpasswd",
+            ".. segment",
+        ),
+        ("workspace://in-host/missing.txt", "does not exist"),
+        ("workspace://nowhere/in.txt", "no workspace named nowhere"),
+        (
+            "s3://unknown-bucket/in.txt",
+            "no workspace of this server covers",
+        ),
+    ] {
+        let response = client
+            .post(&execute)
+            .header("Prefer", "respond-async")
+            .json(&json!({"inputs": {"INPUT": {"href": href}}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{href}");
+        let exception: Value = response.json().await.unwrap();
+        assert!(
+            exception.to_string().contains(expected),
+            "{href}: {exception:#}"
+        );
+    }
+    // And so are hostile file paths.
+    for path in [
+        "/workspaces/in-host/files/link.txt",
+        "/workspaces/in-host/files/scenes%2F..%2F..%2Fetc%2Fpasswd",
+        "/workspaces/in-host/files/%2Fetc%2Fpasswd",
+    ] {
+        let response = client.get(app.url(path)).send().await.unwrap();
+        assert!(
+            response.status().is_client_error(),
+            "{path}: {}",
+            response.status()
+        );
+        assert!(!response.text().await.unwrap().contains("root:"), "{path}");
+    }
+    let whole = client
+        .get(app.url("/workspaces/in-host/files/scenes/in.txt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(whole.text().await.unwrap(), "from the host\n");
+    app.stop().await;
+}
