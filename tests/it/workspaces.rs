@@ -359,3 +359,95 @@ async fn a_job_reads_host_and_s3_workspace_inputs_and_publishes_to_an_s3_output_
     assert_eq!(whole.text().await.unwrap(), "from the host\n");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn products_are_presigned_where_asked_and_deleted_on_dismiss_only_where_allowed() {
+    let Some(endpoint) = s3_endpoint() else {
+        return;
+    };
+    let (image, process) = copy_image();
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let host_dir = tempfile::tempdir().unwrap();
+    std::fs::write(host_dir.path().join("in.txt"), "presign me\n").unwrap();
+    let (host_path, process_id) = (host_dir.path().to_path_buf(), process.clone());
+    // The output workspace is not in the configuration: an admin creates it through the
+    // API, and the workers find it in the job store.
+    let app = spawn_app_with(move |s| {
+        s.auth.admin_token = ADMIN.to_string();
+        s.catalog.images = vec![image];
+        s.workspaces
+            .insert("in-host".into(), WorkspaceSpec::host("", host_path));
+        s.processes.entry(process_id).or_default().output_workspace = "products".into();
+    })
+    .await;
+    let client = &app.client;
+    let output = s3_broker(&endpoint, "ades-test-out", &format!("presign-{run}"));
+    let mut products =
+        serde_json::to_value(WorkspaceSpec::with_broker("products", output.clone())).unwrap();
+    products["presigned_url_seconds"] = json!(60);
+    let created = client
+        .post(app.url("/workspaces"))
+        .bearer_auth(ADMIN)
+        .json(&products)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let bucket = ades::storage::s3::S3Broker::from_spec(&output).unwrap();
+
+    let execute = app.url(&format!("/processes/{process}/execution"));
+    let request = json!({
+        "inputs": {"INPUT": {"href": "workspace://in-host/in.txt"}},
+        "outputs": {"OUT": {"transmissionMode": "reference"}},
+        "response": "document",
+    });
+    let run_job = || async {
+        let job_url = crate::support::submit_async(client, &execute, &request).await;
+        let status = wait_final(client, &job_url, Duration::from_secs(60)).await;
+        assert_eq!(status["status"], "successful", "{status:#}");
+        let results = get_json(client, &format!("{job_url}/results")).await;
+        let link = results["OUT"]["href"].as_str().unwrap().to_string();
+        let job_id = status["jobID"].as_str().unwrap().to_string();
+        let stored = bucket.list("").await.unwrap();
+        let product = stored
+            .iter()
+            .find(|o| o.path.contains(&job_id))
+            .expect("the product is in the bucket")
+            .path
+            .clone();
+        (job_url, link, product)
+    };
+
+    let (job_url, link, product) = run_job().await;
+    assert!(link.starts_with(&endpoint), "not presigned: {link}");
+    assert!(link.contains("X-Amz-Signature"), "{link}");
+    let direct = reqwest::get(&link).await.unwrap();
+    assert_eq!(direct.status(), StatusCode::OK);
+    assert_eq!(direct.text().await.unwrap(), "presign me\ncopied\n");
+    let dismissed = client.delete(&job_url).send().await.unwrap();
+    assert_eq!(dismissed.status(), StatusCode::OK);
+    assert!(
+        bucket.stat(&product).await.is_ok(),
+        "deleted without delete_on_dismiss"
+    );
+
+    let patched = client
+        .patch(app.url("/workspaces/products"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"delete_on_dismiss": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), StatusCode::OK);
+    let (job_url, _, product) = run_job().await;
+    let dismissed = client.delete(&job_url).send().await.unwrap();
+    assert_eq!(dismissed.status(), StatusCode::OK);
+    assert!(
+        matches!(
+            bucket.stat(&product).await,
+            Err(ades::storage::StorageError::NotFound(_))
+        ),
+        "kept despite delete_on_dismiss"
+    );
+    app.stop().await;
+}
