@@ -451,3 +451,54 @@ async fn products_are_presigned_where_asked_and_deleted_on_dismiss_only_where_al
     );
     app.stop().await;
 }
+
+#[test]
+fn the_cli_creates_lists_and_shows_workspaces_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("raw.json");
+    std::fs::write(
+        &file,
+        json!({
+            "title": "Raw Source",
+            "configuration": {"broker": {"type": "s3", "bucket_name": "raw",
+                "credentials": {"access_key_id": "AKIAEXAMPLE", "secret_access_key": SECRET}}}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let data_dir = data.to_str().unwrap();
+    let created = crate::support::ades(&[
+        "workspaces",
+        "--data-dir",
+        data_dir,
+        "create",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    assert!(created.stderr.contains("raw-source"), "{}", created.stderr);
+    let again = crate::support::ades(&[
+        "workspaces",
+        "--data-dir",
+        data_dir,
+        "create",
+        file.to_str().unwrap(),
+    ]);
+    assert_ne!(again.code, 0);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+    let listed = crate::support::ades(&["workspaces", "--data-dir", data_dir, "list", "--json"]);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let list: Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(list[0]["name"], "raw-source");
+    let shown = crate::support::ades(&["workspaces", "--data-dir", data_dir, "show", "raw-source"]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    for output in [
+        &created.stdout,
+        &created.stderr,
+        &listed.stdout,
+        &shown.stdout,
+    ] {
+        assert!(!output.contains(SECRET), "a secret was printed: {output}");
+    }
+    assert!(shown.stdout.contains("<hidden>"), "{}", shown.stdout);
+}
