@@ -264,6 +264,11 @@ impl Broker for HostBroker {
         }
     }
 
+    async fn local_file(&self, path: &str) -> Result<Option<PathBuf>, StorageError> {
+        self.open(path).await?;
+        Ok(Some(self.resolve(path).await?))
+    }
+
     async fn presigned_url(
         &self,
         _path: &str,

@@ -97,6 +97,13 @@ pub trait Broker: Send + Sync + std::fmt::Debug {
     /// Removes `path` (a missing file is not an error: the goal is reached).
     async fn delete(&self, path: &str) -> Result<(), StorageError>;
 
+    /// The local path of the regular file `path`, where the workspace is a local
+    /// directory (host), checked like a read (no link anywhere in it); `None` where it is
+    /// not local (S3). Lets a `partial` input be bind-mounted in place instead of copied.
+    async fn local_file(&self, _path: &str) -> Result<Option<std::path::PathBuf>, StorageError> {
+        Ok(None)
+    }
+
     /// A link that reads `path` directly from the store for `seconds`, where the store
     /// signs such links (S3); `None` where it does not (host).
     async fn presigned_url(&self, path: &str, seconds: u64)

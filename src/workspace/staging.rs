@@ -32,6 +32,9 @@
 //!   ([`crate::storage`]), with the same size limit; the path must stay inside the
 //!   workspace and may not go through a symbolic link. Who may read them: anyone who may
 //!   execute (any signed-in user); workspaces have no per-user rights yet.
+//! - A Seed input marked `partial` (the job reads only part of the file) whose reference
+//!   names a file of a host workspace is not copied: its path in the workspace is given to
+//!   the job, which the engine bind-mounts read-only in place.
 
 use crate::domain::{ExecuteRequest, InputKind, InputValue, Process};
 use crate::outbound::shown_url;
@@ -148,6 +151,11 @@ pub async fn stage_inputs(
                     .await
                     .map_err(|e| io_error(&dir, e))?;
                 let default_type = media_types.first().map(String::as_str);
+                let partial = process
+                    .seed()
+                    .and_then(|seed| seed.manifest.job.interface.as_ref())
+                    .and_then(|interface| interface.inputs.files.iter().find(|f| f.name == *id))
+                    .is_some_and(|file| file.partial);
                 let mut paths = Vec::with_capacity(values.len());
                 for (n, value) in values.iter().enumerate() {
                     let target = FileTarget {
@@ -155,6 +163,7 @@ pub async fn stage_inputs(
                         dir: &dir,
                         index: n,
                         default_type,
+                        partial,
                     };
                     paths.push(stage_file(&target, value, client, limits).await?);
                 }
@@ -196,6 +205,9 @@ struct FileTarget<'a> {
     dir: &'a Path,
     index: usize,
     default_type: Option<&'a str>,
+    /// The Seed input is `partial` (the job reads part of the file): a file of a host
+    /// workspace is bind-mounted in place instead of copied.
+    partial: bool,
 }
 
 impl FileTarget<'_> {
@@ -245,6 +257,11 @@ async fn stage_file(
             Ok(path)
         }
         InputValue::Href { href, media_type } => {
+            if target.partial {
+                if let Some(in_place) = local_workspace_file(input, href, limits).await? {
+                    return Ok(in_place);
+                }
+            }
             let mut source = open_reference(input, href, client, limits).await?;
             let path = target.path(
                 source.name.take(),
@@ -269,6 +286,30 @@ async fn stage_file(
             Ok(path)
         }
     }
+}
+
+/// The local path of a `workspace://` (or covered `s3://`) reference whose workspace is a
+/// host directory, checked by its broker (inside the workspace, no link in the path, a
+/// regular file); `None` for anything else, which is then copied as usual.
+async fn local_workspace_file(
+    input: &str,
+    href: &str,
+    limits: &StagingLimits,
+) -> Result<Option<PathBuf>, StagingError> {
+    let Ok(url) = reqwest::Url::parse(href.trim()) else {
+        return Ok(None);
+    };
+    let shown = shown_url(&url);
+    let unusable = |e: &dyn std::fmt::Display| bad(input, format!("cannot read {shown}: {e}"));
+    let Some((broker, path)) = limits
+        .workspaces
+        .resolve_reference(&url)
+        .await
+        .map_err(|e| unusable(&e))?
+    else {
+        return Ok(None);
+    };
+    broker.local_file(&path).await.map_err(|e| unusable(&e))
 }
 
 async fn write_small(path: &Path, bytes: &[u8]) -> Result<(), StagingError> {

@@ -502,3 +502,89 @@ fn the_cli_creates_lists_and_shows_workspaces_without_secrets() {
     }
     assert!(shown.stdout.contains("<hidden>"), "{}", shown.stdout);
 }
+
+#[tokio::test]
+async fn a_partial_input_of_a_host_workspace_is_mounted_in_place_not_copied() {
+    use std::os::unix::fs::MetadataExt;
+    let process = "ades-it-workspace-partial";
+    let manifest = json!({
+        "seedVersion": "1.0.0",
+        "job": {
+            "name": process, "jobVersion": "1.0.0", "packageVersion": "1.0.0",
+            "title": "Partial", "description": "Reads the first bytes of INPUT",
+            "maintainer": {"name": "ades", "email": "ades@example.org"},
+            "timeout": 30,
+            "interface": {
+                "command": "${INPUT} ${OUTPUT_DIR}",
+                "inputs": {"files": [{"name": "INPUT", "partial": true}]},
+                "outputs": {"files": [{"name": "OUT", "pattern": "out-*", "mediaType": "text/plain"}]}
+            }
+        }
+    });
+    // The job writes the inode of the file it was given and its first 5 bytes.
+    let image = build_seed_image(
+        &manifest,
+        Some("stat -c %i \"$1\" > \"$2/out-read.txt\"\nhead -c 5 \"$1\" >> \"$2/out-read.txt\"\n"),
+    );
+    let host_dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(host_dir.path().join("scenes")).unwrap();
+    let scene = host_dir.path().join("scenes/scene.bin");
+    std::fs::write(&scene, "HEAD-and-a-long-tail").unwrap();
+    // Readable by the container's user (10001 when the tests run as root).
+    std::fs::set_permissions(
+        host_dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let inode = std::fs::metadata(&scene).unwrap().ino();
+    let jobs_root = tempfile::tempdir().unwrap();
+    let (host_path, root) = (
+        host_dir.path().to_path_buf(),
+        jobs_root.path().to_path_buf(),
+    );
+    let app = spawn_app_with(move |s| {
+        s.catalog.images = vec![image];
+        s.workspace.root = root;
+        s.workspaces
+            .insert("in-host".into(), WorkspaceSpec::host("", host_path));
+    })
+    .await;
+    let client = &app.client;
+    let request = json!({
+        "inputs": {"INPUT": {"href": "workspace://in-host/scenes/scene.bin"}},
+        "outputs": {"OUT": {"transmissionMode": "value"}},
+        "response": "document",
+    });
+    let job_url = crate::support::submit_async(
+        client,
+        &app.url(&format!("/processes/{process}/execution")),
+        &request,
+    )
+    .await;
+    let status = wait_final(client, &job_url, Duration::from_secs(60)).await;
+    assert_eq!(status["status"], "successful", "{status:#}");
+    let results = get_json(client, &format!("{job_url}/results")).await;
+    let read = results["OUT"]["value"].as_str().unwrap().to_string();
+    assert_eq!(read, format!("{inode}\nHEAD-"), "the job saw another file");
+    let job_id = status["jobID"].as_str().unwrap();
+    let staged = jobs_root.path().join(job_id).join("inputs");
+    let copies: Vec<_> = walk(&staged);
+    assert!(copies.is_empty(), "the input was copied: {copies:?}");
+    app.stop().await;
+}
+
+/// The regular files under `dir` (none when it does not exist).
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                found.extend(walk(&path));
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
