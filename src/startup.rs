@@ -68,7 +68,11 @@ impl Application {
             Role::Worker => None,
         };
         let store = open_store(&settings).await?;
-        let jobs = JobService::new(store.clone()).with_admission(admission(&settings));
+        let workspaces = crate::storage::Workspaces::new(&settings.workspaces, Some(store.clone()))
+            .context("the [workspaces] of the configuration")?;
+        let jobs = JobService::new(store.clone())
+            .with_admission(admission(&settings))
+            .with_workspaces(workspaces);
         let registry = RegistryClient::new(registry_settings(&settings));
         let workspace = open_workspace(&settings)?;
         let credentials = registry_settings(&settings).credentials;
@@ -277,9 +281,10 @@ async fn start_workers(
             Err(err) => tracing::warn!("start-up container sweep failed: {err}"),
         }
     }
+    let mut queue_settings = queue_settings(settings);
+    queue_settings.staging.workspaces = jobs.workspaces().clone();
     let queue_settings =
-        queue::capacity::fill_from_engine(queue_settings(settings), engine.containers.as_ref())
-            .await;
+        queue::capacity::fill_from_engine(queue_settings, engine.containers.as_ref()).await;
     WorkerPool::start(
         jobs.clone(),
         catalog.clone(),
@@ -428,6 +433,7 @@ fn queue_settings(settings: &Settings) -> QueueSettings {
                         settings: p.settings.clone(),
                         mounts: p.mounts.clone(),
                         opt_outs: p.opt_outs(),
+                        output_workspace: p.output_workspace.clone(),
                     },
                 )
             })
@@ -436,6 +442,8 @@ fn queue_settings(settings: &Settings) -> QueueSettings {
             max_input_bytes: q.max_input_bytes,
             allow_file_urls: q.allow_file_urls,
             allow_private_urls: q.allow_private_urls,
+            // Set once the job store is open (start_workers).
+            workspaces: crate::storage::Workspaces::default(),
         },
     }
 }

@@ -32,6 +32,7 @@ mod processes;
 mod prov;
 mod results;
 pub mod views;
+mod workspaces;
 
 pub use openapi::{openapi_document, openapi_json};
 pub use results::OgcCallbackRenderer;
@@ -99,6 +100,24 @@ pub(crate) fn routes(json_limit: DefaultBodyLimit) -> axum::Router<AppState> {
         )
         .route("/sign-out", axum::routing::post(operator::sign_out))
         .route("/jobs/{job_id}/prov", get(prov::job_provenance))
+        .route(
+            "/workspaces",
+            get(workspaces::list_workspaces)
+                .post(workspaces::create_workspace)
+                .layer(json_limit),
+        )
+        .route(
+            "/workspaces/{name}",
+            get(workspaces::get_workspace)
+                .put(workspaces::replace_workspace)
+                .patch(workspaces::patch_workspace)
+                .delete(workspaces::delete_workspace)
+                .layer(json_limit),
+        )
+        .route(
+            "/workspaces/{name}/files/{*path}",
+            get(workspaces::workspace_file),
+        )
         // After routing, so the page knows its route (`/api` negotiates by itself).
         .route_layer(axum::middleware::from_fn(html::negotiate))
 }

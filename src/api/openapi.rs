@@ -2,7 +2,9 @@
 //! OpenAPI 3.0 (the OGC `oas30` class; utoipa writes 3.1, see [`to_openapi_30`]) and
 //! committed as `openapi/openapi.json` (a test fails when they drift apart).
 
-use super::{deploy, execute, jobs, landing, operator, processes, prov, results, views};
+use super::{
+    deploy, execute, jobs, landing, operator, processes, prov, results, views, workspaces,
+};
 use serde_json::{Map, Value};
 use std::sync::OnceLock;
 use utoipa::OpenApi;
@@ -49,6 +51,13 @@ use utoipa::OpenApi;
         operator::sign_in,
         operator::sign_out,
         prov::job_provenance,
+        workspaces::list_workspaces,
+        workspaces::create_workspace,
+        workspaces::get_workspace,
+        workspaces::replace_workspace,
+        workspaces::patch_workspace,
+        workspaces::delete_workspace,
+        workspaces::workspace_file,
     ),
     components(schemas(
         views::LinkView,
@@ -71,6 +80,10 @@ use utoipa::OpenApi;
         views::SignInView,
         crate::error::ExceptionView,
         crate::error::ProblemView,
+        crate::storage::WorkspaceSpec,
+        crate::storage::spec::Configuration,
+        crate::storage::spec::BrokerSpec,
+        crate::storage::spec::S3Credentials,
     )),
     tags(
         (name = "Capabilities", description = "The landing page, the API definition, health, \
@@ -83,6 +96,9 @@ use utoipa::OpenApi;
             deploying Seed images as processes"),
         (name = "Operator", description = "The operator's overview (admin only) and its \
             deploy and undeploy forms; signing a browser in and out"),
+        (name = "Workspaces", description = "Named storage locations (host directories, S3 \
+            buckets) in Scale's v6 workspace JSON: inputs read from them, products published \
+            to them"),
     ),
     modifiers(&AdminToken)
 )]

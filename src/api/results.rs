@@ -113,7 +113,14 @@ pub async fn respond_with_results(
     }
     match job.request.response {
         ResponseMode::Document => {
-            let document = document_results(&app.workspace, base, job, process).await?;
+            let document = document_results(
+                &app.workspace,
+                Some(app.jobs.workspaces()),
+                base,
+                job,
+                process,
+            )
+            .await?;
             Ok(Json(Value::Object(document)).into_response())
         }
         ResponseMode::Raw => raw_results(&app.workspace, base, job, process).await,
@@ -123,6 +130,7 @@ pub async fn respond_with_results(
 /// The results document (`results.yaml`).
 pub async fn document_results(
     workspace: &Workspace,
+    presign: Option<&crate::storage::Workspaces>,
     base: &BaseUrl,
     job: &Job,
     process: Option<&Process>,
@@ -131,7 +139,12 @@ pub async fn document_results(
     for selected in select_outputs(job, process) {
         let mut rendered = Vec::with_capacity(selected.values.len());
         for value in selected.values {
-            rendered.push(document_value(workspace, base, job, &selected, value).await?);
+            let href = match presign {
+                Some(workspaces) => presigned_link(workspaces, value).await,
+                None => None,
+            }
+            .unwrap_or_else(|| base.value(job.id.as_str(), selected.id, value));
+            rendered.push(document_value(workspace, &href, job, &selected, value).await?);
         }
         let entry = if selected.multiple {
             Value::Array(rendered)
@@ -143,16 +156,48 @@ pub async fn document_results(
     Ok(document)
 }
 
+/// A short-lived presigned link to a file published to a workspace that asks for them
+/// (`presigned_url_seconds`); `None` to link through ades.
+async fn presigned_link(
+    workspaces: &crate::storage::Workspaces,
+    value: &OutputValue,
+) -> Option<String> {
+    let OutputValue::File {
+        published: Some(published),
+        ..
+    } = value
+    else {
+        return None;
+    };
+    let entry = workspaces.get(&published.workspace).await.ok()?;
+    let seconds = entry.spec.presigned_url_seconds;
+    if seconds == 0 {
+        return None;
+    }
+    let signed = async {
+        crate::storage::registry::broker_of(&entry.spec)?
+            .presigned_url(&published.path, seconds)
+            .await
+            .map_err(crate::storage::registry::WorkspacesError::from)
+    };
+    match signed.await {
+        Ok(url) => url,
+        Err(err) => {
+            tracing::warn!(workspace = %published.workspace, "cannot presign a product link: {err}; linking through ades");
+            None
+        }
+    }
+}
+
 async fn document_value(
     workspace: &Workspace,
-    base: &BaseUrl,
+    href: &str,
     job: &Job,
     selected: &SelectedOutput<'_>,
     value: &OutputValue,
 ) -> Result<Value, ApiError> {
     let media_type = OutputValue::media_type(value);
-    let link =
-        || json!({"href": base.value(job.id.as_str(), selected.id, value), "type": media_type});
+    let link = || json!({"href": href, "type": media_type});
     if selected.mode == TransmissionMode::Reference {
         return Ok(link());
     }
@@ -667,7 +712,10 @@ impl crate::jobs::callbacks::CallbackRenderer for OgcCallbackRenderer {
         match status {
             JobStatus::Successful => {
                 let process = self.catalog.get(&job.process_id);
-                match document_results(&self.workspace, &base, &then, process.as_deref()).await {
+                // Links through ades, never presigned: a callback may be read long after.
+                let document =
+                    document_results(&self.workspace, None, &base, &then, process.as_deref());
+                match document.await {
                     Ok(document) => Value::Object(document),
                     // Logged by `document_results`; the receiver still learns the job ended.
                     Err(_) => status_document(&then),

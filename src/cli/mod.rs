@@ -16,6 +16,7 @@ mod publish_cmd;
 mod run_cmd;
 mod seed_cmd;
 mod serve_cmd;
+mod workspaces_cmd;
 
 use crate::config::{ConfigError, Overrides, Settings};
 use clap::{Args, Parser, Subcommand};
@@ -59,6 +60,42 @@ enum Command {
     Keys(KeysArgs),
     /// Who deployed, replaced, undeployed, submitted and dismissed what, newest first.
     Audit(AuditArgs),
+    /// Named workspaces (host directories, S3 buckets): list, show, create from a file of
+    /// Scale's v6 workspace JSON. Works on the database the servers share; secrets are
+    /// never printed.
+    Workspaces(WorkspacesArgs),
+}
+
+#[derive(Debug, Args)]
+struct WorkspacesArgs {
+    #[command(flatten)]
+    store: SettingsArgs,
+    #[command(subcommand)]
+    command: WorkspacesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkspacesCommand {
+    /// The workspaces of the configuration file and of the job store.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One workspace's definition, secrets hidden.
+    Show {
+        name: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a workspace from FILE (Scale's v6 workspace JSON; `-` reads standard input).
+    Create {
+        file: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -561,6 +598,7 @@ pub fn main() -> ExitCode {
             Command::Jobs(args) => jobs_cmd::jobs(args).await,
             Command::Keys(args) => keys_cmd::keys(args).await,
             Command::Audit(args) => keys_cmd::audit(args).await,
+            Command::Workspaces(args) => workspaces_cmd::workspaces(args).await,
         }
     });
     ExitCode::from(code)

@@ -276,7 +276,21 @@ pub enum OutputValue {
         size_bytes: u64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         metadata: Option<Value>,
+        /// Where the file was published too, when the process has an output workspace:
+        /// results link it there.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        published: Option<PublishedFile>,
     },
+}
+
+/// A job's output file as published to a named workspace (`crate::storage`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishedFile {
+    pub workspace: String,
+    /// Inside the workspace: `<process>/<yyyy>/<mm>/<dd>/<job id>/<file>`.
+    pub path: String,
+    pub sha256: String,
 }
 
 impl OutputValue {

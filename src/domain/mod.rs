@@ -10,7 +10,7 @@ pub use ids::{IdError, JobId, ProcessId, WorkerId};
 pub use job::{
     callback_idempotency_key, CallbackOutcome, CallbackRecord, CallbackTry, DueCallback,
     ExecuteRequest, InputValue, Job, JobEvent, JobResults, JobStatus, OutputRequest, OutputValue,
-    ResponseMode, StatusSet, Subscriber, Transition, TransmissionMode,
+    PublishedFile, ResponseMode, StatusSet, Subscriber, Transition, TransmissionMode,
 };
 pub use process::{
     Binding, InputDescription, InputKind, JobControlOption, Metadata, OutputDescription,

@@ -63,12 +63,27 @@ impl BaseUrl {
         value: &crate::domain::OutputValue,
     ) -> String {
         match value {
+            crate::domain::OutputValue::File {
+                published: Some(published),
+                ..
+            } => self.workspace_file(&published.workspace, &published.path),
             crate::domain::OutputValue::File { path, .. } => self.output_file(job_id, path),
             crate::domain::OutputValue::Json { .. } => self.join(&format!(
                 "/jobs/{job_id}/results/{}",
                 encode_segment(output_id)
             )),
         }
+    }
+
+    /// The URL of a file of a named workspace (served through ades), each path segment
+    /// percent-encoded.
+    pub fn workspace_file(&self, workspace: &str, path: &str) -> String {
+        let encoded: Vec<String> = path.split('/').map(encode_segment).collect();
+        self.join(&format!(
+            "/workspaces/{}/files/{}",
+            encode_segment(workspace),
+            encoded.join("/")
+        ))
     }
 
     /// The URL of a published output file, each path segment percent-encoded.

@@ -235,6 +235,10 @@ impl<'a> Execution<'a> {
         priority: Option<i32>,
         mode: Mode,
     ) -> Result<Job, ExecuteError> {
+        let problems = self.jobs.check_workspace_references(&request).await;
+        if !problems.is_empty() {
+            return Err(ExecuteError::Problems(problems));
+        }
         let job = self
             .jobs
             .submit_with_priority(caller, process, request, priority)

@@ -171,6 +171,9 @@ pub struct JobService {
     statuses: Arc<status_cache::StatusCache>,
     /// This server's metrics: the job service counts submissions, its workers ends.
     metrics: crate::metrics::Metrics,
+    /// The named workspaces (`crate::storage`): dismiss deletes products published where
+    /// the workspace allows it.
+    workspaces: crate::storage::Workspaces,
 }
 
 impl JobService {
@@ -185,7 +188,19 @@ impl JobService {
             running: Arc::new(Mutex::new(HashMap::new())),
             statuses: Arc::default(),
             metrics: crate::metrics::Metrics::new(),
+            workspaces: crate::storage::Workspaces::default(),
         }
+    }
+
+    /// The same service, with the server's named workspaces.
+    pub fn with_workspaces(mut self, workspaces: crate::storage::Workspaces) -> Self {
+        self.workspaces = workspaces;
+        self
+    }
+
+    /// The server's named workspaces.
+    pub fn workspaces(&self) -> &crate::storage::Workspaces {
+        &self.workspaces
     }
 
     /// This server's metrics (`GET /metrics`).
@@ -223,6 +238,57 @@ impl JobService {
         } else {
             Err(problems)
         }
+    }
+
+    /// Checks the `workspace://` and `s3://` references of `request` now, so a path that
+    /// leaves its workspace, goes through a symbolic link, or names no file is a 400 at
+    /// submission rather than a failed job. (A store that cannot be asked now is left to
+    /// staging.)
+    pub async fn check_workspace_references(
+        &self,
+        request: &ExecuteRequest,
+    ) -> Vec<request::RequestProblem> {
+        use crate::storage::registry::WorkspacesError;
+        let mut problems = Vec::new();
+        for (id, values) in &request.inputs {
+            let several = values.len() > 1;
+            for (index, value) in values.iter().enumerate() {
+                let crate::domain::InputValue::Href { href, .. } = value else {
+                    continue;
+                };
+                let Ok(url) = reqwest::Url::parse(href) else {
+                    continue;
+                };
+                let found = match self.workspaces.resolve_reference(&url).await {
+                    Ok(Some((broker, path))) => broker
+                        .stat(&path)
+                        .await
+                        .map(|_| ())
+                        .map_err(WorkspacesError::from),
+                    Ok(None) => continue,
+                    Err(err) => Err(err),
+                };
+                let problem = match found {
+                    Ok(()) => continue,
+                    Err(WorkspacesError::Store(_))
+                    | Err(WorkspacesError::Invalid(crate::storage::StorageError::Backend(_))) => {
+                        continue
+                    }
+                    Err(err) => err.to_string(),
+                };
+                let location = if several {
+                    format!("/inputs/{id}/{index}")
+                } else {
+                    format!("/inputs/{id}")
+                };
+                problems.push(request::RequestProblem::new(
+                    request::ProblemKind::BadReference,
+                    location,
+                    format!("the reference {href:?} cannot be used: {problem}"),
+                ));
+            }
+        }
+        problems
     }
 
     pub fn store(&self) -> &Arc<dyn JobStore> {
@@ -420,7 +486,7 @@ impl JobService {
     /// once when it runs in this process, else at its worker's next heartbeat), a finished
     /// one is withdrawn (its results are no longer served). Only a job the caller may see.
     pub async fn dismiss(&self, caller: &Caller, id: &JobId) -> Result<Job, JobsError> {
-        self.get(caller, id).await?;
+        let before = self.get(caller, id).await?;
         let job = self
             .store
             .dismiss_job(id, OffsetDateTime::now_utc())
@@ -432,7 +498,47 @@ impl JobService {
         self.announce(id);
         self.audit(caller, "dismiss", id.as_str(), job.process_id.as_str())
             .await;
+        self.delete_published(&before).await;
         Ok(job)
+    }
+
+    /// Deletes the products `job` published to workspaces that allow it
+    /// (`delete_on_dismiss`); a failure is logged, the dismissal stands.
+    async fn delete_published(&self, job: &Job) {
+        // Collected first: an iterator over the results must not live across the awaits.
+        let mut published = Vec::new();
+        for values in job.results.iter().flat_map(|results| results.values()) {
+            for value in values {
+                if let crate::domain::OutputValue::File {
+                    published: Some(file),
+                    ..
+                } = value
+                {
+                    published.push(file.clone());
+                }
+            }
+        }
+        for file in &published {
+            let deleted = async {
+                let entry = self.workspaces.get(&file.workspace).await?;
+                if !entry.spec.delete_on_dismiss {
+                    return Ok(false);
+                }
+                let broker = crate::storage::registry::broker_of(&entry.spec)?;
+                broker.delete(&file.path).await?;
+                Ok::<_, crate::storage::registry::WorkspacesError>(true)
+            }
+            .await;
+            match deleted {
+                Ok(true) => {
+                    tracing::info!(workspace = %file.workspace, path = %file.path, "deleted a dismissed job's product")
+                }
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::warn!(workspace = %file.workspace, path = %file.path, "cannot delete a dismissed job's product: {err}")
+                }
+            }
+        }
     }
 
     /// Waits until the job reaches a final status or `timeout` passes; returns the job as

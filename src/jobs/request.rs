@@ -238,12 +238,13 @@ fn check_value(
 
 fn check_reference(href: &str, location: &str, problems: &mut Vec<RequestProblem>) {
     match reqwest::Url::parse(href) {
-        Ok(url) if matches!(url.scheme(), "http" | "https" | "file") => {}
+        Ok(url) if matches!(url.scheme(), "http" | "https" | "file" | "workspace" | "s3") => {}
         Ok(url) => problems.push(RequestProblem::new(
             ProblemKind::BadReference,
             location,
             format!(
-                "the scheme {:?} of {href:?} is not supported; use an http(s) URL",
+                "the scheme {:?} of {href:?} is not supported; use an http(s), \
+                 workspace://<name>/<path> or s3://<bucket>/<key> URL",
                 url.scheme()
             ),
         )),

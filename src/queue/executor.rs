@@ -419,7 +419,7 @@ impl Executor {
                 for warning in &report.warnings {
                     log.note(warning);
                 }
-                self.published(&job.id, &report).await
+                self.published(job, &report).await
             }
             Err(ExecutionError::Invocation(problems)) => {
                 failed(invocation_failure(process, seed_job, &problems))
@@ -436,14 +436,72 @@ impl Executor {
 
     /// The outcome of a run that ended by itself, once the workspace has published its
     /// outputs (a cancelled run publishes nothing: it records nothing).
-    async fn published(&self, job: &JobId, report: &SeedJobReport) -> Outcome {
+    async fn published(&self, job: &Job, report: &SeedJobReport) -> Outcome {
         if report.exit == ContainerExit::Cancelled {
             return Outcome::Abandoned;
         }
-        match self.workspace.publish_outputs(job).await {
-            Ok(()) => outcome_of(report),
-            Err(message) => workspace_failure(&message),
+        if let Err(message) = self.workspace.publish_outputs(&job.id).await {
+            return workspace_failure(&message);
         }
+        let mut outcome = outcome_of(report);
+        if let Outcome::Complete(Completion::Succeeded { results, .. }) = &mut outcome {
+            if let Err(message) = self.publish_to_output_workspace(job, results).await {
+                return workspace_failure(&message);
+            }
+        }
+        outcome
+    }
+
+    /// Publishes a successful job's files to its process's output workspace
+    /// (`[processes.<id>] output_workspace`), if it has one, and records where each went
+    /// in `results` (which then link them there). A failure fails the job: its products
+    /// did not land where the operator wants them.
+    async fn publish_to_output_workspace(
+        &self,
+        job: &Job,
+        results: &mut crate::domain::JobResults,
+    ) -> Result<(), String> {
+        let Some(name) = self
+            .settings
+            .processes
+            .get(job.process_id.as_str())
+            .map(|config| config.output_workspace.as_str())
+            .filter(|name| !name.is_empty())
+        else {
+            return Ok(());
+        };
+        let published = self
+            .settings
+            .staging
+            .workspaces
+            .publish(
+                name,
+                job.process_id.as_str(),
+                job.id.as_str(),
+                job.created,
+                &self.workspace.outputs_dir(&job.id),
+            )
+            .await
+            .map_err(|e| format!("cannot publish the outputs to the workspace {name}: {e}"))?;
+        for values in results.values_mut() {
+            for value in values {
+                if let OutputValue::File {
+                    path,
+                    published: slot,
+                    ..
+                } = value
+                {
+                    *slot = published.iter().find(|p| &p.file == path).map(|p| {
+                        crate::domain::PublishedFile {
+                            workspace: p.workspace.clone(),
+                            path: p.path.clone(),
+                            sha256: p.sha256.clone(),
+                        }
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Finds the containers earlier attempts of this job left (their worker was lost
@@ -535,7 +593,7 @@ impl Executor {
         for warning in &report.warnings {
             log.note(warning);
         }
-        let outcome = self.published(&job.id, &report).await;
+        let outcome = self.published(job, &report).await;
         if let Outcome::Complete(Completion::Failed { message, .. }) = &outcome {
             log.note(message);
         }
@@ -789,6 +847,7 @@ fn outcome_of(report: &SeedJobReport) -> Outcome {
                 media_type: file.media_type.clone(),
                 size_bytes: file.size_bytes,
                 metadata: file.metadata.clone(),
+                published: None,
             })
             .collect();
         results.insert(name.clone(), values);

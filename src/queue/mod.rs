@@ -66,6 +66,9 @@ pub struct ProcessRunConfig {
     pub mounts: BTreeMap<String, PathBuf>,
     /// What its containers may do beyond [`QueueSettings::hardening`].
     pub opt_outs: OptOuts,
+    /// The named workspace its products are published to after a successful run ("" =
+    /// none).
+    pub output_workspace: String,
 }
 
 impl std::fmt::Debug for ProcessRunConfig {

@@ -118,6 +118,7 @@ async fn a_successful_job_has_results_a_log_and_a_labelled_container() {
             media_type: Some("text/plain".into()),
             size_bytes: 6,
             metadata: None,
+            published: None,
         }]
     );
     assert_eq!(

@@ -27,11 +27,13 @@ mod sql_store;
 pub mod sqlite;
 pub mod transitions;
 pub mod users;
+pub mod workspaces;
 
 pub use backend::SqlStore;
 
 pub use processes::{DeployedProcess, ProcessStore, ProcessWriteError};
 pub use users::{ApiKeyRecord, AuditEntry, UserStore};
+pub use workspaces::{StoredWorkspace, WorkspaceStore, WorkspaceWriteError};
 
 use crate::domain::{
     ExecuteRequest, Job, JobEvent, JobId, JobResults, JobStatus, ProcessId, WorkerId,
@@ -219,7 +221,7 @@ pub struct PoolUse {
 }
 
 #[async_trait]
-pub trait JobStore: ProcessStore + UserStore + Send + Sync + 'static {
+pub trait JobStore: ProcessStore + UserStore + WorkspaceStore + Send + Sync + 'static {
     /// How its connection pools are used now; cheap (no query), for a metrics scrape.
     fn pool_use(&self) -> Vec<PoolUse>;
 

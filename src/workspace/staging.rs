@@ -27,6 +27,14 @@
 //!   secrets (signed URLs).
 //! - References may not reach the server's own network unless the operator allows it
 //!   ([`StagingLimits::allow_private_urls`], the address guard of [`crate::outbound`]).
+//! - `workspace://<name>/<path>` and `s3://<bucket>/<key>` (the latter when a named
+//!   workspace covers that bucket and key prefix) are read through the workspace's broker
+//!   ([`crate::storage`]), with the same size limit; the path must stay inside the
+//!   workspace and may not go through a symbolic link. Who may read them: anyone who may
+//!   execute (any signed-in user); workspaces have no per-user rights yet.
+//! - A Seed input marked `partial` (the job reads only part of the file) whose reference
+//!   names a file of a host workspace is not copied: its path in the workspace is given to
+//!   the job, which the engine bind-mounts read-only in place.
 
 use crate::domain::{ExecuteRequest, InputKind, InputValue, Process};
 use crate::outbound::shown_url;
@@ -62,6 +70,9 @@ pub struct StagingLimits {
     /// Whether http(s) references may reach loopback, private and link-local addresses
     /// (off: a client cannot make the server fetch from its own network, see `crate::outbound`).
     pub allow_private_urls: bool,
+    /// The named workspaces `workspace://<name>/<path>` and `s3://<bucket>/<key>`
+    /// references are read from (and output workspaces published to).
+    pub workspaces: crate::storage::Workspaces,
 }
 
 impl Default for StagingLimits {
@@ -70,6 +81,7 @@ impl Default for StagingLimits {
             max_input_bytes: 1024 * 1024 * 1024,
             allow_file_urls: false,
             allow_private_urls: false,
+            workspaces: crate::storage::Workspaces::default(),
         }
     }
 }
@@ -139,6 +151,11 @@ pub async fn stage_inputs(
                     .await
                     .map_err(|e| io_error(&dir, e))?;
                 let default_type = media_types.first().map(String::as_str);
+                let partial = process
+                    .seed()
+                    .and_then(|seed| seed.manifest.job.interface.as_ref())
+                    .and_then(|interface| interface.inputs.files.iter().find(|f| f.name == *id))
+                    .is_some_and(|file| file.partial);
                 let mut paths = Vec::with_capacity(values.len());
                 for (n, value) in values.iter().enumerate() {
                     let target = FileTarget {
@@ -146,6 +163,7 @@ pub async fn stage_inputs(
                         dir: &dir,
                         index: n,
                         default_type,
+                        partial,
                     };
                     paths.push(stage_file(&target, value, client, limits).await?);
                 }
@@ -187,6 +205,9 @@ struct FileTarget<'a> {
     dir: &'a Path,
     index: usize,
     default_type: Option<&'a str>,
+    /// The Seed input is `partial` (the job reads part of the file): a file of a host
+    /// workspace is bind-mounted in place instead of copied.
+    partial: bool,
 }
 
 impl FileTarget<'_> {
@@ -236,6 +257,11 @@ async fn stage_file(
             Ok(path)
         }
         InputValue::Href { href, media_type } => {
+            if target.partial {
+                if let Some(in_place) = local_workspace_file(input, href, limits).await? {
+                    return Ok(in_place);
+                }
+            }
             let mut source = open_reference(input, href, client, limits).await?;
             let path = target.path(
                 source.name.take(),
@@ -260,6 +286,30 @@ async fn stage_file(
             Ok(path)
         }
     }
+}
+
+/// The local path of a `workspace://` (or covered `s3://`) reference whose workspace is a
+/// host directory, checked by its broker (inside the workspace, no link in the path, a
+/// regular file); `None` for anything else, which is then copied as usual.
+async fn local_workspace_file(
+    input: &str,
+    href: &str,
+    limits: &StagingLimits,
+) -> Result<Option<PathBuf>, StagingError> {
+    let Ok(url) = reqwest::Url::parse(href.trim()) else {
+        return Ok(None);
+    };
+    let shown = shown_url(&url);
+    let unusable = |e: &dyn std::fmt::Display| bad(input, format!("cannot read {shown}: {e}"));
+    let Some((broker, path)) = limits
+        .workspaces
+        .resolve_reference(&url)
+        .await
+        .map_err(|e| unusable(&e))?
+    else {
+        return Ok(None);
+    };
+    broker.local_file(&path).await.map_err(|e| unusable(&e))
 }
 
 async fn write_small(path: &Path, bytes: &[u8]) -> Result<(), StagingError> {
@@ -338,7 +388,8 @@ struct Source {
 
 enum Body {
     Http(reqwest::Response),
-    File(tokio::fs::File),
+    /// A local file or a file of a named workspace.
+    File(Box<dyn tokio::io::AsyncRead + Unpin + Send>),
 }
 
 async fn open_reference(
@@ -392,7 +443,25 @@ async fn open_reference(
         "file" => {
             let file = open_local_file(input, &url, &shown, limits).await?;
             Ok(Source {
-                body: Body::File(file),
+                body: Body::File(Box::new(file)),
+                name,
+                media_type: None,
+            })
+        }
+        "workspace" | "s3" => {
+            let unusable =
+                |e: &dyn std::fmt::Display| bad(input, format!("cannot read {shown}: {e}"));
+            let (broker, path) = limits
+                .workspaces
+                .resolve_reference(&url)
+                .await
+                .map_err(|e| unusable(&e))?
+                .ok_or_else(|| bad(input, format!("{shown} names no workspace")))?;
+            let found = broker.stat(&path).await.map_err(|e| unusable(&e))?;
+            check_size(input, found.size, limits.max_input_bytes)?;
+            let stream = broker.read(&path, None).await.map_err(|e| unusable(&e))?;
+            Ok(Source {
+                body: Body::File(Box::new(tokio_util::io::StreamReader::new(stream))),
                 name,
                 media_type: None,
             })
@@ -400,8 +469,8 @@ async fn open_reference(
         other => Err(bad(
             input,
             format!(
-                "references with the scheme {other:?} are not fetched; use an http(s) URL or \
-                 send the content inline (base64)"
+                "references with the scheme {other:?} are not fetched; use an http(s), \
+                 workspace:// or s3:// URL or send the content inline (base64)"
             ),
         )),
     }
@@ -990,6 +1059,57 @@ mod tests {
             .to_string();
         let (result, _dir) = stage(vec![("IMAGE", vec![href(url)])], allowed).await;
         assert!(reason(result, "IMAGE").contains("not a regular file"));
+    }
+
+    #[tokio::test]
+    async fn workspace_references_are_read_through_their_broker_and_stay_inside() {
+        let data = tempfile::tempdir().unwrap();
+        std::fs::create_dir(data.path().join("scenes")).unwrap();
+        std::fs::write(data.path().join("scenes/a b.txt"), "from a workspace").unwrap();
+        std::fs::write(data.path().join("big.bin"), vec![0u8; LIMIT as usize + 1]).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", data.path().join("link.txt")).unwrap();
+        let mut configured = BTreeMap::new();
+        configured.insert(
+            "raw".to_string(),
+            crate::storage::WorkspaceSpec::host("", data.path().to_path_buf()),
+        );
+        let limits = StagingLimits {
+            workspaces: crate::storage::Workspaces::new(&configured, None).unwrap(),
+            ..small()
+        };
+        let (result, dir) = stage(
+            vec![(
+                "IMAGE",
+                vec![href("workspace://raw/scenes/a%20b.txt".into())],
+            )],
+            limits.clone(),
+        )
+        .await;
+        let invocation = result.unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&invocation.files["IMAGE"][0]).unwrap(),
+            "from a workspace"
+        );
+        assert_eq!(file_names(&dir.path().join("inputs/IMAGE")), ["0-a_b.txt"]);
+        for (url, expected) in [
+            ("workspace://raw/link.txt", "symbolic link"),
+            (
+                "workspace://raw/scenes%2F..%2F..%2Fetc%2Fpasswd",
+                ".. segment",
+            ),
+            ("workspace://raw/scenes/missing.txt", "does not exist"),
+            ("workspace://nope/a.txt", "no workspace named nope"),
+            ("workspace://raw/big.bin", "larger than"),
+            (
+                "s3://some-bucket/a.txt",
+                "no workspace of this server covers",
+            ),
+        ] {
+            let (result, _dir) =
+                stage(vec![("IMAGE", vec![href(url.into())])], limits.clone()).await;
+            let reason = reason(result, "IMAGE");
+            assert!(reason.contains(expected), "{url}: {reason}");
+        }
     }
 
     #[tokio::test]

@@ -310,6 +310,7 @@ impl Server {
                         media_type: media_type.map(str::to_string),
                         size_bytes: content.len() as u64,
                         metadata: None,
+                        published: None,
                     };
                     (output, value)
                 }
@@ -1517,7 +1518,7 @@ async fn json_01_the_core_resources_answer_application_json() {
     }
 }
 
-const ROUTES: [(&str, &str); 27] = [
+const ROUTES: [(&str, &str); 34] = [
     ("get", "/"),
     ("get", "/conformance"),
     ("get", "/api"),
@@ -1545,6 +1546,13 @@ const ROUTES: [(&str, &str); 27] = [
     ("post", "/sign-in"),
     ("post", "/sign-out"),
     ("get", "/jobs/{jobID}/prov"),
+    ("get", "/workspaces"),
+    ("post", "/workspaces"),
+    ("get", "/workspaces/{name}"),
+    ("put", "/workspaces/{name}"),
+    ("patch", "/workspaces/{name}"),
+    ("delete", "/workspaces/{name}"),
+    ("get", "/workspaces/{name}/files/{path}"),
 ];
 
 #[tokio::test]

@@ -166,6 +166,7 @@ async fn seed(store: &Store) -> Seeded {
             media_type: None,
             size_bytes: 2048,
             metadata: None,
+            published: None,
         }],
     );
     let message = "done".to_string();

@@ -77,6 +77,7 @@ contract_tests!([sqlite: open_sqlite, postgres: open_postgres]; [
     the_audit_trail_is_listed_newest_first,
     every_status_write_changes_exactly_the_sources_of_its_transition,
     provenance_is_kept_by_the_lease_holder_and_replaced_by_a_later_attempt,
+    workspaces_are_created_updated_listed_and_deleted,
 ]);
 
 /// A fresh SQLite store in a temporary directory (kept alive by the returned guard).
@@ -534,12 +535,14 @@ mod contract {
                     media_type: Some("image/tiff".to_owned()),
                     size_bytes: 1 << 40,
                     metadata: Some(json!({"type": "Feature", "geometry": null})),
+                    published: None,
                 },
                 OutputValue::File {
                     path: "outputs/tile-2.tif".to_owned(),
                     media_type: None,
                     size_bytes: 0,
                     metadata: None,
+                    published: None,
                 },
             ],
         );
@@ -2131,6 +2134,63 @@ mod contract {
             listed.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
             ["kept"]
         );
+    }
+
+    /// Named workspaces through the registry the server uses, on this backend: one name
+    /// once, updates keep the creation time and a secret sent back as `<hidden>`, listing
+    /// in byte order, delete.
+    pub async fn workspaces_are_created_updated_listed_and_deleted(store: Store) {
+        use ades::storage::registry::WorkspacesError;
+        use ades::storage::{WorkspaceSpec, Workspaces};
+        let workspaces = Workspaces::new(&Default::default(), Some(store.clone())).unwrap();
+        let s3 = |name: &str, secret: &str| -> WorkspaceSpec {
+            serde_json::from_value(serde_json::json!({
+                "name": name,
+                "configuration": {"broker": {"type": "s3", "bucket_name": "b",
+                    "credentials": {"access_key_id": "AK", "secret_access_key": secret}}}
+            }))
+            .unwrap()
+        };
+        for name in ["zeta", "a-c", "ab", "a"] {
+            workspaces.create(s3(name, "first-secret")).await.unwrap();
+        }
+        assert!(matches!(
+            workspaces.create(s3("ab", "x")).await,
+            Err(WorkspacesError::Duplicate(_))
+        ));
+        let names: Vec<String> = workspaces
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.spec.name)
+            .collect();
+        assert_eq!(names, ["a", "a-c", "ab", "zeta"]);
+        let created = workspaces.get("ab").await.unwrap().created;
+        let mut changed = s3("ab", "<hidden>");
+        changed.delete_on_dismiss = true;
+        let updated = workspaces.update("ab", changed).await.unwrap();
+        assert!(updated.spec.delete_on_dismiss);
+        assert_eq!(updated.created, created);
+        let stored = store.get_workspace("ab").await.unwrap().unwrap();
+        assert_eq!(
+            stored.definition["configuration"]["broker"]["credentials"]["secret_access_key"],
+            "first-secret",
+            "the hidden secret was kept"
+        );
+        workspaces.delete("ab").await.unwrap();
+        assert!(matches!(
+            workspaces.get("ab").await,
+            Err(WorkspacesError::NotFound(_))
+        ));
+        assert!(matches!(
+            workspaces.delete("ab").await,
+            Err(WorkspacesError::NotFound(_))
+        ));
+        assert!(matches!(
+            workspaces.update("nope", s3("nope", "x")).await,
+            Err(WorkspacesError::NotFound(_))
+        ));
     }
 
     pub async fn processes_are_listed_by_id(store: Store) {
