@@ -34,5 +34,6 @@ pub mod registry;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod workflow;
 pub mod workspace;
 pub mod wps;
