@@ -72,6 +72,8 @@ async fn workflow_app() -> TestApp {
     spawn_app_with(|settings| {
         settings.auth.admin_token = TOKEN.to_string();
         settings.queue.workers = 3;
+        // A fixed number of workers: the overlap test needs two at once from the start.
+        settings.queue.adaptive = false;
     })
     .await
 }
