@@ -740,3 +740,46 @@ async fn the_example_recipe_deploys_runs_and_undeploys() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_recipe_deploys_through_wps_t_and_runs_through_wps_2() {
+    let app = workflow_app().await;
+    let name = crate::deploy::unique("wf-wps");
+    let mut recipe = diamond(&name, 0, 0);
+    recipe.as_object_mut().unwrap().remove("name");
+    let deploy = format!(
+        r#"<wps:DeployProcess service="WPS" version="2.0.0" xmlns:wps="http://www.opengis.net/wps/2.0"
+             xmlns:ows="http://www.opengis.net/ows/2.0">
+           <wps:ProcessOffering><wps:Process><ows:Identifier>{name}</ows:Identifier></wps:Process></wps:ProcessOffering>
+           <wps:ExecutionUnit><![CDATA[{recipe}]]></wps:ExecutionUnit></wps:DeployProcess>"#
+    );
+    let wps = |body: String| {
+        app.client
+            .post(app.url("/wps"))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/xml")
+            .body(body)
+            .send()
+    };
+    let answer = wps(deploy).await.unwrap();
+    let status = answer.status();
+    let text = answer.text().await.unwrap();
+    assert!(status.is_success(), "{status}: {text}");
+    let execute = format!(
+        r#"<wps:Execute xmlns:wps="http://www.opengis.net/wps/2.0" xmlns:ows="http://www.opengis.net/ows/2.0"
+             service="WPS" version="2.0.0" mode="sync" response="document">
+           <ows:Identifier>{name}</ows:Identifier>
+           <wps:Input id="IMAGE"><wps:Data mimeType="text/plain">wps</wps:Data></wps:Input>
+           <wps:Output id="join.JOINED" transmission="value"/>
+         </wps:Execute>"#
+    );
+    let answer = wps(execute).await.unwrap();
+    let status = answer.status();
+    let text = answer.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(
+        text.contains("WPSWPS"),
+        "the joined output of both branches: {text}"
+    );
+    app.stop().await;
+}
