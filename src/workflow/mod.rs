@@ -431,16 +431,24 @@ pub fn compile(
                     }
                 },
                 Source::Literal { value } => {
-                    if matches!(into, Carried::Files { .. }) {
-                        problem(
+                    match into {
+                        Carried::Files { .. } => problem(
                             at_input,
                             format!(
                                 "step {:?} input {input:?} takes files: a literal cannot feed it",
                                 step.name
                             ),
-                        );
+                        ),
+                        Carried::Json(kind) if !kind.accepts(value) => problem(
+                            at_input,
+                            format!(
+                                "step {:?} input {input:?} takes a json {}, not the literal {value}",
+                                step.name,
+                                kind.as_str()
+                            ),
+                        ),
+                        Carried::Json(_) => {}
                     }
-                    let _ = value;
                     continue;
                 }
                 Source::Output {
@@ -783,6 +791,19 @@ mod tests {
                 ),
                 step("f", "work", &[]),
                 step("g", "work", &[("part", out("split", "left"))]),
+                step(
+                    "h",
+                    "work",
+                    &[
+                        ("part", input("image")),
+                        (
+                            "level",
+                            Source::Literal {
+                                value: serde_json::json!("high"),
+                            },
+                        ),
+                    ],
+                ),
             ]),
             &catalog(),
         )
@@ -798,9 +819,10 @@ mod tests {
             "required input \"part\" of process \"work\" is not connected",
             "reads step \"split\", which is not a step",
             "cycle (b -> a -> b)",
+            "takes a json integer, not the literal \"high\"",
         ] {
             assert!(text.contains(expected), "{expected:?} missing from: {text}");
         }
-        assert_eq!(problems.len(), 9, "{text}");
+        assert_eq!(problems.len(), 10, "{text}");
     }
 }
