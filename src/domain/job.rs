@@ -270,6 +270,10 @@ pub struct ExecuteRequest {
     pub response: ResponseMode,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriber: Option<Subscriber>,
+    /// The graph an execute request with nested processes (OGC API Part 3) runs: the job
+    /// is a workflow job of this graph rather than of a deployed workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<Box<crate::workflow::Workflow>>,
 }
 
 /// One produced output value.

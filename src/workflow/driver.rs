@@ -21,6 +21,7 @@ use crate::store::{Completion, NewJob, StepOf, StoreError};
 use crate::workspace::Workspace;
 use seed::errors::FailureCategory;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
@@ -112,12 +113,16 @@ impl Driver {
         if job.status != JobStatus::Running {
             return Ok(());
         }
-        let workflow = match self
-            .catalog
-            .get(&job.process_id)
-            .as_deref()
-            .and_then(|p| p.workflow().cloned())
-        {
+        // The graph of a nested execute request travels with the job; a deployed
+        // workflow's is the process's.
+        let carried = job.request.workflow.as_deref().cloned().map(Arc::new);
+        let deployed = || {
+            self.catalog
+                .get(&job.process_id)
+                .as_deref()
+                .and_then(|p| p.workflow().cloned())
+        };
+        let workflow = match carried.or_else(deployed) {
             Some(workflow) => workflow,
             None => {
                 let failure = ades_failure(

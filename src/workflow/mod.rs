@@ -13,6 +13,7 @@
 //! step processes again; `driver.rs` executes it, one child job per step.
 
 pub mod driver;
+pub mod nested;
 pub mod recipe;
 
 use crate::catalog::seed_process::{file_input, file_output, json_input, json_output};
@@ -82,6 +83,10 @@ pub enum Source {
 pub struct Exposed {
     pub step: String,
     pub output: String,
+    /// The workflow's id for it when not `<step>.<output>` (a nested execute request
+    /// answers with its outer process's own output ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
     /// The step output's description, renamed `<step>.<output>`.
     pub kind: ExposedKind,
 }
@@ -96,7 +101,10 @@ pub enum ExposedKind {
 impl Exposed {
     /// The output id of the workflow: `<step>.<output>`.
     pub fn id(&self) -> String {
-        format!("{}.{}", self.step, self.output)
+        match &self.alias {
+            Some(alias) => alias.clone(),
+            None => format!("{}.{}", self.step, self.output),
+        }
     }
 }
 
@@ -541,6 +549,7 @@ pub fn compile(
                 outputs.push(Exposed {
                     step: name.clone(),
                     output: description.id.clone(),
+                    alias: None,
                     kind,
                 });
             }

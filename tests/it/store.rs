@@ -307,6 +307,7 @@ mod contract {
                 failed_uri: Some("https://example.org/failed".to_owned()),
                 base_url: None,
             }),
+            workflow: None,
         }
     }
 

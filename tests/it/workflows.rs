@@ -783,3 +783,67 @@ async fn a_recipe_deploys_through_wps_t_and_runs_through_wps_2() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_nested_execute_request_runs_its_inner_process_first() {
+    let app = workflow_app().await;
+    let inner = app.url("/processes/ades-it-wf-work");
+    let response = app
+        .client
+        .post(app.url("/processes/ades-it-wf-join/execution"))
+        .header("Prefer", "respond-async")
+        .json(&json!({"inputs": {
+            "A": {"process": inner, "inputs": {"PART": "abc", "DELAY": 0},
+                  "outputs": {"RESULT": {}}},
+            "B": "xyz"
+        }}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{body:#}");
+    let id = body["jobID"].as_str().unwrap().to_string();
+    let done = wait_final(&app, &id, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "successful", "{done:#}");
+    let mut steps: Vec<String> = step_jobs(&done).into_iter().map(|(n, _)| n).collect();
+    steps.sort();
+    assert_eq!(steps, ["main", "main-A"], "{done:#}");
+    // Its one output, JOINED (the outer process's own id), is the raw result.
+    let results = app
+        .client
+        .get(app.url(&format!("/jobs/{id}/results")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(results, "ABCxyz");
+    let joined = app
+        .client
+        .get(app.url(&format!("/jobs/{id}/outputs/main/joined-all.txt")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(joined, "ABCxyz");
+
+    // A process of another server is refused, saying so.
+    let response = app
+        .client
+        .post(app.url("/processes/ades-it-wf-join/execution"))
+        .json(&json!({"inputs": {
+            "A": {"process": "https://elsewhere.example/processes/x", "inputs": {}},
+            "B": "xyz"
+        }}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("not a process of this server"), "{text}");
+    app.stop().await;
+}
