@@ -266,6 +266,12 @@ impl JobService {
             }
         }
         self.admit(process).await?;
+        // A workflow job runs the graph of its submission: a recipe replaced or undeployed
+        // meanwhile leaves it as it was (as a running container job keeps its image).
+        let mut request = request;
+        if let (Some(workflow), None) = (process.workflow(), &request.workflow) {
+            request.workflow = Some(Box::new(workflow.as_ref().clone()));
+        }
         let priority = priority
             .or_else(|| self.admission.priorities.get(process.id.as_str()).copied())
             .unwrap_or(0);
