@@ -30,6 +30,8 @@ fn new_job() -> NewJob {
         request: Default::default(),
         priority: 0,
         owner: None,
+        step_of: None,
+        workflow: false,
     }
 }
 

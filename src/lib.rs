@@ -35,5 +35,6 @@ pub mod startup;
 pub mod storage;
 pub mod store;
 pub mod telemetry;
+pub mod workflow;
 pub mod workspace;
 pub mod wps;

@@ -98,6 +98,15 @@ impl Application {
             )
         });
         let callback_loop = spawn_callbacks(&settings, &jobs, &catalog, &workspace, &background);
+        // Workflow jobs hold no worker slot: this driver advances them as their steps end.
+        let driver =
+            crate::workflow::driver::Driver::new(jobs.clone(), catalog.clone(), workspace.clone());
+        let driver_stop = background.clone();
+        tokio::spawn(queue::supervise(
+            "workflows",
+            background.clone(),
+            move || driver.clone().run(driver_stop.clone()),
+        ));
 
         let streams = CancellationToken::new();
         let (http, address) = match server_settings {

@@ -156,7 +156,13 @@ pub async fn post_execution(
         .map_err(|e| e.into_api_error("finding a process"))?;
 
     let document = read_json_body(&headers, body, app.settings.json_body_limit())?;
+    // Nested processes (Part 3): the request runs as a workflow of its processes.
+    let (process, document, workflow) = match nested_plan(&app, &base, &process, &document)? {
+        Some((process, workflow, flat)) => (process, flat, Some(workflow)),
+        None => (process, document, None),
+    };
     let (mut request, problems) = parse_execute(&process, &document);
+    request.workflow = workflow;
     if let Some(subscriber) = &mut request.subscriber {
         subscriber.base_url = Some(base.0.clone());
     }
@@ -190,6 +196,52 @@ pub async fn post_execution(
         return Ok(status_created(&job, &base));
     }
     respond_with_results(&app, &base, &job, Some(&process)).await
+}
+
+/// What a request with nested processes runs: the process it is offered as, its workflow,
+/// and the execute document with its inputs flattened.
+type NestedPlan = (
+    std::sync::Arc<crate::domain::Process>,
+    Box<crate::workflow::Workflow>,
+    Value,
+);
+
+/// The workflow a request with nested processes runs, offered as a process of the outer
+/// process's id and outputs, and the request with its inputs flattened; `None` for an
+/// ordinary request. Problems of the nesting are the request's 400.
+fn nested_plan(
+    app: &AppState,
+    base: &BaseUrl,
+    process: &std::sync::Arc<crate::domain::Process>,
+    document: &Value,
+) -> Result<Option<NestedPlan>, ApiError> {
+    let lookup = |id: &str| {
+        crate::domain::ProcessId::parse(id)
+            .ok()
+            .and_then(|id| app.catalog.get(&id))
+    };
+    match crate::workflow::nested::plan(process, document, &base.0, &lookup) {
+        Ok(None) => Ok(None),
+        Ok(Some((workflow, flat))) => {
+            let workflow = std::sync::Arc::new(workflow);
+            let offered = workflow
+                .to_process()
+                .map_err(|reason| ApiError::new(ErrorCode::InvalidParameterValue, reason))?;
+            Ok(Some((
+                std::sync::Arc::new(offered),
+                Box::new(workflow.as_ref().clone()),
+                flat,
+            )))
+        }
+        Err(problems) => {
+            let problems = problems
+                .into_iter()
+                .map(|p| RequestProblem::new(ProblemKind::WrongValue, &p.pointer, p.message))
+                .collect();
+            Err(crate::jobs::execute::ExecuteError::Problems(problems)
+                .into_api_error("checking a request"))
+        }
+    }
 }
 
 /// The highest priority a request may ask for (and the negative, the lowest).

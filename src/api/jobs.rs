@@ -258,7 +258,15 @@ pub async fn job_status(
     if super::events::wants_events(&headers) {
         return Ok(super::events::status_stream(app, caller, base, job));
     }
-    let mut document = Tagged::of(&StatusInfoView::new(&job, &base));
+    let status = |job: &crate::domain::Job, steps: &[crate::domain::Job]| {
+        Tagged::of(&StatusInfoView::new(job, &base).with_steps(steps, &base))
+    };
+    let steps = app
+        .jobs
+        .steps(&job)
+        .await
+        .map_err(|e| e.into_api_error("reading a job"))?;
+    let mut document = status(&job, &steps);
     let Some(wait) = polling::long_poll(&headers) else {
         return Ok(polling::answer(&headers, document));
     };
@@ -272,7 +280,12 @@ pub async fn job_status(
     {
         super::events::wait_for_change(&mut changes, &job.id, deadline).await;
         job = find_job(&app, &caller, &job_id).await?;
-        document = Tagged::of(&StatusInfoView::new(&job, &base));
+        let steps = app
+            .jobs
+            .steps(&job)
+            .await
+            .map_err(|e| e.into_api_error("reading a job"))?;
+        document = status(&job, &steps);
     }
     let mut response = polling::answer(&headers, document);
     polling::applied(&mut response, wait);

@@ -24,6 +24,10 @@ pub mod rel {
     pub const EXCEPTIONS: &str = "http://www.opengis.net/def/rel/ogc/1.0/exceptions";
     /// Not registered by OGC yet: Part 2's `GET /processes/{id}/package`.
     pub const PACKAGE: &str = "http://www.opengis.net/def/rel/ogc/1.0/package";
+    /// From a workflow step's job to its workflow job (ours).
+    pub const WORKFLOW: &str = "urn:ades:rel:workflow";
+    /// From a workflow job to the job of each of its steps (ours).
+    pub const STEP: &str = "urn:ades:rel:step";
 }
 
 /// Media types the API uses.
@@ -417,6 +421,24 @@ pub struct StatusInfoView {
     pub links: Vec<LinkView>,
 }
 
+impl StatusInfoView {
+    /// The same document with a link to the job of each step of a workflow job.
+    pub fn with_steps(mut self, steps: &[Job], base: &BaseUrl) -> Self {
+        for step in steps {
+            self.links.push(
+                LinkView::new(base.job(step.id.as_str()), rel::STEP)
+                    .typed(media::JSON)
+                    .titled(format!(
+                        "Step {} ({})",
+                        step.step.as_deref().unwrap_or("?"),
+                        step.status.as_str()
+                    )),
+            );
+        }
+        self
+    }
+}
+
 /// RFC 3339 with the precision the store keeps.
 pub fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&Rfc3339)
@@ -480,6 +502,16 @@ impl StatusInfoView {
             .typed(media::JSON)
             .titled("The process"),
         );
+        if let Some(parent) = &job.parent {
+            links.push(
+                LinkView::new(base.job(parent.as_str()), rel::WORKFLOW)
+                    .typed(media::JSON)
+                    .titled(format!(
+                        "The workflow job this is step {} of",
+                        job.step.as_deref().unwrap_or("?")
+                    )),
+            );
+        }
         StatusInfoView {
             process_id: job.process_id.to_string(),
             job_type: JobTypeView::Process,

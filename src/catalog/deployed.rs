@@ -12,6 +12,11 @@ pub const ROLE_DEPLOYED_IMAGE: &str = "urn:ades:seed:deployedImage";
 
 /// The process a stored row describes, or why the row no longer makes one.
 pub fn process_from_row(row: &DeployedProcess) -> Result<Process, String> {
+    if row.package_media_type == crate::workflow::RECIPE_MEDIA_TYPE {
+        let workflow: crate::workflow::Workflow = serde_json::from_value(row.manifest.clone())
+            .map_err(|err| format!("its stored workflow is not readable: {err}"))?;
+        return std::sync::Arc::new(workflow).to_process();
+    }
     let manifest = seed::validate::manifest_from_value(row.manifest.clone())
         .map_err(|problems| {
             format!(

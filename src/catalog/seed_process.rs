@@ -291,7 +291,7 @@ fn json_schema(kind: JsonType) -> Value {
     }
 }
 
-fn file_input(file: &InputFile) -> InputDescription {
+pub fn file_input(file: &InputFile) -> InputDescription {
     let schema = match file.media_types.as_slice() {
         [] => binary_schema(None),
         [only] => binary_schema(Some(only)),
@@ -319,7 +319,7 @@ fn file_input(file: &InputFile) -> InputDescription {
     }
 }
 
-fn json_input(input: &JsonInput) -> InputDescription {
+pub fn json_input(input: &JsonInput) -> InputDescription {
     InputDescription {
         id: input.name.clone(),
         title: humanize(&input.name),
@@ -334,7 +334,7 @@ fn json_input(input: &JsonInput) -> InputDescription {
 /// The description sentence of an output the job may leave out.
 const OPTIONAL_OUTPUT: &str = "Optional: the job may finish successfully without producing it.";
 
-fn file_output(file: &OutputFile) -> OutputDescription {
+pub fn file_output(file: &OutputFile) -> OutputDescription {
     let one = binary_schema(file.media_type.as_deref());
     let schema = if file.multiple {
         json!({"type": "array", "items": one})
@@ -361,7 +361,7 @@ fn file_output(file: &OutputFile) -> OutputDescription {
     }
 }
 
-fn json_output(output: &JsonOutput) -> OutputDescription {
+pub fn json_output(output: &JsonOutput) -> OutputDescription {
     OutputDescription {
         id: output.name.clone(),
         title: humanize(&output.name),

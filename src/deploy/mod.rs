@@ -250,6 +250,10 @@ impl Deployer {
 
     /// Everything a deploy or replace needs, checked, before anything is written.
     async fn prepare(&self, package: &Package) -> Result<(DeployedProcess, Process), DeployError> {
+        let essence = crate::jobs::request::media_type_essence(&package.media_type);
+        if essence == crate::workflow::RECIPE_MEDIA_TYPE {
+            return self.prepare_recipe(package, essence);
+        }
         let spec = package::read_package(package)?;
         let embedded = match &spec.manifest {
             Some(document) => Some(valid_manifest(
@@ -307,6 +311,52 @@ impl Deployer {
             pinned_image: resolved.pinned,
             manifest: serde_json::to_value(&manifest).map_err(|err| {
                 DeployError::invalid("", format!("the manifest cannot be stored: {err}"))
+            })?,
+            deployed: now,
+            updated: now,
+        };
+        Ok((record, process))
+    }
+}
+
+impl Deployer {
+    /// A Scale recipe type, checked against the processes offered now (every problem
+    /// listed at once). The compiled workflow is stored in the row's manifest column, so
+    /// it is rebuilt after a restart as it was checked.
+    fn prepare_recipe(
+        &self,
+        package: &Package,
+        media_type: String,
+    ) -> Result<(DeployedProcess, Process), DeployError> {
+        let document = package::parse_json(&package.body)?;
+        let refuse = |problems: Vec<crate::workflow::Problem>| {
+            DeployError::invalid(
+                "",
+                format!(
+                    "the recipe cannot be deployed: {}",
+                    crate::workflow::describe_problems(&problems)
+                ),
+            )
+        };
+        let draft = crate::workflow::recipe::read_recipe(&document).map_err(refuse)?;
+        let lookup = |id: &str| {
+            ProcessId::parse(id)
+                .ok()
+                .and_then(|id| self.catalog.get(&id))
+        };
+        let workflow = Arc::new(crate::workflow::compile(draft, &lookup).map_err(refuse)?);
+        let process = workflow
+            .to_process()
+            .map_err(|reason| DeployError::invalid("/name", reason))?;
+        let now = OffsetDateTime::now_utc();
+        let record = DeployedProcess {
+            id: workflow.id.clone(),
+            package_media_type: media_type,
+            package: package.body.clone(),
+            image: String::new(),
+            pinned_image: String::new(),
+            manifest: serde_json::to_value(workflow.as_ref()).map_err(|err| {
+                DeployError::invalid("", format!("the workflow cannot be stored: {err}"))
             })?,
             deployed: now,
             updated: now,

@@ -23,11 +23,12 @@ pub const IMAGE_REFERENCE: &str = "application/vnd.ades.image+json";
 pub const DOCKER_PROFILE: &str = "http://www.opengis.net/profiles/eoc/dockerizedApplication";
 
 /// The media types a deploy body may have (for the 415 message).
-pub const ACCEPTED: [&str; 4] = [
+pub const ACCEPTED: [&str; 5] = [
     APP_PACKAGE,
     "application/json",
     SEED_MANIFEST,
     IMAGE_REFERENCE,
+    crate::workflow::RECIPE_MEDIA_TYPE,
 ];
 
 /// A deploy request as it arrived.
@@ -86,7 +87,7 @@ pub fn read_package(package: &Package) -> Result<PackageSpec, DeployError> {
     }
 }
 
-fn parse_json(body: &[u8]) -> Result<Value, DeployError> {
+pub(crate) fn parse_json(body: &[u8]) -> Result<Value, DeployError> {
     use crate::limits::json::{parse_bounded, BoundedError};
     parse_bounded(body).map_err(|err| match err {
         BoundedError::Syntax(err) => DeployError::invalid(

@@ -218,6 +218,16 @@ pub enum InputValue {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         media_type: Option<String>,
     },
+    /// A file another job of this server produced (a workflow step's output feeding a
+    /// later step): hard-linked into the job's inputs, not copied. Only the workflow
+    /// driver writes these; no façade reads one from a client.
+    JobOutput {
+        job: JobId,
+        /// The file's path under that job's outputs (as its results name it).
+        path: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media_type: Option<String>,
+    },
 }
 
 /// What the client asked for one output.
@@ -260,6 +270,10 @@ pub struct ExecuteRequest {
     pub response: ResponseMode,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriber: Option<Subscriber>,
+    /// The graph an execute request with nested processes (OGC API Part 3) runs: the job
+    /// is a workflow job of this graph rather than of a deployed workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<Box<crate::workflow::Workflow>>,
 }
 
 /// One produced output value.
@@ -335,6 +349,10 @@ pub struct Job {
     pub attempt: u32,
     /// The user who submitted it; `None` for jobs submitted with authentication off.
     pub owner: Option<String>,
+    /// The workflow job this job is a step of (`None`: submitted by a client).
+    pub parent: Option<JobId>,
+    /// Its step name in that workflow.
+    pub step: Option<String>,
 }
 
 /// One entry of a job's audit trail (`job_events`).

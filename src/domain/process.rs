@@ -85,10 +85,16 @@ pub struct SeedBinding {
 /// What runs when a process is executed. Every place that runs, describes or accounts for
 /// a process by what it runs matches on this, so a new kind of process (a workflow, a CWL
 /// tool) is one new variant and the compiler lists every place that must decide for it.
+// Processes live behind `Arc` in the catalogue, so the Seed variant's size costs nothing
+// worth a `Box` at every place that builds or matches one.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Binding {
     /// One container of a Seed image, as its manifest says.
     Seed(SeedBinding),
+    /// A graph of steps, each a job of its own (`crate::workflow`), run by the workflow
+    /// driver rather than by a worker.
+    Workflow(std::sync::Arc<crate::workflow::Workflow>),
 }
 
 /// One process.
@@ -116,6 +122,15 @@ impl Process {
     pub fn seed(&self) -> Option<&SeedBinding> {
         match &self.binding {
             Binding::Seed(seed) => Some(seed),
+            Binding::Workflow(_) => None,
+        }
+    }
+
+    /// The workflow this process runs, if it is one.
+    pub fn workflow(&self) -> Option<&std::sync::Arc<crate::workflow::Workflow>> {
+        match &self.binding {
+            Binding::Workflow(workflow) => Some(workflow),
+            Binding::Seed(_) => None,
         }
     }
 

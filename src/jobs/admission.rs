@@ -26,6 +26,8 @@ impl Demand {
         let add = |total: Option<f64>, value: f64| Some(total.unwrap_or(0.0) + value);
         let resources = match &process.binding {
             Binding::Seed(seed) => seed.manifest.scalar_resources(),
+            // The workflow itself runs nothing: its steps are jobs with their own demands.
+            Binding::Workflow(_) => &[],
         };
         for resource in resources {
             match resource.name.as_str() {

@@ -332,6 +332,12 @@ impl JobService {
             }
         }
         self.admit(process).await?;
+        // A workflow job runs the graph of its submission: a recipe replaced or undeployed
+        // meanwhile leaves it as it was (as a running container job keeps its image).
+        let mut request = request;
+        if let (Some(workflow), None) = (process.workflow(), &request.workflow) {
+            request.workflow = Some(Box::new(workflow.as_ref().clone()));
+        }
         let priority = priority
             .or_else(|| self.admission.priorities.get(process.id.as_str()).copied())
             .unwrap_or(0);
@@ -344,6 +350,8 @@ impl JobService {
                     request,
                     priority,
                     owner: caller.owner().map(str::to_string),
+                    step_of: None,
+                    workflow: process.workflow().is_some(),
                 },
                 OffsetDateTime::now_utc(),
             )
@@ -496,6 +504,9 @@ impl JobService {
             token.cancel();
         }
         self.announce(id);
+        // A workflow's steps go with it.
+        let steps = self.store.job_children(id).await?;
+        self.dismiss_steps(&steps).await;
         self.audit(caller, "dismiss", id.as_str(), job.process_id.as_str())
             .await;
         self.delete_published(&before).await;
@@ -536,6 +547,35 @@ impl JobService {
                 Ok(false) => {}
                 Err(err) => {
                     tracing::warn!(workspace = %file.workspace, path = %file.path, "cannot delete a dismissed job's product: {err}")
+                }
+            }
+        }
+    }
+
+    /// The jobs of the steps of workflow job `job` (already read with its owner check),
+    /// oldest first; none for a job that is no workflow.
+    pub async fn steps(&self, job: &Job) -> Result<Vec<Job>, JobsError> {
+        Ok(self.store.job_children(&job.id).await?)
+    }
+
+    /// Dismisses the steps of a workflow that are still waiting or running (the workflow
+    /// was dismissed, or failed on another step); finished ones keep their results. A
+    /// store error is logged: the workflow driver dismisses them again on its next pass.
+    pub async fn dismiss_steps(&self, steps: &[Job]) {
+        for step in steps.iter().filter(|s| !s.status.is_final()) {
+            match self
+                .store
+                .dismiss_active_job(&step.id, OffsetDateTime::now_utc())
+                .await
+            {
+                Ok(_) => {
+                    if let Some(token) = self.running.lock().expect("lock").get(&step.id) {
+                        token.cancel();
+                    }
+                    self.announce(&step.id);
+                }
+                Err(err) => {
+                    tracing::warn!(job_id = %step.id, error = %err, "cannot dismiss a workflow step")
                 }
             }
         }

@@ -186,6 +186,8 @@ mod tests {
             }),
             attempt: 1,
             owner: None,
+            parent: None,
+            step: None,
         }
     }
 

@@ -197,6 +197,13 @@ fn check_value(
             check_reference(href, location, problems)
         }
         (InputKind::Json { .. }, InputValue::Base64 { .. }) => {}
+        (InputKind::Json { .. }, InputValue::JobOutput { .. }) => {
+            problems.push(RequestProblem::new(
+                ProblemKind::WrongValue,
+                location,
+                "this input is a json value, not a file another job produced".to_string(),
+            ))
+        }
         (InputKind::File { media_types }, value) => {
             match value {
                 InputValue::Inline { value, .. } if !value.is_string() => {
@@ -217,7 +224,8 @@ fn check_value(
             let given = match value {
                 InputValue::Inline { media_type, .. }
                 | InputValue::Base64 { media_type, .. }
-                | InputValue::Href { media_type, .. } => media_type.as_deref(),
+                | InputValue::Href { media_type, .. }
+                | InputValue::JobOutput { media_type, .. } => media_type.as_deref(),
             };
             if let Some(given) = given {
                 if !media_types.is_empty() && !media_types.iter().any(|m| same_media_type(m, given))

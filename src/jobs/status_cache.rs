@@ -135,6 +135,8 @@ mod tests {
             failure: None,
             attempt: 0,
             owner: None,
+            parent: None,
+            step: None,
         }
     }
 

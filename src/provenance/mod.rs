@@ -235,6 +235,11 @@ impl EndedRun {
                     InputValue::Base64 { data, media_type } => {
                         (None, Some(hex_sha256(data.as_bytes())), media_type.clone())
                     }
+                    InputValue::JobOutput {
+                        job,
+                        path,
+                        media_type,
+                    } => (Some(job_output_urn(job, path)), None, media_type.clone()),
                 };
                 inputs.push(InputFacts {
                     input: id.clone(),
@@ -359,6 +364,11 @@ pub fn xsd_time(at: OffsetDateTime) -> String {
         at.minute(),
         at.second()
     )
+}
+
+/// How a file another job produced is named where a URI is wanted (provenance, WPS echo).
+pub fn job_output_urn(job: &crate::domain::JobId, path: &str) -> String {
+    format!("urn:ades:job:{job}:output:{path}")
 }
 
 #[cfg(test)]

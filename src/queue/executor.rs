@@ -188,7 +188,23 @@ impl Executor {
             trace.process = Some(process.clone());
             // Where a process that runs something other than one Seed container branches
             // off: everything below is the Seed run.
-            let Binding::Seed(seed) = &process.binding;
+            let seed = match &process.binding {
+                Binding::Seed(seed) => seed,
+                // Workers never claim workflow jobs (the workflow driver runs them); a job
+                // whose process was replaced by a workflow after it was queued ends here.
+                Binding::Workflow(_) => {
+                    return Err(failed(ades_failure(
+                        PROCESS_UNAVAILABLE,
+                        "Process unavailable",
+                        format!(
+                            "Process {} became a workflow after this job was queued; submit \
+                             a new job to run the workflow.",
+                            job.process_id
+                        ),
+                        FailureCategory::System,
+                    )))
+                }
+            };
             let mut log = LogFile::open(&self.workspace.log_file(&job.id), MAX_LOG_BYTES)
                 .map_err(|err| workspace_failure(&err))?;
             log.note(&format!(

@@ -14,6 +14,10 @@ use std::num::TryFromIntError;
 #[derive(Debug)]
 pub struct Statements {
     pub insert_job: &'static str,
+    pub job_children: &'static str,
+    pub orphaned_steps: &'static str,
+    pub active_workflows: &'static str,
+    pub start_workflow: &'static str,
     pub insert_event: &'static str,
     pub get_job: &'static str,
     pub list_jobs: &'static str,

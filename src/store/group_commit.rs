@@ -165,6 +165,8 @@ mod tests {
                     failure: None,
                     attempt: 0,
                     owner: job.owner.clone(),
+                    parent: job.step_of.as_ref().map(|s| s.parent.clone()),
+                    step: job.step_of.as_ref().map(|s| s.step.clone()),
                 })
                 .collect())
         }
@@ -177,6 +179,8 @@ mod tests {
             request: Default::default(),
             priority: 0,
             owner: None,
+            step_of: None,
+            workflow: false,
         }
     }
 

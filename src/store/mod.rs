@@ -93,6 +93,17 @@ pub struct NewJob {
     pub priority: i32,
     /// The user who submitted it; `None` with authentication off.
     pub owner: Option<String>,
+    /// The workflow job this job is a step of, and the step's name.
+    pub step_of: Option<StepOf>,
+    /// A workflow job: never claimed by a worker, advanced by the workflow drivers.
+    pub workflow: bool,
+}
+
+/// Which workflow job a job is a step of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepOf {
+    pub parent: JobId,
+    pub step: String,
 }
 
 /// Filters of `GET /jobs` (OGC job-list class), already parsed.
@@ -229,6 +240,34 @@ pub trait JobStore: ProcessStore + UserStore + WorkspaceStore + Send + Sync + 's
     async fn insert_job(&self, job: NewJob, now: OffsetDateTime) -> Result<Job, StoreError>;
 
     async fn get_job(&self, id: &JobId) -> Result<Option<Job>, StoreError>;
+
+    /// Inserts a step of a workflow job (`job.step_of` set), `accepted`, unless that
+    /// workflow job has that step already: then nothing is written and `None` returned,
+    /// so a step is submitted once whoever tries (decided by the database's unique index).
+    async fn insert_step(
+        &self,
+        job: NewJob,
+        now: OffsetDateTime,
+    ) -> Result<Option<Job>, StoreError>;
+
+    /// The steps of workflow job `parent`, oldest first.
+    async fn job_children(&self, parent: &JobId) -> Result<Vec<Job>, StoreError>;
+
+    /// Steps waiting or running whose workflow job has ended, oldest first.
+    async fn orphaned_steps(&self) -> Result<Vec<Job>, StoreError>;
+
+    /// Ids of the workflow jobs waiting or running, oldest first.
+    async fn active_workflows(&self) -> Result<Vec<JobId>, StoreError>;
+
+    /// Starts an `accepted` workflow job: `running`, held by `driver` with a lease that
+    /// does not expire (fenced writes of the drivers, `set_progress` and `complete_job`
+    /// with `driver`, then reach it). `None` when it was not `accepted`.
+    async fn start_workflow(
+        &self,
+        id: &JobId,
+        driver: &WorkerId,
+        now: OffsetDateTime,
+    ) -> Result<Option<Job>, StoreError>;
 
     /// Newest first.
     async fn list_jobs(

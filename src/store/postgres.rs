@@ -35,6 +35,10 @@ use std::time::Duration;
 /// The SQL statements, one named file each.
 const SQL: Statements = Statements {
     insert_job: include_str!("postgres/insert_job.sql"),
+    job_children: include_str!("postgres/job_children.sql"),
+    orphaned_steps: include_str!("postgres/orphaned_steps.sql"),
+    active_workflows: include_str!("postgres/active_workflows.sql"),
+    start_workflow: include_str!("postgres/start_workflow.sql"),
     insert_event: include_str!("postgres/insert_event.sql"),
     get_job: include_str!("postgres/get_job.sql"),
     list_jobs: include_str!("postgres/list_jobs.sql"),

@@ -36,19 +36,24 @@ impl<B: Backend> BatchWriter for B {
         let mut tx = self.begin_write().await?;
         let mut inserted = Vec::with_capacity(jobs.len());
         for (job, now) in jobs {
-            inserted.push(insert_in::<B>(&mut tx, job, *now).await?);
+            // Only steps can meet their unique index, and steps do not come this way.
+            let job = insert_in::<B>(&mut tx, job, *now).await?.ok_or_else(|| {
+                StoreError::Database("a submitted job was not inserted".to_string())
+            })?;
+            inserted.push(job);
         }
         commit::<B>(tx).await?;
         Ok(inserted)
     }
 }
 
-/// Inserts `job`, `accepted`, with its first event and its signal, in `tx`.
+/// Inserts `job`, `accepted`, with its first event and its signal, in `tx`; `None` when
+/// it is a step its workflow job has already (nothing written).
 async fn insert_in<B: Backend>(
     tx: &mut Tx<B>,
     job: &NewJob,
     now: OffsetDateTime,
-) -> Result<Job, StoreError> {
+) -> Result<Option<Job>, StoreError> {
     let request = to_json(&job.request, "request")?;
     let now = micros(now);
     let row = sql::<B>(B::SQL.insert_job)
@@ -59,12 +64,22 @@ async fn insert_in<B: Backend>(
         .bind(job.priority)
         .bind(job.owner.clone())
         .bind(JobStatus::INITIAL.as_str())
-        .fetch_one(&mut **tx, "insert a job")
+        .bind(if job.workflow {
+            "workflow"
+        } else {
+            "container"
+        })
+        .bind(job.step_of.as_ref().map(|s| s.parent.as_str().to_owned()))
+        .bind(job.step_of.as_ref().map(|s| s.step.clone()))
+        .fetch_optional(&mut **tx, "insert a job")
         .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
     let inserted = decode_job::<B>(&row)?;
     append_event::<B>(tx, &inserted.id, now, JobStatus::INITIAL, None).await?;
     B::notify(tx, &signal_of(&inserted.id, JobStatus::INITIAL)).await?;
-    Ok(inserted)
+    Ok(Some(inserted))
 }
 
 /// A statement of backend `B`, ready to bind.
@@ -93,6 +108,96 @@ impl<B: Backend> JobStore for SqlStore<B> {
 
     async fn insert_job(&self, job: NewJob, now: OffsetDateTime) -> Result<Job, StoreError> {
         self.submissions.insert(&self.backend, job, now).await
+    }
+
+    async fn insert_step(
+        &self,
+        job: NewJob,
+        now: OffsetDateTime,
+    ) -> Result<Option<Job>, StoreError> {
+        let mut tx = self.backend.begin_write().await?;
+        match insert_in::<B>(&mut tx, &job, now).await? {
+            Some(inserted) => {
+                commit::<B>(tx).await?;
+                Ok(Some(inserted))
+            }
+            None => {
+                rollback::<B>(tx).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn job_children(&self, parent: &JobId) -> Result<Vec<Job>, StoreError> {
+        let rows = sql::<B>(B::SQL.job_children)
+            .bind(parent.as_str().to_owned())
+            .fetch_all(self.backend.reader(), "read a workflow's steps")
+            .await?;
+        rows.iter().map(decode_job::<B>).collect()
+    }
+
+    async fn orphaned_steps(&self) -> Result<Vec<Job>, StoreError> {
+        let statuses = B::list(
+            vec![JobStatus::Accepted.as_str(), JobStatus::Running.as_str()],
+            "active statuses",
+        )?;
+        let rows = sql::<B>(B::SQL.orphaned_steps)
+            .bind(statuses)
+            .fetch_all(self.backend.reader(), "list orphaned workflow steps")
+            .await?;
+        rows.iter().map(decode_job::<B>).collect()
+    }
+
+    async fn active_workflows(&self) -> Result<Vec<JobId>, StoreError> {
+        let statuses = B::list(
+            vec![JobStatus::Accepted.as_str(), JobStatus::Running.as_str()],
+            "active statuses",
+        )?;
+        let rows = sql::<B>(B::SQL.active_workflows)
+            .bind(statuses)
+            .fetch_all(self.backend.reader(), "list active workflows")
+            .await?;
+        rows.iter()
+            .map(|row| decode_job_id::<B>(row, "id"))
+            .collect()
+    }
+
+    async fn start_workflow(
+        &self,
+        id: &JobId,
+        driver: &WorkerId,
+        now: OffsetDateTime,
+    ) -> Result<Option<Job>, StoreError> {
+        // A century: the reaper never takes a workflow job back (no worker holds it).
+        let lease_until = now + time::Duration::days(36_500);
+        let now = micros(now);
+        let transition = transitions::CLAIM;
+        let mut tx = self.backend.begin_write().await?;
+        let row = sql::<B>(B::SQL.start_workflow)
+            .bind(id.as_str().to_owned())
+            .bind(driver.0.clone())
+            .bind(micros(lease_until))
+            .bind(now)
+            .bind(transition.to().as_str())
+            .bind(transition.only_source().as_str())
+            .fetch_optional(&mut *tx, "start a workflow job")
+            .await?;
+        let Some(row) = row else {
+            rollback::<B>(tx).await?;
+            return Ok(None);
+        };
+        let job = decode_job::<B>(&row)?;
+        append_event::<B>(
+            &mut tx,
+            &job.id,
+            now,
+            transition.to(),
+            Some("workflow started"),
+        )
+        .await?;
+        B::notify(&mut tx, &signal_of(&job.id, transition.to())).await?;
+        commit::<B>(tx).await?;
+        Ok(Some(job))
     }
 
     async fn get_job(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
@@ -719,6 +824,10 @@ fn decode_job<B: Backend>(row: &Row<B>) -> Result<Job, StoreError> {
         failure: decode_optional_json::<B, _>(row, "failure")?,
         attempt: count_of::<B>(column::<B, B::Int>(row, "attempt")?, "attempt")?,
         owner: column::<B, _>(row, "owner")?,
+        parent: column::<B, Option<String>>(row, "parent_id")?
+            .map(|id| JobId::parse(&id).map_err(|e| corrupt("parent_id", e)))
+            .transpose()?,
+        step: column::<B, _>(row, "step")?,
     })
 }
 

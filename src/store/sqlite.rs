@@ -61,6 +61,10 @@ pub use super::common::{
 /// The SQL statements, one named file each.
 const SQL: Statements = Statements {
     insert_job: include_str!("sqlite/insert_job.sql"),
+    job_children: include_str!("sqlite/job_children.sql"),
+    orphaned_steps: include_str!("sqlite/orphaned_steps.sql"),
+    active_workflows: include_str!("sqlite/active_workflows.sql"),
+    start_workflow: include_str!("sqlite/start_workflow.sql"),
     insert_event: include_str!("sqlite/insert_event.sql"),
     get_job: include_str!("sqlite/get_job.sql"),
     list_jobs: include_str!("sqlite/list_jobs.sql"),

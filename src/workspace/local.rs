@@ -51,7 +51,7 @@ impl JobWorkspace for LocalWorkspace {
                 .await
                 .map_err(|e| StagingError::Io(format!("{}: {e}", dir.display())))?;
         }
-        stage_inputs(process, request, &inputs, client, limits).await
+        stage_inputs(process, request, self.root(), &inputs, client, limits).await
     }
 
     /// Nothing moves: outputs are served from where the job wrote them.

@@ -124,6 +124,7 @@ const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE
 pub async fn stage_inputs(
     process: &Process,
     request: &ExecuteRequest,
+    jobs_root: &Path,
     inputs_dir: &Path,
     client: &reqwest::Client,
     limits: &StagingLimits,
@@ -165,7 +166,7 @@ pub async fn stage_inputs(
                         default_type,
                         partial,
                     };
-                    paths.push(stage_file(&target, value, client, limits).await?);
+                    paths.push(stage_file(&target, value, jobs_root, client, limits).await?);
                 }
                 invocation.files.insert(id.clone(), paths);
             }
@@ -234,6 +235,7 @@ impl FileTarget<'_> {
 async fn stage_file(
     target: &FileTarget<'_>,
     value: &InputValue,
+    jobs_root: &Path,
     client: &reqwest::Client,
     limits: &StagingLimits,
 ) -> Result<PathBuf, StagingError> {
@@ -285,6 +287,11 @@ async fn stage_file(
             }
             Ok(path)
         }
+        InputValue::JobOutput {
+            job,
+            path: produced,
+            media_type,
+        } => stage_job_output(target, jobs_root, job, produced, media_type.as_deref()).await,
     }
 }
 
@@ -310,6 +317,38 @@ async fn local_workspace_file(
         return Ok(None);
     };
     broker.local_file(&path).await.map_err(|e| unusable(&e))
+}
+
+/// Links a file another job produced into this job's inputs: a hard link (no copy) when
+/// both are on one file system, else a copy. The file is taken as the server serves it:
+/// a regular file inside that job's outputs, reached through no symbolic link.
+async fn stage_job_output(
+    target: &FileTarget<'_>,
+    jobs_root: &Path,
+    job: &crate::domain::JobId,
+    produced: &str,
+    media_type: Option<&str>,
+) -> Result<PathBuf, StagingError> {
+    let outputs = jobs_root.join(job.as_str()).join("outputs");
+    if super::open_inside(&outputs, Path::new(produced)).is_none() {
+        return Err(bad(
+            target.input,
+            format!("file {produced} of job {job} is gone; run the producing job again"),
+        ));
+    }
+    let source = outputs.join(produced);
+    let name = Path::new(produced)
+        .file_name()
+        .and_then(|name| name.to_str())
+        .and_then(sanitise_name);
+    let path = target.path(name, &[media_type]);
+    if tokio::fs::hard_link(&source, &path).await.is_err() {
+        // Another file system (or one without links): a copy is the fallback.
+        tokio::fs::copy(&source, &path)
+            .await
+            .map_err(|e| io_error(&path, e))?;
+    }
+    Ok(path)
 }
 
 async fn write_small(path: &Path, bytes: &[u8]) -> Result<(), StagingError> {
@@ -367,6 +406,12 @@ async fn json_value(
             let max = MAX_JSON_REFERENCE_BYTES.min(limits.max_input_bytes);
             source.copy_to(input, &mut bytes, max).await?;
             bytes
+        }
+        InputValue::JobOutput { .. } => {
+            return Err(bad(
+                input,
+                "a json input cannot take a file another job produced",
+            ))
         }
     };
     let text = String::from_utf8(bytes)
@@ -802,6 +847,7 @@ mod tests {
         let result = stage_inputs(
             &test_process(),
             &request,
+            dir.path(),
             &dir.path().join("inputs"),
             &client,
             &limits,

@@ -103,6 +103,8 @@ async fn insert(store: &Store, process: &str, created: OffsetDateTime) -> JobId 
                 request: ExecuteRequest::default(),
                 priority: 0,
                 owner: None,
+                step_of: None,
+                workflow: false,
             },
             created,
         )

@@ -33,6 +33,7 @@ mod store;
 mod support;
 mod traces;
 mod watch;
+mod workflows;
 mod workspaces;
 mod wps1;
 mod wps2;

@@ -78,6 +78,7 @@ contract_tests!([sqlite: open_sqlite, postgres: open_postgres]; [
     every_status_write_changes_exactly_the_sources_of_its_transition,
     provenance_is_kept_by_the_lease_holder_and_replaced_by_a_later_attempt,
     workspaces_are_created_updated_listed_and_deleted,
+    workflow_jobs_are_never_claimed_and_each_step_is_inserted_once,
 ]);
 
 /// A fresh SQLite store in a temporary directory (kept alive by the returned guard).
@@ -307,6 +308,7 @@ mod contract {
                 failed_uri: Some("https://example.org/failed".to_owned()),
                 base_url: None,
             }),
+            workflow: None,
         }
     }
 
@@ -566,6 +568,8 @@ mod contract {
             request: ExecuteRequest::default(),
             priority,
             owner: None,
+            step_of: None,
+            workflow: false,
         }
     }
 
@@ -620,6 +624,8 @@ mod contract {
             request: rich_request(),
             priority: 7,
             owner: None,
+            step_of: None,
+            workflow: false,
         };
         let inserted = store.insert_job(new.clone(), at(0)).await.unwrap();
         assert_eq!(inserted.id, new.id);
@@ -1891,6 +1897,103 @@ mod contract {
         assert_eq!(next.attempt, 1);
     }
 
+    pub async fn workflow_jobs_are_never_claimed_and_each_step_is_inserted_once(store: Store) {
+        let workflow = store
+            .insert_job(
+                NewJob {
+                    workflow: true,
+                    ..new_job("wf", 0)
+                },
+                at(0),
+            )
+            .await
+            .unwrap();
+        assert!(
+            store
+                .claim_next_job(&worker("w1"), at(30), at(1))
+                .await
+                .unwrap()
+                .is_none(),
+            "a worker never claims a workflow job"
+        );
+        assert_eq!(
+            store.active_workflows().await.unwrap(),
+            std::slice::from_ref(&workflow.id)
+        );
+        let driver = worker("workflow-driver");
+        let started = store
+            .start_workflow(&workflow.id, &driver, at(2))
+            .await
+            .unwrap()
+            .expect("an accepted workflow starts");
+        assert_eq!(started.status, JobStatus::Running);
+        assert!(store
+            .start_workflow(&workflow.id, &driver, at(3))
+            .await
+            .unwrap()
+            .is_none());
+        // The reaper leaves it alone: no worker holds it, its lease does not expire.
+        assert!(store
+            .reap_expired_leases(at(3_600), 3)
+            .await
+            .unwrap()
+            .is_empty());
+
+        let step = |name: &str| NewJob {
+            step_of: Some(ades::store::StepOf {
+                parent: workflow.id.clone(),
+                step: name.to_owned(),
+            }),
+            ..new_job("p", 0)
+        };
+        let first = store
+            .insert_step(step("a"), at(4))
+            .await
+            .unwrap()
+            .expect("inserted");
+        assert_eq!(first.parent.as_ref(), Some(&workflow.id));
+        assert_eq!(first.step.as_deref(), Some("a"));
+        assert!(
+            store.insert_step(step("a"), at(5)).await.unwrap().is_none(),
+            "a step is inserted once"
+        );
+        // Concurrent tries: one wins.
+        let tries = (0..8).map(|_| {
+            let store = store.clone();
+            let job = step("b");
+            async move { store.insert_step(job, at(6)).await.unwrap() }
+        });
+        let inserted = futures_util::future::join_all(tries)
+            .await
+            .into_iter()
+            .flatten()
+            .count();
+        assert_eq!(inserted, 1);
+        let children = store.job_children(&workflow.id).await.unwrap();
+        let steps: Vec<_> = children.iter().map(|c| c.step.clone().unwrap()).collect();
+        assert_eq!(steps, ["a", "b"]);
+        // Steps are ordinary jobs: workers claim them.
+        let claimed = claim(&store, "w1", at(7)).await;
+        assert_eq!(claimed.parent.as_ref(), Some(&workflow.id));
+        assert!(store.job_children(&first.id).await.unwrap().is_empty());
+        assert!(store
+            .complete_job(&workflow.id, &driver, succeeded("done"), at(8))
+            .await
+            .unwrap());
+        assert!(store.active_workflows().await.unwrap().is_empty());
+        // Its steps still active are orphans now, for the drivers to dismiss.
+        let orphans: Vec<_> = store
+            .orphaned_steps()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|j| j.step.unwrap())
+            .collect();
+        assert_eq!(orphans, ["a", "b"]);
+        store.dismiss_active_job(&first.id, at(9)).await.unwrap();
+        assert_eq!(store.orphaned_steps().await.unwrap().len(), 1);
+    }
+
     pub async fn queued_jobs_are_counted(store: Store) {
         assert_eq!(store.count_queued().await.unwrap(), 0);
         for n in 0..3 {
@@ -2281,6 +2384,8 @@ async fn sqlite_jobs_survive_closing_and_reopening_the_file() {
             request: Default::default(),
             priority,
             owner: None,
+            step_of: None,
+            workflow: false,
         };
         jobs.push(store.insert_job(new, now).await.unwrap());
     }
@@ -2316,6 +2421,8 @@ async fn sqlite_in_memory_databases_work() {
         request: Default::default(),
         priority: 0,
         owner: None,
+        step_of: None,
+        workflow: false,
     };
     let job = store
         .insert_job(new, time::OffsetDateTime::now_utc())
@@ -2335,6 +2442,8 @@ async fn sqlite_unreadable_rows_are_corrupt_not_database_errors() {
         request: Default::default(),
         priority: 0,
         owner: None,
+        step_of: None,
+        workflow: false,
     };
     let job = store
         .insert_job(new, time::OffsetDateTime::now_utc())
@@ -2653,6 +2762,8 @@ fn new_job() -> ades::store::NewJob {
         request: Default::default(),
         priority: 0,
         owner: None,
+        step_of: None,
+        workflow: false,
     }
 }
 

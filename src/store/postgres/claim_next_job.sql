@@ -1,4 +1,4 @@
--- Takes the next accepted job (highest priority, then oldest, then id) in one statement,
+-- Takes the next accepted container job (workflow jobs are the drivers') (highest priority, then oldest, then id) in one statement,
 -- skipping jobs whose retry delay has not passed and jobs of processes already running
 -- their limit. FOR UPDATE SKIP LOCKED: concurrent claimers each lock a different row
 -- instead of queueing behind (or re-reading) the same one, so no job is claimed twice.
@@ -32,6 +32,7 @@ WHERE id = (
         SELECT id
         FROM jobs
         WHERE status = $6
+          AND kind = 'container'
           AND not_before <= $3
           AND process_id NOT IN (SELECT process_id FROM saturated)
         ORDER BY priority DESC, created, id
@@ -39,4 +40,4 @@ WHERE id = (
         FOR UPDATE SKIP LOCKED
     )
   AND status = $6
-RETURNING id, process_id, status, message, progress, created, started, finished, updated, request::text AS request, results::text AS results, failure::text AS failure, attempt, owner;
+RETURNING id, process_id, status, message, progress, created, started, finished, updated, request::text AS request, results::text AS results, failure::text AS failure, attempt, owner, parent_id, step;

@@ -1,5 +1,5 @@
 -- One job by id.
 -- $1 id
-SELECT id, process_id, status, message, progress, created, started, finished, updated, request::text AS request, results::text AS results, failure::text AS failure, attempt, owner
+SELECT id, process_id, status, message, progress, created, started, finished, updated, request::text AS request, results::text AS results, failure::text AS failure, attempt, owner, parent_id, step
 FROM jobs
 WHERE id = $1;

@@ -8,14 +8,14 @@
 -- $6 min duration (s), $7 max duration (s), $8 rows to return, $9 rows to skip,
 -- $10 owner (only that user's jobs)
 WITH listed AS (
-    SELECT id, process_id, status, message, progress, created, started, finished, updated, request::text AS request, results::text AS results, failure::text AS failure, attempt, owner,
+    SELECT id, process_id, status, message, progress, created, started, finished, updated, request::text AS request, results::text AS results, failure::text AS failure, attempt, owner, parent_id, step,
            CASE
                WHEN status = 'running' THEN $1 - started
                WHEN status IN ('successful', 'failed', 'dismissed') THEN finished - started
            END AS duration
     FROM jobs
 )
-SELECT id, process_id, status, message, progress, created, started, finished, updated, request, results, failure, attempt, owner
+SELECT id, process_id, status, message, progress, created, started, finished, updated, request, results, failure, attempt, owner, parent_id, step
 FROM listed
 WHERE ($2::text[] IS NULL OR process_id = ANY($2))
   AND ($3::text[] IS NULL OR status = ANY($3))

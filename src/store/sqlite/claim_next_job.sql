@@ -1,4 +1,4 @@
--- Takes the next accepted job (highest priority, then oldest, then id) in one conditional
+-- Takes the next accepted container job (workflow jobs are the drivers') (highest priority, then oldest, then id) in one conditional
 -- update, skipping jobs whose retry delay has not passed and jobs of processes already
 -- running their limit. `started` keeps the first claim's time on later attempts (OGC:
 -- first start); message and progress restart with the attempt. Write transactions are
@@ -29,10 +29,11 @@ WHERE id = (
         SELECT id
         FROM jobs
         WHERE status = ?6
+          AND kind = 'container'
           AND not_before <= ?3
           AND process_id NOT IN (SELECT process_id FROM saturated)
         ORDER BY priority DESC, created, id
         LIMIT 1
     )
   AND status = ?6
-RETURNING id, process_id, status, message, progress, created, started, finished, updated, request, results, failure, attempt, owner;
+RETURNING id, process_id, status, message, progress, created, started, finished, updated, request, results, failure, attempt, owner, parent_id, step;

@@ -8,14 +8,14 @@
 -- ?6 min duration (s), ?7 max duration (s), ?8 rows to return, ?9 rows to skip,
 -- ?10 owner (only that user's jobs)
 WITH listed AS (
-    SELECT id, process_id, status, message, progress, created, started, finished, updated, request, results, failure, attempt, owner,
+    SELECT id, process_id, status, message, progress, created, started, finished, updated, request, results, failure, attempt, owner, parent_id, step,
            CASE
                WHEN status = 'running' THEN ?1 - started
                WHEN status IN ('successful', 'failed', 'dismissed') THEN finished - started
            END AS duration
     FROM jobs
 )
-SELECT id, process_id, status, message, progress, created, started, finished, updated, request, results, failure, attempt, owner
+SELECT id, process_id, status, message, progress, created, started, finished, updated, request, results, failure, attempt, owner, parent_id, step
 FROM listed
 WHERE (?2 IS NULL OR process_id IN (SELECT value FROM json_each(?2)))
   AND (?3 IS NULL OR status IN (SELECT value FROM json_each(?3)))

@@ -239,6 +239,18 @@ fn write_lineage(w: &mut XmlWriter, job: &Job, process: Option<&Process>) {
                         }
                         w.empty("wps:Reference", &attributes);
                     }
+                    InputValue::JobOutput {
+                        job,
+                        path,
+                        media_type,
+                    } => {
+                        let href = crate::provenance::job_output_urn(job, path);
+                        let mut attributes = vec![("xlink:href", href.as_str())];
+                        if let Some(m) = media_type {
+                            attributes.push(("mimeType", m.as_str()));
+                        }
+                        w.empty("wps:Reference", &attributes);
+                    }
                     InputValue::Base64 { data, media_type } => {
                         w.start("wps:Data", &[]);
                         let mut attributes = vec![("encoding", "base64")];

@@ -218,6 +218,7 @@ fn package(root: &Element, offered_id: Option<&str>) -> Result<Package, WpsExcep
         return Ok(image_package(&image, offered_id));
     }
     match non_empty(source.text()) {
+        Some(text) if is_recipe(&text) => recipe_package(text, offered_id),
         Some(text) if text.starts_with('{') => app_package(text, offered_id),
         Some(image) => Ok(image_package(&image, offered_id)),
         None => Err(unusable(
@@ -225,6 +226,43 @@ fn package(root: &Element, offered_id: Option<&str>) -> Result<Package, WpsExcep
              repository:tag\"/> in it, or an application/ogcapppkg+json package as its text.",
         )),
     }
+}
+
+/// Whether an ExecutionUnit's text is a Scale recipe type (a `definition` with `nodes`)
+/// rather than an application package.
+fn is_recipe(text: &str) -> bool {
+    text.starts_with('{')
+        && serde_json::from_str::<Value>(text)
+            .ok()
+            .and_then(|document| document.pointer("/definition/nodes").cloned())
+            .is_some_and(|nodes| nodes.is_object())
+}
+
+/// A recipe given as the ExecutionUnit's text, deployed as with
+/// `Content-Type: application/vnd.ades.recipe+json`; the offered id becomes its `name`
+/// when it has none, and must agree with it otherwise.
+fn recipe_package(text: String, offered_id: Option<&str>) -> Result<Package, WpsException> {
+    let mut document: Value = serde_json::from_str(&text).unwrap_or_default();
+    if let Some(id) = offered_id {
+        match document.get("name").and_then(Value::as_str) {
+            Some(name) if name != id => {
+                return Err(WpsException::invalid(
+                    V,
+                    "ProcessOffering",
+                    format!(
+                        "The ProcessOffering names process {id:?} but the recipe's name is                          {name:?}: make them agree (or leave one out)."
+                    ),
+                ))
+            }
+            Some(_) => {}
+            None => document["name"] = json!(id),
+        }
+    }
+    Ok(Package {
+        media_type: crate::workflow::RECIPE_MEDIA_TYPE.to_string(),
+        body: document.to_string().into_bytes(),
+        image_param: None,
+    })
 }
 
 fn non_empty(text: String) -> Option<String> {
@@ -397,6 +435,24 @@ mod tests {
         let document = body(&json);
         assert_eq!(document["executionUnit"]["image"], "reg/c:4");
         assert_eq!(document["processDescription"]["process"]["id"], "c");
+    }
+
+    #[test]
+    fn a_recipe_as_the_execution_unit_deploys_as_a_recipe() {
+        let root = request(
+            r#"<wps:ProcessOffering><wps:Process><ows:Identifier>chain</ows:Identifier></wps:Process></wps:ProcessOffering>
+               <wps:ExecutionUnit><![CDATA[{"title": "A chain", "definition": {"nodes": {}}}]]></wps:ExecutionUnit>"#,
+        );
+        let recipe = package(&root, offered_id(&root).as_deref()).unwrap();
+        assert_eq!(recipe.media_type, crate::workflow::RECIPE_MEDIA_TYPE);
+        let document: Value = serde_json::from_slice(&recipe.body).unwrap();
+        assert_eq!(document["name"], "chain");
+        let other = request(
+            r#"<wps:Process><ows:Identifier>a</ows:Identifier></wps:Process>
+               <wps:ExecutionUnit>{"name": "b", "definition": {"nodes": {}}}</wps:ExecutionUnit>"#,
+        );
+        let error = package(&other, offered_id(&other).as_deref()).unwrap_err();
+        assert_eq!(error.locator.as_deref(), Some("ProcessOffering"));
     }
 
     #[test]

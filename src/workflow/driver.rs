@@ -1,0 +1,462 @@
+//! The workflow driver: runs workflow jobs without holding a worker slot.
+//!
+//! A workflow job is never claimed by a worker (the claim takes only container jobs).
+//! Every server runs one driver, which advances each active workflow job whenever a job
+//! changes (a step's end is such a change) and on a timed poll: it starts the workflow,
+//! submits each step whose inputs are ready as a child job (the store inserts a step once
+//! per workflow job, so two drivers, or a driver before and after a restart, never submit
+//! it twice), fails the workflow on the first failed step and dismisses the others, and
+//! completes it with the exposed outputs once every step succeeded. Everything it knows
+//! is in the store: a driver that dies loses nothing, the next pass of any driver
+//! continues where it stopped.
+
+use super::{Source, Workflow};
+use crate::catalog::Catalog;
+use crate::domain::{
+    ExecuteRequest, InputValue, Job, JobId, JobResults, JobStatus, OutputValue, WorkerId,
+};
+use crate::jobs::JobService;
+use crate::queue::executor::{ades_failure, failure_message, PROCESS_UNAVAILABLE};
+use crate::store::{Completion, NewJob, StepOf, StoreError};
+use crate::workspace::Workspace;
+use seed::errors::FailureCategory;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+
+/// The owner every driver writes a workflow job as (its fenced writes need one).
+pub const DRIVER_OWNER: &str = "workflow-driver";
+
+/// Failure name of a workflow whose step failed (the step's own error follows).
+pub const STEP_FAILED: &str = "step-failed";
+
+/// How often every active workflow is looked at even when no change was heard (changes
+/// made by another replica on SQLite, lost signals).
+const POLL: Duration = Duration::from_secs(1);
+
+/// Advances workflow jobs. Cheap to clone.
+#[derive(Clone)]
+pub struct Driver {
+    jobs: JobService,
+    catalog: Catalog,
+    workspace: Workspace,
+}
+
+impl Driver {
+    pub fn new(jobs: JobService, catalog: Catalog, workspace: Workspace) -> Self {
+        Driver {
+            jobs,
+            catalog,
+            workspace,
+        }
+    }
+
+    fn owner() -> WorkerId {
+        WorkerId(DRIVER_OWNER.to_string())
+    }
+
+    /// Advances every active workflow now, then whenever a job changes or [`POLL`]
+    /// passes, until `stop`.
+    pub async fn run(self, stop: CancellationToken) {
+        let mut changes = self.jobs.subscribe_changes();
+        loop {
+            if let Err(err) = self.advance_all().await {
+                tracing::warn!(error = %err, "workflow driver: cannot read the active workflows");
+            }
+            let wake = tokio::time::sleep(POLL);
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = changes.recv() => {
+                    // Let the burst of changes of one moment come in, then look once.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    while changes.try_recv().is_ok() {}
+                }
+                _ = wake => {}
+            }
+        }
+    }
+
+    /// One pass over every active workflow job, then over the steps left active by a
+    /// workflow that ended (dismissed while a step was being submitted, or a server that
+    /// died between failing a workflow and dismissing its steps).
+    pub async fn advance_all(&self) -> Result<(), StoreError> {
+        let orphans = self.jobs.store().orphaned_steps().await?;
+        if !orphans.is_empty() {
+            self.jobs.dismiss_steps(&orphans).await;
+        }
+        for id in self.jobs.store().active_workflows().await? {
+            if let Err(err) = self.advance(&id).await {
+                tracing::warn!(job_id = %id, error = %err, "workflow driver: cannot advance the workflow");
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves one workflow job as far as its steps allow.
+    pub async fn advance(&self, id: &JobId) -> Result<(), StoreError> {
+        let store = self.jobs.store();
+        let Some(mut job) = store.get_job(id).await? else {
+            return Ok(());
+        };
+        let now = OffsetDateTime::now_utc();
+        if job.status == JobStatus::Accepted {
+            match store.start_workflow(id, &Self::owner(), now).await? {
+                Some(started) => {
+                    job = started;
+                    self.jobs.announce(id);
+                }
+                None => return Ok(()),
+            }
+        }
+        if job.status != JobStatus::Running {
+            return Ok(());
+        }
+        // The graph of a nested execute request travels with the job; a deployed
+        // workflow's is the process's.
+        let carried = job.request.workflow.as_deref().cloned().map(Arc::new);
+        let deployed = || {
+            self.catalog
+                .get(&job.process_id)
+                .as_deref()
+                .and_then(|p| p.workflow().cloned())
+        };
+        let workflow = match carried.or_else(deployed) {
+            Some(workflow) => workflow,
+            None => {
+                let failure = ades_failure(
+                    PROCESS_UNAVAILABLE,
+                    "Process unavailable",
+                    format!(
+                        "Workflow {} is no longer offered by this server (undeployed, or no \
+                         longer a workflow); deploy it again and submit a new job.",
+                        job.process_id
+                    ),
+                    FailureCategory::System,
+                );
+                return self.finish_failed(&job, failure, &[]).await;
+            }
+        };
+        let steps = store.job_children(id).await?;
+        let by_step: BTreeMap<&str, &Job> = steps
+            .iter()
+            .filter_map(|s| s.step.as_deref().map(|name| (name, s)))
+            .collect();
+        // The first step that failed (or was dismissed on its own) ends the workflow.
+        if let Some(ended) = workflow.steps.iter().find_map(|step| {
+            by_step
+                .get(step.name.as_str())
+                .filter(|s| matches!(s.status, JobStatus::Failed | JobStatus::Dismissed))
+                .map(|s| (step.name.as_str(), *s))
+        }) {
+            let failure = step_failure(ended.0, ended.1);
+            return self.finish_failed(&job, failure, &steps).await;
+        }
+        let mut submitted = false;
+        for step in &workflow.steps {
+            if by_step.contains_key(step.name.as_str()) {
+                continue;
+            }
+            let ready = Workflow::needs(step).iter().all(|need| {
+                by_step
+                    .get(need)
+                    .is_some_and(|s| s.status == JobStatus::Successful)
+            });
+            if !ready {
+                continue;
+            }
+            let request = step_request(&job, step, &by_step);
+            let Ok(process_id) = crate::domain::ProcessId::parse(&step.process) else {
+                continue; // compile checked it; a stored workflow cannot name a bad id
+            };
+            let new = NewJob {
+                id: JobId::new(),
+                process_id,
+                request,
+                priority: 0,
+                owner: job.owner.clone(),
+                step_of: Some(StepOf {
+                    parent: job.id.clone(),
+                    step: step.name.clone(),
+                }),
+                workflow: false,
+            };
+            if let Some(child) = store.insert_step(new, now).await? {
+                tracing::info!(job_id = %job.id, step = %step.name, step_job = %child.id, "workflow step submitted");
+                self.jobs.announce(&child.id);
+                submitted = true;
+            }
+        }
+        if submitted {
+            self.jobs.wake_a_worker();
+            // Several steps may be ready at once: wake a worker for each.
+            for _ in 1..workflow.steps.len() {
+                self.jobs.wake_a_worker();
+            }
+            return Ok(());
+        }
+        let done = workflow
+            .steps
+            .iter()
+            .filter(|s| {
+                by_step
+                    .get(s.name.as_str())
+                    .is_some_and(|j| j.status == JobStatus::Successful)
+            })
+            .count();
+        if done == workflow.steps.len() {
+            return self.finish_successful(&job, &workflow, &by_step).await;
+        }
+        let running = by_step
+            .values()
+            .filter(|s| s.status == JobStatus::Running)
+            .count();
+        let waiting = workflow.steps.len() - done - running;
+        let message = format!(
+            "{done} of {} steps done, {running} running, {waiting} waiting",
+            workflow.steps.len()
+        );
+        if job.message.as_deref() != Some(message.as_str()) {
+            let progress = (done * 100 / workflow.steps.len()) as u8;
+            store
+                .set_progress(id, &Self::owner(), &message, Some(progress), now)
+                .await?;
+            self.jobs.announce(id);
+        }
+        Ok(())
+    }
+
+    /// Fails the workflow with `failure` and dismisses its steps still waiting or running.
+    async fn finish_failed(
+        &self,
+        job: &Job,
+        failure: seed::errors::JobFailure,
+        steps: &[Job],
+    ) -> Result<(), StoreError> {
+        let message = failure_message(&failure);
+        let ended = self
+            .jobs
+            .store()
+            .complete_job(
+                &job.id,
+                &Self::owner(),
+                Completion::Failed { failure, message },
+                OffsetDateTime::now_utc(),
+            )
+            .await?;
+        if ended {
+            tracing::info!(job_id = %job.id, "workflow failed");
+            self.jobs.announce(&job.id);
+            record_end(&self.jobs, job, "failed");
+        }
+        self.jobs.dismiss_steps(steps).await;
+        Ok(())
+    }
+
+    /// Completes the workflow with its exposed outputs: each step file is hard-linked into
+    /// the workflow job's outputs under `<step>/`, so it is served there like any output.
+    async fn finish_successful(
+        &self,
+        job: &Job,
+        workflow: &Workflow,
+        by_step: &BTreeMap<&str, &Job>,
+    ) -> Result<(), StoreError> {
+        let mut results = JobResults::new();
+        let outputs_dir = self.workspace.outputs_dir(&job.id);
+        for exposed in &workflow.outputs {
+            let Some(values) = by_step.get(exposed.step.as_str()).and_then(|s| {
+                Some((
+                    s.id.clone(),
+                    s.results.as_ref()?.get(&exposed.output)?.clone(),
+                ))
+            }) else {
+                continue;
+            };
+            let (step_job, values) = values;
+            let mut linked = Vec::with_capacity(values.len());
+            for value in values {
+                linked.push(match value {
+                    OutputValue::File {
+                        path,
+                        media_type,
+                        size_bytes,
+                        metadata,
+                        published,
+                    } => {
+                        let relative = format!("{}/{path}", exposed.step);
+                        let source = self.workspace.outputs_dir(&step_job).join(&path);
+                        let target = outputs_dir.join(&relative);
+                        if let Err(err) = link_file(&source, &target) {
+                            let failure = ades_failure(
+                                "workspace-error",
+                                "Workspace error",
+                                format!(
+                                    "The output {path} of step {} could not be linked into the \
+                                     workflow's outputs: {err}",
+                                    exposed.step
+                                ),
+                                FailureCategory::System,
+                            );
+                            return self.finish_failed(job, failure, &[]).await;
+                        }
+                        // A product the step published to a workspace stays linked there.
+                        OutputValue::File {
+                            path: relative,
+                            media_type,
+                            size_bytes,
+                            metadata,
+                            published,
+                        }
+                    }
+                    json => json,
+                });
+            }
+            results.insert(exposed.id(), linked);
+        }
+        if let Err(err) = self.workspace.publish_outputs(&job.id).await {
+            tracing::warn!(job_id = %job.id, error = %err, "cannot publish the workflow's outputs");
+        }
+        let ended = self
+            .jobs
+            .store()
+            .complete_job(
+                &job.id,
+                &Self::owner(),
+                Completion::Succeeded {
+                    results,
+                    message: format!(
+                        "{} of {} steps done",
+                        workflow.steps.len(),
+                        workflow.steps.len()
+                    ),
+                },
+                OffsetDateTime::now_utc(),
+            )
+            .await?;
+        if ended {
+            tracing::info!(job_id = %job.id, "workflow successful");
+            self.jobs.announce(&job.id);
+            record_end(&self.jobs, job, "successful");
+        }
+        Ok(())
+    }
+}
+
+/// Counts the workflow's end in the server's metrics (time queued: until it started).
+fn record_end(jobs: &JobService, job: &Job, status: &str) {
+    let now = OffsetDateTime::now_utc();
+    let started = job.started.unwrap_or(now);
+    let duration = |d: time::Duration| Duration::try_from(d).unwrap_or_default();
+    jobs.metrics().job_finished(
+        job.process_id.as_str(),
+        status,
+        duration(started - job.created),
+        duration(now - started),
+    );
+}
+
+/// A hard link of `source` at `target` (a copy across file systems); an existing target
+/// (an earlier pass that did not finish) is kept.
+fn link_file(source: &std::path::Path, target: &std::path::Path) -> std::io::Result<()> {
+    if let Some(dir) = target.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    if target.exists() {
+        return Ok(());
+    }
+    match std::fs::hard_link(source, target) {
+        Ok(()) => Ok(()),
+        Err(_) => std::fs::copy(source, target).map(|_| ()),
+    }
+}
+
+/// The workflow's failure for a step that ended without success: the step's own error,
+/// prefixed by its name.
+fn step_failure(step: &str, job: &Job) -> seed::errors::JobFailure {
+    match (&job.status, &job.failure) {
+        (JobStatus::Failed, Some(failure)) => seed::errors::JobFailure {
+            name: failure.name.clone(),
+            title: format!("step {step}: {}", failure.title),
+            description: failure.description.clone(),
+            category: failure.category,
+            exit_code: failure.exit_code,
+        },
+        (JobStatus::Dismissed, _) => ades_failure(
+            STEP_FAILED,
+            &format!("step {step}: dismissed"),
+            format!(
+                "Step {step} (job {}) was dismissed, so the workflow cannot go on.",
+                job.id
+            ),
+            FailureCategory::System,
+        ),
+        _ => ades_failure(
+            STEP_FAILED,
+            &format!("step {step}: failed"),
+            job.message
+                .clone()
+                .unwrap_or_else(|| format!("Step {step} (job {}) failed.", job.id)),
+            FailureCategory::System,
+        ),
+    }
+}
+
+/// The execute request of `step`: workflow inputs as given, literals, and the outputs of
+/// the steps it reads (files as links to the producer's outputs, json values inline).
+fn step_request(
+    workflow_job: &Job,
+    step: &super::Step,
+    by_step: &BTreeMap<&str, &Job>,
+) -> ExecuteRequest {
+    let mut inputs = BTreeMap::new();
+    for (input, source) in &step.inputs {
+        let values: Vec<InputValue> = match source {
+            Source::Input { name } => workflow_job
+                .request
+                .inputs
+                .get(name)
+                .cloned()
+                .unwrap_or_default(),
+            Source::Literal { value } => vec![InputValue::Inline {
+                value: value.clone(),
+                media_type: None,
+            }],
+            Source::Output { step, output } => {
+                let Some(producer) = by_step.get(step.as_str()) else {
+                    continue;
+                };
+                producer
+                    .results
+                    .as_ref()
+                    .and_then(|r| r.get(output))
+                    .map(|values| {
+                        values
+                            .iter()
+                            .map(|value| match value {
+                                OutputValue::File {
+                                    path, media_type, ..
+                                } => InputValue::JobOutput {
+                                    job: producer.id.clone(),
+                                    path: path.clone(),
+                                    media_type: media_type.clone(),
+                                },
+                                OutputValue::Json { value } => InputValue::Inline {
+                                    value: value.clone(),
+                                    media_type: None,
+                                },
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            }
+        };
+        if !values.is_empty() {
+            inputs.insert(input.clone(), values);
+        }
+    }
+    ExecuteRequest {
+        inputs,
+        ..ExecuteRequest::default()
+    }
+}
