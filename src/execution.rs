@@ -268,6 +268,8 @@ pub fn container_spec(job: &SeedJob, plan: &LaunchPlan) -> ContainerSpec {
         job.manifest.job.job_version.clone(),
     );
     ContainerSpec {
+        entrypoint: None,
+        working_dir: None,
         image: job.image.clone(),
         args: plan.args.clone(),
         env: plan

@@ -9,6 +9,7 @@
 //! killed at its timeout, 130 when it was interrupted.
 
 mod batch_cmd;
+mod cwl_cmd;
 mod jobs_cmd;
 mod keys_cmd;
 mod print;
@@ -59,6 +60,16 @@ enum Command {
     Keys(KeysArgs),
     /// Who deployed, replaced, undeployed, submitted and dismissed what, newest first.
     Audit(AuditArgs),
+    /// Common Workflow Language tools: run one in a container (`ades cwl run TOOL [JOB]`).
+    #[command(subcommand)]
+    Cwl(CwlCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CwlCommand {
+    /// Run a CWL CommandLineTool once and print its output object as JSON (a runner for
+    /// cwltest: exit 33 for what ades does not support).
+    Run(cwl_cmd::CwlRunArgs),
 }
 
 #[derive(Debug, Args)]
@@ -561,6 +572,7 @@ pub fn main() -> ExitCode {
             Command::Jobs(args) => jobs_cmd::jobs(args).await,
             Command::Keys(args) => keys_cmd::keys(args).await,
             Command::Audit(args) => keys_cmd::audit(args).await,
+            Command::Cwl(CwlCommand::Run(args)) => cwl_cmd::run(args).await,
         }
     });
     ExitCode::from(code)

@@ -1147,6 +1147,8 @@ mod tests {
 
     fn test_spec() -> ContainerSpec {
         ContainerSpec {
+            entrypoint: None,
+            working_dir: None,
             image: "x".into(),
             args: None,
             env: Vec::new(),
