@@ -43,8 +43,8 @@ pub struct CwlRunArgs {
 pub async fn run(args: CwlRunArgs) -> u8 {
     match run_inner(&args).await {
         Ok(outputs) => {
-            let text = serde_json::to_string_pretty(&outputs).unwrap_or_default();
-            println!("{text}");
+            // Compact, with big whole numbers written out (see cwl::expression::to_json).
+            println!("{}", cwl::expression::to_json(&outputs));
             0
         }
         Err(err) => {
@@ -111,6 +111,7 @@ fn read_job(path: &Path) -> Result<(Map<String, Value>, PathBuf), CwlError> {
         .map_err(|err| CwlError::Invalid(format!("cannot read {}: {err}", path.display())))?;
     let dir = path
         .parent()
+        .filter(|p| !p.as_os_str().is_empty())
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
     let dir = std::fs::canonicalize(&dir).unwrap_or(dir);

@@ -82,6 +82,7 @@ pub fn load_tool(path: &str) -> Result<Tool, CwlError> {
         .map_err(|err| CwlError::Invalid(format!("cannot read {}: {err}", file.display())))?;
     let base_dir = file
         .parent()
+        .filter(|p| !p.as_os_str().is_empty())
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
     let base_dir = std::fs::canonicalize(&base_dir).unwrap_or(base_dir);

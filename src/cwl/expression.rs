@@ -79,7 +79,50 @@ pub fn evaluate_string(text: &str, context: &Context) -> Result<Value, Expressio
 pub fn to_text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
-        other => other.to_string(),
+        other => to_json(other),
+    }
+}
+
+/// Compact JSON of a value, with whole numbers too large for 64 bits (read as doubles)
+/// written out in full (`4200000000000000000000000000000000000000000`, as the document
+/// wrote them and as Python's integers print), not as `4.2e42`.
+pub fn to_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_json(value, &mut out);
+    out
+}
+
+fn write_json(value: &Value, out: &mut String) {
+    match value {
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() >= 1e16 && f.is_finite() => {
+                out.push_str(&format!("{f}"))
+            }
+            _ => out.push_str(&n.to_string()),
+        },
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_json(item, out);
+            }
+            out.push('}');
+        }
+        other => out.push_str(&other.to_string()),
     }
 }
 
@@ -349,6 +392,15 @@ mod tests {
         assert_eq!(eval("$(inputs.nothing)!").unwrap(), json!("null!"));
         assert_eq!(eval("plain").unwrap(), json!("plain"));
         assert_eq!(eval("").unwrap(), json!(""));
+    }
+
+    #[test]
+    fn big_whole_numbers_are_written_out() {
+        let big = json!({"n": 4.2e42, "small": 4.2, "int": 7});
+        assert_eq!(
+            to_json(&big),
+            r#"{"int":7,"n":4200000000000000000000000000000000000000000,"small":4.2}"#
+        );
     }
 
     #[test]

@@ -82,7 +82,7 @@ pub async fn run_tool(
             ),
         };
         let mut value = value;
-        resolve_locations(&mut value, base)?;
+        resolve_locations(&mut value, base, &tool.namespaces)?;
         if !matches(&input.ty, &value) {
             return Err(CwlError::Invalid(format!(
                 "input {} must be {} but the job gives {}",
@@ -410,11 +410,16 @@ impl LogSink for Capture<'_> {
 
 /// Makes `location`/`path` of File and Directory objects absolute `file://` locations,
 /// relative ones against `base`.
-fn resolve_locations(value: &mut Value, base: &Path) -> Result<(), CwlError> {
+/// `format`s written with a prefix of the tool's `$namespaces` are expanded.
+fn resolve_locations(
+    value: &mut Value,
+    base: &Path,
+    namespaces: &BTreeMap<String, String>,
+) -> Result<(), CwlError> {
     match value {
         Value::Array(items) => {
             for item in items {
-                resolve_locations(item, base)?;
+                resolve_locations(item, base, namespaces)?;
             }
         }
         Value::Object(map) => {
@@ -444,14 +449,20 @@ fn resolve_locations(value: &mut Value, base: &Path) -> Result<(), CwlError> {
                     map.insert("location".into(), Value::String(file_location(&path)));
                     map.remove("path");
                 }
+                if let Some(format) = map.remove("format") {
+                    map.insert(
+                        "format".into(),
+                        super::document::expand_prefixes(format, namespaces),
+                    );
+                }
                 for key in ["secondaryFiles", "listing"] {
                     if let Some(inner) = map.get_mut(key) {
-                        resolve_locations(inner, base)?;
+                        resolve_locations(inner, base, namespaces)?;
                     }
                 }
             } else {
                 for inner in map.values_mut() {
-                    resolve_locations(inner, base)?;
+                    resolve_locations(inner, base, namespaces)?;
                 }
             }
         }
