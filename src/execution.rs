@@ -268,7 +268,6 @@ pub fn container_spec(job: &SeedJob, plan: &LaunchPlan) -> ContainerSpec {
         job.manifest.job.job_version.clone(),
     );
     ContainerSpec {
-        entrypoint: None,
         working_dir: None,
         image: job.image.clone(),
         args: plan.args.clone(),

@@ -3,15 +3,15 @@
 # (bash, dash as /bin/sh, coreutils, grep, sed, mawk, tar, gzip, findutils, diffutils, util-linux,
 # python3 with its standard library, and the shared libraries they load). There is no
 # registry to pull from, so the CWL conformance tests' images (debian:stable-slim,
-# python:3-slim, alpine:latest, bash:4.4) are tags of this one local image, and a CWL tool
-# without DockerRequirement runs in it too.
+# python:3-slim, alpine:latest) are tags of this one local image (bash:4.4 adds the official
+# image's entrypoint), and a CWL tool without DockerRequirement runs in it too.
 #
 # Cached: nothing is built when the image exists with the same package list (a label holds
 # its hash). Needs: docker, dpkg, and the Debian packages below installed on the host.
 set -euo pipefail
 packages=(bash dash coreutils grep sed mawk tar gzip findutils diffutils util-linux
   python3-minimal python3.11-minimal libpython3.11-minimal libpython3.11-stdlib)
-tags=(ades-cwl-base:latest debian:stable-slim python:3-slim alpine:latest bash:4.4)
+tags=(ades-cwl-base:latest debian:stable-slim python:3-slim alpine:latest)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -23,7 +23,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 versions=$(dpkg-query -W -f '${Package}=${Version}\n' "${packages[@]}" | sort)
 hash=$(printf '%s\n%s\n' "$versions" "$(sha256sum "$0" | cut -d' ' -f1)" | sha256sum | cut -c1-16)
-if [ "$(docker image inspect -f '{{index .Config.Labels "org.ades.cwl-base"}}' ades-cwl-base:latest 2>/dev/null)" = "$hash" ]; then
+label() { docker image inspect -f '{{index .Config.Labels "org.ades.cwl-base"}}' "$1" 2>/dev/null || true; }
+if [ "$(label ades-cwl-base:latest)" = "$hash" ] && [ "$(label bash:4.4)" = "$hash" ]; then
   for t in "${tags[@]:1}"; do docker tag ades-cwl-base:latest "$t"; done
   echo "ades-cwl-base:latest is up to date"
   exit 0
@@ -74,4 +75,23 @@ LABEL org.ades.cwl-base=$hash
 DOCKERFILE
 DOCKER_BUILDKIT=0 docker build -q -t ades-cwl-base:latest "$context" >/dev/null
 for t in "${tags[@]:1}"; do docker tag ades-cwl-base:latest "$t"; done
-echo "built ades-cwl-base:latest (also tagged ${tags[*]:1})"
+# bash:4.4 as the official image behaves: its ENTRYPOINT runs a command given as is, and
+# hands anything else (`-c ...`, a script) to bash.
+bash_context="$context/bash"
+mkdir -p "$bash_context"
+cat > "$bash_context/entrypoint.sh" <<'ENTRYPOINT'
+#!/bin/sh
+if [ "${1#-}" != "$1" ] || [ -z "$(command -v "$1")" ]; then
+  set -- bash "$@"
+fi
+exec "$@"
+ENTRYPOINT
+chmod 755 "$bash_context/entrypoint.sh"
+cat > "$bash_context/Dockerfile" <<DOCKERFILE
+FROM ades-cwl-base:latest
+COPY entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]
+CMD ["bash"]
+DOCKERFILE
+DOCKER_BUILDKIT=0 docker build -q -t bash:4.4 "$bash_context" >/dev/null
+echo "built ades-cwl-base:latest (also tagged ${tags[*]:1}) and bash:4.4"

@@ -231,10 +231,11 @@ fn add_secondary_and_format(
             let mut found = Vec::new();
             for pattern in &output.secondary_files {
                 let text = pattern.get("pattern").cloned().unwrap_or(pattern.clone());
+                // Secondary files of outputs are optional unless said required (CWL v1.2).
                 let required = pattern
                     .get("required")
                     .and_then(Value::as_bool)
-                    .unwrap_or(true);
+                    .unwrap_or(false);
                 let path = value
                     .get("location")
                     .and_then(Value::as_str)

@@ -135,7 +135,7 @@ pub async fn run_tool(
 
     // InitialWorkDirRequirement: files and directories put into the output directory.
     if let Some(iwd) = tool.requirement("InitialWorkDirRequirement").cloned() {
-        initial_work_dir(&iwd, &mut inputs, &runtime, &work, &mut stager)?;
+        initial_work_dir(tool, &iwd, &mut inputs, &runtime, &work)?;
     }
 
     let eval = |v: &Value, inputs: &Value| {
@@ -192,7 +192,7 @@ pub async fn run_tool(
     let stderr = stream_name(&tool.stderr, "stderr")?;
 
     let shell = tool.requires("ShellCommandRequirement");
-    let mut argv: Vec<String> = if shell {
+    let argv: Vec<String> = if shell {
         let line = words
             .iter()
             .map(|w| {
@@ -222,7 +222,6 @@ pub async fn run_tool(
     } else {
         words.iter().map(|w| w.text.clone()).collect()
     };
-    let program = argv.remove(0);
 
     let image = tool
         .requirement("DockerRequirement")
@@ -294,7 +293,7 @@ pub async fn run_tool(
     open_inputs_to(&staging, user.as_deref()).map_err(|err| io_error(&staging, err))?;
     let spec = ContainerSpec {
         image,
-        entrypoint: Some(vec![program]),
+        // The image's ENTRYPOINT, if any, is kept (as cwltool and `docker run` keep it).
         args: Some(argv),
         working_dir: Some(OUTDIR.into()),
         env,
@@ -557,7 +556,20 @@ impl Stager {
                 .get("required")
                 .and_then(Value::as_bool)
                 .unwrap_or(true);
-            let candidate = secondary_name(&primary, text);
+            let named = if super::expression::has_expression(text) {
+                let context = Context {
+                    inputs: &Value::Null,
+                    self_: file,
+                    runtime: &Value::Null,
+                };
+                match evaluate(&Value::String(text.to_string()), &context)? {
+                    Value::Null => continue,
+                    other => to_text(&other),
+                }
+            } else {
+                text.to_string()
+            };
+            let candidate = secondary_name(&primary, &named);
             if candidate.exists() {
                 let class = if candidate.is_dir() {
                     "Directory"
@@ -734,13 +746,12 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), CwlError> {
 /// or a Dirent with `entryname` and `entry`) written into the output directory; inputs
 /// placed there are then seen at their new path.
 fn initial_work_dir(
+    tool: &Tool,
     requirement: &Value,
     inputs: &mut Value,
     runtime: &Value,
     work: &Path,
-    stager: &mut Stager,
 ) -> Result<(), CwlError> {
-    let _ = stager;
     let context_inputs = inputs.clone();
     let context = Context {
         inputs: &context_inputs,
@@ -756,20 +767,32 @@ fn initial_work_dir(
         None => Vec::new(),
     };
     let mut moved: Vec<(String, String)> = Vec::new();
-    for entry in listing {
+    for mut entry in listing {
+        // Files and Directories written in the document are relative to it.
+        if class_of(&entry).is_some() {
+            resolve_locations(&mut entry, &tool.base_dir, &tool.namespaces)?;
+        }
         let entry = evaluate(&entry, &context)?;
         let items = match entry {
             Value::Array(items) => items,
             Value::Null => continue,
             one => vec![one],
         };
-        for item in items {
+        for mut item in items {
             if class_of(&item).is_some() {
+                resolve_locations(&mut item, &tool.base_dir, &tool.namespaces)?;
                 let name = item
                     .get("basename")
                     .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
+                    .map(str::to_string)
+                    .or_else(|| {
+                        item.get("location").and_then(Value::as_str).and_then(|l| {
+                            location_path(l)
+                                .file_name()
+                                .map(|n| n.to_string_lossy().into_owned())
+                        })
+                    })
+                    .unwrap_or_default();
                 place(&item, &work.join(&name), &mut moved, &name)?;
                 continue;
             }
@@ -779,7 +802,24 @@ fn initial_work_dir(
                      a Dirent (entryname, entry)"
                 )));
             };
-            let value = evaluate(dirent.get("entry").unwrap_or(&Value::Null), &context)?;
+            let mut value = evaluate(dirent.get("entry").unwrap_or(&Value::Null), &context)?;
+            if class_of(&value).is_some() {
+                resolve_locations(&mut value, &tool.base_dir, &tool.namespaces)?;
+            }
+            if value.is_null() {
+                continue;
+            }
+            if let (None, Value::Array(list)) = (dirent.get("entryname"), &value) {
+                // Files and Directories without an entryname: each under its basename.
+                for v in list.iter().filter(|v| class_of(v).is_some()) {
+                    let base = v
+                        .get("basename")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    place(v, &work.join(base), &mut moved, base)?;
+                }
+                continue;
+            }
             let name = match dirent.get("entryname") {
                 Some(n) => to_text(&evaluate(n, &context)?),
                 None => value

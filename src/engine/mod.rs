@@ -32,9 +32,6 @@ pub struct ContainerSpec {
     pub image: String,
     /// Arguments after the image's ENTRYPOINT; `None` keeps the image's CMD.
     pub args: Option<Vec<String>>,
-    /// Replaces the image's ENTRYPOINT (a CWL tool's command line names its own program);
-    /// `None` keeps it (Seed's command is the argument list given to it).
-    pub entrypoint: Option<Vec<String>>,
     /// Directory the process starts in; `None` keeps the image's.
     pub working_dir: Option<String>,
     pub env: Vec<(String, String)>,

@@ -1147,7 +1147,6 @@ mod tests {
 
     fn test_spec() -> ContainerSpec {
         ContainerSpec {
-            entrypoint: None,
             working_dir: None,
             image: "x".into(),
             args: None,

@@ -75,7 +75,6 @@ async fn engine() -> Docker {
 
 fn shell(run_id: &str, script: &str) -> ContainerSpec {
     ContainerSpec {
-        entrypoint: None,
         working_dir: None,
         image: busybox_image().to_string(),
         args: Some(vec!["sh".into(), "-c".into(), script.into()]),
@@ -604,7 +603,6 @@ async fn runs_of_one_absent_digest_reference_share_one_pull() {
 
     let runner = DockerEngine::new(docker.clone());
     let spec = |name: &str| ContainerSpec {
-        entrypoint: None,
         working_dir: None,
         image: pinned.clone(),
         ..shell(&unique(name), "echo ok")

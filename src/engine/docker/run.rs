@@ -195,9 +195,8 @@ pub fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
 
     ContainerCreateBody {
         image: Some(spec.image.clone()),
-        // ENTRYPOINT is kept unless the spec replaces it: Seed's command is the argument
-        // list given to it; a CWL tool's command line names its own program.
-        entrypoint: spec.entrypoint.clone(),
+        // ENTRYPOINT is never touched: Seed's command is the argument list given to it, and
+        // a CWL tool's command line is given to it as `docker run` (and cwltool) do.
         cmd: spec.args.clone(),
         working_dir: spec.working_dir.clone(),
         env: Some(
@@ -751,7 +750,6 @@ mod tests {
 
     fn spec() -> ContainerSpec {
         ContainerSpec {
-            entrypoint: None,
             working_dir: None,
             image: "example-seed:1.0.0".to_string(),
             args: Some(vec!["-i".to_string(), "/in/a.txt".to_string()]),
