@@ -52,6 +52,9 @@ pub struct Tool {
     pub base_dir: PathBuf,
     /// `$namespaces` of the document: prefix -> URI.
     pub namespaces: BTreeMap<String, String>,
+    /// The first JavaScript expression of the tool, if it has any (found when it is read,
+    /// so that it is refused before anything runs).
+    pub javascript: Option<String>,
 }
 
 impl Tool {
@@ -295,6 +298,7 @@ fn build_tool(
             }
         )));
     }
+    let javascript = find_javascript(&Value::Object(process.clone()));
     let requirements = as_class_list(process.remove("requirements"), "requirements")?;
     let hints = as_class_list(process.remove("hints"), "hints")?;
     let schema_defs = schema_definitions(&requirements)?;
@@ -346,6 +350,7 @@ fn build_tool(
         permanent_fail_codes: int_list(process.get("permanentFailCodes")),
         base_dir,
         namespaces,
+        javascript,
     };
     let inputs = as_id_list(process.remove("inputs"), "inputs", "type")?;
     for input in inputs {
@@ -380,6 +385,34 @@ fn build_tool(
         tool.outputs.push(parameter);
     }
     Ok(tool)
+}
+
+const NOT_EVALUATED: [&str; 10] = [
+    "baseCommand",
+    "doc",
+    "label",
+    "default",
+    "contents",
+    "id",
+    "symbols",
+    "$namespaces",
+    "$schemas",
+    "successCodes",
+];
+
+/// The first string of the process that holds a JavaScript expression (`${...}`, or
+/// `$(...)` holding more than a parameter reference); the fields CWL never evaluates
+/// (`baseCommand`, `doc`, `label`, defaults, ids, enum symbols) are left out.
+fn find_javascript(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => super::expression::scan_for_javascript(text),
+        Value::Array(items) => items.iter().find_map(find_javascript),
+        Value::Object(map) => map
+            .iter()
+            .filter(|(k, _)| !NOT_EVALUATED.contains(&k.as_str()))
+            .find_map(|(_, v)| find_javascript(v)),
+        _ => None,
+    }
 }
 
 fn int_list(value: Option<&Value>) -> Vec<i64> {
@@ -621,6 +654,26 @@ $graph:
         assert_eq!(first.base_command, vec!["one"]);
         let err = parse_tool(text, Path::new("/tmp"), Some("nope")).unwrap_err();
         assert!(err.to_string().contains("first, main"), "{err}");
+    }
+
+    #[test]
+    fn javascript_is_found_when_the_tool_is_read() {
+        let tool = parse_tool(
+            "cwlVersion: v1.2\nclass: CommandLineTool\ndoc: 'costs ${ 1 }'\ninputs: []\n\
+             outputs: {n: {type: int, outputBinding: {outputEval: '$(self.length + 1)'}}}",
+            Path::new("/tmp"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(tool.javascript.as_deref(), Some("$(self.length + 1)"));
+        let plain = parse_tool(
+            "cwlVersion: v1.2\nclass: CommandLineTool\ninputs: []\noutputs: []\n\
+             arguments: ['$(runtime.outdir)']",
+            Path::new("/tmp"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(plain.javascript, None);
     }
 
     #[test]

@@ -47,6 +47,14 @@ pub fn has_expression(text: &str) -> bool {
     false
 }
 
+/// The first JavaScript expression in `text`, if any.
+pub fn scan_for_javascript(text: &str) -> Option<String> {
+    match scan(text) {
+        Err(ExpressionError::JavaScript(expression)) => Some(expression),
+        _ => None,
+    }
+}
+
 /// Evaluates a JSON value that may be an expression: strings are evaluated
 /// ([`evaluate_string`]), anything else is returned as it is.
 pub fn evaluate(value: &Value, context: &Context) -> Result<Value, ExpressionError> {

@@ -60,6 +60,9 @@ pub async fn run_tool(
     logs: &mut dyn LogSink,
 ) -> Result<Value, CwlError> {
     let tool = job.tool;
+    if let Some(expression) = &tool.javascript {
+        return Err(super::expression::ExpressionError::JavaScript(expression.clone()).into());
+    }
     let work = scratch.join("work");
     let staging = scratch.join("stage");
     for dir in [&work, &staging] {
@@ -768,9 +771,8 @@ fn initial_work_dir(
     };
     let mut moved: Vec<(String, String)> = Vec::new();
     for mut entry in listing {
-        // Files and Directories written in the document are relative to it.
         if class_of(&entry).is_some() {
-            resolve_locations(&mut entry, &tool.base_dir, &tool.namespaces)?;
+            resolve_document_file(&mut entry, tool)?;
         }
         let entry = evaluate(&entry, &context)?;
         let items = match entry {
@@ -780,7 +782,7 @@ fn initial_work_dir(
         };
         for mut item in items {
             if class_of(&item).is_some() {
-                resolve_locations(&mut item, &tool.base_dir, &tool.namespaces)?;
+                resolve_document_file(&mut item, tool)?;
                 let name = item
                     .get("basename")
                     .and_then(Value::as_str)
@@ -804,7 +806,7 @@ fn initial_work_dir(
             };
             let mut value = evaluate(dirent.get("entry").unwrap_or(&Value::Null), &context)?;
             if class_of(&value).is_some() {
-                resolve_locations(&mut value, &tool.base_dir, &tool.namespaces)?;
+                resolve_document_file(&mut value, tool)?;
             }
             if value.is_null() {
                 continue;
@@ -868,6 +870,15 @@ fn initial_work_dir(
         repoint(inputs, &moved);
     }
     Ok(())
+}
+
+/// A File or Directory written in the document has a location relative to it; a staged
+/// input (it has a `path` in the container) is left as it is.
+fn resolve_document_file(value: &mut Value, tool: &Tool) -> Result<(), CwlError> {
+    if value.get("path").is_some() {
+        return Ok(());
+    }
+    resolve_locations(value, &tool.base_dir, &tool.namespaces)
 }
 
 fn place(
