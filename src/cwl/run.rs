@@ -292,7 +292,9 @@ pub async fn run_tool(
         read_only: false,
     });
     let user = settings.hardening.user.clone();
-    hand_over_output_dir(&work, user.as_deref()).map_err(|err| io_error(&work, err))?;
+    // The whole output directory, InitialWorkDir files included (a `writable` entry is
+    // changed in place by the tool), goes to the container's user.
+    hand_over_tree(&work, user.as_deref()).map_err(|err| io_error(&work, err))?;
     open_inputs_to(&staging, user.as_deref()).map_err(|err| io_error(&staging, err))?;
     let spec = ContainerSpec {
         image,
@@ -360,6 +362,27 @@ pub async fn run_tool(
     let mut outputs = collect_outputs(tool, &inputs, &runtime, &layout)?;
     relocate(&mut outputs, &work, outdir)?;
     Ok(outputs)
+}
+
+/// [`hand_over_output_dir`] on `dir` and everything under it (symbolic links not followed).
+fn hand_over_tree(dir: &Path, user: Option<&str>) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    hand_over_output_dir(dir, user)?;
+    let meta = std::fs::symlink_metadata(dir)?;
+    if meta.is_file() {
+        // A copied input keeps its source's mode, read-only perhaps: its owner may write.
+        let mode = meta.permissions().mode() | 0o200;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))?;
+    }
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if !std::fs::symlink_metadata(&path)?.file_type().is_symlink() {
+                hand_over_tree(&path, user)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn io_error(path: &Path, err: std::io::Error) -> CwlError {
