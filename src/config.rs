@@ -282,8 +282,13 @@ pub struct CatalogSection {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QueueSection {
-    /// Jobs run at once by this process (0 = serve the API only).
+    /// Jobs run at once by this process at most (0 = serve the API only); with `adaptive`,
+    /// the ceiling of the limit that adapts. Default: four per CPU of this host, at least 2.
     pub workers: usize,
+    /// Adapt the number of jobs run at once to the engine's pace (see the README).
+    pub adaptive: bool,
+    /// Where the adaptive limit starts (at most `workers`).
+    pub start_workers: usize,
     pub lease_seconds: u64,
     pub heartbeat_seconds: u64,
     pub poll_seconds: u64,
@@ -472,10 +477,20 @@ impl Default for CatalogSection {
     }
 }
 
+/// The default ceiling of jobs run at once: four per CPU of this host (containers mostly
+/// wait on the engine and their own I/O), at least 2. The adaptive limit decides how many
+/// of them really run.
+fn default_workers() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    (4 * cpus).max(2)
+}
+
 impl Default for QueueSection {
     fn default() -> Self {
         QueueSection {
-            workers: 2,
+            workers: default_workers(),
+            adaptive: true,
+            start_workers: 2,
             lease_seconds: 30,
             heartbeat_seconds: 5,
             poll_seconds: 2,

@@ -395,6 +395,8 @@ fn queue_settings(settings: &Settings) -> QueueSettings {
     let non_empty = |s: &String| (!s.is_empty()).then(|| s.clone());
     QueueSettings {
         workers: q.workers,
+        adaptive: q.adaptive,
+        start_workers: q.start_workers.max(1),
         lease: Duration::from_secs(q.lease_seconds),
         heartbeat: Duration::from_secs(q.heartbeat_seconds),
         poll: Duration::from_secs(q.poll_seconds.max(1)),

@@ -330,6 +330,12 @@ pub trait ContainerRunner: Send + Sync {
         Ok(())
     }
 
+    /// Force-removes the container [`ContainerRunner::run`] made for `run_id` (the spec's
+    /// [`ContainerSpec::run_id`]) without looking for it first (gone already is fine).
+    async fn remove_run(&self, _run_id: &str) -> Result<(), RunnerError> {
+        Ok(())
+    }
+
     /// What the engine says of itself; an error when it cannot be asked (the reachability
     /// check).
     async fn facts(&self) -> Result<EngineFacts, RunnerError> {

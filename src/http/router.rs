@@ -56,6 +56,7 @@ pub fn router(state: HttpState) -> axum::Router {
     routes.layer(
         ServiceBuilder::new()
             .layer(axum::middleware::from_fn_with_state(metrics, count_request))
+            .layer(axum::middleware::from_fn(close_after_refused_body))
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(
                 TraceLayer::new_for_http().make_span_with(|request: &Request| {
@@ -101,6 +102,19 @@ async fn count_request(
         response.status().as_u16(),
         started.elapsed(),
     );
+    response
+}
+
+/// Closes the connection after a 413: the refused body was not read to its end, so what
+/// follows on the connection is the rest of it, not a next request. Saying so lets a client
+/// open a fresh connection for its next request instead of failing on the closed one.
+async fn close_after_refused_body(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     response
 }
 

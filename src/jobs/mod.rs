@@ -14,6 +14,7 @@ pub mod callbacks;
 pub mod execute;
 pub mod operator;
 pub mod request;
+pub mod status_cache;
 
 use crate::auth::{Caller, Credential, Denied};
 use crate::domain::{ExecuteRequest, Job, JobEvent, JobId, JobStatus, Process};
@@ -166,6 +167,8 @@ pub struct JobService {
     changed: broadcast::Sender<JobId>,
     /// Cancellation of jobs running in this process, by job id.
     running: Arc<Mutex<HashMap<JobId, CancellationToken>>>,
+    /// The jobs read lately, for clients that poll ([`status_cache`]).
+    statuses: Arc<status_cache::StatusCache>,
     /// This server's metrics: the job service counts submissions, its workers ends.
     metrics: crate::metrics::Metrics,
 }
@@ -180,6 +183,7 @@ impl JobService {
             work_available: Arc::new(Notify::new()),
             changed,
             running: Arc::new(Mutex::new(HashMap::new())),
+            statuses: Arc::default(),
             metrics: crate::metrics::Metrics::new(),
         }
     }
@@ -324,7 +328,17 @@ impl JobService {
     /// user's job is [`JobsError::NoSuchJob`], as if it did not exist.
     pub async fn get(&self, caller: &Caller, id: &JobId) -> Result<Job, JobsError> {
         caller.require_jobs()?;
-        match self.store.get_job(id).await? {
+        let job = match self.statuses.get(id) {
+            Ok(job) => Some(job),
+            Err(ticket) => {
+                let read = self.store.get_job(id).await?;
+                if let Some(job) = &read {
+                    self.statuses.keep(ticket, job);
+                }
+                read
+            }
+        };
+        match job {
             Some(job) if caller.may_see(job.owner.as_deref()) => Ok(job),
             _ => Err(JobsError::NoSuchJob(id.clone())),
         }
@@ -460,8 +474,9 @@ impl JobService {
         self.work_available.notify_one();
     }
 
-    /// Tells waiters that a job changed.
+    /// Tells waiters that a job changed (and forgets what was read of it).
     pub fn announce(&self, id: &JobId) {
+        self.statuses.changed(id);
         let _ = self.changed.send(id.clone());
     }
 

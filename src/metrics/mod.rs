@@ -82,6 +82,7 @@ struct Inner {
     queue_depth: Gauge,
     running: Gauge,
     waiting_for_resources: Gauge,
+    concurrency_limit: Gauge,
     container_start_seconds: Family<ProcessLabels, Histogram, fn() -> Histogram>,
     image_pulls: Family<PullLabels, Counter>,
     image_pull_seconds: Histogram,
@@ -207,6 +208,13 @@ impl Metrics {
              pool for the CPUs, memory, disk or GPUs they allocate",
             waiting_for_resources.clone(),
         );
+        let concurrency_limit = Gauge::default();
+        registry.register(
+            "jobs_concurrency_limit",
+            "Jobs this server process runs at once now: queue.workers, or with queue.adaptive \
+             the limit it adapted to the engine's pace",
+            concurrency_limit.clone(),
+        );
         let container_start_seconds =
             Family::<ProcessLabels, Histogram, fn() -> Histogram>::new_with_constructor(
                 start_buckets,
@@ -259,6 +267,7 @@ impl Metrics {
                 queue_depth,
                 running,
                 waiting_for_resources,
+                concurrency_limit,
                 container_start_seconds,
                 image_pulls,
                 image_pull_seconds,
@@ -327,6 +336,13 @@ impl Metrics {
         let gauge = self.inner.waiting_for_resources.clone();
         gauge.inc();
         ResourceWait { gauge }
+    }
+
+    /// The number of jobs this process runs at once changed to `limit`.
+    pub fn concurrency_limit(&self, limit: usize) {
+        self.inner
+            .concurrency_limit
+            .set(i64::try_from(limit).unwrap_or(i64::MAX));
     }
 
     /// A job's container is running, `took` after the engine was asked for it.

@@ -464,6 +464,11 @@ impl Executor {
         log: &mut LogFile,
         trace: &mut RunTrace,
     ) -> Option<Outcome> {
+        if job.attempt <= 1 {
+            // A claim counts the attempt, so the first one has no earlier container to
+            // find: that saves an engine call for nearly every job.
+            return None;
+        }
         let found = match self
             .runner
             .find_containers(JOB_ID_LABEL, job.id.as_str())
@@ -538,6 +543,20 @@ impl Executor {
         Some(outcome)
     }
 
+    /// Removes the containers of `job` once attempt `attempt` ended and its end is recorded
+    /// (or it is requeued). The first attempt's is the only one a job has ever had, named
+    /// by its run id: removed without listing (one engine call, not two); a later attempt
+    /// may have followed an earlier one's container, so those look for every one.
+    pub async fn remove_attempt_containers(&self, job: &JobId, attempt: u32) {
+        if attempt > 1 {
+            return self.remove_containers(job).await;
+        }
+        let run = attempt_run_id(job, attempt);
+        if let Err(err) = self.runner.remove_run(&run).await {
+            tracing::warn!(run = %run, error = %err, "cannot remove the job's container");
+        }
+    }
+
     /// Removes every container of `job` (once its end is recorded: until then a kept
     /// container is what a later attempt would take over). Failures are logged: the
     /// start-up sweep removes what is left.
@@ -592,7 +611,12 @@ pub fn is_retryable(failure: &JobFailure) -> bool {
 
 /// The run id of a job's attempt: `<job id>-<attempt>`.
 pub fn run_id(job: &Job) -> String {
-    format!("{}-{}", job.id, job.attempt)
+    attempt_run_id(&job.id, job.attempt)
+}
+
+/// The run id of attempt `attempt` of job `id`.
+pub fn attempt_run_id(id: &JobId, attempt: u32) -> String {
+    format!("{id}-{attempt}")
 }
 
 /// The invocation with the operator's settings and mounts. Their names are matched to the

@@ -20,6 +20,7 @@
 //! crash.
 
 pub mod capacity;
+pub mod concurrency;
 pub mod executor;
 pub mod hosts;
 pub mod reaper;
@@ -81,8 +82,14 @@ impl std::fmt::Debug for ProcessRunConfig {
 /// How the queue runs jobs.
 #[derive(Debug, Clone)]
 pub struct QueueSettings {
-    /// Jobs run at once by this process (0 = run no workers: API only).
+    /// Jobs run at once by this process at most (0 = run no workers: API only); with
+    /// `adaptive`, the ceiling of the limit that adapts (`concurrency.rs`).
     pub workers: usize,
+    /// Adapt the number of jobs run at once to the engine's pace, from `start_workers` up
+    /// to `workers`; otherwise always `workers`.
+    pub adaptive: bool,
+    /// Where the adaptive limit starts.
+    pub start_workers: usize,
     /// How long a claim holds without a heartbeat.
     pub lease: Duration,
     /// How often a worker renews its lease (well under `lease`).
@@ -131,6 +138,8 @@ impl Default for QueueSettings {
     fn default() -> Self {
         QueueSettings {
             workers: 2,
+            adaptive: false,
+            start_workers: 2,
             lease: Duration::from_secs(30),
             heartbeat: Duration::from_secs(5),
             poll: Duration::from_secs(2),
@@ -181,6 +190,7 @@ impl WorkerPool {
         let pool_id = format!("ades-{}-{}", std::process::id(), &instance[..8]);
         let mut tasks = Vec::new();
         let mut worker_ids = Vec::new();
+        let gate = concurrency::Concurrency::for_pool(&settings, jobs.metrics().clone());
         if settings.workers > 0 {
             let registration = HostRegistration::new(
                 jobs.clone(),
@@ -204,7 +214,14 @@ impl WorkerPool {
         for slot in 0..settings.workers {
             let id = WorkerId(format!("{pool_id}-{slot}"));
             worker_ids.push(id.clone());
-            let worker = Worker::new(id, jobs.clone(), executor.clone(), &settings, abort.clone());
+            let worker = Worker::new(
+                id,
+                jobs.clone(),
+                executor.clone(),
+                &settings,
+                abort.clone(),
+                gate.clone(),
+            );
             let stop_worker = stop.clone();
             tasks.push(tokio::spawn(supervise("worker", stop.clone(), move || {
                 let worker = worker.clone();
@@ -223,7 +240,12 @@ impl WorkerPool {
             let stop = stop_reaper.clone();
             async move { reaper.run(stop).await }
         })));
-        tracing::info!(workers = settings.workers, "worker pool started");
+        tracing::info!(
+            workers = settings.workers,
+            adaptive = settings.adaptive,
+            start = gate.limit(),
+            "worker pool started"
+        );
         WorkerPool {
             stop,
             abort,

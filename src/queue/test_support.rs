@@ -1,7 +1,7 @@
 //! Test helpers for the queue: processes from manifests, a scripted container runner, a
 //! store and a worker wired together.
 
-use super::{Executor, QueueSettings, Worker};
+use super::{concurrency::Concurrency, Executor, QueueSettings, Worker};
 use crate::catalog::seed_process::process_from_manifest;
 use crate::catalog::Catalog;
 use crate::domain::{Process, WorkerId};
@@ -226,6 +226,7 @@ impl Rig {
             self.executor.clone(),
             &self.settings,
             self.abort.clone(),
+            Concurrency::fixed(self.settings.workers.max(1)),
         )
     }
 }

@@ -17,8 +17,9 @@
 //! - The lease is kept while the completion is written, which is retried a few times with
 //!   backoff; if the store stays unreachable the lease expires and the job runs again.
 
+use super::concurrency::Concurrency;
 use super::executor::{ades_failure, failure_message, Executor, Outcome, ProgressReporter};
-use super::executor::{is_retryable, INTERNAL_ERROR};
+use super::executor::{is_retryable, ENGINE_ERROR, INTERNAL_ERROR};
 use super::{AbortOnDrop, Backoff, QueueSettings};
 use crate::domain::{Job, JobId, WorkerId};
 use crate::jobs::JobService;
@@ -59,17 +60,21 @@ struct WorkerInner {
     limits: RunningLimits,
     /// Cancels the running job (the pool's shutdown after its grace period).
     abort: CancellationToken,
+    /// The pool's limit on jobs in flight, passed before each claim.
+    gate: Arc<Concurrency>,
 }
 
 impl Worker {
     /// A worker named `id`; `abort` cancels whatever it runs (its job goes back to the
-    /// queue when the lease expires).
+    /// queue when the lease expires); in [`Worker::run`] it claims a job only when `gate`
+    /// (its pool's, shared by its workers) has a place.
     pub fn new(
         id: WorkerId,
         jobs: JobService,
         executor: Arc<Executor>,
         settings: &QueueSettings,
         abort: CancellationToken,
+        gate: Arc<Concurrency>,
     ) -> Self {
         Worker {
             inner: Arc::new(WorkerInner {
@@ -84,6 +89,7 @@ impl Worker {
                 retry_backoff_max: settings.retry_backoff_max,
                 limits: settings.max_running.clone(),
                 abort,
+                gate,
             }),
         }
     }
@@ -111,6 +117,7 @@ impl Worker {
         let Some(job) = claimed else {
             return Ok(None);
         };
+        self.inner.gate.claimed();
         let id = job.id.clone();
         let span = tracing::info_span!(
             "job",
@@ -128,7 +135,13 @@ impl Worker {
     pub async fn run(&self, stop: CancellationToken) {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(30));
         while !stop.is_cancelled() {
-            match self.try_execute_next().await {
+            let permit = tokio::select! {
+                _ = stop.cancelled() => break,
+                permit = self.inner.gate.acquire() => permit,
+            };
+            let next = self.try_execute_next().await;
+            drop(permit);
+            match next {
                 Ok(Some(_)) => backoff.reset(),
                 Ok(None) => {
                     backoff.reset();
@@ -213,6 +226,10 @@ impl Worker {
             Err(_) => Outcome::Abandoned,
         };
 
+        inner.gate.job_ended(matches!(
+            &outcome,
+            Outcome::Complete(Completion::Failed { failure, .. }) if failure.name == ENGINE_ERROR
+        ));
         match outcome {
             Outcome::Complete(Completion::Failed { failure, message })
                 if is_retryable(&failure) && attempt < inner.max_attempts =>
@@ -224,7 +241,7 @@ impl Worker {
                     .write_completion(&id, completion, &ended, ran_from)
                     .await
                 {
-                    inner.executor.remove_containers(&id).await;
+                    inner.executor.remove_attempt_containers(&id, attempt).await;
                 }
             }
             Outcome::Abandoned => {
@@ -260,7 +277,7 @@ impl Worker {
                     failure,
                     "attempt failed; job requeued"
                 );
-                inner.executor.remove_containers(id).await;
+                inner.executor.remove_attempt_containers(id, attempt).await;
             }
             Ok(false) => {
                 tracing::warn!("the job was dismissed or its lease lost before it could be retried")

@@ -16,6 +16,11 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// The server's data directory (its SQLite database is `ades.db` there).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data_dir.path()
+    }
+
     /// Stops the server in order (as SIGTERM would) and waits for it.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {

@@ -430,3 +430,57 @@ async fn the_postgresql_store_reports_its_one_shared_pool() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_adaptive_limit_rises_while_jobs_wait_and_never_passes_the_ceiling() {
+    memory_job_image();
+    let app = spawn_app_with(|settings| {
+        settings.queue.workers = 3;
+        settings.queue.adaptive = true;
+        settings.queue.start_workers = 1;
+    })
+    .await;
+    let client = &app.client;
+    let (text, samples) = scrape(&app).await;
+    assert_eq!(
+        value(&samples, "ades_jobs_concurrency_limit", &[]),
+        Some(1.0),
+        "the limit starts at start_workers:\n{text}"
+    );
+    let url = app.url("/processes/ades-it-memory/execution");
+    let body = json!({"inputs": {"SCRIPT": "sleep 1"}});
+    let mut locations = Vec::new();
+    for _ in 0..12 {
+        locations.push(submit_async(client, &url, &body).await);
+    }
+
+    // While the backlog drains, the limit adapts: one job at a time ends at most one per
+    // second, two at once twice as fast, so the first windows raise it; the three workers
+    // are its ceiling, and no more jobs than the limit are ever claimed at once.
+    let (mut highest_limit, mut most_running) = (0.0_f64, 0.0_f64);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (text, samples) = scrape(&app).await;
+        let limit = value(&samples, "ades_jobs_concurrency_limit", &[]).unwrap();
+        let running = value(&samples, "ades_jobs_running", &[]).unwrap();
+        assert!(limit <= 3.0, "the limit passed the ceiling:\n{text}");
+        assert!(running <= 3.0, "more jobs than workers ran:\n{text}");
+        highest_limit = highest_limit.max(limit);
+        most_running = most_running.max(running);
+        let status = get_json(client, locations.last().unwrap()).await;
+        if status["status"] == "successful" || status["status"] == "failed" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the jobs did not end:\n{text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for location in &locations {
+        let status = wait_final(client, location, Duration::from_secs(60)).await;
+        assert_eq!(status["status"], "successful", "{status:#}");
+    }
+    assert!(
+        highest_limit >= 2.0,
+        "the limit never rose above 1 with 12 jobs waiting"
+    );
+    assert!(most_running >= 2.0, "never more than one job ran at once");
+}

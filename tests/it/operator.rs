@@ -7,7 +7,7 @@
 use crate::deploy::{publish, unique, TOKEN};
 use crate::html::{assert_html5, python};
 use crate::support::{ades, shell_job_image, spawn_app_with, submit_async, wait_final};
-use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{HeaderMap, ACCEPT, CONNECTION, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -330,6 +330,8 @@ async fn the_operator_page_groups_failures_and_deploys_and_undeploys_from_its_fo
     )
     .await;
     assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // The refused body was not read: the server closes that connection and says so.
+    assert_eq!(too_large.headers()[CONNECTION], "close");
     let json_body = client
         .post(app.url("/admin/deploy"))
         .header(COOKIE, &cookie)

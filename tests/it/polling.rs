@@ -256,3 +256,60 @@ async fn the_follow_job_example_runs_against_the_server() {
     assert!((1..=6).contains(&statuses), "{stdout}");
     app.stop().await;
 }
+
+/// A job's status is read from the store once a second at most while clients poll, and a
+/// change the server hears of shows at once; one it cannot hear of (another program's
+/// write to the database) shows within the second.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_polled_status_is_read_once_a_second_and_a_heard_change_shows_at_once() {
+    example_image("echo");
+    let app = crate::app::spawn_app_with(|s| s.queue.workers = 0).await;
+    let url = app.url("/processes/echo/execution");
+    let body = json!({"inputs": {"MESSAGE": "hi"}});
+    let store = ades::store::connect_store(&format!(
+        "sqlite://{}",
+        app.data_dir().join("ades.db").display()
+    ))
+    .await
+    .unwrap();
+    let status = |location: String| {
+        let client = app.client.clone();
+        async move {
+            let job: Value = client
+                .get(&location)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            job["status"].as_str().unwrap().to_string()
+        }
+    };
+
+    // Unheard: the other program's dismissal is not seen until the second has passed.
+    let location = submit_async(&app.client, &url, &body).await;
+    let id = ades::domain::JobId::parse(location.rsplit('/').next().unwrap()).unwrap();
+    assert_eq!(status(location.clone()).await, "accepted");
+    let read = Instant::now();
+    store
+        .dismiss_job(&id, time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    let still = status(location.clone()).await;
+    if read.elapsed() < Duration::from_millis(900) {
+        assert_eq!(still, "accepted", "answered from memory within the second");
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while status(location.clone()).await != "dismissed" {
+        assert!(Instant::now() < deadline, "the store's change never showed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Heard: a dismissal through the server shows on the very next read.
+    let location = submit_async(&app.client, &url, &body).await;
+    assert_eq!(status(location.clone()).await, "accepted");
+    let dismissed = app.client.delete(&location).send().await.unwrap();
+    assert_eq!(dismissed.status(), StatusCode::OK);
+    assert_eq!(status(location).await, "dismissed");
+}

@@ -13,6 +13,7 @@ use ades::engine::docker::DockerEngine;
 use ades::engine::ImageStore;
 use ades::engine::RUN_ID_LABEL;
 use ades::jobs::JobService;
+use ades::queue::concurrency::Concurrency;
 use ades::queue::sweep::sweep_containers;
 use ades::queue::{Executor, QueueSettings, Worker, JOB_ID_LABEL};
 use ades::store::sqlite::SqliteStore;
@@ -109,6 +110,7 @@ impl Rig {
             self.executor.clone(),
             &self.settings,
             CancellationToken::new(),
+            Concurrency::fixed(1),
         )
     }
 

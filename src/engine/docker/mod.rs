@@ -29,6 +29,8 @@ pub struct DockerEngine {
     /// Used to pull absent images, matched by registry (see [`pull::credentials_for`]).
     credentials: Vec<RegistryCredentials>,
     pulls: PullLocks,
+    /// The facts of images that ran lately (see [`run::ImageFactsCache`]).
+    image_facts: run::ImageFactsCache,
 }
 
 impl DockerEngine {
@@ -40,6 +42,7 @@ impl DockerEngine {
             docker,
             credentials: Vec::new(),
             pulls: PullLocks::default(),
+            image_facts: run::ImageFactsCache::default(),
         }
     }
 

@@ -391,6 +391,10 @@ impl ContainerRunner for DockerEngine {
             .map_err(engine_error)
     }
 
+    async fn remove_run(&self, run_id: &str) -> Result<(), RunnerError> {
+        self.remove(&container_name(run_id)).await
+    }
+
     async fn facts(&self) -> Result<EngineFacts, RunnerError> {
         self.read_facts().await
     }
@@ -657,17 +661,24 @@ impl DockerEngine {
         let Some(id) = image_id else {
             return RunFacts::default();
         };
+        let now = Instant::now();
+        if let Some(facts) = self.image_facts.get(&id, now) {
+            return facts;
+        }
         match self.docker.inspect_image(&id).await {
-            Ok(image) => RunFacts {
-                repo_digests: image.repo_digests.unwrap_or_default(),
-                image_labels: image
-                    .config
-                    .and_then(|config| config.labels)
-                    .map(|labels| labels.into_iter().collect())
-                    .unwrap_or_default(),
-                image_id: Some(id),
-                usage: ResourceUsage::default(),
-            },
+            Ok(image) => self.image_facts.keep(
+                RunFacts {
+                    repo_digests: image.repo_digests.unwrap_or_default(),
+                    image_labels: image
+                        .config
+                        .and_then(|config| config.labels)
+                        .map(|labels| labels.into_iter().collect())
+                        .unwrap_or_default(),
+                    image_id: Some(id),
+                    usage: ResourceUsage::default(),
+                },
+                now,
+            ),
             Err(err) => {
                 tracing::warn!(image = %id, error = %err, "cannot inspect the image a container ran");
                 RunFacts {
@@ -676,6 +687,47 @@ impl DockerEngine {
                 }
             }
         }
+    }
+}
+
+/// How long the facts of an image that ran stay fresh. An image id names the image's
+/// content, so its labels never change; only its repository digests may grow (a push or
+/// pull under another name), and a record made within this long after may miss that one.
+const IMAGE_FACTS_FRESH: Duration = Duration::from_secs(30);
+
+/// The facts of the images containers ran, by image id, for [`IMAGE_FACTS_FRESH`]: jobs of
+/// one process run one image, and each of them would otherwise ask the engine about it
+/// once more when its container ends (one engine call fewer per job).
+/// Clones share one cache.
+#[derive(Debug, Default, Clone)]
+pub(super) struct ImageFactsCache(
+    std::sync::Arc<std::sync::Mutex<HashMap<String, (Instant, RunFacts)>>>,
+);
+
+impl ImageFactsCache {
+    fn get(&self, id: &str, now: Instant) -> Option<RunFacts> {
+        let cache = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache
+            .get(id)
+            .filter(|(at, _)| now.duration_since(*at) < IMAGE_FACTS_FRESH)
+            .map(|(_, facts)| facts.clone())
+    }
+
+    /// Keeps `facts` (read at `now`) and drops the stale ones, so the cache holds no more
+    /// than the images that ran lately.
+    fn keep(&self, facts: RunFacts, now: Instant) -> RunFacts {
+        let mut cache = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache.retain(|_, (at, _)| now.duration_since(*at) < IMAGE_FACTS_FRESH);
+        if let Some(id) = &facts.image_id {
+            cache.insert(id.clone(), (now, facts.clone()));
+        }
+        facts
     }
 }
 
@@ -1000,5 +1052,51 @@ mod tests {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')));
         }
+    }
+}
+
+#[cfg(test)]
+mod image_facts_tests {
+    use super::*;
+
+    fn facts(id: &str, digest: &str) -> RunFacts {
+        RunFacts {
+            image_id: Some(id.to_string()),
+            repo_digests: vec![digest.to_string()],
+            ..RunFacts::default()
+        }
+    }
+
+    #[test]
+    fn facts_are_reused_while_fresh_and_read_again_after() {
+        let cache = ImageFactsCache::default();
+        let start = Instant::now();
+        assert_eq!(cache.get("sha256:a", start), None);
+        cache.keep(facts("sha256:a", "r@sha256:1"), start);
+        let soon = start + Duration::from_secs(5);
+        assert_eq!(
+            cache.get("sha256:a", soon),
+            Some(facts("sha256:a", "r@sha256:1"))
+        );
+        assert_eq!(
+            cache.get("sha256:b", soon),
+            None,
+            "another image is not known"
+        );
+        let later = start + IMAGE_FACTS_FRESH;
+        assert_eq!(
+            cache.get("sha256:a", later),
+            None,
+            "stale facts are read again"
+        );
+    }
+
+    #[test]
+    fn keeping_drops_the_stale_ones() {
+        let cache = ImageFactsCache::default();
+        let start = Instant::now();
+        cache.keep(facts("sha256:a", "r@sha256:1"), start);
+        cache.keep(facts("sha256:b", "r@sha256:2"), start + IMAGE_FACTS_FRESH);
+        assert_eq!(cache.0.lock().unwrap().len(), 1);
     }
 }
