@@ -7,7 +7,7 @@
 use super::document::{Parameter, Tool};
 use super::expression::{evaluate, Context};
 use super::types::{class_of, matches, record_fields};
-use super::{CwlError, OUTDIR};
+use super::CwlError;
 use serde_json::{json, Map, Value};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -15,10 +15,12 @@ use std::path::{Path, PathBuf};
 /// Most bytes `loadContents` reads (CWL v1.2: 64 KiB).
 pub const CONTENTS_LIMIT: usize = 64 * 1024;
 
-/// Where the run's files are: the host directory mounted at [`OUTDIR`] and the staged
-/// inputs (container path -> host path).
+/// Where the run's files are: the host directory `work` mounted at `outdir` (the tool's
+/// output directory, [`super::OUTDIR`] unless `dockerOutputDirectory` says otherwise)
+/// and the staged inputs (container path -> host path).
 pub struct Layout<'a> {
     pub work: &'a Path,
+    pub outdir: &'a str,
     pub mounts: &'a [(String, PathBuf)],
 }
 
@@ -26,7 +28,7 @@ impl Layout<'_> {
     /// The host path of a path the tool sees (in its output directory or a staged input);
     /// relative paths are in the output directory.
     pub fn host_path(&self, path: &str) -> Option<PathBuf> {
-        if let Some(rest) = path.strip_prefix(OUTDIR) {
+        if let Some(rest) = path.strip_prefix(self.outdir) {
             let rest = rest.trim_start_matches('/');
             return Some(self.work.join(rest));
         }
@@ -460,11 +462,11 @@ fn complete_file_objects(value: &mut Value, layout: &Layout) -> Result<(), CwlEr
 /// The paths a glob pattern matches, sorted; the pattern is relative to the output
 /// directory or an absolute path the tool sees.
 pub fn glob_paths(pattern: &str, layout: &Layout) -> Result<Vec<PathBuf>, CwlError> {
-    if pattern == "." || pattern == OUTDIR || pattern == "./" {
+    if pattern == "." || pattern == layout.outdir || pattern == "./" {
         return Ok(vec![layout.work.to_path_buf()]);
     }
     let (root, relative) = if pattern.starts_with('/') {
-        if let Some(rest) = pattern.strip_prefix(OUTDIR) {
+        if let Some(rest) = pattern.strip_prefix(layout.outdir) {
             (
                 layout.work.to_path_buf(),
                 rest.trim_start_matches('/').to_string(),
@@ -589,6 +591,7 @@ mod tests {
         }
         let layout = Layout {
             work: dir.path(),
+            outdir: crate::cwl::OUTDIR,
             mounts: &[],
         };
         let found = glob_paths("*.txt", &layout).unwrap();

@@ -108,6 +108,14 @@ pub async fn run_tool(
     }
     let mut inputs = Value::Object(inputs);
 
+    // The output directory as the tool sees it: `dockerOutputDirectory`, else cwltool's.
+    let outdir_in: String = tool
+        .requirement("DockerRequirement")
+        .and_then(|d| d.get("dockerOutputDirectory"))
+        .and_then(Value::as_str)
+        .map(|d| d.trim_end_matches('/').to_string())
+        .filter(|d| d.starts_with('/') && d.len() > 1)
+        .unwrap_or_else(|| OUTDIR.to_string());
     let resources = tool.requirement("ResourceRequirement").cloned();
     let number = |key: &str, default: f64| -> Result<f64, CwlError> {
         match resources.as_ref().and_then(|r| r.get(key)) {
@@ -128,7 +136,7 @@ pub async fn run_tool(
     let ram = number("ramMin", 1024.0)?;
     let ram_max = number("ramMax", ram)?.max(ram);
     let runtime = json!({
-        "outdir": OUTDIR,
+        "outdir": outdir_in,
         "tmpdir": TMPDIR,
         "cores": cores as i64,
         "ram": ram.ceil() as i64,
@@ -138,7 +146,7 @@ pub async fn run_tool(
 
     // InitialWorkDirRequirement: files and directories put into the output directory.
     if let Some(iwd) = tool.requirement("InitialWorkDirRequirement").cloned() {
-        initial_work_dir(tool, &iwd, &mut inputs, &runtime, &work)?;
+        initial_work_dir(tool, &iwd, &mut inputs, &runtime, &work, &outdir_in)?;
     }
 
     let eval = |v: &Value, inputs: &Value| {
@@ -152,7 +160,7 @@ pub async fn run_tool(
         )
     };
     let mut env: Vec<(String, String)> = vec![
-        ("HOME".into(), OUTDIR.into()),
+        ("HOME".into(), outdir_in.clone()),
         ("TMPDIR".into(), TMPDIR.into()),
     ];
     if let Some(requirement) = tool.requirement("EnvVarRequirement") {
@@ -288,7 +296,7 @@ pub async fn run_tool(
         .collect();
     binds.push(BindMount {
         host: work.clone(),
-        container: OUTDIR.into(),
+        container: outdir_in.clone(),
         read_only: false,
     });
     let user = settings.hardening.user.clone();
@@ -300,7 +308,7 @@ pub async fn run_tool(
         image,
         // The image's ENTRYPOINT, if any, is kept (as cwltool and `docker run` keep it).
         args: Some(argv),
-        working_dir: Some(OUTDIR.into()),
+        working_dir: Some(outdir_in.clone()),
         env,
         binds,
         limits,
@@ -357,6 +365,7 @@ pub async fn run_tool(
     runtime["exitCode"] = json!(code);
     let layout = Layout {
         work: &work,
+        outdir: &outdir_in,
         mounts: &stager.mounts,
     };
     let mut outputs = collect_outputs(tool, &inputs, &runtime, &layout)?;
@@ -777,6 +786,7 @@ fn initial_work_dir(
     inputs: &mut Value,
     runtime: &Value,
     work: &Path,
+    outdir: &str,
 ) -> Result<(), CwlError> {
     let context_inputs = inputs.clone();
     let context = Context {
@@ -854,7 +864,7 @@ fn initial_work_dir(
                     .to_string(),
             };
             let name = name
-                .strip_prefix(OUTDIR)
+                .strip_prefix(outdir)
                 .map(|r| r.trim_start_matches('/').to_string())
                 .unwrap_or(name);
             if name.is_empty() || name.starts_with('/') || name.split('/').any(|c| c == "..") {
@@ -890,6 +900,10 @@ fn initial_work_dir(
     }
     // Inputs copied into the output directory are used from there.
     if !moved.is_empty() {
+        let moved: Vec<(String, String)> = moved
+            .into_iter()
+            .map(|(from, name)| (from, format!("{outdir}/{name}")))
+            .collect();
         repoint(inputs, &moved);
     }
     Ok(())
@@ -912,7 +926,8 @@ fn place(
 ) -> Result<(), CwlError> {
     copy_or_write(value, target)?;
     if let Some(path) = value.get("path").and_then(Value::as_str) {
-        moved.push((path.to_string(), format!("{OUTDIR}/{name}")));
+        // Its path relative to the output directory (made absolute by the caller).
+        moved.push((path.to_string(), name.to_string()));
     }
     Ok(())
 }
