@@ -121,6 +121,25 @@ ensure_browser() {
   apt_install chromium chromium-driver
 }
 
+ensure_cwl() {
+  # The CWL tests run cwltest and the reference runner cwltool (PyPI) from a virtual
+  # environment under target/, and need the local base image the conformance tests' images
+  # are tags of (conformance/cwl/build-base.sh, from this host's Debian packages; cached).
+  local venv=target/py-cwl
+  if ! "$venv/bin/cwltest" --version >/dev/null 2>&1 || ! "$venv/bin/cwltool" --version >/dev/null 2>&1; then
+    log "installing cwltest and cwltool into $venv"
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+      apt_install python3-venv
+      python3 -m venv "$venv"
+    fi
+    "$venv/bin/pip" install --quiet --disable-pip-version-check cwltest cwltool
+  fi
+  dpkg -s util-linux diffutils >/dev/null 2>&1 || apt_install util-linux diffutils
+  ADES_TEST_CWL_VENV="$(pwd)/$venv"
+  export ADES_TEST_CWL_VENV
+  bash conformance/cwl/build-base.sh
+}
+
 log "preparing the machine"
 ensure_docker
 ensure_busybox_static
@@ -130,6 +149,7 @@ ensure_postgres
 ensure_registry
 ensure_s3
 ensure_browser
+ensure_cwl
 docker version --format 'docker engine {{.Server.Version}} (API {{.Server.APIVersion}})'
 bash examples/base/build.sh
 

@@ -268,6 +268,7 @@ pub fn container_spec(job: &SeedJob, plan: &LaunchPlan) -> ContainerSpec {
         job.manifest.job.job_version.clone(),
     );
     ContainerSpec {
+        working_dir: None,
         image: job.image.clone(),
         args: plan.args.clone(),
         env: plan

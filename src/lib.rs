@@ -18,6 +18,7 @@ pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod cwl;
 pub mod deploy;
 pub mod domain;
 pub mod engine;

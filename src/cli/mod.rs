@@ -9,6 +9,7 @@
 //! killed at its timeout, 130 when it was interrupted.
 
 mod batch_cmd;
+mod cwl_cmd;
 mod jobs_cmd;
 mod keys_cmd;
 mod print;
@@ -64,6 +65,9 @@ enum Command {
     /// Scale's v6 workspace JSON. Works on the database the servers share; secrets are
     /// never printed.
     Workspaces(WorkspacesArgs),
+    /// Common Workflow Language tools: run one in a container (`ades cwl run TOOL [JOB]`).
+    #[command(subcommand)]
+    Cwl(CwlCommand),
 }
 
 #[derive(Debug, Args)]
@@ -96,6 +100,13 @@ enum WorkspacesCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum CwlCommand {
+    /// Run a CWL CommandLineTool once and print its output object as JSON (a runner for
+    /// cwltest: exit 33 for what ades does not support).
+    Run(cwl_cmd::CwlRunArgs),
 }
 
 #[derive(Debug, Args)]
@@ -599,6 +610,7 @@ pub fn main() -> ExitCode {
             Command::Keys(args) => keys_cmd::keys(args).await,
             Command::Audit(args) => keys_cmd::audit(args).await,
             Command::Workspaces(args) => workspaces_cmd::workspaces(args).await,
+            Command::Cwl(CwlCommand::Run(args)) => cwl_cmd::run(args).await,
         }
     });
     ExitCode::from(code)

@@ -32,6 +32,8 @@ pub struct ContainerSpec {
     pub image: String,
     /// Arguments after the image's ENTRYPOINT; `None` keeps the image's CMD.
     pub args: Option<Vec<String>>,
+    /// Directory the process starts in; `None` keeps the image's.
+    pub working_dir: Option<String>,
     pub env: Vec<(String, String)>,
     pub binds: Vec<BindMount>,
     pub limits: Limits,

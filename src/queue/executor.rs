@@ -1246,6 +1246,7 @@ mod tests {
 
     fn test_spec() -> ContainerSpec {
         ContainerSpec {
+            working_dir: None,
             image: "x".into(),
             args: None,
             env: Vec::new(),

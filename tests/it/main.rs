@@ -9,6 +9,7 @@ mod browser;
 mod catalog;
 mod cli;
 mod conformance;
+mod cwl;
 mod deploy;
 mod events;
 mod fault;

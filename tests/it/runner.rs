@@ -75,6 +75,7 @@ async fn engine() -> Docker {
 
 fn shell(run_id: &str, script: &str) -> ContainerSpec {
     ContainerSpec {
+        working_dir: None,
         image: busybox_image().to_string(),
         args: Some(vec!["sh".into(), "-c".into(), script.into()]),
         env: Vec::new(),
@@ -602,6 +603,7 @@ async fn runs_of_one_absent_digest_reference_share_one_pull() {
 
     let runner = DockerEngine::new(docker.clone());
     let spec = |name: &str| ContainerSpec {
+        working_dir: None,
         image: pinned.clone(),
         ..shell(&unique(name), "echo ok")
     };

@@ -195,8 +195,10 @@ pub fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
 
     ContainerCreateBody {
         image: Some(spec.image.clone()),
-        // ENTRYPOINT is never touched: Seed's command is the argument list given to it.
+        // ENTRYPOINT is never touched: Seed's command is the argument list given to it, and
+        // a CWL tool's command line is given to it as `docker run` (and cwltool) do.
         cmd: spec.args.clone(),
+        working_dir: spec.working_dir.clone(),
         env: Some(
             spec.env
                 .iter()
@@ -800,6 +802,7 @@ mod tests {
 
     fn spec() -> ContainerSpec {
         ContainerSpec {
+            working_dir: None,
             image: "example-seed:1.0.0".to_string(),
             args: Some(vec!["-i".to_string(), "/in/a.txt".to_string()]),
             env: vec![("OUTPUT_DIR".to_string(), "/out".to_string())],

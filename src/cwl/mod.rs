@@ -1,0 +1,62 @@
+//! The CWL room: Common Workflow Language v1.x CommandLineTools, read and run.
+//!
+//! - [`document`]: loading a document (YAML or JSON, `$graph`, `$import`, `$include`,
+//!   `$namespaces`) into a [`Tool`];
+//! - [`types`]: CWL types, normalized, and whether a value is of one;
+//! - [`expression`]: parameter references (`$(inputs.x.path)`); JavaScript is refused
+//!   naming the expression;
+//! - [`command`]: the command line from `baseCommand`, `arguments` and `inputBinding`s;
+//! - [`outputs`]: collecting outputs (`glob`, `loadContents`, `outputEval`,
+//!   `secondaryFiles`, `cwl.output.json`) as File and Directory objects;
+//! - [`run`]: one tool run on the engine's [`crate::engine::ContainerRunner`], hardened as
+//!   Seed jobs are.
+//!
+//! Paths inside the container follow cwltool's: the output directory (also the working
+//! directory and `HOME`) is [`OUTDIR`], staged inputs are under `/var/lib/cwl/`, `TMPDIR`
+//! is [`TMPDIR`].
+
+pub mod command;
+pub mod document;
+pub mod expression;
+pub mod outputs;
+pub mod run;
+pub mod types;
+
+pub use document::{load_tool, parse_tool, Tool};
+pub use run::{run_tool, RunSettings, ToolJob};
+
+use crate::engine::RunnerError;
+
+/// The output directory as the tool sees it.
+pub const OUTDIR: &str = "/var/spool/cwl";
+/// The temporary directory as the tool sees it.
+pub const TMPDIR: &str = "/tmp";
+
+/// Exit status of `ades cwl run` for a feature it does not support (what `cwltest`
+/// counts as "unsupported" rather than failed).
+pub const UNSUPPORTED_EXIT: u8 = 33;
+
+/// Why a tool could not be loaded or run.
+#[derive(Debug, thiserror::Error)]
+pub enum CwlError {
+    /// The document or the job order is wrong: the message says what to fix.
+    #[error("{0}")]
+    Invalid(String),
+    /// Something the document asks for that ades does not do (JavaScript, Workflows).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// The tool ran and failed (its exit code, a missing output, a timeout).
+    #[error("{0}")]
+    Failed(String),
+    #[error(transparent)]
+    Runner(#[from] RunnerError),
+}
+
+impl From<expression::ExpressionError> for CwlError {
+    fn from(err: expression::ExpressionError) -> Self {
+        match err {
+            expression::ExpressionError::JavaScript(_) => CwlError::Unsupported(err.to_string()),
+            expression::ExpressionError::Reference { .. } => CwlError::Invalid(err.to_string()),
+        }
+    }
+}
