@@ -32,11 +32,16 @@ pub struct DeployQuery {
     operation_id = "deploy",
     params(DeployQuery),
     request_body(
-        content = serde_json::Value,
+        content(
+            (serde_json::Value = "application/ogcapppkg+json"),
+            (serde_json::Value = "application/vnd.seed.manifest+json"),
+            (serde_json::Value = "application/vnd.ades.image+json"),
+            (serde_json::Value = "application/vnd.ades.recipe+json"),
+        ),
         description = "An OGC Application Package (`application/ogcapppkg+json`) with a Docker \
-            execution unit, a bare Seed manifest (`application/vnd.seed.manifest+json`), or \
-            `{\"image\": \"registry/repository:tag\"}` (`application/vnd.ades.image+json`).",
-        content_type = "application/ogcapppkg+json"
+            execution unit, a bare Seed manifest (`application/vnd.seed.manifest+json`), \
+            `{\"image\": \"registry/repository:tag\"}` (`application/vnd.ades.image+json`), or \
+            a Scale v6 recipe type (`application/vnd.ades.recipe+json`), deployed as a workflow."
     ),
     responses(
         (status = 201, description = "Deployed; `Location` is the new process.", body = ProcessSummaryView),
@@ -83,7 +88,15 @@ pub async fn deploy_process(
     tag = "Deploy, Replace, Undeploy",
     operation_id = "replace",
     params(("processID" = String, Path, description = "The process id"), DeployQuery),
-    request_body(content = serde_json::Value, description = "As for deploy.", content_type = "application/ogcapppkg+json"),
+    request_body(
+        content(
+            (serde_json::Value = "application/ogcapppkg+json"),
+            (serde_json::Value = "application/vnd.seed.manifest+json"),
+            (serde_json::Value = "application/vnd.ades.image+json"),
+            (serde_json::Value = "application/vnd.ades.recipe+json"),
+        ),
+        description = "As for deploy."
+    ),
     responses(
         (status = 200, description = "Replaced.", body = ProcessSummaryView),
         (status = 400, description = "The package cannot be used, or describes another id.", body = crate::error::ExceptionView),
