@@ -250,43 +250,29 @@ impl JobService {
     ) -> Vec<request::RequestProblem> {
         use crate::storage::registry::WorkspacesError;
         let mut problems = Vec::new();
-        for (id, values) in &request.inputs {
-            let several = values.len() > 1;
-            for (index, value) in values.iter().enumerate() {
-                let crate::domain::InputValue::Href { href, .. } = value else {
-                    continue;
-                };
-                let Ok(url) = reqwest::Url::parse(href) else {
-                    continue;
-                };
-                let found = match self.workspaces.resolve_reference(&url).await {
-                    Ok(Some((broker, path))) => broker
-                        .stat(&path)
-                        .await
-                        .map(|_| ())
-                        .map_err(WorkspacesError::from),
-                    Ok(None) => continue,
-                    Err(err) => Err(err),
-                };
-                let problem = match found {
-                    Ok(()) => continue,
-                    Err(WorkspacesError::Store(_))
-                    | Err(WorkspacesError::Invalid(crate::storage::StorageError::Backend(_))) => {
-                        continue
-                    }
-                    Err(err) => err.to_string(),
-                };
-                let location = if several {
-                    format!("/inputs/{id}/{index}")
-                } else {
-                    format!("/inputs/{id}")
-                };
-                problems.push(request::RequestProblem::new(
-                    request::ProblemKind::BadReference,
-                    location,
-                    format!("the reference {href:?} cannot be used: {problem}"),
-                ));
-            }
+        for (location, href, url) in request::href_inputs(request) {
+            let found = match self.workspaces.resolve_reference(&url).await {
+                Ok(Some((broker, path))) => broker
+                    .stat(&path)
+                    .await
+                    .map(|_| ())
+                    .map_err(WorkspacesError::from),
+                Ok(None) => continue,
+                Err(err) => Err(err),
+            };
+            let problem = match found {
+                Ok(()) => continue,
+                Err(WorkspacesError::Store(_))
+                | Err(WorkspacesError::Invalid(crate::storage::StorageError::Backend(_))) => {
+                    continue
+                }
+                Err(err) => err.to_string(),
+            };
+            problems.push(request::RequestProblem::new(
+                request::ProblemKind::BadReference,
+                location,
+                format!("the reference {href:?} cannot be used: {problem}"),
+            ));
         }
         problems
     }
@@ -406,8 +392,9 @@ impl JobService {
             Ok(job) => Some(job),
             Err(ticket) => {
                 let read = self.store.get_job(id).await?;
-                if let Some(job) = &read {
-                    self.statuses.keep(ticket, job);
+                match &read {
+                    Some(job) => self.statuses.keep(ticket, job),
+                    None => self.statuses.forget(id),
                 }
                 read
             }
@@ -500,10 +487,7 @@ impl JobService {
             .dismiss_job(id, OffsetDateTime::now_utc())
             .await?
             .ok_or_else(|| JobsError::NoSuchJob(id.clone()))?;
-        if let Some(token) = self.running.lock().expect("lock").get(id) {
-            token.cancel();
-        }
-        self.announce(id);
+        self.dismissed(id);
         // A workflow's steps go with it.
         let steps = self.store.job_children(id).await?;
         self.dismiss_steps(&steps).await;
@@ -568,17 +552,21 @@ impl JobService {
                 .dismiss_active_job(&step.id, OffsetDateTime::now_utc())
                 .await
             {
-                Ok(_) => {
-                    if let Some(token) = self.running.lock().expect("lock").get(&step.id) {
-                        token.cancel();
-                    }
-                    self.announce(&step.id);
-                }
+                Ok(_) => self.dismissed(&step.id),
                 Err(err) => {
                     tracing::warn!(job_id = %step.id, error = %err, "cannot dismiss a workflow step")
                 }
             }
         }
+    }
+
+    /// After the store recorded a dismissal: stops the job if it runs in this process (else
+    /// its worker stops it at its next heartbeat) and tells waiters.
+    fn dismissed(&self, id: &JobId) {
+        if let Some(token) = self.running.lock().expect("lock").get(id) {
+            token.cancel();
+        }
+        self.announce(id);
     }
 
     /// Waits until the job reaches a final status or `timeout` passes; returns the job as

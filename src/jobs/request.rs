@@ -280,43 +280,52 @@ pub fn check_reference_policy(
     policy: ReferencePolicy,
     problems: &mut Vec<RequestProblem>,
 ) {
+    for (location, _, url) in href_inputs(request) {
+        if problems.len() >= MAX_PROBLEMS {
+            return;
+        }
+        let problem = match url.scheme() {
+            "file" if !policy.allow_file_urls => Some(
+                "file:// references are not accepted by this server (the operator can \
+                 allow them with queue.allow_file_urls); give an http(s) URL"
+                    .to_string(),
+            ),
+            "http" | "https" => crate::outbound::check_url(&url, policy.allow_private_urls).err(),
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            problems.push(RequestProblem::new(
+                ProblemKind::BadReference,
+                location,
+                format!("the reference cannot be used: {problem}"),
+            ));
+        }
+    }
+}
+
+/// Every `href` input value of `request` that parses as a URL (one that does not is
+/// `check_request`'s to report), as given and parsed, with where it stands in the request:
+/// `/inputs/<id>`, or `/inputs/<id>/<index>` for an input given several values.
+pub fn href_inputs(request: &ExecuteRequest) -> Vec<(String, &str, reqwest::Url)> {
+    let mut found = Vec::new();
     for (id, values) in &request.inputs {
         let several = values.len() > 1;
         for (index, value) in values.iter().enumerate() {
-            if problems.len() >= MAX_PROBLEMS {
-                return;
-            }
             let InputValue::Href { href, .. } = value else {
                 continue;
             };
             let Ok(url) = reqwest::Url::parse(href) else {
-                continue; // check_request reports it
+                continue;
             };
-            let problem = match url.scheme() {
-                "file" if !policy.allow_file_urls => Some(
-                    "file:// references are not accepted by this server (the operator can \
-                     allow them with queue.allow_file_urls); give an http(s) URL"
-                        .to_string(),
-                ),
-                "http" | "https" => {
-                    crate::outbound::check_url(&url, policy.allow_private_urls).err()
-                }
-                _ => None,
+            let location = if several {
+                format!("/inputs/{id}/{index}")
+            } else {
+                format!("/inputs/{id}")
             };
-            if let Some(problem) = problem {
-                let location = if several {
-                    format!("/inputs/{id}/{index}")
-                } else {
-                    format!("/inputs/{id}")
-                };
-                problems.push(RequestProblem::new(
-                    ProblemKind::BadReference,
-                    location,
-                    format!("the reference cannot be used: {problem}"),
-                ));
-            }
+            found.push((location, href.as_str(), url));
         }
     }
+    found
 }
 
 fn check_outputs(process: &Process, request: &ExecuteRequest, problems: &mut Vec<RequestProblem>) {

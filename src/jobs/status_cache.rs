@@ -30,6 +30,22 @@ struct State {
     /// (after an old one of the same job was dropped) never takes a generation an older
     /// read holds.
     next_generation: u64,
+    /// When the entries nobody asked for lately were last dropped.
+    pruned: Option<Instant>,
+}
+
+impl State {
+    /// Drops the entries nobody asked for in [`FORGET_AFTER`], at most once per [`FRESH`]
+    /// (not on every read: the walk is over every entry). Dropping one is always safe: a
+    /// read whose entry is gone keeps nothing.
+    fn prune(&mut self, now: Instant) {
+        if self.pruned.is_some_and(|at| now.duration_since(at) < FRESH) {
+            return;
+        }
+        self.entries
+            .retain(|_, entry| now.duration_since(entry.asked) < FORGET_AFTER);
+        self.pruned = Some(now);
+    }
 }
 
 #[derive(Debug)]
@@ -56,9 +72,13 @@ impl StatusCache {
 
     fn get_at(&self, id: &JobId, now: Instant) -> Result<Job, Ticket> {
         let mut state = self.lock();
+        // Here too, not only when a read is kept: asking for jobs that do not exist makes
+        // entries that no keep would ever prune.
+        state.prune(now);
         let State {
             entries,
             next_generation,
+            ..
         } = &mut *state;
         let entry = entries.entry(id.clone()).or_insert_with(|| {
             *next_generation += 1;
@@ -83,14 +103,17 @@ impl StatusCache {
 
     fn keep_at(&self, ticket: Ticket, job: &Job, now: Instant) {
         let mut state = self.lock();
-        state
-            .entries
-            .retain(|_, entry| now.duration_since(entry.asked) < FORGET_AFTER);
+        state.prune(now);
         if let Some(entry) = state.entries.get_mut(&job.id) {
             if entry.generation == ticket.0 {
                 entry.job = Some((now, job.clone()));
             }
         }
+    }
+
+    /// The store has no job `id`: nothing to keep of it.
+    pub fn forget(&self, id: &JobId) {
+        self.lock().entries.remove(id);
     }
 
     /// The job changed: forget what was read of it, and refuse what reads that began
@@ -100,6 +123,7 @@ impl StatusCache {
         let State {
             entries,
             next_generation,
+            ..
         } = &mut *state;
         if let Some(entry) = entries.get_mut(id) {
             *next_generation += 1;
@@ -194,6 +218,28 @@ mod tests {
         assert!(
             cache.get_at(&id, later).is_err(),
             "the older read kept nothing"
+        );
+    }
+
+    #[test]
+    fn asking_for_jobs_that_do_not_exist_leaves_nothing_behind() {
+        let cache = StatusCache::default();
+        let start = Instant::now();
+        let absent = JobId::new();
+        let _ = cache.get_at(&absent, start);
+        cache.forget(&absent);
+        assert!(
+            cache.lock().entries.is_empty(),
+            "a job the store lacks is forgotten"
+        );
+        for _ in 0..100 {
+            let _ = cache.get_at(&JobId::new(), start);
+        }
+        let _ = cache.get_at(&JobId::new(), start + FORGET_AFTER);
+        assert_eq!(
+            cache.lock().entries.len(),
+            1,
+            "unkept entries are pruned too"
         );
     }
 
