@@ -18,6 +18,7 @@ mod html;
 mod jobs_cli;
 mod literals;
 mod metrics;
+mod ndvi;
 mod operator;
 mod owslib;
 mod polling;

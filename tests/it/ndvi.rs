@@ -1,0 +1,305 @@
+//! The Earth-observation example (`examples/ndvi`) on a real server and real containers:
+//! its three static Rust steps built `FROM scratch` by its build.sh, its run.sh (the recipe
+//! and the Part 3 nested execute, checked against the sample's numbers), and here, on our
+//! own: the nested chain with another threshold, each step a job of its own, the
+//! geo-referencing of the input carried to the step outputs, and a bad raster failing the
+//! recipe with the step's declared error.
+
+use crate::app::{spawn_app_with, TestApp};
+use crate::support::repo_root;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "ndvi-admin-token";
+
+/// Builds the three step images once per test process with the example's build.sh (the
+/// steps' cargo build is cached under target/examples-ndvi).
+fn ndvi_images() {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let output = std::process::Command::new("bash")
+            .arg(repo_root().join("examples/ndvi/build.sh"))
+            .env("ADES", env!("CARGO_BIN_EXE_ades"))
+            .output()
+            .expect("run examples/ndvi/build.sh");
+        assert!(
+            output.status.success(),
+            "examples/ndvi/build.sh failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    });
+}
+
+async fn ndvi_app() -> TestApp {
+    ndvi_images();
+    spawn_app_with(|settings| {
+        settings.auth.admin_token = TOKEN.to_string();
+    })
+    .await
+}
+
+/// The summary the sample (examples/ndvi/src/bin/make-sample.rs) must give for
+/// `threshold`, worked out from its four land bands, not from any step: (pixels, red,
+/// NIR) per band, the 8x8 no-data corner taken from the water; the steps compute the NDVI
+/// in float32.
+fn expected_summary(threshold: f32) -> Value {
+    let bands = [
+        (16 * 64 - 64, 600.0f32, 300.0f32),
+        (16 * 64, 1800.0, 2200.0),
+        (16 * 64, 800.0, 2400.0),
+        (16 * 64, 400.0, 3600.0),
+    ];
+    let ndvi: Vec<(u64, f32)> = bands
+        .iter()
+        .map(|&(n, red, nir)| (n, (nir - red) / (nir + red)))
+        .collect();
+    let valid: u64 = ndvi.iter().map(|(n, _)| n).sum();
+    let above: u64 = ndvi
+        .iter()
+        .filter(|(_, v)| *v > threshold)
+        .map(|(n, _)| n)
+        .sum();
+    let values = || ndvi.iter().map(|&(_, v)| f64::from(v));
+    let sum: f64 = ndvi.iter().map(|&(n, v)| n as f64 * f64::from(v)).sum();
+    json!({
+        "VALID_PIXELS": valid,
+        "ABOVE_PIXELS": above,
+        "FRACTION_ABOVE": above as f64 / valid as f64,
+        "NDVI_MIN": values().fold(f64::INFINITY, f64::min),
+        "NDVI_MAX": values().fold(f64::NEG_INFINITY, f64::max),
+        "NDVI_MEAN": sum / valid as f64,
+    })
+}
+
+fn assert_summary(got: &Value, threshold: f32) {
+    let expected = expected_summary(threshold);
+    for (key, want) in expected.as_object().unwrap() {
+        let value = got[key].as_f64().unwrap_or(f64::NAN);
+        assert!(
+            (value - want.as_f64().unwrap()).abs() < 1e-6,
+            "{key}: {value}, expected {want}, in {got:#}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_ndvi_example_runs_as_a_recipe_and_as_a_nested_execute() {
+    let app = ndvi_app().await;
+    let script = repo_root().join("examples/ndvi/run.sh");
+    let address = app.address.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("bash")
+            .arg(script)
+            .env("B", address)
+            .env("TOKEN", TOKEN)
+            .env("ADES", env!("CARGO_BIN_EXE_ades"))
+            .env("SKIP_BUILD", "1")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("{stdout}");
+    for expected in [
+        "deploy: 201",
+        "inputs: RED_NIR, THRESHOLD | outputs: summary.ABOVE_PIXELS, summary.FRACTION_ABOVE",
+        "recipe: valid 4032, above 0.3 2048",
+        "nested: valid 4032, above 0.3 2048",
+        "summaries: as expected",
+        "undeploy: 204",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "{expected:?} missing from:\n{stdout}"
+        );
+    }
+    app.stop().await;
+}
+
+async fn job(app: &TestApp, id: &str) -> Value {
+    let response = app.client.get(app.url(&format!("/jobs/{id}"))).send();
+    response.await.unwrap().json().await.unwrap()
+}
+
+async fn wait_final(app: &TestApp, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let status = job(app, id).await;
+        if ["successful", "failed", "dismissed"].contains(&status["status"].as_str().unwrap_or(""))
+        {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "not final in time: {status:#}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Step name -> job id, from a workflow job's `urn:ades:rel:step` links.
+fn step_jobs(status: &Value) -> Vec<(String, String)> {
+    let links = status["links"].as_array().unwrap();
+    let mut steps: Vec<(String, String)> = links
+        .iter()
+        .filter(|l| l["rel"] == "urn:ades:rel:step")
+        .map(|l| {
+            let title = l["title"].as_str().unwrap();
+            let name = title.trim_start_matches("Step ").split(' ').next().unwrap();
+            let id = l["href"].as_str().unwrap().rsplit('/').next().unwrap();
+            (name.to_string(), id.to_string())
+        })
+        .collect();
+    steps.sort();
+    steps
+}
+
+/// The raw value bytes of `tag` in the first image directory of a little-endian TIFF,
+/// read by hand (not with the crate the steps use): its type, count and value, inline or
+/// at its offset.
+fn tiff_tag(file: &[u8], tag: u16) -> Option<Vec<u8>> {
+    assert_eq!(&file[..4], b"II*\0", "a little-endian classic TIFF");
+    let u16_at = |at: usize| u16::from_le_bytes([file[at], file[at + 1]]);
+    let u32_at = |at: usize| u32::from_le_bytes(file[at..at + 4].try_into().unwrap()) as usize;
+    let directory = u32_at(4);
+    (0..usize::from(u16_at(directory))).find_map(|i| {
+        let entry = directory + 2 + 12 * i;
+        (u16_at(entry) == tag).then(|| {
+            let size = match u16_at(entry + 2) {
+                1 | 2 | 6 | 7 => 1,
+                3 | 8 => 2,
+                4 | 9 | 11 => 4,
+                _ => 8,
+            };
+            let length = size * u32_at(entry + 4);
+            let start = if length <= 4 {
+                entry + 8
+            } else {
+                u32_at(entry + 8)
+            };
+            file[start..start + length].to_vec()
+        })
+    })
+}
+
+#[tokio::test]
+async fn the_nested_chain_keeps_the_place_of_its_input_and_its_numbers() {
+    let app = ndvi_app().await;
+    // The example's request with another threshold: 0.05 puts the soil above it too.
+    let text =
+        std::fs::read_to_string(repo_root().join("examples/ndvi/nested-execute.json")).unwrap();
+    let mut request: Value = serde_json::from_str(&text).unwrap();
+    request["inputs"]["MASK"]["inputs"]["THRESHOLD"] = json!(0.05);
+    let response = app
+        .client
+        .post(app.url("/processes/ndvi-summary/execution"))
+        .header("Prefer", "respond-async")
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{body:#}");
+    let id = body["jobID"].as_str().unwrap().to_string();
+    let done = wait_final(&app, &id).await;
+    assert_eq!(done["status"], "successful", "{done:#}");
+    let results: Value = app
+        .client
+        .get(app.url(&format!("/jobs/{id}/results")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_summary(&results, 0.05);
+    assert_eq!(results["ABOVE_PIXELS"], 3 * 16 * 64, "{results:#}");
+
+    // One job per execution in the request: ndvi twice (Part 3 nests a tree).
+    let steps = step_jobs(&done);
+    let names: Vec<&str> = steps.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["main", "main-MASK", "main-MASK-NDVI", "main-NDVI"],
+        "{done:#}"
+    );
+
+    // Each raster step wrote its result where the input lies: the GeoTIFF tags of the
+    // sample (pixel scale, tie point, key directory) are in the NDVI and the mask.
+    let sample = std::fs::read(repo_root().join("examples/ndvi/sample/red-nir.tif")).unwrap();
+    for (step, file) in [("main-NDVI", "ndvi.tif"), ("main-MASK", "mask.tif")] {
+        let step_id = &steps.iter().find(|(name, _)| name == step).unwrap().1;
+        let response = app
+            .client
+            .get(app.url(&format!("/jobs/{step_id}/outputs/{file}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{step} {file}");
+        let raster = response.bytes().await.unwrap();
+        for tag in [33550, 33922, 34735] {
+            let kept = tiff_tag(&raster, tag);
+            assert!(kept.is_some(), "{step}: tag {tag} missing");
+            assert_eq!(kept, tiff_tag(&sample, tag), "{step}: tag {tag}");
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_raster_that_is_not_red_and_nir_fails_the_recipe_with_the_steps_error() {
+    let app = ndvi_app().await;
+    let mut recipe: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("examples/ndvi/recipe.json")).unwrap(),
+    )
+    .unwrap();
+    let name = crate::deploy::unique("ndvi-bad");
+    recipe["name"] = json!(name);
+    let deployed = app
+        .client
+        .post(app.url("/processes"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/vnd.ades.recipe+json")
+        .body(recipe.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deployed.status(), StatusCode::CREATED);
+    let response = app
+        .client
+        .post(app.url(&format!("/processes/{name}/execution")))
+        .header("Prefer", "respond-async")
+        .json(&json!({"inputs": {"RED_NIR": {"value": "bm90IGEgcmFzdGVy", "encoding": "base64", "mediaType": "image/tiff"}}}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    let id = body["jobID"].as_str().expect("a job").to_string();
+    let done = wait_final(&app, &id).await;
+    assert_eq!(done["status"], "failed", "{done:#}");
+    let message = done["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("ndvi"),
+        "the failed step is named: {done:#}"
+    );
+    let steps = step_jobs(&done);
+    let names: Vec<&str> = steps.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["ndvi"],
+        "no step after the failed one ran: {done:#}"
+    );
+    let step = job(&app, &steps[0].1).await;
+    assert_eq!(step["status"], "failed", "{step:#}");
+    assert!(
+        step.to_string().contains("Invalid input"),
+        "the step's declared error: {step:#}"
+    );
+    app.stop().await;
+}
