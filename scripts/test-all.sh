@@ -155,9 +155,12 @@ bash examples/base/build.sh
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
+# The NDVI example's steps are a Cargo workspace of their own (examples/ndvi).
+(cd examples/ndvi && cargo fmt -- --check)
 
 log "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+(cd examples/ndvi && cargo clippy --release --all-targets --quiet -- -D warnings)
 
 log "cargo test"
 results=$(mktemp)
