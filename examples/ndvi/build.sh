@@ -14,6 +14,9 @@ if [ -z "${ADES:-}" ]; then
   if command -v ades >/dev/null; then ADES=ades; else ADES=$root/target/debug/ades; fi
 fi
 
+# RUSTFLAGS in the environment replaces the rustflags of .cargo/config.toml: keep the
+# programs static all the same (they run in an empty image).
+if [ -n "${RUSTFLAGS:-}" ]; then export RUSTFLAGS="$RUSTFLAGS -C target-feature=+crt-static"; fi
 (cd "$here" && cargo build --release --locked --bins)
 binaries=$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release
 for step in ndvi threshold summary; do
