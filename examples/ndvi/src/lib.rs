@@ -89,7 +89,7 @@ fn open(path: &Path) -> Result<Decoder<BufReader<File>>, Failure> {
 
 /// Reads the first image of the TIFF at `path`; `pick` takes the samples of the type the
 /// step expects, `kind` says that type in the error when the file has another.
-fn read<T>(
+fn read<T: Copy>(
     path: &Path,
     kind: &str,
     pick: impl FnOnce(DecodingResult) -> Option<Vec<T>>,
@@ -99,9 +99,13 @@ fn read<T>(
     let (width, height) = decoder
         .dimensions()
         .map_err(|e| bad_input(format!("{shown}: {e}")))?;
-    let image = decoder
-        .read_image()
+    let mut image = DecodingResult::U8(Vec::new());
+    let layout = decoder
+        .read_image_to_buffer(&mut image)
         .map_err(|e| bad_input(format!("{shown}: cannot read the image: {e}")))?;
+    if image.as_buffer(0).byte_len() < layout.complete_len {
+        return Err(bad_input(format!("{shown}: too large to read at once")));
+    }
     let samples =
         pick(image).ok_or_else(|| bad_input(format!("{shown}: expected {kind} samples")))?;
     let pixels = width as usize * height as usize;
@@ -111,6 +115,17 @@ fn read<T>(
             samples.len()
         )));
     }
+    let bands = samples.len() / pixels;
+    // A band-interleaved (planar) file holds each band whole, one after the other: the
+    // steps take the samples of a pixel together.
+    let samples = if layout.planes > 1 {
+        (0..pixels)
+            .flat_map(|pixel| (0..bands).map(move |band| band * pixels + pixel))
+            .map(|at| samples[at])
+            .collect()
+    } else {
+        samples
+    };
     use tiff::decoder::ifd::Value;
     let geo = GeoTags {
         pixel_scale: tag(&mut decoder, Tag::ModelPixelScaleTag, Value::into_f64_vec)?,
@@ -124,7 +139,7 @@ fn read<T>(
     Ok(Raster {
         width,
         height,
-        bands: samples.len() / pixels,
+        bands,
         samples,
         geo,
         nodata,
