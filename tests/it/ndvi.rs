@@ -303,3 +303,95 @@ async fn a_raster_that_is_not_red_and_nir_fails_the_recipe_with_the_steps_error(
     );
     app.stop().await;
 }
+
+/// The sample's pixels (make-sample.rs) written band-interleaved (`PlanarConfiguration`
+/// 2: all red, then all NIR) and uncompressed, by hand: a layout the sample does not have.
+fn band_interleaved_sample() -> Vec<u8> {
+    const SIZE: usize = 64;
+    let mut red = Vec::new();
+    let mut nir = Vec::new();
+    for row in 0..SIZE {
+        let (r, n): (u16, u16) = [(600, 300), (1800, 2200), (800, 2400), (400, 3600)][row / 16];
+        for column in 0..SIZE {
+            let texture = 1 + (column % 4) as u16;
+            let no_data = row < 8 && column < 8;
+            red.push(if no_data { 0 } else { r * texture });
+            nir.push(if no_data { 0 } else { n * texture });
+        }
+    }
+    let plane = (SIZE * SIZE * 2) as u32;
+    // (tag, type: 3 SHORT or 4 LONG, values), in tag order, all fitting the entry but the
+    // two-value SHORTs and LONGs, which go after the directory.
+    let entries: [(u16, u16, Vec<u32>); 11] = [
+        (256, 3, vec![SIZE as u32]),
+        (257, 3, vec![SIZE as u32]),
+        (258, 3, vec![16, 16]),
+        (259, 3, vec![1]),
+        (262, 3, vec![1]),
+        (273, 4, vec![8, 8 + plane]),
+        (277, 3, vec![2]),
+        (278, 3, vec![SIZE as u32]),
+        (279, 4, vec![plane, plane]),
+        (284, 3, vec![2]),
+        (338, 3, vec![0]),
+    ];
+    let directory = 8 + 2 * plane;
+    let mut after = directory + 2 + 12 * entries.len() as u32 + 4;
+    let mut file = b"II*\0".to_vec();
+    file.extend(directory.to_le_bytes());
+    file.extend(red.iter().chain(&nir).flat_map(|v| v.to_le_bytes()));
+    file.extend((entries.len() as u16).to_le_bytes());
+    let mut outside = Vec::new();
+    for (tag, kind, values) in &entries {
+        file.extend(tag.to_le_bytes());
+        file.extend(kind.to_le_bytes());
+        file.extend((values.len() as u32).to_le_bytes());
+        let bytes: Vec<u8> = values
+            .iter()
+            .flat_map(|&v| match kind {
+                3 => (v as u16).to_le_bytes().to_vec(),
+                _ => v.to_le_bytes().to_vec(),
+            })
+            .collect();
+        if bytes.len() <= 4 {
+            let mut inline = bytes.clone();
+            inline.resize(4, 0);
+            file.extend(inline);
+        } else {
+            file.extend(after.to_le_bytes());
+            after += bytes.len() as u32;
+            outside.extend(bytes);
+        }
+    }
+    file.extend(0u32.to_le_bytes());
+    file.extend(outside);
+    file
+}
+
+#[tokio::test]
+async fn a_band_interleaved_raster_gives_the_same_numbers() {
+    use base64::Engine;
+    let app = ndvi_app().await;
+    let text =
+        std::fs::read_to_string(repo_root().join("examples/ndvi/nested-execute.json")).unwrap();
+    let mut request: Value = serde_json::from_str(&text).unwrap();
+    let raster = json!({
+        "value": base64::engine::general_purpose::STANDARD.encode(band_interleaved_sample()),
+        "encoding": "base64",
+        "mediaType": "image/tiff"
+    });
+    request["inputs"]["NDVI"]["inputs"]["RED_NIR"] = raster.clone();
+    request["inputs"]["MASK"]["inputs"]["NDVI"]["inputs"]["RED_NIR"] = raster;
+    let response = app
+        .client
+        .post(app.url("/processes/ndvi-summary/execution"))
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let results: Value = response.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{results:#}");
+    assert_summary(&results, 0.3);
+    app.stop().await;
+}
