@@ -32,6 +32,7 @@ fn new_job() -> NewJob {
         owner: None,
         step_of: None,
         workflow: false,
+        submitted_by: None,
     }
 }
 

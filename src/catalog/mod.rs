@@ -95,6 +95,9 @@ struct CatalogInner {
     scanner: Option<tokio::sync::Mutex<Scanner>>,
     /// When the last scan finished (for on-demand scans, see [`Catalog::find`]).
     last_scan: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Taken by an on-demand scan: requests that find the catalogue stale at the same
+    /// moment share one scan instead of each scanning in turn.
+    on_demand: tokio::sync::Mutex<()>,
     /// Processes deployed through Part 2, by id; replaced whole at each reload.
     deployed: RwLock<Arc<BTreeMap<ProcessId, Arc<Process>>>>,
     /// Where deployed processes are kept (`None`: none are, as in tests of other modules).
@@ -178,6 +181,7 @@ impl Catalog {
                     watched: HashMap::new(),
                 })),
                 last_scan: std::sync::Mutex::new(None),
+                on_demand: tokio::sync::Mutex::new(()),
                 deployed: RwLock::new(Arc::new(BTreeMap::new())),
                 process_store: None,
             }),
@@ -202,6 +206,7 @@ impl Catalog {
                 })),
                 scanner: None,
                 last_scan: std::sync::Mutex::new(None),
+                on_demand: tokio::sync::Mutex::new(()),
                 deployed: RwLock::new(Arc::new(BTreeMap::new())),
                 process_store: None,
             }),
@@ -368,16 +373,24 @@ impl Catalog {
     }
 
     /// Rescans when the last scan finished longer than `age` ago (or never ran).
+    /// Requests that find it stale together wait for one scan (a busy listing would
+    /// otherwise ask the engine once per waiting request).
     pub async fn rescan_if_older_than(&self, age: std::time::Duration) {
-        let stale = self
-            .inner
+        if self.scanned_within(age) {
+            return;
+        }
+        let _turn = self.inner.on_demand.lock().await;
+        if !self.scanned_within(age) {
+            self.rescan().await;
+        }
+    }
+
+    fn scanned_within(&self, age: std::time::Duration) -> bool {
+        self.inner
             .last_scan
             .lock()
             .expect("lock")
-            .is_none_or(|at| at.elapsed() >= age);
-        if stale {
-            self.rescan().await;
-        }
+            .is_some_and(|at| at.elapsed() < age)
     }
 
     /// Whether the engine answered at the last scan.
@@ -396,6 +409,7 @@ impl Catalog {
     pub async fn rescan(&self) {
         self.reload_deployed().await;
         let Some(scanner) = &self.inner.scanner else {
+            *self.inner.last_scan.lock().expect("lock") = Some(std::time::Instant::now());
             return;
         };
         let mut scanner = scanner.lock().await;

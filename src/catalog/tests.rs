@@ -401,3 +401,83 @@ fn each_skipped_image_is_reported_once_until_its_reason_changes() {
     assert!(not_yet_logged(&mut logged, &changed[1..]).is_empty());
     assert_eq!(names(not_yet_logged(&mut logged, &changed)), vec!["a"]);
 }
+
+/// An engine that only lists (no images), counting how often it is asked.
+struct CountingImages {
+    lists: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl crate::engine::ImageStore for CountingImages {
+    async fn inspect_image(&self, reference: &str) -> Result<SeedImage, ImageError> {
+        Err(ImageError::NotFound(reference.to_string()))
+    }
+    async fn list_seed_images(&self) -> Result<Vec<SeedImage>, ImageError> {
+        self.lists.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        // Long enough for every request below to find the catalogue stale meanwhile.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        Ok(Vec::new())
+    }
+    async fn build_image(
+        &self,
+        _: &crate::engine::BuildRequest,
+        _: &mut (dyn for<'line> FnMut(&'line str) + Send),
+    ) -> Result<String, ImageError> {
+        unreachable!("not built in this test")
+    }
+    async fn tag_image(&self, _: &str, _: &str, _: &str) -> Result<(), ImageError> {
+        unreachable!("not tagged in this test")
+    }
+    async fn push_image(
+        &self,
+        _: &str,
+        _: &str,
+        _: &[crate::registry::RegistryCredentials],
+        _: &mut (dyn for<'line> FnMut(&'line str) + Send),
+    ) -> Result<Option<String>, ImageError> {
+        unreachable!("not pushed in this test")
+    }
+    async fn untag_image(&self, _: &str) -> Result<(), ImageError> {
+        unreachable!("not untagged in this test")
+    }
+    async fn pull_image(
+        &self,
+        _: &str,
+        _: &tokio_util::sync::CancellationToken,
+        _: &mut dyn crate::engine::LogSink,
+    ) -> Result<bool, crate::engine::RunnerError> {
+        unreachable!("not pulled in this test")
+    }
+}
+
+#[test]
+fn listings_that_find_the_catalogue_stale_together_share_one_scan() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let images = Arc::new(CountingImages {
+        lists: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let settings = CatalogSettings {
+        discover_local_images: true,
+        ..CatalogSettings::default()
+    };
+    let catalog = Catalog::new(settings, Ok(images.clone()));
+    runtime.block_on(async {
+        let asks: Vec<_> = (0..8)
+            .map(|_| {
+                let catalog = catalog.clone();
+                tokio::spawn(async move { catalog.rescan_if_older_than(ON_DEMAND_SCAN_AGE).await })
+            })
+            .collect();
+        for ask in asks {
+            ask.await.unwrap();
+        }
+    });
+    assert_eq!(images.lists.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // Once the scan is old enough, the next listing scans again.
+    runtime.block_on(catalog.rescan_if_older_than(std::time::Duration::ZERO));
+    assert_eq!(images.lists.load(std::sync::atomic::Ordering::SeqCst), 2);
+}

@@ -13,6 +13,7 @@ pub mod admission;
 pub mod callbacks;
 pub mod execute;
 pub mod operator;
+pub mod queue_length;
 pub mod request;
 pub mod status_cache;
 
@@ -161,6 +162,8 @@ pub struct JobService {
     admission: Arc<Admission>,
     /// The worker pools as last read, and when.
     hosts: Arc<Mutex<Option<HostsRead>>>,
+    /// The queue's length for the bound on queued jobs ([`queue_length`]).
+    queue_length: Arc<queue_length::QueueLength>,
     /// Wakes idle workers when a job is submitted.
     work_available: Arc<Notify>,
     /// Announces that a job changed (status or progress), for waiters.
@@ -183,6 +186,7 @@ impl JobService {
             store,
             admission: Arc::new(Admission::default()),
             hosts: Arc::new(Mutex::new(None)),
+            queue_length: Arc::default(),
             work_available: Arc::new(Notify::new()),
             changed,
             running: Arc::new(Mutex::new(HashMap::new())),
@@ -338,14 +342,14 @@ impl JobService {
                     owner: caller.owner().map(str::to_string),
                     step_of: None,
                     workflow: process.workflow().is_some(),
+                    submitted_by: audited(caller, "submit").then(|| caller.actor()),
                 },
                 OffsetDateTime::now_utc(),
             )
             .await?;
         tracing::info!(job_id = %job.id, process_id = %job.process_id, owner = caller.owner(), "job accepted");
-        self.audit(caller, "submit", job.id.as_str(), job.process_id.as_str())
-            .await;
         self.metrics.job_submitted(job.process_id.as_str());
+        self.queue_length.submitted();
         self.work_available.notify_one();
         Ok(job)
     }
@@ -354,7 +358,14 @@ impl JobService {
     async fn admit(&self, process: &Process) -> Result<(), JobsError> {
         let limit = self.admission.max_queued;
         if limit > 0 {
-            let queued = self.store.count_queued().await?;
+            let queued = match self.queue_length.estimate(limit, Instant::now()) {
+                Some(estimate) => estimate,
+                None => {
+                    let counted = self.store.count_queued().await?;
+                    self.queue_length.counted(counted, Instant::now());
+                    counted
+                }
+            };
             if queued >= limit {
                 return Err(JobsError::QueueFull { queued, limit });
             }
@@ -424,12 +435,11 @@ impl JobService {
         Ok(self.store.job_events(id).await?)
     }
 
-    /// Appends to the audit trail what a caller did; a write that fails is logged (the
+    /// Appends to the audit trail what a caller did (when [`audited`]); a write that fails is logged (the
     /// deed itself is done and durable already). The local operator (authentication off)
     /// and the server itself leave job submissions and dismissals to `job_events`.
     pub async fn audit(&self, caller: &Caller, action: &str, target: &str, detail: &str) {
-        let process_change = matches!(action, "deploy" | "replace" | "undeploy");
-        if !process_change && matches!(caller.credential, Credential::Local | Credential::System) {
+        if !audited(caller, action) {
             return;
         }
         let entry = AuditEntry {
@@ -660,4 +670,12 @@ impl JobService {
             }
         }
     }
+}
+
+/// Whether what `caller` did goes into the audit trail: process changes always; the
+/// local operator (authentication off) and the server itself leave job submissions and
+/// dismissals to `job_events`.
+fn audited(caller: &Caller, action: &str) -> bool {
+    let process_change = matches!(action, "deploy" | "replace" | "undeploy");
+    process_change || !matches!(caller.credential, Credential::Local | Credential::System)
 }

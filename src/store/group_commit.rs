@@ -181,6 +181,7 @@ mod tests {
             owner: None,
             step_of: None,
             workflow: false,
+            submitted_by: None,
         }
     }
 

@@ -97,6 +97,9 @@ pub struct NewJob {
     pub step_of: Option<StepOf>,
     /// A workflow job: never claimed by a worker, advanced by the workflow drivers.
     pub workflow: bool,
+    /// Who the audit trail records as its submitter, written in the job's own transaction
+    /// (one sync to disk for both); `None`: the submission is not audited.
+    pub submitted_by: Option<String>,
 }
 
 /// Which workflow job a job is a step of.

@@ -78,6 +78,16 @@ async fn insert_in<B: Backend>(
     };
     let inserted = decode_job::<B>(&row)?;
     append_event::<B>(tx, &inserted.id, now, JobStatus::INITIAL, None).await?;
+    if let Some(actor) = &job.submitted_by {
+        sql::<B>(B::SQL.insert_audit)
+            .bind(now)
+            .bind(actor.clone())
+            .bind("submit".to_string())
+            .bind(inserted.id.as_str().to_owned())
+            .bind(inserted.process_id.as_str().to_owned())
+            .execute(&mut **tx, "append the submission to the audit trail")
+            .await?;
+    }
     B::notify(tx, &signal_of(&inserted.id, JobStatus::INITIAL)).await?;
     Ok(Some(inserted))
 }

@@ -181,6 +181,7 @@ impl Driver {
                     step: step.name.clone(),
                 }),
                 workflow: false,
+                submitted_by: None,
             };
             if let Some(child) = store.insert_step(new, now).await? {
                 tracing::info!(job_id = %job.id, step = %step.name, step_job = %child.id, "workflow step submitted");

@@ -105,6 +105,7 @@ async fn insert(store: &Store, process: &str, created: OffsetDateTime) -> JobId 
                 owner: None,
                 step_of: None,
                 workflow: false,
+                submitted_by: None,
             },
             created,
         )

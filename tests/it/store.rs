@@ -309,6 +309,7 @@ mod contract {
                 base_url: None,
             }),
             workflow: None,
+            submitted_by: None,
         }
     }
 
@@ -570,6 +571,7 @@ mod contract {
             owner: None,
             step_of: None,
             workflow: false,
+            submitted_by: None,
         }
     }
 
@@ -626,6 +628,7 @@ mod contract {
             owner: None,
             step_of: None,
             workflow: false,
+            submitted_by: None,
         };
         let inserted = store.insert_job(new.clone(), at(0)).await.unwrap();
         assert_eq!(inserted.id, new.id);
@@ -1902,6 +1905,7 @@ mod contract {
             .insert_job(
                 NewJob {
                     workflow: true,
+                    submitted_by: None,
                     ..new_job("wf", 0)
                 },
                 at(0),
@@ -2386,6 +2390,7 @@ async fn sqlite_jobs_survive_closing_and_reopening_the_file() {
             owner: None,
             step_of: None,
             workflow: false,
+            submitted_by: None,
         };
         jobs.push(store.insert_job(new, now).await.unwrap());
     }
@@ -2423,6 +2428,7 @@ async fn sqlite_in_memory_databases_work() {
         owner: None,
         step_of: None,
         workflow: false,
+        submitted_by: None,
     };
     let job = store
         .insert_job(new, time::OffsetDateTime::now_utc())
@@ -2444,6 +2450,7 @@ async fn sqlite_unreadable_rows_are_corrupt_not_database_errors() {
         owner: None,
         step_of: None,
         workflow: false,
+        submitted_by: None,
     };
     let job = store
         .insert_job(new, time::OffsetDateTime::now_utc())
@@ -2764,6 +2771,7 @@ fn new_job() -> ades::store::NewJob {
         owner: None,
         step_of: None,
         workflow: false,
+        submitted_by: None,
     }
 }
 

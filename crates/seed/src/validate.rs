@@ -88,7 +88,7 @@ pub fn validate_manifest_value(document: &Value) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut schema_errors = BTreeSet::new();
     for error in MANIFEST.validator.iter_errors(document) {
-        schema_errors.insert(error.instance_path.as_str().to_string());
+        schema_errors.insert(error.instance_path().as_str().to_string());
         problems.extend(schema_problems(
             &error,
             Some(&MANIFEST.document),
@@ -158,10 +158,11 @@ pub fn manifest_from_value(document: Value) -> Result<ValidManifest, Vec<Problem
 pub fn validate_metadata_value(document: &Value) -> Vec<Problem> {
     let mut problems = Vec::new();
     for error in METADATA.validator.iter_errors(document) {
-        match error.kind {
-            ValidationErrorKind::OneOfNotValid | ValidationErrorKind::OneOfMultipleValid => {
-                let at = error.instance_path.as_str().to_string();
-                explain_geojson(&error.instance, &at, &mut problems);
+        match error.kind() {
+            ValidationErrorKind::OneOfNotValid { .. }
+            | ValidationErrorKind::OneOfMultipleValid { .. } => {
+                let at = error.instance_path().as_str().to_string();
+                explain_geojson(&error.instance(), &at, &mut problems);
             }
             _ => problems.extend(schema_problems(&error, None, METADATA_ROOT, "")),
         }
@@ -407,12 +408,12 @@ fn schema_problems(
     root: &str,
     base: &str,
 ) -> Vec<Problem> {
-    let at = format!("{base}{}", error.instance_path.as_str());
+    let at = format!("{base}{}", error.instance_path().as_str());
     let at = at.as_str();
-    match &error.kind {
+    match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let allowed = schema
-                .map(|s| allowed_members(s, error.schema_path.as_str()))
+                .map(|s| allowed_members(s, error.schema_path().as_str()))
                 .unwrap_or_default();
             unexpected
                 .iter()
@@ -428,13 +429,13 @@ fn schema_problems(
                 TypeKind::Single(t) => vec![t.to_string()],
                 TypeKind::Multiple(set) => set.iter().map(|t| t.to_string()).collect(),
             };
-            vec![wrong_type(at, &error.instance, &expected, root)]
+            vec![wrong_type(at, &error.instance(), &expected, root)]
         }
         ValidationErrorKind::Pattern { pattern } => {
-            vec![pattern_mismatch(at, &error.instance, pattern, root)]
+            vec![pattern_mismatch(at, &error.instance(), pattern, root)]
         }
         ValidationErrorKind::Enum { options } => {
-            vec![not_in_enum(at, &error.instance, options, root)]
+            vec![not_in_enum(at, &error.instance(), options, root)]
         }
         ValidationErrorKind::MinItems { limit } => vec![Problem::error(
             location(at),
@@ -442,7 +443,7 @@ fn schema_problems(
                 "{} must have at least {limit} item{}, it has {}",
                 subject(at, root),
                 if *limit == 1 { "" } else { "s" },
-                error.instance.as_array().map_or(0, Vec::len)
+                error.instance().as_array().map_or(0, Vec::len)
             ),
         )],
         ValidationErrorKind::MaxItems { limit } => vec![Problem::error(
@@ -451,7 +452,7 @@ fn schema_problems(
                 "{} may have at most {limit} item{}, it has {}: remove the extra ones",
                 subject(at, root),
                 if *limit == 1 { "" } else { "s" },
-                error.instance.as_array().map_or(0, Vec::len)
+                error.instance().as_array().map_or(0, Vec::len)
             ),
         )],
         ValidationErrorKind::AdditionalItems { limit } => vec![Problem::error(
@@ -459,7 +460,7 @@ fn schema_problems(
             format!(
                 "{} may have at most {limit} items, it has {}: remove the extra ones",
                 subject(at, root),
-                error.instance.as_array().map_or(0, Vec::len)
+                error.instance().as_array().map_or(0, Vec::len)
             ),
         )],
         _ => vec![Problem::error(
@@ -1608,18 +1609,19 @@ fn explain_geojson(value: &Value, at: &str, problems: &mut Vec<Problem>) {
     };
     let before = problems.len();
     for error in validator.iter_errors(value) {
-        let inner_at = format!("{at}{}", error.instance_path.as_str());
-        match error.kind {
-            ValidationErrorKind::OneOfNotValid | ValidationErrorKind::OneOfMultipleValid => {
-                if error.instance.is_object() {
-                    explain_geojson(&error.instance, &inner_at, problems);
+        let inner_at = format!("{at}{}", error.instance_path().as_str());
+        match error.kind() {
+            ValidationErrorKind::OneOfNotValid { .. }
+            | ValidationErrorKind::OneOfMultipleValid { .. } => {
+                if error.instance().is_object() {
+                    explain_geojson(&error.instance(), &inner_at, problems);
                 } else {
                     problems.push(Problem::error(
                         location(&inner_at),
                         format!(
                             "{} must be a GeoJSON geometry object (or null where allowed), not {}",
                             subject(&inner_at, METADATA_ROOT),
-                            describe_for_type(&error.instance)
+                            describe_for_type(&error.instance())
                         ),
                     ));
                 }
