@@ -8,7 +8,8 @@
 # environment target/peers-venv), builds ades in release mode and the echo example image.
 # Each server listens on loopback with comparable settings: ades with its defaults (SQLite,
 # its default workers); pygeoapi and PyWPS under gunicorn with one worker per core, their
-# own hello-world processes, pygeoapi's TinyDB job manager and PyWPS's SQLite log.
+# own hello-world processes, pygeoapi's PostgreSQL job manager (a fresh database on the
+# PostgreSQL of scripts/start-postgres.sh) and PyWPS's SQLite log.
 #
 # Measured, each for PEERS_SECONDS (default 10) with PEERS_CONNECTIONS (default 8)
 # connections, every request on a new connection (`Connection: close`, as clients that
@@ -38,6 +39,7 @@ cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
+  if [ -n "${pg_db:-}" ]; then psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $pg_db" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 
@@ -48,10 +50,11 @@ if ! command -v wrk >/dev/null; then
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq wrk >/dev/null
 fi
-if ! "$venv/bin/python" -c 'import pygeoapi, pywps, gunicorn' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import pygeoapi, pywps, gunicorn, psycopg2' 2>/dev/null; then
   log "installing pygeoapi, PyWPS and gunicorn into $venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check pygeoapi pywps gunicorn
+  "$venv/bin/pip" install --quiet --disable-pip-version-check pygeoapi pywps gunicorn \
+    psycopg2-binary sqlalchemy
 fi
 log "building ades (release) and the echo image"
 cargo build --release --quiet
@@ -80,12 +83,15 @@ rss_mib() {
   awk -v kib="$total" 'BEGIN { printf "%.1f", kib / 1024 }'
 }
 
-# Requests per second wrk sustains on a URL (extra arguments go to wrk).
+# Successful requests (2xx/3xx) per second wrk sustains on a URL (extra arguments go to
+# wrk): a refusal (a full queue's 503, say) is not a submission, so it is not counted.
 rate() {
   local url=$1
   shift
   wrk -t 2 -c "$connections" -d "${seconds}s" -H 'Connection: close' "$@" "$url" 2>&1 |
-    awk '/^Requests\/sec:/ {printf "%.0f", $2}'
+    awk '/ requests in / {total = $1; secs = $4 + 0}
+         /Non-2xx or 3xx responses:/ {failed = $5}
+         END {if (secs > 0) printf "%.0f", (total - failed) / secs; else printf "0"}'
 }
 
 log "starting ades, pygeoapi and PyWPS"
@@ -96,7 +102,21 @@ pids+=("$ades_pid")
 
 pygeoapi_port=$(free_port)
 mkdir -p "$work/pygeoapi-out"
-sed -e "s|@PORT@|$pygeoapi_port|g" -e "s|@WORK@|$work|g" benches/peers/pygeoapi.yml >"$work/pygeoapi.yml"
+# pygeoapi's PostgreSQL manager reads and writes a table `jobs` it does not create: a
+# fresh database with that table (the columns its manager writes) for every run.
+pg_admin=$(bash scripts/start-postgres.sh)
+pg_db=pygeoapi_peers_$$
+psql -q "$pg_admin" -c "CREATE DATABASE $pg_db" >/dev/null
+pg_url=${pg_admin%/*}/$pg_db
+psql -q "$pg_url" -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+CREATE TABLE jobs (
+  type text, identifier text PRIMARY KEY, process_id text,
+  created timestamptz, started timestamptz, updated timestamptz, finished timestamptz,
+  status text, location text, mimetype text, message text, progress integer
+);
+SQL
+sed -e "s|@PORT@|$pygeoapi_port|g" -e "s|@WORK@|$work|g" -e "s|@PGURL@|$pg_url|g" \
+  benches/peers/pygeoapi.yml >"$work/pygeoapi.yml"
 export PYGEOAPI_CONFIG=$work/pygeoapi.yml PYGEOAPI_OPENAPI=$work/pygeoapi-openapi.yml
 "$venv/bin/pygeoapi" openapi generate "$PYGEOAPI_CONFIG" --output-file "$PYGEOAPI_OPENAPI" >/dev/null 2>&1
 "$venv/bin/gunicorn" -w "$cores" -b "127.0.0.1:$pygeoapi_port" pygeoapi.flask_app:APP \
