@@ -63,7 +63,8 @@ pub async fn deploy_process(
 ) -> Result<Response, ApiError> {
     // Checked before the body is read, as the deployer checks it again.
     caller.require_deployer().map_err(|d| d.to_api_error())?;
-    let package = read_package(app.settings.json_body_limit(), &headers, query, body)?;
+    let mut package = read_package(app.settings.json_body_limit(), &headers, query, body)?;
+    package.base_url = base.0.clone();
     let process = app
         .deployer
         .deploy(&caller, &package)
@@ -118,7 +119,8 @@ pub async fn replace_process(
 ) -> Result<Json<ProcessSummaryView>, ApiError> {
     // Checked before the body is read, as the deployer checks it again.
     caller.require_deployer().map_err(|d| d.to_api_error())?;
-    let package = read_package(app.settings.json_body_limit(), &headers, query, body)?;
+    let mut package = read_package(app.settings.json_body_limit(), &headers, query, body)?;
+    package.base_url = base.0.clone();
     let process = app
         .deployer
         .replace(&caller, &process_id, &package)
@@ -213,5 +215,6 @@ fn read_package(
         media_type,
         body: body.to_vec(),
         image_param: query.image,
+        base_url: String::new(),
     })
 }

@@ -309,6 +309,7 @@ mod contract {
                 base_url: None,
             }),
             workflow: None,
+            remote: None,
         }
     }
 
