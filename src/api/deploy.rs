@@ -37,11 +37,17 @@ pub struct DeployQuery {
             (serde_json::Value = "application/vnd.seed.manifest+json"),
             (serde_json::Value = "application/vnd.ades.image+json"),
             (serde_json::Value = "application/vnd.ades.recipe+json"),
+            (serde_json::Value = "application/json"),
         ),
         description = "An OGC Application Package (`application/ogcapppkg+json`) with a Docker \
             execution unit, a bare Seed manifest (`application/vnd.seed.manifest+json`), \
-            `{\"image\": \"registry/repository:tag\"}` (`application/vnd.ades.image+json`), or \
-            a Scale v6 recipe type (`application/vnd.ades.recipe+json`), deployed as a workflow."
+            `{\"image\": \"registry/repository:tag\"}` (`application/vnd.ades.image+json`), \
+            a Scale v6 recipe type (`application/vnd.ades.recipe+json`), deployed as a workflow, \
+            or an OGC API - Processes Part 3 deployable workflow (`application/json`, or as the \
+            execution unit of an application package): an execute request with a top-level \
+            `process` URL and an `id`, `{\"$input\": \"<name>\"}` marking the workflow's inputs \
+            and `{\"$output\": \"<name>\"}` selecting its outputs; nested `process` URLs may \
+            name processes of the allowed remote servers (`[remotes.<name>]`)."
     ),
     responses(
         (status = 201, description = "Deployed; `Location` is the new process.", body = ProcessSummaryView),
@@ -95,6 +101,7 @@ pub async fn deploy_process(
             (serde_json::Value = "application/vnd.seed.manifest+json"),
             (serde_json::Value = "application/vnd.ades.image+json"),
             (serde_json::Value = "application/vnd.ades.recipe+json"),
+            (serde_json::Value = "application/json"),
         ),
         description = "As for deploy."
     ),
