@@ -1068,6 +1068,34 @@ mod tests {
     }
 
     #[test]
+    fn remotes_come_from_the_file_and_environment_with_their_secrets_hidden() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ades.toml");
+        let token = dir.path().join("token");
+        std::fs::write(&token, "t0ken-from-file\n").unwrap();
+        std::fs::write(
+            &file,
+            format!(
+                "[remotes.eo]\nurl = \"https://eo.example.org/ogcapi\"\ntoken_file = {:?}\n\
+                 [remotes.other]\nurl = \"https://o.example.org\"\nusername = \"u\"\n",
+                token.to_str().unwrap()
+            ),
+        )
+        .unwrap();
+        let env = env(&[("ADES__REMOTES__OTHER__PASSWORD", "pa55-from-env")]);
+        let s = Settings::load_from(Some(&file), &env, &Overrides::default()).unwrap();
+        assert_eq!(s.remotes["eo"].token, "t0ken-from-file");
+        assert_eq!(s.remotes["other"].password, "pa55-from-env");
+        for shown in [s.to_redacted_toml(), format!("{s:?}")] {
+            assert!(!shown.contains("t0ken-from-file"), "{shown}");
+            assert!(!shown.contains("pa55-from-env"), "{shown}");
+        }
+        std::fs::write(&file, "[remotes.eo]\nurl = \"ftp://x\"\n").unwrap();
+        let err = Settings::load_from(Some(&file), &[], &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("remotes.eo"), "{err}");
+    }
+
+    #[test]
     fn workspaces_come_from_the_file_with_their_secrets_hidden() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("ades.toml");
