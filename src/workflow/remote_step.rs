@@ -5,8 +5,9 @@
 //! records where its remote job is (`JobStore::swap_remote_job`, a compare-and-swap), first
 //! a `submitting:<µs>` marker, then the job's URL, so neither two drivers nor a driver
 //! restarted after a SIGKILL submit it twice; a driver that finds the URL follows that job.
-//! Looks at a remote job back off from the remote's `poll_seconds` to its
-//! `max_poll_seconds`, and run beside the driver's pass, so a slow remote holds up nothing.
+//! One task per followed step looks at its remote job, backing off from the remote's
+//! `poll_seconds` to its `max_poll_seconds`, beside the driver's pass, so a slow remote
+//! holds up nothing.
 //!
 //! Inputs go to the remote as the request gave them (values, links); a file another step
 //! produced here is sent as base64, or, when it came from a remote without credentials
@@ -25,9 +26,9 @@ use crate::workspace::Workspace;
 use base64::Engine;
 use seed::errors::{FailureCategory, JobFailure};
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::Problem;
@@ -99,21 +100,14 @@ pub async fn describe_remote_processes(
     }
 }
 
-/// When to look at a remote step next.
-struct Following {
-    next: Instant,
-    wait: Duration,
-    /// A look is under way.
-    busy: bool,
-}
-
 /// Submits and follows remote steps. Cheap to clone.
 #[derive(Clone)]
 pub struct RemoteSteps {
     jobs: JobService,
     workspace: Workspace,
     remotes: Remotes,
-    following: Arc<Mutex<HashMap<JobId, Following>>>,
+    /// The steps a task of this server follows.
+    following: Arc<Mutex<HashSet<JobId>>>,
 }
 
 /// What one look found.
@@ -138,8 +132,8 @@ impl RemoteSteps {
         WorkerId(super::driver::DRIVER_OWNER.to_string())
     }
 
-    /// Looks at running remote step `job` when its back-off allows: in a task of its own,
-    /// so the driver's pass goes on.
+    /// Follows running remote step `job` in a task of its own (unless one of this server
+    /// does already), so the driver's pass goes on.
     pub fn advance(&self, job: Job, call: RemoteCall) {
         let Some(remote) = self.remotes.get(&call.remote) else {
             let this = self.clone();
@@ -158,42 +152,39 @@ impl RemoteSteps {
             });
             return;
         };
-        {
-            let mut following = self.following.lock().expect("lock");
-            let entry = following.entry(job.id.clone()).or_insert(Following {
-                next: Instant::now(),
-                wait: remote.poll,
-                busy: false,
-            });
-            if entry.busy || Instant::now() < entry.next {
-                return;
-            }
-            entry.busy = true;
+        if !self.following.lock().expect("lock").insert(job.id.clone()) {
+            return; // followed already by a task of this server
         }
         let this = self.clone();
         tokio::spawn(async move {
             let id = job.id.clone();
-            let look = match this.look(&job, &call, &remote).await {
-                Ok(look) => look,
+            this.follow(job, &call, &remote).await;
+            this.following.lock().expect("lock").remove(&id);
+        });
+    }
+
+    /// Looks at the step until it ends (or is no longer running here: dismissed), waiting
+    /// `poll_seconds` between looks, doubling up to `max_poll_seconds`.
+    async fn follow(&self, mut job: Job, call: &RemoteCall, remote: &Remote) {
+        let mut wait = remote.poll;
+        loop {
+            match self.look(&job, call, remote).await {
+                Ok(Look::Ended) => return,
+                Ok(Look::Going) => {}
                 Err(err) => {
-                    tracing::warn!(job_id = %id, error = %err, "remote step: cannot read or write the store");
-                    Look::Going
-                }
-            };
-            let mut following = this.following.lock().expect("lock");
-            match look {
-                Look::Ended => {
-                    following.remove(&id);
-                }
-                Look::Going => {
-                    if let Some(entry) = following.get_mut(&id) {
-                        entry.busy = false;
-                        entry.next = Instant::now() + entry.wait;
-                        entry.wait = (entry.wait * 2).min(remote.max_poll);
-                    }
+                    tracing::warn!(job_id = %job.id, error = %err, "remote step: cannot read or write the store");
                 }
             }
-        });
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(remote.max_poll);
+            match self.jobs.store().get_job(&job.id).await {
+                Ok(Some(current)) if current.status == JobStatus::Running => job = current,
+                Ok(_) => return,
+                Err(err) => {
+                    tracing::warn!(job_id = %job.id, error = %err, "remote step: cannot read the step");
+                }
+            }
+        }
     }
 
     /// One look: submit the step if nobody has, else follow its remote job.
