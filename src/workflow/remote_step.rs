@@ -328,7 +328,11 @@ impl RemoteSteps {
                     .swap_remote_job(&job.id, Some(&marker), url.as_str())
                     .await?;
                 tracing::info!(job_id = %job.id, remote = %remote.name, remote_job = %crate::outbound::shown_url(&url), "remote step submitted");
-                let message = format!("remote {}: submitted as {}", remote.name, url);
+                let message = format!(
+                    "remote {}: submitted as {}",
+                    remote.name,
+                    crate::outbound::shown_url(&url)
+                );
                 store
                     .set_progress(
                         &job.id,

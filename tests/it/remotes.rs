@@ -159,6 +159,55 @@ async fn a_recipe_runs_one_branch_on_another_instance() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_file_goes_from_remote_step_to_remote_step_by_reference() {
+    step_images();
+    // B reads its own result links (loopback): it must be allowed to.
+    let b = spawn_app_with(|settings| {
+        settings.queue.workers = 2;
+        settings.queue.allow_private_urls = true;
+    })
+    .await;
+    let a = orchestrator(&b).await;
+    let name = crate::deploy::unique("wf-remote-ref");
+    let recipe = json!({
+        "name": name,
+        "title": "Twice there",
+        "definition": {
+            "input": {"files": [{"name": "IMAGE"}]},
+            "nodes": {
+                "one": job_node("b:ades-it-wf-work", &[], json!({
+                    "PART": {"type": "recipe", "input": "IMAGE"},
+                    "DELAY": {"type": "literal", "value": 0}})),
+                "two": job_node("b:ades-it-wf-work", &["one"], json!({
+                    "PART": {"type": "dependency", "node": "one", "output": "RESULT"},
+                    "DELAY": {"type": "literal", "value": 0}})),
+            }
+        }
+    });
+    let response = deploy(&a, &recipe).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let id = submit(&a, &name, "by reference\n").await;
+    let done = wait_final(&a, &id, Duration::from_secs(90)).await;
+    assert_eq!(done["status"], "successful", "{done:#}");
+    let on_b = remote_jobs(&b, "ades-it-wf-work").await;
+    assert_eq!(on_b.len(), 2, "{on_b:?}");
+    // The newest first: the second step's input was the first step's link on B.
+    let (second, first) = (&on_b[0].0, &on_b[1].0);
+    let prov = b
+        .client
+        .get(b.url(&format!("/jobs/{second}/prov")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(prov.contains(&format!("/jobs/{first}/")), "{prov}");
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_nested_execute_runs_its_inner_process_on_another_instance() {
     let b = remote_app().await;
     let a = orchestrator(&b).await;
