@@ -45,6 +45,9 @@ const SUBMISSION_LOST_AFTER: Duration = Duration::from_secs(120);
 
 const SUBMITTING: &str = "submitting:";
 
+/// How long a remote may fail to answer about a job before the step is given up.
+const UNREACHABLE_LIMIT: Duration = Duration::from_secs(600);
+
 /// The descriptions of the remote processes `names` (`<remote>:<process id>`), fetched
 /// now, as processes `workflow::compile` can check steps against; or every problem (an
 /// unknown remote, an unreachable one, a process it does not offer).
@@ -112,6 +115,8 @@ pub struct RemoteSteps {
 
 /// What one look found.
 enum Look {
+    /// The remote did not answer about its job (network, or the remote failing).
+    Unreachable(RemoteError),
     /// Still going (or another driver has it).
     Going,
     /// The step ended.
@@ -167,10 +172,31 @@ impl RemoteSteps {
     /// `poll_seconds` between looks, doubling up to `max_poll_seconds`.
     async fn follow(&self, mut job: Job, call: &RemoteCall, remote: &Remote) {
         let mut wait = remote.poll;
+        let mut unreachable_since: Option<std::time::Instant> = None;
         loop {
             match self.look(&job, call, remote).await {
                 Ok(Look::Ended) => return,
-                Ok(Look::Going) => {}
+                Ok(Look::Going) => unreachable_since = None,
+                Ok(Look::Unreachable(err)) => {
+                    let since = *unreachable_since.get_or_insert_with(std::time::Instant::now);
+                    if since.elapsed() >= UNREACHABLE_LIMIT {
+                        let failure = ades_failure(
+                            REMOTE_FAILED,
+                            &format!("remote {}: unreachable", remote.name),
+                            format!(
+                                "Remote {} has not answered about its job for {} minutes \
+                                 (last: {err}); the step is given up.",
+                                remote.name,
+                                UNREACHABLE_LIMIT.as_secs() / 60
+                            ),
+                            FailureCategory::System,
+                        );
+                        if let Err(err) = self.fail(&job, failure).await {
+                            tracing::warn!(job_id = %job.id, error = %err, "remote step: cannot fail the step");
+                        }
+                        return;
+                    }
+                }
                 Err(err) => {
                     tracing::warn!(job_id = %job.id, error = %err, "remote step: cannot read or write the store");
                 }
@@ -233,7 +259,7 @@ impl RemoteSteps {
             Err(err) => {
                 // A blip of the network or of the remote: look again later.
                 tracing::warn!(job_id = %job.id, remote = %remote.name, error = %err, "cannot read a remote job's status");
-                return Ok(Look::Going);
+                return Ok(Look::Unreachable(err));
             }
         };
         let text = status.get("status").and_then(Value::as_str).unwrap_or("");
