@@ -44,6 +44,27 @@ async fn orchestrator(remote: &TestApp) -> TestApp {
     .await
 }
 
+/// Instance A calling `remote` as `[remotes.b]` with bearer `token`.
+async fn orchestrator_with_token(remote: &TestApp, token: &str) -> TestApp {
+    let (url, token) = (remote.address.clone(), token.to_string());
+    spawn_app_with(move |settings| {
+        settings.auth.admin_token = TOKEN.to_string();
+        settings.queue.workers = 2;
+        settings.queue.allow_private_urls = true;
+        settings.remotes.insert(
+            "b".to_string(),
+            ades::config::RemoteSection {
+                url,
+                token,
+                poll_seconds: 0.2,
+                max_poll_seconds: 1.0,
+                ..Default::default()
+            },
+        );
+    })
+    .await
+}
+
 /// B's jobs of `process`: (job id, status).
 async fn remote_jobs(app: &TestApp, process: &str) -> Vec<(String, String)> {
     let list: Value = app
@@ -203,6 +224,55 @@ async fn a_file_goes_from_remote_step_to_remote_step_by_reference() {
         .await
         .unwrap();
     assert!(prov.contains(&format!("/jobs/{first}/")), "{prov}");
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_remote_that_needs_a_token_is_called_with_it() {
+    step_images();
+    const B_TOKEN: &str = "remote-b-s3cret";
+    let b = spawn_app_with(|settings| {
+        settings.queue.workers = 2;
+        settings.auth.mode = ades::config::AuthMode::On;
+        settings.auth.admin_token = B_TOKEN.to_string();
+    })
+    .await;
+    let a = orchestrator_with_token(&b, B_TOKEN).await;
+    let name = crate::deploy::unique("wf-remote-token");
+    let recipe = json!({
+        "name": name,
+        "title": "Behind a token",
+        "definition": {
+            "input": {"files": [{"name": "IMAGE"}]},
+            "nodes": {
+                "there": job_node("b:ades-it-wf-work", &[], json!({
+                    "PART": {"type": "recipe", "input": "IMAGE"},
+                    "DELAY": {"type": "literal", "value": 0}})),
+            }
+        }
+    });
+    let response = deploy(&a, &recipe).await;
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = submit(&a, &name, "secret\n").await;
+    let done = wait_final(&a, &id, Duration::from_secs(90)).await;
+    assert_eq!(done["status"], "successful", "{done:#}");
+    // Its result link on B needs the token too: it was fetched with it.
+    let text = output_text(&a, &id, "there/RESULT/0/result-up.txt").await;
+    assert_eq!(text, "SECRET\n");
+
+    // A wrong token: B's refusal reaches the deployer, and the token is in no answer.
+    let wrong = orchestrator_with_token(&b, "not-the-token").await;
+    let mut other = recipe.clone();
+    other["name"] = json!(crate::deploy::unique("wf-remote-token-bad"));
+    let response = deploy(&wrong, &other).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("remote b"), "{text}");
+    assert!(!text.contains("not-the-token"), "{text}");
+    wrong.stop().await;
     a.stop().await;
     b.stop().await;
 }
