@@ -668,3 +668,57 @@ async fn a_sigkill_of_the_orchestrator_while_its_remote_step_runs_loses_nothing(
     a.sigkill();
     b.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_remote_example_deploys_and_runs_on_two_instances() {
+    crate::support::example_image("io-demo");
+    let b = spawn_app_with(|_| {}).await;
+    let url = b.address.clone();
+    let a = spawn_app_with(move |settings| {
+        settings.auth.admin_token = "secret".to_string();
+        settings.queue.allow_private_urls = true;
+        settings.remotes.insert(
+            "b".to_string(),
+            ades::config::RemoteSection {
+                url,
+                poll_seconds: 0.25,
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let script = crate::support::repo_root().join("examples/workflows/remote/run.sh");
+    let (a_address, b_address) = (a.address.clone(), b.address.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("bash")
+            .arg(script)
+            .env("A", a_address)
+            .env("REMOTE", b_address)
+            .env("TOKEN", "secret")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("{stdout}");
+    for expected in [
+        "recipe deploy: 201",
+        "workflow successful - 3 of 3 steps done",
+        "remote b: successful",
+        "part 3 deploy: 201",
+        "inputs: text | outputs: copied",
+        "jobs on the remote: 2",
+        "undeploy io-demo-here-and-there: 204",
+        "undeploy io-demo-there-then-here: 204",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} missing:\n{stdout}");
+    }
+    a.stop().await;
+    b.stop().await;
+}
