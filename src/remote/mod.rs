@@ -59,7 +59,11 @@ pub struct Remote {
     /// Its landing page, without a trailing '/'.
     base: Url,
     credentials: Credentials,
+    /// For the calls: each bounded by `timeout_seconds` whole.
     client: reqwest::Client,
+    /// For result files: no bound on the whole (a large file on a slow link is
+    /// legitimate), only on silence.
+    download: reqwest::Client,
     allow_private_urls: bool,
     /// First wait between two looks at a job, and the longest one.
     pub poll: Duration,
@@ -136,12 +140,17 @@ impl Remote {
             return Err("timeout_seconds must be at least 1".to_string());
         }
         let timeout = Duration::from_secs(section.timeout_seconds);
-        let client = crate::outbound::client(
+        let timeouts = Timeouts {
+            connect: timeout.min(Duration::from_secs(10)),
+            read: timeout,
+            total: Some(timeout),
+        };
+        let client = crate::outbound::client(allow_private_urls, timeouts);
+        let download = crate::outbound::client(
             allow_private_urls,
             Timeouts {
-                connect: timeout.min(Duration::from_secs(10)),
-                read: timeout,
-                total: Some(timeout),
+                total: None,
+                ..timeouts
             },
         );
         Ok(Remote {
@@ -149,6 +158,7 @@ impl Remote {
             base,
             credentials,
             client,
+            download,
             allow_private_urls,
             poll: Duration::from_secs_f64(section.poll_seconds),
             max_poll: Duration::from_secs_f64(section.max_poll_seconds),
@@ -207,10 +217,21 @@ impl Remote {
         body: Option<&Value>,
         prefer_async: bool,
     ) -> Result<reqwest::Response, RemoteError> {
+        self.send_with(&self.client, method, url, body, prefer_async)
+            .await
+    }
+
+    async fn send_with(
+        &self,
+        client: &reqwest::Client,
+        method: Method,
+        url: &Url,
+        body: Option<&Value>,
+        prefer_async: bool,
+    ) -> Result<reqwest::Response, RemoteError> {
         check_url(url, self.allow_private_urls)
             .map_err(|why| self.error("refused by the address guard", why))?;
-        let mut request = self
-            .client
+        let mut request = client
             .request(method.clone(), url.clone())
             .header(reqwest::header::ACCEPT, "application/json");
         if self.owns(url) {
@@ -330,7 +351,9 @@ impl Remote {
     ) -> Result<(Vec<u8>, Option<String>), RemoteError> {
         let url = self.parse(href)?;
         let what = format!("fetching result {}", shown_url(&url));
-        let mut response = self.send(Method::GET, &url, None, false).await?;
+        let mut response = self
+            .send_with(&self.download, Method::GET, &url, None, false)
+            .await?;
         if !response.status().is_success() {
             let status = response.status();
             let document = response.json::<Value>().await.ok();
