@@ -25,6 +25,9 @@ pub struct Settings {
     /// Named workspaces (Scale's v6 workspace JSON as TOML), by name; more can be created
     /// through `/workspaces`. See README, "Workspaces".
     pub workspaces: BTreeMap<String, crate::storage::WorkspaceSpec>,
+    /// Other OGC API - Processes servers a workflow step may run on, by name (README,
+    /// "Remote processes"); only these are ever called.
+    pub remotes: BTreeMap<String, RemoteSection>,
     pub auth: AuthSection,
     pub registries: RegistriesSection,
     pub callbacks: CallbacksSection,
@@ -234,6 +237,62 @@ pub struct RegistryCredentialsSection {
     pub username: String,
     /// A secret: never printed.
     pub password: String,
+}
+
+/// One remote OGC API - Processes server (`[remotes.<name>]`).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RemoteSection {
+    /// Its landing page: `https://host/ogcapi` (processes are at `<url>/processes`).
+    pub url: String,
+    /// A bearer token sent with every call (a secret: never printed).
+    pub token: String,
+    /// A file holding the bearer token instead.
+    pub token_file: String,
+    /// HTTP basic credentials instead of a token (the password is a secret).
+    pub username: String,
+    pub password: String,
+    /// A file holding the basic password instead.
+    pub password_file: String,
+    /// First wait between two looks at a remote job's status, seconds (doubles up to
+    /// `max_poll_seconds`).
+    pub poll_seconds: f64,
+    pub max_poll_seconds: f64,
+    /// Longest one call may take, seconds.
+    pub timeout_seconds: u64,
+}
+
+impl Default for RemoteSection {
+    fn default() -> Self {
+        RemoteSection {
+            url: String::new(),
+            token: String::new(),
+            token_file: String::new(),
+            username: String::new(),
+            password: String::new(),
+            password_file: String::new(),
+            poll_seconds: 1.0,
+            max_poll_seconds: 10.0,
+            timeout_seconds: 30,
+        }
+    }
+}
+
+impl fmt::Debug for RemoteSection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hidden = |secret: &str| if secret.is_empty() { "" } else { "<hidden>" };
+        f.debug_struct("RemoteSection")
+            .field("url", &redact_url_password(&self.url))
+            .field("token", &hidden(&self.token))
+            .field("token_file", &self.token_file)
+            .field("username", &self.username)
+            .field("password", &hidden(&self.password))
+            .field("password_file", &self.password_file)
+            .field("poll_seconds", &self.poll_seconds)
+            .field("max_poll_seconds", &self.max_poll_seconds)
+            .field("timeout_seconds", &self.timeout_seconds)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -449,6 +508,7 @@ impl Default for Settings {
             containers: ContainersSection::default(),
             processes: BTreeMap::new(),
             workspaces: BTreeMap::new(),
+            remotes: BTreeMap::new(),
             auth: AuthSection::default(),
             registries: RegistriesSection::default(),
             callbacks: CallbacksSection::default(),
@@ -757,6 +817,18 @@ impl Settings {
             self.auth.admin_token =
                 read_secret(&self.auth.admin_token_file, "auth.admin_token_file")?;
         }
+        for (name, remote) in &mut self.remotes {
+            if !remote.token_file.is_empty() {
+                remote.token =
+                    read_secret(&remote.token_file, &format!("remotes.{name}.token_file"))?;
+            }
+            if !remote.password_file.is_empty() {
+                remote.password = read_secret(
+                    &remote.password_file,
+                    &format!("remotes.{name}.password_file"),
+                )?;
+            }
+        }
         if !self.database.password_file.is_empty() {
             let password = read_secret(&self.database.password_file, "database.password_file")?;
             self.database.url = with_password(&self.database.url, &password)?;
@@ -791,6 +863,7 @@ impl Settings {
         }
         self.check_containers()?;
         self.check_workspaces()?;
+        self.check_remotes()?;
         let otlp = &self.telemetry.otlp_endpoint;
         if !otlp.is_empty() && !otlp.starts_with("http://") && !otlp.starts_with("https://") {
             return Err(ConfigError(format!(
@@ -857,6 +930,14 @@ impl Settings {
 
     /// Every workspace definition can work and every `output_workspace` names one of them
     /// or is left to the job store (checked when a job publishes).
+    fn check_remotes(&self) -> Result<(), ConfigError> {
+        for (name, remote) in &self.remotes {
+            crate::remote::Remote::from_section(name, remote, false)
+                .map_err(|e| ConfigError(format!("remotes.{name}: {e}")))?;
+        }
+        Ok(())
+    }
+
     fn check_workspaces(&self) -> Result<(), ConfigError> {
         crate::storage::Workspaces::new(&self.workspaces, None)
             .map_err(|e| ConfigError(format!("workspaces: {e}")))?;
@@ -902,6 +983,15 @@ impl Settings {
         for process in shown.processes.values_mut() {
             for value in process.settings.values_mut() {
                 *value = "<hidden>".to_string();
+            }
+        }
+        for remote in shown.remotes.values_mut() {
+            remote.url = redact_url_password(&remote.url);
+            if !remote.token.is_empty() {
+                remote.token = "<hidden>".to_string();
+            }
+            if !remote.password.is_empty() {
+                remote.password = "<hidden>".to_string();
             }
         }
         for workspace in shown.workspaces.values_mut() {
@@ -975,6 +1065,34 @@ mod tests {
         assert!(!s.to_redacted_toml().contains("t0ken-value"));
         assert!(!format!("{s:?}").contains("t0ken-value"));
         assert!(!format!("{s:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn remotes_come_from_the_file_and_environment_with_their_secrets_hidden() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ades.toml");
+        let token = dir.path().join("token");
+        std::fs::write(&token, "t0ken-from-file\n").unwrap();
+        std::fs::write(
+            &file,
+            format!(
+                "[remotes.eo]\nurl = \"https://eo.example.org/ogcapi\"\ntoken_file = {:?}\n\
+                 [remotes.other]\nurl = \"https://o.example.org\"\nusername = \"u\"\n",
+                token.to_str().unwrap()
+            ),
+        )
+        .unwrap();
+        let env = env(&[("ADES__REMOTES__OTHER__PASSWORD", "pa55-from-env")]);
+        let s = Settings::load_from(Some(&file), &env, &Overrides::default()).unwrap();
+        assert_eq!(s.remotes["eo"].token, "t0ken-from-file");
+        assert_eq!(s.remotes["other"].password, "pa55-from-env");
+        for shown in [s.to_redacted_toml(), format!("{s:?}")] {
+            assert!(!shown.contains("t0ken-from-file"), "{shown}");
+            assert!(!shown.contains("pa55-from-env"), "{shown}");
+        }
+        std::fs::write(&file, "[remotes.eo]\nurl = \"ftp://x\"\n").unwrap();
+        let err = Settings::load_from(Some(&file), &[], &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("remotes.eo"), "{err}");
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub mod outbound;
 pub mod provenance;
 pub mod queue;
 pub mod registry;
+pub mod remote;
 pub mod startup;
 pub mod storage;
 pub mod store;

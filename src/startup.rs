@@ -70,9 +70,13 @@ impl Application {
         let store = open_store(&settings).await?;
         let workspaces = crate::storage::Workspaces::new(&settings.workspaces, Some(store.clone()))
             .context("the [workspaces] of the configuration")?;
+        let remotes =
+            crate::remote::Remotes::new(&settings.remotes, settings.queue.allow_private_urls)
+                .map_err(|e| anyhow::anyhow!(e))?;
         let jobs = JobService::new(store.clone())
             .with_admission(admission(&settings))
-            .with_workspaces(workspaces);
+            .with_workspaces(workspaces)
+            .with_remotes(remotes.clone());
         let registry = RegistryClient::new(registry_settings(&settings));
         let workspace = open_workspace(&settings)?;
         let credentials = registry_settings(&settings).credentials;
@@ -118,7 +122,8 @@ impl Application {
                         store,
                         registry,
                         Some(engine.images.clone()),
-                    ),
+                    )
+                    .with_remotes(remotes, &settings.server.public_url),
                     catalog,
                     jobs,
                     workspace,

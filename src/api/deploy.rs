@@ -37,11 +37,17 @@ pub struct DeployQuery {
             (serde_json::Value = "application/vnd.seed.manifest+json"),
             (serde_json::Value = "application/vnd.ades.image+json"),
             (serde_json::Value = "application/vnd.ades.recipe+json"),
+            (serde_json::Value = "application/json"),
         ),
         description = "An OGC Application Package (`application/ogcapppkg+json`) with a Docker \
             execution unit, a bare Seed manifest (`application/vnd.seed.manifest+json`), \
-            `{\"image\": \"registry/repository:tag\"}` (`application/vnd.ades.image+json`), or \
-            a Scale v6 recipe type (`application/vnd.ades.recipe+json`), deployed as a workflow."
+            `{\"image\": \"registry/repository:tag\"}` (`application/vnd.ades.image+json`), \
+            a Scale v6 recipe type (`application/vnd.ades.recipe+json`), deployed as a workflow, \
+            or an OGC API - Processes Part 3 deployable workflow (`application/json`, or as the \
+            execution unit of an application package): an execute request with a top-level \
+            `process` URL and an `id`, `{\"$input\": \"<name>\"}` marking the workflow's inputs \
+            and `{\"$output\": \"<name>\"}` selecting its outputs; nested `process` URLs may \
+            name processes of the allowed remote servers (`[remotes.<name>]`)."
     ),
     responses(
         (status = 201, description = "Deployed; `Location` is the new process.", body = ProcessSummaryView),
@@ -63,7 +69,8 @@ pub async fn deploy_process(
 ) -> Result<Response, ApiError> {
     // Checked before the body is read, as the deployer checks it again.
     caller.require_deployer().map_err(|d| d.to_api_error())?;
-    let package = read_package(app.settings.json_body_limit(), &headers, query, body)?;
+    let mut package = read_package(app.settings.json_body_limit(), &headers, query, body)?;
+    package.base_url = base.0.clone();
     let process = app
         .deployer
         .deploy(&caller, &package)
@@ -94,6 +101,7 @@ pub async fn deploy_process(
             (serde_json::Value = "application/vnd.seed.manifest+json"),
             (serde_json::Value = "application/vnd.ades.image+json"),
             (serde_json::Value = "application/vnd.ades.recipe+json"),
+            (serde_json::Value = "application/json"),
         ),
         description = "As for deploy."
     ),
@@ -118,7 +126,8 @@ pub async fn replace_process(
 ) -> Result<Json<ProcessSummaryView>, ApiError> {
     // Checked before the body is read, as the deployer checks it again.
     caller.require_deployer().map_err(|d| d.to_api_error())?;
-    let package = read_package(app.settings.json_body_limit(), &headers, query, body)?;
+    let mut package = read_package(app.settings.json_body_limit(), &headers, query, body)?;
+    package.base_url = base.0.clone();
     let process = app
         .deployer
         .replace(&caller, &process_id, &package)
@@ -213,5 +222,6 @@ fn read_package(
         media_type,
         body: body.to_vec(),
         image_param: query.image,
+        base_url: String::new(),
     })
 }

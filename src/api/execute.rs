@@ -157,7 +157,7 @@ pub async fn post_execution(
 
     let document = read_json_body(&headers, body, app.settings.json_body_limit())?;
     // Nested processes (Part 3): the request runs as a workflow of its processes.
-    let (process, document, workflow) = match nested_plan(&app, &base, &process, &document)? {
+    let (process, document, workflow) = match nested_plan(&app, &base, &process, &document).await? {
         Some((process, workflow, flat)) => (process, flat, Some(workflow)),
         None => (process, document, None),
     };
@@ -209,18 +209,43 @@ type NestedPlan = (
 /// The workflow a request with nested processes runs, offered as a process of the outer
 /// process's id and outputs, and the request with its inputs flattened; `None` for an
 /// ordinary request. Problems of the nesting are the request's 400.
-fn nested_plan(
+async fn nested_plan(
     app: &AppState,
     base: &BaseUrl,
     process: &std::sync::Arc<crate::domain::Process>,
     document: &Value,
 ) -> Result<Option<NestedPlan>, ApiError> {
-    let lookup = |id: &str| {
-        crate::domain::ProcessId::parse(id)
-            .ok()
-            .and_then(|id| app.catalog.get(&id))
+    let remotes = app.jobs.remotes();
+    let problems_error = |problems: Vec<crate::workflow::Problem>| {
+        let problems = problems
+            .into_iter()
+            .map(|p| RequestProblem::new(ProblemKind::WrongValue, &p.pointer, p.message))
+            .collect();
+        crate::jobs::execute::ExecuteError::Problems(problems).into_api_error("checking a request")
     };
-    match crate::workflow::nested::plan(process, document, &base.0, &lookup) {
+    // The remote processes nested in the request are described first (Part 3 Remote
+    // Core Processes): their descriptions check the graph like local ones.
+    let names = crate::workflow::nested::remote_processes(document, remotes);
+    let described = if names.is_empty() {
+        Default::default()
+    } else {
+        crate::workflow::remote_step::describe_remote_processes(remotes, &names)
+            .await
+            .map_err(problems_error)?
+    };
+    let lookup = |id: &str| {
+        described.get(id).cloned().or_else(|| {
+            crate::domain::ProcessId::parse(id)
+                .ok()
+                .and_then(|id| app.catalog.get(&id))
+        })
+    };
+    let resolver = crate::workflow::nested::Resolver {
+        base: &base.0,
+        remotes,
+        lookup: &lookup,
+    };
+    match crate::workflow::nested::plan(process, document, &resolver) {
         Ok(None) => Ok(None),
         Ok(Some((workflow, flat))) => {
             let workflow = std::sync::Arc::new(workflow);
@@ -233,14 +258,7 @@ fn nested_plan(
                 flat,
             )))
         }
-        Err(problems) => {
-            let problems = problems
-                .into_iter()
-                .map(|p| RequestProblem::new(ProblemKind::WrongValue, &p.pointer, p.message))
-                .collect();
-            Err(crate::jobs::execute::ExecuteError::Problems(problems)
-                .into_api_error("checking a request"))
-        }
+        Err(problems) => Err(problems_error(problems)),
     }
 }
 

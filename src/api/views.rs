@@ -38,8 +38,8 @@ pub mod media {
     pub const TEXT: &str = "text/plain; charset=utf-8";
 }
 
-/// The conformance classes implemented (Part 1 1.0 URIs).
-pub const CONFORMANCE_CLASSES: [&str; 11] = [
+/// The conformance classes implemented (Part 1 and 2 1.0 URIs; Part 3 is a draft, `0.0`).
+pub const CONFORMANCE_CLASSES: [&str; 14] = [
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/ogc-process-description",
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/json",
@@ -51,6 +51,9 @@ pub const CONFORMANCE_CLASSES: [&str; 11] = [
     "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/deploy-replace-undeploy",
     "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/ogcapppkg",
     "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/docker",
+    "http://www.opengis.net/spec/ogcapi-processes-3/0.0/conf/nested-processes",
+    "http://www.opengis.net/spec/ogcapi-processes-3/0.0/conf/remote-core-processes",
+    "http://www.opengis.net/spec/ogcapi-processes-3/0.0/conf/deployable-workflows",
 ];
 
 /// A link (`link.yaml`).

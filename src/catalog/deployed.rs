@@ -12,7 +12,10 @@ pub const ROLE_DEPLOYED_IMAGE: &str = "urn:ades:seed:deployedImage";
 
 /// The process a stored row describes, or why the row no longer makes one.
 pub fn process_from_row(row: &DeployedProcess) -> Result<Process, String> {
-    if row.package_media_type == crate::workflow::RECIPE_MEDIA_TYPE {
+    // A recipe, or a Part 3 deployable workflow: the row keeps the compiled workflow.
+    let is_workflow = row.package_media_type == crate::workflow::RECIPE_MEDIA_TYPE
+        || (row.manifest.get("steps").is_some() && row.manifest.get("seedVersion").is_none());
+    if is_workflow {
         let workflow: crate::workflow::Workflow = serde_json::from_value(row.manifest.clone())
             .map_err(|err| format!("its stored workflow is not readable: {err}"))?;
         return std::sync::Arc::new(workflow).to_process();

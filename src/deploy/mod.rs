@@ -128,6 +128,11 @@ pub struct Deployer {
     registry: RegistryClient,
     /// The engine's images (`None`: deploys read registries only).
     images: Option<Arc<dyn ImageStore>>,
+    /// The remote servers workflow steps may run on (described at deploy).
+    remotes: crate::remote::Remotes,
+    /// This server's base URL as configured (`server.public_url`), for the `process` URLs
+    /// of a deployable workflow; empty: only `/processes/<id>` paths name local ones.
+    public_url: String,
 }
 
 impl Deployer {
@@ -142,7 +147,16 @@ impl Deployer {
             store,
             registry,
             images,
+            remotes: crate::remote::Remotes::default(),
+            public_url: String::new(),
         }
+    }
+
+    /// The same deployer, knowing the remote servers and this server's public URL.
+    pub fn with_remotes(mut self, remotes: crate::remote::Remotes, public_url: &str) -> Self {
+        self.remotes = remotes;
+        self.public_url = public_url.trim_end_matches('/').to_string();
+        self
     }
 
     /// Appends a change of the process set to the audit trail (logged when that fails:
@@ -252,7 +266,10 @@ impl Deployer {
     async fn prepare(&self, package: &Package) -> Result<(DeployedProcess, Process), DeployError> {
         let essence = crate::jobs::request::media_type_essence(&package.media_type);
         if essence == crate::workflow::RECIPE_MEDIA_TYPE {
-            return self.prepare_recipe(package, essence);
+            return self.prepare_recipe(package, essence).await;
+        }
+        if let Some((id, request)) = package::deployable_workflow(package)? {
+            return self.prepare_deployable(package, &id, &request).await;
         }
         let spec = package::read_package(package)?;
         let embedded = match &spec.manifest {
@@ -323,7 +340,7 @@ impl Deployer {
     /// A Scale recipe type, checked against the processes offered now (every problem
     /// listed at once). The compiled workflow is stored in the row's manifest column, so
     /// it is rebuilt after a restart as it was checked.
-    fn prepare_recipe(
+    async fn prepare_recipe(
         &self,
         package: &Package,
         media_type: String,
@@ -339,12 +356,81 @@ impl Deployer {
             )
         };
         let draft = crate::workflow::recipe::read_recipe(&document).map_err(refuse)?;
+        // Nodes on remote servers (`<remote>:<process id>`) are described there now.
+        let names = draft
+            .steps
+            .iter()
+            .filter(|s| crate::remote::split_step_process(&s.process).is_some())
+            .map(|s| s.process.clone())
+            .collect();
+        let described =
+            crate::workflow::remote_step::describe_remote_processes(&self.remotes, &names)
+                .await
+                .map_err(refuse)?;
         let lookup = |id: &str| {
-            ProcessId::parse(id)
-                .ok()
-                .and_then(|id| self.catalog.get(&id))
+            described.get(id).cloned().or_else(|| {
+                ProcessId::parse(id)
+                    .ok()
+                    .and_then(|id| self.catalog.get(&id))
+            })
         };
         let workflow = Arc::new(crate::workflow::compile(draft, &lookup).map_err(refuse)?);
+        self.workflow_record(package, media_type, workflow)
+    }
+
+    /// A Part 3 deployable workflow: an execute request with `{"$input": ...}` inputs,
+    /// checked like a recipe, its remote processes described now.
+    async fn prepare_deployable(
+        &self,
+        package: &Package,
+        id: &str,
+        request: &serde_json::Value,
+    ) -> Result<(DeployedProcess, Process), DeployError> {
+        let refuse = |problems: Vec<crate::workflow::Problem>| {
+            DeployError::invalid(
+                "",
+                format!(
+                    "the workflow cannot be deployed: {}",
+                    crate::workflow::describe_problems(&problems)
+                ),
+            )
+        };
+        let names = crate::workflow::nested::remote_processes(request, &self.remotes);
+        let described =
+            crate::workflow::remote_step::describe_remote_processes(&self.remotes, &names)
+                .await
+                .map_err(refuse)?;
+        let lookup = |id: &str| {
+            described.get(id).cloned().or_else(|| {
+                ProcessId::parse(id)
+                    .ok()
+                    .and_then(|id| self.catalog.get(&id))
+            })
+        };
+        let base = if package.base_url.is_empty() {
+            &self.public_url
+        } else {
+            &package.base_url
+        };
+        let resolver = crate::workflow::nested::Resolver {
+            base,
+            remotes: &self.remotes,
+            lookup: &lookup,
+        };
+        let workflow =
+            crate::workflow::nested::deployable(id, request, &resolver).map_err(refuse)?;
+        let media_type = crate::jobs::request::media_type_essence(&package.media_type);
+        self.workflow_record(package, media_type, Arc::new(workflow))
+    }
+
+    /// The row and process of a checked workflow. The compiled workflow is stored in the
+    /// row's manifest column, so it is rebuilt after a restart as it was checked.
+    fn workflow_record(
+        &self,
+        package: &Package,
+        media_type: String,
+        workflow: Arc<crate::workflow::Workflow>,
+    ) -> Result<(DeployedProcess, Process), DeployError> {
         let process = workflow
             .to_process()
             .map_err(|reason| DeployError::invalid("/name", reason))?;

@@ -39,6 +39,9 @@ pub struct Package {
     pub body: Vec<u8>,
     /// The `image` query parameter (bare-manifest form).
     pub image_param: Option<String>,
+    /// This server's base URL as the request reached it (empty: `server.public_url`):
+    /// a deployable workflow's `process` URLs under it are local processes.
+    pub base_url: String,
 }
 
 /// What the package asks for.
@@ -50,6 +53,53 @@ pub struct PackageSpec {
     pub manifest: Option<Value>,
     /// The id a `processDescription` names, to check against the manifest.
     pub described_id: Option<String>,
+}
+
+/// The process id and execute request of a Part 3 deployable workflow: a JSON body
+/// (`application/json` or `application/ogcapppkg+json`) that is an execute request with a
+/// top-level `process` (its id in an `id` member), or an application package whose
+/// `executionUnit` is one (its id in `processDescription`). `None` for other packages.
+pub fn deployable_workflow(package: &Package) -> Result<Option<(String, Value)>, DeployError> {
+    let essence = crate::jobs::request::media_type_essence(&package.media_type);
+    if essence != APP_PACKAGE && essence != "application/json" {
+        return Ok(None);
+    }
+    let document = parse_json(&package.body)?;
+    let is_request = |v: &Value| v.get("process").is_some_and(Value::is_string);
+    let unit = document
+        .get("executionUnit")
+        .map(|u| u.get("value").unwrap_or(u));
+    let (request, id) = if is_request(&document) {
+        (document.clone(), document.get("id"))
+    } else if let Some(unit) = unit.filter(|u| is_request(u)) {
+        let description = document.get("processDescription");
+        let id = description
+            .and_then(|d| d.get("process").unwrap_or(d).get("id"))
+            .or_else(|| description.and_then(|d| d.get("id")));
+        let mut request = unit.clone();
+        // The description's title and version become the workflow's.
+        if let Some(description) = description.map(|d| d.get("process").unwrap_or(d)) {
+            for key in ["title", "description", "version"] {
+                if let Some(value) = description.get(key) {
+                    request[key] = value.clone();
+                }
+            }
+        }
+        (request, id)
+    } else {
+        return Ok(None);
+    };
+    match id
+        .and_then(Value::as_str)
+        .filter(|id| !id.trim().is_empty())
+    {
+        Some(id) => Ok(Some((id.trim().to_string(), request))),
+        None => Err(DeployError::invalid(
+            "/id",
+            "a deployable workflow needs its process id: an \"id\" member beside \"process\" \
+             (or processDescription.id in an application package)",
+        )),
+    }
 }
 
 /// Reads the package; the error says what to fix.
@@ -220,6 +270,7 @@ mod tests {
             media_type: media_type.to_string(),
             body: serde_json::to_vec(&body).unwrap(),
             image_param: None,
+            base_url: String::new(),
         })
     }
 
@@ -275,6 +326,7 @@ mod tests {
             media_type: APP_PACKAGE.into(),
             body: b"{not json".to_vec(),
             image_param: None,
+            base_url: String::new(),
         })
         .unwrap_err();
         assert!(error.to_string().contains("line 1"), "{error}");

@@ -274,6 +274,24 @@ pub struct ExecuteRequest {
     /// is a workflow job of this graph rather than of a deployed workflow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow: Option<Box<crate::workflow::Workflow>>,
+    /// Set on the job of a workflow step that runs on a remote server: the workflow driver
+    /// submits it there and follows it, no worker runs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteCall>,
+}
+
+/// What a remote step runs: which process, where, and which of its outputs are files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteCall {
+    /// The `[remotes.<name>]` it runs on.
+    pub remote: String,
+    /// The process id there.
+    pub process: String,
+    /// Its outputs, `true` for a file (asked for by reference and fetched into the
+    /// step's outputs), `false` for a json value.
+    #[serde(default)]
+    pub outputs: BTreeMap<String, bool>,
 }
 
 /// One produced output value.

@@ -10,9 +10,9 @@ pub use ids::{IdError, JobId, ProcessId, WorkerId};
 pub use job::{
     callback_idempotency_key, CallbackOutcome, CallbackRecord, CallbackTry, DueCallback,
     ExecuteRequest, InputValue, Job, JobEvent, JobResults, JobStatus, OutputRequest, OutputValue,
-    PublishedFile, ResponseMode, StatusSet, Subscriber, Transition, TransmissionMode,
+    PublishedFile, RemoteCall, ResponseMode, StatusSet, Subscriber, Transition, TransmissionMode,
 };
 pub use process::{
     Binding, InputDescription, InputKind, JobControlOption, Metadata, OutputDescription,
-    OutputKind, Process, SeedBinding,
+    OutputKind, Process, RemoteBinding, SeedBinding,
 };

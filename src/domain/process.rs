@@ -95,6 +95,18 @@ pub enum Binding {
     /// A graph of steps, each a job of its own (`crate::workflow`), run by the workflow
     /// driver rather than by a worker.
     Workflow(std::sync::Arc<crate::workflow::Workflow>),
+    /// A process of a remote OGC API - Processes server (`crate::remote`), run there; it is
+    /// never offered here, only read as a workflow step's description.
+    Remote(RemoteBinding),
+}
+
+/// Where a remote process runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteBinding {
+    /// The `[remotes.<name>]` it is on.
+    pub remote: String,
+    /// Its id there (which may not be a process id of ours).
+    pub process: String,
 }
 
 /// One process.
@@ -122,7 +134,7 @@ impl Process {
     pub fn seed(&self) -> Option<&SeedBinding> {
         match &self.binding {
             Binding::Seed(seed) => Some(seed),
-            Binding::Workflow(_) => None,
+            Binding::Workflow(_) | Binding::Remote(_) => None,
         }
     }
 
@@ -130,7 +142,7 @@ impl Process {
     pub fn workflow(&self) -> Option<&std::sync::Arc<crate::workflow::Workflow>> {
         match &self.binding {
             Binding::Workflow(workflow) => Some(workflow),
-            Binding::Seed(_) => None,
+            Binding::Seed(_) | Binding::Remote(_) => None,
         }
     }
 

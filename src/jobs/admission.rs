@@ -27,7 +27,7 @@ impl Demand {
         let resources = match &process.binding {
             Binding::Seed(seed) => seed.manifest.scalar_resources(),
             // The workflow itself runs nothing: its steps are jobs with their own demands.
-            Binding::Workflow(_) => &[],
+            Binding::Workflow(_) | Binding::Remote(_) => &[],
         };
         for resource in resources {
             match resource.name.as_str() {

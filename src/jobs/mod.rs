@@ -177,6 +177,9 @@ pub struct JobService {
     /// The named workspaces (`crate::storage`): dismiss deletes products published where
     /// the workspace allows it.
     workspaces: crate::storage::Workspaces,
+    /// The remote servers workflow steps may run on: dismissing a remote step dismisses
+    /// its job there.
+    remotes: crate::remote::Remotes,
 }
 
 impl JobService {
@@ -193,7 +196,19 @@ impl JobService {
             statuses: Arc::default(),
             metrics: crate::metrics::Metrics::new(),
             workspaces: crate::storage::Workspaces::default(),
+            remotes: crate::remote::Remotes::default(),
         }
+    }
+
+    /// The same service, with the configured remote servers.
+    pub fn with_remotes(mut self, remotes: crate::remote::Remotes) -> Self {
+        self.remotes = remotes;
+        self
+    }
+
+    /// The remote servers workflow steps may run on.
+    pub fn remotes(&self) -> &crate::remote::Remotes {
+        &self.remotes
     }
 
     /// The same service, with the server's named workspaces.
@@ -577,6 +592,10 @@ impl JobService {
             token.cancel();
         }
         self.announce(id);
+        if !self.remotes.is_empty() {
+            let (store, remotes, id) = (self.store.clone(), self.remotes.clone(), id.clone());
+            tokio::spawn(async move { dismiss_remote_job(store.as_ref(), &remotes, &id).await });
+        }
     }
 
     /// Waits until the job reaches a final status or `timeout` passes; returns the job as
@@ -678,4 +697,25 @@ impl JobService {
 fn audited(caller: &Caller, action: &str) -> bool {
     let process_change = matches!(action, "deploy" | "replace" | "undeploy");
     process_change || !matches!(caller.credential, Credential::Local | Credential::System)
+}
+
+/// Dismisses the job a remote workflow step has on its remote server, if it has one (after
+/// the store recorded the step's dismissal). A step still being submitted has none yet:
+/// its submitter dismisses it once it knows it (`workflow::remote_step`).
+async fn dismiss_remote_job(store: &dyn JobStore, remotes: &crate::remote::Remotes, id: &JobId) {
+    let Ok(Some(url)) = store.remote_job(id).await else {
+        return;
+    };
+    let Ok(url) = reqwest::Url::parse(&url) else {
+        return;
+    };
+    let Some(remote) = remotes.owner_of(&url) else {
+        return;
+    };
+    match remote.dismiss(&url).await {
+        Ok(()) => tracing::info!(job_id = %id, remote = %remote.name, "remote job dismissed"),
+        Err(err) => {
+            tracing::warn!(job_id = %id, remote = %remote.name, error = %err, "cannot dismiss a remote job")
+        }
+    }
 }

@@ -192,7 +192,7 @@ impl Executor {
                 Binding::Seed(seed) => seed,
                 // Workers never claim workflow jobs (the workflow driver runs them); a job
                 // whose process was replaced by a workflow after it was queued ends here.
-                Binding::Workflow(_) => {
+                Binding::Workflow(_) | Binding::Remote(_) => {
                     return Err(failed(ades_failure(
                         PROCESS_UNAVAILABLE,
                         "Process unavailable",

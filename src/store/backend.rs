@@ -18,6 +18,8 @@ pub struct Statements {
     pub orphaned_steps: &'static str,
     pub active_workflows: &'static str,
     pub start_workflow: &'static str,
+    pub swap_remote_job: &'static str,
+    pub get_remote_job: &'static str,
     pub insert_event: &'static str,
     pub get_job: &'static str,
     pub list_jobs: &'static str,

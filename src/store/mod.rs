@@ -272,6 +272,18 @@ pub trait JobStore: ProcessStore + UserStore + WorkspaceStore + Send + Sync + 's
         now: OffsetDateTime,
     ) -> Result<Option<Job>, StoreError>;
 
+    /// Where a remote step's job is ([`JobStore::swap_remote_job`]); `None` until set.
+    async fn remote_job(&self, id: &JobId) -> Result<Option<String>, StoreError>;
+
+    /// Sets the remote job record of step job `id` to `value` if it is still `expected`
+    /// (`None`: never set); `false` when it was not (another driver got there first).
+    async fn swap_remote_job(
+        &self,
+        id: &JobId,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StoreError>;
+
     /// Newest first.
     async fn list_jobs(
         &self,

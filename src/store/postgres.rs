@@ -39,6 +39,8 @@ const SQL: Statements = Statements {
     orphaned_steps: include_str!("postgres/orphaned_steps.sql"),
     active_workflows: include_str!("postgres/active_workflows.sql"),
     start_workflow: include_str!("postgres/start_workflow.sql"),
+    swap_remote_job: include_str!("postgres/swap_remote_job.sql"),
+    get_remote_job: include_str!("postgres/get_remote_job.sql"),
     insert_event: include_str!("postgres/insert_event.sql"),
     get_job: include_str!("postgres/get_job.sql"),
     list_jobs: include_str!("postgres/list_jobs.sql"),

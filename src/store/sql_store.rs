@@ -172,6 +172,32 @@ impl<B: Backend> JobStore for SqlStore<B> {
             .collect()
     }
 
+    async fn remote_job(&self, id: &JobId) -> Result<Option<String>, StoreError> {
+        let row = sql::<B>(B::SQL.get_remote_job)
+            .bind(id.as_str().to_owned())
+            .fetch_optional(self.backend.writer(), "read a remote step's job")
+            .await?;
+        match row {
+            Some(row) => column::<B, Option<String>>(&row, "remote_job"),
+            None => Ok(None),
+        }
+    }
+
+    async fn swap_remote_job(
+        &self,
+        id: &JobId,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sql::<B>(B::SQL.swap_remote_job)
+            .bind(id.as_str().to_owned())
+            .bind(expected.map(str::to_owned))
+            .bind(value.to_owned())
+            .execute(self.backend.writer(), "record a remote step's job")
+            .await?;
+        Ok(B::rows_affected(&done) == 1)
+    }
+
     async fn start_workflow(
         &self,
         id: &JobId,

@@ -65,6 +65,8 @@ const SQL: Statements = Statements {
     orphaned_steps: include_str!("sqlite/orphaned_steps.sql"),
     active_workflows: include_str!("sqlite/active_workflows.sql"),
     start_workflow: include_str!("sqlite/start_workflow.sql"),
+    swap_remote_job: include_str!("sqlite/swap_remote_job.sql"),
+    get_remote_job: include_str!("sqlite/get_remote_job.sql"),
     insert_event: include_str!("sqlite/insert_event.sql"),
     get_job: include_str!("sqlite/get_job.sql"),
     list_jobs: include_str!("sqlite/list_jobs.sql"),

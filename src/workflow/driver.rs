@@ -42,14 +42,22 @@ pub struct Driver {
     jobs: JobService,
     catalog: Catalog,
     workspace: Workspace,
+    remote_steps: super::remote_step::RemoteSteps,
 }
 
 impl Driver {
+    /// A driver; the remote servers steps may run on are the job service's.
     pub fn new(jobs: JobService, catalog: Catalog, workspace: Workspace) -> Self {
+        let remote_steps = super::remote_step::RemoteSteps::new(
+            jobs.clone(),
+            workspace.clone(),
+            jobs.remotes().clone(),
+        );
         Driver {
             jobs,
             catalog,
             workspace,
+            remote_steps,
         }
     }
 
@@ -113,6 +121,11 @@ impl Driver {
         if job.status != JobStatus::Running {
             return Ok(());
         }
+        // A step on a remote server: submitted there and followed, not a graph.
+        if let Some(call) = job.request.remote.clone() {
+            self.remote_steps.advance(job, call);
+            return Ok(());
+        }
         // The graph of a nested execute request travels with the job; a deployed
         // workflow's is the process's.
         let carried = job.request.workflow.as_deref().cloned().map(Arc::new);
@@ -166,9 +179,23 @@ impl Driver {
             if !ready {
                 continue;
             }
-            let request = step_request(&job, step, &by_step);
-            let Ok(process_id) = crate::domain::ProcessId::parse(&step.process) else {
-                continue; // compile checked it; a stored workflow cannot name a bad id
+            let mut request = step_request(&job, step, &by_step);
+            // A remote step's job is followed by the drivers (kind `workflow`), not run
+            // by a worker.
+            let remote = crate::remote::split_step_process(&step.process);
+            let process_id = match remote {
+                Some((remote, process)) => {
+                    request.remote = Some(crate::domain::RemoteCall {
+                        remote: remote.to_string(),
+                        process: process.to_string(),
+                        outputs: step.remote_outputs.clone().unwrap_or_default(),
+                    });
+                    crate::remote::describe::local_id(process)
+                }
+                None => match crate::domain::ProcessId::parse(&step.process) {
+                    Ok(id) => id,
+                    Err(_) => continue, // compile checked it: a stored workflow cannot name a bad id
+                },
             };
             let new = NewJob {
                 id: JobId::new(),
@@ -180,7 +207,7 @@ impl Driver {
                     parent: job.id.clone(),
                     step: step.name.clone(),
                 }),
-                workflow: false,
+                workflow: remote.is_some(),
                 submitted_by: None,
             };
             if let Some(child) = store.insert_step(new, now).await? {

@@ -15,6 +15,7 @@
 pub mod driver;
 pub mod nested;
 pub mod recipe;
+pub mod remote_step;
 
 use crate::catalog::seed_process::{file_input, file_output, json_input, json_output};
 use crate::domain::{Binding, InputKind, JobControlOption, OutputKind, Process, ProcessId};
@@ -50,11 +51,12 @@ pub struct Interface {
 }
 
 /// One node of the graph.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Step {
     /// Unique within the workflow (`[A-Za-z0-9_-]`).
     pub name: String,
-    /// The process it runs.
+    /// The process it runs: a process id of this server, or `<remote>:<process id>` for a
+    /// process of an allowed remote server (`crate::remote`).
     pub process: String,
     /// The process version it expects; `None` = whichever is deployed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,6 +66,11 @@ pub struct Step {
     pub after: Vec<String>,
     /// Input of the process -> where its value comes from.
     pub inputs: BTreeMap<String, Source>,
+    /// For a step on a remote server: its outputs, `true` for a file (asked for by
+    /// reference and fetched), `false` for a json value, as its description said when the
+    /// workflow was compiled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_outputs: Option<BTreeMap<String, bool>>,
 }
 
 /// Where one step input's value comes from.
@@ -555,8 +562,26 @@ pub fn compile(
             }
         }
     }
+    // A remote step remembers which of its outputs are files: it asks for them by
+    // reference and fetches them, its json outputs by value.
+    let remote_outputs: BTreeMap<String, BTreeMap<String, bool>> = processes
+        .iter()
+        .filter(|(_, p)| matches!(p.binding, Binding::Remote(_)))
+        .map(|(name, process)| {
+            let outputs = process
+                .outputs
+                .iter()
+                .map(|o| (o.id.clone(), matches!(o.kind, OutputKind::File { .. })))
+                .collect();
+            (name.to_string(), outputs)
+        })
+        .collect();
+    drop(processes);
     let mut steps = draft.steps;
     steps.sort_by_key(|s| order.iter().position(|n| n == &s.name));
+    for step in &mut steps {
+        step.remote_outputs = remote_outputs.get(&step.name).cloned();
+    }
     Ok(Workflow {
         id: draft.id,
         version: draft.version,
@@ -696,6 +721,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.clone()))
                 .collect(),
+            remote_outputs: None,
         }
     }
 

@@ -297,6 +297,7 @@ fn read_node(name: &str, node: &Value, at: &str) -> Result<Step, Vec<Problem>> {
             version,
             after,
             inputs,
+            remote_outputs: None,
         })
     } else {
         Err(problems)

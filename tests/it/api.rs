@@ -534,6 +534,15 @@ async fn core_03_conformance_lists_the_classes() {
         !classes.iter().any(|c| c.contains("/2.0/")),
         "only 1.0 classes"
     );
+    // Part 3 (a draft, version 0.0): what the workflow room implements.
+    for class in [
+        "nested-processes",
+        "remote-core-processes",
+        "deployable-workflows",
+    ] {
+        let uri = format!("http://www.opengis.net/spec/ogcapi-processes-3/0.0/conf/{class}");
+        assert!(classes.contains(&uri.as_str()), "{uri} missing");
+    }
 }
 
 #[tokio::test]

@@ -26,6 +26,7 @@ mod prov;
 mod publish;
 mod queue;
 mod registry;
+mod remotes;
 mod run;
 mod runner;
 mod scheduling;

@@ -79,6 +79,7 @@ contract_tests!([sqlite: open_sqlite, postgres: open_postgres]; [
     provenance_is_kept_by_the_lease_holder_and_replaced_by_a_later_attempt,
     workspaces_are_created_updated_listed_and_deleted,
     workflow_jobs_are_never_claimed_and_each_step_is_inserted_once,
+    a_remote_job_is_recorded_by_compare_and_swap,
 ]);
 
 /// A fresh SQLite store in a temporary directory (kept alive by the returned guard).
@@ -309,7 +310,7 @@ mod contract {
                 base_url: None,
             }),
             workflow: None,
-            submitted_by: None,
+            remote: None,
         }
     }
 
@@ -573,6 +574,34 @@ mod contract {
             workflow: false,
             submitted_by: None,
         }
+    }
+
+    /// A remote step's record: one of two drivers claims it, only the claimer sets the URL.
+    pub async fn a_remote_job_is_recorded_by_compare_and_swap(store: Store) {
+        let now = OffsetDateTime::now_utc();
+        let job = insert(&store, "remote-step", 0, now).await;
+        assert_eq!(store.remote_job(&job.id).await.unwrap(), None);
+        let (first, second) = tokio::join!(
+            store.swap_remote_job(&job.id, None, "submitting:1"),
+            store.swap_remote_job(&job.id, None, "submitting:2"),
+        );
+        assert!(first.unwrap() ^ second.unwrap(), "exactly one claim wins");
+        let marker = store.remote_job(&job.id).await.unwrap().expect("claimed");
+        assert!(!store
+            .swap_remote_job(&job.id, Some("submitting:0"), "https://r/jobs/x")
+            .await
+            .unwrap());
+        assert!(store
+            .swap_remote_job(&job.id, Some(&marker), "https://r/jobs/1")
+            .await
+            .unwrap());
+        assert_eq!(
+            store.remote_job(&job.id).await.unwrap().as_deref(),
+            Some("https://r/jobs/1")
+        );
+        let unknown = JobId::new();
+        assert_eq!(store.remote_job(&unknown).await.unwrap(), None);
+        assert!(!store.swap_remote_job(&unknown, None, "x").await.unwrap());
     }
 
     async fn insert(store: &Store, process_id: &str, priority: i32, now: OffsetDateTime) -> Job {

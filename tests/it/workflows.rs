@@ -8,10 +8,10 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-const TOKEN: &str = "workflow-admin-token";
-const RECIPE: &str = "application/vnd.ades.recipe+json";
+pub(crate) const TOKEN: &str = "workflow-admin-token";
+pub(crate) const RECIPE: &str = "application/vnd.ades.recipe+json";
 
-fn manifest(name: &str, command: &str, inputs: Value, outputs: Value) -> Value {
+pub(crate) fn manifest(name: &str, command: &str, inputs: Value, outputs: Value) -> Value {
     json!({
         "seedVersion": "1.0.0",
         "job": {
@@ -28,7 +28,7 @@ fn manifest(name: &str, command: &str, inputs: Value, outputs: Value) -> Value {
 /// RIGHT; `ades-it-wf-work` sleeps DELAY seconds (2 by default), then fails (exit 3) when
 /// its PART holds "boom", else upper-cases PART into RESULT; `ades-it-wf-join` concatenates
 /// A and B into JOINED.
-fn step_images() {
+pub(crate) fn step_images() {
     static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     BUILT.get_or_init(|| {
         build_seed_image(
@@ -78,7 +78,7 @@ async fn workflow_app() -> TestApp {
     .await
 }
 
-fn job_node(job_type: &str, dependencies: &[&str], input: Value) -> Value {
+pub(crate) fn job_node(job_type: &str, dependencies: &[&str], input: Value) -> Value {
     json!({
         "dependencies": dependencies.iter().map(|d| json!({"name": d})).collect::<Vec<_>>(),
         "input": input,
@@ -112,7 +112,7 @@ fn diamond(name: &str, left_delay: i64, right_delay: i64) -> Value {
     })
 }
 
-async fn deploy(app: &TestApp, recipe: &Value) -> reqwest::Response {
+pub(crate) async fn deploy(app: &TestApp, recipe: &Value) -> reqwest::Response {
     app.client
         .post(app.url("/processes"))
         .bearer_auth(TOKEN)
@@ -123,7 +123,7 @@ async fn deploy(app: &TestApp, recipe: &Value) -> reqwest::Response {
         .unwrap()
 }
 
-async fn submit(app: &TestApp, process: &str, content: &str) -> String {
+pub(crate) async fn submit(app: &TestApp, process: &str, content: &str) -> String {
     let response = app
         .client
         .post(app.url(&format!("/processes/{process}/execution")))
@@ -139,7 +139,7 @@ async fn submit(app: &TestApp, process: &str, content: &str) -> String {
     document["jobID"].as_str().unwrap().to_string()
 }
 
-async fn job(app: &TestApp, id: &str) -> Value {
+pub(crate) async fn job(app: &TestApp, id: &str) -> Value {
     app.client
         .get(app.url(&format!("/jobs/{id}")))
         .send()
@@ -150,7 +150,7 @@ async fn job(app: &TestApp, id: &str) -> Value {
         .unwrap()
 }
 
-async fn wait_final(app: &TestApp, id: &str, within: Duration) -> Value {
+pub(crate) async fn wait_final(app: &TestApp, id: &str, within: Duration) -> Value {
     let deadline = Instant::now() + within;
     loop {
         let status = job(app, id).await;
@@ -164,7 +164,7 @@ async fn wait_final(app: &TestApp, id: &str, within: Duration) -> Value {
 }
 
 /// The step jobs a workflow job's status links to: step name -> job id.
-fn step_jobs(status: &Value) -> Vec<(String, String)> {
+pub(crate) fn step_jobs(status: &Value) -> Vec<(String, String)> {
     status["links"]
         .as_array()
         .unwrap()
@@ -453,7 +453,7 @@ async fn dismissing_a_workflow_dismisses_every_step_and_stops_their_containers()
 
 /// A Seed image for the kill test: appends "started" to `/markers/$NAME` (mount
 /// `MARKERS`) each time its container starts, sleeps 2 s, then copies IN to OUT.
-fn marker_step_image() {
+pub(crate) fn marker_step_image() {
     static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     BUILT.get_or_init(|| {
         let mut manifest = manifest(
@@ -476,17 +476,17 @@ fn marker_step_image() {
 
 /// `ades serve` as a child process (so it can be SIGKILLed) on a fixed port and data
 /// directory.
-struct Server {
-    base: String,
-    port: u16,
-    data_dir: std::path::PathBuf,
-    config: std::path::PathBuf,
-    log: std::path::PathBuf,
-    child: Option<std::process::Child>,
+pub(crate) struct Server {
+    pub(crate) base: String,
+    pub(crate) port: u16,
+    pub(crate) data_dir: std::path::PathBuf,
+    pub(crate) config: std::path::PathBuf,
+    pub(crate) log: std::path::PathBuf,
+    pub(crate) child: Option<std::process::Child>,
 }
 
 impl Server {
-    fn start(&mut self) {
+    pub(crate) fn start(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -514,7 +514,7 @@ impl Server {
         self.child = Some(child);
     }
 
-    async fn wait_until_up(&self, client: &reqwest::Client) {
+    pub(crate) async fn wait_until_up(&self, client: &reqwest::Client) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while client.get(format!("{}/", self.base)).send().await.is_err() {
             assert!(Instant::now() < deadline, "{}", self.log_text());
@@ -522,14 +522,14 @@ impl Server {
         }
     }
 
-    fn sigkill(&mut self) {
+    pub(crate) fn sigkill(&mut self) {
         if let Some(mut child) = self.child.take() {
             child.kill().expect("SIGKILL");
             child.wait().unwrap();
         }
     }
 
-    fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
@@ -831,7 +831,7 @@ async fn a_nested_execute_request_runs_its_inner_process_first() {
         .unwrap();
     assert_eq!(joined, "ABCxyz");
 
-    // A process of another server is refused, saying so.
+    // A process of a server that is not an allowed remote is refused, saying so.
     let response = app
         .client
         .post(app.url("/processes/ades-it-wf-join/execution"))
@@ -844,6 +844,6 @@ async fn a_nested_execute_request_runs_its_inner_process_first() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let text = response.text().await.unwrap();
-    assert!(text.contains("not a process of this server"), "{text}");
+    assert!(text.contains("nor of an allowed remote server"), "{text}");
     app.stop().await;
 }

@@ -262,6 +262,7 @@ fn recipe_package(text: String, offered_id: Option<&str>) -> Result<Package, Wps
         media_type: crate::workflow::RECIPE_MEDIA_TYPE.to_string(),
         body: document.to_string().into_bytes(),
         image_param: None,
+        base_url: String::new(),
     })
 }
 
@@ -288,6 +289,7 @@ fn image_package(image: &str, offered_id: Option<&str>) -> Package {
         media_type: APP_PACKAGE.to_string(),
         body: document.to_string().into_bytes(),
         image_param: None,
+        base_url: String::new(),
     }
 }
 
@@ -326,6 +328,7 @@ fn app_package(text: String, offered_id: Option<&str>) -> Result<Package, WpsExc
         media_type: APP_PACKAGE.to_string(),
         body,
         image_param: None,
+        base_url: String::new(),
     })
 }
 
