@@ -118,7 +118,8 @@ impl Application {
                         store,
                         registry,
                         Some(engine.images.clone()),
-                    ),
+                    )
+                    .with_private_urls(settings.queue.allow_private_urls),
                     catalog,
                     jobs,
                     workspace,

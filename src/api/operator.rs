@@ -162,6 +162,7 @@ pub async fn deploy_form(
                 .to_string(),
             body: package.as_bytes().to_vec(),
             image_param: image.map(str::to_string),
+            entry_param: None,
         },
         None => {
             let image = image.ok_or_else(|| {
@@ -177,6 +178,7 @@ pub async fn deploy_form(
                     .to_string()
                     .into_bytes(),
                 image_param: None,
+                entry_param: None,
             }
         }
     };

@@ -14,6 +14,7 @@
 //! * undeploy withdraws the process: running jobs finish, past jobs keep their records and
 //!   outputs; queued jobs that have not started fail when a worker picks them up.
 
+pub mod cwl;
 pub mod package;
 pub mod resolve;
 
@@ -128,6 +129,10 @@ pub struct Deployer {
     registry: RegistryClient,
     /// The engine's images (`None`: deploys read registries only).
     images: Option<Arc<dyn ImageStore>>,
+    /// Fetches packages given by reference (CWL `href`), through the address guard.
+    http: reqwest::Client,
+    /// Whether those references may reach the server's own network.
+    allow_private_urls: bool,
 }
 
 impl Deployer {
@@ -142,7 +147,17 @@ impl Deployer {
             store,
             registry,
             images,
+            http: outbound_client(false),
+            allow_private_urls: false,
         }
+    }
+
+    /// The same deployer, fetching packages given by reference from private addresses too
+    /// when `allow_private_urls` (the operator's `queue.allow_private_urls`).
+    pub fn with_private_urls(mut self, allow_private_urls: bool) -> Deployer {
+        self.http = outbound_client(allow_private_urls);
+        self.allow_private_urls = allow_private_urls;
+        self
     }
 
     /// Appends a change of the process set to the audit trail (logged when that fails:
@@ -254,6 +269,9 @@ impl Deployer {
         if essence == crate::workflow::RECIPE_MEDIA_TYPE {
             return self.prepare_recipe(package, essence);
         }
+        if let Some(cwl) = cwl::read_cwl(package)? {
+            return self.prepare_cwl(package, cwl).await;
+        }
         let spec = package::read_package(package)?;
         let embedded = match &spec.manifest {
             Some(document) => Some(valid_manifest(
@@ -363,6 +381,19 @@ impl Deployer {
         };
         Ok((record, process))
     }
+}
+
+/// The client packages given by reference are fetched with: 30 s to connect, 60 s of
+/// silence, 5 minutes in all (a document, not a data file).
+fn outbound_client(allow_private_urls: bool) -> reqwest::Client {
+    crate::outbound::client(
+        allow_private_urls,
+        crate::outbound::Timeouts {
+            connect: std::time::Duration::from_secs(30),
+            read: std::time::Duration::from_secs(60),
+            total: Some(std::time::Duration::from_secs(300)),
+        },
+    )
 }
 
 /// A validated manifest, or every problem with its pointer.

@@ -95,6 +95,9 @@ pub enum Binding {
     /// A graph of steps, each a job of its own (`crate::workflow`), run by the workflow
     /// driver rather than by a worker.
     Workflow(std::sync::Arc<crate::workflow::Workflow>),
+    /// One CWL CommandLineTool of a deployed CWL document, run on the same engine as Seed
+    /// jobs (`crate::cwl::process`).
+    Cwl(std::sync::Arc<crate::cwl::process::CwlBinding>),
 }
 
 /// One process.
@@ -122,7 +125,7 @@ impl Process {
     pub fn seed(&self) -> Option<&SeedBinding> {
         match &self.binding {
             Binding::Seed(seed) => Some(seed),
-            Binding::Workflow(_) => None,
+            Binding::Workflow(_) | Binding::Cwl(_) => None,
         }
     }
 
@@ -130,7 +133,15 @@ impl Process {
     pub fn workflow(&self) -> Option<&std::sync::Arc<crate::workflow::Workflow>> {
         match &self.binding {
             Binding::Workflow(workflow) => Some(workflow),
-            Binding::Seed(_) => None,
+            Binding::Seed(_) | Binding::Cwl(_) => None,
+        }
+    }
+
+    /// The CWL tool this process runs, if it runs one.
+    pub fn cwl(&self) -> Option<&std::sync::Arc<crate::cwl::process::CwlBinding>> {
+        match &self.binding {
+            Binding::Cwl(cwl) => Some(cwl),
+            Binding::Seed(_) | Binding::Workflow(_) => None,
         }
     }
 

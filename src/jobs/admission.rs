@@ -28,6 +28,8 @@ impl Demand {
             Binding::Seed(seed) => seed.manifest.scalar_resources(),
             // The workflow itself runs nothing: its steps are jobs with their own demands.
             Binding::Workflow(_) => &[],
+            // A CWL tool's ResourceRequirement, as the same Seed resource names.
+            Binding::Cwl(cwl) => cwl.resources.as_slice(),
         };
         for resource in resources {
             match resource.name.as_str() {

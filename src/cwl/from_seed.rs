@@ -1,0 +1,259 @@
+//! A Seed manifest as an equivalent CWL CommandLineTool (`ades seed to-cwl`, and
+//! `GET /processes/{id}/package?f=cwl` of a Seed process), so that other ADES and EMS can
+//! run our images.
+//!
+//! What maps to what:
+//! - `job.name` → `id`, `title` → `label`, `description` → `doc`, `jobVersion` →
+//!   `s:softwareVersion`, `tags` → `s:keywords`; the image → `DockerRequirement.dockerPull`.
+//! - The command: each of its words (split as the Seed contract splits them) is one
+//!   `arguments` entry, `${NAME}` and `$NAME` becoming parameter references
+//!   (`$(inputs.NAME)`, `$(runtime.outdir)` for `OUTPUT_DIR`); a word that is only one
+//!   reference is left out when the input is absent, as Seed drops empty words. The Bash
+//!   forms `${X:-WORD}` and `${X/#/WORD}` have no parameter-reference equivalent: such a
+//!   manifest is refused, naming the word.
+//! - The environment the Seed contract gives (`OUTPUT_DIR`, each required input by its
+//!   normalized name, `ALLOCATED_*`) → `EnvVarRequirement`. Optional inputs are not in it:
+//!   CWL cannot leave a variable unset.
+//! - File inputs → `File` (`Directory` when `multiple`: Seed gives such an input as a
+//!   directory), `?` when optional; media types → `format` (IANA IRIs). JSON inputs →
+//!   `string`, `long`, `double`, `boolean`, or `Any` for objects and arrays.
+//! - File outputs → `File` (`File[]` when `multiple`) with `outputBinding.glob` = the Seed
+//!   pattern. JSON outputs are left out: reading `seed.outputs.json` needs JavaScript,
+//!   which ades does not run; the tool's `doc` says so.
+//! - `resources` → `ResourceRequirement` (`cpus` → `coresMin`, `mem` → `ramMin`, `disk` →
+//!   `outdirMin`), `timeout` → `ToolTimeLimit`. Settings and mounts are the operator's and
+//!   have no place in a tool.
+
+use seed::manifest::JsonType;
+use seed::names::normalize;
+use seed::Manifest;
+use serde_json::{json, Map, Value};
+
+const IANA: &str = "https://www.iana.org/assignments/media-types/";
+
+/// The CWL document (as JSON) for `manifest` run from `image`.
+pub fn seed_to_cwl(manifest: &Manifest, image: &str) -> Result<Value, String> {
+    let job = &manifest.job;
+    let interface = manifest.interface();
+    // Input name -> whether it is a file (its reference then names the File, whose text is
+    // its path) and whether it is required.
+    let mut known: Vec<(String, bool, bool)> = Vec::new();
+    let mut inputs = Map::new();
+    let mut env = Map::new();
+    env.insert("OUTPUT_DIR".into(), json!("$(runtime.outdir)"));
+    for file in &interface.inputs.files {
+        let class = if file.multiple { "Directory" } else { "File" };
+        let ty = if file.required {
+            class.to_string()
+        } else {
+            format!("{class}?")
+        };
+        let mut input = json!({"type": ty});
+        if !file.media_types.is_empty() && !file.multiple {
+            input["format"] = json!(file
+                .media_types
+                .iter()
+                .map(|mt| format!("iana:{mt}"))
+                .collect::<Vec<_>>());
+        }
+        inputs.insert(file.name.clone(), input);
+        if file.required {
+            env.insert(
+                normalize(&file.name),
+                json!(format!("$(inputs.{}.path)", file.name)),
+            );
+        }
+        known.push((file.name.clone(), true, file.required));
+    }
+    for value in &interface.inputs.json {
+        let base = match value.kind {
+            JsonType::String => "string",
+            JsonType::Integer => "long",
+            JsonType::Number => "double",
+            JsonType::Boolean => "boolean",
+            JsonType::Object | JsonType::Array => "Any",
+        };
+        let ty = if value.required || base == "Any" {
+            base.to_string()
+        } else {
+            format!("{base}?")
+        };
+        inputs.insert(value.name.clone(), json!({"type": ty}));
+        if value.required {
+            env.insert(
+                normalize(&value.name),
+                json!(format!("$(inputs.{})", value.name)),
+            );
+        }
+        known.push((value.name.clone(), false, value.required));
+    }
+    for resource in manifest.scalar_resources() {
+        env.insert(
+            format!("ALLOCATED_{}", normalize(&resource.name)),
+            // CWL environment values are strings.
+            json!(amount(resource.value).to_string()),
+        );
+    }
+
+    let mut arguments = Vec::new();
+    if let Some(command) = interface.command.as_deref() {
+        for word in command.split_ascii_whitespace() {
+            arguments.push(argument(word, &known)?);
+        }
+    }
+
+    let mut outputs = Map::new();
+    for file in &interface.outputs.files {
+        let ty = match (file.multiple, file.required) {
+            (true, _) => "File[]",
+            (false, true) => "File",
+            (false, false) => "File?",
+        };
+        let mut output = json!({"type": ty, "outputBinding": {"glob": file.pattern}});
+        if let Some(mt) = &file.media_type {
+            if !file.multiple {
+                output["format"] = json!(format!("iana:{mt}"));
+            }
+        }
+        outputs.insert(file.name.clone(), output);
+    }
+
+    let mut requirements = Map::new();
+    requirements.insert("DockerRequirement".into(), json!({"dockerPull": image}));
+    requirements.insert("EnvVarRequirement".into(), json!({"envDef": env}));
+    let mut resources = Map::new();
+    for resource in manifest.scalar_resources() {
+        let key = match resource.name.as_str() {
+            "cpus" => "coresMin",
+            "mem" => "ramMin",
+            "disk" => "outdirMin",
+            _ => continue,
+        };
+        resources.insert(key.into(), json!(amount(resource.value)));
+    }
+    if !resources.is_empty() {
+        requirements.insert("ResourceRequirement".into(), Value::Object(resources));
+    }
+    if job.timeout > 0 {
+        requirements.insert("ToolTimeLimit".into(), json!({"timelimit": job.timeout}));
+    }
+
+    let mut doc = job.description.clone();
+    if !interface.outputs.json.is_empty() {
+        let names: Vec<&str> = interface
+            .outputs
+            .json
+            .iter()
+            .map(|o| o.name.as_str())
+            .collect();
+        doc.push_str(&format!(
+            "\n\nThe Seed json outputs ({}) are in seed.outputs.json of the output \
+             directory; they are not CWL outputs here.",
+            names.join(", ")
+        ));
+    }
+    let mut tool = json!({
+        "cwlVersion": "v1.2",
+        "class": "CommandLineTool",
+        "id": job.name,
+        "label": job.title,
+        "doc": doc.trim(),
+        "$namespaces": {"s": "https://schema.org/", "iana": IANA},
+        "s:softwareVersion": job.job_version,
+        "requirements": requirements,
+        "inputs": inputs,
+        "outputs": outputs,
+    });
+    if !job.tags.is_empty() {
+        tool["s:keywords"] = json!(job.tags);
+    }
+    if !arguments.is_empty() {
+        tool["arguments"] = Value::Array(arguments);
+    }
+    Ok(tool)
+}
+
+fn amount(value: f64) -> Value {
+    if value.fract() == 0.0 && value.abs() < 9.0e15 {
+        json!(value as i64)
+    } else {
+        json!(value)
+    }
+}
+
+/// One word of the Seed command as a CWL argument.
+fn argument(word: &str, known: &[(String, bool, bool)]) -> Result<Value, String> {
+    let mut out = String::new();
+    let chars: Vec<char> = word.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' && matches!(chars.get(i + 1), Some('$' | '{' | '}' | '\\')) {
+            let next = chars[i + 1];
+            // CWL reads `$(` as a reference: its own escape keeps a literal one.
+            if next == '$' {
+                out.push_str("\\$");
+            } else {
+                out.push(next);
+            }
+            i += 2;
+            continue;
+        }
+        if c == '$' {
+            let (name, end) = if chars.get(i + 1) == Some(&'{') {
+                let close = chars[i..]
+                    .iter()
+                    .position(|c| *c == '}')
+                    .map(|p| i + p)
+                    .ok_or_else(|| format!("the command word {word:?} has a ${{ without }}"))?;
+                let inner: String = chars[i + 2..close].iter().collect();
+                (inner, close + 1)
+            } else {
+                let name: String = chars[i + 1..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphanumeric() || **c == '_')
+                    .collect();
+                if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+                    // A literal `$` (Seed rule 8); escaped so CWL does not read `$(`.
+                    out.push_str("\\$");
+                    i += 1;
+                    continue;
+                }
+                let end = i + 1 + name.chars().count();
+                (name, end)
+            };
+            if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!(
+                    "the command word {word:?} uses the Bash form ${{{name}}}, which a CWL \
+                     parameter reference cannot express: use plain ${{NAME}} references"
+                ));
+            }
+            out.push_str(&reference(&name, known));
+            i = end;
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    // A word that is only a reference to an absent input is null, and CWL leaves a null
+    // argument out, as Seed drops an empty word.
+    Ok(json!({"valueFrom": out}))
+}
+
+/// The parameter reference for a Seed variable.
+fn reference(name: &str, known: &[(String, bool, bool)]) -> String {
+    if name == "OUTPUT_DIR" {
+        return "$(runtime.outdir)".to_string();
+    }
+    let input = known
+        .iter()
+        .find(|(input, _, _)| input == name || normalize(input) == name);
+    match input {
+        Some((input, true, true)) => format!("$(inputs.{input}.path)"),
+        // An optional file: the File itself, whose text is its path (null when absent).
+        Some((input, _, _)) => format!("$(inputs.{input})"),
+        // Not an input: the Seed contract gives it from the environment (a setting, a
+        // mount, ALLOCATED_*), which the tool's shell is not there to read.
+        None => String::new(),
+    }
+}
