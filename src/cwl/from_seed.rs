@@ -15,7 +15,8 @@
 //!   normalized name, `ALLOCATED_*`) → `EnvVarRequirement`. Optional inputs are not in it:
 //!   CWL cannot leave a variable unset.
 //! - File inputs → `File` (`Directory` when `multiple`: Seed gives such an input as a
-//!   directory), `?` when optional; media types → `format` (IANA IRIs). JSON inputs →
+//!   directory), `?` when optional; their media types → `doc` (a `format` would make
+//!   runners refuse files that declare none). Output media types → `format` (IANA IRIs). JSON inputs →
 //!   `string`, `long`, `double`, `boolean`, or `Any` for objects and arrays.
 //! - File outputs → `File` (`File[]` when `multiple`) with `outputBinding.glob` = the Seed
 //!   pattern. JSON outputs are left out: reading `seed.outputs.json` needs JavaScript,
@@ -49,12 +50,10 @@ pub fn seed_to_cwl(manifest: &Manifest, image: &str) -> Result<Value, String> {
             format!("{class}?")
         };
         let mut input = json!({"type": ty});
-        if !file.media_types.is_empty() && !file.multiple {
-            input["format"] = json!(file
-                .media_types
-                .iter()
-                .map(|mt| format!("iana:{mt}"))
-                .collect::<Vec<_>>());
+        // Not a `format`: runners then refuse every File that does not declare one, while
+        // Seed takes any file and lists its types as what the job reads.
+        if !file.media_types.is_empty() {
+            input["doc"] = json!(format!("Media types: {}.", file.media_types.join(", ")));
         }
         inputs.insert(file.name.clone(), input);
         if file.required {
