@@ -608,39 +608,6 @@ pub(super) fn login_credentials(
     }))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn starter_manifest_is_valid() {
-        let text = starter_manifest("my-tool").to_string();
-        let valid = parse_manifest(&text).expect("the starter manifest validates");
-        assert_eq!(image_name(&valid.manifest.job), "my-tool-0.1.0-seed:0.1.0");
-    }
-
-    #[test]
-    fn job_names_come_from_directory_names() {
-        let dir = tempfile::tempdir().unwrap();
-        let named = dir.path().join("My Cool_Tool");
-        std::fs::create_dir(&named).unwrap();
-        assert_eq!(job_name_for(&named), "my-cool-tool");
-    }
-
-    #[test]
-    fn registry_arguments_are_hosts() {
-        let host = registry_host;
-        assert_eq!(host("127.0.0.1:5000"), Ok(("127.0.0.1:5000".into(), false)));
-        assert_eq!(
-            host("http://reg.lan:5000/"),
-            Ok(("reg.lan:5000".into(), true))
-        );
-        assert_eq!(host("https://ghcr.io"), Ok(("ghcr.io".into(), false)));
-        assert!(host("ghcr.io/org").unwrap_err().contains("--org"));
-        assert!(host("").is_err());
-    }
-}
-
 /// `ades seed to-cwl IMAGE`: the CWL CommandLineTool equivalent to the image's manifest.
 pub async fn to_cwl(args: ToCwlArgs) -> u8 {
     let tool = async {
@@ -679,5 +646,38 @@ pub async fn to_cwl(args: ToCwlArgs) -> u8 {
             print::error(&message);
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starter_manifest_is_valid() {
+        let text = starter_manifest("my-tool").to_string();
+        let valid = parse_manifest(&text).expect("the starter manifest validates");
+        assert_eq!(image_name(&valid.manifest.job), "my-tool-0.1.0-seed:0.1.0");
+    }
+
+    #[test]
+    fn job_names_come_from_directory_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let named = dir.path().join("My Cool_Tool");
+        std::fs::create_dir(&named).unwrap();
+        assert_eq!(job_name_for(&named), "my-cool-tool");
+    }
+
+    #[test]
+    fn registry_arguments_are_hosts() {
+        let host = registry_host;
+        assert_eq!(host("127.0.0.1:5000"), Ok(("127.0.0.1:5000".into(), false)));
+        assert_eq!(
+            host("http://reg.lan:5000/"),
+            Ok(("reg.lan:5000".into(), true))
+        );
+        assert_eq!(host("https://ghcr.io"), Ok(("ghcr.io".into(), false)));
+        assert!(host("ghcr.io/org").unwrap_err().contains("--org"));
+        assert!(host("").is_err());
     }
 }

@@ -256,3 +256,95 @@ fn reference(name: &str, known: &[(String, bool, bool)]) -> String {
         None => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(command: &str) -> Manifest {
+        seed::validate::manifest_from_value(json!({
+            "seedVersion": "1.0.0",
+            "job": {
+                "name": "up", "jobVersion": "1.2.0", "packageVersion": "1.0.0",
+                "title": "Up", "description": "Upper-cases",
+                "maintainer": {"name": "a", "email": "a@example.org"},
+                "timeout": 60, "tags": ["text"],
+                "resources": {"scalar": [{"name": "cpus", "value": 2}, {"name": "mem", "value": 128.5}]},
+                "interface": {
+                    "command": command,
+                    "inputs": {
+                        "files": [{"name": "TEXT", "mediaTypes": ["text/plain"]},
+                                  {"name": "MORE", "required": false, "multiple": true}],
+                        "json": [{"name": "WORD", "type": "string"}, {"name": "N", "type": "integer", "required": false}]
+                    },
+                    "outputs": {
+                        "files": [{"name": "UP", "pattern": "up.txt", "mediaType": "text/plain"},
+                                  {"name": "ALL", "pattern": "*.log", "multiple": true}],
+                        "json": [{"name": "COUNT", "type": "integer"}]
+                    }
+                }
+            }
+        }))
+        .unwrap()
+        .manifest
+    }
+
+    #[test]
+    fn a_manifest_becomes_an_equivalent_tool() {
+        let tool = seed_to_cwl(
+            &manifest("-i ${TEXT} $WORD --n=${N} ${MORE} \\$HOME ${OUTPUT_DIR}/x"),
+            "reg/up:1",
+        )
+        .unwrap();
+        assert_eq!(tool["id"], "up");
+        assert_eq!(tool["s:softwareVersion"], "1.2.0");
+        assert_eq!(
+            tool["requirements"]["DockerRequirement"]["dockerPull"],
+            "reg/up:1"
+        );
+        assert_eq!(
+            tool["requirements"]["ResourceRequirement"],
+            json!({"coresMin": 2, "ramMin": 128.5})
+        );
+        assert_eq!(tool["requirements"]["ToolTimeLimit"]["timelimit"], 60);
+        let env = &tool["requirements"]["EnvVarRequirement"]["envDef"];
+        assert_eq!(env["TEXT"], "$(inputs.TEXT.path)");
+        assert_eq!(env["OUTPUT_DIR"], "$(runtime.outdir)");
+        assert_eq!(env["ALLOCATED_CPUS"], "2");
+        assert!(env.get("N").is_none(), "optional inputs stay unset");
+        let words: Vec<&str> = tool["arguments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["valueFrom"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            words,
+            [
+                "-i",
+                "$(inputs.TEXT.path)",
+                "$(inputs.WORD)",
+                "--n=$(inputs.N)",
+                "$(inputs.MORE)",
+                "\\$HOME",
+                "$(runtime.outdir)/x"
+            ]
+        );
+        assert_eq!(tool["inputs"]["MORE"]["type"], "Directory?");
+        assert_eq!(tool["inputs"]["N"]["type"], "long?");
+        assert_eq!(tool["outputs"]["ALL"]["type"], "File[]");
+        assert_eq!(tool["outputs"]["UP"]["format"], "iana:text/plain");
+        assert!(tool["outputs"].get("COUNT").is_none());
+        assert!(tool["doc"].as_str().unwrap().contains("COUNT"));
+        // The tool reads back as a CommandLineTool.
+        crate::cwl::process::load_entry(&tool, None).unwrap();
+    }
+
+    #[test]
+    fn bash_forms_are_refused_naming_the_word() {
+        let error = seed_to_cwl(&manifest("${TEXT/#/-t }"), "x").unwrap_err();
+        assert!(error.contains("${TEXT/#/-t"), "{error}");
+        let error = seed_to_cwl(&manifest("${N:-3}"), "x").unwrap_err();
+        assert!(error.contains("N:-3"), "{error}");
+    }
+}

@@ -594,3 +594,152 @@ fn output_description(
         kind,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOOL: &str = "cwlVersion: v1.2
+class: CommandLineTool
+id: shout
+label: Shout
+$namespaces: {iana: 'https://www.iana.org/assignments/media-types/', s: 'https://schema.org/'}
+s:softwareVersion: 3.0.1
+requirements: {DockerRequirement: {dockerPull: 'busybox:1'}, ResourceRequirement: {coresMin: 2, ramMin: '$(inputs.n)'}}
+inputs:
+  text: {type: File, format: 'iana:text/plain'}
+  texts: 'File[]?'
+  n: {type: int, default: 3}
+  mode: {type: {type: enum, symbols: [a, b]}}
+outputs:
+  out: {type: File, format: 'iana:image/png', outputBinding: {glob: o.png}}
+  all: {type: Directory, outputBinding: {glob: .}}
+  said: {type: 'string?', outputBinding: {outputEval: '$(inputs.n)'}}
+baseCommand: 'true'
+";
+
+    fn process_of(text: &str) -> Result<Process, String> {
+        let document = read_document(text).map_err(|e| e.to_string())?;
+        let (entry, _) = pick_entry(&document, None).map_err(|e| e.to_string())?;
+        let binding = binding(document, entry, "busybox:1".into(), "sha256:abc".into())
+            .map_err(|e| e.to_string())?;
+        to_process(binding)
+    }
+
+    #[test]
+    fn a_tool_becomes_a_described_process_running_the_pinned_image() {
+        let process = process_of(TOOL).unwrap();
+        assert_eq!(process.id.as_str(), "shout");
+        assert_eq!(process.version, "3.0.1");
+        assert_eq!(process.title, "Shout");
+        let text = process.input("text").unwrap();
+        assert_eq!(
+            text.kind,
+            InputKind::File {
+                media_types: vec!["text/plain".into()]
+            }
+        );
+        assert_eq!((text.min_occurs, text.max_occurs), (1, Some(1)));
+        let texts = process.input("texts").unwrap();
+        assert_eq!((texts.min_occurs, texts.max_occurs), (0, None));
+        let n = process.input("n").unwrap();
+        assert_eq!(n.schema, json!({"type": "integer", "default": 3}));
+        assert_eq!(n.min_occurs, 0);
+        assert_eq!(
+            process.input("mode").unwrap().schema,
+            json!({"type": "string", "enum": ["a", "b"]})
+        );
+        assert!(matches!(
+            process.output("out").unwrap().kind,
+            OutputKind::File { ref media_type, multiple: false, required: true }
+                if media_type.as_deref() == Some("image/png")
+        ));
+        assert!(matches!(
+            process.output("all").unwrap().kind,
+            OutputKind::File { multiple: true, .. }
+        ));
+        assert!(matches!(
+            process.output("said").unwrap().kind,
+            OutputKind::Json {
+                kind: JsonType::String,
+                required: false
+            }
+        ));
+        let cwl = process.cwl().unwrap();
+        // Jobs run the pinned image; only literal resources are accounted.
+        assert_eq!(tool_image_id(&cwl.tool), Some("sha256:abc".to_string()));
+        assert_eq!(cwl.resources.len(), 1);
+        assert_eq!(cwl.resources[0].name, "cpus");
+    }
+
+    fn tool_image_id(tool: &Tool) -> Option<String> {
+        tool.requirement("DockerRequirement")?
+            .get("dockerImageId")?
+            .as_str()
+            .map(str::to_string)
+    }
+
+    #[test]
+    fn documents_that_reach_for_server_files_or_cannot_be_described_are_refused() {
+        let refused = |text: &str, expected: &str| {
+            let error = process_of(text).unwrap_err();
+            assert!(error.contains(expected), "{expected}: {error}");
+        };
+        refused(
+            &TOOL.replace("label: Shout", "label: {$include: /etc/hostname}"),
+            "$include",
+        );
+        refused(
+            &TOOL.replace(
+                "n: {type: int, default: 3}",
+                "n: {type: File, default: {class: File, path: /etc/shadow}}",
+            ),
+            "/etc/shadow",
+        );
+        refused(
+            &TOOL.replace("texts: 'File[]?'", "texts: Directory"),
+            "Directory",
+        );
+        refused(
+            &TOOL.replace("texts: 'File[]?'", "texts: [int, string]"),
+            "union",
+        );
+        refused(
+            &TOOL.replace("texts: 'File[]?'", "texts: Any"),
+            "one concrete type",
+        );
+        refused(
+            &TOOL.replace("texts: 'File[]?'", "te.xts: int"),
+            "letters, digits",
+        );
+        refused(
+            &TOOL.replace(
+                "baseCommand: 'true'",
+                "baseCommand: 'true'\narguments: ['${return 1;}']",
+            ),
+            "${return 1;}",
+        );
+    }
+
+    #[test]
+    fn the_entry_of_a_graph_is_picked() {
+        let graph = json!({"cwlVersion": "v1.2", "$graph": [
+            {"class": "CommandLineTool", "id": "#a"},
+            {"class": "Workflow", "id": "#wf"},
+            {"class": "CommandLineTool", "id": "#b"}
+        ]});
+        assert_eq!(
+            pick_entry(&graph, None).unwrap(),
+            (Some("wf".to_string()), "Workflow".to_string())
+        );
+        assert_eq!(
+            pick_entry(&graph, Some("b")).unwrap(),
+            (Some("b".to_string()), "CommandLineTool".to_string())
+        );
+        let error = pick_entry(&graph, Some("c")).unwrap_err().to_string();
+        assert!(error.contains("a, wf, b"), "{error}");
+        let single = json!({"class": "CommandLineTool", "id": "t"});
+        assert_eq!(pick_entry(&single, Some("t")).unwrap().0, None);
+        assert!(pick_entry(&single, Some("u")).is_err());
+    }
+}

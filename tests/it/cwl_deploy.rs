@@ -394,6 +394,37 @@ async fn a_deployed_cwl_tool_is_pinned_survives_a_restart_and_runs_through_wps()
         "ades-busybox:latest",
     ]);
     assert_eq!(pinned, image_id.trim(), "a local image is pinned by its id");
+
+    // WPS-T deploys CWL too: as the ExecutionUnit's text, and by reference.
+    let by_text = unique("cwl-wpst");
+    let by_link = unique("cwl-wpst-href");
+    let href = serve("wpst.cwl", tool_yaml(&by_link)).await;
+    for unit in [
+        format!("<![CDATA[{}]]>", tool_yaml(&by_text)),
+        format!(r#"<wps:Reference xlink:href="{href}" mimeType="application/cwl"/>"#),
+    ] {
+        let xml = format!(
+            r#"<wps:DeployProcess service="WPS" version="2.0.0" xmlns:wps="http://www.opengis.net/wps/2.0"
+    xmlns:ows="http://www.opengis.net/ows/2.0" xmlns:xlink="http://www.w3.org/1999/xlink"><wps:ExecutionUnit>{unit}</wps:ExecutionUnit></wps:DeployProcess>"#
+        );
+        let response = app
+            .client
+            .post(app.url("/wps"))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/xml")
+            .body(xml)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.contains("deployed"), "{body}");
+    }
+    for id in [&by_text, &by_link] {
+        let description = get_json(&app.client, &app.url(&format!("/processes/{id}"))).await;
+        assert_eq!(description["title"], "Shout", "{description:#}");
+    }
     app.stop().await;
 
     let app = cwl_app(data.path().to_path_buf()).await;
