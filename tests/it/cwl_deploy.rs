@@ -343,6 +343,25 @@ async fn a_cwl_tool_deploys_in_every_form_and_runs_like_cwltool() {
     let results = document.get("outputs").unwrap_or(&document).clone();
     assert_eq!(outputs_of(&app, &results).await, reference);
 
+    // Replace: the new CWL is described and pinned again.
+    let (status, body) = send(
+        &app,
+        reqwest::Method::PUT,
+        &format!("/processes/{yaml_id}"),
+        "application/cwl",
+        tool_yaml(&yaml_id)
+            .replace("label: Shout", "label: Shout louder")
+            .into_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    let description = get_json(&app.client, &app.url(&format!("/processes/{yaml_id}"))).await;
+    assert_eq!(description["title"], "Shout louder");
+    assert_eq!(
+        run_async(&app, &yaml_id, "again").await,
+        reference_outputs("again")
+    );
+
     // Undeploy.
     let (status, _) = send(
         &app,
@@ -762,4 +781,49 @@ async fn a_seed_image_as_cwl_runs_under_cwltool_and_ades_like_the_seed_job() {
         assert_eq!(read("UP"), seed_up, "{outputs:#}");
         assert_eq!(read("WORD_FILE"), seed_word, "{outputs:#}");
     }
+}
+
+#[tokio::test]
+async fn a_failing_tool_fails_its_job_saying_why() {
+    let data = tempfile::tempdir().unwrap();
+    let app = cwl_app(data.path().to_path_buf()).await;
+    let id = unique("cwl-fail");
+    let tool = format!(
+        "cwlVersion: v1.2\nclass: CommandLineTool\nid: {id}\n\
+         requirements: {{DockerRequirement: {{dockerPull: 'ades-busybox:latest'}}}}\n\
+         inputs: {{code: {{type: int, inputBinding: {{position: 1}}}}}}\n\
+         baseCommand: [sh, -c, 'echo failing; exit $0']\noutputs: []\n"
+    );
+    let (status, body) = send(
+        &app,
+        reqwest::Method::POST,
+        "/processes",
+        "application/cwl",
+        tool.into_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body:#}");
+    // A value of the wrong type is refused at submission.
+    let response = app
+        .client
+        .post(app.url(&format!("/processes/{id}/execution")))
+        .json(&json!({"inputs": {"code": "three"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let job = submit_async(
+        &app.client,
+        &app.url(&format!("/processes/{id}/execution")),
+        &json!({"inputs": {"code": 3}}),
+    )
+    .await;
+    let status = wait_final(&app.client, &job, Duration::from_secs(120)).await;
+    assert_eq!(status["status"], "failed", "{status:#}");
+    let message = status["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("cwl-tool-failed") && message.contains("exited with code 3"),
+        "{status:#}"
+    );
+    app.stop().await;
 }
