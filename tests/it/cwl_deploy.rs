@@ -643,6 +643,35 @@ async fn a_graph_entry_is_picked_with_w() {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body:#}");
     assert_eq!(run_async(&app, &id, "g").await, reference_outputs("g"));
+    // The job's provenance names the pinned image and hashes the tool's outputs.
+    let job = submit_async(
+        &app.client,
+        &app.url(&format!("/processes/{id}/execution")),
+        &execute_body("p"),
+    )
+    .await;
+    let status = wait_final(&app.client, &job, Duration::from_secs(120)).await;
+    assert_eq!(status["status"], "successful", "{status:#}");
+    let prov = app
+        .client
+        .get(format!("{job}/prov"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let digest = ring::digest::digest(&ring::digest::SHA256, TEXT.to_uppercase().as_bytes());
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    assert!(prov.contains(&hex), "the output's sha256 {hex}: {prov}");
+    let image_id = crate::support::docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        "ades-busybox:latest",
+    ]);
+    assert!(prov.contains(image_id.trim()), "the image: {prov}");
     // ?f=cwl gives the whole document as deployed.
     let cwl = package_as_cwl(&app, &id).await;
     assert_eq!(cwl["$graph"].as_array().map(Vec::len), Some(2));

@@ -155,8 +155,12 @@ impl Executor {
                 FailureCategory::Job,
             )),
         };
-        if let Outcome::Complete(Completion::Failed { message, .. }) = &outcome {
-            log.note(message);
+        match &outcome {
+            Outcome::Complete(Completion::Failed { message, .. }) => log.note(message),
+            Outcome::Complete(Completion::Succeeded { results, .. }) => {
+                trace.outputs = Some(captured(results, &outputs_dir));
+            }
+            Outcome::Abandoned => {}
         }
         log.finish();
         Ok(outcome)
@@ -302,4 +306,33 @@ fn files_under(dir: &Path, outputs_dir: &Path) -> Vec<OutputValue> {
         .iter()
         .filter_map(|path| file_value(path, outputs_dir))
         .collect()
+}
+
+/// The results as the provenance record takes a Seed job's captured outputs.
+fn captured(results: &JobResults, outputs_dir: &Path) -> seed::outputs::CapturedOutputs {
+    let mut captured = seed::outputs::CapturedOutputs::default();
+    for (id, values) in results {
+        for value in values {
+            match value {
+                OutputValue::File {
+                    path,
+                    media_type,
+                    size_bytes,
+                    ..
+                } => captured.files.entry(id.clone()).or_default().push(
+                    seed::outputs::CapturedFile {
+                        path: outputs_dir.join(path),
+                        relative: path.clone(),
+                        media_type: media_type.clone(),
+                        size_bytes: *size_bytes,
+                        metadata: None,
+                    },
+                ),
+                OutputValue::Json { value } => {
+                    captured.json.insert(id.clone(), value.clone());
+                }
+            }
+        }
+    }
+    captured
 }
