@@ -192,6 +192,11 @@ pub fn pick_entry(
     Ok((Some(id), class_of(process).to_string()))
 }
 
+/// Whether the document has a process with short id `id`.
+pub fn has_process(document: &Value, id: &str) -> bool {
+    raw_entry(document, Some(id)).is_some()
+}
+
 /// The raw entry of the document.
 fn raw_entry<'a>(document: &'a Value, entry: Option<&str>) -> Option<&'a Value> {
     match entry {

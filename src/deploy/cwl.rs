@@ -174,6 +174,11 @@ impl Deployer {
             CwlSource::Href(href) => self.fetch_cwl(href, &pointer).await?,
         };
         let document = cwl_process::read_document(&text).map_err(|e| refused(&pointer, e))?;
+        if let Some(wanted) = package.entry_param.as_deref() {
+            if !cwl_process::has_process(&document, wanted) {
+                return Err(DeployError::EntryNotFound(wanted.to_string()));
+            }
+        }
         let (entry, class) = cwl_process::pick_entry(&document, package.entry_param.as_deref())
             .map_err(|e| refused(&pointer, e))?;
         match class.as_str() {

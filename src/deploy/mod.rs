@@ -45,6 +45,9 @@ pub enum DeployError {
     Immutable(String),
     #[error("process {0} is not deployed here")]
     NotFound(String),
+    /// `?w=` names no process of the CWL document.
+    #[error("the CWL document has no process {0:?} (the w parameter): name one of its ids")]
+    EntryNotFound(String),
     /// The image could not be read (not found, registry unreachable or refusing).
     #[error("{0}")]
     Image(String),
@@ -70,6 +73,13 @@ impl DeployError {
                 ApiError::new(ErrorCode::ImmutableProcess, self.to_string())
             }
             DeployError::NotFound(id) => ApiError::no_such_process(&id),
+            DeployError::EntryNotFound(_) => ApiError::new(
+                ErrorCode::InvalidPackage,
+                self.to_string(),
+            )
+            .with_type(
+                "http://www.opengis.net/def/exceptions/ogcapi-processes-2/1.0/workflow-not-found",
+            ),
             DeployError::Image(message) => ApiError::new(ErrorCode::InvalidPackage, message),
             DeployError::Denied(denied) => denied.to_api_error(),
             DeployError::Store(err) => ApiError::internal("storing a deployed process", &err),

@@ -615,6 +615,10 @@ async fn bad_cwl_packages_get_400s_saying_what_to_fix() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{error:#}");
+    assert_eq!(
+        error["type"],
+        "http://www.opengis.net/def/exceptions/ogcapi-processes-2/1.0/workflow-not-found"
+    );
     // Nothing was deployed.
     let list = get_json(&app.client, &app.url("/processes")).await;
     assert_eq!(list["processes"], json!([]), "{list:#}");

@@ -373,6 +373,8 @@ fn deploy_exception(error: DeployError) -> WpsException {
         DeployError::Invalid { pointer, .. } if pointer.starts_with("/processDescription") => {
             Some("ProcessOffering")
         }
+        // The offered identifier picks the process of a CWL document.
+        DeployError::EntryNotFound(_) => Some("ProcessOffering"),
         DeployError::Duplicate(_) | DeployError::Immutable(_) | DeployError::NotFound(_) => {
             Some("Identifier")
         }
