@@ -860,3 +860,42 @@ async fn a_failing_tool_fails_its_job_saying_why() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_deployed_cwl_tool_survives_a_restart_on_postgresql() {
+    busybox_image();
+    let database = crate::support::PostgresTestDatabase::create().await;
+    let start = |url: String| {
+        spawn_app_with(move |settings| {
+            settings.database.url = url;
+            settings.catalog.discover_local_images = false;
+            settings.auth.admin_token = TOKEN.to_string();
+        })
+    };
+    let app = start(database.url()).await;
+    let id = unique("cwl-pg");
+    let (status, body) = send(
+        &app,
+        reqwest::Method::POST,
+        "/processes",
+        "application/cwl",
+        tool_yaml(&id).into_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body:#}");
+    app.stop().await;
+
+    let app = start(database.url()).await;
+    assert_eq!(run_async(&app, &id, "pg").await, reference_outputs("pg"));
+    let package = app
+        .client
+        .get(app.url(&format!("/processes/{id}/package")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(package, tool_yaml(&id));
+    app.stop().await;
+}
