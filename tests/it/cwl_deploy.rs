@@ -899,3 +899,76 @@ async fn a_deployed_cwl_tool_survives_a_restart_on_postgresql() {
     assert_eq!(package, tool_yaml(&id));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn several_files_in_and_a_directory_out() {
+    let data = tempfile::tempdir().unwrap();
+    let app = cwl_app(data.path().to_path_buf()).await;
+    let id = unique("cwl-dir");
+    let tool = format!(
+        r#"cwlVersion: v1.2
+class: CommandLineTool
+id: {id}
+requirements: {{DockerRequirement: {{dockerPull: "ades-busybox:latest"}}}}
+baseCommand: [sh, -c, 'mkdir d; cat "$0" "$1" > d/all.txt; cp "$0" d/first.txt']
+inputs:
+  parts: {{type: "File[]", inputBinding: {{position: 1}}}}
+outputs:
+  d: {{type: Directory, outputBinding: {{glob: d}}}}
+  txts: {{type: "File[]", outputBinding: {{glob: "d/*.txt"}}}}
+"#
+    );
+    let (status, body) = send(
+        &app,
+        reqwest::Method::POST,
+        "/processes",
+        "application/cwl",
+        tool.into_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body:#}");
+    let description = get_json(&app.client, &app.url(&format!("/processes/{id}"))).await;
+    assert_eq!(description["inputs"]["parts"]["maxOccurs"], "unbounded");
+    let job = submit_async(
+        &app.client,
+        &app.url(&format!("/processes/{id}/execution")),
+        &json!({
+            "inputs": {"parts": [{"value": "a\n"}, {"value": "b\n"}]},
+            "outputs": {"d": {"transmissionMode": "reference"}, "txts": {"transmissionMode": "reference"}},
+            "response": "document"
+        }),
+    )
+    .await;
+    let status = wait_final(&app.client, &job, Duration::from_secs(120)).await;
+    assert_eq!(status["status"], "successful", "{status:#}");
+    let results = get_json(&app.client, &format!("{job}/results")).await;
+    let contents = |output: &str| {
+        let links: Vec<String> = results[output]
+            .as_array()
+            .unwrap_or_else(|| panic!("{output} has several files: {results:#}"))
+            .iter()
+            .map(|l| l["href"].as_str().unwrap().to_string())
+            .collect();
+        let client = app.client.clone();
+        async move {
+            let mut texts = Vec::new();
+            for link in links {
+                texts.push(
+                    client
+                        .get(&link)
+                        .send()
+                        .await
+                        .unwrap()
+                        .text()
+                        .await
+                        .unwrap(),
+                );
+            }
+            texts
+        }
+    };
+    // A Directory is the files in it; both outputs name the same two files.
+    assert_eq!(contents("d").await, ["a\nb\n", "a\n"]);
+    assert_eq!(contents("txts").await, ["a\nb\n", "a\n"]);
+    app.stop().await;
+}
