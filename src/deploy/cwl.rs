@@ -76,8 +76,9 @@ pub fn read_cwl(package: &Package) -> Result<Option<CwlPackage>, DeployError> {
     if essence != package::APP_PACKAGE && essence != "application/json" {
         return Ok(None);
     }
-    let Ok(document) = serde_json::from_slice::<Value>(&package.body) else {
-        // Not JSON: the Seed reader says what is wrong with it.
+    // Parsed within the same bounds as a Seed package; not JSON: the Seed reader says what
+    // is wrong with it.
+    let Ok(document) = package::parse_json(&package.body) else {
         return Ok(None);
     };
     let Some(unit) = document.get("executionUnit") else {
