@@ -311,6 +311,16 @@ async fn a_cwl_tool_deploys_in_every_form_and_runs_like_cwltool() {
             "text/plain"
         );
 
+        // Its page renders too.
+        let page = app
+            .client
+            .get(app.url(&format!("/processes/{id}?f=html")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(page.text().await.unwrap().contains("Shout"));
+
         // The package as deployed.
         let package = app
             .client
