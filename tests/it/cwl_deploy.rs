@@ -208,6 +208,7 @@ async fn outputs_of(app: &TestApp, results: &Value) -> (String, String, String) 
     let href = results["upper"]["href"]
         .as_str()
         .unwrap_or_else(|| panic!("upper is a link: {results:#}"));
+    assert_eq!(results["upper"]["type"], "text/plain", "its format");
     let upper = app
         .client
         .get(href)

@@ -132,7 +132,7 @@ impl Executor {
         }
         let outcome = match result {
             Ok(output) => {
-                self.cwl_published(job, &output, &outputs_dir, started.elapsed())
+                self.cwl_published(job, process, &output, &outputs_dir, started.elapsed())
                     .await
             }
             Err(CwlError::Runner(err)) => failed(engine_failure(&err)),
@@ -170,6 +170,7 @@ impl Executor {
     async fn cwl_published(
         &self,
         job: &Job,
+        process: &Process,
         output: &Value,
         outputs_dir: &Path,
         took: Duration,
@@ -180,7 +181,18 @@ impl Executor {
         let mut results = JobResults::new();
         if let Value::Object(members) = output {
             for (id, value) in members {
-                let values = output_values(value, outputs_dir);
+                let mut values = output_values(value, outputs_dir);
+                // Files are served as the media type the description gives them (the
+                // tool's `format`), else as their name suggests.
+                let declared = process.output(id).and_then(|o| match &o.kind {
+                    crate::domain::OutputKind::File { media_type, .. } => media_type.clone(),
+                    crate::domain::OutputKind::Json { .. } => None,
+                });
+                for value in &mut values {
+                    if let OutputValue::File { media_type, .. } = value {
+                        media_type.clone_from(&declared);
+                    }
+                }
                 if !values.is_empty() {
                     results.insert(id.clone(), values);
                 }
