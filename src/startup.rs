@@ -123,7 +123,8 @@ impl Application {
                         registry,
                         Some(engine.images.clone()),
                     )
-                    .with_remotes(remotes, &settings.server.public_url),
+                    .with_remotes(remotes, &settings.server.public_url)
+                    .with_private_urls(settings.queue.allow_private_urls),
                     catalog,
                     jobs,
                     workspace,

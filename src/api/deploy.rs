@@ -22,6 +22,9 @@ pub struct DeployQuery {
     /// The image of a bare Seed manifest (`application/vnd.seed.manifest+json`); default:
     /// the manifest's Seed image name.
     image: Option<String>,
+    /// The process of a CWL `$graph` to deploy (its id); default: the graph's only
+    /// Workflow, else `main`, else its only process.
+    w: Option<String>,
 }
 
 /// Deploys a process from a Seed image.
@@ -38,9 +41,15 @@ pub struct DeployQuery {
             (serde_json::Value = "application/vnd.ades.image+json"),
             (serde_json::Value = "application/vnd.ades.recipe+json"),
             (serde_json::Value = "application/json"),
+            (String = "application/cwl"),
+            (serde_json::Value = "application/cwl+json"),
+            (String = "application/cwl+yaml"),
         ),
-        description = "An OGC Application Package (`application/ogcapppkg+json`) with a Docker \
-            execution unit, a bare Seed manifest (`application/vnd.seed.manifest+json`), \
+        description = "A CWL CommandLineTool (`application/cwl`, YAML or JSON; \
+            `application/cwl+json`; `application/cwl+yaml`; `w` picks the entry of a `$graph`), \
+            an OGC Application Package (`application/ogcapppkg+json`) with a Docker \
+            execution unit or a CWL one (by value, or by `href`), a bare Seed manifest \
+            (`application/vnd.seed.manifest+json`), \
             `{\"image\": \"registry/repository:tag\"}` (`application/vnd.ades.image+json`), \
             a Scale v6 recipe type (`application/vnd.ades.recipe+json`), deployed as a workflow, \
             or an OGC API - Processes Part 3 deployable workflow (`application/json`, or as the \
@@ -102,6 +111,9 @@ pub async fn deploy_process(
             (serde_json::Value = "application/vnd.ades.image+json"),
             (serde_json::Value = "application/vnd.ades.recipe+json"),
             (serde_json::Value = "application/json"),
+            (String = "application/cwl"),
+            (serde_json::Value = "application/cwl+json"),
+            (String = "application/cwl+yaml"),
         ),
         description = "As for deploy."
     ),
@@ -163,23 +175,64 @@ pub async fn undeploy_process(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The package a deployed process was deployed (or last replaced) with, as sent.
+/// The query of `GET /processes/{id}/package`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PackageQuery {
+    /// `cwl`: the process as a CWL CommandLineTool (a Seed process's equivalent tool, a
+    /// CWL process's document), instead of the package it was deployed with.
+    f: Option<String>,
+}
+
+/// The package a deployed process was deployed (or last replaced) with, as sent; or, with
+/// `?f=cwl` (or `Accept: application/cwl+json` / `application/cwl+yaml`), the process as
+/// CWL, for built-in processes too.
 #[utoipa::path(
     get,
     path = "/processes/{processID}/package",
     tag = "Deploy, Replace, Undeploy",
     operation_id = "getPackage",
-    params(("processID" = String, Path, description = "The process id")),
+    params(("processID" = String, Path, description = "The process id"), PackageQuery),
     responses(
-        (status = 200, description = "The package, in the media type it was deployed with.", body = serde_json::Value),
-        (status = 403, description = "A built-in process has no package (`immutable-process`).", body = crate::error::ExceptionView),
+        (status = 200, description = "The package, in the media type it was deployed with; with `f=cwl` the CWL (`application/cwl+json`, or `application/cwl+yaml` when accepted).", content(
+            (serde_json::Value = "application/ogcapppkg+json"),
+            (serde_json::Value = "application/cwl+json"),
+            (String = "application/cwl+yaml"),
+            (String = "application/cwl"),
+            (serde_json::Value = "application/vnd.seed.manifest+json"),
+            (serde_json::Value = "application/vnd.ades.image+json"),
+            (serde_json::Value = "application/vnd.ades.recipe+json"),
+        )),
+        (status = 400, description = "The process has no CWL form (`f=cwl` of a workflow), or an unknown `f`.", body = crate::error::ExceptionView),
+        (status = 403, description = "A built-in process has no package (`immutable-process`); ask for `f=cwl`.", body = crate::error::ExceptionView),
         (status = 404, description = "No such process.", body = crate::error::ExceptionView),
     )
 )]
 pub async fn process_package(
     State(app): State<AppState>,
     Path(process_id): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<PackageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::query("f", e.body_text()))?;
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let yaml = accept.contains("application/cwl+yaml");
+    let wants_cwl = match query.f.as_deref() {
+        Some("cwl") => true,
+        Some(other) => {
+            return Err(ApiError::query(
+                "f",
+                format!("f={other} is not a form of the package: leave f out, or ask f=cwl"),
+            ))
+        }
+        None => yaml || accept.contains("application/cwl+json"),
+    };
+    if wants_cwl {
+        return cwl_form(&app, &process_id, yaml);
+    }
     let (media_type, body) = app
         .deployer
         .package(&process_id)
@@ -188,6 +241,52 @@ pub async fn process_package(
     let content_type = HeaderValue::from_str(&media_type)
         .unwrap_or_else(|_| HeaderValue::from_static("application/json"));
     Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
+}
+
+/// A process as CWL: a Seed process's equivalent tool, or a CWL process's document.
+fn cwl_form(app: &AppState, process_id: &str, yaml: bool) -> Result<Response, ApiError> {
+    let process = crate::domain::ProcessId::parse(process_id)
+        .ok()
+        .and_then(|id| app.catalog.get(&id))
+        .ok_or_else(|| ApiError::no_such_process(process_id))?;
+    let document = match &process.binding {
+        crate::domain::Binding::Seed(seed) => {
+            crate::cwl::from_seed::seed_to_cwl(&seed.manifest, &seed.image).map_err(|why| {
+                ApiError::new(
+                    ErrorCode::InvalidParameterValue,
+                    format!("Process {process_id} has no CWL form: {why}."),
+                )
+            })?
+        }
+        crate::domain::Binding::Cwl(cwl) => cwl.document.clone(),
+        crate::domain::Binding::Workflow(_) | crate::domain::Binding::Remote(_) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameterValue,
+                format!(
+                    "Process {process_id} is a workflow of steps, which has no CWL form here: \
+                     leave f out for the package it was deployed with."
+                ),
+            ))
+        }
+    };
+    let (content_type, body) = if yaml {
+        (
+            "application/cwl+yaml",
+            serde_yaml::to_string(&document)
+                .unwrap_or_default()
+                .into_bytes(),
+        )
+    } else {
+        (
+            "application/cwl+json",
+            serde_json::to_vec_pretty(&document).unwrap_or_default(),
+        )
+    };
+    Ok((
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response())
 }
 
 fn read_package(
@@ -223,5 +322,6 @@ fn read_package(
         body: body.to_vec(),
         image_param: query.image,
         base_url: String::new(),
+        entry_param: query.w,
     })
 }

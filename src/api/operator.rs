@@ -163,6 +163,7 @@ pub async fn deploy_form(
             body: package.as_bytes().to_vec(),
             image_param: image.map(str::to_string),
             base_url: String::new(),
+            entry_param: None,
         },
         None => {
             let image = image.ok_or_else(|| {
@@ -179,6 +180,7 @@ pub async fn deploy_form(
                     .into_bytes(),
                 image_param: None,
                 base_url: String::new(),
+                entry_param: None,
             }
         }
     };

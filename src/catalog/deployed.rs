@@ -20,6 +20,9 @@ pub fn process_from_row(row: &DeployedProcess) -> Result<Process, String> {
             .map_err(|err| format!("its stored workflow is not readable: {err}"))?;
         return std::sync::Arc::new(workflow).to_process();
     }
+    if let Some(binding) = crate::deploy::cwl::binding_from_row(row) {
+        return crate::cwl::process::to_process(binding?);
+    }
     let manifest = seed::validate::manifest_from_value(row.manifest.clone())
         .map_err(|problems| {
             format!(

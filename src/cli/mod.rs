@@ -225,6 +225,18 @@ enum SeedCommand {
     /// Run a Seed image once per file of a directory (`ades run` for each), each file bound
     /// to one file input, the outputs in OUTDIR/<file name>/; a summary at the end.
     Batch(BatchArgs),
+    /// Write the CWL CommandLineTool equivalent to a local Seed image's manifest (YAML on
+    /// standard output, or JSON with --json), so other ADES and EMS can run the image.
+    ToCwl(ToCwlArgs),
+}
+
+#[derive(Debug, Args)]
+struct ToCwlArgs {
+    /// The local Seed image (its manifest is read from its label; the tool runs it).
+    image: String,
+    /// Write JSON instead of YAML.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -602,6 +614,7 @@ pub fn main() -> ExitCode {
             Command::Seed(SeedCommand::Search(args)) => seed_cmd::search(args).await,
             Command::Seed(SeedCommand::Publish(args)) => publish_cmd::publish(args).await,
             Command::Seed(SeedCommand::Batch(args)) => batch_cmd::batch(args).await,
+            Command::Seed(SeedCommand::ToCwl(args)) => seed_cmd::to_cwl(args).await,
             Command::Run(args) => run_cmd::run(args).await,
             Command::Serve(args) => serve_cmd::serve(args).await,
             Command::Worker(args) => serve_cmd::worker(args).await,

@@ -1,6 +1,6 @@
 //! `ades seed validate|init|build|list|search`.
 
-use super::{print, status, BuildArgs, InitArgs, ListArgs, SearchArgs, ValidateArgs};
+use super::{print, status, BuildArgs, InitArgs, ListArgs, SearchArgs, ToCwlArgs, ValidateArgs};
 use crate::engine::{connect_engine, BuildRequest, ImageError, ImageStore};
 use crate::registry::{
     RegistryClient, RegistryCredentials, RegistryError, RegistrySettings, SearchHit,
@@ -606,6 +606,47 @@ pub(super) fn login_credentials(
         username: username.to_string(),
         password,
     }))
+}
+
+/// `ades seed to-cwl IMAGE`: the CWL CommandLineTool equivalent to the image's manifest.
+pub async fn to_cwl(args: ToCwlArgs) -> u8 {
+    let tool = async {
+        let engine = connect_engine(Vec::new())
+            .await
+            .map_err(|err| err.to_string())?;
+        let label = image_label(engine.images.as_ref(), &args.image).await?;
+        let document = decode_label(&label).map_err(|err| err.to_string())?;
+        let manifest = manifest_from_value(document)
+            .map_err(|problems| {
+                format!(
+                    "the manifest of image {} is not valid: {} (see `ades seed validate {0}`)",
+                    args.image,
+                    crate::catalog::manifest_errors(&problems)
+                )
+            })?
+            .manifest;
+        crate::cwl::from_seed::seed_to_cwl(&manifest, &args.image)
+    };
+    match tool.await {
+        Ok(tool) if args.json => {
+            print::json(&tool);
+            0
+        }
+        Ok(tool) => match serde_yaml::to_string(&tool) {
+            Ok(text) => {
+                print!("{text}");
+                0
+            }
+            Err(err) => {
+                print::error(&format!("cannot write the tool as YAML: {err}"));
+                1
+            }
+        },
+        Err(message) => {
+            print::error(&message);
+            1
+        }
+    }
 }
 
 #[cfg(test)]

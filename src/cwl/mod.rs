@@ -18,7 +18,9 @@
 pub mod command;
 pub mod document;
 pub mod expression;
+pub mod from_seed;
 pub mod outputs;
+pub mod process;
 pub mod run;
 pub mod types;
 

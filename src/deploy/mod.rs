@@ -14,6 +14,7 @@
 //! * undeploy withdraws the process: running jobs finish, past jobs keep their records and
 //!   outputs; queued jobs that have not started fail when a worker picks them up.
 
+pub mod cwl;
 pub mod package;
 pub mod resolve;
 
@@ -44,6 +45,9 @@ pub enum DeployError {
     Immutable(String),
     #[error("process {0} is not deployed here")]
     NotFound(String),
+    /// `?w=` names no process of the CWL document.
+    #[error("the CWL document has no process {0:?} (the w parameter): name one of its ids")]
+    EntryNotFound(String),
     /// The image could not be read (not found, registry unreachable or refusing).
     #[error("{0}")]
     Image(String),
@@ -69,6 +73,13 @@ impl DeployError {
                 ApiError::new(ErrorCode::ImmutableProcess, self.to_string())
             }
             DeployError::NotFound(id) => ApiError::no_such_process(&id),
+            DeployError::EntryNotFound(_) => ApiError::new(
+                ErrorCode::InvalidPackage,
+                self.to_string(),
+            )
+            .with_type(
+                "http://www.opengis.net/def/exceptions/ogcapi-processes-2/1.0/workflow-not-found",
+            ),
             DeployError::Image(message) => ApiError::new(ErrorCode::InvalidPackage, message),
             DeployError::Denied(denied) => denied.to_api_error(),
             DeployError::Store(err) => ApiError::internal("storing a deployed process", &err),
@@ -133,6 +144,10 @@ pub struct Deployer {
     /// This server's base URL as configured (`server.public_url`), for the `process` URLs
     /// of a deployable workflow; empty: only `/processes/<id>` paths name local ones.
     public_url: String,
+    /// Fetches packages given by reference (CWL `href`), through the address guard.
+    http: reqwest::Client,
+    /// Whether those references may reach the server's own network.
+    allow_private_urls: bool,
 }
 
 impl Deployer {
@@ -149,6 +164,8 @@ impl Deployer {
             images,
             remotes: crate::remote::Remotes::default(),
             public_url: String::new(),
+            http: outbound_client(false),
+            allow_private_urls: false,
         }
     }
 
@@ -156,6 +173,14 @@ impl Deployer {
     pub fn with_remotes(mut self, remotes: crate::remote::Remotes, public_url: &str) -> Self {
         self.remotes = remotes;
         self.public_url = public_url.trim_end_matches('/').to_string();
+        self
+    }
+
+    /// The same deployer, fetching packages given by reference from private addresses too
+    /// when `allow_private_urls` (the operator's `queue.allow_private_urls`).
+    pub fn with_private_urls(mut self, allow_private_urls: bool) -> Deployer {
+        self.http = outbound_client(allow_private_urls);
+        self.allow_private_urls = allow_private_urls;
         self
     }
 
@@ -270,6 +295,9 @@ impl Deployer {
         }
         if let Some((id, request)) = package::deployable_workflow(package)? {
             return self.prepare_deployable(package, &id, &request).await;
+        }
+        if let Some(cwl) = cwl::read_cwl(package)? {
+            return self.prepare_cwl(package, cwl).await;
         }
         let spec = package::read_package(package)?;
         let embedded = match &spec.manifest {
@@ -449,6 +477,19 @@ impl Deployer {
         };
         Ok((record, process))
     }
+}
+
+/// The client packages given by reference are fetched with: 30 s to connect, 60 s of
+/// silence, 5 minutes in all (a document, not a data file).
+fn outbound_client(allow_private_urls: bool) -> reqwest::Client {
+    crate::outbound::client(
+        allow_private_urls,
+        crate::outbound::Timeouts {
+            connect: std::time::Duration::from_secs(30),
+            read: std::time::Duration::from_secs(60),
+            total: Some(std::time::Duration::from_secs(300)),
+        },
+    )
 }
 
 /// A validated manifest, or every problem with its pointer.

@@ -23,12 +23,15 @@ pub const IMAGE_REFERENCE: &str = "application/vnd.ades.image+json";
 pub const DOCKER_PROFILE: &str = "http://www.opengis.net/profiles/eoc/dockerizedApplication";
 
 /// The media types a deploy body may have (for the 415 message).
-pub const ACCEPTED: [&str; 5] = [
+pub const ACCEPTED: [&str; 8] = [
     APP_PACKAGE,
     "application/json",
     SEED_MANIFEST,
     IMAGE_REFERENCE,
     crate::workflow::RECIPE_MEDIA_TYPE,
+    super::cwl::CWL,
+    super::cwl::CWL_JSON,
+    super::cwl::CWL_YAML,
 ];
 
 /// A deploy request as it arrived.
@@ -42,6 +45,8 @@ pub struct Package {
     /// This server's base URL as the request reached it (empty: `server.public_url`):
     /// a deployable workflow's `process` URLs under it are local processes.
     pub base_url: String,
+    /// The `w` query parameter: which process of a CWL `$graph` to deploy.
+    pub entry_param: Option<String>,
 }
 
 /// What the package asks for.
@@ -271,6 +276,7 @@ mod tests {
             body: serde_json::to_vec(&body).unwrap(),
             image_param: None,
             base_url: String::new(),
+            entry_param: None,
         })
     }
 
@@ -320,13 +326,14 @@ mod tests {
         assert!(error.to_string().contains(DOCKER_PROFILE), "{error}");
         let error = read(IMAGE_REFERENCE, json!({"image": 3})).unwrap_err();
         assert!(error.to_string().contains("/image"), "{error}");
-        let error = read("application/cwl", json!({})).unwrap_err();
+        let error = read("application/x-nope", json!({})).unwrap_err();
         assert!(matches!(error, DeployError::UnsupportedMediaType(_)));
         let error = read_package(&Package {
             media_type: APP_PACKAGE.into(),
             body: b"{not json".to_vec(),
             image_param: None,
             base_url: String::new(),
+            entry_param: None,
         })
         .unwrap_err();
         assert!(error.to_string().contains("line 1"), "{error}");

@@ -98,6 +98,9 @@ pub enum Binding {
     /// A process of a remote OGC API - Processes server (`crate::remote`), run there; it is
     /// never offered here, only read as a workflow step's description.
     Remote(RemoteBinding),
+    /// One CWL CommandLineTool of a deployed CWL document, run on the same engine as Seed
+    /// jobs (`crate::cwl::process`).
+    Cwl(std::sync::Arc<crate::cwl::process::CwlBinding>),
 }
 
 /// Where a remote process runs.
@@ -134,7 +137,7 @@ impl Process {
     pub fn seed(&self) -> Option<&SeedBinding> {
         match &self.binding {
             Binding::Seed(seed) => Some(seed),
-            Binding::Workflow(_) | Binding::Remote(_) => None,
+            Binding::Workflow(_) | Binding::Remote(_) | Binding::Cwl(_) => None,
         }
     }
 
@@ -142,7 +145,15 @@ impl Process {
     pub fn workflow(&self) -> Option<&std::sync::Arc<crate::workflow::Workflow>> {
         match &self.binding {
             Binding::Workflow(workflow) => Some(workflow),
-            Binding::Seed(_) | Binding::Remote(_) => None,
+            Binding::Seed(_) | Binding::Remote(_) | Binding::Cwl(_) => None,
+        }
+    }
+
+    /// The CWL tool this process runs, if it runs one.
+    pub fn cwl(&self) -> Option<&std::sync::Arc<crate::cwl::process::CwlBinding>> {
+        match &self.binding {
+            Binding::Cwl(cwl) => Some(cwl),
+            Binding::Seed(_) | Binding::Workflow(_) | Binding::Remote(_) => None,
         }
     }
 

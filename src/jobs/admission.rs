@@ -1,5 +1,6 @@
 //! Whether any live worker pool could ever run a process's jobs: the CPUs, memory (`mem`
-//! plus `sharedMem`), disk and GPUs its Seed manifest declares against the capacity each
+//! plus `sharedMem`), disk and GPUs its Seed manifest declares (a CWL tool: its
+//! `ResourceRequirement`'s `coresMin`, `ramMin`, `outdirMin`) against the capacity each
 //! pool offers. A job that fits nowhere is refused at submission instead of waiting forever.
 //!
 //! Only the fixed part of a resource counts here: `inputMultiplier` adds the size of the
@@ -28,6 +29,8 @@ impl Demand {
             Binding::Seed(seed) => seed.manifest.scalar_resources(),
             // The workflow itself runs nothing: its steps are jobs with their own demands.
             Binding::Workflow(_) | Binding::Remote(_) => &[],
+            // A CWL tool's ResourceRequirement, as the same Seed resource names.
+            Binding::Cwl(cwl) => cwl.resources.as_slice(),
         };
         for resource in resources {
             match resource.name.as_str() {
@@ -70,8 +73,8 @@ pub fn misfit(process: &Process, live: &[WorkerHost]) -> Option<String> {
         })
         .collect();
     Some(format!(
-        "Process {} asks for {asked} (its Seed resources), more than any worker offers: {}. \
-         Run a worker with more capacity (queue.capacity_cpus, queue.capacity_mem_mib, \
+        "Process {} asks for {asked} (its Seed resources or CWL ResourceRequirement), more \
+         than any worker offers: {}. Run a worker with more capacity (queue.capacity_cpus, queue.capacity_mem_mib, \
          queue.capacity_disk_mib, queue.capacity_gpus) or deploy the process with smaller \
          resources.",
         process.id,

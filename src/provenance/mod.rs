@@ -187,7 +187,11 @@ impl EndedRun {
             process: ProcessFacts {
                 id: self.process.id.to_string(),
                 version: self.process.version.clone(),
-                image: self.process.seed().map(|seed| seed.image.clone()),
+                image: self
+                    .process
+                    .seed()
+                    .map(|seed| seed.image.clone())
+                    .or_else(|| self.process.cwl().map(|cwl| cwl.pinned.clone())),
                 image_id: facts
                     .image_id
                     .clone()

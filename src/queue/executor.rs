@@ -55,6 +55,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
+mod cwl;
+
 /// Label on every container a served job starts, holding the job id (`ades run` containers
 /// have [`crate::engine::RUN_ID_LABEL`] but not this one).
 pub const JOB_ID_LABEL: &str = "org.ades.job-id";
@@ -190,6 +192,11 @@ impl Executor {
             // off: everything below is the Seed run.
             let seed = match &process.binding {
                 Binding::Seed(seed) => seed,
+                Binding::Cwl(cwl) => {
+                    return self
+                        .run_cwl(job, &process, cwl, cancel.clone(), progress, &mut trace)
+                        .await
+                }
                 // Workers never claim workflow jobs (the workflow driver runs them); a job
                 // whose process was replaced by a workflow after it was queued ends here.
                 Binding::Workflow(_) | Binding::Remote(_) => {

@@ -188,7 +188,7 @@ fn io_error(path: &Path, err: std::io::Error) -> StagingError {
 
 // Seed input names are `[A-Za-z0-9_-]`; anything else would be a bug upstream, refused
 // rather than allowed to shape a path.
-fn input_dir_name(id: &str) -> Result<&str, StagingError> {
+pub(crate) fn input_dir_name(id: &str) -> Result<&str, StagingError> {
     let ok = !id.is_empty()
         && id
             .chars()

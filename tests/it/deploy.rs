@@ -387,7 +387,7 @@ async fn conflicts_builtins_and_media_types_get_the_part_2_exceptions() {
         &app,
         reqwest::Method::POST,
         "/processes",
-        "application/cwl+yaml",
+        "application/x-netcdf",
         b"class: Workflow".to_vec(),
     )
     .await;
@@ -398,6 +398,16 @@ async fn conflicts_builtins_and_media_types_get_the_part_2_exceptions() {
         .as_str()
         .unwrap()
         .contains("application/ogcapppkg+json"));
+    // CWL is deployed: a bad document is a 400, not a 415.
+    let response = send(
+        &app,
+        reqwest::Method::POST,
+        "/processes",
+        "application/cwl+yaml",
+        b"class: Workflow".to_vec(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 
     let response = send(
         &app,

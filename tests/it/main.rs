@@ -10,6 +10,7 @@ mod catalog;
 mod cli;
 mod conformance;
 mod cwl;
+mod cwl_deploy;
 mod deploy;
 mod events;
 mod fault;

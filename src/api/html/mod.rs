@@ -283,6 +283,10 @@ pub async fn negotiate(request: Request, next: Next) -> Response {
         return next.run(request).await;
     };
     let (f, kept) = split_f(&request);
+    // A package's CWL form is a format of its own, answered by the handler.
+    if route == "/processes/{process_id}/package" && f.as_deref() == Some("cwl") {
+        return next.run(request).await;
+    }
     let format = match requested_format(f.as_deref(), accept_of(&request)) {
         Ok(format) => format,
         Err(error) => return error.into_response(),

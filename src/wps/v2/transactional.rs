@@ -209,6 +209,13 @@ fn package(root: &Element, offered_id: Option<&str>) -> Result<Package, WpsExcep
         return Ok(image_package(&image, offered_id));
     }
     if let Some(reference) = child_named(source, "Reference") {
+        let cwl_link = ["mimeType", "mediaType"]
+            .iter()
+            .filter_map(|name| reference.attr(name))
+            .any(|mt| mt.trim().starts_with("application/cwl"));
+        if let (true, Some(href)) = (cwl_link, any_href(reference)) {
+            return Ok(cwl_link_package(&href, offered_id));
+        }
         let image = any_href(reference).ok_or_else(|| {
             unusable(
                 "The ExecutionUnit's Reference has no image: write \
@@ -218,6 +225,13 @@ fn package(root: &Element, offered_id: Option<&str>) -> Result<Package, WpsExcep
         return Ok(image_package(&image, offered_id));
     }
     match non_empty(source.text()) {
+        Some(text) if is_cwl(&text) => Ok(Package {
+            media_type: crate::deploy::cwl::CWL.to_string(),
+            body: text.into_bytes(),
+            image_param: None,
+            entry_param: offered_id.map(str::to_string),
+            base_url: String::new(),
+        }),
         Some(text) if is_recipe(&text) => recipe_package(text, offered_id),
         Some(text) if text.starts_with('{') => app_package(text, offered_id),
         Some(image) => Ok(image_package(&image, offered_id)),
@@ -225,6 +239,29 @@ fn package(root: &Element, offered_id: Option<&str>) -> Result<Package, WpsExcep
             "The ExecutionUnit is empty: put a <wps:Reference xlink:href=\"registry/\
              repository:tag\"/> in it, or an application/ogcapppkg+json package as its text.",
         )),
+    }
+}
+
+/// Whether an ExecutionUnit's text is a CWL document (YAML or JSON) rather than a package.
+fn is_cwl(text: &str) -> bool {
+    crate::cwl::document::parse_yaml(text).is_ok_and(|document| {
+        document.get("cwlVersion").is_some() || document.get("$graph").is_some()
+    })
+}
+
+/// A CWL document given by link (`<wps:Reference xlink:href="..." mimeType="application/cwl"/>`)
+/// as the application package Part 2 would receive.
+fn cwl_link_package(href: &str, offered_id: Option<&str>) -> Package {
+    let mut document = json!({"executionUnit": {"href": href, "type": "application/cwl"}});
+    if let Some(id) = offered_id {
+        document["processDescription"] = json!({"process": {"id": id}});
+    }
+    Package {
+        media_type: APP_PACKAGE.to_string(),
+        body: document.to_string().into_bytes(),
+        image_param: None,
+        entry_param: None,
+        base_url: String::new(),
     }
 }
 
@@ -263,6 +300,7 @@ fn recipe_package(text: String, offered_id: Option<&str>) -> Result<Package, Wps
         body: document.to_string().into_bytes(),
         image_param: None,
         base_url: String::new(),
+        entry_param: None,
     })
 }
 
@@ -290,6 +328,7 @@ fn image_package(image: &str, offered_id: Option<&str>) -> Package {
         body: document.to_string().into_bytes(),
         image_param: None,
         base_url: String::new(),
+        entry_param: None,
     }
 }
 
@@ -329,6 +368,7 @@ fn app_package(text: String, offered_id: Option<&str>) -> Result<Package, WpsExc
         body,
         image_param: None,
         base_url: String::new(),
+        entry_param: None,
     })
 }
 
@@ -338,6 +378,8 @@ fn deploy_exception(error: DeployError) -> WpsException {
         DeployError::Invalid { pointer, .. } if pointer.starts_with("/processDescription") => {
             Some("ProcessOffering")
         }
+        // The offered identifier picks the process of a CWL document.
+        DeployError::EntryNotFound(_) => Some("ProcessOffering"),
         DeployError::Duplicate(_) | DeployError::Immutable(_) | DeployError::NotFound(_) => {
             Some("Identifier")
         }
