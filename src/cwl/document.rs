@@ -500,11 +500,16 @@ pub(crate) fn schema_definitions(
         if requirement.get("class").and_then(Value::as_str) != Some("SchemaDefRequirement") {
             continue;
         }
+        // An `$import`ed file of types is a list inside the list.
         for ty in requirement
             .get("types")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
+            .flat_map(|ty| match ty {
+                Value::Array(items) => items.iter().collect::<Vec<_>>(),
+                other => vec![other],
+            })
         {
             if let Some(name) = ty.get("name").and_then(Value::as_str) {
                 defs.insert(short_id(name), ty.clone());

@@ -231,7 +231,16 @@ enum Segment {
 }
 
 fn is_parameter_reference(inner: &str) -> bool {
-    parse_reference(inner).is_some()
+    parse_reference(inner).is_some() || literal(inner).is_some()
+}
+
+/// A JSON literal written where a reference may be (`$(true)`, `$(3)`, `$("text")`):
+/// JavaScript would give the same value, so no engine is needed for it.
+fn literal(inner: &str) -> Option<Value> {
+    match serde_json::from_str::<Value>(inner.trim()) {
+        Ok(v @ (Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_))) => Some(v),
+        _ => None,
+    }
 }
 
 /// `symbol segment*` of the CWL grammar; `None` when it is anything else (JavaScript).
@@ -307,6 +316,9 @@ fn resolve(expression: &str, context: &Context) -> Result<Value, ExpressionError
         expression: format!("$({expression})"),
         reason,
     };
+    if let Some(value) = literal(expression) {
+        return Ok(value);
+    }
     let (symbol, segments) = parse_reference(expression)
         .ok_or_else(|| ExpressionError::JavaScript(expression.into()))?;
     let mut current = match symbol.as_str() {
@@ -435,6 +447,15 @@ mod tests {
         assert!(err.to_string().contains("$(inputs.nothing.x)"), "{err}");
         assert!(eval("$(inputs.list[5])").is_err());
         assert_eq!(eval("$(inputs.missing)").unwrap(), Value::Null);
+    }
+
+    #[test]
+    fn literals_need_no_javascript() {
+        assert_eq!(eval("$(true)").unwrap(), json!(true));
+        assert_eq!(eval("$(\"time passed\")").unwrap(), json!("time passed"));
+        assert_eq!(eval("n=$(3)").unwrap(), json!("n=3"));
+        assert_eq!(scan_for_javascript("$(true)"), None);
+        assert!(scan_for_javascript("$(true && false)").is_some());
     }
 
     #[test]

@@ -257,12 +257,52 @@ fn complete_inputs(
                 }
             )));
         }
+        fill_names(&mut value);
         if parameter.load_contents && value.is_object() {
             load_file_contents(&mut value)?;
         }
         inputs.insert(parameter.id.clone(), value);
     }
     Ok(inputs)
+}
+
+/// Gives the File and Directory objects of a value their `basename` (and Files their
+/// `nameroot` and `nameext`) from their location, so that `valueFrom` and `when` can read
+/// them before any tool has staged the file.
+fn fill_names(value: &mut Value) {
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(fill_names),
+        Value::Object(map) => {
+            let class = map.get("class").and_then(Value::as_str).map(str::to_string);
+            if !matches!(class.as_deref(), Some("File") | Some("Directory")) {
+                map.values_mut().for_each(fill_names);
+                return;
+            }
+            if !map.contains_key("basename") {
+                let name = map
+                    .get("location")
+                    .and_then(Value::as_str)
+                    .map(location_path)
+                    .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_string()));
+                if let Some(name) = name {
+                    map.insert("basename".into(), Value::String(name));
+                }
+            }
+            if class.as_deref() == Some("File") {
+                if let Some(basename) = map.get("basename").and_then(Value::as_str) {
+                    let (root, ext) = super::outputs::split_name(basename);
+                    map.entry("nameroot").or_insert(Value::String(root));
+                    map.entry("nameext").or_insert(Value::String(ext));
+                }
+            }
+            for key in ["secondaryFiles", "listing"] {
+                if let Some(inner) = map.get_mut(key) {
+                    fill_names(inner);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The values of a step's inputs before scatter and `valueFrom`: its sources merged and
