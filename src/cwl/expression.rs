@@ -321,6 +321,15 @@ fn resolve(expression: &str, context: &Context) -> Result<Value, ExpressionError
     }
     let (symbol, segments) = parse_reference(expression)
         .ok_or_else(|| ExpressionError::JavaScript(expression.into()))?;
+    // An input the process does not declare is an error, not null: the process would
+    // otherwise run reading something nobody gives it.
+    if let (Some("inputs"), Some(Segment::Field(name)), Value::Object(inputs)) =
+        (Some(symbol.as_str()), segments.first(), context.inputs)
+    {
+        if !inputs.contains_key(name) {
+            return Err(fail(format!("there is no input {name}")));
+        }
+    }
     let mut current = match symbol.as_str() {
         "inputs" => context.inputs.clone(),
         "self" => context.self_.clone(),
@@ -447,6 +456,12 @@ mod tests {
         assert!(err.to_string().contains("$(inputs.nothing.x)"), "{err}");
         assert!(eval("$(inputs.list[5])").is_err());
         assert_eq!(eval("$(inputs.missing)").unwrap(), Value::Null);
+    }
+
+    #[test]
+    fn an_undeclared_input_is_an_error() {
+        let err = eval("$(inputs.nope)").unwrap_err();
+        assert!(err.to_string().contains("there is no input nope"), "{err}");
     }
 
     #[test]
