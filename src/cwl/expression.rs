@@ -455,7 +455,8 @@ mod tests {
         let err = eval("$(inputs.nothing.x)").unwrap_err();
         assert!(err.to_string().contains("$(inputs.nothing.x)"), "{err}");
         assert!(eval("$(inputs.list[5])").is_err());
-        assert_eq!(eval("$(inputs.missing)").unwrap(), Value::Null);
+        // A missing field of a record is null (an undeclared input is an error: below).
+        assert_eq!(eval("$(inputs.rec.missing)").unwrap(), Value::Null);
     }
 
     #[test]
