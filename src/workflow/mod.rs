@@ -64,6 +64,11 @@ pub struct Step {
     pub after: Vec<String>,
     /// Input of the process -> where its value comes from.
     pub inputs: BTreeMap<String, Source>,
+    /// Runs the step once per value of this (file) input, a fan-out as CWL's `scatter`:
+    /// each value is a child job of its own, `<step>#<n>`, and the step's outputs are
+    /// theirs, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scatter: Option<String>,
 }
 
 /// Where one step input's value comes from.
@@ -483,7 +488,15 @@ pub fn compile(
                     let Some(produced) = processes.get(producer.as_str()) else {
                         continue; // its unknown process is reported already
                     };
+                    let scattered = draft
+                        .steps
+                        .iter()
+                        .any(|s| &s.name == producer && s.scatter.is_some());
                     match output_carries(produced, output) {
+                        // A scattered step gives each output once per job.
+                        Some(Carried::Files { .. }) if scattered => {
+                            Carried::Files { multiple: true }
+                        }
                         Some(carried) => carried,
                         None => {
                             problem(
@@ -498,10 +511,30 @@ pub fn compile(
                     }
                 }
             };
+            // A scattered input takes its source's files one at a time.
+            let from = match (from, step.scatter.as_deref() == Some(input.as_str())) {
+                (Carried::Files { .. }, true) => Carried::Files { multiple: false },
+                (from, _) => from,
+            };
             if let Some(why) = mismatch(from, into) {
                 problem(
                     at_input,
                     format!("step {:?} input {input:?}: {why}", step.name),
+                );
+            }
+        }
+        if let Some(scatter) = &step.scatter {
+            let takes_files = matches!(
+                input_carries(process, scatter),
+                Some((Carried::Files { .. }, _))
+            );
+            if !step.inputs.contains_key(scatter) || !takes_files {
+                problem(
+                    format!("{at}/scatter"),
+                    format!(
+                        "step {:?} scatters over {scatter:?}, which is not a connected file input of process {:?}: name one",
+                        step.name, step.process
+                    ),
                 );
             }
         }
@@ -544,8 +577,15 @@ pub fn compile(
             continue;
         }
         let process = &processes[name.as_str()];
+        let scattered = draft
+            .steps
+            .iter()
+            .any(|s| &s.name == name && s.scatter.is_some());
         for description in &process.outputs {
-            if let Some(kind) = exposed_kind(process, &description.id) {
+            if let Some(mut kind) = exposed_kind(process, &description.id) {
+                if let (ExposedKind::File { file }, true) = (&mut kind, scattered) {
+                    file.multiple = true;
+                }
                 outputs.push(Exposed {
                     step: name.clone(),
                     output: description.id.clone(),
@@ -696,6 +736,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.clone()))
                 .collect(),
+            scatter: None,
         }
     }
 
@@ -776,6 +817,50 @@ mod tests {
         let process = Arc::new(workflow).to_process().unwrap();
         assert_eq!(process.input("image").unwrap().min_occurs, 1);
         assert!(process.output("join.joined").is_some());
+    }
+
+    #[test]
+    fn a_scattered_step_takes_several_files_one_at_a_time_and_gives_several() {
+        let mut work = step("work", "work", &[("part", out("tile", "tiles"))]);
+        work.scatter = Some("part".to_string());
+        let tile = step("tile", "many", &[("image", input("image"))]);
+        let workflow = compile(draft(vec![tile.clone(), work.clone()]), &catalog()).unwrap();
+        let result = workflow
+            .outputs
+            .iter()
+            .find(|o| o.output == "result")
+            .unwrap();
+        assert!(
+            matches!(&result.kind, ExposedKind::File { file } if file.multiple),
+            "{result:?}"
+        );
+        // Without the scatter, several tiles cannot feed one part; a scattered step's
+        // several results cannot feed one file; a scatter must name a connected file input.
+        let mut plain = work.clone();
+        plain.scatter = None;
+        let problems = compile(draft(vec![tile.clone(), plain]), &catalog()).unwrap_err();
+        assert!(
+            describe_problems(&problems).contains("several files"),
+            "{problems:?}"
+        );
+        let join = step(
+            "join",
+            "join",
+            &[("a", out("work", "result")), ("b", input("image"))],
+        );
+        let problems =
+            compile(draft(vec![tile.clone(), work.clone(), join]), &catalog()).unwrap_err();
+        assert!(
+            describe_problems(&problems).contains("\"join\" input \"a\""),
+            "{problems:?}"
+        );
+        let mut wrong = work;
+        wrong.scatter = Some("level".to_string());
+        let problems = compile(draft(vec![tile, wrong]), &catalog()).unwrap_err();
+        assert!(
+            describe_problems(&problems).contains("scatters over \"level\""),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -162,6 +162,7 @@ impl Planner<'_> {
             version: None,
             after: Vec::new(),
             inputs: bound,
+            scatter: None,
         });
     }
 

@@ -281,6 +281,11 @@ fn read_node(name: &str, node: &Value, at: &str) -> Result<Step, Vec<Problem>> {
             ),
         }
     }
+    // Ours, not Scale's: `"scatter": "<input>"` runs the node once per file of that input.
+    let scatter = node
+        .get("scatter")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     // Scale lists a dependency for every node whose output a node reads; a recipe that
     // forgets it still means it, so it is added rather than refused.
     for source in inputs.values() {
@@ -297,6 +302,7 @@ fn read_node(name: &str, node: &Value, at: &str) -> Result<Step, Vec<Problem>> {
             version,
             after,
             inputs,
+            scatter,
         })
     } else {
         Err(problems)
