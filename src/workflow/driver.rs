@@ -162,6 +162,23 @@ impl Driver {
             let ready = Workflow::needs(step)
                 .iter()
                 .all(|need| done.contains_key(need));
+            // A step whose condition is false is skipped: done, without a job.
+            if ready && !by_step.keys().any(|name| job_of_step(name, step)) {
+                if let Some(when) = &step.when {
+                    let values = source_values(&job, when, &done);
+                    let holds = matches!(
+                        values.as_slice(),
+                        [InputValue::Inline {
+                            value: serde_json::Value::Bool(true),
+                            ..
+                        }]
+                    );
+                    if !holds {
+                        done.insert(step.name.as_str(), Vec::new());
+                        continue;
+                    }
+                }
+            }
             let plan = match (&step.scatter, ready) {
                 (None, _) => match by_step.get(step.name.as_str()) {
                     Some(child) if child.status == JobStatus::Successful => {
@@ -469,46 +486,7 @@ fn step_request(
 ) -> ExecuteRequest {
     let mut inputs = BTreeMap::new();
     for (input, source) in &step.inputs {
-        let values: Vec<InputValue> = match source {
-            Source::Input { name } => workflow_job
-                .request
-                .inputs
-                .get(name)
-                .cloned()
-                .unwrap_or_default(),
-            Source::Literal { value } => vec![InputValue::Inline {
-                value: value.clone(),
-                media_type: None,
-            }],
-            // The outputs of every job of the producer (several for a scattered one), in
-            // order.
-            Source::Output { step, output } => done
-                .get(step.as_str())
-                .into_iter()
-                .flatten()
-                .flat_map(|producer| {
-                    producer
-                        .results
-                        .as_ref()
-                        .and_then(|r| r.get(output))
-                        .into_iter()
-                        .flatten()
-                        .map(|value| match value {
-                            OutputValue::File {
-                                path, media_type, ..
-                            } => InputValue::JobOutput {
-                                job: producer.id.clone(),
-                                path: path.clone(),
-                                media_type: media_type.clone(),
-                            },
-                            OutputValue::Json { value } => InputValue::Inline {
-                                value: value.clone(),
-                                media_type: None,
-                            },
-                        })
-                })
-                .collect(),
-        };
+        let values = source_values(workflow_job, source, done);
         if !values.is_empty() {
             inputs.insert(input.clone(), values);
         }
@@ -516,5 +494,55 @@ fn step_request(
     ExecuteRequest {
         inputs,
         ..ExecuteRequest::default()
+    }
+}
+
+/// The values a source gives: a workflow input as given, a literal, or the outputs of
+/// every job of the producing step (several for a scattered one; files as links to the
+/// producer's outputs, json values inline), in order.
+fn source_values(
+    workflow_job: &Job,
+    source: &Source,
+    done: &BTreeMap<&str, Vec<&Job>>,
+) -> Vec<InputValue> {
+    match source {
+        Source::Input { name } => workflow_job
+            .request
+            .inputs
+            .get(name)
+            .cloned()
+            .unwrap_or_default(),
+        Source::Literal { value } => vec![InputValue::Inline {
+            value: value.clone(),
+            media_type: None,
+        }],
+        // The outputs of every job of the producer (several for a scattered one), in
+        // order.
+        Source::Output { step, output } => done
+            .get(step.as_str())
+            .into_iter()
+            .flatten()
+            .flat_map(|producer| {
+                producer
+                    .results
+                    .as_ref()
+                    .and_then(|r| r.get(output))
+                    .into_iter()
+                    .flatten()
+                    .map(|value| match value {
+                        OutputValue::File {
+                            path, media_type, ..
+                        } => InputValue::JobOutput {
+                            job: producer.id.clone(),
+                            path: path.clone(),
+                            media_type: media_type.clone(),
+                        },
+                        OutputValue::Json { value } => InputValue::Inline {
+                            value: value.clone(),
+                            media_type: None,
+                        },
+                    })
+            })
+            .collect(),
     }
 }

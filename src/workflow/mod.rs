@@ -69,6 +69,11 @@ pub struct Step {
     /// theirs, in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scatter: Option<String>,
+    /// Runs the step only when this value is `true` (a json boolean: a workflow input, a
+    /// literal or another step's output), as CWL's `when`; a skipped step gives no
+    /// outputs and counts as done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Source>,
 }
 
 /// Where one step input's value comes from.
@@ -134,7 +139,7 @@ impl Workflow {
     /// The steps `step` waits for: those named in `after` and those whose outputs it reads.
     pub fn needs(step: &Step) -> BTreeSet<&str> {
         let mut needs: BTreeSet<&str> = step.after.iter().map(String::as_str).collect();
-        for source in step.inputs.values() {
+        for source in step.inputs.values().chain(step.when.as_ref()) {
             if let Source::Output { step, .. } = source {
                 needs.insert(step);
             }
@@ -523,6 +528,29 @@ pub fn compile(
                 );
             }
         }
+        if let Some(when) = &step.when {
+            let carried = match when {
+                Source::Input { name } => workflow_inputs.get(name.as_str()).copied(),
+                Source::Literal { value } => {
+                    value.as_bool().map(|_| Carried::Json(JsonType::Boolean))
+                }
+                Source::Output {
+                    step: producer,
+                    output,
+                } => processes
+                    .get(producer.as_str())
+                    .and_then(|p| output_carries(p, output)),
+            };
+            if carried != Some(Carried::Json(JsonType::Boolean)) {
+                problem(
+                    format!("{at}/when"),
+                    format!(
+                        "step {:?} runs when {when:?}, which is no json boolean of the workflow: name a boolean input, a boolean output of another step, or a literal true or false",
+                        step.name
+                    ),
+                );
+            }
+        }
         if let Some(scatter) = &step.scatter {
             let takes_files = matches!(
                 input_carries(process, scatter),
@@ -737,6 +765,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.clone()))
                 .collect(),
             scatter: None,
+            when: None,
         }
     }
 
@@ -861,6 +890,38 @@ mod tests {
             describe_problems(&problems).contains("scatters over \"level\""),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn a_condition_is_a_json_boolean_and_waits_for_its_step() {
+        let mut draft_ok = draft(vec![
+            step("split", "split", &[("image", input("image"))]),
+            step("left", "work", &[("part", out("split", "left"))]),
+        ]);
+        draft_ok.inputs.json.push(JsonInput {
+            name: "run".to_string(),
+            kind: JsonType::Boolean,
+            required: false,
+        });
+        draft_ok.steps[1].when = Some(input("run"));
+        let workflow = compile(draft_ok.clone(), &catalog()).unwrap();
+        assert!(workflow.step("left").unwrap().when.is_some());
+        let mut literal = draft_ok.clone();
+        literal.steps[1].when = Some(Source::Literal {
+            value: serde_json::json!(false),
+        });
+        assert!(compile(literal, &catalog()).is_ok());
+        // An integer is no condition; nor is a file.
+        let mut wrong = draft_ok.clone();
+        wrong.steps[1].when = Some(input("level"));
+        let problems = compile(wrong, &catalog()).unwrap_err();
+        assert!(
+            describe_problems(&problems).contains("no json boolean"),
+            "{problems:?}"
+        );
+        let mut file = draft_ok;
+        file.steps[1].when = Some(out("split", "right"));
+        assert!(compile(file, &catalog()).is_err());
     }
 
     #[test]

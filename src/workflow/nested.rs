@@ -163,6 +163,7 @@ impl Planner<'_> {
             after: Vec::new(),
             inputs: bound,
             scatter: None,
+            when: None,
         });
     }
 

@@ -1,6 +1,6 @@
 //! Workflows from Scale recipes, on real containers: deploy a recipe, run it with fan-out
 //! and fan-in (two steps at once), its outputs; a scattered step (one job per file, at
-//! once); validation listing every problem; a failing step failing the workflow and
+//! once); a step skipped by its condition; validation listing every problem; a failing step failing the workflow and
 //! dismissing the rest; dismissing mid-way.
 
 use crate::app::{spawn_app_with, TestApp};
@@ -361,6 +361,75 @@ async fn a_scattered_step_runs_once_per_file_at_once() {
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK, "work/{n}");
         assert_eq!(response.text().await.unwrap(), *expected);
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_step_whose_condition_is_false_is_skipped() {
+    let app = workflow_app().await;
+    let name = crate::deploy::unique("wf-when");
+    let mut second = job_node(
+        "ades-it-wf-work",
+        &["first"],
+        json!({"PART": {"type": "dependency", "node": "first", "output": "RESULT"},
+               "DELAY": {"type": "literal", "value": 0}}),
+    );
+    second["when"] = json!({"type": "recipe", "input": "AGAIN"});
+    let recipe = json!({
+        "name": name,
+        "title": "Upper-case, and again when asked",
+        "definition": {
+            "input": {"files": [{"name": "IMAGE", "media_types": ["text/plain"],
+                                 "required": true, "multiple": false}],
+                      "json": [{"name": "AGAIN", "type": "boolean", "required": true}]},
+            "nodes": {
+                "first": job_node("ades-it-wf-work", &[], json!({
+                    "PART": {"type": "recipe", "input": "IMAGE"},
+                    "DELAY": {"type": "literal", "value": 0}})),
+                "second": second,
+            }
+        }
+    });
+    let response = deploy(&app, &recipe).await;
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for again in [false, true] {
+        let response = app
+            .client
+            .post(app.url(&format!("/processes/{name}/execution")))
+            .header("Prefer", "respond-async")
+            .json(&json!({"inputs": {"IMAGE": "abc\n", "AGAIN": again}}))
+            .send()
+            .await
+            .unwrap();
+        let body = response.text().await.unwrap();
+        let id = serde_json::from_str::<Value>(&body).unwrap()["jobID"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{body}"))
+            .to_string();
+        let done = wait_final(&app, &id, Duration::from_secs(60)).await;
+        assert_eq!(done["status"], "successful", "{done:#}");
+        assert!(
+            done["message"].as_str().unwrap().contains("2 of 2 steps"),
+            "{done:#}"
+        );
+        let mut names: Vec<String> = step_jobs(&done).into_iter().map(|(n, _)| n).collect();
+        names.sort();
+        let expected: &[&str] = if again {
+            &["first", "second"]
+        } else {
+            &["first"]
+        };
+        assert_eq!(names, expected, "AGAIN={again}: {done:#}");
+        let second = app
+            .client
+            .get(app.url(&format!("/jobs/{id}/outputs/second/result-up.txt")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(second.status().is_success(), again, "AGAIN={again}");
     }
     app.stop().await;
 }
