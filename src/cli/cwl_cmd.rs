@@ -1,16 +1,19 @@
-//! `ades cwl run [--outdir DIR] TOOL.cwl [JOB.yml]`: runs one CWL CommandLineTool in a
-//! container and prints its output object as JSON (the command line `cwltest --tool`
-//! expects). Exit status 0 on success, 33 for a feature ades does not support
-//! (JavaScript, Workflows), 1 when the tool failed or the document is wrong.
+//! `ades cwl run [--outdir DIR] PROCESS.cwl [JOB.yml]`: runs one CWL CommandLineTool in a
+//! container, or a Workflow (each tool step in a container of its own, independent steps
+//! at once), or an ExpressionTool without JavaScript, and prints its output object as JSON
+//! (the command line `cwltest --tool` expects). Exit status 0 on success, 33 for a feature
+//! ades does not support (JavaScript), 1 when a tool failed or the document is wrong.
 
 use super::print;
-use crate::cwl::{self, CwlError, RunSettings, ToolJob};
-use crate::engine::{connect_engine, LogSink};
+use crate::cwl::{self, CwlError, Process, RunSettings, StepExecutor, Tool, ToolJob};
+use crate::engine::{connect_engine, ContainerRunner, LogSink};
 use crate::execution::Hardening;
 use clap::Args;
 use serde_json::{Map, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -34,7 +37,8 @@ pub struct CwlRunArgs {
     /// Most seconds a tool may run (its ToolTimeLimit, when smaller, wins).
     #[arg(long, default_value_t = 3600)]
     timeout: u64,
-    /// The tool: a CWL file, `file.cwl#id` for one process of a $graph.
+    /// The process (tool or workflow): a CWL file, `file.cwl#id` for one process of a
+    /// $graph.
     tool: String,
     /// The job order (YAML or JSON): input id -> value.
     job: Option<PathBuf>,
@@ -58,7 +62,10 @@ pub async fn run(args: CwlRunArgs) -> u8 {
 }
 
 async fn run_inner(args: &CwlRunArgs) -> Result<Value, CwlError> {
-    let tool = cwl::load_tool(&args.tool)?;
+    let process = cwl::load_process(&args.tool)?;
+    if let Some(expression) = process.javascript() {
+        return Err(cwl::expression::ExpressionError::JavaScript(expression).into());
+    }
     let (job_order, job_dir) = match &args.job {
         Some(path) => read_job(path)?,
         None => (Map::new(), std::env::current_dir().unwrap_or_default()),
@@ -67,6 +74,9 @@ async fn run_inner(args: &CwlRunArgs) -> Result<Value, CwlError> {
         CwlError::Invalid(format!("cannot create {}: {err}", args.outdir.display()))
     })?;
     let outdir = std::fs::canonicalize(&args.outdir).unwrap_or(args.outdir.clone());
+    if let Process::Expression(tool) = &process {
+        return cwl::workflow_run::run_expression_tool(tool, job_order, &job_dir);
+    }
     let engine = connect_engine(Vec::new())
         .await
         .map_err(|err| CwlError::Failed(err.to_string()))?;
@@ -88,21 +98,91 @@ async fn run_inner(args: &CwlRunArgs) -> Result<Value, CwlError> {
             interrupt.cancel();
         }
     });
-    let job = ToolJob {
-        tool: &tool,
-        job_order,
-        job_dir,
-    };
-    cwl::run_tool(
-        engine.containers.as_ref(),
-        job,
-        scratch.path(),
-        &outdir,
-        &settings,
-        cancel,
-        &mut StderrSink,
-    )
-    .await
+    match &process {
+        Process::Tool(tool) => {
+            let job = ToolJob {
+                tool,
+                job_order,
+                job_dir,
+            };
+            cwl::run_tool(
+                engine.containers.as_ref(),
+                job,
+                scratch.path(),
+                &outdir,
+                &settings,
+                cancel,
+                &mut StderrSink,
+            )
+            .await
+        }
+        Process::Workflow(workflow) => {
+            let steps = ContainerSteps {
+                runner: engine.containers.clone(),
+                scratch: scratch.path().to_path_buf(),
+                settings,
+                cancel,
+                count: AtomicUsize::new(0),
+            };
+            let mut outputs = cwl::run_workflow(&steps, workflow, job_order, &job_dir).await?;
+            cwl::relocate_outputs(&mut outputs, &outdir)?;
+            Ok(outputs)
+        }
+        Process::Expression(tool) => {
+            cwl::workflow_run::run_expression_tool(tool, job_order, &job_dir)
+        }
+    }
+}
+
+/// Runs each tool step of a workflow at once in a container of its own, in a directory of
+/// its own under the run's scratch directory (kept until the workflow ends: later steps
+/// read the files).
+struct ContainerSteps {
+    runner: Arc<dyn ContainerRunner>,
+    scratch: PathBuf,
+    settings: RunSettings,
+    cancel: CancellationToken,
+    count: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl StepExecutor for ContainerSteps {
+    async fn run_tool(
+        &self,
+        name: &str,
+        tool: &Tool,
+        job_order: Map<String, Value>,
+    ) -> Result<Value, CwlError> {
+        let n = self.count.fetch_add(1, Ordering::Relaxed);
+        let dir = self.scratch.join(format!("step-{n}"));
+        let outdir = dir.join("out");
+        std::fs::create_dir_all(&outdir)
+            .map_err(|err| CwlError::Failed(format!("cannot make {}: {err}", outdir.display())))?;
+        let mut settings = self.settings.clone();
+        settings.run_id = format!("{}-{n}", settings.run_id);
+        if !self.cancel.is_cancelled() {
+            eprintln!("[step {name}] starting");
+        }
+        let job = ToolJob {
+            tool,
+            job_order,
+            job_dir: dir.clone(),
+        };
+        cwl::run_tool(
+            self.runner.as_ref(),
+            job,
+            &dir.join("scratch"),
+            &outdir,
+            &settings,
+            self.cancel.child_token(),
+            &mut StderrSink,
+        )
+        .await
+    }
+
+    fn cancel(&self) {
+        self.cancel.cancel();
+    }
 }
 
 /// The job order in `path` and the directory its relative locations are read from.

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The CWL versions whose CommandLineTools this loader reads.
-const VERSIONS: [&str; 3] = ["v1.0", "v1.1", "v1.2"];
+pub(crate) const VERSIONS: [&str; 3] = ["v1.0", "v1.1", "v1.2"];
 
 /// One input or output parameter of a tool.
 #[derive(Debug, Clone)]
@@ -201,7 +201,11 @@ fn yaml_to_json(yaml: serde_yaml::Value) -> Result<Value, CwlError> {
 
 /// Replaces `{"$import": file}` by the document in `file` and `{"$include": file}` by its
 /// text, relative to `base_dir`.
-fn resolve_imports(value: Value, base_dir: &Path, depth: usize) -> Result<Value, CwlError> {
+pub(crate) fn resolve_imports(
+    value: Value,
+    base_dir: &Path,
+    depth: usize,
+) -> Result<Value, CwlError> {
     if depth > 16 {
         return Err(CwlError::Invalid(
             "$import nests more than 16 levels deep (a cycle?)".into(),
@@ -248,7 +252,10 @@ fn read_referenced(path: &Path, directive: &str) -> Result<String, CwlError> {
     })
 }
 
-fn select_from_graph(graph: Vec<Value>, fragment: Option<&str>) -> Result<Value, CwlError> {
+pub(crate) fn select_from_graph(
+    graph: Vec<Value>,
+    fragment: Option<&str>,
+) -> Result<Value, CwlError> {
     let ids: Vec<String> = graph
         .iter()
         .filter_map(|p| p.get("id").and_then(Value::as_str))
@@ -278,7 +285,7 @@ pub fn short_id(id: &str) -> String {
         .to_string()
 }
 
-fn build_tool(
+pub(crate) fn build_tool(
     mut process: Map<String, Value>,
     base_dir: PathBuf,
     namespaces: BTreeMap<String, String>,
@@ -424,7 +431,7 @@ fn int_list(value: Option<&Value>) -> Vec<i64> {
 
 /// `requirements`/`hints` as a list of mappings with `class` (the map form keyed by class
 /// turned into that).
-fn as_class_list(value: Option<Value>, what: &str) -> Result<Vec<Value>, CwlError> {
+pub(crate) fn as_class_list(value: Option<Value>, what: &str) -> Result<Vec<Value>, CwlError> {
     match value {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => Ok(items),
@@ -485,17 +492,24 @@ pub(crate) fn as_id_list(
 }
 
 /// The named types of a `SchemaDefRequirement`, by short name.
-fn schema_definitions(requirements: &[Value]) -> Result<BTreeMap<String, Value>, CwlError> {
+pub(crate) fn schema_definitions(
+    requirements: &[Value],
+) -> Result<BTreeMap<String, Value>, CwlError> {
     let mut defs = BTreeMap::new();
     for requirement in requirements {
         if requirement.get("class").and_then(Value::as_str) != Some("SchemaDefRequirement") {
             continue;
         }
+        // An `$import`ed file of types is a list inside the list.
         for ty in requirement
             .get("types")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
+            .flat_map(|ty| match ty {
+                Value::Array(items) => items.iter().collect::<Vec<_>>(),
+                other => vec![other],
+            })
         {
             if let Some(name) = ty.get("name").and_then(Value::as_str) {
                 defs.insert(short_id(name), ty.clone());
@@ -510,7 +524,7 @@ fn schema_definitions(requirements: &[Value]) -> Result<BTreeMap<String, Value>,
     Ok(defs)
 }
 
-fn parameter(
+pub(crate) fn parameter(
     mut map: Map<String, Value>,
     binding_key: &str,
     defs: &BTreeMap<String, Value>,

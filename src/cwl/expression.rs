@@ -231,7 +231,16 @@ enum Segment {
 }
 
 fn is_parameter_reference(inner: &str) -> bool {
-    parse_reference(inner).is_some()
+    parse_reference(inner).is_some() || literal(inner).is_some()
+}
+
+/// A JSON literal written where a reference may be (`$(true)`, `$(3)`, `$("text")`):
+/// JavaScript would give the same value, so no engine is needed for it.
+fn literal(inner: &str) -> Option<Value> {
+    match serde_json::from_str::<Value>(inner.trim()) {
+        Ok(v @ (Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_))) => Some(v),
+        _ => None,
+    }
 }
 
 /// `symbol segment*` of the CWL grammar; `None` when it is anything else (JavaScript).
@@ -307,8 +316,20 @@ fn resolve(expression: &str, context: &Context) -> Result<Value, ExpressionError
         expression: format!("$({expression})"),
         reason,
     };
+    if let Some(value) = literal(expression) {
+        return Ok(value);
+    }
     let (symbol, segments) = parse_reference(expression)
         .ok_or_else(|| ExpressionError::JavaScript(expression.into()))?;
+    // An input the process does not declare is an error, not null: the process would
+    // otherwise run reading something nobody gives it.
+    if let (Some("inputs"), Some(Segment::Field(name)), Value::Object(inputs)) =
+        (Some(symbol.as_str()), segments.first(), context.inputs)
+    {
+        if !inputs.contains_key(name) {
+            return Err(fail(format!("there is no input {name}")));
+        }
+    }
     let mut current = match symbol.as_str() {
         "inputs" => context.inputs.clone(),
         "self" => context.self_.clone(),
@@ -434,7 +455,23 @@ mod tests {
         let err = eval("$(inputs.nothing.x)").unwrap_err();
         assert!(err.to_string().contains("$(inputs.nothing.x)"), "{err}");
         assert!(eval("$(inputs.list[5])").is_err());
-        assert_eq!(eval("$(inputs.missing)").unwrap(), Value::Null);
+        // A missing field of a record is null (an undeclared input is an error: below).
+        assert_eq!(eval("$(inputs.rec.missing)").unwrap(), Value::Null);
+    }
+
+    #[test]
+    fn an_undeclared_input_is_an_error() {
+        let err = eval("$(inputs.nope)").unwrap_err();
+        assert!(err.to_string().contains("there is no input nope"), "{err}");
+    }
+
+    #[test]
+    fn literals_need_no_javascript() {
+        assert_eq!(eval("$(true)").unwrap(), json!(true));
+        assert_eq!(eval("$(\"time passed\")").unwrap(), json!("time passed"));
+        assert_eq!(eval("n=$(3)").unwrap(), json!("n=3"));
+        assert_eq!(scan_for_javascript("$(true)"), None);
+        assert!(scan_for_javascript("$(true && false)").is_some());
     }
 
     #[test]

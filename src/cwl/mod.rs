@@ -9,7 +9,11 @@
 //! - [`outputs`]: collecting outputs (`glob`, `loadContents`, `outputEval`,
 //!   `secondaryFiles`, `cwl.output.json`) as File and Directory objects;
 //! - [`run`]: one tool run on the engine's [`crate::engine::ContainerRunner`], hardened as
-//!   Seed jobs are.
+//!   Seed jobs are;
+//! - [`workflow`]: Workflows (steps, sources, scatter, `when`, subworkflows) and
+//!   ExpressionTools without JavaScript, read and checked;
+//! - [`workflow_run`]: a Workflow run, each tool step handed to a
+//!   [`workflow_run::StepExecutor`].
 //!
 //! Paths inside the container follow cwltool's: the output directory (also the working
 //! directory and `HOME`) is [`OUTDIR`], staged inputs are under `/var/lib/cwl/`, `TMPDIR`
@@ -23,9 +27,13 @@ pub mod outputs;
 pub mod process;
 pub mod run;
 pub mod types;
+pub mod workflow;
+pub mod workflow_run;
 
 pub use document::{load_tool, parse_tool, Tool};
 pub use run::{run_tool, RunSettings, ToolJob};
+pub use workflow::{load_process, Process, Workflow};
+pub use workflow_run::{relocate_outputs, run_workflow, StepExecutor};
 
 use crate::engine::RunnerError;
 
@@ -44,7 +52,7 @@ pub enum CwlError {
     /// The document or the job order is wrong: the message says what to fix.
     #[error("{0}")]
     Invalid(String),
-    /// Something the document asks for that ades does not do (JavaScript, Workflows).
+    /// Something the document asks for that ades does not do (JavaScript, `Operation`s).
     #[error("unsupported: {0}")]
     Unsupported(String),
     /// The tool ran and failed (its exit code, a missing output, a timeout).

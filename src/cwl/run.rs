@@ -445,7 +445,7 @@ impl LogSink for Capture<'_> {
 /// Makes `location`/`path` of File and Directory objects absolute `file://` locations,
 /// relative ones against `base`.
 /// `format`s written with a prefix of the tool's `$namespaces` are expanded.
-fn resolve_locations(
+pub(crate) fn resolve_locations(
     value: &mut Value,
     base: &Path,
     namespaces: &BTreeMap<String, String>,

@@ -156,64 +156,123 @@ impl Driver {
             .iter()
             .filter_map(|s| s.step.as_deref().map(|name| (name, s)))
             .collect();
-        // The first step that failed (or was dismissed on its own) ends the workflow.
+        // The first step job that failed (or was dismissed on its own) ends the workflow.
         if let Some(ended) = workflow.steps.iter().find_map(|step| {
             by_step
-                .get(step.name.as_str())
-                .filter(|s| matches!(s.status, JobStatus::Failed | JobStatus::Dismissed))
-                .map(|s| (step.name.as_str(), *s))
+                .iter()
+                .filter(|(name, _)| job_of_step(name, step))
+                .find(|(_, s)| matches!(s.status, JobStatus::Failed | JobStatus::Dismissed))
+                .map(|(name, s)| (*name, *s))
         }) {
             let failure = step_failure(ended.0, ended.1);
             return self.finish_failed(&job, failure, &steps).await;
         }
+        // Each step's state, in the workflow's order (every step after those it needs).
+        let mut done: BTreeMap<&str, Vec<&Job>> = BTreeMap::new();
+        let mut running = 0;
         let mut submitted = false;
         for step in &workflow.steps {
-            if by_step.contains_key(step.name.as_str()) {
-                continue;
+            let ready = Workflow::needs(step)
+                .iter()
+                .all(|need| done.contains_key(need));
+            // A step whose condition is false is skipped: done, without a job.
+            if ready && !by_step.keys().any(|name| job_of_step(name, step)) {
+                if let Some(when) = &step.when {
+                    let values = source_values(&job, when, &done);
+                    let holds = matches!(
+                        values.as_slice(),
+                        [InputValue::Inline {
+                            value: serde_json::Value::Bool(true),
+                            ..
+                        }]
+                    );
+                    if !holds {
+                        done.insert(step.name.as_str(), Vec::new());
+                        continue;
+                    }
+                }
             }
-            let ready = Workflow::needs(step).iter().all(|need| {
-                by_step
-                    .get(need)
-                    .is_some_and(|s| s.status == JobStatus::Successful)
-            });
-            if !ready {
-                continue;
-            }
-            let mut request = step_request(&job, step, &by_step);
-            // A remote step's job is followed by the drivers (kind `workflow`), not run
-            // by a worker.
+            let plan = match (&step.scatter, ready) {
+                (None, _) => match by_step.get(step.name.as_str()) {
+                    Some(child) if child.status == JobStatus::Successful => {
+                        done.insert(step.name.as_str(), vec![*child]);
+                        continue;
+                    }
+                    Some(_) => {
+                        running += 1;
+                        continue;
+                    }
+                    None if ready => vec![(step.name.clone(), step_request(&job, step, &done))],
+                    None => continue,
+                },
+                (Some(_), false) => continue,
+                (Some(over), true) => {
+                    // One job per value of the scattered input: `<step>#<n>`.
+                    let request = step_request(&job, step, &done);
+                    let values = request.inputs.get(over).cloned().unwrap_or_default();
+                    let children: Vec<&Job> = (0..values.len())
+                        .filter_map(|n| by_step.get(scatter_name(&step.name, n).as_str()))
+                        .copied()
+                        .collect();
+                    if children.len() == values.len()
+                        && children.iter().all(|c| c.status == JobStatus::Successful)
+                    {
+                        done.insert(step.name.as_str(), children);
+                        continue;
+                    }
+                    if !children.is_empty() {
+                        running += 1;
+                    }
+                    values
+                        .into_iter()
+                        .enumerate()
+                        .filter(|(n, _)| {
+                            !by_step.contains_key(scatter_name(&step.name, *n).as_str())
+                        })
+                        .map(|(n, value)| {
+                            let mut one = request.clone();
+                            one.inputs.insert(over.clone(), vec![value]);
+                            (scatter_name(&step.name, n), one)
+                        })
+                        .collect()
+                }
+            };
+            // A remote step's job is followed by the drivers (kind `workflow`), not run by
+            // a worker.
             let remote = crate::remote::split_step_process(&step.process);
             let process_id = match remote {
-                Some((remote, process)) => {
-                    request.remote = Some(crate::domain::RemoteCall {
-                        remote: remote.to_string(),
-                        process: process.to_string(),
-                        outputs: step.remote_outputs.clone().unwrap_or_default(),
-                    });
-                    crate::remote::describe::local_id(process)
-                }
+                Some((_, process)) => crate::remote::describe::local_id(process),
                 None => match crate::domain::ProcessId::parse(&step.process) {
                     Ok(id) => id,
                     Err(_) => continue, // compile checked it: a stored workflow cannot name a bad id
                 },
             };
-            let new = NewJob {
-                id: JobId::new(),
-                process_id,
-                request,
-                priority: 0,
-                owner: job.owner.clone(),
-                step_of: Some(StepOf {
-                    parent: job.id.clone(),
-                    step: step.name.clone(),
-                }),
-                workflow: remote.is_some(),
-                submitted_by: None,
-            };
-            if let Some(child) = store.insert_step(new, now).await? {
-                tracing::info!(job_id = %job.id, step = %step.name, step_job = %child.id, "workflow step submitted");
-                self.jobs.announce(&child.id);
-                submitted = true;
+            for (name, mut request) in plan {
+                if let Some((remote, process)) = remote {
+                    request.remote = Some(crate::domain::RemoteCall {
+                        remote: remote.to_string(),
+                        process: process.to_string(),
+                        outputs: step.remote_outputs.clone().unwrap_or_default(),
+                    });
+                }
+                let new = NewJob {
+                    id: JobId::new(),
+                    process_id: process_id.clone(),
+                    request,
+                    priority: 0,
+                    owner: job.owner.clone(),
+                    step_of: Some(StepOf {
+                        parent: job.id.clone(),
+                        step: name.clone(),
+                    }),
+                    workflow: remote.is_some(),
+                    submitted_by: None,
+                };
+                if let Some(child) = store.insert_step(new, now).await? {
+                    tracing::info!(job_id = %job.id, step = %name, step_job = %child.id, "workflow step submitted");
+                    self.jobs.announce(&child.id);
+                    submitted = true;
+                }
             }
         }
         if submitted {
@@ -224,29 +283,17 @@ impl Driver {
             }
             return Ok(());
         }
-        let done = workflow
-            .steps
-            .iter()
-            .filter(|s| {
-                by_step
-                    .get(s.name.as_str())
-                    .is_some_and(|j| j.status == JobStatus::Successful)
-            })
-            .count();
-        if done == workflow.steps.len() {
-            return self.finish_successful(&job, &workflow, &by_step).await;
+        let done_count = done.len();
+        if done_count == workflow.steps.len() {
+            return self.finish_successful(&job, &workflow, &done).await;
         }
-        let running = by_step
-            .values()
-            .filter(|s| s.status == JobStatus::Running)
-            .count();
-        let waiting = workflow.steps.len() - done - running;
+        let waiting = workflow.steps.len() - done_count - running;
         let message = format!(
-            "{done} of {} steps done, {running} running, {waiting} waiting",
+            "{done_count} of {} steps done, {running} running, {waiting} waiting",
             workflow.steps.len()
         );
         if job.message.as_deref() != Some(message.as_str()) {
-            let progress = (done * 100 / workflow.steps.len()) as u8;
+            let progress = (done_count * 100 / workflow.steps.len()) as u8;
             store
                 .set_progress(id, &Self::owner(), &message, Some(progress), now)
                 .await?;
@@ -288,59 +335,73 @@ impl Driver {
         &self,
         job: &Job,
         workflow: &Workflow,
-        by_step: &BTreeMap<&str, &Job>,
+        done: &BTreeMap<&str, Vec<&Job>>,
     ) -> Result<(), StoreError> {
         let mut results = JobResults::new();
         let outputs_dir = self.workspace.outputs_dir(&job.id);
         for exposed in &workflow.outputs {
-            let Some(values) = by_step.get(exposed.step.as_str()).and_then(|s| {
-                Some((
-                    s.id.clone(),
-                    s.results.as_ref()?.get(&exposed.output)?.clone(),
-                ))
-            }) else {
-                continue;
-            };
-            let (step_job, values) = values;
-            let mut linked = Vec::with_capacity(values.len());
-            for value in values {
-                linked.push(match value {
-                    OutputValue::File {
-                        path,
-                        media_type,
-                        size_bytes,
-                        metadata,
-                        published,
-                    } => {
-                        let relative = format!("{}/{path}", exposed.step);
-                        let source = self.workspace.outputs_dir(&step_job).join(&path);
-                        let target = outputs_dir.join(&relative);
-                        if let Err(err) = link_file(&source, &target) {
-                            let failure = ades_failure(
-                                "workspace-error",
-                                "Workspace error",
-                                format!(
-                                    "The output {path} of step {} could not be linked into the \
-                                     workflow's outputs: {err}",
-                                    exposed.step
-                                ),
-                                FailureCategory::System,
-                            );
-                            return self.finish_failed(job, failure, &[]).await;
-                        }
-                        // A product the step published to a workspace stays linked there.
+            let scattered = workflow
+                .step(&exposed.step)
+                .is_some_and(|s| s.scatter.is_some());
+            let mut linked = Vec::new();
+            let step_jobs = done.get(exposed.step.as_str()).cloned().unwrap_or_default();
+            for (n, step_job) in step_jobs.iter().enumerate() {
+                let Some(values) = step_job
+                    .results
+                    .as_ref()
+                    .and_then(|r| r.get(&exposed.output))
+                    .cloned()
+                else {
+                    continue;
+                };
+                // The jobs of a scattered step keep apart: `<step>/<n>/<file>`.
+                let folder = if scattered {
+                    format!("{}/{n}", exposed.step)
+                } else {
+                    exposed.step.clone()
+                };
+                let step_job = step_job.id.clone();
+                for value in values {
+                    linked.push(match value {
                         OutputValue::File {
-                            path: relative,
+                            path,
                             media_type,
                             size_bytes,
                             metadata,
                             published,
+                        } => {
+                            let relative = format!("{folder}/{path}");
+                            let source = self.workspace.outputs_dir(&step_job).join(&path);
+                            let target = outputs_dir.join(&relative);
+                            if let Err(err) = link_file(&source, &target) {
+                                let failure = ades_failure(
+                                    "workspace-error",
+                                    "Workspace error",
+                                    format!(
+                                    "The output {path} of step {} could not be linked into the \
+                                     workflow's outputs: {err}",
+                                    exposed.step
+                                ),
+                                    FailureCategory::System,
+                                );
+                                return self.finish_failed(job, failure, &[]).await;
+                            }
+                            // A product the step published to a workspace stays linked there.
+                            OutputValue::File {
+                                path: relative,
+                                media_type,
+                                size_bytes,
+                                metadata,
+                                published,
+                            }
                         }
-                    }
-                    json => json,
-                });
+                        json => json,
+                    });
+                }
             }
-            results.insert(exposed.id(), linked);
+            if !linked.is_empty() || scattered {
+                results.insert(exposed.id(), linked);
+            }
         }
         if let Err(err) = self.workspace.publish_outputs(&job.id).await {
             tracing::warn!(job_id = %job.id, error = %err, "cannot publish the workflow's outputs");
@@ -382,6 +443,20 @@ fn record_end(jobs: &JobService, job: &Job, status: &str) {
         duration(started - job.created),
         duration(now - started),
     );
+}
+
+/// The store's step name of job `n` of a scattered step.
+fn scatter_name(step: &str, n: usize) -> String {
+    format!("{step}#{n}")
+}
+
+/// Whether the child job named `name` runs `step` (it, or one job of its scatter).
+fn job_of_step(name: &str, step: &super::Step) -> bool {
+    name == step.name
+        || name
+            .strip_prefix(step.name.as_str())
+            .and_then(|rest| rest.strip_prefix('#'))
+            .is_some_and(|n| n.parse::<usize>().is_ok())
 }
 
 /// A hard link of `source` at `target` (a copy across file systems); an existing target
@@ -435,50 +510,11 @@ fn step_failure(step: &str, job: &Job) -> seed::errors::JobFailure {
 fn step_request(
     workflow_job: &Job,
     step: &super::Step,
-    by_step: &BTreeMap<&str, &Job>,
+    done: &BTreeMap<&str, Vec<&Job>>,
 ) -> ExecuteRequest {
     let mut inputs = BTreeMap::new();
     for (input, source) in &step.inputs {
-        let values: Vec<InputValue> = match source {
-            Source::Input { name } => workflow_job
-                .request
-                .inputs
-                .get(name)
-                .cloned()
-                .unwrap_or_default(),
-            Source::Literal { value } => vec![InputValue::Inline {
-                value: value.clone(),
-                media_type: None,
-            }],
-            Source::Output { step, output } => {
-                let Some(producer) = by_step.get(step.as_str()) else {
-                    continue;
-                };
-                producer
-                    .results
-                    .as_ref()
-                    .and_then(|r| r.get(output))
-                    .map(|values| {
-                        values
-                            .iter()
-                            .map(|value| match value {
-                                OutputValue::File {
-                                    path, media_type, ..
-                                } => InputValue::JobOutput {
-                                    job: producer.id.clone(),
-                                    path: path.clone(),
-                                    media_type: media_type.clone(),
-                                },
-                                OutputValue::Json { value } => InputValue::Inline {
-                                    value: value.clone(),
-                                    media_type: None,
-                                },
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            }
-        };
+        let values = source_values(workflow_job, source, done);
         if !values.is_empty() {
             inputs.insert(input.clone(), values);
         }
@@ -486,5 +522,55 @@ fn step_request(
     ExecuteRequest {
         inputs,
         ..ExecuteRequest::default()
+    }
+}
+
+/// The values a source gives: a workflow input as given, a literal, or the outputs of
+/// every job of the producing step (several for a scattered one; files as links to the
+/// producer's outputs, json values inline), in order.
+fn source_values(
+    workflow_job: &Job,
+    source: &Source,
+    done: &BTreeMap<&str, Vec<&Job>>,
+) -> Vec<InputValue> {
+    match source {
+        Source::Input { name } => workflow_job
+            .request
+            .inputs
+            .get(name)
+            .cloned()
+            .unwrap_or_default(),
+        Source::Literal { value } => vec![InputValue::Inline {
+            value: value.clone(),
+            media_type: None,
+        }],
+        // The outputs of every job of the producer (several for a scattered one), in
+        // order.
+        Source::Output { step, output } => done
+            .get(step.as_str())
+            .into_iter()
+            .flatten()
+            .flat_map(|producer| {
+                producer
+                    .results
+                    .as_ref()
+                    .and_then(|r| r.get(output))
+                    .into_iter()
+                    .flatten()
+                    .map(|value| match value {
+                        OutputValue::File {
+                            path, media_type, ..
+                        } => InputValue::JobOutput {
+                            job: producer.id.clone(),
+                            path: path.clone(),
+                            media_type: media_type.clone(),
+                        },
+                        OutputValue::Json { value } => InputValue::Inline {
+                            value: value.clone(),
+                            media_type: None,
+                        },
+                    })
+            })
+            .collect(),
     }
 }

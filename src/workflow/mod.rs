@@ -71,6 +71,16 @@ pub struct Step {
     /// workflow was compiled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_outputs: Option<BTreeMap<String, bool>>,
+    /// Runs the step once per value of this (file) input, a fan-out as CWL's `scatter`:
+    /// each value is a child job of its own, `<step>#<n>`, and the step's outputs are
+    /// theirs, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scatter: Option<String>,
+    /// Runs the step only when this value is `true` (a json boolean: a workflow input, a
+    /// literal or another step's output), as CWL's `when`; a skipped step gives no
+    /// outputs and counts as done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Source>,
 }
 
 /// Where one step input's value comes from.
@@ -136,7 +146,7 @@ impl Workflow {
     /// The steps `step` waits for: those named in `after` and those whose outputs it reads.
     pub fn needs(step: &Step) -> BTreeSet<&str> {
         let mut needs: BTreeSet<&str> = step.after.iter().map(String::as_str).collect();
-        for source in step.inputs.values() {
+        for source in step.inputs.values().chain(step.when.as_ref()) {
             if let Source::Output { step, .. } = source {
                 needs.insert(step);
             }
@@ -490,7 +500,15 @@ pub fn compile(
                     let Some(produced) = processes.get(producer.as_str()) else {
                         continue; // its unknown process is reported already
                     };
+                    let scattered = draft
+                        .steps
+                        .iter()
+                        .any(|s| &s.name == producer && s.scatter.is_some());
                     match output_carries(produced, output) {
+                        // A scattered step gives each output once per job.
+                        Some(Carried::Files { .. }) if scattered => {
+                            Carried::Files { multiple: true }
+                        }
                         Some(carried) => carried,
                         None => {
                             problem(
@@ -505,10 +523,53 @@ pub fn compile(
                     }
                 }
             };
+            // A scattered input takes its source's files one at a time.
+            let from = match (from, step.scatter.as_deref() == Some(input.as_str())) {
+                (Carried::Files { .. }, true) => Carried::Files { multiple: false },
+                (from, _) => from,
+            };
             if let Some(why) = mismatch(from, into) {
                 problem(
                     at_input,
                     format!("step {:?} input {input:?}: {why}", step.name),
+                );
+            }
+        }
+        if let Some(when) = &step.when {
+            let carried = match when {
+                Source::Input { name } => workflow_inputs.get(name.as_str()).copied(),
+                Source::Literal { value } => {
+                    value.as_bool().map(|_| Carried::Json(JsonType::Boolean))
+                }
+                Source::Output {
+                    step: producer,
+                    output,
+                } => processes
+                    .get(producer.as_str())
+                    .and_then(|p| output_carries(p, output)),
+            };
+            if carried != Some(Carried::Json(JsonType::Boolean)) {
+                problem(
+                    format!("{at}/when"),
+                    format!(
+                        "step {:?} runs when {when:?}, which is no json boolean of the workflow: name a boolean input, a boolean output of another step, or a literal true or false",
+                        step.name
+                    ),
+                );
+            }
+        }
+        if let Some(scatter) = &step.scatter {
+            let takes_files = matches!(
+                input_carries(process, scatter),
+                Some((Carried::Files { .. }, _))
+            );
+            if !step.inputs.contains_key(scatter) || !takes_files {
+                problem(
+                    format!("{at}/scatter"),
+                    format!(
+                        "step {:?} scatters over {scatter:?}, which is not a connected file input of process {:?}: name one",
+                        step.name, step.process
+                    ),
                 );
             }
         }
@@ -551,8 +612,15 @@ pub fn compile(
             continue;
         }
         let process = &processes[name.as_str()];
+        let scattered = draft
+            .steps
+            .iter()
+            .any(|s| &s.name == name && s.scatter.is_some());
         for description in &process.outputs {
-            if let Some(kind) = exposed_kind(process, &description.id) {
+            if let Some(mut kind) = exposed_kind(process, &description.id) {
+                if let (ExposedKind::File { file }, true) = (&mut kind, scattered) {
+                    file.multiple = true;
+                }
                 outputs.push(Exposed {
                     step: name.clone(),
                     output: description.id.clone(),
@@ -722,6 +790,8 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.clone()))
                 .collect(),
             remote_outputs: None,
+            scatter: None,
+            when: None,
         }
     }
 
@@ -802,6 +872,82 @@ mod tests {
         let process = Arc::new(workflow).to_process().unwrap();
         assert_eq!(process.input("image").unwrap().min_occurs, 1);
         assert!(process.output("join.joined").is_some());
+    }
+
+    #[test]
+    fn a_scattered_step_takes_several_files_one_at_a_time_and_gives_several() {
+        let mut work = step("work", "work", &[("part", out("tile", "tiles"))]);
+        work.scatter = Some("part".to_string());
+        let tile = step("tile", "many", &[("image", input("image"))]);
+        let workflow = compile(draft(vec![tile.clone(), work.clone()]), &catalog()).unwrap();
+        let result = workflow
+            .outputs
+            .iter()
+            .find(|o| o.output == "result")
+            .unwrap();
+        assert!(
+            matches!(&result.kind, ExposedKind::File { file } if file.multiple),
+            "{result:?}"
+        );
+        // Without the scatter, several tiles cannot feed one part; a scattered step's
+        // several results cannot feed one file; a scatter must name a connected file input.
+        let mut plain = work.clone();
+        plain.scatter = None;
+        let problems = compile(draft(vec![tile.clone(), plain]), &catalog()).unwrap_err();
+        assert!(
+            describe_problems(&problems).contains("several files"),
+            "{problems:?}"
+        );
+        let join = step(
+            "join",
+            "join",
+            &[("a", out("work", "result")), ("b", input("image"))],
+        );
+        let problems =
+            compile(draft(vec![tile.clone(), work.clone(), join]), &catalog()).unwrap_err();
+        assert!(
+            describe_problems(&problems).contains("\"join\" input \"a\""),
+            "{problems:?}"
+        );
+        let mut wrong = work;
+        wrong.scatter = Some("level".to_string());
+        let problems = compile(draft(vec![tile, wrong]), &catalog()).unwrap_err();
+        assert!(
+            describe_problems(&problems).contains("scatters over \"level\""),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_condition_is_a_json_boolean_and_waits_for_its_step() {
+        let mut draft_ok = draft(vec![
+            step("split", "split", &[("image", input("image"))]),
+            step("left", "work", &[("part", out("split", "left"))]),
+        ]);
+        draft_ok.inputs.json.push(JsonInput {
+            name: "run".to_string(),
+            kind: JsonType::Boolean,
+            required: false,
+        });
+        draft_ok.steps[1].when = Some(input("run"));
+        let workflow = compile(draft_ok.clone(), &catalog()).unwrap();
+        assert!(workflow.step("left").unwrap().when.is_some());
+        let mut literal = draft_ok.clone();
+        literal.steps[1].when = Some(Source::Literal {
+            value: serde_json::json!(false),
+        });
+        assert!(compile(literal, &catalog()).is_ok());
+        // An integer is no condition; nor is a file.
+        let mut wrong = draft_ok.clone();
+        wrong.steps[1].when = Some(input("level"));
+        let problems = compile(wrong, &catalog()).unwrap_err();
+        assert!(
+            describe_problems(&problems).contains("no json boolean"),
+            "{problems:?}"
+        );
+        let mut file = draft_ok;
+        file.steps[1].when = Some(out("split", "right"));
+        assert!(compile(file, &catalog()).is_err());
     }
 
     #[test]

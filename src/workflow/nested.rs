@@ -348,6 +348,8 @@ impl<'a> Planner<'a> {
             after: Vec::new(),
             inputs: bound,
             remote_outputs: None,
+            scatter: None,
+            when: None,
         });
     }
 

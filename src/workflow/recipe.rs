@@ -281,6 +281,43 @@ fn read_node(name: &str, node: &Value, at: &str) -> Result<Step, Vec<Problem>> {
             ),
         }
     }
+    // Ours, not Scale's: `"scatter": "<input>"` runs the node once per file of that input.
+    let scatter = node
+        .get("scatter")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    // Ours, not Scale's: `"when": <connection>` (a boolean recipe input, a node's boolean
+    // output or a literal) runs the node only when it is true.
+    let when = match node.get("when") {
+        None => None,
+        Some(connection) => {
+            let field = |key: &str| {
+                connection
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            };
+            let source = match field("type").as_deref() {
+                Some("recipe") => field("input").map(|name| Source::Input { name }),
+                Some("dependency") => match (field("node"), field("output")) {
+                    (Some(step), Some(output)) => Some(Source::Output { step, output }),
+                    _ => None,
+                },
+                Some("literal") => connection
+                    .get("value")
+                    .cloned()
+                    .map(|value| Source::Literal { value }),
+                _ => None,
+            };
+            if source.is_none() {
+                problem(
+                    format!("{at}/when"),
+                    format!("node {name:?}: when is a connection, as a node input's is"),
+                );
+            }
+            source
+        }
+    };
     // Scale lists a dependency for every node whose output a node reads; a recipe that
     // forgets it still means it, so it is added rather than refused.
     for source in inputs.values() {
@@ -298,6 +335,8 @@ fn read_node(name: &str, node: &Value, at: &str) -> Result<Step, Vec<Problem>> {
             after,
             inputs,
             remote_outputs: None,
+            scatter,
+            when,
         })
     } else {
         Err(problems)

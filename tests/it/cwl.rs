@@ -1,7 +1,9 @@
-//! CWL CommandLineTools: `ades cwl run` (the real binary) on a small tool in a real
-//! container, its outputs equal to the reference runner's (`cwltool` from PyPI, on the same
-//! local Docker engine), JavaScript refused naming the expression, and a fixed subset of the
-//! CWL v1.2 conformance tests through `cwltest` so that a regression fails here.
+//! CWL CommandLineTools and Workflows: `ades cwl run` (the real binary) on a small tool and
+//! a small workflow (scatter, valueFrom) in real containers, their outputs equal to the
+//! reference runner's (`cwltool` from PyPI, on the same local Docker engine), independent
+//! steps running at once, a failed step failing the workflow, JavaScript refused naming the
+//! expression, and a fixed subset of the CWL v1.2 conformance tests through `cwltest` so
+//! that a regression fails here.
 //!
 //! cwltest and cwltool come from the virtual environment `scripts/test-all.sh` makes
 //! (`target/py-cwl`, or `ADES_TEST_CWL_VENV`); the images from
@@ -197,11 +199,275 @@ fn a_job_missing_a_required_input_is_refused_saying_which() {
     );
 }
 
-/// Required CommandLineTool conformance tests, one or more of each feature, that must keep
-/// passing (the whole suite: conformance/cwl/run.sh).
+const SHOUT_WORKFLOW: &str = r#"
+cwlVersion: v1.2
+class: Workflow
+requirements:
+  ScatterFeatureRequirement: {}
+  StepInputExpressionRequirement: {}
+hints:
+  DockerRequirement: {dockerPull: debian:stable-slim}
+inputs:
+  texts: File[]
+  label: string
+outputs:
+  upper:
+    type: File[]
+    outputSource: shout/upper
+  joined:
+    type: File
+    outputSource: join/joined
+steps:
+  shout:
+    scatter: text
+    in: {text: texts}
+    out: [upper]
+    run:
+      class: CommandLineTool
+      inputs:
+        text: File
+      baseCommand: [tr, a-z, A-Z]
+      stdin: $(inputs.text.path)
+      stdout: $(inputs.text.nameroot).upper
+      outputs:
+        upper: {type: File, outputBinding: {glob: "*.upper"}}
+  join:
+    in:
+      files: shout/upper
+      name:
+        source: label
+        valueFrom: joined-$(self).txt
+    out: [joined]
+    run:
+      class: CommandLineTool
+      inputs:
+        files: {type: "File[]", inputBinding: {position: 1}}
+        name: string
+      baseCommand: cat
+      stdout: $(inputs.name)
+      outputs:
+        joined: {type: File, outputBinding: {glob: $(inputs.name)}}
+"#;
+
+/// The workflow above, two input files and a job in a fresh directory.
+fn shout_workflow() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = dir.path().join("shout.cwl");
+    std::fs::write(&workflow, SHOUT_WORKFLOW).unwrap();
+    std::fs::write(dir.path().join("one.txt"), "first file\n").unwrap();
+    std::fs::write(dir.path().join("two.txt"), "second one\n").unwrap();
+    let job = dir.path().join("job.yml");
+    std::fs::write(
+        &job,
+        "texts: [{class: File, location: one.txt}, {class: File, location: two.txt}]\n\
+         label: both\n",
+    )
+    .unwrap();
+    (dir, workflow, job)
+}
+
+#[test]
+fn cwl_run_runs_a_workflow_with_scatter_and_gives_cwltools_outputs() {
+    base_image();
+    let venv = cwl_venv();
+    let (dir, workflow, job) = shout_workflow();
+    let outdir = dir.path().join("ours");
+    let ours = ades(&[
+        "cwl",
+        "run",
+        "--outdir",
+        outdir.to_str().unwrap(),
+        workflow.to_str().unwrap(),
+        job.to_str().unwrap(),
+    ]);
+    assert_eq!(ours.code, 0, "{ours:?}");
+    let ours: Value = serde_json::from_str(&ours.stdout).expect("the output object");
+    // What the steps did, read from the files in the output directory.
+    assert_eq!(
+        std::fs::read_to_string(outdir.join("one.upper")).unwrap(),
+        "FIRST FILE\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(outdir.join("joined-both.txt")).unwrap(),
+        "FIRST FILE\nSECOND ONE\n"
+    );
+    assert_owned_by_us(&outdir);
+    let reference = Command::new(venv.join("bin/cwltool"))
+        .args(["--quiet", "--outdir"])
+        .arg(dir.path().join("theirs"))
+        .arg(&workflow)
+        .arg(&job)
+        .output()
+        .expect("run cwltool");
+    assert!(
+        reference.status.success(),
+        "cwltool failed: {}",
+        String::from_utf8_lossy(&reference.stderr)
+    );
+    let theirs: Value = serde_json::from_slice(&reference.stdout).unwrap();
+    let files = |outputs: &Value| -> Vec<Value> {
+        let mut all = outputs["upper"].as_array().cloned().unwrap_or_default();
+        all.push(outputs["joined"].clone());
+        all.iter()
+            .map(|f| serde_json::json!([f["class"], f["basename"], f["size"], f["checksum"]]))
+            .collect()
+    };
+    assert_eq!(files(&ours).len(), 3, "{ours}");
+    assert_eq!(files(&ours), files(&theirs));
+}
+
+const SPAN_WORKFLOW: &str = r##"
+cwlVersion: v1.2
+class: Workflow
+inputs: []
+outputs:
+  a: {type: string, outputSource: a/span}
+  b: {type: string, outputSource: b/span}
+steps:
+  a: {run: "#span", in: {}, out: [span]}
+  b: {run: "#span", in: {}, out: [span]}
+"##;
+
+const SPAN_TOOL: &str = r#"
+class: CommandLineTool
+id: span
+requirements:
+  DockerRequirement: {dockerPull: debian:stable-slim}
+inputs: []
+baseCommand: [sh, -c, 'date +%s.%N; sleep 2; date +%s.%N']
+stdout: span.txt
+outputs:
+  span:
+    type: string
+    outputBinding:
+      glob: span.txt
+      loadContents: true
+      outputEval: $(self[0].contents)
+"#;
+
+#[test]
+fn independent_steps_of_a_workflow_run_at_once() {
+    base_image();
+    let dir = tempfile::tempdir().unwrap();
+    // A packed document: the workflow and the tool it runs twice in one $graph.
+    let indent = |text: &str| {
+        text.trim()
+            .lines()
+            .enumerate()
+            .map(|(i, l)| format!("{}{l}", if i == 0 { "- " } else { "  " }))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let packed = format!(
+        "cwlVersion: v1.2\n$graph:\n{}\n  id: main\n{}\n",
+        indent(SPAN_WORKFLOW.replace("cwlVersion: v1.2\n", "").as_str()),
+        indent(SPAN_TOOL)
+    );
+    let workflow = dir.path().join("spans.cwl");
+    std::fs::write(&workflow, packed).unwrap();
+    let ran = ades(&[
+        "cwl",
+        "run",
+        "--outdir",
+        dir.path().join("out").to_str().unwrap(),
+        workflow.to_str().unwrap(),
+    ]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let outputs: Value = serde_json::from_str(&ran.stdout).unwrap();
+    let span = |step: &str| -> (f64, f64) {
+        let text = outputs[step].as_str().unwrap_or_default();
+        let times: Vec<f64> = text
+            .split_whitespace()
+            .map(|t| t.parse().unwrap())
+            .collect();
+        assert_eq!(times.len(), 2, "{text:?}");
+        (times[0], times[1])
+    };
+    let (a, b) = (span("a"), span("b"));
+    // Each step sleeps 2 s: one after the other, one would start after the other ended.
+    assert!(a.0 < b.1 && b.0 < a.1, "a ran {a:?}, b ran {b:?}");
+}
+
+#[test]
+fn a_failed_step_fails_the_workflow_naming_the_step() {
+    base_image();
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = dir.path().join("fails.cwl");
+    std::fs::write(
+        &workflow,
+        "cwlVersion: v1.2\nclass: Workflow\ninputs: []\noutputs:\n  \
+         o: {type: File, outputSource: after/o}\nsteps:\n  broken:\n    in: []\n    \
+         out: [o]\n    run:\n      class: CommandLineTool\n      \
+         requirements: {DockerRequirement: {dockerPull: debian:stable-slim}}\n      \
+         inputs: []\n      baseCommand: [sh, -c, 'exit 3']\n      \
+         outputs: {o: {type: File, outputBinding: {glob: x}}}\n  after:\n    \
+         in: {i: broken/o}\n    out: [o]\n    run:\n      class: CommandLineTool\n      \
+         inputs: {i: File}\n      baseCommand: cat\n      \
+         outputs: {o: {type: File, outputBinding: {glob: x}}}\n",
+    )
+    .unwrap();
+    let ran = ades(&["cwl", "run", workflow.to_str().unwrap()]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert!(ran.stderr.contains("step main/broken"), "{}", ran.stderr);
+    assert!(!ran.stderr.contains("[step main/after]"), "{}", ran.stderr);
+    assert_eq!(ran.stdout, "");
+}
+
+#[test]
+fn javascript_in_a_step_is_refused_before_any_step_runs() {
+    let (dir, _, job) = shout_workflow();
+    let workflow = dir.path().join("js.cwl");
+    std::fs::write(
+        &workflow,
+        SHOUT_WORKFLOW.replace("joined-$(self).txt", "$(self.toUpperCase())"),
+    )
+    .unwrap();
+    let ran = ades(&[
+        "cwl",
+        "run",
+        workflow.to_str().unwrap(),
+        job.to_str().unwrap(),
+    ]);
+    assert_eq!(ran.code, 33, "{ran:?}");
+    assert!(
+        ran.stderr.contains("$(self.toUpperCase())"),
+        "{}",
+        ran.stderr
+    );
+    assert!(!ran.stderr.contains("[step "), "{}", ran.stderr);
+}
+
+#[test]
+fn a_workflow_whose_source_names_nothing_is_refused_listing_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = dir.path().join("bad.cwl");
+    std::fs::write(
+        &workflow,
+        "cwlVersion: v1.2\nclass: Workflow\ninputs: {x: string}\noutputs:\n  \
+         o: {type: string, outputSource: nowhere/o}\nsteps:\n  s:\n    \
+         in: {i: y}\n    out: [o]\n    run:\n      class: CommandLineTool\n      \
+         inputs: {i: string}\n      baseCommand: echo\n      outputs: {o: string}\n",
+    )
+    .unwrap();
+    let ran = ades(&["cwl", "run", workflow.to_str().unwrap()]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert!(
+        ran.stderr.contains("output o reads nowhere/o"),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        ran.stderr.contains("step s input i reads y"),
+        "{}",
+        ran.stderr
+    );
+}
+
+/// Required CommandLineTool conformance tests, one or more of each feature, and Workflow
+/// tests (scatter, valueFrom, subworkflows, when, pickValue), that must keep passing (the whole suite: conformance/cwl/run.sh).
 /// (Not the first test of the list, `cl_basic_generation`: cwltest's `-s` cannot select
 /// test number 0.)
-const CONFORMANCE_SUBSET: [&str; 24] = [
+const CONFORMANCE_SUBSET: [&str; 37] = [
     "valuefrom_constant_overrides_inputs",
     "nested_prefixes_arrays",
     "cl_optional_inputs_missing",
@@ -226,6 +492,20 @@ const CONFORMANCE_SUBSET: [&str; 24] = [
     "any_input_param_graph_no_default_hashmain",
     "record_outputeval_nojs",
     "capture_files_and_dirs",
+    // Workflows.
+    "wf_simple",
+    "wf_compound_doc",
+    "wf_two_inputfiles_namecollision",
+    "wf_step_access_undeclared_param",
+    "step_input_default_value_overriden_2nd_step_null_noexp",
+    "wf_scatter_two_nested_crossproduct",
+    "wf_scatter_nested_crossproduct_secondempty",
+    "wf_scatter_twoparam_dotproduct_valuefrom",
+    "nested_workflow_noexp",
+    "first_non_null_second_non_null_nojs",
+    "conditionals_non_boolean_fail_nojs",
+    "multiple-input-feature-requirement",
+    "all_non_null_multi_non_null_nojs",
 ];
 
 #[test]

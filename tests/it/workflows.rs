@@ -1,6 +1,7 @@
 //! Workflows from Scale recipes, on real containers: deploy a recipe, run it with fan-out
-//! and fan-in (two steps at once), its outputs; validation listing every problem; a
-//! failing step failing the workflow and dismissing the rest; dismissing mid-way.
+//! and fan-in (two steps at once), its outputs; a scattered step (one job per file, at
+//! once); a step skipped by its condition; validation listing every problem; a failing step failing the workflow and
+//! dismissing the rest; dismissing mid-way.
 
 use crate::app::{spawn_app_with, TestApp};
 use crate::support::build_seed_image;
@@ -292,6 +293,144 @@ async fn a_recipe_fans_out_and_in_with_two_steps_at_once() {
         })
         .count();
     assert_eq!(linked, 4, "{list:#}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_scattered_step_runs_once_per_file_at_once() {
+    let app = workflow_app().await;
+    let name = crate::deploy::unique("wf-scatter");
+    let mut work = job_node(
+        "ades-it-wf-work",
+        &[],
+        json!({"PART": {"type": "recipe", "input": "FILES"},
+               "DELAY": {"type": "literal", "value": 2}}),
+    );
+    work["scatter"] = json!("PART");
+    let recipe = json!({
+        "name": name,
+        "title": "Upper-case each file",
+        "definition": {
+            "input": {"files": [{"name": "FILES", "media_types": ["text/plain"],
+                                 "required": true, "multiple": true}]},
+            "nodes": {"work": work}
+        }
+    });
+    let response = deploy(&app, &recipe).await;
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let response = app
+        .client
+        .post(app.url(&format!("/processes/{name}/execution")))
+        .header("Prefer", "respond-async")
+        .json(&json!({"inputs": {"FILES": ["one\n", "two\n", "three\n"]}}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = serde_json::from_str::<Value>(&body).unwrap()["jobID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let done = wait_final(&app, &id, Duration::from_secs(90)).await;
+    assert_eq!(done["status"], "successful", "{done:#}");
+    // One child job per file, named after the step and the file's place.
+    let steps = step_jobs(&done);
+    let mut names: Vec<&str> = steps.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["work#0", "work#1", "work#2"], "{done:#}");
+    let mut times = Vec::new();
+    for (_, step_id) in &steps {
+        let status = job(&app, step_id).await;
+        assert_eq!(status["status"], "successful", "{status:#}");
+        times.push((seconds(&status["started"]), seconds(&status["finished"])));
+    }
+    // Three workers, three jobs of 2 s each: they overlap.
+    let (a, b) = (times[0], times[1]);
+    assert!(a.0 < b.1 && b.0 < a.1, "{times:?}");
+    // Each job's result, in the order of the files.
+    for (n, expected) in ["ONE\n", "TWO\n", "THREE\n"].iter().enumerate() {
+        let response = app
+            .client
+            .get(app.url(&format!("/jobs/{id}/outputs/work/{n}/result-up.txt")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "work/{n}");
+        assert_eq!(response.text().await.unwrap(), *expected);
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_step_whose_condition_is_false_is_skipped() {
+    let app = workflow_app().await;
+    let name = crate::deploy::unique("wf-when");
+    let mut second = job_node(
+        "ades-it-wf-work",
+        &["first"],
+        json!({"PART": {"type": "dependency", "node": "first", "output": "RESULT"},
+               "DELAY": {"type": "literal", "value": 0}}),
+    );
+    second["when"] = json!({"type": "recipe", "input": "AGAIN"});
+    let recipe = json!({
+        "name": name,
+        "title": "Upper-case, and again when asked",
+        "definition": {
+            "input": {"files": [{"name": "IMAGE", "media_types": ["text/plain"],
+                                 "required": true, "multiple": false}],
+                      "json": [{"name": "AGAIN", "type": "boolean", "required": true}]},
+            "nodes": {
+                "first": job_node("ades-it-wf-work", &[], json!({
+                    "PART": {"type": "recipe", "input": "IMAGE"},
+                    "DELAY": {"type": "literal", "value": 0}})),
+                "second": second,
+            }
+        }
+    });
+    let response = deploy(&app, &recipe).await;
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for again in [false, true] {
+        let response = app
+            .client
+            .post(app.url(&format!("/processes/{name}/execution")))
+            .header("Prefer", "respond-async")
+            .json(&json!({"inputs": {"IMAGE": "abc\n", "AGAIN": again}}))
+            .send()
+            .await
+            .unwrap();
+        let body = response.text().await.unwrap();
+        let id = serde_json::from_str::<Value>(&body).unwrap()["jobID"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{body}"))
+            .to_string();
+        let done = wait_final(&app, &id, Duration::from_secs(60)).await;
+        assert_eq!(done["status"], "successful", "{done:#}");
+        assert!(
+            done["message"].as_str().unwrap().contains("2 of 2 steps"),
+            "{done:#}"
+        );
+        let mut names: Vec<String> = step_jobs(&done).into_iter().map(|(n, _)| n).collect();
+        names.sort();
+        let expected: &[&str] = if again {
+            &["first", "second"]
+        } else {
+            &["first"]
+        };
+        assert_eq!(names, expected, "AGAIN={again}: {done:#}");
+        let second = app
+            .client
+            .get(app.url(&format!("/jobs/{id}/outputs/second/result-up.txt")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(second.status().is_success(), again, "AGAIN={again}");
+    }
     app.stop().await;
 }
 
