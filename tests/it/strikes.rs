@@ -495,11 +495,14 @@ async fn across_a_sigkill(names: &[&str], postgres: Option<String>) {
             serde_json::from_value(s3_broker_json(endpoint, prefix)).unwrap();
         ades::storage::s3::S3Broker::from_spec(&spec).unwrap()
     });
-    let drop_files = |range: std::ops::Range<usize>| {
+    // The files arrive steadily (one every 30 ms, about 6 s for all) while each replica in
+    // turn is SIGKILLed mid-run and started again: whichever watches a strike dies while
+    // it ingests, and files keep arriving while it is down.
+    let dropper = {
         let incoming = incoming.clone();
         let s3_broker = s3_broker.clone();
-        async move {
-            for i in range {
+        tokio::spawn(async move {
+            for i in 0..FILES {
                 let name = format!("f-{i:03}.txt");
                 // Written under a temporary name, then renamed: complete when it appears.
                 let tmp = incoming.join(format!("{name}_tmp"));
@@ -512,16 +515,12 @@ async fn across_a_sigkill(names: &[&str], postgres: Option<String>) {
                         .await
                         .unwrap();
                 }
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                tokio::time::sleep(Duration::from_millis(30)).await;
             }
-        }
+        })
     };
-
-    // Half the files; kill the replica watching (each strike's) once some are ingested.
-    drop_files(0..FILES / 2).await;
-    let count = |strike: &'static str| {
+    let count = |strike: &'static str, base: String| {
         let client = client.clone();
-        let base = base.clone();
         async move {
             let list = get_json(
                 &client,
@@ -531,29 +530,32 @@ async fn across_a_sigkill(names: &[&str], postgres: Option<String>) {
             list["count"].as_u64().unwrap_or(0)
         }
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while count("host-strike").await < 20 {
-        assert!(
-            Instant::now() < deadline,
-            "nothing ingested:\n{}",
-            logs(&replicas)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let watcher =
-        get_json(&client, &format!("{base}/strikes/host-strike")).await["watched_by"].clone();
-    eprintln!("host-strike watched by {watcher} at the first kill");
-    // Each replica in turn is SIGKILLed mid-run (so whichever watches each strike is), 25
-    // files arrive while it is down, then it starts again.
-    let mut dropped = FILES / 2;
+    let mut kills = Vec::new();
     for victim in 0..replicas.len() {
+        let at_least = 20 + 40 * victim as u64;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while count("host-strike", base.clone()).await < at_least {
+            assert!(
+                Instant::now() < deadline,
+                "ingests stalled:\n{}",
+                logs(&replicas)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let watcher =
+            get_json(&client, &format!("{base}/strikes/host-strike")).await["watched_by"].clone();
+        let before = count("host-strike", base.clone()).await;
         replicas[victim].sigkill();
-        drop_files(dropped..dropped + 25).await;
-        dropped += 25;
+        kills.push(format!(
+            "killed {} at {before} host ingests (host-strike watched by {watcher})",
+            replicas[victim].name,
+        ));
+        tokio::time::sleep(Duration::from_millis(700)).await;
         replicas[victim].start();
         replicas[victim].wait_until_up(&client).await;
     }
-    drop_files(dropped..FILES).await;
+    dropper.await.unwrap();
+    eprintln!("{}", kills.join("\n"));
 
     // Every file: one ingest, one job; none missed, none twice.
     let deadline = Instant::now() + Duration::from_secs(180);
