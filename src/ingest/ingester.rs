@@ -132,9 +132,12 @@ pub enum Outcome {
     /// This version of the file was recorded before (by this replica or another): nothing
     /// written.
     AlreadyDecided,
-    /// Not decided now (the store or a workspace could not be reached, the queue was full,
-    /// the file vanished): the next look tries again.
+    /// Not decided now (the workspace could not be read, the file vanished): the next
+    /// look tries again, a few times.
     Later(String),
+    /// Not decided now because the server is busy (the queue is full, the database out of
+    /// reach): the next look tries again, however often.
+    Busy(String),
 }
 
 /// Decides files for strikes and scans.
@@ -240,7 +243,7 @@ impl Ingester {
                 return self.record(ingest, None, None).await;
             }
             Ok(None) => {}
-            Err(err) => return Outcome::Later(err.to_string()),
+            Err(err) => return Outcome::Busy(err.to_string()),
         }
         // The rule's copy or move: copied first; a move deletes the original only once the
         // ingest is recorded, so a crash in between leaves the original to be found again
@@ -261,7 +264,7 @@ impl Ingester {
             }
             _ => (workspace.to_string(), object.path.clone()),
         };
-        let moved = (plan.transfer == Some(Transfer::Move)).then(|| (broker, &object.path));
+        let moved = (plan.transfer == Some(Transfer::Move)).then_some((broker, &object.path));
         let Some(trigger) = trigger_of(rule, &rules.trigger, &rules.recipe) else {
             ingest.status = if plan.transfer.is_some() {
                 IngestStatus::Transferred
@@ -286,6 +289,37 @@ impl Ingester {
         }
     }
 
+    /// Records `object` as `errored` with `message` (a file that could not be decided
+    /// after several tries: unreadable, say), so it is not tried forever; a new version of
+    /// it is tried again.
+    pub async fn give_up(
+        &self,
+        source: &Source,
+        workspace: &str,
+        object: &ObjectInfo,
+        message: String,
+    ) -> Outcome {
+        let ingest = NewIngest {
+            id: uuid::Uuid::new_v4().hyphenated().to_string(),
+            source_kind: source.kind,
+            source_name: source.name.clone(),
+            workspace: workspace.to_string(),
+            path: object.path.clone(),
+            file_name: file_name(&object.path).to_string(),
+            version: version_of(object),
+            size: object.size,
+            sha256: None,
+            media_type: Some(media_type_of(&object.path)),
+            rule: None,
+            data_types: Vec::new(),
+            status: IngestStatus::Errored,
+            message: Some(message),
+            new_workspace: None,
+            new_path: None,
+        };
+        self.record(ingest, None, None).await
+    }
+
     /// Records the ingest (and its job); then finishes a move.
     async fn record(
         &self,
@@ -297,7 +331,7 @@ impl Ingester {
             Ok(Some((ingest, _job))) => Outcome::Recorded(Box::new(ingest)),
             Ok(None) => Outcome::AlreadyDecided,
             Err(err @ (JobsError::QueueFull { .. } | JobsError::Store(_))) => {
-                return Outcome::Later(err.to_string())
+                return Outcome::Busy(err.to_string())
             }
             Err(err) => return Outcome::Later(err.to_string()),
         };

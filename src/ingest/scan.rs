@@ -82,7 +82,7 @@ pub async fn run(
                     .or_default() += 1;
             }
             Outcome::AlreadyDecided => run.already_decided += 1,
-            Outcome::Later(why) => {
+            Outcome::Later(why) | Outcome::Busy(why) => {
                 run.left += 1;
                 run.first_problem.get_or_insert(why);
             }

@@ -147,6 +147,11 @@ fn hostname() -> String {
 /// in a listing a little after others written later (clocks, replication).
 const CURSOR_GRACE_MICROS: i64 = 5 * 60 * 1_000_000;
 
+/// Tries (about a second apart) before a file that cannot be read is recorded as
+/// `errored` (a full queue or the database out of reach do not count: those are waited
+/// out).
+const MAX_TRIES: u32 = 30;
+
 /// Watches one strike until `stop`.
 pub async fn watch(
     ingester: Ingester,
@@ -178,6 +183,8 @@ pub async fn watch(
         .flatten()
         .and_then(|s| s.cursor);
     let mut events: Option<monitor::HostEvents> = None;
+    // Files that could not be decided: path -> (version, tries so far).
+    let mut failures: HashMap<String, (String, u32)> = HashMap::new();
     loop {
         if stop.is_cancelled() {
             return;
@@ -265,6 +272,7 @@ pub async fn watch(
                                 }
                             }
                             settling.retain(|path, _| listed_paths.contains(path));
+                            failures.retain(|path, _| listed_paths.contains(path));
                             let decided: Vec<(ObjectInfo, Outcome)> = stream::iter(ready)
                                 .map(|object| {
                                     let ingester = &ingester;
@@ -289,9 +297,41 @@ pub async fn watch(
                                         settling.remove(&object.path);
                                         known.insert((object.path.clone(), version_of(&object)));
                                     }
-                                    Outcome::Later(why) => {
+                                    Outcome::Busy(why) => {
                                         retry_soon = true;
                                         tracing::info!(strike = %spec.name, path = %object.path, why = %why, "file left for a later look");
+                                    }
+                                    Outcome::Later(why) => {
+                                        let version = version_of(&object);
+                                        let tries = match failures.get_mut(&object.path) {
+                                            Some((v, n)) if *v == version => {
+                                                *n += 1;
+                                                *n
+                                            }
+                                            _ => {
+                                                failures.insert(
+                                                    object.path.clone(),
+                                                    (version.clone(), 1),
+                                                );
+                                                1
+                                            }
+                                        };
+                                        tracing::info!(strike = %spec.name, path = %object.path, why = %why, tries, "file left for a later look");
+                                        if tries >= MAX_TRIES {
+                                            let message =
+                                                format!("not ingested after {tries} tries: {why}");
+                                            if let Outcome::Recorded(_) | Outcome::AlreadyDecided =
+                                                ingester
+                                                    .give_up(&source, &workspace, &object, message)
+                                                    .await
+                                            {
+                                                failures.remove(&object.path);
+                                                settling.remove(&object.path);
+                                                known.insert((object.path.clone(), version));
+                                            }
+                                        } else {
+                                            retry_soon = true;
+                                        }
                                     }
                                 }
                             }

@@ -732,3 +732,39 @@ fn logs(replicas: &[Replica]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// `examples/scale-tutorial/run.sh`, the Scale tutorial end to end (init, build, run,
+/// publish to the loopback registry, deploy, two workspaces, the default output workspace,
+/// a strike with the rule `.*`, input.txt dropped, the product found in the output
+/// workspace), against the ades built for the tests.
+#[tokio::test]
+async fn the_scale_tutorial_example_runs_end_to_end() {
+    crate::support::busybox_image();
+    let script = crate::support::repo_root().join("examples/scale-tutorial/run.sh");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("bash")
+            .arg(script)
+            .env("ADES", env!("CARGO_BIN_EXE_ades"))
+            .env("REGISTRY", crate::support::registry())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("deploy: 201"), "{stdout}");
+    assert!(stdout.contains("\"status\":\"ingested\""), "{stdout}");
+    let product = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("product: "))
+        .unwrap_or_else(|| panic!("no product line: {stdout}"));
+    // Several folders deep: <process>/<yyyy>/<mm>/<dd>/<job id>/<file>.
+    assert_eq!(product.split('/').count(), 6, "{product}");
+    assert!(product.starts_with("io-demo/"), "{product}");
+    assert!(stdout.contains("tutorial complete"), "{stdout}");
+}
