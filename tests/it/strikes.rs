@@ -768,3 +768,88 @@ async fn the_scale_tutorial_example_runs_end_to_end() {
     assert!(product.starts_with("io-demo/"), "{product}");
     assert!(stdout.contains("tutorial complete"), "{stdout}");
 }
+
+/// The operators' commands on the job store: a strike created from a file (into a workspace
+/// created from a file), listed, stopped and started; a scan created; ingests listed (none
+/// yet: no server watches here) and a bad status refused with the accepted ones.
+#[test]
+fn the_cli_creates_lists_stops_and_starts_strikes_and_scans() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_dir = data.to_str().unwrap();
+    let folder = dir.path().join("incoming");
+    std::fs::create_dir(&folder).unwrap();
+    let file = |name: &str, body: Value| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, body.to_string()).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let workspace = file(
+        "ws.json",
+        json!({"name": "cli-in", "configuration": {"broker": {"type": "host", "host_path": folder}}}),
+    );
+    let cli = |args: &[&str]| {
+        let mut all = vec![args[0], "--data-dir", data_dir];
+        all.extend_from_slice(&args[1..]);
+        crate::support::ades(&all)
+    };
+    assert_eq!(cli(&["workspaces", "create", &workspace]).code, 0);
+    let strike = file(
+        "strike.json",
+        json!({"title": "CLI Strike", "configuration": {
+            "workspace": "cli-in", "monitor": {"type": "dir-watcher"},
+            "files_to_ingest": [{"filename_regex": ".*"}], "recipe": {"name": "x"}}}),
+    );
+    let created = cli(&["strikes", "create", &strike, "--json"]);
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let created: Value = serde_json::from_str(&created.stdout).unwrap();
+    assert_eq!(
+        (created["name"].as_str(), created["state"].as_str()),
+        (Some("cli-strike"), Some("running"))
+    );
+    let again = cli(&["strikes", "create", &strike]);
+    assert_ne!(again.code, 0);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+    let bad = file(
+        "bad.json",
+        json!({"title": "Bad", "configuration": {
+            "workspace": "nowhere", "monitor": {"type": "dir-watcher"},
+            "files_to_ingest": [{"filename_regex": ".*"}]}}),
+    );
+    let refused = cli(&["strikes", "create", &bad]);
+    assert_ne!(refused.code, 0);
+    assert!(refused.stderr.contains("nowhere"), "{}", refused.stderr);
+
+    assert_eq!(cli(&["strikes", "stop", "cli-strike"]).code, 0);
+    let shown = cli(&["strikes", "show", "cli-strike", "--json"]);
+    let shown: Value = serde_json::from_str(&shown.stdout).unwrap();
+    assert_eq!(shown["state"], "stopped");
+    assert_eq!(cli(&["strikes", "start", "cli-strike"]).code, 0);
+    let listed = cli(&["strikes", "list"]);
+    assert!(
+        listed.stdout.contains("cli-strike") && listed.stdout.contains("running"),
+        "{}",
+        listed.stdout
+    );
+    assert_ne!(cli(&["strikes", "stop", "nope"]).code, 0);
+
+    let scan = file(
+        "scan.json",
+        json!({"title": "CLI Scan", "configuration": {
+            "workspace": "cli-in", "files_to_ingest": [{"filename_regex": ".*"}]}}),
+    );
+    assert_eq!(cli(&["scans", "create", &scan]).code, 0);
+    let scans = cli(&["scans", "list", "--json"]);
+    let scans: Value = serde_json::from_str(&scans.stdout).unwrap();
+    assert_eq!(scans[0]["name"], "cli-scan");
+
+    let ingests = cli(&["ingests", "list", "--strike", "cli-strike", "--json"]);
+    assert_eq!(ingests.code, 0, "{}", ingests.stderr);
+    assert_eq!(
+        serde_json::from_str::<Value>(&ingests.stdout).unwrap(),
+        json!([])
+    );
+    let wrong = cli(&["ingests", "list", "--status", "lost"]);
+    assert_ne!(wrong.code, 0);
+    assert!(wrong.stderr.contains("deferred"), "{}", wrong.stderr);
+}
