@@ -150,11 +150,16 @@ async fn check_against_server(
         }
     }
     for (index, rule) in rules.rules.iter().enumerate() {
-        if let Some(other) = &rule.new_workspace {
-            workspaces.get(other).await.map_err(|e| match e {
-                WorkspacesError::Store(err) => store_error(err),
-                other => bad(format!("files_to_ingest[{index}].new_workspace: {other}")),
-            })?;
+        for (field, named) in [
+            ("new_workspace", &rule.new_workspace),
+            ("output_workspace", &rule.output_workspace),
+        ] {
+            if let Some(other) = named {
+                workspaces.get(other).await.map_err(|e| match e {
+                    WorkspacesError::Store(err) => store_error(err),
+                    other => bad(format!("files_to_ingest[{index}].{field}: {other}")),
+                })?;
+            }
         }
         if let Some(trigger) = trigger_of(rule, rules.trigger, rules.recipe) {
             let found = match crate::domain::ProcessId::parse(&trigger.process) {

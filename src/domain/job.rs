@@ -274,6 +274,11 @@ pub struct ExecuteRequest {
     /// is a workflow job of this graph rather than of a deployed workflow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow: Option<Box<crate::workflow::Workflow>>,
+    /// The named workspace a successful job's files are published to instead of its
+    /// process's `output_workspace` (a strike or scan rule's `output_workspace`). Only the
+    /// server sets it: no façade reads one from a client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_workspace: Option<String>,
 }
 
 /// One produced output value.

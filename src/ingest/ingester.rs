@@ -277,7 +277,8 @@ impl Ingester {
             .request_for(&trigger, &here_workspace, &here_path, &plan.media_type)
             .await
         {
-            Ok((process, request)) => {
+            Ok((process, mut request)) => {
+                request.output_workspace = rule.output_workspace.clone();
                 ingest.status = IngestStatus::Ingested;
                 self.record(ingest, Some((&process, request)), moved).await
             }
@@ -391,6 +392,7 @@ impl Ingester {
             response: Default::default(),
             subscriber: None,
             workflow: None,
+            output_workspace: None,
         };
         for (id, value) in &trigger.values {
             let values = match value {

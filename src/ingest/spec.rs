@@ -152,6 +152,10 @@ pub struct Rule {
     /// Ours: this rule's trigger instead of the strike's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<Trigger>,
+    /// Ours: the workspace the triggered job's products are published to, instead of its
+    /// process's `output_workspace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_workspace: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -374,6 +378,7 @@ mod tests {
                     min_size: None,
                     max_size: None,
                     trigger: None,
+                    output_workspace: None,
                 }],
                 recipe: None,
                 trigger: None,

@@ -312,6 +312,7 @@ mod contract {
                 base_url: None,
             }),
             workflow: None,
+            output_workspace: None,
         }
     }
 

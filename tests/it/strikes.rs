@@ -115,6 +115,20 @@ async fn wait_for_ingests(
     }
 }
 
+/// Every file under `dir`, recursively.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
 fn by_file(results: &[Value]) -> HashMap<String, Value> {
     results
         .iter()
@@ -150,7 +164,8 @@ async fn a_strike_ingests_each_complete_file_once_and_runs_its_trigger() {
             "monitor": {"type": "dir-watcher", "transfer_suffix": "_tmp", "settle_seconds": 0.3},
             "files_to_ingest": [
                 {"filename_regex": "moved-.*", "data_types": ["moved"],
-                 "new_workspace": "strike-landed", "new_file_path": "landed"},
+                 "new_workspace": "strike-landed", "new_file_path": "landed",
+                 "output_workspace": "strike-landed"},
                 {"filename_regex": ".*\\.txt", "data_types": ["text", "raw"]}
             ],
             "recipe": {"name": process, "revision_num": 1}
@@ -237,6 +252,26 @@ async fn a_strike_ingests_each_complete_file_once_and_runs_its_trigger() {
         let status = wait_final(client, &job, Duration::from_secs(60)).await;
         assert_eq!(status["status"], "successful", "{file}: {status:#}");
     }
+    // The moved file's rule publishes its job's products to its own output workspace:
+    // <process>/<yyyy>/<mm>/<dd>/<job id>/<file> there.
+    let moved_job = found["moved-e.txt"]["job"]["id"].as_str().unwrap();
+    let published: Vec<PathBuf> = walk(&landed.path().join(&process));
+    assert!(
+        published
+            .iter()
+            .any(|p| p.ends_with(format!("{moved_job}/out-copy.txt"))),
+        "{published:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(
+            published
+                .iter()
+                .find(|p| p.ends_with("out-copy.txt"))
+                .unwrap()
+        )
+        .unwrap(),
+        "echo\n"
+    );
     let job_id = found["a.txt"]["job"]["id"].as_str().unwrap();
     // The product holds the file's content (a single output comes back as it is).
     let product = client
