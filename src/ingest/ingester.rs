@@ -77,6 +77,20 @@ impl Rules {
         }
     }
 
+    /// The folders of `workspace` its rules move or copy files into (`new_file_path` with
+    /// no other workspace): a strike leaves what lands there alone, or it would take its
+    /// own output for new files.
+    pub fn landing_folders(&self, workspace: &str) -> Vec<String> {
+        self.rules
+            .iter()
+            .filter(|rule| rule.new_workspace.as_deref().is_none_or(|w| w == workspace))
+            .filter_map(|rule| rule.new_file_path.as_deref())
+            .map(|folder| folder.trim_matches('/').to_string())
+            .filter(|folder| !folder.is_empty())
+            .map(|folder| format!("{folder}/"))
+            .collect()
+    }
+
     /// The first rule whose conditions all hold: name, media type, size.
     pub fn first_match(&self, path: &str, size: u64) -> Option<(usize, &Rule)> {
         let name = file_name(path);
@@ -606,6 +620,18 @@ mod tests {
         );
         let stay: Rule = serde_json::from_value(json!({"filename_regex": ".*"})).unwrap();
         assert_eq!(destination(&stay, "in", "a.txt", now), None);
+        // A strike leaves alone the folders its own rules fill in its workspace.
+        let here: Rule =
+            serde_json::from_value(json!({"filename_regex": ".*", "new_file_path": "/done/"}))
+                .unwrap();
+        let rules = [rule, stay, here];
+        let set = Rules::new(RuleSet {
+            rules: &rules,
+            trigger: &None,
+            recipe: &None,
+        });
+        assert_eq!(set.landing_folders("in"), ["done/"]);
+        assert_eq!(set.landing_folders("out"), ["landed/", "done/"]);
     }
 
     #[test]

@@ -166,6 +166,7 @@ pub async fn watch(
         name: spec.name.clone(),
     };
     let rules = Rules::new(spec.rules());
+    let landing = rules.landing_folders(&spec.configuration.workspace);
     let monitor_spec = spec.configuration.monitor.clone();
     let workspace = spec.configuration.workspace.clone();
     let prefix = monitor_spec.prefix.trim_end_matches('/').to_string();
@@ -239,6 +240,9 @@ pub async fn watch(
                                     if at < before {
                                         continue;
                                     }
+                                }
+                                if landing.iter().any(|folder| object.path.starts_with(folder)) {
+                                    continue;
                                 }
                                 if super::ingester::file_name(&object.path)
                                     .ends_with(&monitor_spec.transfer_suffix)
