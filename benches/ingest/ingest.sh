@@ -124,7 +124,10 @@ for kind in (["host", "s3"] if s3 else ["host"]):
     name = f"lat-{kind}"
     strike(a, name, "bench-host" if kind == "host" else "bench-s3-lat",
            "dir-watcher" if kind == "host" else "s3", 10 if kind == "host" else 0.5)
-    time.sleep(2)
+    # A new strike is taken by a replica within a third of lease_seconds: wait for it.
+    while not call("GET", f"{a}/strikes/{name}")["watched_by"]:
+        time.sleep(0.1)
+    time.sleep(0.5)
     dropped = {}
     for i in range(n):
         file = f"f-{i:04}.txt"
