@@ -888,3 +888,69 @@ fn the_cli_creates_lists_stops_and_starts_strikes_and_scans() {
     assert_ne!(wrong.code, 0);
     assert!(wrong.stderr.contains("deferred"), "{}", wrong.stderr);
 }
+
+/// A strike's `recipe` names a deployed Scale recipe: each file starts one workflow job,
+/// which runs its step on the file.
+#[tokio::test]
+async fn a_strike_can_start_a_recipe() {
+    let (image, process) = copy_image();
+    let incoming = tempfile::tempdir().unwrap();
+    let incoming_path = incoming.path().to_path_buf();
+    let app = spawn_app_with(move |s| {
+        s.auth.admin_token = ADMIN.to_string();
+        s.catalog.images = vec![image];
+        s.ingest.lease_seconds = 1.5;
+        s.workspaces.insert(
+            "recipe-in".into(),
+            ades::storage::WorkspaceSpec::host("", incoming_path),
+        );
+    })
+    .await;
+    let client = &app.client;
+    let recipe = json!({
+        "name": "strike-recipe", "title": "One copy", "description": "Copies the file",
+        "definition": {
+            "input": {"files": [{"name": "IMAGE", "required": true, "multiple": false}]},
+            "nodes": {"copy": {
+                "dependencies": [],
+                "input": {"INPUT": {"type": "recipe", "input": "IMAGE"}},
+                "node_type": {"node_type": "job", "job_type_name": process,
+                              "job_type_version": "1.0.0", "job_type_revision": 1}
+            }}
+        }
+    });
+    let response = client
+        .post(app.url("/processes"))
+        .bearer_auth(ADMIN)
+        .header("content-type", "application/vnd.ades.recipe+json")
+        .body(recipe.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "{}",
+        response.text().await.unwrap()
+    );
+    let strike = json!({"name": "recipe-strike", "configuration": {
+        "workspace": "recipe-in", "monitor": {"type": "dir-watcher", "settle_seconds": 0.2},
+        "files_to_ingest": [{"filename_regex": ".*"}],
+        "recipe": {"name": "strike-recipe", "revision_num": 1}}});
+    let (status, body) = send(client, "POST", &app.url("/strikes"), Some(&strike), true).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    std::fs::write(incoming.path().join("scene.txt"), "through a recipe\n").unwrap();
+    let results = wait_for_ingests(
+        client,
+        &app.url("/ingests?strike=recipe-strike"),
+        Duration::from_secs(30),
+        |r| r.len() == 1,
+    )
+    .await;
+    assert_eq!(results[0]["status"], "ingested", "{results:#?}");
+    let job = results[0]["job"]["href"].as_str().unwrap().to_string();
+    let status = wait_final(client, &job, Duration::from_secs(90)).await;
+    assert_eq!(status["status"], "successful", "{status:#}");
+    assert_eq!(status["processID"], "strike-recipe", "{status:#}");
+    app.stop().await;
+}
