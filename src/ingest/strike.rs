@@ -10,11 +10,12 @@
 
 use super::ingester::{version_of, Ingester, Outcome, Rules, Source};
 use super::monitor;
-use super::spec::{MonitorKind, StrikeSpec};
-use crate::storage::{BrokerSpec, ObjectInfo};
+use super::spec::{Monitor, MonitorKind, StrikeSpec};
+use crate::storage::{Broker, BrokerSpec, ObjectInfo};
 use crate::store::SourceKind;
 use futures_util::stream::{self, StreamExt};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
@@ -160,207 +161,61 @@ pub async fn watch(
     settings: StrikeSettings,
     stop: CancellationToken,
 ) {
-    let store = ingester.jobs().store().clone();
-    let source = Source {
-        kind: SourceKind::Strike,
-        name: spec.name.clone(),
-    };
-    let rules = Rules::new(spec.rules());
-    let landing = rules.landing_folders(&spec.configuration.workspace);
-    let monitor_spec = spec.configuration.monitor.clone();
-    let workspace = spec.configuration.workspace.clone();
-    let prefix = monitor_spec.prefix.trim_end_matches('/').to_string();
-    let settle = monitor_spec.settle();
-    let rescan = monitor_spec.rescan();
-    // The files decided, as (path, version): read once, then kept up to date.
-    let mut known: HashSet<(String, String)> = HashSet::new();
-    let mut loaded = false;
-    // Files seen but not yet complete: path -> (version, when first seen at it).
-    let mut settling: HashMap<String, (String, Instant)> = HashMap::new();
-    let mut cursor = store
+    let cursor = ingester
+        .jobs()
+        .store()
         .get_strike(&spec.name)
         .await
         .ok()
         .flatten()
         .and_then(|s| s.cursor);
+    let mut watch = Watch {
+        source: Source {
+            kind: SourceKind::Strike,
+            name: spec.name.clone(),
+        },
+        rules: Rules::new(spec.rules()),
+        landing: Rules::new(spec.rules()).landing_folders(&spec.configuration.workspace),
+        prefix: spec
+            .configuration
+            .monitor
+            .prefix
+            .trim_end_matches('/')
+            .to_string(),
+        monitor: spec.configuration.monitor.clone(),
+        workspace: spec.configuration.workspace.clone(),
+        ingester,
+        owner,
+        parallel: settings.parallel.max(1),
+        known: None,
+        settling: HashMap::new(),
+        failures: HashMap::new(),
+        cursor,
+    };
     let mut events: Option<monitor::HostEvents> = None;
-    // Files that could not be decided: path -> (version, tries so far).
-    let mut failures: HashMap<String, (String, u32)> = HashMap::new();
     loop {
         if stop.is_cancelled() {
             return;
         }
-        let broker = match ingester.jobs().workspaces().get(&workspace).await {
+        let workspaces = watch.ingester.jobs().workspaces().clone();
+        let broker = match workspaces.get(&watch.workspace).await {
             Ok(entry) => {
-                if events.is_none() && monitor_spec.kind == MonitorKind::DirWatcher {
+                if events.is_none() && watch.monitor.kind == MonitorKind::DirWatcher {
                     if let BrokerSpec::Host { host_path } = &entry.spec.configuration.broker {
-                        events = monitor::HostEvents::watch(&host_path.join(&prefix));
+                        events = monitor::HostEvents::watch(&host_path.join(&watch.prefix));
                     }
                 }
-                ingester.jobs().workspaces().broker(&workspace).await
+                workspaces.broker(&watch.workspace).await
             }
             Err(err) => Err(err),
         };
-        let mut wait = rescan;
-        match broker {
+        let wait = match broker {
+            Ok(broker) => watch.look(&broker).await,
             Err(err) => {
-                tracing::warn!(strike = %spec.name, workspace = %workspace, error = %err, "the strike's workspace cannot be read");
+                tracing::warn!(strike = %watch.source.name, workspace = %watch.workspace, error = %err, "the strike's workspace cannot be read");
+                watch.monitor.rescan()
             }
-            Ok(broker) => {
-                if !loaded {
-                    match store.ingest_keys(SourceKind::Strike, &spec.name).await {
-                        Ok(keys) => {
-                            known.extend(keys);
-                            loaded = true;
-                        }
-                        Err(err) => {
-                            tracing::warn!(strike = %spec.name, error = %err, "cannot read the strike's ingests");
-                        }
-                    }
-                }
-                if loaded {
-                    match broker.list(&prefix).await {
-                        Err(err) => {
-                            tracing::warn!(strike = %spec.name, error = %err, "cannot list the strike's workspace")
-                        }
-                        Ok(listing) => {
-                            let now = Instant::now();
-                            let skip_before = match monitor_spec.kind {
-                                MonitorKind::S3 => cursor.map(|c| c - CURSOR_GRACE_MICROS),
-                                MonitorKind::DirWatcher => None,
-                            };
-                            let mut ready: Vec<ObjectInfo> = Vec::new();
-                            let mut listed_paths = HashSet::new();
-                            let mut newest_decided = cursor;
-                            let mut oldest_undecided: Option<i64> = None;
-                            for object in listing {
-                                listed_paths.insert(object.path.clone());
-                                let modified = object.modified.map(micros);
-                                if let (Some(before), Some(at)) = (skip_before, modified) {
-                                    if at < before {
-                                        continue;
-                                    }
-                                }
-                                if landing.iter().any(|folder| object.path.starts_with(folder)) {
-                                    continue;
-                                }
-                                if super::ingester::file_name(&object.path)
-                                    .ends_with(&monitor_spec.transfer_suffix)
-                                    && !monitor_spec.transfer_suffix.is_empty()
-                                {
-                                    continue;
-                                }
-                                let version = version_of(&object);
-                                if known.contains(&(object.path.clone(), version.clone())) {
-                                    if let Some(at) = modified {
-                                        newest_decided =
-                                            Some(newest_decided.map_or(at, |n| n.max(at)));
-                                    }
-                                    continue;
-                                }
-                                if let Some(at) = modified {
-                                    oldest_undecided =
-                                        Some(oldest_undecided.map_or(at, |o| o.min(at)));
-                                }
-                                let entry = settling
-                                    .entry(object.path.clone())
-                                    .or_insert_with(|| (version.clone(), now));
-                                if entry.0 != version {
-                                    *entry = (version.clone(), now);
-                                }
-                                let waited = now.duration_since(entry.1);
-                                if waited >= settle {
-                                    ready.push(object);
-                                } else {
-                                    wait = wait.min(settle - waited);
-                                }
-                            }
-                            settling.retain(|path, _| listed_paths.contains(path));
-                            failures.retain(|path, _| listed_paths.contains(path));
-                            let decided: Vec<(ObjectInfo, Outcome)> = stream::iter(ready)
-                                .map(|object| {
-                                    let ingester = &ingester;
-                                    let source = &source;
-                                    let rules = &rules;
-                                    let workspace = &workspace;
-                                    let broker = &broker;
-                                    async move {
-                                        let outcome = ingester
-                                            .ingest(source, rules, workspace, broker, &object)
-                                            .await;
-                                        (object, outcome)
-                                    }
-                                })
-                                .buffer_unordered(settings.parallel.max(1))
-                                .collect()
-                                .await;
-                            let mut retry_soon = false;
-                            for (object, outcome) in decided {
-                                match outcome {
-                                    Outcome::Recorded(_) | Outcome::AlreadyDecided => {
-                                        settling.remove(&object.path);
-                                        known.insert((object.path.clone(), version_of(&object)));
-                                    }
-                                    Outcome::Busy(why) => {
-                                        retry_soon = true;
-                                        tracing::info!(strike = %spec.name, path = %object.path, why = %why, "file left for a later look");
-                                    }
-                                    Outcome::Later(why) => {
-                                        let version = version_of(&object);
-                                        let tries = match failures.get_mut(&object.path) {
-                                            Some((v, n)) if *v == version => {
-                                                *n += 1;
-                                                *n
-                                            }
-                                            _ => {
-                                                failures.insert(
-                                                    object.path.clone(),
-                                                    (version.clone(), 1),
-                                                );
-                                                1
-                                            }
-                                        };
-                                        tracing::info!(strike = %spec.name, path = %object.path, why = %why, tries, "file left for a later look");
-                                        if tries >= MAX_TRIES {
-                                            let message =
-                                                format!("not ingested after {tries} tries: {why}");
-                                            if let Outcome::Recorded(_) | Outcome::AlreadyDecided =
-                                                ingester
-                                                    .give_up(&source, &workspace, &object, message)
-                                                    .await
-                                            {
-                                                failures.remove(&object.path);
-                                                settling.remove(&object.path);
-                                                known.insert((object.path.clone(), version));
-                                            }
-                                        } else {
-                                            retry_soon = true;
-                                        }
-                                    }
-                                }
-                            }
-                            if retry_soon {
-                                wait = wait.min(Duration::from_secs(1));
-                            }
-                            if monitor_spec.kind == MonitorKind::S3 {
-                                let new_cursor = match (newest_decided, oldest_undecided) {
-                                    (Some(n), Some(o)) => Some(n.min(o - 1)),
-                                    (n, None) => n,
-                                    (None, Some(_)) => None,
-                                };
-                                if let Some(c) = new_cursor.filter(|c| Some(*c) > cursor) {
-                                    if let Ok(true) =
-                                        store.set_strike_cursor(&spec.name, &owner, c).await
-                                    {
-                                        cursor = Some(c);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        };
         let woken = async {
             match events.as_mut() {
                 Some(events) => events.next().await,
@@ -377,6 +232,218 @@ pub async fn watch(
                     events.drain();
                 }
             }
+        }
+    }
+}
+
+/// One strike's watcher and what it remembers between looks.
+struct Watch {
+    ingester: Ingester,
+    source: Source,
+    rules: Rules,
+    /// Folders its own rules fill: never looked at.
+    landing: Vec<String>,
+    monitor: Monitor,
+    workspace: String,
+    prefix: String,
+    /// This replica's name in the lease (fences the cursor).
+    owner: String,
+    parallel: usize,
+    /// The files decided, as (path, version): read from the store at the first look, then
+    /// kept up to date. `None` until read.
+    known: Option<HashSet<(String, String)>>,
+    /// Files seen but not yet complete: path -> (version, when first seen at it).
+    settling: HashMap<String, (String, Instant)>,
+    /// Files that could not be decided: path -> (version, tries so far).
+    failures: HashMap<String, (String, u32)>,
+    /// S3: the newest modification time decided (µs), as stored.
+    cursor: Option<i64>,
+}
+
+/// What one listing found.
+struct Listing {
+    /// Complete and not yet decided.
+    ready: Vec<ObjectInfo>,
+    /// How soon the next look is due for files still settling.
+    wait: Duration,
+    /// The cursor this listing allows (S3).
+    cursor: Option<i64>,
+}
+
+impl Watch {
+    /// Lists the workspace and decides every complete new file; returns how long to wait
+    /// before the next look (unless woken earlier).
+    async fn look(&mut self, broker: &Arc<dyn Broker>) -> Duration {
+        let store = self.ingester.jobs().store().clone();
+        if self.known.is_none() {
+            match store
+                .ingest_keys(SourceKind::Strike, &self.source.name)
+                .await
+            {
+                Ok(keys) => self.known = Some(keys.into_iter().collect()),
+                Err(err) => {
+                    tracing::warn!(strike = %self.source.name, error = %err, "cannot read the strike's ingests");
+                    return self.monitor.rescan();
+                }
+            }
+        }
+        let objects = match broker.list(&self.prefix).await {
+            Ok(objects) => objects,
+            Err(err) => {
+                tracing::warn!(strike = %self.source.name, error = %err, "cannot list the strike's workspace");
+                return self.monitor.rescan();
+            }
+        };
+        let listing = self.sort(objects);
+        let mut wait = listing.wait;
+        let decided: Vec<(ObjectInfo, Outcome)> = stream::iter(listing.ready)
+            .map(|object| {
+                let this = &*self;
+                async move {
+                    let outcome = this
+                        .ingester
+                        .ingest(&this.source, &this.rules, &this.workspace, broker, &object)
+                        .await;
+                    (object, outcome)
+                }
+            })
+            .buffer_unordered(self.parallel)
+            .collect()
+            .await;
+        for (object, outcome) in decided {
+            if !self.settle_outcome(&object, outcome).await {
+                wait = wait.min(Duration::from_secs(1));
+            }
+        }
+        if self.monitor.kind == MonitorKind::S3 {
+            if let Some(cursor) = listing.cursor.filter(|c| Some(*c) > self.cursor) {
+                if let Ok(true) = store
+                    .set_strike_cursor(&self.source.name, &self.owner, cursor)
+                    .await
+                {
+                    self.cursor = Some(cursor);
+                }
+            }
+        }
+        wait
+    }
+
+    /// Sorts a listing: what is complete and new, what still settles, what was decided.
+    fn sort(&mut self, objects: Vec<ObjectInfo>) -> Listing {
+        let now = Instant::now();
+        let settle = self.monitor.settle();
+        let mut wait = self.monitor.rescan();
+        let skip_before = match self.monitor.kind {
+            MonitorKind::S3 => self.cursor.map(|c| c - CURSOR_GRACE_MICROS),
+            MonitorKind::DirWatcher => None,
+        };
+        let suffix = &self.monitor.transfer_suffix;
+        let known = self.known.get_or_insert_with(HashSet::new);
+        let mut ready = Vec::new();
+        let mut listed = HashSet::new();
+        let mut newest_decided = self.cursor;
+        let mut oldest_undecided: Option<i64> = None;
+        for object in objects {
+            listed.insert(object.path.clone());
+            let modified = object.modified.map(micros);
+            if let (Some(before), Some(at)) = (skip_before, modified) {
+                if at < before {
+                    continue;
+                }
+            }
+            let still_written =
+                !suffix.is_empty() && super::ingester::file_name(&object.path).ends_with(suffix);
+            if still_written || self.landing.iter().any(|f| object.path.starts_with(f)) {
+                continue;
+            }
+            let version = version_of(&object);
+            if known.contains(&(object.path.clone(), version.clone())) {
+                if let Some(at) = modified {
+                    newest_decided = Some(newest_decided.map_or(at, |n| n.max(at)));
+                }
+                continue;
+            }
+            if let Some(at) = modified {
+                oldest_undecided = Some(oldest_undecided.map_or(at, |o| o.min(at)));
+            }
+            let entry = self
+                .settling
+                .entry(object.path.clone())
+                .or_insert_with(|| (version.clone(), now));
+            if entry.0 != version {
+                *entry = (version, now);
+            }
+            let waited = now.duration_since(entry.1);
+            if waited >= settle {
+                ready.push(object);
+            } else {
+                wait = wait.min(settle - waited);
+            }
+        }
+        self.settling.retain(|path, _| listed.contains(path));
+        self.failures.retain(|path, _| listed.contains(path));
+        // The cursor may pass what was decided, never a file still undecided.
+        let cursor = match (newest_decided, oldest_undecided) {
+            (Some(newest), Some(oldest)) => Some(newest.min(oldest - 1)),
+            (newest, None) => newest,
+            (None, Some(_)) => None,
+        };
+        Listing {
+            ready,
+            wait,
+            cursor,
+        }
+    }
+
+    /// Remembers what became of a file; `false` when it is to be tried again soon.
+    async fn settle_outcome(&mut self, object: &ObjectInfo, outcome: Outcome) -> bool {
+        let version = version_of(object);
+        match outcome {
+            Outcome::Recorded(_) | Outcome::AlreadyDecided => {
+                self.decided(object, version);
+                true
+            }
+            Outcome::Busy(why) => {
+                tracing::info!(strike = %self.source.name, path = %object.path, why = %why, "file left for a later look");
+                false
+            }
+            Outcome::Later(why) => {
+                let tries = match self.failures.get_mut(&object.path) {
+                    Some((v, n)) if *v == version => {
+                        *n += 1;
+                        *n
+                    }
+                    _ => {
+                        self.failures
+                            .insert(object.path.clone(), (version.clone(), 1));
+                        1
+                    }
+                };
+                tracing::info!(strike = %self.source.name, path = %object.path, why = %why, tries, "file left for a later look");
+                if tries < MAX_TRIES {
+                    return false;
+                }
+                let message = format!("not ingested after {tries} tries: {why}");
+                match self
+                    .ingester
+                    .give_up(&self.source, &self.workspace, object, message)
+                    .await
+                {
+                    Outcome::Recorded(_) | Outcome::AlreadyDecided => {
+                        self.decided(object, version);
+                        true
+                    }
+                    _ => false,
+                }
+            }
+        }
+    }
+
+    fn decided(&mut self, object: &ObjectInfo, version: String) {
+        self.settling.remove(&object.path);
+        self.failures.remove(&object.path);
+        if let Some(known) = &mut self.known {
+            known.insert((object.path.clone(), version));
         }
     }
 }
