@@ -16,7 +16,14 @@ registry=${REGISTRY:-127.0.0.1:5000}
 token=tutorial-admin-token
 work=$(mktemp -d)
 server=
-trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
+org=
+cleanup() {
+  [ -n "$server" ] && kill "$server" 2>/dev/null
+  # The image pulled back from the registry for the deploy: not kept.
+  [ -n "$org" ] && docker images -q --filter "reference=$registry/$org/*" | xargs -r docker rmi -f >/dev/null 2>&1
+  rm -rf "$work"
+}
+trap cleanup EXIT
 say() { printf '\n== %s\n' "$*"; }
 
 say "Steps 1-4: the process, its Dockerfile and its Seed manifest"
@@ -53,7 +60,11 @@ ADES__AUTH__ADMIN_TOKEN=$token ADES__CATALOG__DISCOVER_LOCAL_IMAGES=false \
   "$ades" serve --bind "127.0.0.1:$port" --data-dir "$work/data" --config "$work/ades.toml" \
   2>"$work/server.log" &
 server=$!
-for _ in $(seq 150); do curl -fs "$B/" >/dev/null && break; sleep 0.2; done
+for _ in $(seq 300); do
+  curl -fs "$B/" >/dev/null && break
+  kill -0 "$server" 2>/dev/null || { echo "ades serve stopped:"; cat "$work/server.log"; exit 1; }
+  sleep 0.2
+done
 curl -fsS -X POST "$B/processes" -H "Authorization: Bearer $token" \
   -H 'Content-Type: application/vnd.ades.image+json' -d "{\"image\": \"$image\"}" \
   -o /dev/null -w 'deploy: %{http_code}\n'
