@@ -35,6 +35,31 @@ pub struct Settings {
     pub limits: LimitsSection,
     pub metrics: MetricsSection,
     pub telemetry: TelemetrySection,
+    pub ingest: IngestSection,
+}
+
+/// Strikes (README, "Data-driven processing").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestSection {
+    /// Watch the running strikes here (each on one replica at a time); false leaves them
+    /// to other replicas.
+    pub strikes: bool,
+    /// How long a replica's lease on a strike lasts unless renewed (renewed every third of
+    /// it); another replica takes a strike over this long after its replica died.
+    pub lease_seconds: f64,
+    /// Files one strike decides at once.
+    pub parallel: usize,
+}
+
+impl Default for IngestSection {
+    fn default() -> Self {
+        IngestSection {
+            strikes: true,
+            lease_seconds: 15.0,
+            parallel: 4,
+        }
+    }
 }
 
 /// Trace export over OTLP/HTTP (README, "Traces (OTLP)"); off while `otlp_endpoint` is empty.
@@ -516,6 +541,7 @@ impl Default for Settings {
             limits: LimitsSection::default(),
             metrics: MetricsSection::default(),
             telemetry: TelemetrySection::default(),
+            ingest: IngestSection::default(),
         }
     }
 }

@@ -25,6 +25,7 @@ pub mod engine;
 pub mod error;
 pub mod execution;
 pub mod http;
+pub mod ingest;
 pub mod jobs;
 pub mod limits;
 pub mod metrics;

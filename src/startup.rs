@@ -112,6 +112,20 @@ impl Application {
             move || driver.clone().run(driver_stop.clone()),
         ));
 
+        // Strikes: this replica watches its share of the running ones (leases in the store).
+        if settings.ingest.strikes {
+            let supervisor = crate::ingest::Supervisor::new(
+                crate::ingest::Ingester::new(jobs.clone(), catalog.clone()),
+                crate::ingest::StrikeSettings {
+                    lease: Duration::from_secs_f64(
+                        settings.ingest.lease_seconds.clamp(0.5, 3600.0),
+                    ),
+                    parallel: settings.ingest.parallel.max(1),
+                },
+            );
+            tokio::spawn(supervisor.run(background.clone()));
+        }
+
         let streams = CancellationToken::new();
         let (http, address) = match server_settings {
             None => (None, SocketAddr::from(([0, 0, 0, 0], 0))),

@@ -23,6 +23,7 @@ mod deploy;
 mod events;
 mod execute;
 pub mod html;
+mod ingest;
 mod jobs;
 mod landing;
 mod openapi;
@@ -117,6 +118,45 @@ pub(crate) fn routes(json_limit: DefaultBodyLimit) -> axum::Router<AppState> {
         .route(
             "/workspaces/{name}/files/{*path}",
             get(workspaces::workspace_file),
+        )
+        .route(
+            "/strikes",
+            get(ingest::list_strikes)
+                .post(ingest::create_strike)
+                .layer(json_limit),
+        )
+        .route(
+            "/strikes/{name}",
+            get(ingest::get_strike)
+                .put(ingest::replace_strike)
+                .patch(ingest::patch_strike)
+                .layer(json_limit),
+        )
+        .route(
+            "/strikes/{name}/start",
+            axum::routing::post(ingest::start_strike),
+        )
+        .route(
+            "/strikes/{name}/stop",
+            axum::routing::post(ingest::stop_strike),
+        )
+        .route("/ingests", get(ingest::list_ingests))
+        .route("/ingests/{id}", get(ingest::get_ingest))
+        .route(
+            "/scans",
+            get(ingest::list_scans)
+                .post(ingest::create_scan)
+                .layer(json_limit),
+        )
+        .route(
+            "/scans/{name}",
+            get(ingest::get_scan)
+                .put(ingest::replace_scan)
+                .layer(json_limit),
+        )
+        .route(
+            "/scans/{name}/process",
+            axum::routing::post(ingest::process_scan).layer(json_limit),
         )
         // After routing, so the page knows its route (`/api` negotiates by itself).
         .route_layer(axum::middleware::from_fn(html::negotiate))

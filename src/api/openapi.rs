@@ -3,7 +3,7 @@
 //! committed as `openapi/openapi.json` (a test fails when they drift apart).
 
 use super::{
-    deploy, execute, jobs, landing, operator, processes, prov, results, views, workspaces,
+    deploy, execute, ingest, jobs, landing, operator, processes, prov, results, views, workspaces,
 };
 use serde_json::{Map, Value};
 use std::sync::OnceLock;
@@ -58,6 +58,20 @@ use utoipa::OpenApi;
         workspaces::patch_workspace,
         workspaces::delete_workspace,
         workspaces::workspace_file,
+        ingest::list_strikes,
+        ingest::create_strike,
+        ingest::get_strike,
+        ingest::replace_strike,
+        ingest::patch_strike,
+        ingest::start_strike,
+        ingest::stop_strike,
+        ingest::list_ingests,
+        ingest::get_ingest,
+        ingest::list_scans,
+        ingest::create_scan,
+        ingest::get_scan,
+        ingest::replace_scan,
+        ingest::process_scan,
     ),
     components(schemas(
         views::LinkView,
@@ -84,6 +98,16 @@ use utoipa::OpenApi;
         crate::storage::spec::Configuration,
         crate::storage::spec::BrokerSpec,
         crate::storage::spec::S3Credentials,
+        crate::ingest::StrikeSpec,
+        crate::ingest::spec::StrikeConfiguration,
+        crate::ingest::spec::Monitor,
+        crate::ingest::spec::MonitorKind,
+        crate::ingest::spec::RecipeRef,
+        crate::ingest::spec::Trigger,
+        crate::ingest::spec::Rule,
+        crate::ingest::spec::Transfer,
+        crate::ingest::ScanSpec,
+        crate::ingest::spec::ScanConfiguration,
     )),
     tags(
         (name = "Capabilities", description = "The landing page, the API definition, health, \
@@ -99,6 +123,8 @@ use utoipa::OpenApi;
         (name = "Workspaces", description = "Named storage locations (host directories, S3 \
             buckets) in Scale's v6 workspace JSON: inputs read from them, products published \
             to them"),
+        (name = "Data-driven processing", description = "Scale's Strike, Scan and ingests: \
+            files arriving in a workspace start jobs, each file once"),
     ),
     modifiers(&AdminToken)
 )]

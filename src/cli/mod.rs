@@ -10,6 +10,7 @@
 
 mod batch_cmd;
 mod cwl_cmd;
+mod ingest_cmd;
 mod jobs_cmd;
 mod keys_cmd;
 mod print;
@@ -65,6 +66,14 @@ enum Command {
     /// Scale's v6 workspace JSON. Works on the database the servers share; secrets are
     /// never printed.
     Workspaces(WorkspacesArgs),
+    /// Strikes (watch a workspace, ingest each new file, start its process): list, show,
+    /// create from a file of Scale's v6 strike JSON, start, stop.
+    Strikes(StrikesArgs),
+    /// The ingests strikes and scans recorded: list (filtered), show.
+    Ingests(IngestsArgs),
+    /// Scans (a strike's rules over the files already in a workspace): list, show, create
+    /// from a file of Scale's v6 scan JSON.
+    Scans(ScansArgs),
     /// Common Workflow Language tools: run one in a container (`ades cwl run TOOL [JOB]`).
     #[command(subcommand)]
     Cwl(CwlCommand),
@@ -94,6 +103,113 @@ enum WorkspacesCommand {
         json: bool,
     },
     /// Create a workspace from FILE (Scale's v6 workspace JSON; `-` reads standard input).
+    Create {
+        file: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct StrikesArgs {
+    #[command(flatten)]
+    store: SettingsArgs,
+    #[command(subcommand)]
+    command: StrikesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum StrikesCommand {
+    /// Every strike, its state and the replica watching it.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One strike's definition and state.
+    Show {
+        name: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a strike from FILE (Scale's v6 strike JSON; `-` reads standard input); it
+    /// runs at once.
+    Create {
+        file: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start a stopped strike.
+    Start { name: String },
+    /// Stop a strike (files arriving meanwhile are ingested once it starts again).
+    Stop { name: String },
+}
+
+#[derive(Debug, Args)]
+struct IngestsArgs {
+    #[command(flatten)]
+    store: SettingsArgs,
+    #[command(subcommand)]
+    command: IngestsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum IngestsCommand {
+    /// Ingests, newest first.
+    List {
+        /// Only this strike's.
+        #[arg(long)]
+        strike: Option<String>,
+        /// Only this scan's.
+        #[arg(long)]
+        scan: Option<String>,
+        /// Only these statuses (repeat, or separate with commas).
+        #[arg(long, value_delimiter = ',')]
+        status: Vec<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One ingest.
+    Show {
+        id: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ScansArgs {
+    #[command(flatten)]
+    store: SettingsArgs,
+    #[command(subcommand)]
+    command: ScansCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ScansCommand {
+    /// Every scan and what its last run did.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One scan's definition and last run.
+    Show {
+        name: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a scan from FILE (Scale's v6 scan JSON; `-` reads standard input); run it
+    /// with `POST /scans/{name}/process`.
     Create {
         file: PathBuf,
         /// Print JSON instead of text.
@@ -623,6 +739,9 @@ pub fn main() -> ExitCode {
             Command::Keys(args) => keys_cmd::keys(args).await,
             Command::Audit(args) => keys_cmd::audit(args).await,
             Command::Workspaces(args) => workspaces_cmd::workspaces(args).await,
+            Command::Strikes(args) => ingest_cmd::strikes(args).await,
+            Command::Ingests(args) => ingest_cmd::ingests(args).await,
+            Command::Scans(args) => ingest_cmd::scans(args).await,
             Command::Cwl(CwlCommand::Run(args)) => cwl_cmd::run(args).await,
         }
     });

@@ -278,6 +278,11 @@ pub struct ExecuteRequest {
     /// submits it there and follows it, no worker runs it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<RemoteCall>,
+    /// The named workspace a successful job's files are published to instead of its
+    /// process's `output_workspace` (a strike or scan rule's `output_workspace`). Only the
+    /// server sets it: no façade reads one from a client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_workspace: Option<String>,
 }
 
 /// What a remote step runs: which process, where, and which of its outputs are files.

@@ -369,6 +369,53 @@ impl JobService {
         Ok(job)
     }
 
+    /// Records an ingest (`crate::ingest`) and, with a process, creates the job its trigger
+    /// starts, in ONE store transaction (`IngestStore::record_ingest`): the same admission
+    /// checks as a submission, no owner (the server's own job, seen by admins). `None` when
+    /// this version of the file was recorded before: nothing was written.
+    pub async fn record_ingest(
+        &self,
+        ingest: crate::store::NewIngest,
+        run: Option<(&Process, ExecuteRequest)>,
+    ) -> Result<Option<(crate::store::Ingest, Option<Job>)>, JobsError> {
+        let job = match run {
+            None => None,
+            Some((process, mut request)) => {
+                self.admit(process).await?;
+                if let (Some(workflow), None) = (process.workflow(), &request.workflow) {
+                    request.workflow = Some(Box::new(workflow.as_ref().clone()));
+                }
+                let priority = self
+                    .admission
+                    .priorities
+                    .get(process.id.as_str())
+                    .copied()
+                    .unwrap_or(0);
+                Some(NewJob {
+                    id: JobId::new(),
+                    process_id: process.id.clone(),
+                    request,
+                    priority,
+                    owner: None,
+                    step_of: None,
+                    workflow: process.workflow().is_some(),
+                    submitted_by: None,
+                })
+            }
+        };
+        let recorded = self
+            .store
+            .record_ingest(ingest, job, OffsetDateTime::now_utc())
+            .await?;
+        if let Some((ingest, Some(job))) = &recorded {
+            tracing::info!(job_id = %job.id, process_id = %job.process_id, ingest = %ingest.new.id, "job accepted for an ingest");
+            self.metrics.job_submitted(job.process_id.as_str());
+            self.queue_length.submitted();
+            self.work_available.notify_one();
+        }
+        Ok(recorded)
+    }
+
     /// The checks a submission passes before its job is created.
     async fn admit(&self, process: &Process) -> Result<(), JobsError> {
         let limit = self.admission.max_queued;

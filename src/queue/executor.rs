@@ -484,11 +484,17 @@ impl Executor {
         job: &Job,
         results: &mut crate::domain::JobResults,
     ) -> Result<(), String> {
-        let Some(name) = self
+        // A strike rule's output workspace wins over the process's.
+        let configured = self
             .settings
             .processes
             .get(job.process_id.as_str())
-            .map(|config| config.output_workspace.as_str())
+            .map(|config| config.output_workspace.as_str());
+        let Some(name) = job
+            .request
+            .output_workspace
+            .as_deref()
+            .or(configured)
             .filter(|name| !name.is_empty())
         else {
             return Ok(());

@@ -248,7 +248,7 @@ impl WorkspaceSpec {
 }
 
 /// Scale's rule: the title lower-cased, runs of other characters made one `-`.
-fn name_from_title(title: &str) -> String {
+pub(crate) fn name_from_title(title: &str) -> String {
     let mut name = String::new();
     for c in title.trim().chars() {
         if c.is_ascii_alphanumeric() || c == '_' {

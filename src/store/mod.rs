@@ -20,6 +20,7 @@
 mod backend;
 mod common;
 mod group_commit;
+pub mod ingests;
 pub mod postgres;
 pub mod processes;
 mod sql;
@@ -31,6 +32,10 @@ pub mod workspaces;
 
 pub use backend::SqlStore;
 
+pub use ingests::{
+    Ingest, IngestFilter, IngestPage, IngestStatus, IngestStore, IngestWriteError, NewIngest,
+    SourceKind, StoredScan, StoredStrike,
+};
 pub use processes::{DeployedProcess, ProcessStore, ProcessWriteError};
 pub use users::{ApiKeyRecord, AuditEntry, UserStore};
 pub use workspaces::{StoredWorkspace, WorkspaceStore, WorkspaceWriteError};
@@ -235,7 +240,9 @@ pub struct PoolUse {
 }
 
 #[async_trait]
-pub trait JobStore: ProcessStore + UserStore + WorkspaceStore + Send + Sync + 'static {
+pub trait JobStore:
+    ProcessStore + UserStore + WorkspaceStore + IngestStore + Send + Sync + 'static
+{
     /// How its connection pools are used now; cheap (no query), for a metrics scrape.
     fn pool_use(&self) -> Vec<PoolUse>;
 

@@ -49,7 +49,7 @@ impl<B: Backend> BatchWriter for B {
 
 /// Inserts `job`, `accepted`, with its first event and its signal, in `tx`; `None` when
 /// it is a step its workflow job has already (nothing written).
-async fn insert_in<B: Backend>(
+pub(super) async fn insert_in<B: Backend>(
     tx: &mut Tx<B>,
     job: &NewJob,
     now: OffsetDateTime,

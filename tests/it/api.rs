@@ -1527,7 +1527,7 @@ async fn json_01_the_core_resources_answer_application_json() {
     }
 }
 
-const ROUTES: [(&str, &str); 34] = [
+const ROUTES: [(&str, &str); 48] = [
     ("get", "/"),
     ("get", "/conformance"),
     ("get", "/api"),
@@ -1562,6 +1562,20 @@ const ROUTES: [(&str, &str); 34] = [
     ("patch", "/workspaces/{name}"),
     ("delete", "/workspaces/{name}"),
     ("get", "/workspaces/{name}/files/{path}"),
+    ("get", "/strikes"),
+    ("post", "/strikes"),
+    ("get", "/strikes/{name}"),
+    ("put", "/strikes/{name}"),
+    ("patch", "/strikes/{name}"),
+    ("post", "/strikes/{name}/start"),
+    ("post", "/strikes/{name}/stop"),
+    ("get", "/ingests"),
+    ("get", "/ingests/{id}"),
+    ("get", "/scans"),
+    ("post", "/scans"),
+    ("get", "/scans/{name}"),
+    ("put", "/scans/{name}"),
+    ("post", "/scans/{name}/process"),
 ];
 
 #[tokio::test]

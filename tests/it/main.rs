@@ -34,6 +34,7 @@ mod scheduling;
 mod security;
 mod serve;
 mod store;
+mod strikes;
 mod support;
 mod traces;
 mod watch;

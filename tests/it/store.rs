@@ -78,6 +78,9 @@ contract_tests!([sqlite: open_sqlite, postgres: open_postgres]; [
     every_status_write_changes_exactly_the_sources_of_its_transition,
     provenance_is_kept_by_the_lease_holder_and_replaced_by_a_later_attempt,
     workspaces_are_created_updated_listed_and_deleted,
+    an_ingest_and_its_job_are_recorded_together_and_once,
+    ingests_are_listed_newest_first_with_filters_and_pages,
+    a_strike_is_leased_to_one_owner_at_a_time,
     workflow_jobs_are_never_claimed_and_each_step_is_inserted_once,
     a_remote_job_is_recorded_by_compare_and_swap,
 ]);
@@ -311,6 +314,7 @@ mod contract {
             }),
             workflow: None,
             remote: None,
+            output_workspace: None,
         }
     }
 
@@ -2327,6 +2331,270 @@ mod contract {
             workspaces.update("nope", s3("nope", "x")).await,
             Err(WorkspacesError::NotFound(_))
         ));
+    }
+
+    fn new_ingest(source: &str, path: &str, version: &str) -> ades::store::NewIngest {
+        ades::store::NewIngest {
+            id: uuid::Uuid::new_v4().to_string(),
+            source_kind: ades::store::SourceKind::Strike,
+            source_name: source.to_string(),
+            workspace: "in".to_string(),
+            path: path.to_string(),
+            file_name: path.rsplit('/').next().unwrap().to_string(),
+            version: version.to_string(),
+            size: 3,
+            sha256: Some(format!("sum-of-{path}-{version}")),
+            media_type: Some("text/plain".to_string()),
+            rule: Some(".*".to_string()),
+            data_types: vec!["raw".to_string()],
+            status: ades::store::IngestStatus::Ingested,
+            message: None,
+            new_workspace: None,
+            new_path: None,
+        }
+    }
+
+    /// Exactly once, decided by the store: the ingest row and its job commit together; the
+    /// same version of the same file (whoever finds it again, with whatever new ids) writes
+    /// nothing, no job either; another version, another path or another strike is new.
+    pub async fn an_ingest_and_its_job_are_recorded_together_and_once(store: Store) {
+        let first = new_ingest("s", "a/x.txt", "3:1");
+        let job = new_job("p", 0);
+        let (recorded, created) = store
+            .record_ingest(first.clone(), Some(job.clone()), at(1))
+            .await
+            .unwrap()
+            .expect("recorded");
+        assert_eq!(recorded.job_id.as_deref(), Some(job.id.as_str()));
+        let created = created.expect("the job");
+        assert_eq!(created.id, job.id);
+        assert_eq!(
+            store.get_job(&job.id).await.unwrap().unwrap().status,
+            JobStatus::Accepted
+        );
+        let read = store.get_ingest(&first.id).await.unwrap().unwrap();
+        assert_eq!(read.new, first);
+        assert_eq!(read.job_id.as_deref(), Some(job.id.as_str()));
+        assert_eq!(read.created, at(1));
+
+        // Found again (a restart, another replica): nothing at all is written.
+        let again = new_ingest("s", "a/x.txt", "3:1");
+        let second_job = new_job("p", 0);
+        assert!(store
+            .record_ingest(again.clone(), Some(second_job.clone()), at(2))
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store.get_job(&second_job.id).await.unwrap().is_none());
+        assert!(store.get_ingest(&again.id).await.unwrap().is_none());
+        assert_eq!(store.count_queued().await.unwrap(), 1);
+
+        // Concurrent recorders of one file: exactly one wins.
+        let racers = (0..8).map(|_| {
+            let store = store.clone();
+            async move {
+                store
+                    .record_ingest(
+                        new_ingest("s", "race.txt", "1:1"),
+                        Some(new_job("p", 0)),
+                        at(3),
+                    )
+                    .await
+                    .unwrap()
+                    .is_some()
+            }
+        });
+        let won = futures_util::future::join_all(racers).await;
+        assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+        assert_eq!(store.count_queued().await.unwrap(), 2);
+
+        for (source, path, version) in [
+            ("s", "a/x.txt", "3:2"),
+            ("s", "b/x.txt", "3:1"),
+            ("t", "a/x.txt", "3:1"),
+        ] {
+            assert!(
+                store
+                    .record_ingest(new_ingest(source, path, version), None, at(4))
+                    .await
+                    .unwrap()
+                    .is_some(),
+                "{source} {path} {version} is new"
+            );
+        }
+        let mut keys = store
+            .ingest_keys(ades::store::SourceKind::Strike, "s")
+            .await
+            .unwrap();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                ("a/x.txt", "3:1"),
+                ("a/x.txt", "3:2"),
+                ("b/x.txt", "3:1"),
+                ("race.txt", "1:1")
+            ]
+            .map(|(p, v)| (p.to_string(), v.to_string()))
+        );
+        assert!(store
+            .ingest_keys(ades::store::SourceKind::Scan, "s")
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            store
+                .ingest_with_sha256(ades::store::SourceKind::Strike, "s", "sum-of-a/x.txt-3:1")
+                .await
+                .unwrap(),
+            Some(first.id.clone())
+        );
+        assert_eq!(
+            store
+                .ingest_with_sha256(ades::store::SourceKind::Strike, "s", "nothing")
+                .await
+                .unwrap(),
+            None
+        );
+    }
+
+    pub async fn ingests_are_listed_newest_first_with_filters_and_pages(store: Store) {
+        use ades::store::{IngestFilter, IngestStatus, SourceKind};
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            let mut ingest = new_ingest(if i < 3 { "s" } else { "t" }, &format!("f{i}"), "1:1");
+            if i == 1 {
+                ingest.status = IngestStatus::Errored;
+                ingest.message = Some("why".to_string());
+            }
+            ids.push(ingest.id.clone());
+            store
+                .record_ingest(ingest, None, at(10 + i))
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        let list = |filter: IngestFilter| {
+            let store = store.clone();
+            async move {
+                let page = store.list_ingests(&filter).await.unwrap();
+                (
+                    page.ingests
+                        .into_iter()
+                        .map(|i| i.new.id)
+                        .collect::<Vec<_>>(),
+                    page.has_more,
+                )
+            }
+        };
+        let all = IngestFilter {
+            limit: 10,
+            ..Default::default()
+        };
+        let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
+        assert_eq!(list(all.clone()).await, (newest_first.clone(), false));
+        assert_eq!(
+            list(IngestFilter {
+                limit: 2,
+                offset: 1,
+                ..all.clone()
+            })
+            .await,
+            (newest_first[1..3].to_vec(), true)
+        );
+        assert_eq!(
+            list(IngestFilter {
+                statuses: vec![IngestStatus::Errored],
+                ..all.clone()
+            })
+            .await
+            .0,
+            vec![ids[1].clone()]
+        );
+        assert_eq!(
+            list(IngestFilter {
+                source_kind: Some(SourceKind::Strike),
+                source_name: Some("t".into()),
+                ..all.clone()
+            })
+            .await
+            .0,
+            vec![ids[4].clone(), ids[3].clone()]
+        );
+        assert_eq!(
+            list(IngestFilter {
+                created_from: Some(at(11)),
+                created_to: Some(at(12)),
+                ..all.clone()
+            })
+            .await
+            .0,
+            vec![ids[2].clone(), ids[1].clone()]
+        );
+    }
+
+    pub async fn a_strike_is_leased_to_one_owner_at_a_time(store: Store) {
+        use ades::store::IngestWriteError;
+        let definition = json!({"name": "s", "configuration": {}});
+        store
+            .insert_strike("s", &definition, true, at(0))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.insert_strike("s", &definition, true, at(0)).await,
+            Err(IngestWriteError::Duplicate(..))
+        ));
+        let lease = |owner: &'static str, now: i64| {
+            let store = store.clone();
+            async move {
+                store
+                    .take_strike_lease("s", owner, at(now + 10), at(now))
+                    .await
+                    .unwrap()
+            }
+        };
+        assert!(lease("a", 0).await);
+        assert!(!lease("b", 5).await, "held by a until 10");
+        assert!(lease("a", 5).await, "a renews");
+        assert!(store.set_strike_cursor("s", "a", 42).await.unwrap());
+        assert!(
+            !store.set_strike_cursor("s", "b", 43).await.unwrap(),
+            "fenced"
+        );
+        assert!(lease("b", 16).await, "a's lease lapsed at 15: b takes over");
+        assert!(!lease("a", 17).await);
+        let read = store.get_strike("s").await.unwrap().unwrap();
+        assert_eq!(read.lease_owner.as_deref(), Some("b"));
+        assert_eq!(read.cursor, Some(42));
+        assert!(read.running);
+        // Stopping lets the lease go and refuses new ones; starting allows them again.
+        store.set_strike_running("s", false, at(18)).await.unwrap();
+        let read = store.get_strike("s").await.unwrap().unwrap();
+        assert!(!read.running && read.lease_owner.is_none());
+        assert!(!lease("a", 19).await);
+        store.set_strike_running("s", true, at(20)).await.unwrap();
+        assert!(lease("a", 21).await);
+        store.release_strike_lease("s", "a").await.unwrap();
+        assert!(lease("b", 22).await);
+        let changed = json!({"name": "s", "configuration": {"x": 1}});
+        store.replace_strike("s", &changed, at(23)).await.unwrap();
+        let read = store.get_strike("s").await.unwrap().unwrap();
+        assert_eq!(read.definition, changed);
+        assert_eq!((read.created, read.updated), (at(0), at(23)));
+        assert!(matches!(
+            store.replace_strike("nope", &changed, at(23)).await,
+            Err(IngestWriteError::NotFound(..))
+        ));
+        assert_eq!(store.list_strikes().await.unwrap().len(), 1);
+        // Scans.
+        store.insert_scan("sc", &definition, at(1)).await.unwrap();
+        store
+            .record_scan_run("sc", &json!({"files": 3}), at(2))
+            .await
+            .unwrap();
+        let scan = store.get_scan("sc").await.unwrap().unwrap();
+        assert_eq!(scan.last_run, Some(json!({"files": 3})));
+        assert_eq!(store.list_scans().await.unwrap().len(), 1);
     }
 
     pub async fn processes_are_listed_by_id(store: Store) {
