@@ -162,7 +162,7 @@ pub fn validate_metadata_value(document: &Value) -> Vec<Problem> {
             ValidationErrorKind::OneOfNotValid { .. }
             | ValidationErrorKind::OneOfMultipleValid { .. } => {
                 let at = error.instance_path().as_str().to_string();
-                explain_geojson(&error.instance(), &at, &mut problems);
+                explain_geojson(error.instance(), &at, &mut problems);
             }
             _ => problems.extend(schema_problems(&error, None, METADATA_ROOT, "")),
         }
@@ -429,13 +429,13 @@ fn schema_problems(
                 TypeKind::Single(t) => vec![t.to_string()],
                 TypeKind::Multiple(set) => set.iter().map(|t| t.to_string()).collect(),
             };
-            vec![wrong_type(at, &error.instance(), &expected, root)]
+            vec![wrong_type(at, error.instance(), &expected, root)]
         }
         ValidationErrorKind::Pattern { pattern } => {
-            vec![pattern_mismatch(at, &error.instance(), pattern, root)]
+            vec![pattern_mismatch(at, error.instance(), pattern, root)]
         }
         ValidationErrorKind::Enum { options } => {
-            vec![not_in_enum(at, &error.instance(), options, root)]
+            vec![not_in_enum(at, error.instance(), options, root)]
         }
         ValidationErrorKind::MinItems { limit } => vec![Problem::error(
             location(at),
@@ -1614,14 +1614,14 @@ fn explain_geojson(value: &Value, at: &str, problems: &mut Vec<Problem>) {
             ValidationErrorKind::OneOfNotValid { .. }
             | ValidationErrorKind::OneOfMultipleValid { .. } => {
                 if error.instance().is_object() {
-                    explain_geojson(&error.instance(), &inner_at, problems);
+                    explain_geojson(error.instance(), &inner_at, problems);
                 } else {
                     problems.push(Problem::error(
                         location(&inner_at),
                         format!(
                             "{} must be a GeoJSON geometry object (or null where allowed), not {}",
                             subject(&inner_at, METADATA_ROOT),
-                            describe_for_type(&error.instance())
+                            describe_for_type(error.instance())
                         ),
                     ));
                 }
