@@ -318,13 +318,7 @@ impl<B: Backend> IngestStore for SqlStore<B> {
             .bind(micros(now))
             .try_execute(self.backend.writer())
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    IngestWriteError::Duplicate("strike", name.to_owned())
-                } else {
-                    database("insert a strike", e).into()
-                }
-            })?;
+            .map_err(|e| taken_or_failed(e, "strike", name))?;
         Ok(())
     }
 
@@ -426,13 +420,7 @@ impl<B: Backend> IngestStore for SqlStore<B> {
             .bind(micros(now))
             .try_execute(self.backend.writer())
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    IngestWriteError::Duplicate("scan", name.to_owned())
-                } else {
-                    database("insert a scan", e).into()
-                }
-            })?;
+            .map_err(|e| taken_or_failed(e, "scan", name))?;
         Ok(())
     }
 
@@ -669,4 +657,14 @@ fn decode_ingest<B: Backend>(row: &Row<B>) -> Result<Ingest, StoreError> {
         created: decode_time(column::<B, _>(row, "created")?, "created")?,
         updated: decode_time(column::<B, _>(row, "updated")?, "updated")?,
     })
+}
+
+/// A failed insert of a named strike or scan: the name taken already (a unique key), or
+/// the database's own failure.
+fn taken_or_failed(error: sqlx::Error, what: &'static str, name: &str) -> IngestWriteError {
+    if is_unique_violation(&error) {
+        IngestWriteError::Duplicate(what, name.to_owned())
+    } else {
+        database(&format!("insert a {what}"), error).into()
+    }
 }
