@@ -18,6 +18,8 @@ if [ -z "${ADES:-}" ]; then
   if command -v ades >/dev/null; then ADES=ades; else ADES=$root/target/debug/ades; fi
 fi
 export ADES
+recipe=${RECIPE:-$here/recipe.json}
+nested=${NESTED:-$here/nested-execute.json}
 [ "${SKIP_BUILD:-0}" = 1 ] || bash "$here/build.sh" >&2
 
 results=$(mktemp -d)
@@ -51,11 +53,11 @@ TOKEN=${TOKEN:-secret}
 #    checked against the processes offered here: the three images just built.
 code=$(curl -sS -o "$results/deploy.json" -w '%{http_code}' -X POST "$B/processes" \
   -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/vnd.ades.recipe+json' \
-  --data-binary "@$here/recipe.json")
+  --data-binary "@$recipe")
 if [ "$code" = 409 ]; then
   code=$(curl -sS -o "$results/deploy.json" -w '%{http_code}' -X PUT \
     "$B/processes/ndvi-mask-summary" -H "Authorization: Bearer $TOKEN" \
-    -H 'Content-Type: application/vnd.ades.recipe+json' --data-binary "@$here/recipe.json")
+    -H 'Content-Type: application/vnd.ades.recipe+json' --data-binary "@$recipe")
 fi
 echo "deploy: $code"
 case $code in 2??) ;; *) cat "$results/deploy.json" >&2; exit 1 ;; esac
@@ -77,13 +79,14 @@ curl -fsS -X POST "$B/processes/ndvi-mask-summary/execution" -H 'Content-Type: a
 
 # 4. The same chain as a Part 3 nested execute of ndvi-summary: its NDVI input is an
 #    execution of ndvi, its MASK input one of ndvi-threshold, whose NDVI is one of ndvi.
+sed "s#REMOTE_URL#${REMOTE:-}#g" "$nested" > "$results/nested-request.json"
 curl -fsS -X POST "$B/processes/ndvi-summary/execution" -H 'Content-Type: application/json' \
-  --data-binary "@$here/nested-execute.json" -o "$results/nested.json"
+  --data-binary "@$results/nested-request.json" -o "$results/nested.json"
 
 # 5. Check both against what the sample's pixels give (see src/bin/make-sample.rs): four
 #    land bands of 16 rows, each with one NDVI; the 8x8 corner of water is no data.
 python3 - "$results/recipe.json" "$results/nested.json" "$here/sample/red-nir.tif" \
-  "$here/nested-execute.json" <<'PY'
+  "$results/nested-request.json" <<'PY'
 import base64, json, struct, sys
 
 def f32(x):
@@ -99,7 +102,7 @@ expected = {"VALID_PIXELS": valid, "ABOVE_PIXELS": above, "FRACTION_ABOVE": abov
             "NDVI_MEAN": sum(n * v for n, v in ndvi) / valid}
 recipe, nested = (json.load(open(path)) for path in sys.argv[1:3])
 sample = base64.b64encode(open(sys.argv[3], "rb").read()).decode()
-assert sample in open(sys.argv[4]).read(), "nested-execute.json does not hold sample/red-nir.tif"
+assert sample in open(sys.argv[4]).read(), "the nested request does not hold sample/red-nir.tif"
 failed = False
 for name, got in (("recipe", {k.removeprefix("summary."): v for k, v in recipe.items()}),
                   ("nested", nested)):

@@ -3,7 +3,8 @@
 //! and the Part 3 nested execute, checked against the sample's numbers), and here, on our
 //! own: the nested chain with another threshold, each step a job of its own, the
 //! geo-referencing of the input carried to the step outputs, and a bad raster failing the
-//! recipe with the step's declared error.
+//! recipe with the step's declared error; and run-remote.sh, its ndvi step on a second
+//! instance.
 
 use crate::app::{spawn_app_with, TestApp};
 use crate::support::repo_root;
@@ -122,6 +123,85 @@ async fn the_ndvi_example_runs_as_a_recipe_and_as_a_nested_execute() {
         );
     }
     app.stop().await;
+}
+
+/// `examples/ndvi/run-remote.sh` on two instances: A runs the recipe and the nested
+/// request, and calls B, configured as `[remotes.b]`, for every ndvi step.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ndvi_example_runs_with_its_ndvi_step_on_another_instance() {
+    ndvi_images();
+    let b = spawn_app_with(|_| {}).await;
+    let url = b.address.clone();
+    let a = spawn_app_with(move |settings| {
+        settings.auth.admin_token = TOKEN.to_string();
+        settings.queue.allow_private_urls = true;
+        settings.remotes.insert(
+            "b".to_string(),
+            ades::config::RemoteSection {
+                url,
+                poll_seconds: 0.2,
+                max_poll_seconds: 1.0,
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let script = repo_root().join("examples/ndvi/run-remote.sh");
+    let (a_address, b_address) = (a.address.clone(), b.address.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("bash")
+            .arg(script)
+            .env("A", a_address)
+            .env("REMOTE", b_address)
+            .env("TOKEN", TOKEN)
+            .env("ADES", env!("CARGO_BIN_EXE_ades"))
+            .env("SKIP_BUILD", "1")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("{stdout}");
+    for expected in [
+        "deploy: 201",
+        "recipe: valid 4032, above 0.3 2048",
+        "nested: valid 4032, above 0.3 2048",
+        "summaries: as expected",
+        "undeploy: 204",
+        // One for the recipe's ndvi node, two for the nested request's ndvi executions.
+        "ndvi jobs on the remote: 3",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "{expected:?} missing from:\n{stdout}"
+        );
+    }
+    // A's three ndvi steps each followed a job on B rather than running a container.
+    let local: Value = a
+        .client
+        .get(a.url("/jobs?processID=ndvi"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let messages: Vec<&str> = local["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["message"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(messages, ["remote b: successful"; 3], "{local:#}");
+    a.stop().await;
+    b.stop().await;
 }
 
 async fn job(app: &TestApp, id: &str) -> Value {

@@ -771,7 +771,8 @@ fn logs(replicas: &[Replica]) -> String {
 /// `examples/scale-tutorial/run.sh`, the Scale tutorial end to end (init, build, run,
 /// publish to the loopback registry, deploy, two workspaces, the default output workspace,
 /// a strike with the rule `.*`, input.txt dropped, the product found in the output
-/// workspace), against the ades built for the tests.
+/// workspace; then a recipe of two io-demo steps triggered by a second strike, its product
+/// found too), against the ades built for the tests.
 #[tokio::test]
 async fn the_scale_tutorial_example_runs_end_to_end() {
     crate::support::busybox_image();
@@ -801,6 +802,29 @@ async fn the_scale_tutorial_example_runs_end_to_end() {
     // Several folders deep: <process>/<yyyy>/<mm>/<dd>/<job id>/<file>.
     assert_eq!(product.split('/').count(), 6, "{product}");
     assert!(product.starts_with("io-demo/"), "{product}");
+    // The recipe step: a second strike triggers a recipe of two io-demo steps; its last
+    // step's product lands in the output workspace under that step's job id.
+    for expected in [
+        "recipe deploy: 201",
+        "recipe strike: 201",
+        "recipe job: tutorial-recipe",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} missing: {stdout}");
+    }
+    let step = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("recipe job: tutorial-recipe, step again: "))
+        .unwrap_or_else(|| panic!("no recipe job line: {stdout}"));
+    let recipe_product = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("recipe product: "))
+        .unwrap_or_else(|| panic!("no recipe product line: {stdout}"));
+    assert_eq!(recipe_product.split('/').count(), 6, "{recipe_product}");
+    assert!(
+        recipe_product.starts_with("io-demo/")
+            && recipe_product.ends_with(&format!("/{step}/new-output.txt")),
+        "{recipe_product}"
+    );
     assert!(stdout.contains("tutorial complete"), "{stdout}");
 }
 
