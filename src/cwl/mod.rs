@@ -20,6 +20,7 @@
 //! is [`TMPDIR`].
 
 pub mod command;
+pub mod deployed_workflow;
 pub mod document;
 pub mod expression;
 pub mod from_seed;

@@ -279,7 +279,7 @@ fn output_carries(process: &Process, output: &str) -> Option<Carried> {
 }
 
 /// A Seed-shaped output of a process, for exposing it.
-fn exposed_kind(process: &Process, output: &str) -> Option<ExposedKind> {
+pub fn exposed_kind(process: &Process, output: &str) -> Option<ExposedKind> {
     let description = process.output(output)?;
     Some(match &description.kind {
         OutputKind::File {
