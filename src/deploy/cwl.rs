@@ -4,10 +4,11 @@
 //! itself) or by reference (`{"href": "https://.../app.cwl", "type": "application/cwl"}`,
 //! fetched through the address guard, at most [`MAX_CWL_BYTES`]).
 //!
-//! The entry (`?w=<id>`, see `crate::cwl::process::pick_entry`) must be a CommandLineTool
-//! for now: a Workflow entry is refused until the CWL workflow engine is connected, but
-//! the whole document is stored, so its tools stay available to it. The tool's image is
-//! found and pinned as a Seed image is (`resolve.rs`). An optional `processDescription`
+//! The entry (`?w=<id>`, see `crate::cwl::process::pick_entry`) is a CommandLineTool, its
+//! image found and pinned as a Seed image is (`resolve.rs`), or a Workflow: its tools are
+//! deployed with it as CWL processes of their own (`<workflow id>-<tool id>`, marked
+//! [`PART_OF`] the workflow) and it becomes a workflow process over them
+//! (`crate::cwl::deployed_workflow` says what maps and what is refused). An optional `processDescription`
 //! is checked against the description read from the CWL: every mismatch is listed.
 
 use super::{package, resolve, DeployError, Deployer, Package, Prepared};
