@@ -140,6 +140,7 @@ pub fn plan(document: &Value, entry: Option<&str>) -> Result<Plan, CwlError> {
 
     // The interface: File inputs are file inputs, everything else a json value.
     let mut inputs = Interface::default();
+    let mut defaults = BTreeMap::new();
     for input in &workflow.inputs {
         let description = super::process::input_description(input, &workflow.namespaces)
             .map_err(|why| CwlError::Invalid(format!("workflow {why}")))?;
@@ -152,11 +153,17 @@ pub fn plan(document: &Value, entry: Option<&str>) -> Result<Plan, CwlError> {
                 multiple: description.max_occurs != Some(1),
                 partial: false,
             }),
-            InputKind::Json { kind } => inputs.json.push(JsonInput {
-                name: input.id.clone(),
-                kind,
-                required,
-            }),
+            InputKind::Json { kind } => {
+                // Applied by the engine when the input is left out, as cwltool does.
+                if let Some(default) = &input.default {
+                    defaults.insert(input.id.clone(), default.clone());
+                }
+                inputs.json.push(JsonInput {
+                    name: input.id.clone(),
+                    kind,
+                    required,
+                })
+            }
         }
     }
 
@@ -317,6 +324,7 @@ pub fn plan(document: &Value, entry: Option<&str>) -> Result<Plan, CwlError> {
         inputs,
         steps,
         step_pointers,
+        defaults,
     };
     Ok(Plan {
         draft,
@@ -370,7 +378,7 @@ mod tests {
     fn chain() -> Value {
         json!({
             "class": "Workflow", "id": "chain", "label": "Chain", "s:softwareVersion": "2.1.0",
-            "inputs": {"source": "File", "times": "int"},
+            "inputs": {"source": "File", "times": {"type": "int", "default": 2}},
             "outputs": {"result": {"type": "File", "outputSource": "two/count"}},
             "steps": {
                 "one": {"run": "#first", "in": {"text": "source", "n": "times"}, "out": ["lines"]},
@@ -391,6 +399,8 @@ mod tests {
         assert_eq!(plan.draft.title, "Chain");
         assert_eq!(plan.draft.inputs.files[0].name, "source");
         assert_eq!(plan.draft.inputs.json[0].name, "times");
+        assert!(!plan.draft.inputs.json[0].required, "it has a default");
+        assert_eq!(plan.draft.defaults["times"], json!(2));
         let two = plan.draft.steps.iter().find(|s| s.name == "two").unwrap();
         assert_eq!(two.process, "chain-second");
         assert_eq!(

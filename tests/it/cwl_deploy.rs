@@ -1001,7 +1001,8 @@ fn frame_tool() -> Value {
 }
 
 /// An EOEPCA-style `$graph`: Workflow `id` chaining `shout` (its upper-cased file) into
-/// `frame`; its outputs `upper` (frame's file), `said` (shout's) and `count` (frame's).
+/// `frame`; its outputs `upper` (frame's file), `said` (shout's) and `count` (frame's). Its
+/// `suffix` input has a default, which the tool's differs from.
 fn app_graph(id: &str) -> Value {
     let shout: serde_yaml::Value = serde_yaml::from_str(&tool_yaml("shout")).unwrap();
     let mut shout = serde_json::to_value(shout).unwrap();
@@ -1016,7 +1017,8 @@ fn app_graph(id: &str) -> Value {
         "doc": "Upper-cases a text, then frames it.",
         "inputs": {
             "text": {"type": "File", "format": "iana:text/plain"},
-            "word": "string"
+            "word": "string",
+            "suffix": {"type": "string", "default": "?"}
         },
         "outputs": {
             "upper": {"type": "File", "outputSource": "framing/framed"},
@@ -1024,7 +1026,7 @@ fn app_graph(id: &str) -> Value {
             "count": {"type": "string", "outputSource": "framing/count"}
         },
         "steps": {
-            "shouting": {"run": "#shout", "in": {"text": "text", "word": "word", "suffix": {"default": "?"}},
+            "shouting": {"run": "#shout", "in": {"text": "text", "word": "word", "suffix": "suffix"},
                 "out": ["upper", "said"]},
             "framing": {"run": "#frame", "in": {"text": "shouting/upper"}, "out": ["framed", "count"]}
         }
@@ -1062,7 +1064,7 @@ async fn an_application_package_workflow_deploys_and_runs_like_cwltool() {
         theirs["count"].as_str().unwrap().to_string(),
     );
     assert_eq!(reference.0, "> HELLO CWL\n", "{theirs:#}");
-    assert_eq!(reference.1, "wf?\n", "the step's default");
+    assert_eq!(reference.1, "wf?\n", "the workflow input's default");
 
     // Deployed as an application package with the CWL by value.
     let package = json!({"executionUnit": {"value": graph, "mediaType": "application/cwl+json"}});
