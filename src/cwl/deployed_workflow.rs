@@ -224,9 +224,21 @@ pub fn plan(document: &Value, entry: Option<&str>) -> Result<Plan, CwlError> {
         };
         let process_id = format!("{workflow_id}-{tool_id}");
         if !tools.iter().any(|t| t.id == process_id) {
+            // A tool without its own image takes the step's, else the workflow's.
+            let inherited = step
+                .requirements
+                .iter()
+                .chain(&step.hints)
+                .chain(&workflow.requirements)
+                .chain(&workflow.hints)
+                .find(|r| r.get("class").and_then(Value::as_str) == Some(DOCKER));
+            let mut document = standalone(document, raw_tool, &process_id);
+            if let Some(docker) = inherited {
+                inherit_docker(&mut document, docker);
+            }
             tools.push(PlannedTool {
                 id: process_id.clone(),
-                document: standalone(document, raw_tool, &process_id),
+                document,
             });
         }
         let mut bound = BTreeMap::new();
@@ -333,6 +345,37 @@ pub fn plan(document: &Value, entry: Option<&str>) -> Result<Plan, CwlError> {
     })
 }
 
+const DOCKER: &str = "DockerRequirement";
+
+/// Whether a `requirements`/`hints` value (list or map form) has a DockerRequirement.
+fn has_docker(value: Option<&Value>) -> bool {
+    match value {
+        Some(Value::Array(items)) => items
+            .iter()
+            .any(|r| r.get("class").and_then(Value::as_str) == Some(DOCKER)),
+        Some(Value::Object(map)) => map.contains_key(DOCKER),
+        _ => false,
+    }
+}
+
+/// Gives `tool` the `docker` requirement of its step or workflow unless it has its own.
+fn inherit_docker(tool: &mut Value, docker: &Value) {
+    if has_docker(tool.get("requirements")) || has_docker(tool.get("hints")) {
+        return;
+    }
+    match tool.get_mut("requirements") {
+        Some(Value::Array(items)) => items.push(docker.clone()),
+        Some(Value::Object(map)) => {
+            let mut body = docker.clone();
+            if let Some(body) = body.as_object_mut() {
+                body.remove("class");
+            }
+            map.insert(DOCKER.to_string(), body);
+        }
+        _ => tool["requirements"] = Value::Array(vec![docker.clone()]),
+    }
+}
+
 /// The tool alone as a document: the deployed document's `cwlVersion` and `$namespaces`
 /// (and `$schemas`), its id the process id, so it is read back the same after a restart.
 fn standalone(document: &Value, tool: Value, process_id: &str) -> Value {
@@ -418,6 +461,29 @@ mod tests {
                 step: "two".into(),
                 output: "count".into()
             }]
+        );
+    }
+
+    #[test]
+    fn a_tool_without_an_image_takes_the_workflows() {
+        let mut document = document(chain());
+        document["$graph"][1]
+            .as_object_mut()
+            .unwrap()
+            .remove("requirements");
+        document["$graph"][0]["requirements"] =
+            json!([{"class": "DockerRequirement", "dockerPull": "example/all:2"}]);
+        let plan = plan(&document, Some("chain")).unwrap();
+        let first = crate::cwl::process::load_entry(&plan.tools[0].document, None).unwrap();
+        assert_eq!(
+            crate::cwl::process::tool_image(&first).as_deref(),
+            Some("example/all:2")
+        );
+        // A tool's own image wins.
+        let second = crate::cwl::process::load_entry(&plan.tools[1].document, None).unwrap();
+        assert_eq!(
+            crate::cwl::process::tool_image(&second).as_deref(),
+            Some("example/tool:1")
         );
     }
 

@@ -265,7 +265,8 @@ impl Deployer {
                     pointer.clone(),
                     format!(
                         "the tool of process {} names no image: add a DockerRequirement with \
-                         dockerPull to it (the image is pinned by digest when deployed)",
+                         dockerPull to it or to the Workflow (the image is pinned by digest \
+                         when deployed)",
                         planned.id
                     ),
                 )
