@@ -212,6 +212,10 @@ impl Deployer {
     ) -> Result<Arc<Process>, DeployError> {
         caller.require_deployer()?;
         let (record, process, parts) = self.prepare(package).await?;
+        // The process itself first: a package deployed twice names its own id.
+        if !parts.is_empty() && self.store.get_process(&record.id).await?.is_some() {
+            return Err(DeployError::Duplicate(record.id));
+        }
         for (part, part_process) in &parts {
             if self.catalog.get_builtin(&part_process.id).is_some() {
                 return Err(DeployError::Immutable(part.id.clone()));

@@ -1077,6 +1077,19 @@ async fn an_application_package_workflow_deploys_and_runs_like_cwltool() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body:#}");
+    let (status, body) = send(
+        &app,
+        reqwest::Method::POST,
+        "/processes",
+        "application/ogcapppkg+json",
+        serde_json::to_vec(&package).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "deployed twice: {body:#}");
+    assert!(
+        body["detail"].as_str().unwrap_or_default().contains(&id),
+        "{body:#}"
+    );
     let description = get_json(&app.client, &app.url(&format!("/processes/{id}"))).await;
     assert_eq!(description["title"], "Shout and frame", "{description:#}");
     for input in ["text", "word"] {
