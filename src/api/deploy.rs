@@ -231,7 +231,7 @@ pub async fn process_package(
         None => yaml || accept.contains("application/cwl+json"),
     };
     if wants_cwl {
-        return cwl_form(&app, &process_id, yaml);
+        return cwl_form(&app, &process_id, yaml).await;
     }
     let (media_type, body) = app
         .deployer
@@ -244,7 +244,7 @@ pub async fn process_package(
 }
 
 /// A process as CWL: a Seed process's equivalent tool, or a CWL process's document.
-fn cwl_form(app: &AppState, process_id: &str, yaml: bool) -> Result<Response, ApiError> {
+async fn cwl_form(app: &AppState, process_id: &str, yaml: bool) -> Result<Response, ApiError> {
     let process = crate::domain::ProcessId::parse(process_id)
         .ok()
         .and_then(|id| app.catalog.get(&id))
@@ -259,15 +259,21 @@ fn cwl_form(app: &AppState, process_id: &str, yaml: bool) -> Result<Response, Ap
             })?
         }
         crate::domain::Binding::Cwl(cwl) => cwl.document.clone(),
-        crate::domain::Binding::Workflow(_) | crate::domain::Binding::Remote(_) => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidParameterValue,
-                format!(
-                    "Process {process_id} is a workflow of steps, which has no CWL form here: \
-                     leave f out for the package it was deployed with."
-                ),
-            ))
-        }
+        // A CWL Workflow: the document it was deployed from.
+        crate::domain::Binding::Workflow(_) | crate::domain::Binding::Remote(_) => app
+            .deployer
+            .workflow_cwl(process_id)
+            .await
+            .map_err(DeployError::into_api_error)?
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidParameterValue,
+                    format!(
+                        "Process {process_id} is a workflow of steps, which has no CWL form \
+                         here: leave f out for the package it was deployed with."
+                    ),
+                )
+            })?,
     };
     let (content_type, body) = if yaml {
         (

@@ -14,12 +14,15 @@
 //!   ExpressionTools without JavaScript, read and checked;
 //! - [`workflow_run`]: a Workflow run, each tool step handed to a
 //!   [`workflow_run::StepExecutor`].
+//! - [`process`]: a deployed CommandLineTool as a process; [`deployed_workflow`]: a
+//!   deployed Workflow as a `crate::workflow` draft over its tools.
 //!
 //! Paths inside the container follow cwltool's: the output directory (also the working
 //! directory and `HOME`) is [`OUTDIR`], staged inputs are under `/var/lib/cwl/`, `TMPDIR`
 //! is [`TMPDIR`].
 
 pub mod command;
+pub mod deployed_workflow;
 pub mod document;
 pub mod expression;
 pub mod from_seed;

@@ -482,7 +482,7 @@ fn value_schema(ty: &Value, what: &str) -> Result<(JsonType, Value), String> {
     }
 }
 
-fn input_description(
+pub(crate) fn input_description(
     input: &Parameter,
     namespaces: &std::collections::BTreeMap<String, String>,
 ) -> Result<InputDescription, String> {

@@ -4,18 +4,21 @@
 //! itself) or by reference (`{"href": "https://.../app.cwl", "type": "application/cwl"}`,
 //! fetched through the address guard, at most [`MAX_CWL_BYTES`]).
 //!
-//! The entry (`?w=<id>`, see `crate::cwl::process::pick_entry`) must be a CommandLineTool
-//! for now: a Workflow entry is refused until the CWL workflow engine is connected, but
-//! the whole document is stored, so its tools stay available to it. The tool's image is
-//! found and pinned as a Seed image is (`resolve.rs`). An optional `processDescription`
+//! The entry (`?w=<id>`, see `crate::cwl::process::pick_entry`) is a CommandLineTool, its
+//! image found and pinned as a Seed image is (`resolve.rs`), or a Workflow: its tools are
+//! deployed with it as CWL processes of their own (`<workflow id>-<tool id>`, marked
+//! [`PART_OF`] the workflow) and it becomes a workflow process over them
+//! (`crate::cwl::deployed_workflow` says what maps and what is refused). An optional `processDescription`
 //! is checked against the description read from the CWL: every mismatch is listed.
 
-use super::{package, resolve, DeployError, Deployer, Package};
+use super::{package, resolve, DeployError, Deployer, Package, Prepared};
+use crate::cwl::deployed_workflow;
 use crate::cwl::process::{self as cwl_process, CwlBinding};
 use crate::cwl::CwlError;
 use crate::domain::Process;
 use crate::store::DeployedProcess;
 use serde_json::{json, Value};
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 pub const CWL: &str = "application/cwl";
@@ -168,7 +171,7 @@ impl Deployer {
         &self,
         package: &Package,
         cwl: CwlPackage,
-    ) -> Result<(DeployedProcess, Process), DeployError> {
+    ) -> Result<Prepared, DeployError> {
         let pointer = cwl.pointer.clone();
         let text = match &cwl.source {
             CwlSource::Text(text) => text.clone(),
@@ -185,14 +188,9 @@ impl Deployer {
         match class.as_str() {
             "CommandLineTool" => {}
             "Workflow" => {
-                return Err(DeployError::invalid(
-                    pointer,
-                    format!(
-                        "the entry {} is a CWL Workflow, which this server does not deploy \
-                         yet; deploy its CommandLineTools one by one (?w=<tool id>) for now",
-                        entry.as_deref().unwrap_or("of the document")
-                    ),
-                ))
+                return self
+                    .prepare_cwl_workflow(package, &cwl, &document, entry.as_deref())
+                    .await
             }
             other => {
                 return Err(DeployError::invalid(
@@ -241,7 +239,137 @@ impl Deployer {
             deployed: now,
             updated: now,
         };
-        Ok((record, process))
+        Ok((record, process, Vec::new()))
+    }
+
+    /// A CWL Workflow entry: each tool it runs becomes a CWL process of its own
+    /// (`<workflow id>-<tool id>`, its image pinned), and the workflow a workflow process
+    /// over them (see `crate::cwl::deployed_workflow` for what maps and what is refused).
+    async fn prepare_cwl_workflow(
+        &self,
+        package: &Package,
+        cwl: &CwlPackage,
+        document: &Value,
+        entry: Option<&str>,
+    ) -> Result<Prepared, DeployError> {
+        let pointer = cwl.pointer.clone();
+        let plan = deployed_workflow::plan(document, entry).map_err(|e| refused(&pointer, e))?;
+        let media_type = crate::jobs::request::media_type_essence(&package.media_type);
+        let now = OffsetDateTime::now_utc();
+        let mut parts = Vec::new();
+        for planned in &plan.tools {
+            let tool = cwl_process::load_entry(&planned.document, None)
+                .map_err(|e| refused(&pointer, e))?;
+            let image = cwl_process::tool_image(&tool).ok_or_else(|| {
+                DeployError::invalid(
+                    pointer.clone(),
+                    format!(
+                        "the tool of process {} names no image: add a DockerRequirement with \
+                         dockerPull to it or to the Workflow (the image is pinned by digest \
+                         when deployed)",
+                        planned.id
+                    ),
+                )
+            })?;
+            let resolved = resolve::resolve(self.images.as_deref(), &self.registry, &image).await?;
+            let binding = cwl_process::binding(
+                planned.document.clone(),
+                None,
+                resolved.requested.clone(),
+                resolved.pinned.clone(),
+            )
+            .map_err(|e| refused(&pointer, e))?;
+            let process = cwl_process::to_process(binding)
+                .map_err(|reason| DeployError::invalid(pointer.clone(), reason))?;
+            let mut manifest = stored(&planned.document, None);
+            manifest[cwl_process::STORED_KEY][PART_OF] = json!(plan.draft.id);
+            let record = DeployedProcess {
+                id: process.id.to_string(),
+                package_media_type: media_type.clone(),
+                package: package.body.clone(),
+                image: resolved.requested,
+                pinned_image: resolved.pinned,
+                manifest,
+                deployed: now,
+                updated: now,
+            };
+            parts.push((record, process));
+        }
+        let tools: Vec<Arc<Process>> = parts.iter().map(|(_, p)| Arc::new(p.clone())).collect();
+        let lookup = |id: &str| tools.iter().find(|p| p.id.as_str() == id).cloned();
+        let refuse = |problems: Vec<crate::workflow::Problem>| {
+            DeployError::invalid(
+                pointer.clone(),
+                format!(
+                    "the CWL Workflow cannot be deployed: {}",
+                    crate::workflow::describe_problems(&problems)
+                ),
+            )
+        };
+        let mut workflow = crate::workflow::compile(plan.draft.clone(), &lookup).map_err(refuse)?;
+        // The workflow's outputs are the CWL outputs, named by their CWL ids.
+        let mut outputs = Vec::new();
+        for planned in &plan.outputs {
+            let step = workflow.step(&planned.step);
+            let process = step.and_then(|s| lookup(&s.process));
+            let kind = process
+                .as_deref()
+                .and_then(|p| crate::workflow::exposed_kind(p, &planned.output));
+            let Some(mut kind) = kind else {
+                return Err(DeployError::invalid(
+                    pointer.clone(),
+                    format!(
+                        "output {} reads {}/{}, which the step's tool does not have",
+                        planned.id, planned.step, planned.output
+                    ),
+                ));
+            };
+            if let (crate::workflow::ExposedKind::File { file }, Some(true)) =
+                (&mut kind, step.map(|s| s.scatter.is_some()))
+            {
+                file.multiple = true;
+            }
+            outputs.push(crate::workflow::Exposed {
+                step: planned.step.clone(),
+                output: planned.output.clone(),
+                alias: Some(planned.id.clone()),
+                kind,
+            });
+        }
+        workflow.outputs = outputs;
+        let workflow = Arc::new(workflow);
+        let process = workflow
+            .to_process()
+            .map_err(|reason| DeployError::invalid(pointer.clone(), reason))?;
+        if let Some(described) = &cwl.described {
+            check_description(described, &process)?;
+        }
+        // The compiled workflow, and the CWL as deployed beside it (for `?f=cwl`).
+        let mut manifest = serde_json::to_value(workflow.as_ref()).map_err(|err| {
+            DeployError::invalid("", format!("the workflow cannot be stored: {err}"))
+        })?;
+        manifest[WORKFLOW_DOCUMENT] = document.clone();
+        let record = DeployedProcess {
+            id: workflow.id.clone(),
+            package_media_type: media_type,
+            package: package.body.clone(),
+            image: String::new(),
+            pinned_image: String::new(),
+            manifest,
+            deployed: now,
+            updated: now,
+        };
+        Ok((record, process, parts))
+    }
+
+    /// The CWL document a deployed CWL Workflow was deployed from; `None` for other
+    /// processes.
+    pub async fn workflow_cwl(&self, id: &str) -> Result<Option<Value>, DeployError> {
+        Ok(self
+            .store
+            .get_process(id)
+            .await?
+            .and_then(|row| row.manifest.get(WORKFLOW_DOCUMENT).cloned()))
     }
 
     /// The CWL at `href`, fetched through the address guard.
@@ -282,6 +410,21 @@ impl Deployer {
         }
         String::from_utf8(body).map_err(|_| cannot("it is not UTF-8 text".to_string()))
     }
+}
+
+/// The key, in a stored tool's CWL, of the workflow it was deployed with (undeploying
+/// that workflow undeploys the tool).
+pub const PART_OF: &str = "partOf";
+
+/// The key, in a stored CWL Workflow's row, of the CWL document it was deployed from.
+pub const WORKFLOW_DOCUMENT: &str = "cwlDocument";
+
+/// The workflow a stored row's tool was deployed with, if any.
+pub fn part_of(row: &DeployedProcess) -> Option<&str> {
+    row.manifest
+        .get(cwl_process::STORED_KEY)?
+        .get(PART_OF)?
+        .as_str()
 }
 
 /// What a stored row keeps of a CWL process (its manifest column).

@@ -150,6 +150,10 @@ pub struct Deployer {
     allow_private_urls: bool,
 }
 
+/// A checked deploy: the row and process, and the processes deployed with it (the tools
+/// of a CWL Workflow), written before it.
+pub(super) type Prepared = (DeployedProcess, Process, Vec<(DeployedProcess, Process)>);
+
 impl Deployer {
     pub fn new(
         catalog: Catalog,
@@ -207,11 +211,27 @@ impl Deployer {
         package: &Package,
     ) -> Result<Arc<Process>, DeployError> {
         caller.require_deployer()?;
-        let (record, process) = self.prepare(package).await?;
+        let (record, process, parts) = self.prepare(package).await?;
+        // The process itself first: a package deployed twice names its own id.
+        if !parts.is_empty() && self.store.get_process(&record.id).await?.is_some() {
+            return Err(DeployError::Duplicate(record.id));
+        }
+        for (part, part_process) in &parts {
+            if self.catalog.get_builtin(&part_process.id).is_some() {
+                return Err(DeployError::Immutable(part.id.clone()));
+            }
+            if self.store.get_process(&part.id).await?.is_some() {
+                return Err(DeployError::Duplicate(part.id.clone()));
+            }
+        }
         if self.catalog.get_builtin(&process.id).is_some() {
             return Err(DeployError::Immutable(record.id));
         }
-        self.store.insert_process(&record).await?;
+        self.insert_parts(caller, &parts).await?;
+        if let Err(err) = self.store.insert_process(&record).await {
+            self.withdraw_parts(&parts).await;
+            return Err(err.into());
+        }
         let process = Arc::new(process);
         self.catalog.put_deployed(process.clone());
         tracing::info!(process = %record.id, image = %record.pinned_image, actor = %caller.actor(), "process deployed");
@@ -229,7 +249,7 @@ impl Deployer {
     ) -> Result<Arc<Process>, DeployError> {
         caller.require_deployer()?;
         self.check_mutable(id).await?;
-        let (record, process) = self.prepare(package).await?;
+        let (record, process, parts) = self.prepare(package).await?;
         if record.id != id {
             return Err(DeployError::invalid(
                 "",
@@ -238,6 +258,19 @@ impl Deployer {
                     record.id
                 ),
             ));
+        }
+        for (part, part_process) in &parts {
+            if self.catalog.get_builtin(&part_process.id).is_some() {
+                return Err(DeployError::Immutable(part.id.clone()));
+            }
+            match self.store.get_process(&part.id).await? {
+                Some(existing) if cwl::part_of(&existing) != Some(id) => {
+                    return Err(DeployError::Duplicate(part.id.clone()))
+                }
+                Some(_) => self.store.replace_process(part).await?,
+                None => self.store.insert_process(part).await?,
+            }
+            self.catalog.put_deployed(Arc::new(part_process.clone()));
         }
         self.store.replace_process(&record).await?;
         let process = Arc::new(process);
@@ -252,11 +285,60 @@ impl Deployer {
     pub async fn undeploy(&self, caller: &Caller, id: &str) -> Result<(), DeployError> {
         caller.require_deployer()?;
         let process_id = self.check_mutable(id).await?;
+        let row = self.store.get_process(id).await?;
         self.store.delete_process(id).await?;
         self.catalog.remove_deployed(&process_id);
         tracing::info!(process = %id, actor = %caller.actor(), "process undeployed");
         self.audit(caller, "undeploy", id, "").await;
+        // A CWL Workflow takes the tools deployed with it along.
+        let steps: Vec<String> = row
+            .and_then(|row| serde_json::from_value::<crate::workflow::Workflow>(row.manifest).ok())
+            .map(|w| w.steps.into_iter().map(|s| s.process).collect())
+            .unwrap_or_default();
+        for step in steps {
+            let Some(part) = self.store.get_process(&step).await? else {
+                continue;
+            };
+            if cwl::part_of(&part) != Some(id) {
+                continue;
+            }
+            self.store.delete_process(&step).await?;
+            if let Ok(step_id) = ProcessId::parse(&step) {
+                self.catalog.remove_deployed(&step_id);
+            }
+            self.audit(caller, "undeploy", &step, &format!("part of {id}"))
+                .await;
+        }
         Ok(())
+    }
+
+    /// Stores and publishes the processes deployed with another (the tools of a CWL
+    /// Workflow); on a failure, those already stored are withdrawn.
+    async fn insert_parts(
+        &self,
+        caller: &Caller,
+        parts: &[(DeployedProcess, Process)],
+    ) -> Result<(), DeployError> {
+        for (i, (part, process)) in parts.iter().enumerate() {
+            if let Err(err) = self.store.insert_process(part).await {
+                self.withdraw_parts(&parts[..i]).await;
+                return Err(err.into());
+            }
+            self.catalog.put_deployed(Arc::new(process.clone()));
+            self.audit(caller, "deploy", &part.id, &part.pinned_image)
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Withdraws processes stored by [`Self::insert_parts`] when the deploy failed after.
+    async fn withdraw_parts(&self, parts: &[(DeployedProcess, Process)]) {
+        for (part, process) in parts {
+            if let Err(err) = self.store.delete_process(&part.id).await {
+                tracing::error!(error = %err, process = %part.id, "cannot withdraw a part of a failed deploy");
+            }
+            self.catalog.remove_deployed(&process.id);
+        }
     }
 
     /// The package process `id` was deployed (or last replaced) with: media type and body.
@@ -288,13 +370,15 @@ impl Deployer {
     }
 
     /// Everything a deploy or replace needs, checked, before anything is written.
-    async fn prepare(&self, package: &Package) -> Result<(DeployedProcess, Process), DeployError> {
+    async fn prepare(&self, package: &Package) -> Result<Prepared, DeployError> {
         let essence = crate::jobs::request::media_type_essence(&package.media_type);
         if essence == crate::workflow::RECIPE_MEDIA_TYPE {
-            return self.prepare_recipe(package, essence).await;
+            let (record, process) = self.prepare_recipe(package, essence).await?;
+            return Ok((record, process, Vec::new()));
         }
         if let Some((id, request)) = package::deployable_workflow(package)? {
-            return self.prepare_deployable(package, &id, &request).await;
+            let (record, process) = self.prepare_deployable(package, &id, &request).await?;
+            return Ok((record, process, Vec::new()));
         }
         if let Some(cwl) = cwl::read_cwl(package)? {
             return self.prepare_cwl(package, cwl).await;
@@ -360,7 +444,7 @@ impl Deployer {
             deployed: now,
             updated: now,
         };
-        Ok((record, process))
+        Ok((record, process, Vec::new()))
     }
 }
 

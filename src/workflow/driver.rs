@@ -178,7 +178,7 @@ impl Driver {
             // A step whose condition is false is skipped: done, without a job.
             if ready && !by_step.keys().any(|name| job_of_step(name, step)) {
                 if let Some(when) = &step.when {
-                    let values = source_values(&job, when, &done);
+                    let values = source_values(&job, &workflow.defaults, when, &done);
                     let holds = matches!(
                         values.as_slice(),
                         [InputValue::Inline {
@@ -202,13 +202,16 @@ impl Driver {
                         running += 1;
                         continue;
                     }
-                    None if ready => vec![(step.name.clone(), step_request(&job, step, &done))],
+                    None if ready => vec![(
+                        step.name.clone(),
+                        step_request(&job, &workflow.defaults, step, &done),
+                    )],
                     None => continue,
                 },
                 (Some(_), false) => continue,
                 (Some(over), true) => {
                     // One job per value of the scattered input: `<step>#<n>`.
-                    let request = step_request(&job, step, &done);
+                    let request = step_request(&job, &workflow.defaults, step, &done);
                     let values = request.inputs.get(over).cloned().unwrap_or_default();
                     let children: Vec<&Job> = (0..values.len())
                         .filter_map(|n| by_step.get(scatter_name(&step.name, n).as_str()))
@@ -509,12 +512,13 @@ fn step_failure(step: &str, job: &Job) -> seed::errors::JobFailure {
 /// the steps it reads (files as links to the producer's outputs, json values inline).
 fn step_request(
     workflow_job: &Job,
+    defaults: &BTreeMap<String, serde_json::Value>,
     step: &super::Step,
     done: &BTreeMap<&str, Vec<&Job>>,
 ) -> ExecuteRequest {
     let mut inputs = BTreeMap::new();
     for (input, source) in &step.inputs {
-        let values = source_values(workflow_job, source, done);
+        let values = source_values(workflow_job, defaults, source, done);
         if !values.is_empty() {
             inputs.insert(input.clone(), values);
         }
@@ -525,21 +529,28 @@ fn step_request(
     }
 }
 
-/// The values a source gives: a workflow input as given, a literal, or the outputs of
-/// every job of the producing step (several for a scattered one; files as links to the
-/// producer's outputs, json values inline), in order.
+/// The values a source gives: a workflow input as given (else its default), a literal, or
+/// the outputs of every job of the producing step (several for a scattered one; files as
+/// links to the producer's outputs, json values inline), in order.
 fn source_values(
     workflow_job: &Job,
+    defaults: &BTreeMap<String, serde_json::Value>,
     source: &Source,
     done: &BTreeMap<&str, Vec<&Job>>,
 ) -> Vec<InputValue> {
     match source {
-        Source::Input { name } => workflow_job
-            .request
-            .inputs
-            .get(name)
-            .cloned()
-            .unwrap_or_default(),
+        Source::Input { name } => match workflow_job.request.inputs.get(name) {
+            Some(values) => values.clone(),
+            None => defaults
+                .get(name)
+                .map(|value| {
+                    vec![InputValue::Inline {
+                        value: value.clone(),
+                        media_type: None,
+                    }]
+                })
+                .unwrap_or_default(),
+        },
         Source::Literal { value } => vec![InputValue::Inline {
             value: value.clone(),
             media_type: None,

@@ -39,6 +39,8 @@ pub struct Draft {
     pub steps: Vec<Step>,
     /// Where each step came from in the body (JSON pointer), for the problems.
     pub step_pointers: BTreeMap<String, String>,
+    /// Values of json workflow inputs left out of a request (CWL input `default`s).
+    pub defaults: BTreeMap<String, Value>,
 }
 
 /// The workflow's inputs, in Seed's shape (a recipe's `input` is exactly this).
@@ -136,6 +138,9 @@ pub struct Workflow {
     /// In an order where every step comes after the steps it needs.
     pub steps: Vec<Step>,
     pub outputs: Vec<Exposed>,
+    /// Values of json workflow inputs left out of a request (CWL input `default`s).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub defaults: BTreeMap<String, Value>,
 }
 
 impl Workflow {
@@ -157,7 +162,18 @@ impl Workflow {
     /// The process a deployed workflow is offered as.
     pub fn to_process(self: &Arc<Self>) -> Result<Process, String> {
         let id = ProcessId::parse(&self.id).map_err(|e| e.to_string())?;
-        let mut inputs: Vec<_> = self.inputs.json.iter().map(json_input).collect();
+        let mut inputs: Vec<_> = self
+            .inputs
+            .json
+            .iter()
+            .map(|json| {
+                let mut description = json_input(json);
+                if let Some(default) = self.defaults.get(&json.name) {
+                    description.schema["default"] = default.clone();
+                }
+                description
+            })
+            .collect();
         inputs.extend(self.inputs.files.iter().map(file_input));
         let outputs = self
             .outputs
@@ -279,7 +295,7 @@ fn output_carries(process: &Process, output: &str) -> Option<Carried> {
 }
 
 /// A Seed-shaped output of a process, for exposing it.
-fn exposed_kind(process: &Process, output: &str) -> Option<ExposedKind> {
+pub fn exposed_kind(process: &Process, output: &str) -> Option<ExposedKind> {
     let description = process.output(output)?;
     Some(match &description.kind {
         OutputKind::File {
@@ -368,6 +384,18 @@ pub fn compile(
                     json.name
                 ),
             );
+        }
+    }
+    for (name, value) in &draft.defaults {
+        match workflow_inputs.get(name.as_str()) {
+            Some(Carried::Json(kind)) if kind.accepts(value) => {}
+            _ => problem(
+                "/inputs".to_string(),
+                format!(
+                    "the default {value} of input {name:?} is not a value of a json input of \
+                     the workflow"
+                ),
+            ),
         }
     }
     let names: BTreeSet<&str> = draft.steps.iter().map(|s| s.name.as_str()).collect();
@@ -658,6 +686,7 @@ pub fn compile(
         inputs: draft.inputs,
         steps,
         outputs,
+        defaults: draft.defaults,
     })
 }
 

@@ -577,12 +577,14 @@ async fn bad_cwl_packages_get_400s_saying_what_to_fix() {
             "Directory",
         ),
         (
-            "a workflow",
-            format!(
-                "cwlVersion: v1.2\n$graph:\n- class: Workflow\n  id: main\n  inputs: []\n  outputs: []\n  steps: []\n- {}",
-                "{class: CommandLineTool, id: t, inputs: [], outputs: [], baseCommand: 'true'}"
-            ),
-            "Workflow",
+            "a workflow step with valueFrom",
+            "cwlVersion: v1.2\n$graph:\n- class: Workflow\n  id: main\n  \
+             requirements: {StepInputExpressionRequirement: {}}\n  inputs: {w: string}\n  \
+             outputs: []\n  steps:\n    s: {run: '#t', in: {x: {source: w, valueFrom: \
+             '$(self)'}}, out: []}\n- {class: CommandLineTool, id: t, inputs: {x: string}, \
+             outputs: [], baseCommand: 'true'}\n"
+                .to_string(),
+            "valueFrom",
         ),
     ];
     for (what, body, expected) in cases {
@@ -981,5 +983,221 @@ outputs:
     // A Directory is the files in it; both outputs name the same two files.
     assert_eq!(contents("d").await, ["a\nb\n", "a\n"]);
     assert_eq!(contents("txts").await, ["a\nb\n", "a\n"]);
+    app.stop().await;
+}
+
+/// A second tool: frames each line of its text file with "> ", and counts the bytes.
+fn frame_tool() -> Value {
+    json!({
+        "class": "CommandLineTool", "id": "frame",
+        "requirements": {"DockerRequirement": {"dockerPull": "ades-busybox:latest"}},
+        "baseCommand": ["sh", "-c", "sed 's/^/> /' \"$0\" > framed.txt; wc -c < framed.txt | tr -d ' ' > count.txt"],
+        "inputs": {"text": {"type": "File", "inputBinding": {"position": 1}}},
+        "outputs": {
+            "framed": {"type": "File", "format": "iana:text/plain", "outputBinding": {"glob": "framed.txt"}},
+            "count": {"type": "string", "outputBinding": {"glob": "count.txt", "loadContents": true, "outputEval": "$(self[0].contents)"}}
+        }
+    })
+}
+
+/// An EOEPCA-style `$graph`: Workflow `id` chaining `shout` (its upper-cased file) into
+/// `frame`; its outputs `upper` (frame's file), `said` (shout's) and `count` (frame's). Its
+/// `suffix` input has a default, which the tool's differs from.
+fn app_graph(id: &str) -> Value {
+    let shout: serde_yaml::Value = serde_yaml::from_str(&tool_yaml("shout")).unwrap();
+    let mut shout = serde_json::to_value(shout).unwrap();
+    let namespaces = shout
+        .as_object_mut()
+        .unwrap()
+        .remove("$namespaces")
+        .unwrap();
+    shout.as_object_mut().unwrap().remove("cwlVersion");
+    let workflow = json!({
+        "class": "Workflow", "id": id, "label": "Shout and frame",
+        "doc": "Upper-cases a text, then frames it.",
+        "inputs": {
+            "text": {"type": "File", "format": "iana:text/plain"},
+            "word": "string",
+            "suffix": {"type": "string", "default": "?"}
+        },
+        "outputs": {
+            "upper": {"type": "File", "outputSource": "framing/framed"},
+            "said": {"type": "string", "outputSource": "shouting/said"},
+            "count": {"type": "string", "outputSource": "framing/count"}
+        },
+        "steps": {
+            "shouting": {"run": "#shout", "in": {"text": "text", "word": "word", "suffix": "suffix"},
+                "out": ["upper", "said"]},
+            "framing": {"run": "#frame", "in": {"text": "shouting/upper"}, "out": ["framed", "count"]}
+        }
+    });
+    json!({"cwlVersion": "v1.2", "$namespaces": namespaces, "$graph": [workflow, shout, frame_tool()]})
+}
+
+#[tokio::test]
+async fn an_application_package_workflow_deploys_and_runs_like_cwltool() {
+    let data = tempfile::tempdir().unwrap();
+    let app = cwl_app(data.path().to_path_buf()).await;
+    let id = unique("cwl-wf");
+    let graph = app_graph(&id);
+
+    // cwltool's outputs for the same inputs.
+    let dir = tempfile::tempdir().unwrap();
+    let document = dir.path().join("app.cwl");
+    std::fs::write(&document, serde_json::to_vec_pretty(&graph).unwrap()).unwrap();
+    std::fs::write(dir.path().join("text.txt"), TEXT).unwrap();
+    let job = dir.path().join("job.yml");
+    std::fs::write(
+        &job,
+        "text: {class: File, location: text.txt, format: \
+         'https://www.iana.org/assignments/media-types/text/plain'}\nword: wf\n",
+    )
+    .unwrap();
+    let theirs = cwltool(
+        Path::new(&format!("{}#{id}", document.display())),
+        &job,
+        &dir.path().join("out"),
+    );
+    let reference = (
+        std::fs::read_to_string(theirs["upper"]["path"].as_str().unwrap()).unwrap(),
+        theirs["said"].as_str().unwrap().to_string(),
+        theirs["count"].as_str().unwrap().to_string(),
+    );
+    assert_eq!(reference.0, "> HELLO CWL\n", "{theirs:#}");
+    assert_eq!(reference.1, "wf?\n", "the workflow input's default");
+
+    // Deployed as an application package with the CWL by value.
+    let package = json!({"executionUnit": {"value": graph, "mediaType": "application/cwl+json"}});
+    let (status, body) = send(
+        &app,
+        reqwest::Method::POST,
+        "/processes",
+        "application/ogcapppkg+json",
+        serde_json::to_vec(&package).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body:#}");
+    let (status, body) = send(
+        &app,
+        reqwest::Method::POST,
+        "/processes",
+        "application/ogcapppkg+json",
+        serde_json::to_vec(&package).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "deployed twice: {body:#}");
+    assert!(
+        body["detail"].as_str().unwrap_or_default().contains(&id),
+        "{body:#}"
+    );
+    let description = get_json(&app.client, &app.url(&format!("/processes/{id}"))).await;
+    assert_eq!(description["title"], "Shout and frame", "{description:#}");
+    for input in ["text", "word"] {
+        assert!(
+            description["inputs"].get(input).is_some(),
+            "{description:#}"
+        );
+    }
+    for output in ["upper", "said", "count"] {
+        assert!(
+            description["outputs"].get(output).is_some(),
+            "{description:#}"
+        );
+    }
+    // Each tool is a CWL process of its own, its image pinned.
+    for tool in ["shout", "frame"] {
+        let tool = get_json(&app.client, &app.url(&format!("/processes/{id}-{tool}"))).await;
+        assert!(
+            tool["metadata"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["role"] == "urn:ades:seed:image"),
+            "{tool:#}"
+        );
+    }
+
+    // OGC API, asynchronous.
+    assert_eq!(run_async(&app, &id, "wf").await, reference);
+
+    // WPS 2.0, synchronous, outputs by value.
+    let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, TEXT);
+    let execute = format!(
+        r#"<wps:Execute xmlns:wps="http://www.opengis.net/wps/2.0" xmlns:ows="http://www.opengis.net/ows/2.0"
+  service="WPS" version="2.0.0" response="document" mode="sync">
+  <ows:Identifier>{id}</ows:Identifier>
+  <wps:Input id="text"><wps:Data mimeType="text/plain" encoding="base64">{encoded}</wps:Data></wps:Input>
+  <wps:Input id="word"><wps:Data><wps:LiteralValue>wf</wps:LiteralValue></wps:Data></wps:Input>
+  <wps:Output id="upper" transmission="value"/>
+  <wps:Output id="said" transmission="value"/>
+  <wps:Output id="count" transmission="value"/>
+</wps:Execute>"#
+    );
+    let response = app
+        .client
+        .post(app.url("/wps"))
+        .header("content-type", "application/xml")
+        .body(execute)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let xml = response.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{xml}");
+    let root = ades::wps::xml::parse(xml.as_bytes(), &ades::wps::xml::Limits::default()).unwrap();
+    let value_of = |output: &str| -> String {
+        let found = find(&root, &|e| {
+            e.name == "Output" && e.attr("id") == Some(output)
+        })
+        .unwrap_or_else(|| panic!("output {output} in {xml}"));
+        let data = find(found, &|e| e.name == "Data").unwrap();
+        let text = data.text();
+        if data.attr("encoding") == Some("base64") {
+            String::from_utf8(
+                base64::Engine::decode(&base64::engine::general_purpose::STANDARD, text.trim())
+                    .unwrap(),
+            )
+            .unwrap()
+        } else {
+            find(data, &|e| e.name == "LiteralValue")
+                .map(|l| l.text().to_string())
+                .unwrap_or_else(|| text.to_string())
+        }
+    };
+    assert_eq!(
+        (value_of("upper"), value_of("said"), value_of("count")),
+        reference,
+        "{xml}"
+    );
+
+    // The package as deployed: the whole $graph.
+    let cwl = package_as_cwl(&app, &id).await;
+    assert_eq!(cwl["$graph"].as_array().map(Vec::len), Some(3), "{cwl:#}");
+
+    // Survives a restart; undeploying the workflow undeploys its tools.
+    app.stop().await;
+    let app = cwl_app(data.path().to_path_buf()).await;
+    assert_eq!(run_async(&app, &id, "wf").await, reference);
+    let response = app
+        .client
+        .delete(app.url(&format!("/processes/{id}")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{:?}",
+        response.text().await
+    );
+    for gone in [id.clone(), format!("{id}-shout"), format!("{id}-frame")] {
+        let response = app
+            .client
+            .get(app.url(&format!("/processes/{gone}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{gone}");
+    }
     app.stop().await;
 }
