@@ -21,8 +21,10 @@ server=
 org=
 cleanup() {
   [ -n "$server" ] && kill "$server" 2>/dev/null
-  # The image pulled back from the registry for the deploy: not kept.
-  [ -n "$org" ] && docker images -q --filter "reference=$registry/$org/*" | xargs -r docker rmi -f >/dev/null 2>&1
+  # The image pulled back from the registry for the deploy: its name is not kept. By name,
+  # never by id with -f: the id is io-demo's own, whose other names must stay.
+  [ -n "$org" ] && docker images --format '{{.Repository}}:{{.Tag}}' \
+    --filter "reference=$registry/$org/*" | xargs -r docker rmi >/dev/null 2>&1
   rm -rf "$work"
 }
 trap cleanup EXIT
