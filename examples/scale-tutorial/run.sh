@@ -20,11 +20,16 @@ work=$(mktemp -d)
 server=
 org=
 cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null
-  # The image pulled back from the registry for the deploy: its name is not kept. By name,
-  # never by id with -f: the id is io-demo's own, whose other names must stay.
-  [ -n "$org" ] && docker images --format '{{.Repository}}:{{.Tag}}' \
-    --filter "reference=$registry/$org/*" | xargs -r docker rmi >/dev/null 2>&1
+  if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi
+  # The image pulled back from the registry for the deploy: its names are not kept (the tag,
+  # and the digest the pinned deploy pulled it by). By name, never by id with -f: the id is
+  # io-demo's own, whose other names must stay. A name already gone is no failure.
+  if [ -n "$org" ]; then
+    docker images --digests --filter "reference=$registry/$org/*" \
+      --format '{{.Repository}}:{{.Tag}} {{.Repository}}@{{.Digest}}' |
+      tr ' ' '\n' | grep -v -e ':<none>$' -e '@<none>$' |
+      xargs -r docker rmi >/dev/null 2>&1 || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
