@@ -50,11 +50,11 @@ if ! command -v wrk >/dev/null; then
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq wrk >/dev/null
 fi
-if ! "$venv/bin/python" -c 'import pygeoapi, pywps, gunicorn, psycopg2' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import pygeoapi, pywps, gunicorn, psycopg2, geoalchemy2' 2>/dev/null; then
   log "installing pygeoapi, PyWPS and gunicorn into $venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check pygeoapi pywps gunicorn \
-    psycopg2-binary sqlalchemy
+    psycopg2-binary sqlalchemy geoalchemy2
 fi
 log "building ades (release) and the echo image"
 cargo build --release --quiet
