@@ -55,6 +55,7 @@ pub(super) async fn insert_in<B: Backend>(
     now: OffsetDateTime,
 ) -> Result<Option<Job>, StoreError> {
     let request = to_json(&job.request, "request")?;
+    let at = now;
     let now = micros(now);
     let row = sql::<B>(B::SQL.insert_job)
         .bind(job.id.as_str().to_owned())
@@ -79,12 +80,14 @@ pub(super) async fn insert_in<B: Backend>(
     let inserted = decode_job::<B>(&row)?;
     append_event::<B>(tx, &inserted.id, now, JobStatus::INITIAL, None).await?;
     if let Some(actor) = &job.submitted_by {
-        sql::<B>(B::SQL.insert_audit)
-            .bind(now)
-            .bind(actor.clone())
-            .bind("submit".to_string())
-            .bind(inserted.id.as_str().to_owned())
-            .bind(inserted.process_id.as_str().to_owned())
+        let entry = super::AuditEntry {
+            at,
+            actor: actor.clone(),
+            action: "submit".to_string(),
+            target: inserted.id.as_str().to_owned(),
+            detail: inserted.process_id.as_str().to_owned(),
+        };
+        super::users::audit_row::<B>(&entry)
             .execute(&mut **tx, "append the submission to the audit trail")
             .await?;
     }

@@ -114,12 +114,7 @@ impl<B: Backend> UserStore for SqlStore<B> {
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        sql::<B>(B::SQL.insert_audit)
-            .bind(micros(entry.at))
-            .bind(entry.actor.clone())
-            .bind(entry.action.clone())
-            .bind(entry.target.clone())
-            .bind(entry.detail.clone())
+        audit_row::<B>(entry)
             .execute(self.backend.writer(), "append to the audit trail")
             .await?;
         Ok(())
@@ -160,4 +155,14 @@ fn decode_key<B: Backend>(row: &Row<B>) -> Result<ApiKeyRecord, StoreError> {
             .map(|us| decode_time(us, "revoked"))
             .transpose()?,
     })
+}
+/// The statement appending `entry` to the audit trail, on the writer or inside another
+/// write's transaction (a submission's, `sql_store::insert_in`).
+pub(super) fn audit_row<B: Backend>(entry: &AuditEntry) -> super::sql::Statement<B::Db> {
+    sql::<B>(B::SQL.insert_audit)
+        .bind(micros(entry.at))
+        .bind(entry.actor.clone())
+        .bind(entry.action.clone())
+        .bind(entry.target.clone())
+        .bind(entry.detail.clone())
 }
