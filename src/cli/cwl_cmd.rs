@@ -63,7 +63,7 @@ pub async fn run(args: CwlRunArgs) -> u8 {
 
 async fn run_inner(args: &CwlRunArgs) -> Result<Value, CwlError> {
     let process = cwl::load_process(&args.tool)?;
-    if let Some(expression) = process.javascript() {
+    if let Some(expression) = process.javascript_without_requirement(false) {
         return Err(cwl::expression::ExpressionError::JavaScript(expression).into());
     }
     let (job_order, job_dir) = match &args.job {

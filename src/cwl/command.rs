@@ -61,6 +61,14 @@ pub fn build_command_line(
     inputs: &Value,
     runtime: &Value,
 ) -> Result<Vec<Word>, CwlError> {
+    let library = tool.javascript_library();
+    let base = Context {
+        inputs,
+        self_: &Value::Null,
+        runtime,
+        library: library.as_deref(),
+    };
+    let base = &base;
     let mut bindings = Vec::new();
     for (index, argument) in tool.arguments.iter().enumerate() {
         let spec = match argument {
@@ -72,7 +80,7 @@ pub fn build_command_line(
                 map
             }
         };
-        let position = position_of(&spec, &Value::Null, inputs, runtime)?;
+        let position = position_of(&spec, &Value::Null, base)?;
         bindings.push(Binding {
             key: vec![Key::Int(position), Key::Int(index as i64)],
             datum: Value::Null,
@@ -92,8 +100,7 @@ pub fn build_command_line(
             &datum,
             &[],
             &[Key::Name(input.id.clone())],
-            inputs,
-            runtime,
+            base,
         )?);
     }
     bindings.sort_by(|a, b| compare_keys(&a.key, &b.key));
@@ -112,27 +119,21 @@ pub fn build_command_line(
             .get("shellQuote")
             .and_then(Value::as_bool)
             .unwrap_or(true);
-        for text in generate_words(binding, inputs, runtime)? {
+        for text in generate_words(binding, base)? {
             words.push(Word { text, quote });
         }
     }
     Ok(words)
 }
 
-fn position_of(
-    spec: &Map<String, Value>,
-    datum: &Value,
-    inputs: &Value,
-    runtime: &Value,
-) -> Result<i64, CwlError> {
+fn position_of(spec: &Map<String, Value>, datum: &Value, base: &Context) -> Result<i64, CwlError> {
     match spec.get("position") {
         None | Some(Value::Null) => Ok(0),
         Some(Value::Number(n)) => Ok(n.as_i64().unwrap_or(0)),
         Some(expression) => {
             let context = Context {
-                inputs,
                 self_: datum,
-                runtime,
+                ..*base
             };
             match evaluate(expression, &context)? {
                 Value::Number(n) => Ok(n.as_i64().unwrap_or(0)),
@@ -152,15 +153,14 @@ fn bind_input(
     datum: &Value,
     lead: &[Key],
     tail: &[Key],
-    inputs: &Value,
-    runtime: &Value,
+    base: &Context,
 ) -> Result<Vec<Binding>, CwlError> {
     let mut bindings = Vec::new();
     let mut own: Option<Binding> = None;
     let mut value_from = false;
     if let Some(Value::Object(spec)) = schema.get("inputBinding") {
         let mut key = lead.to_vec();
-        key.push(Key::Int(position_of(spec, datum, inputs, runtime)?));
+        key.push(Key::Int(position_of(spec, datum, base)?));
         key.extend(tail.iter().cloned());
         value_from = spec.contains_key("valueFrom");
         own = Some(Binding {
@@ -179,7 +179,7 @@ fn bind_input(
                     let mut one = schema.clone();
                     one.insert("type".into(), t.clone());
                     // The union's own binding is handled by the chosen type.
-                    return bind_input(&one, datum, lead, tail, inputs, runtime);
+                    return bind_input(&one, datum, lead, tail, base);
                 }
                 None if datum.is_null() => {}
                 None => {
@@ -208,7 +208,7 @@ fn bind_input(
                     let array_key = {
                         let spec = item_spec.as_object().cloned().unwrap_or_default();
                         let mut key = lead.to_vec();
-                        key.push(Key::Int(position_of(&spec, datum, inputs, runtime)?));
+                        key.push(Key::Int(position_of(&spec, datum, base)?));
                         key.extend(tail.iter().cloned());
                         key
                     };
@@ -223,8 +223,7 @@ fn bind_input(
                             item,
                             &[Key::Int(n as i64)],
                             tail,
-                            inputs,
-                            runtime,
+                            base,
                         )?);
                     }
                     for b in &mut inner {
@@ -246,14 +245,7 @@ fn bind_input(
                             .unwrap_or_default()
                             .to_string();
                         if let Some(value) = fields.get(&name).filter(|v| !v.is_null()) {
-                            let found = bind_input(
-                                &field,
-                                value,
-                                lead,
-                                &[Key::Name(name)],
-                                inputs,
-                                runtime,
-                            )?;
+                            let found = bind_input(&field, value, lead, &[Key::Name(name)], base)?;
                             if !value_from {
                                 bindings.extend(found);
                             }
@@ -271,7 +263,7 @@ fn bind_input(
                     "type".into(),
                     serde_json::json!({"type": "array", "items": "Any"}),
                 );
-                return bind_input(&one, datum, lead, tail, inputs, runtime);
+                return bind_input(&one, datum, lead, tail, base);
             }
         }
         _ => {}
@@ -288,20 +280,15 @@ fn bind_input(
 }
 
 /// cwltool's `generate_arg`: the words of one binding.
-fn generate_words(
-    binding: &Binding,
-    inputs: &Value,
-    runtime: &Value,
-) -> Result<Vec<String>, CwlError> {
+fn generate_words(binding: &Binding, base: &Context) -> Result<Vec<String>, CwlError> {
     if binding.from_input && binding.datum.is_null() {
         return Ok(Vec::new());
     }
     let mut value = binding.datum.clone();
     if let Some(expression) = binding.spec.get("valueFrom") {
         let context = Context {
-            inputs,
             self_: &binding.datum,
-            runtime,
+            ..*base
         };
         value = evaluate(expression, &context)?;
     }

@@ -121,11 +121,13 @@ pub fn plan(document: &Value, entry: Option<&str>) -> Result<Plan, CwlError> {
     let Process::Workflow(workflow) = parsed else {
         return Err(CwlError::Invalid("the entry is not a Workflow".into()));
     };
-    if let Some(expression) = Process::Workflow(workflow.clone()).javascript() {
-        return Err(refuse(
-            "JavaScript",
-            format!("the workflow uses the JavaScript expression {expression}"),
-        ));
+    // Its tools may use JavaScript under an InlineJavascriptRequirement (they run as
+    // deployed tools); the workflow's own expressions are refused below with valueFrom
+    // and when.
+    if let Some(expression) =
+        Process::Workflow(workflow.clone()).javascript_without_requirement(false)
+    {
+        return Err(super::expression::ExpressionError::JavaScript(expression).into());
     }
     let workflow_id = workflow
         .id

@@ -53,7 +53,8 @@ pub struct Tool {
     /// `$namespaces` of the document: prefix -> URI.
     pub namespaces: BTreeMap<String, String>,
     /// The first JavaScript expression of the tool, if it has any (found when it is read,
-    /// so that it is refused before anything runs).
+    /// so that a tool without an `InlineJavascriptRequirement` is refused before anything
+    /// runs).
     pub javascript: Option<String>,
 }
 
@@ -64,6 +65,20 @@ impl Tool {
             .iter()
             .chain(self.hints.iter())
             .find(|r| r.get("class").and_then(Value::as_str) == Some(class))
+    }
+
+    /// The `expressionLib` of its `InlineJavascriptRequirement` (inherited ones included,
+    /// once a workflow has added them); `None` without one.
+    pub fn javascript_library(&self) -> Option<String> {
+        super::javascript::library_in(self.requirements.iter().chain(self.hints.iter()))
+    }
+
+    /// Its first JavaScript expression when no `InlineJavascriptRequirement` allows it.
+    pub fn javascript_without_requirement(&self) -> Option<&str> {
+        match self.javascript_library() {
+            Some(_) => None,
+            None => self.javascript.as_deref(),
+        }
     }
 
     /// Whether a requirement (not a hint) of this class is declared.

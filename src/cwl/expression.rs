@@ -4,30 +4,39 @@
 //! referenced value itself; references inside a longer string are interpolated (strings as
 //! they are, anything else as JSON).
 //!
-//! JavaScript (`${...}`, or `$(...)` holding more than a reference) is not evaluated: it is
-//! an [`ExpressionError::JavaScript`] naming the expression, so the caller can refuse the
-//! tool saying which expression needs a JavaScript engine.
+//! JavaScript (`${...}`, or `$(...)` holding more than a reference) is evaluated by the
+//! embedded engine of [`super::javascript`] when an `InlineJavascriptRequirement` is in
+//! effect (the context's `library`); without one it is an [`ExpressionError::JavaScript`]
+//! naming the expression, as the specification asks. References are resolved here, without
+//! the engine, whichever the case.
 
 use serde_json::Value;
 
 /// Why an expression could not be evaluated.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ExpressionError {
-    /// The expression is JavaScript, which this runner does not evaluate.
-    #[error("the expression {0} is JavaScript, which ades does not evaluate (only CWL parameter references such as $(inputs.name.path)): rewrite it as a parameter reference")]
+    /// The expression is JavaScript and no `InlineJavascriptRequirement` is in effect.
+    #[error("the expression {0} is JavaScript, which CWL evaluates only under an InlineJavascriptRequirement: declare one (requirements: [{{class: InlineJavascriptRequirement}}]) or write a parameter reference such as $(inputs.name.path)")]
     JavaScript(String),
+    /// The JavaScript engine evaluated the expression and it failed.
+    #[error("the JavaScript expression {expression} failed: {reason}")]
+    Script { expression: String, reason: String },
     /// A reference names something that is not there (a field of null, an index past the
     /// end, `.length` of a non-array).
     #[error("the parameter reference {expression} cannot be evaluated: {reason}")]
     Reference { expression: String, reason: String },
 }
 
-/// What references can name: `inputs`, `self` and `runtime`.
+/// What references can name: `inputs`, `self` and `runtime`; and the JavaScript library.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
     pub inputs: &'a Value,
     pub self_: &'a Value,
     pub runtime: &'a Value,
+    /// The `expressionLib` of the `InlineJavascriptRequirement` in effect (see
+    /// [`super::javascript::library_in`]); `None` when there is none, and JavaScript is
+    /// then an error.
+    pub library: Option<&'a str>,
 }
 
 /// Whether `text` holds an expression (`$(` or `${` not escaped).
@@ -51,6 +60,10 @@ pub fn has_expression(text: &str) -> bool {
 pub fn scan_for_javascript(text: &str) -> Option<String> {
     match scan(text) {
         Err(ExpressionError::JavaScript(expression)) => Some(expression),
+        Ok(parts) => parts.into_iter().find_map(|part| match part {
+            Part::Script { whole, .. } => Some(whole),
+            _ => None,
+        }),
         _ => None,
     }
 }
@@ -69,17 +82,36 @@ pub fn evaluate(value: &Value, context: &Context) -> Result<Value, ExpressionErr
 /// each reference is replaced by its value as text.
 pub fn evaluate_string(text: &str, context: &Context) -> Result<Value, ExpressionError> {
     let parts = scan(text)?;
-    if let [Part::Reference(expression)] = parts.as_slice() {
-        return resolve(expression, context);
+    if let [part @ (Part::Reference(_) | Part::Script { .. })] = parts.as_slice() {
+        return value_of(part, context);
     }
     let mut out = String::new();
-    for part in parts {
+    for part in &parts {
         match part {
-            Part::Text(text) => out.push_str(&text),
-            Part::Reference(expression) => out.push_str(&to_text(&resolve(&expression, context)?)),
+            Part::Text(text) => out.push_str(text),
+            other => out.push_str(&to_text(&value_of(other, context)?)),
         }
     }
     Ok(Value::String(out))
+}
+
+fn value_of(part: &Part, context: &Context) -> Result<Value, ExpressionError> {
+    use super::javascript::{evaluate, Form};
+    match (part, context.library) {
+        (Part::Text(text), _) => Ok(Value::String(text.clone())),
+        // What the reference grammar cannot resolve (`.length` of a string, say), the
+        // engine may, as cwltool then hands it to JavaScript too.
+        (Part::Reference(inner), Some(library)) => resolve(inner, context).or_else(|err| {
+            let whole = format!("$({inner})");
+            evaluate(inner, Form::Expression, &whole, library, context).map_err(|_| err)
+        }),
+        (Part::Reference(inner), None) => resolve(inner, context),
+        (Part::Script { whole, .. }, None) => Err(ExpressionError::JavaScript(whole.clone())),
+        (Part::Script { whole, code, body }, Some(library)) => {
+            let form = if *body { Form::Body } else { Form::Expression };
+            evaluate(code, form, whole, library, context)
+        }
+    }
 }
 
 /// A value interpolated into a string: strings as they are, null as `null`, numbers and
@@ -137,8 +169,15 @@ fn write_json(value: &Value, out: &mut String) {
 #[derive(Debug, PartialEq)]
 enum Part {
     Text(String),
-    /// The inside of `$(...)`.
+    /// The inside of `$(...)` when it is a parameter reference.
     Reference(String),
+    /// JavaScript: the inside of `${...}` (`body`) or of a `$(...)` that is more than a
+    /// reference; `whole` as written.
+    Script {
+        whole: String,
+        code: String,
+        body: bool,
+    },
 }
 
 /// Splits a string into text and references. `\$(` and `\${` stand for the literal
@@ -169,17 +208,19 @@ fn scan(text: &str) -> Result<Vec<Part>, ExpressionError> {
                 ExpressionError::JavaScript(chars[i..].iter().collect::<String>())
             })?;
             let whole: String = chars[i..=end].iter().collect();
-            if close == '}' {
-                return Err(ExpressionError::JavaScript(whole));
-            }
             let inner: String = chars[i + 2..end].iter().collect();
-            if !is_parameter_reference(&inner) {
-                return Err(ExpressionError::JavaScript(whole));
-            }
             if !literal.is_empty() {
                 parts.push(Part::Text(std::mem::take(&mut literal)));
             }
-            parts.push(Part::Reference(inner));
+            if close == ')' && is_parameter_reference(&inner) {
+                parts.push(Part::Reference(inner));
+            } else {
+                parts.push(Part::Script {
+                    whole,
+                    code: inner,
+                    body: close == '}',
+                });
+            }
             i = end + 1;
             continue;
         }
@@ -378,6 +419,10 @@ mod tests {
     use serde_json::json;
 
     fn eval(text: &str) -> Result<Value, ExpressionError> {
+        eval_with(text, None)
+    }
+
+    fn eval_with(text: &str, library: Option<&str>) -> Result<Value, ExpressionError> {
         let inputs = json!({
             "file": {"class": "File", "path": "/in/a b.txt", "basename": "a b.txt"},
             "list": [1, 2, 3],
@@ -393,6 +438,7 @@ mod tests {
                 inputs: &inputs,
                 self_: &self_,
                 runtime: &runtime,
+                library,
             },
         )
     }
@@ -472,6 +518,24 @@ mod tests {
         assert_eq!(eval("n=$(3)").unwrap(), json!("n=3"));
         assert_eq!(scan_for_javascript("$(true)"), None);
         assert!(scan_for_javascript("$(true && false)").is_some());
+    }
+
+    #[test]
+    fn javascript_runs_under_the_requirement() {
+        let lib = Some("function shout(s) { return s.toUpperCase(); }");
+        assert_eq!(eval_with("${ return 1; }", lib).unwrap(), json!(1));
+        assert_eq!(
+            eval_with("x $(inputs.list.length + 1) y", lib).unwrap(),
+            json!("x 4 y")
+        );
+        assert_eq!(
+            eval_with("$(shout(inputs.text))-$(inputs.file.basename)", lib).unwrap(),
+            json!("HELLO-a b.txt")
+        );
+        // What the reference grammar refuses, the engine answers.
+        assert_eq!(eval_with("$(inputs.text.length)", lib).unwrap(), json!(5));
+        let err = eval_with("$(inputs.text.nope.deeper)", lib).unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
     }
 
     #[test]

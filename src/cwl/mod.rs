@@ -3,15 +3,15 @@
 //! - [`document`]: loading a document (YAML or JSON, `$graph`, `$import`, `$include`,
 //!   `$namespaces`) into a [`Tool`];
 //! - [`types`]: CWL types, normalized, and whether a value is of one;
-//! - [`expression`]: parameter references (`$(inputs.x.path)`); JavaScript is refused
-//!   naming the expression;
+//! - [`expression`]: parameter references (`$(inputs.x.path)`) and expressions;
+//! - [`javascript`]: JavaScript expressions, on an embedded QuickJS engine;
 //! - [`command`]: the command line from `baseCommand`, `arguments` and `inputBinding`s;
 //! - [`outputs`]: collecting outputs (`glob`, `loadContents`, `outputEval`,
 //!   `secondaryFiles`, `cwl.output.json`) as File and Directory objects;
 //! - [`run`]: one tool run on the engine's [`crate::engine::ContainerRunner`], hardened as
 //!   Seed jobs are;
 //! - [`workflow`]: Workflows (steps, sources, scatter, `when`, subworkflows) and
-//!   ExpressionTools without JavaScript, read and checked;
+//!   ExpressionTools, read and checked;
 //! - [`workflow_run`]: a Workflow run, each tool step handed to a
 //!   [`workflow_run::StepExecutor`].
 //! - [`process`]: a deployed CommandLineTool as a process; [`deployed_workflow`]: a
@@ -26,6 +26,7 @@ pub mod deployed_workflow;
 pub mod document;
 pub mod expression;
 pub mod from_seed;
+pub mod javascript;
 pub mod outputs;
 pub mod process;
 pub mod run;
@@ -55,7 +56,8 @@ pub enum CwlError {
     /// The document or the job order is wrong: the message says what to fix.
     #[error("{0}")]
     Invalid(String),
-    /// Something the document asks for that ades does not do (JavaScript, `Operation`s).
+    /// Something the document asks for that ades does not do (`Operation`s, network access
+    /// the operator did not allow).
     #[error("unsupported: {0}")]
     Unsupported(String),
     /// The tool ran and failed (its exit code, a missing output, a timeout).
@@ -68,8 +70,9 @@ pub enum CwlError {
 impl From<expression::ExpressionError> for CwlError {
     fn from(err: expression::ExpressionError) -> Self {
         match err {
-            expression::ExpressionError::JavaScript(_) => CwlError::Unsupported(err.to_string()),
-            expression::ExpressionError::Reference { .. } => CwlError::Invalid(err.to_string()),
+            expression::ExpressionError::JavaScript(_)
+            | expression::ExpressionError::Reference { .. } => CwlError::Invalid(err.to_string()),
+            expression::ExpressionError::Script { .. } => CwlError::Failed(err.to_string()),
         }
     }
 }

@@ -64,20 +64,22 @@ pub fn collect_outputs(
         complete_file_objects(&mut value, layout)?;
         return Ok(value);
     }
+    let library = tool.javascript_library();
+    let base = Context {
+        inputs,
+        self_: &Value::Null,
+        runtime,
+        library: library.as_deref(),
+    };
     let mut out = Map::new();
     for output in &tool.outputs {
-        let value = collect_one(output, inputs, runtime, layout)?;
+        let value = collect_one(output, &base, layout)?;
         out.insert(output.id.clone(), value);
     }
     Ok(Value::Object(out))
 }
 
-fn collect_one(
-    output: &Parameter,
-    inputs: &Value,
-    runtime: &Value,
-    layout: &Layout,
-) -> Result<Value, CwlError> {
+fn collect_one(output: &Parameter, base: &Context, layout: &Layout) -> Result<Value, CwlError> {
     let binding = output.binding.clone().unwrap_or(Value::Null);
     // A record whose fields are each collected by their own binding (a record output
     // with a binding of its own is collected by it, as any other output).
@@ -106,15 +108,11 @@ fn collect_one(
                     .unwrap_or_default(),
                 load_contents: false,
             };
-            record.insert(name, collect_one(&parameter, inputs, runtime, layout)?);
+            record.insert(name, collect_one(&parameter, base, layout)?);
         }
         Value::Object(record)
     } else {
-        let context = Context {
-            inputs,
-            self_: &Value::Null,
-            runtime,
-        };
+        let context = *base;
         let mut files = Vec::new();
         if let Some(glob) = binding.get("glob") {
             let patterns = match evaluate(glob, &context)? {
@@ -150,9 +148,8 @@ fn collect_one(
             value = evaluate(
                 expression,
                 &Context {
-                    inputs,
                     self_: &self_,
-                    runtime,
+                    ..*base
                 },
             )?;
         } else if is_single_file(&output.ty) {
@@ -173,11 +170,7 @@ fn collect_one(
         value
     };
     let mut value = value;
-    let context = Context {
-        inputs,
-        self_: &Value::Null,
-        runtime,
-    };
+    let context = *base;
     add_secondary_and_format(&mut value, output, &context, layout)?;
     if !matches(&output.ty, &value) {
         return Err(CwlError::Failed(format!(

@@ -238,8 +238,8 @@ fn pin(tool: &mut Tool, pinned: &str) {
     }
 }
 
-/// Checks what a deployed tool may not do (JavaScript, Directory inputs, no image) and
-/// returns the binding.
+/// Checks what a deployed tool may not do (JavaScript without an
+/// `InlineJavascriptRequirement`, Directory inputs, no image) and returns the binding.
 pub fn binding(
     document: Value,
     entry: Option<String>,
@@ -247,12 +247,8 @@ pub fn binding(
     pinned: String,
 ) -> Result<CwlBinding, CwlError> {
     let mut tool = load_entry(&document, entry.as_deref())?;
-    if let Some(expression) = &tool.javascript {
-        return Err(CwlError::Unsupported(format!(
-            "the tool uses the JavaScript expression {expression}, and ades evaluates \
-             parameter references only ($(inputs.x.path)): rewrite it as a parameter \
-             reference, or move the logic into the tool's command"
-        )));
+    if let Some(expression) = tool.javascript_without_requirement() {
+        return Err(super::expression::ExpressionError::JavaScript(expression.into()).into());
     }
     pin(&mut tool, &pinned);
     let resources = resources_of(&tool);

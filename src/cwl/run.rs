@@ -60,9 +60,10 @@ pub async fn run_tool(
     logs: &mut dyn LogSink,
 ) -> Result<Value, CwlError> {
     let tool = job.tool;
-    if let Some(expression) = &tool.javascript {
-        return Err(super::expression::ExpressionError::JavaScript(expression.clone()).into());
+    if let Some(expression) = tool.javascript_without_requirement() {
+        return Err(super::expression::ExpressionError::JavaScript(expression.into()).into());
     }
+    let library = tool.javascript_library();
     let work = scratch.join("work");
     let staging = scratch.join("stage");
     for dir in [&work, &staging] {
@@ -72,6 +73,7 @@ pub async fn run_tool(
         staging: staging.clone(),
         mounts: Vec::new(),
         count: 0,
+        library: library.clone(),
     };
 
     // Inputs: the job order completed with defaults, checked, staged.
@@ -125,6 +127,7 @@ pub async fn run_tool(
                     inputs: &inputs,
                     self_: &Value::Null,
                     runtime: &Value::Null,
+                    library: library.as_deref(),
                 };
                 evaluate(v, &context)?.as_f64().ok_or_else(|| {
                     CwlError::Invalid(format!("ResourceRequirement {key} is {v}, not a number"))
@@ -156,6 +159,7 @@ pub async fn run_tool(
                 inputs,
                 self_: &Value::Null,
                 runtime: &runtime,
+                library: library.as_deref(),
             },
         )
     };
@@ -511,6 +515,8 @@ struct Stager {
     /// container path -> host path, mounted read-only.
     mounts: Vec<(String, PathBuf)>,
     count: usize,
+    /// For secondaryFiles patterns that are expressions.
+    library: Option<String>,
 }
 
 impl Stager {
@@ -596,6 +602,7 @@ impl Stager {
                     inputs: &Value::Null,
                     self_: file,
                     runtime: &Value::Null,
+                    library: self.library.as_deref(),
                 };
                 match evaluate(&Value::String(text.to_string()), &context)? {
                     Value::Null => continue,
@@ -789,10 +796,12 @@ fn initial_work_dir(
     outdir: &str,
 ) -> Result<(), CwlError> {
     let context_inputs = inputs.clone();
+    let library = tool.javascript_library();
     let context = Context {
         inputs: &context_inputs,
         self_: &Value::Null,
         runtime,
+        library: library.as_deref(),
     };
     let listing = match requirement.get("listing") {
         Some(Value::Array(items)) => items.clone(),

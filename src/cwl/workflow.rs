@@ -39,19 +39,38 @@ impl Process {
         }
     }
 
-    /// The first JavaScript expression anywhere in it (nested steps included).
-    pub fn javascript(&self) -> Option<String> {
+    /// The first JavaScript expression anywhere in it (nested steps included) that no
+    /// `InlineJavascriptRequirement` allows: the process's own, its step's or workflow's, or
+    /// one above (`allowed`, when the levels above have one).
+    pub fn javascript_without_requirement(&self, allowed: bool) -> Option<String> {
+        let declares = |requirements: &[Value], hints: &[Value]| {
+            super::javascript::library_in(requirements.iter().chain(hints)).is_some()
+        };
         match self {
-            Process::Tool(tool) => tool.javascript.clone(),
-            Process::Expression(expression) => expression.javascript.clone(),
-            Process::Workflow(workflow) => workflow.steps.iter().find_map(|step| {
-                step.inputs
-                    .iter()
-                    .filter_map(|input| input.value_from.as_ref())
-                    .chain(step.when.as_ref())
-                    .find_map(|v| v.as_str().and_then(scan_for_javascript))
-                    .or_else(|| step.run.javascript())
-            }),
+            Process::Tool(tool) => {
+                let allowed = allowed || tool.javascript_library().is_some();
+                (!allowed).then(|| tool.javascript.clone()).flatten()
+            }
+            Process::Expression(expression) => {
+                let allowed = allowed || declares(&expression.requirements, &expression.hints);
+                (!allowed).then(|| expression.javascript.clone()).flatten()
+            }
+            Process::Workflow(workflow) => {
+                let allowed = allowed || declares(&workflow.requirements, &workflow.hints);
+                workflow.steps.iter().find_map(|step| {
+                    let allowed = allowed || declares(&step.requirements, &step.hints);
+                    let own = step
+                        .inputs
+                        .iter()
+                        .filter_map(|input| input.value_from.as_ref())
+                        .chain(step.when.as_ref())
+                        .find_map(|v| v.as_str().and_then(scan_for_javascript));
+                    (!allowed)
+                        .then_some(own)
+                        .flatten()
+                        .or_else(|| step.run.javascript_without_requirement(allowed))
+                })
+            }
         }
     }
 }
@@ -161,9 +180,9 @@ impl Step {
     }
 }
 
-/// An `ExpressionTool` without JavaScript: its `expression` is a parameter reference
-/// (`$(inputs.rec)`) or an object of references and literals
-/// (`$({'out': inputs.x, 'n': null})`).
+/// An `ExpressionTool`: its `expression` is JavaScript (under an
+/// `InlineJavascriptRequirement`), a parameter reference (`$(inputs.rec)`) or an object of
+/// references and literals (`$({'out': inputs.x, 'n': null})`).
 #[derive(Debug, Clone)]
 pub struct ExpressionTool {
     pub id: Option<String>,
@@ -172,6 +191,9 @@ pub struct ExpressionTool {
     pub expression: String,
     pub base_dir: PathBuf,
     pub namespaces: BTreeMap<String, String>,
+    pub requirements: Vec<Value>,
+    pub hints: Vec<Value>,
+    /// Its expression when that is JavaScript.
     pub javascript: Option<String>,
 }
 
@@ -507,6 +529,8 @@ impl Loader {
             expression,
             base_dir: self.base_dir.clone(),
             namespaces: self.namespaces.clone(),
+            hints: as_class_list(map.remove("hints"), "hints")?,
+            requirements,
             javascript,
         })
     }

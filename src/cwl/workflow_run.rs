@@ -57,6 +57,11 @@ struct Inherited {
 }
 
 impl Inherited {
+    /// The JavaScript library of the `InlineJavascriptRequirement` in effect, if any.
+    fn library(&self) -> Option<String> {
+        super::javascript::library_in(self.requirements.iter().chain(&self.hints))
+    }
+
     fn within(&self, requirements: &[Value], hints: &[Value]) -> Inherited {
         Inherited {
             requirements: requirements
@@ -78,7 +83,9 @@ pub async fn run_workflow(
     mut job_order: Map<String, Value>,
     job_dir: &Path,
 ) -> Result<Value, CwlError> {
-    if let Some(expression) = Process::Workflow(workflow.clone()).javascript() {
+    if let Some(expression) =
+        Process::Workflow(workflow.clone()).javascript_without_requirement(false)
+    {
         return Err(super::expression::ExpressionError::JavaScript(expression).into());
     }
     for value in job_order.values_mut() {
@@ -102,10 +109,19 @@ pub fn run_expression_tool(
     mut job_order: Map<String, Value>,
     job_dir: &Path,
 ) -> Result<Value, CwlError> {
+    if let Some(expression) =
+        Process::Expression(tool.clone()).javascript_without_requirement(false)
+    {
+        return Err(super::expression::ExpressionError::JavaScript(expression).into());
+    }
     for value in job_order.values_mut() {
         resolve_locations(value, job_dir, &tool.namespaces)?;
     }
-    Ok(Value::Object(expression_outputs(tool, job_order)?))
+    Ok(Value::Object(expression_outputs(
+        tool,
+        job_order,
+        &Inherited::default(),
+    )?))
 }
 
 fn run_inner<'a>(
@@ -522,6 +538,7 @@ async fn run_one(
     // valueFrom sees every input as it was before any valueFrom.
     let before = Value::Object(job.clone());
     let runtime = json!({});
+    let library = inherited.library();
     let mut inputs = job;
     for input in &step.inputs {
         if let Some(expression) = &input.value_from {
@@ -530,6 +547,7 @@ async fn run_one(
                 inputs: &before,
                 self_: &self_,
                 runtime: &runtime,
+                library: library.as_deref(),
             };
             inputs.insert(input.id.clone(), evaluate(expression, &context)?);
         }
@@ -540,6 +558,7 @@ async fn run_one(
             inputs: &inputs_value,
             self_: &Value::Null,
             runtime: &runtime,
+            library: library.as_deref(),
         };
         match evaluate(when, &context)? {
             Value::Bool(true) => {}
@@ -589,7 +608,7 @@ async fn run_one(
             )
             .await?
         }
-        Process::Expression(tool) => expression_outputs(tool, job_order)?,
+        Process::Expression(tool) => expression_outputs(tool, job_order, inherited)?,
     };
     Ok(outputs)
 }
@@ -598,10 +617,10 @@ async fn run_one(
 fn expression_outputs(
     tool: &ExpressionTool,
     job_order: Map<String, Value>,
+    inherited: &Inherited,
 ) -> Result<Map<String, Value>, CwlError> {
-    if let Some(expression) = &tool.javascript {
-        return Err(super::expression::ExpressionError::JavaScript(expression.clone()).into());
-    }
+    // The tool's own requirement first, then what its step and workflows give.
+    let library = inherited.within(&tool.requirements, &tool.hints).library();
     let inputs = Value::Object(complete_inputs(
         &tool.inputs,
         job_order,
@@ -614,8 +633,15 @@ fn expression_outputs(
         inputs: &inputs,
         self_: &Value::Null,
         runtime: &runtime,
+        library: library.as_deref(),
     };
-    let result = match object_literal(&tool.expression) {
+    // With an engine the expression is JavaScript whatever its shape; without one, an
+    // object of references and literals is still read.
+    let literal_object = match library {
+        Some(_) => None,
+        None => object_literal(&tool.expression),
+    };
+    let result = match literal_object {
         Some(fields) => {
             let mut out = Map::new();
             for (key, value) in fields {
