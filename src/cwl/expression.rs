@@ -82,7 +82,10 @@ pub fn evaluate(value: &Value, context: &Context) -> Result<Value, ExpressionErr
 /// each reference is replaced by its value as text.
 pub fn evaluate_string(text: &str, context: &Context) -> Result<Value, ExpressionError> {
     let parts = scan(text)?;
-    if let [part @ (Part::Reference(_) | Part::Script { .. })] = parts.as_slice() {
+    let blank = |part: &Part| matches!(part, Part::Text(text) if text.trim().is_empty());
+    let start = parts.iter().take_while(|p| blank(p)).count();
+    let end = parts.len() - parts.iter().rev().take_while(|p| blank(p)).count();
+    if let [part @ (Part::Reference(_) | Part::Script { .. })] = &parts[start..end.max(start)] {
         return value_of(part, context);
     }
     let mut out = String::new();

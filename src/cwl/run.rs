@@ -74,10 +74,12 @@ pub async fn run_tool(
         mounts: Vec::new(),
         count: 0,
         library: library.clone(),
+        inputs: Value::Null,
     };
 
-    // Inputs: the job order completed with defaults, checked, staged.
-    let mut inputs = Map::new();
+    // Inputs: the job order completed with defaults and checked, then staged (a
+    // secondaryFiles expression sees every input, as given).
+    let mut given = Map::new();
     for input in &tool.inputs {
         let (value, base) = match job.job_order.get(&input.id).filter(|v| !v.is_null()) {
             Some(v) => (v.clone(), job.job_dir.as_path()),
@@ -100,6 +102,12 @@ pub async fn run_tool(
                 }
             )));
         }
+        given.insert(input.id.clone(), value);
+    }
+    stager.inputs = Value::Object(given.clone());
+    let mut inputs = Map::new();
+    for input in &tool.inputs {
+        let mut value = given.remove(&input.id).unwrap_or(Value::Null);
         stager.stage(&mut value, &input.ty, &input.secondary_files)?;
         if input.load_contents {
             if let Value::Object(_) = value {
@@ -515,8 +523,9 @@ struct Stager {
     /// container path -> host path, mounted read-only.
     mounts: Vec<(String, PathBuf)>,
     count: usize,
-    /// For secondaryFiles patterns that are expressions.
+    /// For secondaryFiles patterns that are expressions: the library and the inputs.
     library: Option<String>,
+    inputs: Value,
 }
 
 impl Stager {
@@ -593,17 +602,21 @@ impl Stager {
                 .get("pattern")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            let required = pattern
-                .get("required")
-                .and_then(Value::as_bool)
-                .unwrap_or(true);
+            let context = Context {
+                inputs: &self.inputs,
+                self_: file,
+                runtime: &Value::Null,
+                library: self.library.as_deref(),
+            };
+            // `required` may be an expression too; a pattern ending in `?` is optional.
+            let required = match pattern.get("required") {
+                Some(expression @ Value::String(_)) => {
+                    evaluate(expression, &context)?.as_bool().unwrap_or(false)
+                }
+                Some(value) => value.as_bool().unwrap_or(true),
+                None => true,
+            };
             let named = if super::expression::has_expression(text) {
-                let context = Context {
-                    inputs: &Value::Null,
-                    self_: file,
-                    runtime: &Value::Null,
-                    library: self.library.as_deref(),
-                };
                 match evaluate(&Value::String(text.to_string()), &context)? {
                     Value::Null => continue,
                     other => to_text(&other),

@@ -1,8 +1,8 @@
 //! CWL CommandLineTools and Workflows: `ades cwl run` (the real binary) on a small tool and
 //! a small workflow (scatter, valueFrom) in real containers, their outputs equal to the
 //! reference runner's (`cwltool` from PyPI, on the same local Docker engine), independent
-//! steps running at once, a failed step failing the workflow, JavaScript refused naming the
-//! expression, and a fixed subset of the CWL v1.2 conformance tests through `cwltest` so
+//! steps running at once, a failed step failing the workflow, JavaScript run under its
+//! requirement and refused without it, and a fixed subset of the CWL v1.2 conformance tests through `cwltest` so
 //! that a regression fails here.
 //!
 //! cwltest and cwltool come from the virtual environment `scripts/test-all.sh` makes
@@ -170,19 +170,53 @@ fn cwl_run_gives_the_same_outputs_as_cwltool() {
 }
 
 #[test]
-fn javascript_is_refused_naming_the_expression() {
+fn javascript_runs_under_its_requirement_and_is_refused_without_it() {
+    base_image();
     let dir = tempfile::tempdir().unwrap();
     let tool = dir.path().join("js.cwl");
+    let text = "cwlVersion: v1.2\nclass: CommandLineTool\n\
+                requirements: {InlineJavascriptRequirement: {expressionLib: ['function half(n) { return n / 2; }']}}\n\
+                inputs: {n: {type: int, default: 84}}\nbaseCommand: echo\n\
+                arguments: ['${return half(inputs.n);}', $(inputs.n.toString(16))]\n\
+                stdout: out.txt\n\
+                outputs: {said: {type: string, outputBinding: {glob: out.txt, loadContents: true, \
+                outputEval: '$(self[0].contents.trim())'}}}\n";
+    std::fs::write(&tool, text).unwrap();
+    let ran = ades(&[
+        "cwl",
+        "run",
+        "--outdir",
+        dir.path().join("out").to_str().unwrap(),
+        tool.to_str().unwrap(),
+    ]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let outputs: Value = serde_json::from_str(&ran.stdout).unwrap();
+    assert_eq!(outputs["said"], "42 54", "{outputs:#}");
+
+    // The same tool without the requirement is refused before it runs, naming the
+    // expression and what to declare.
+    let bare = dir.path().join("bare.cwl");
     std::fs::write(
-        &tool,
-        "cwlVersion: v1.2\nclass: CommandLineTool\nrequirements: {InlineJavascriptRequirement: {}}\n\
-         inputs: []\noutputs: []\nbaseCommand: echo\narguments: ['${return 6 * 7;}']\n",
+        &bare,
+        text.replace("InlineJavascriptRequirement", "EnvVarRequirement")
+            .replace(
+                "expressionLib: ['function half(n) { return n / 2; }']",
+                "envDef: {}",
+            ),
     )
     .unwrap();
-    let ran = ades(&["cwl", "run", tool.to_str().unwrap()]);
-    assert_eq!(ran.code, 33, "{ran:?}");
-    assert!(ran.stderr.contains("${return 6 * 7;}"), "{}", ran.stderr);
-    assert!(ran.stderr.contains("JavaScript"), "{}", ran.stderr);
+    let ran = ades(&["cwl", "run", bare.to_str().unwrap()]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert!(
+        ran.stderr.contains("${return half(inputs.n);}"),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        ran.stderr.contains("InlineJavascriptRequirement"),
+        "{}",
+        ran.stderr
+    );
 }
 
 #[test]
@@ -414,7 +448,7 @@ fn a_failed_step_fails_the_workflow_naming_the_step() {
 }
 
 #[test]
-fn javascript_in_a_step_is_refused_before_any_step_runs() {
+fn javascript_in_a_step_without_the_requirement_is_refused_before_any_step_runs() {
     let (dir, _, job) = shout_workflow();
     let workflow = dir.path().join("js.cwl");
     std::fs::write(
@@ -428,7 +462,7 @@ fn javascript_in_a_step_is_refused_before_any_step_runs() {
         workflow.to_str().unwrap(),
         job.to_str().unwrap(),
     ]);
-    assert_eq!(ran.code, 33, "{ran:?}");
+    assert_eq!(ran.code, 1, "{ran:?}");
     assert!(
         ran.stderr.contains("$(self.toUpperCase())"),
         "{}",
@@ -463,11 +497,13 @@ fn a_workflow_whose_source_names_nothing_is_refused_listing_every_problem() {
     );
 }
 
-/// Required CommandLineTool conformance tests, one or more of each feature, and Workflow
-/// tests (scatter, valueFrom, subworkflows, when, pickValue), that must keep passing (the whole suite: conformance/cwl/run.sh).
+/// Required CommandLineTool conformance tests, one or more of each feature, Workflow tests
+/// (scatter, valueFrom, subworkflows, when, pickValue) and JavaScript ones (tools,
+/// ExpressionTools, workflows), that must keep passing (the whole suite:
+/// conformance/cwl/run.sh).
 /// (Not the first test of the list, `cl_basic_generation`: cwltest's `-s` cannot select
 /// test number 0.)
-const CONFORMANCE_SUBSET: [&str; 37] = [
+const CONFORMANCE_SUBSET: [&str; 49] = [
     "valuefrom_constant_overrides_inputs",
     "nested_prefixes_arrays",
     "cl_optional_inputs_missing",
@@ -506,6 +542,19 @@ const CONFORMANCE_SUBSET: [&str; 37] = [
     "conditionals_non_boolean_fail_nojs",
     "multiple-input-feature-requirement",
     "all_non_null_multi_non_null_nojs",
+    // JavaScript.
+    "inputBinding_position_expr",
+    "paramref_arguments_inputs",
+    "expression_parseint",
+    "expression_outputEval",
+    "expression_tool_int_array_output",
+    "null_missing_params",
+    "js-input-record",
+    "very_big_and_very_floats",
+    "wf_wc_scatter",
+    "valuefrom_wf_step_multiple",
+    "expressionlib_tool_wf_override",
+    "scatter_multi_input_embedded_subworkflow",
 ];
 
 #[test]

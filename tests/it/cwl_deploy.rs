@@ -533,15 +533,10 @@ async fn bad_cwl_packages_get_400s_saying_what_to_fix() {
     let cases: Vec<(&str, String, &str)> = vec![
         ("not yaml", "{ [".to_string(), "not valid YAML"),
         (
-            "javascript",
+            "javascript without InlineJavascriptRequirement",
             good.replace(
                 "outputEval: \"$(self[0].contents)\"}",
                 "outputEval: '${return self[0].contents;}'}",
-            )
-            .replacen(
-                "requirements:\n",
-                "requirements:\n  InlineJavascriptRequirement: {}\n",
-                1,
             ),
             "${return self[0].contents;}",
         ),
@@ -827,6 +822,73 @@ async fn a_seed_image_as_cwl_runs_under_cwltool_and_ades_like_the_seed_job() {
         assert_eq!(read("UP"), seed_up, "{outputs:#}");
         assert_eq!(read("WORD_FILE"), seed_word, "{outputs:#}");
     }
+}
+
+/// A deployed tool's JavaScript (an `expressionLib` function, `${...}` bodies and `$(...)`
+/// expressions in arguments, `valueFrom` and `outputEval`) runs in the server's engine, and
+/// an expression that throws fails the job naming it.
+#[tokio::test]
+async fn a_deployed_tool_with_javascript_runs_it() {
+    let data = tempfile::tempdir().unwrap();
+    let app = cwl_app(data.path().to_path_buf()).await;
+    let id = unique("cwl-js");
+    let tool = format!(
+        r#"cwlVersion: v1.2
+class: CommandLineTool
+id: {id}
+requirements:
+  DockerRequirement: {{dockerPull: "ades-busybox:latest"}}
+  InlineJavascriptRequirement:
+    expressionLib: ["function shout(s) {{ if (s === 'boom') throw new Error('no booms'); return s.toUpperCase() + '!'; }}"]
+baseCommand: echo
+arguments: ["$(shout(inputs.word))", {{valueFrom: "${{ return inputs.n * 6; }}"}}]
+inputs:
+  word: string
+  n: int
+stdout: out.txt
+outputs:
+  said:
+    type: string
+    outputBinding:
+      glob: out.txt
+      loadContents: true
+      outputEval: "$(self[0].contents.trim().split(' ').reverse().join(' '))"
+"#
+    );
+    let (status, body) = send(
+        &app,
+        reqwest::Method::POST,
+        "/processes",
+        "application/cwl",
+        tool.into_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body:#}");
+    let run = |inputs: Value| {
+        let url = app.url(&format!("/processes/{id}/execution"));
+        let client = app.client.clone();
+        async move {
+            let body = json!({ "inputs": inputs, "response": "document" });
+            let job = submit_async(&client, &url, &body).await;
+            let status = wait_final(&client, &job, Duration::from_secs(120)).await;
+            (job, status)
+        }
+    };
+    let (job, status) = run(json!({"word": "hello", "n": 7})).await;
+    assert_eq!(status["status"], "successful", "{status:#}");
+    let results = get_json(&app.client, &format!("{job}/results")).await;
+    let said = results["said"].get("value").unwrap_or(&results["said"]);
+    assert_eq!(said, "42 HELLO!", "{results:#}");
+    // shout() throws on "boom": the job fails, and its message names the expression and
+    // the error.
+    let (_, status) = run(json!({"word": "boom", "n": 1})).await;
+    assert_eq!(status["status"], "failed", "{status:#}");
+    let message = status["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("$(shout(inputs.word))") && message.contains("no booms"),
+        "{status:#}"
+    );
+    app.stop().await;
 }
 
 #[tokio::test]
