@@ -81,8 +81,24 @@ pub fn evaluate(value: &Value, context: &Context) -> Result<Value, ExpressionErr
 /// (surrounding whitespace aside, as cwltool allows) is the referenced value; otherwise
 /// each reference is replaced by its value as text.
 pub fn evaluate_string(text: &str, context: &Context) -> Result<Value, ExpressionError> {
+    interpolate(text, context, true)
+}
+
+/// [`evaluate`] where whitespace around one expression is kept as text (the `entry` of an
+/// `InitialWorkDirRequirement` Dirent: a file's content, to the last newline).
+pub fn evaluate_keeping_whitespace(
+    value: &Value,
+    context: &Context,
+) -> Result<Value, ExpressionError> {
+    match value {
+        Value::String(text) => interpolate(text, context, false),
+        other => Ok(other.clone()),
+    }
+}
+
+fn interpolate(text: &str, context: &Context, strip: bool) -> Result<Value, ExpressionError> {
     let parts = scan(text)?;
-    let blank = |part: &Part| matches!(part, Part::Text(text) if text.trim().is_empty());
+    let blank = |part: &Part| strip && matches!(part, Part::Text(text) if text.trim().is_empty());
     let start = parts.iter().take_while(|p| blank(p)).count();
     let end = parts.len() - parts.iter().rev().take_while(|p| blank(p)).count();
     if let [part @ (Part::Reference(_) | Part::Script { .. })] = &parts[start..end.max(start)] {

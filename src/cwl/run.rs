@@ -859,7 +859,9 @@ fn initial_work_dir(
                      a Dirent (entryname, entry)"
                 )));
             };
-            let mut value = evaluate(dirent.get("entry").unwrap_or(&Value::Null), &context)?;
+            let entry = dirent.get("entry").unwrap_or(&Value::Null);
+            let mut value =
+                super::expression::evaluate_keeping_whitespace(entry, &context)?;
             if class_of(&value).is_some() {
                 resolve_document_file(&mut value, tool)?;
             }
