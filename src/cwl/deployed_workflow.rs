@@ -5,16 +5,17 @@
 //!   `run: "#id"`, or inline), each deployed as its own CWL process with id
 //!   `<workflow id>-<tool id>` (process ids allow letters, digits and '-' only);
 //! - a [`crate::workflow::Draft`] whose steps run those processes, with CWL `source`s as
-//!   workflow inputs or step outputs and `default`s as literals;
+//!   workflow inputs or step outputs (a list of them merged, `linkMerge`), `default`s as
+//!   literals and `valueFrom`s evaluated by the driver when it makes a step's job;
 //! - the workflow's outputs: which step output each CWL `outputSource` names.
 //!
 //! What the workflow engine cannot do the same way is refused, naming the feature:
-//! `valueFrom`, several sources (`linkMerge`), `pickValue`, scatter over several inputs,
-//! `when`, subworkflows, ExpressionTools, JavaScript, outputs read straight from inputs,
-//! and `run` references to files (a deployed document is self-contained).
+//! `pickValue`, scatter over several inputs, `when`, subworkflows, ExpressionTools, a list
+//! of output sources, outputs read straight from inputs, and `run` references to files (a
+//! deployed document is self-contained).
 
 use super::document::short_id;
-use super::workflow::{parse_process, Process, Source as CwlSource};
+use super::workflow::{parse_process, LinkMerge, Process, Source as CwlSource};
 use super::CwlError;
 use crate::domain::InputKind;
 use crate::workflow::{Draft, Interface, Source, Step};
@@ -121,9 +122,8 @@ pub fn plan(document: &Value, entry: Option<&str>) -> Result<Plan, CwlError> {
     let Process::Workflow(workflow) = parsed else {
         return Err(CwlError::Invalid("the entry is not a Workflow".into()));
     };
-    // Its tools may use JavaScript under an InlineJavascriptRequirement (they run as
-    // deployed tools); the workflow's own expressions are refused below with valueFrom
-    // and when.
+    // JavaScript under an InlineJavascriptRequirement runs: in its tools (deployed tools)
+    // and in its steps' valueFrom (the driver evaluates them).
     if let Some(expression) =
         Process::Workflow(workflow.clone()).javascript_without_requirement(false)
     {
@@ -244,39 +244,62 @@ pub fn plan(document: &Value, entry: Option<&str>) -> Result<Plan, CwlError> {
             });
         }
         let mut bound = BTreeMap::new();
+        let mut value_from = BTreeMap::new();
         for input in &step.inputs {
             let at = format!("{whose} input {}", input.id);
-            if input.value_from.is_some() {
-                return Err(refuse("valueFrom", format!("{at} has a valueFrom")));
-            }
             if input.pick_value.is_some() {
                 return Err(refuse("pickValue", format!("{at} has a pickValue")));
             }
-            if input.sources.len() > 1 || input.many {
-                return Err(refuse(
-                    "linkMerge of several sources",
-                    format!("{at} reads a list of sources"),
-                ));
-            }
-            let source = match (input.sources.first(), &input.default) {
-                (Some(CwlSource::Input(name)), _) => Source::Input { name: name.clone() },
-                (Some(CwlSource::StepOutput { step, output }), _) => Source::Output {
+            let one = |source: &CwlSource| match source {
+                CwlSource::Input(name) => Source::Input { name: name.clone() },
+                CwlSource::StepOutput { step, output } => Source::Output {
                     step: step.clone(),
                     output: output.clone(),
                 },
-                (None, Some(default)) => Source::Literal {
+            };
+            let source = match (input.sources.as_slice(), &input.default) {
+                ([only], _) if !input.many => one(only),
+                ([], Some(default)) => Source::Literal {
                     value: default.clone(),
                 },
-                (None, None) => continue,
+                // valueFrom alone: its `self` is null.
+                ([], None) if input.value_from.is_some() => Source::Literal { value: Value::Null },
+                ([], None) => continue,
+                // A list of sources (even of one) is a list (MultipleInputFeatureRequirement).
+                (sources, _) => Source::Merge {
+                    sources: sources.iter().map(one).collect(),
+                    flatten: input.link_merge == Some(LinkMerge::Flattened),
+                },
             };
+            match &input.value_from {
+                None => {}
+                Some(Value::String(expression)) => {
+                    value_from.insert(input.id.clone(), expression.clone());
+                }
+                Some(other) => {
+                    return Err(CwlError::Invalid(format!(
+                        "{at}: its valueFrom is {other}, not a string"
+                    )))
+                }
+            }
             bound.insert(input.id.clone(), source);
         }
+        // The JavaScript library the step's expressions see: the step's, else the workflow's.
+        let expression_lib = super::javascript::library_in(
+            step.requirements
+                .iter()
+                .chain(&step.hints)
+                .chain(&workflow.requirements)
+                .chain(&workflow.hints),
+        );
         step_pointers.insert(step.id.clone(), format!("/steps/{}", step.id));
         steps.push(Step {
             name: step.id.clone(),
             process: process_id,
             inputs: bound,
             scatter,
+            value_from,
+            expression_lib,
             ..Step::default()
         });
     }
@@ -490,11 +513,43 @@ mod tests {
     }
 
     #[test]
+    fn value_from_and_lists_of_sources_map_onto_the_engine() {
+        let mut workflow = chain();
+        workflow["steps"]["two"]["in"]["lines"] =
+            json!({"source": ["one/lines", "source"], "linkMerge": "merge_flattened"});
+        workflow["steps"]["two"]["in"]["label"] = json!({"valueFrom": "$(inputs.lines.length)"});
+        workflow["requirements"] = json!({
+            "MultipleInputFeatureRequirement": {}, "StepInputExpressionRequirement": {},
+            "InlineJavascriptRequirement": {"expressionLib": ["var x = 1;"]}
+        });
+        let plan = plan(&document(workflow), Some("chain")).unwrap();
+        let two = &plan.draft.steps[1];
+        assert_eq!(
+            two.inputs["lines"],
+            Source::Merge {
+                sources: vec![
+                    Source::Output {
+                        step: "one".into(),
+                        output: "lines".into()
+                    },
+                    Source::Input {
+                        name: "source".into()
+                    }
+                ],
+                flatten: true
+            }
+        );
+        assert_eq!(two.inputs["label"], Source::Literal { value: Value::Null });
+        assert_eq!(two.value_from["label"], "$(inputs.lines.length)");
+        assert_eq!(two.expression_lib.as_deref(), Some("var x = 1;"));
+    }
+
+    #[test]
     fn what_the_engine_cannot_do_is_refused_by_name() {
-        let cases: Vec<(Value, &str)> = vec![
-            (json!({"valueFrom": "x"}), "valueFrom"),
-            (json!({"source": ["one/lines", "source"]}), "linkMerge"),
-        ];
+        let cases: Vec<(Value, &str)> = vec![(
+            json!({"source": ["one/lines", "source"], "pickValue": "first_non_null"}),
+            "pickValue",
+        )];
         for (input, feature) in cases {
             let mut workflow = chain();
             workflow["steps"]["two"]["in"]["lines"] = input;

@@ -860,8 +860,7 @@ fn initial_work_dir(
                 )));
             };
             let entry = dirent.get("entry").unwrap_or(&Value::Null);
-            let mut value =
-                super::expression::evaluate_keeping_whitespace(entry, &context)?;
+            let mut value = super::expression::evaluate_keeping_whitespace(entry, &context)?;
             if class_of(&value).is_some() {
                 resolve_document_file(&mut value, tool)?;
             }

@@ -251,6 +251,15 @@ impl Driver {
                 },
             };
             for (name, mut request) in plan {
+                if let Err(why) = apply_value_from(step, &mut request) {
+                    let failure = ades_failure(
+                        STEP_FAILED,
+                        &format!("step {name}: valueFrom failed"),
+                        format!("Step {name} cannot start: {why}"),
+                        FailureCategory::Job,
+                    );
+                    return self.finish_failed(&job, failure, &steps).await;
+                }
                 if let Some((remote, process)) = remote {
                     request.remote = Some(crate::domain::RemoteCall {
                         remote: remote.to_string(),
@@ -555,6 +564,30 @@ fn source_values(
             value: value.clone(),
             media_type: None,
         }],
+        Source::Merge { sources, flatten } => {
+            let parts: Vec<Vec<InputValue>> = sources
+                .iter()
+                .map(|member| source_values(workflow_job, defaults, member, done))
+                .collect();
+            let is_value = |v: &InputValue| matches!(v, InputValue::Inline { .. });
+            if !parts.iter().flatten().all(is_value) {
+                // Files: one list, each source's files in turn.
+                return parts.concat();
+            }
+            // Json values: one list of each source's value (a list when it gave several),
+            // or with every list spliced in.
+            let mut items = Vec::new();
+            for part in parts {
+                match (value_of(&part), flatten) {
+                    (serde_json::Value::Array(list), true) => items.extend(list),
+                    (one, _) => items.push(one),
+                }
+            }
+            vec![InputValue::Inline {
+                value: serde_json::Value::Array(items),
+                media_type: None,
+            }]
+        }
         // The outputs of every job of the producer (several for a scattered one), in
         // order.
         Source::Output { step, output } => done
@@ -584,4 +617,78 @@ fn source_values(
             })
             .collect(),
     }
+}
+
+/// The values of one input as one json value, as a CWL expression sees them: nothing is
+/// null, one value is itself, several are a list; a file is a CWL File object with its
+/// name (`basename`, `nameroot`, `nameext`) and where it is (`location`).
+fn value_of(values: &[InputValue]) -> serde_json::Value {
+    let one = |value: &InputValue| match value {
+        InputValue::Inline { value, .. } => value.clone(),
+        InputValue::Base64 { .. } => serde_json::json!({"class": "File"}),
+        InputValue::Href { href, .. } => file_object(href),
+        InputValue::JobOutput { path, .. } => file_object(path),
+    };
+    match values {
+        [] => serde_json::Value::Null,
+        [single] => one(single),
+        many => serde_json::Value::Array(many.iter().map(one).collect()),
+    }
+}
+
+fn file_object(location: &str) -> serde_json::Value {
+    let basename = location.rsplit('/').next().unwrap_or(location);
+    let (nameroot, nameext) = crate::cwl::outputs::split_name(basename);
+    serde_json::json!({
+        "class": "File",
+        "location": location,
+        "basename": basename,
+        "nameroot": nameroot,
+        "nameext": nameext,
+    })
+}
+
+/// Applies the step's `valueFrom`s to one job's request: each input's expression sees
+/// `self` (its value) and `inputs` (every input before any valueFrom); a null result leaves
+/// the input out. The error names the input and says why.
+fn apply_value_from(step: &super::Step, request: &mut ExecuteRequest) -> Result<(), String> {
+    if step.value_from.is_empty() {
+        return Ok(());
+    }
+    let before: serde_json::Map<String, serde_json::Value> = request
+        .inputs
+        .iter()
+        .map(|(name, values)| (name.clone(), value_of(values)))
+        .collect();
+    let before = serde_json::Value::Object(before);
+    let runtime = serde_json::json!({});
+    for (input, expression) in &step.value_from {
+        let self_ = before
+            .get(input)
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        let context = crate::cwl::expression::Context {
+            inputs: &before,
+            self_: &self_,
+            runtime: &runtime,
+            library: step.expression_lib.as_deref(),
+        };
+        let value = crate::cwl::expression::evaluate(
+            &serde_json::Value::String(expression.clone()),
+            &context,
+        )
+        .map_err(|err| format!("the valueFrom of input {input}: {err}"))?;
+        if value.is_null() {
+            request.inputs.remove(input);
+        } else {
+            request.inputs.insert(
+                input.clone(),
+                vec![InputValue::Inline {
+                    value,
+                    media_type: None,
+                }],
+            );
+        }
+    }
+    Ok(())
 }

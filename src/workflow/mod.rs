@@ -83,6 +83,15 @@ pub struct Step {
     /// outputs and counts as done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<Source>,
+    /// CWL `valueFrom` of step inputs (input -> expression): evaluated when the step's job
+    /// is made (for a scatter, once per job), with `self` the input's value and `inputs`
+    /// every input before any valueFrom; the input gets the (json) result.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub value_from: BTreeMap<String, String>,
+    /// The JavaScript library of the CWL `InlineJavascriptRequirement` in effect for
+    /// `value_from`; `None`: parameter references only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expression_lib: Option<String>,
 }
 
 /// Where one step input's value comes from.
@@ -95,6 +104,25 @@ pub enum Source {
     Literal { value: Value },
     /// An output of an earlier step.
     Output { step: String, output: String },
+    /// Several workflow inputs or step outputs as one list (CWL's
+    /// `MultipleInputFeatureRequirement`): files one after the other; json values as a
+    /// list of each source's value (`merge_nested`), or with lists spliced in
+    /// (`flatten`, `merge_flattened`).
+    Merge {
+        sources: Vec<Source>,
+        #[serde(default)]
+        flatten: bool,
+    },
+}
+
+impl Source {
+    /// The sources it reads: itself, or a merge's members.
+    pub fn members(&self) -> Vec<&Source> {
+        match self {
+            Source::Merge { sources, .. } => sources.iter().flat_map(Source::members).collect(),
+            one => vec![one],
+        }
+    }
 }
 
 /// An output the workflow exposes: `<step>.<output>`.
@@ -152,8 +180,10 @@ impl Workflow {
     pub fn needs(step: &Step) -> BTreeSet<&str> {
         let mut needs: BTreeSet<&str> = step.after.iter().map(String::as_str).collect();
         for source in step.inputs.values().chain(step.when.as_ref()) {
-            if let Source::Output { step, .. } = source {
-                needs.insert(step);
+            for member in source.members() {
+                if let Source::Output { step, .. } = member {
+                    needs.insert(step);
+                }
             }
         }
         needs
@@ -257,6 +287,13 @@ fn describe(carried: Carried) -> String {
 }
 
 /// Whether a value of `from` may feed an input taking `into`; `None` = yes, else why not.
+fn value_from_into_files(step: &str, input: &str) -> String {
+    format!(
+        "step {step:?} input {input:?} takes files, but its valueFrom makes a json value: \
+         give it a source without valueFrom"
+    )
+}
+
 fn mismatch(from: Carried, into: Carried) -> Option<String> {
     match (from, into) {
         (Carried::Files { multiple: true }, Carried::Files { multiple: false }) => {
@@ -483,6 +520,13 @@ pub fn compile(
                         continue;
                     }
                 },
+                // A valueFrom makes the value: its literal is only its `self`.
+                Source::Literal { .. } if step.value_from.contains_key(input) => {
+                    if !matches!(into, Carried::Json(_)) {
+                        problem(at_input, value_from_into_files(&step.name, input));
+                    }
+                    continue;
+                }
                 Source::Literal { value } => {
                     match into {
                         Carried::Files { .. } => problem(
@@ -503,6 +547,48 @@ pub fn compile(
                         Carried::Json(_) => {}
                     }
                     continue;
+                }
+                Source::Merge { sources, .. } => {
+                    let mut carried = Vec::new();
+                    for member in sources {
+                        let found = match member {
+                            Source::Input { name } => workflow_inputs.get(name.as_str()).copied(),
+                            Source::Output {
+                                step: producer,
+                                output,
+                            } if producer != &step.name => processes
+                                .get(producer.as_str())
+                                .and_then(|p| output_carries(p, output)),
+                            _ => None,
+                        };
+                        match found {
+                            Some(one) => carried.push(one),
+                            None => problem(
+                                at_input.clone(),
+                                format!(
+                                    "step {:?} input {input:?} reads {member:?}, which is no workflow input and no output of another step",
+                                    step.name
+                                ),
+                            ),
+                        }
+                    }
+                    if carried.len() != sources.len() {
+                        continue;
+                    }
+                    if carried.iter().all(|c| matches!(c, Carried::Files { .. })) {
+                        Carried::Files { multiple: true }
+                    } else if carried.iter().all(|c| matches!(c, Carried::Json(_))) {
+                        Carried::Json(JsonType::Array)
+                    } else {
+                        problem(
+                            at_input,
+                            format!(
+                                "step {:?} input {input:?} reads a list of sources that mixes files and json values: read one kind",
+                                step.name
+                            ),
+                        );
+                        continue;
+                    }
                 }
                 Source::Output {
                     step: producer,
@@ -551,6 +637,12 @@ pub fn compile(
                     }
                 }
             };
+            if step.value_from.contains_key(input) {
+                if !matches!(into, Carried::Json(_)) {
+                    problem(at_input, value_from_into_files(&step.name, input));
+                }
+                continue;
+            }
             // A scattered input takes its source's files one at a time.
             let from = match (from, step.scatter.as_deref() == Some(input.as_str())) {
                 (Carried::Files { .. }, true) => Carried::Files { multiple: false },
@@ -575,6 +667,7 @@ pub fn compile(
                 } => processes
                     .get(producer.as_str())
                     .and_then(|p| output_carries(p, output)),
+                Source::Merge { .. } => None,
             };
             if carried != Some(Carried::Json(JsonType::Boolean)) {
                 problem(
@@ -821,6 +914,7 @@ mod tests {
             remote_outputs: None,
             scatter: None,
             when: None,
+            ..Step::default()
         }
     }
 

@@ -350,6 +350,7 @@ impl<'a> Planner<'a> {
             remote_outputs: None,
             scatter: None,
             when: None,
+            ..Step::default()
         });
     }
 

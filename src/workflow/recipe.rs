@@ -337,6 +337,7 @@ fn read_node(name: &str, node: &Value, at: &str) -> Result<Step, Vec<Problem>> {
             remote_outputs: None,
             scatter,
             when,
+            ..Step::default()
         })
     } else {
         Err(problems)

@@ -572,14 +572,14 @@ async fn bad_cwl_packages_get_400s_saying_what_to_fix() {
             "Directory",
         ),
         (
-            "a workflow step with valueFrom",
+            "a workflow step with pickValue",
             "cwlVersion: v1.2\n$graph:\n- class: Workflow\n  id: main\n  \
-             requirements: {StepInputExpressionRequirement: {}}\n  inputs: {w: string}\n  \
-             outputs: []\n  steps:\n    s: {run: '#t', in: {x: {source: w, valueFrom: \
-             '$(self)'}}, out: []}\n- {class: CommandLineTool, id: t, inputs: {x: string}, \
+             requirements: {MultipleInputFeatureRequirement: {}}\n  inputs: {w: string?, v: string?}\n  \
+             outputs: []\n  steps:\n    s: {run: '#t', in: {x: {source: [w, v], pickValue: \
+             first_non_null}}, out: []}\n- {class: CommandLineTool, id: t, inputs: {x: string}, \
              outputs: [], baseCommand: 'true'}\n"
                 .to_string(),
-            "valueFrom",
+            "pickValue",
         ),
     ];
     for (what, body, expected) in cases {
@@ -1260,6 +1260,93 @@ async fn an_application_package_workflow_deploys_and_runs_like_cwltool() {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{gone}");
+    }
+    app.stop().await;
+}
+
+/// A deployed Workflow whose steps use `valueFrom` (StepInputExpressionRequirement) and a
+/// list of sources (MultipleInputFeatureRequirement, `merge_flattened`) runs on the
+/// workflow engine and gives cwltool's outputs for the same inputs.
+#[tokio::test]
+async fn a_workflow_with_value_from_and_merged_sources_runs_like_cwltool() {
+    let data = tempfile::tempdir().unwrap();
+    let app = cwl_app(data.path().to_path_buf()).await;
+    let id = unique("cwl-vf");
+    let mut graph = app_graph(&id);
+    let join = json!({
+        "class": "CommandLineTool", "id": "join",
+        "requirements": {"DockerRequirement": {"dockerPull": "ades-busybox:latest"}},
+        "baseCommand": "echo",
+        "inputs": {"words": {"type": "string[]", "inputBinding": {"position": 1}}},
+        "stdout": "joined.txt",
+        "outputs": {"joined": {"type": "string", "outputBinding": {
+            "glob": "joined.txt", "loadContents": true, "outputEval": "$(self[0].contents)"}}}
+    });
+    let workflow = json!({
+        "class": "Workflow", "id": id,
+        "requirements": {"MultipleInputFeatureRequirement": {}, "StepInputExpressionRequirement": {}},
+        "inputs": {"text": "File", "word": "string", "extra": "string"},
+        "outputs": {
+            "said": {"type": "string", "outputSource": "shouting/said"},
+            "joined": {"type": "string", "outputSource": "joining/joined"}
+        },
+        "steps": {
+            "shouting": {"run": "#shout", "out": ["upper", "said"], "in": {
+                "text": "text",
+                "word": {"source": "word", "valueFrom": "<$(self)>"},
+                // The second of a merged list, picked by reference.
+                "suffix": {"source": ["word", "extra"], "valueFrom": "$(self[1])"}
+            }},
+            "joining": {"run": "#join", "out": ["joined"], "in": {
+                "words": {"source": ["word", "extra", "shouting/said"], "linkMerge": "merge_flattened"}
+            }}
+        }
+    });
+    graph["$graph"][0] = workflow;
+    graph["$graph"][2] = join;
+
+    let dir = tempfile::tempdir().unwrap();
+    let document = dir.path().join("app.cwl");
+    std::fs::write(&document, serde_json::to_vec_pretty(&graph).unwrap()).unwrap();
+    std::fs::write(dir.path().join("text.txt"), TEXT).unwrap();
+    let job = dir.path().join("job.yml");
+    std::fs::write(
+        &job,
+        "text: {class: File, location: text.txt, format: \
+         'https://www.iana.org/assignments/media-types/text/plain'}\nword: vf\nextra: more\n",
+    )
+    .unwrap();
+    let theirs = cwltool(
+        Path::new(&format!("{}#{id}", document.display())),
+        &job,
+        &dir.path().join("out"),
+    );
+    assert_eq!(theirs["said"], "<vf>more\n", "{theirs:#}");
+
+    let (status, body) = send(
+        &app,
+        reqwest::Method::POST,
+        "/processes",
+        "application/cwl+json",
+        serde_json::to_vec(&graph).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body:#}");
+    let job = submit_async(
+        &app.client,
+        &app.url(&format!("/processes/{id}/execution")),
+        &json!({
+            "inputs": {"text": {"value": TEXT, "mediaType": "text/plain"}, "word": "vf", "extra": "more"},
+            "response": "document"
+        }),
+    )
+    .await;
+    let status = wait_final(&app.client, &job, Duration::from_secs(120)).await;
+    assert_eq!(status["status"], "successful", "{status:#}");
+    let results = get_json(&app.client, &format!("{job}/results")).await;
+    for output in ["said", "joined"] {
+        let ours = results[output].get("value").unwrap_or(&results[output]);
+        assert_eq!(ours, &theirs[output], "{output}: {results:#}");
     }
     app.stop().await;
 }
