@@ -10,8 +10,8 @@
 //! - the workflow's outputs: which step output each CWL `outputSource` names.
 //!
 //! What the workflow engine cannot do the same way is refused, naming the feature:
-//! `pickValue`, scatter over several inputs, `when`, subworkflows, ExpressionTools, a list
-//! of output sources, outputs read straight from inputs, and `run` references to files (a
+//! `pickValue`, scatter over several inputs, `when` with scatter, subworkflows,
+//! ExpressionTools, a list of output sources, outputs read straight from inputs, and `run` references to files (a
 //! deployed document is self-contained).
 
 use super::document::short_id;
@@ -187,9 +187,21 @@ pub fn plan(document: &Value, entry: Option<&str>) -> Result<Plan, CwlError> {
                 ))
             }
         }
-        if step.when.is_some() {
-            return Err(refuse("when", format!("{whose} has a when condition")));
-        }
+        let condition = match &step.when {
+            None => None,
+            Some(_) if !step.scatter.is_empty() => {
+                return Err(refuse(
+                    "when with scatter",
+                    format!("{whose} has a when condition and a scatter"),
+                ))
+            }
+            Some(Value::String(expression)) => Some(expression.clone()),
+            Some(other) => {
+                return Err(CwlError::Invalid(format!(
+                    "{whose}: its when is {other}, not an expression"
+                )))
+            }
+        };
         let scatter = match step.scatter.as_slice() {
             [] => None,
             [one] => Some(one.clone()),
@@ -245,7 +257,12 @@ pub fn plan(document: &Value, entry: Option<&str>) -> Result<Plan, CwlError> {
         }
         let mut bound = BTreeMap::new();
         let mut value_from = BTreeMap::new();
+        let mut local_inputs = std::collections::BTreeSet::new();
+        let declared: Vec<&str> = step.run.inputs().iter().map(|p| p.id.as_str()).collect();
         for input in &step.inputs {
+            if !declared.contains(&input.id.as_str()) {
+                local_inputs.insert(input.id.clone());
+            }
             let at = format!("{whose} input {}", input.id);
             if input.pick_value.is_some() {
                 return Err(refuse("pickValue", format!("{at} has a pickValue")));
@@ -299,6 +316,8 @@ pub fn plan(document: &Value, entry: Option<&str>) -> Result<Plan, CwlError> {
             inputs: bound,
             scatter,
             value_from,
+            local_inputs,
+            condition,
             expression_lib,
             ..Step::default()
         });

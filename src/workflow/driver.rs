@@ -177,6 +177,27 @@ impl Driver {
                 .all(|need| done.contains_key(need));
             // A step whose condition is false is skipped: done, without a job.
             if ready && !by_step.keys().any(|name| job_of_step(name, step)) {
+                if let Some(condition) = &step.condition {
+                    let mut request = step_request(&job, &workflow.defaults, step, &done);
+                    let holds = apply_value_from(step, &mut request)
+                        .and_then(|()| evaluate_condition(step, condition, &request));
+                    match holds {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            done.insert(step.name.as_str(), Vec::new());
+                            continue;
+                        }
+                        Err(why) => {
+                            let failure = ades_failure(
+                                STEP_FAILED,
+                                &format!("step {}: when failed", step.name),
+                                format!("Step {} cannot start: {why}", step.name),
+                                FailureCategory::Job,
+                            );
+                            return self.finish_failed(&job, failure, &steps).await;
+                        }
+                    }
+                }
                 if let Some(when) = &step.when {
                     let values = source_values(&job, &workflow.defaults, when, &done);
                     let holds = matches!(
@@ -251,7 +272,11 @@ impl Driver {
                 },
             };
             for (name, mut request) in plan {
-                if let Err(why) = apply_value_from(step, &mut request) {
+                let made = apply_value_from(step, &mut request);
+                for local in &step.local_inputs {
+                    request.inputs.remove(local);
+                }
+                if let Err(why) = made {
                     let failure = ades_failure(
                         STEP_FAILED,
                         &format!("step {name}: valueFrom failed"),
@@ -646,6 +671,38 @@ fn file_object(location: &str) -> serde_json::Value {
         "nameroot": nameroot,
         "nameext": nameext,
     })
+}
+
+/// The step's CWL `when` over its inputs (as `valueFrom` left them): true or false, else
+/// why not.
+fn evaluate_condition(
+    step: &super::Step,
+    condition: &str,
+    request: &ExecuteRequest,
+) -> Result<bool, String> {
+    let inputs: serde_json::Map<String, serde_json::Value> = request
+        .inputs
+        .iter()
+        .map(|(name, values)| (name.clone(), value_of(values)))
+        .collect();
+    let inputs = serde_json::Value::Object(inputs);
+    let runtime = serde_json::json!({});
+    let context = crate::cwl::expression::Context {
+        inputs: &inputs,
+        self_: &serde_json::Value::Null,
+        runtime: &runtime,
+        library: step.expression_lib.as_deref(),
+    };
+    match crate::cwl::expression::evaluate(
+        &serde_json::Value::String(condition.to_string()),
+        &context,
+    ) {
+        Ok(serde_json::Value::Bool(holds)) => Ok(holds),
+        Ok(other) => Err(format!(
+            "its when {condition} gives {other}, not true or false"
+        )),
+        Err(err) => Err(format!("its when: {err}")),
+    }
 }
 
 /// Applies the step's `valueFrom`s to one job's request: each input's expression sees

@@ -88,8 +88,17 @@ pub struct Step {
     /// every input before any valueFrom; the input gets the (json) result.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub value_from: BTreeMap<String, String>,
+    /// Inputs of the step that its process does not declare (CWL step inputs that only
+    /// its `value_from` and `condition` read): evaluated like the others, never passed on.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub local_inputs: BTreeSet<String>,
+    /// A CWL `when`: an expression over the step's inputs (after `value_from`), evaluated
+    /// when the step is ready; `false` skips it as `when` does, anything but a boolean
+    /// fails the workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
     /// The JavaScript library of the CWL `InlineJavascriptRequirement` in effect for
-    /// `value_from`; `None`: parameter references only.
+    /// `value_from` and `condition`; `None`: parameter references only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expression_lib: Option<String>,
 }
@@ -496,6 +505,9 @@ pub fn compile(
         }
         for (input, source) in &step.inputs {
             let at_input = format!("{at}/input/{input}");
+            if step.local_inputs.contains(input) {
+                continue;
+            }
             let Some((into, _)) = input_carries(process, input) else {
                 problem(
                     at_input,

@@ -1264,11 +1264,12 @@ async fn an_application_package_workflow_deploys_and_runs_like_cwltool() {
     app.stop().await;
 }
 
-/// A deployed Workflow whose steps use `valueFrom` (StepInputExpressionRequirement) and a
-/// list of sources (MultipleInputFeatureRequirement, `merge_flattened`) runs on the
-/// workflow engine and gives cwltool's outputs for the same inputs.
+/// A deployed Workflow whose steps use `valueFrom` (StepInputExpressionRequirement), a
+/// list of sources (MultipleInputFeatureRequirement, `merge_flattened`) and `when` over a
+/// step input its tool does not declare runs on the workflow engine and gives cwltool's
+/// outputs for the same inputs; with the condition false the step is skipped.
 #[tokio::test]
-async fn a_workflow_with_value_from_and_merged_sources_runs_like_cwltool() {
+async fn a_workflow_with_value_from_merged_sources_and_when_runs_like_cwltool() {
     let data = tempfile::tempdir().unwrap();
     let app = cwl_app(data.path().to_path_buf()).await;
     let id = unique("cwl-vf");
@@ -1285,7 +1286,7 @@ async fn a_workflow_with_value_from_and_merged_sources_runs_like_cwltool() {
     let workflow = json!({
         "class": "Workflow", "id": id,
         "requirements": {"MultipleInputFeatureRequirement": {}, "StepInputExpressionRequirement": {}},
-        "inputs": {"text": "File", "word": "string", "extra": "string"},
+        "inputs": {"text": "File", "word": "string", "extra": "string", "go": "boolean"},
         "outputs": {
             "said": {"type": "string", "outputSource": "shouting/said"},
             "joined": {"type": "string", "outputSource": "joining/joined"}
@@ -1297,8 +1298,9 @@ async fn a_workflow_with_value_from_and_merged_sources_runs_like_cwltool() {
                 // The second of a merged list, picked by reference.
                 "suffix": {"source": ["word", "extra"], "valueFrom": "$(self[1])"}
             }},
-            "joining": {"run": "#join", "out": ["joined"], "in": {
-                "words": {"source": ["word", "extra", "shouting/said"], "linkMerge": "merge_flattened"}
+            "joining": {"run": "#join", "out": ["joined"], "when": "$(inputs.go)", "in": {
+                "words": {"source": ["word", "extra", "shouting/said"], "linkMerge": "merge_flattened"},
+                "go": "go"
             }}
         }
     });
@@ -1313,7 +1315,8 @@ async fn a_workflow_with_value_from_and_merged_sources_runs_like_cwltool() {
     std::fs::write(
         &job,
         "text: {class: File, location: text.txt, format: \
-         'https://www.iana.org/assignments/media-types/text/plain'}\nword: vf\nextra: more\n",
+         'https://www.iana.org/assignments/media-types/text/plain'}\nword: vf\nextra: more\n\
+         go: true\n",
     )
     .unwrap();
     let theirs = cwltool(
@@ -1332,21 +1335,30 @@ async fn a_workflow_with_value_from_and_merged_sources_runs_like_cwltool() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body:#}");
-    let job = submit_async(
-        &app.client,
-        &app.url(&format!("/processes/{id}/execution")),
-        &json!({
-            "inputs": {"text": {"value": TEXT, "mediaType": "text/plain"}, "word": "vf", "extra": "more"},
-            "response": "document"
-        }),
-    )
-    .await;
-    let status = wait_final(&app.client, &job, Duration::from_secs(120)).await;
-    assert_eq!(status["status"], "successful", "{status:#}");
-    let results = get_json(&app.client, &format!("{job}/results")).await;
+    let run = |go: bool| {
+        let url = app.url(&format!("/processes/{id}/execution"));
+        let client = app.client.clone();
+        async move {
+            let body = json!({
+                "inputs": {"text": {"value": TEXT, "mediaType": "text/plain"}, "word": "vf",
+                    "extra": "more", "go": go},
+                "response": "document"
+            });
+            let job = submit_async(&client, &url, &body).await;
+            let status = wait_final(&client, &job, Duration::from_secs(120)).await;
+            assert_eq!(status["status"], "successful", "{status:#}");
+            get_json(&client, &format!("{job}/results")).await
+        }
+    };
+    let results = run(true).await;
     for output in ["said", "joined"] {
         let ours = results[output].get("value").unwrap_or(&results[output]);
         assert_eq!(ours, &theirs[output], "{output}: {results:#}");
     }
+    // With go false the joining step is skipped: no joined (cwltool: null), said as before.
+    let results = run(false).await;
+    assert!(results.get("joined").is_none(), "{results:#}");
+    let said = results["said"].get("value").unwrap_or(&results["said"]);
+    assert_eq!(said, &theirs["said"], "{results:#}");
     app.stop().await;
 }
