@@ -62,12 +62,7 @@ pub fn build_command_line(
     runtime: &Value,
 ) -> Result<Vec<Word>, CwlError> {
     let library = tool.javascript_library();
-    let base = Context {
-        inputs,
-        self_: &Value::Null,
-        runtime,
-        library: library.as_deref(),
-    };
+    let base = Context::new(inputs, runtime, library.as_deref());
     let base = &base;
     let mut bindings = Vec::new();
     for (index, argument) in tool.arguments.iter().enumerate() {

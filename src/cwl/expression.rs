@@ -39,6 +39,18 @@ pub struct Context<'a> {
     pub library: Option<&'a str>,
 }
 
+impl<'a> Context<'a> {
+    /// A context with no `self` (null), for a process's own expressions.
+    pub fn new(inputs: &'a Value, runtime: &'a Value, library: Option<&'a str>) -> Self {
+        Context {
+            inputs,
+            self_: &Value::Null,
+            runtime,
+            library,
+        }
+    }
+}
+
 /// Whether `text` holds an expression (`$(` or `${` not escaped).
 pub fn has_expression(text: &str) -> bool {
     let bytes = text.as_bytes();

@@ -65,12 +65,7 @@ pub fn collect_outputs(
         return Ok(value);
     }
     let library = tool.javascript_library();
-    let base = Context {
-        inputs,
-        self_: &Value::Null,
-        runtime,
-        library: library.as_deref(),
-    };
+    let base = Context::new(inputs, runtime, library.as_deref());
     let mut out = Map::new();
     for output in &tool.outputs {
         let value = collect_one(output, &base, layout)?;

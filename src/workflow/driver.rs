@@ -673,6 +673,17 @@ fn file_object(location: &str) -> serde_json::Value {
     })
 }
 
+/// A request's inputs as a CWL expression's `inputs` object (see [`value_of`]).
+fn inputs_as_cwl(request: &ExecuteRequest) -> serde_json::Value {
+    serde_json::Value::Object(
+        request
+            .inputs
+            .iter()
+            .map(|(name, values)| (name.clone(), value_of(values)))
+            .collect(),
+    )
+}
+
 /// The step's CWL `when` over its inputs (as `valueFrom` left them): true or false, else
 /// why not.
 fn evaluate_condition(
@@ -680,19 +691,10 @@ fn evaluate_condition(
     condition: &str,
     request: &ExecuteRequest,
 ) -> Result<bool, String> {
-    let inputs: serde_json::Map<String, serde_json::Value> = request
-        .inputs
-        .iter()
-        .map(|(name, values)| (name.clone(), value_of(values)))
-        .collect();
-    let inputs = serde_json::Value::Object(inputs);
+    let inputs = inputs_as_cwl(request);
     let runtime = serde_json::json!({});
-    let context = crate::cwl::expression::Context {
-        inputs: &inputs,
-        self_: &serde_json::Value::Null,
-        runtime: &runtime,
-        library: step.expression_lib.as_deref(),
-    };
+    let context =
+        crate::cwl::expression::Context::new(&inputs, &runtime, step.expression_lib.as_deref());
     match crate::cwl::expression::evaluate(
         &serde_json::Value::String(condition.to_string()),
         &context,
@@ -712,12 +714,7 @@ fn apply_value_from(step: &super::Step, request: &mut ExecuteRequest) -> Result<
     if step.value_from.is_empty() {
         return Ok(());
     }
-    let before: serde_json::Map<String, serde_json::Value> = request
-        .inputs
-        .iter()
-        .map(|(name, values)| (name.clone(), value_of(values)))
-        .collect();
-    let before = serde_json::Value::Object(before);
+    let before = inputs_as_cwl(request);
     let runtime = serde_json::json!({});
     for (input, expression) in &step.value_from {
         let self_ = before
