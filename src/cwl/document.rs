@@ -29,6 +29,8 @@ pub struct Parameter {
     pub format: Option<Value>,
     pub secondary_files: Vec<Value>,
     pub load_contents: bool,
+    /// Its `loadListing` (`no_listing`, `shallow_listing`, `deep_listing`), if given.
+    pub load_listing: Option<String>,
 }
 
 /// A CommandLineTool as the runner needs it.
@@ -576,6 +578,10 @@ pub(crate) fn parameter(
         format: map.remove("format").map(|f| expand_prefixes(f, namespaces)),
         secondary_files: secondary_file_patterns(map.remove("secondaryFiles")),
         load_contents,
+        load_listing: map
+            .get("loadListing")
+            .and_then(Value::as_str)
+            .map(str::to_string),
     })
 }
 

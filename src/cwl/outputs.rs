@@ -102,6 +102,7 @@ fn collect_one(output: &Parameter, base: &Context, layout: &Layout) -> Result<Va
                     .cloned()
                     .unwrap_or_default(),
                 load_contents: false,
+                load_listing: None,
             };
             record.insert(name, collect_one(&parameter, base, layout)?);
         }

@@ -75,6 +75,7 @@ pub async fn run_tool(
         count: 0,
         library: library.clone(),
         inputs: Value::Null,
+        listing: Listing::None,
     };
 
     // Inputs: the job order completed with defaults and checked, then staged (a
@@ -106,8 +107,15 @@ pub async fn run_tool(
     }
     stager.inputs = Value::Object(given.clone());
     let mut inputs = Map::new();
+    // `loadListing`: the input's own, else the tool's LoadListingRequirement, else none.
+    let tool_listing = tool
+        .requirement("LoadListingRequirement")
+        .and_then(|r| r.get("loadListing"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
     for input in &tool.inputs {
         let mut value = given.remove(&input.id).unwrap_or(Value::Null);
+        stager.listing = Listing::of(input.load_listing.as_ref().or(tool_listing.as_ref()));
         stager.stage(&mut value, &input.ty, &input.secondary_files)?;
         if input.load_contents {
             if let Value::Object(_) = value {
@@ -526,6 +534,61 @@ struct Stager {
     /// For secondaryFiles patterns that are expressions: the library and the inputs.
     library: Option<String>,
     inputs: Value,
+    /// The `listing` a staged Directory of the input being staged gets.
+    listing: Listing,
+}
+
+/// How much of a Directory input's content its object lists (CWL `loadListing`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listing {
+    None,
+    Shallow,
+    Deep,
+}
+
+impl Listing {
+    fn of(mode: Option<&String>) -> Listing {
+        match mode.map(String::as_str) {
+            Some("shallow_listing") => Listing::Shallow,
+            Some("deep_listing") => Listing::Deep,
+            _ => Listing::None,
+        }
+    }
+}
+
+/// The listing of the host directory `host`, seen in the container at `container`: its
+/// entries by name, Files with their size, Directories with their own listing when `deep`.
+fn list_directory(host: &Path, container: &str, deep: bool) -> Result<Vec<Value>, CwlError> {
+    let mut entries: Vec<_> = std::fs::read_dir(host)
+        .map_err(|err| io_error(host, err))?
+        .filter_map(Result::ok)
+        .collect();
+    entries.sort_by_key(|entry| entry.file_name());
+    let mut listing = Vec::new();
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        let inside = format!("{container}/{name}");
+        let mut object = json!({
+            "location": file_location(&path),
+            "path": inside,
+            "basename": name,
+        });
+        if path.is_dir() {
+            object["class"] = json!("Directory");
+            if deep {
+                object["listing"] = Value::Array(list_directory(&path, &inside, true)?);
+            }
+        } else {
+            let (nameroot, nameext) = split_name(&name);
+            object["class"] = json!("File");
+            object["nameroot"] = json!(nameroot);
+            object["nameext"] = json!(nameext);
+            object["size"] = json!(entry.metadata().map(|m| m.len()).unwrap_or(0));
+        }
+        listing.push(object);
+    }
+    Ok(listing)
 }
 
 impl Stager {
@@ -699,6 +762,9 @@ impl Stager {
             for entry in listing {
                 set_paths_under(entry, &container);
             }
+        } else if self.listing != Listing::None && host.is_dir() {
+            let deep = self.listing == Listing::Deep;
+            value["listing"] = Value::Array(list_directory(&host, &container, deep)?);
         }
         Ok(())
     }

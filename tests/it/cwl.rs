@@ -503,7 +503,7 @@ fn a_workflow_whose_source_names_nothing_is_refused_listing_every_problem() {
 /// conformance/cwl/run.sh).
 /// (Not the first test of the list, `cl_basic_generation`: cwltest's `-s` cannot select
 /// test number 0.)
-const CONFORMANCE_SUBSET: [&str; 49] = [
+const CONFORMANCE_SUBSET: [&str; 51] = [
     "valuefrom_constant_overrides_inputs",
     "nested_prefixes_arrays",
     "cl_optional_inputs_missing",
@@ -555,6 +555,9 @@ const CONFORMANCE_SUBSET: [&str; 49] = [
     "valuefrom_wf_step_multiple",
     "expressionlib_tool_wf_override",
     "scatter_multi_input_embedded_subworkflow",
+    // loadListing.
+    "listing_requirement_shallow",
+    "listing_loadListing_deep",
 ];
 
 #[test]
