@@ -145,12 +145,32 @@ fn value_of(part: &Part, context: &Context) -> Result<Value, ExpressionError> {
     }
 }
 
-/// A value interpolated into a string: strings as they are, null as `null`, numbers and
-/// booleans as JSON, objects and arrays as compact JSON.
+/// A value interpolated into a string: strings as they are, anything else as JSON the way
+/// cwltool writes it (Python's `json.dumps`: `", "` between items, `": "` after keys), which
+/// tests compare byte for byte (an InitialWorkDir entry's checksum).
 pub fn to_text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
-        other => to_json(other),
+        other => to_spaced_json(other),
+    }
+}
+
+fn to_spaced_json(value: &Value) -> String {
+    match value {
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(to_spaced_json).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Object(map) => {
+            let fields: Vec<String> = map
+                .iter()
+                .map(|(key, item)| {
+                    format!("{}: {}", Value::String(key.clone()), to_spaced_json(item))
+                })
+                .collect();
+            format!("{{{}}}", fields.join(", "))
+        }
+        scalar => to_json(scalar),
     }
 }
 
@@ -494,7 +514,7 @@ mod tests {
             json!("out-hello.txt")
         );
         assert_eq!(eval("n=$(runtime.cores)").unwrap(), json!("n=2"));
-        assert_eq!(eval("l=$(inputs.list)").unwrap(), json!("l=[1,2,3]"));
+        assert_eq!(eval("l=$(inputs.list)").unwrap(), json!("l=[1, 2, 3]"));
         assert_eq!(eval("$(inputs.nothing)!").unwrap(), json!("null!"));
         assert_eq!(eval("plain").unwrap(), json!("plain"));
         assert_eq!(eval("").unwrap(), json!(""));

@@ -965,7 +965,17 @@ fn initial_work_dir(
             let target = work.join(&name);
             if class_of(&value).is_some() {
                 place(&value, &target, &mut moved, &name)?;
-            } else if let Value::Array(list) = &value {
+            } else if let Value::Array(list) =
+                // A list of Files and Directories goes in a folder; any other list is data,
+                // written as JSON like any other non-string value.
+                Some(&value)
+                    .filter(|v| {
+                        v.as_array().is_some_and(|l| {
+                            !l.is_empty() && l.iter().all(|x| class_of(x).is_some())
+                        })
+                    })
+                    .unwrap_or(&Value::Null)
+            {
                 for v in list {
                     if class_of(v).is_some() {
                         let base = v
@@ -978,7 +988,7 @@ fn initial_work_dir(
             } else {
                 let text = match &value {
                     Value::String(s) => s.clone(),
-                    other => serde_json::to_string(other).unwrap_or_default(),
+                    other => super::expression::to_text(other),
                 };
                 if let Some(parent) = target.parent() {
                     std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
