@@ -75,7 +75,9 @@ async fn run_inner(args: &CwlRunArgs) -> Result<Value, CwlError> {
     })?;
     let outdir = std::fs::canonicalize(&args.outdir).unwrap_or(args.outdir.clone());
     if let Process::Expression(tool) = &process {
-        return cwl::workflow_run::run_expression_tool(tool, job_order, &job_dir);
+        let mut outputs = cwl::workflow_run::run_expression_tool(tool, job_order, &job_dir)?;
+        cwl::run::realize_literals(&mut outputs, &outdir)?;
+        return Ok(outputs);
     }
     let engine = connect_engine(Vec::new())
         .await

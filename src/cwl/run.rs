@@ -795,6 +795,34 @@ fn set_paths_under(entry: &mut Value, parent: &str) {
 }
 
 /// Writes a literal File (`contents`) or Directory (`listing`) at `path`.
+/// Writes the File and Directory literals of an output object (`contents`, `listing`
+/// without a `location`, as an ExpressionTool makes them) into `outdir`, each replaced by
+/// the object of the file written.
+pub fn realize_literals(value: &mut Value, outdir: &Path) -> Result<(), CwlError> {
+    if class_of(value).is_some() {
+        let located = value.get("location").is_some() || value.get("path").is_some();
+        let Some(name) = value.get("basename").and_then(Value::as_str) else {
+            return Ok(());
+        };
+        if located {
+            return Ok(());
+        }
+        let path = outdir.join(name);
+        write_literal(value, &path)?;
+        *value = super::outputs::file_object(&path, outdir)?;
+        return Ok(());
+    }
+    match value {
+        Value::Array(items) => items
+            .iter_mut()
+            .try_for_each(|item| realize_literals(item, outdir)),
+        Value::Object(map) => map
+            .values_mut()
+            .try_for_each(|item| realize_literals(item, outdir)),
+        _ => Ok(()),
+    }
+}
+
 fn write_literal(value: &Value, path: &Path) -> Result<(), CwlError> {
     if class_of(value) == Some("Directory") {
         std::fs::create_dir_all(path).map_err(|e| io_error(path, e))?;

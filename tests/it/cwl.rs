@@ -503,7 +503,7 @@ fn a_workflow_whose_source_names_nothing_is_refused_listing_every_problem() {
 /// conformance/cwl/run.sh).
 /// (Not the first test of the list, `cl_basic_generation`: cwltest's `-s` cannot select
 /// test number 0.)
-const CONFORMANCE_SUBSET: [&str; 51] = [
+const CONFORMANCE_SUBSET: [&str; 52] = [
     "valuefrom_constant_overrides_inputs",
     "nested_prefixes_arrays",
     "cl_optional_inputs_missing",
@@ -548,6 +548,7 @@ const CONFORMANCE_SUBSET: [&str; 51] = [
     "expression_parseint",
     "expression_outputEval",
     "expression_tool_int_array_output",
+    "exprtool_file_literal",
     "null_missing_params",
     "js-input-record",
     "very_big_and_very_floats",
