@@ -148,6 +148,9 @@ fn collect_one(output: &Parameter, base: &Context, layout: &Layout) -> Result<Va
                     ..*base
                 },
             )?;
+            // Files the expression names by their path in the container are the files
+            // the tool left there.
+            complete_file_objects(&mut value, layout)?;
         } else if is_single_file(&output.ty) {
             value = match value {
                 Value::Array(mut items) if items.len() == 1 => items.remove(0),
