@@ -636,10 +636,22 @@ impl DockerEngine {
 
         // A killed container exits 137; report why it was killed instead: by us (timeout,
         // cancellation) or by the engine for going over its memory limit.
-        let (oom_killed, image_id) = match killed {
+        let (mut oom_killed, image_id) = match killed {
             Some(_) => (false, None),
             None => ended_state(docker, name).await,
         };
+        // The engine marks an OOM kill from an event of its own, which can land after the
+        // exit on a busy host: a SIGKILL nobody here sent is looked at again for up to a
+        // second before it counts as a plain exit.
+        if killed.is_none() && exit_code == Some(137) {
+            for _ in 0..OOM_RECHECKS {
+                if oom_killed {
+                    break;
+                }
+                tokio::time::sleep(OOM_RECHECK_PAUSE).await;
+                oom_killed = ended_state(docker, name).await.0;
+            }
+        }
         let exit = match (killed, exit_code) {
             (Some(reason), _) => reason,
             (None, Some(code)) if code != 0 && oom_killed => ContainerExit::OutOfMemory,
@@ -762,6 +774,10 @@ impl DockerEngine {
 
 /// Of the exited (not yet removed) container: whether the engine killed it for memory, and
 /// the id of the image it ran.
+/// How often, and how far apart, an unexplained SIGKILL is checked for an OOM kill.
+const OOM_RECHECKS: usize = 10;
+const OOM_RECHECK_PAUSE: Duration = Duration::from_millis(100);
+
 async fn ended_state(docker: &Docker, name: &str) -> (bool, Option<String>) {
     let options = None::<bollard::query_parameters::InspectContainerOptions>;
     match docker.inspect_container(name, options).await {
