@@ -154,6 +154,12 @@ async fn send(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// Deploys a package (`POST /processes`) and checks it was created.
+async fn deploy_ok(app: &TestApp, content_type: &str, body: Vec<u8>) {
+    let (status, answer) = send(app, reqwest::Method::POST, "/processes", content_type, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer:#}");
+}
+
 /// Serves `body` at `/<name>` on 127.0.0.1; returns the URL.
 async fn serve(name: &str, body: String) -> String {
     let app = axum::Router::new().route(
@@ -398,15 +404,7 @@ async fn a_deployed_cwl_tool_is_pinned_survives_a_restart_and_runs_through_wps()
     let data = tempfile::tempdir().unwrap();
     let app = cwl_app(data.path().to_path_buf()).await;
     let id = unique("cwl-pin");
-    let (status, body) = send(
-        &app,
-        reqwest::Method::POST,
-        "/processes",
-        "application/cwl",
-        tool_yaml(&id).into_bytes(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body:#}");
+    deploy_ok(&app, "application/cwl", tool_yaml(&id).into_bytes()).await;
     let description = get_json(&app.client, &app.url(&format!("/processes/{id}"))).await;
     let pinned = description["metadata"]
         .as_array()
@@ -855,15 +853,7 @@ outputs:
       outputEval: "$(self[0].contents.trim().split(' ').reverse().join(' '))"
 "#
     );
-    let (status, body) = send(
-        &app,
-        reqwest::Method::POST,
-        "/processes",
-        "application/cwl",
-        tool.into_bytes(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body:#}");
+    deploy_ok(&app, "application/cwl", tool.into_bytes()).await;
     let run = |inputs: Value| {
         let url = app.url(&format!("/processes/{id}/execution"));
         let client = app.client.clone();
@@ -902,15 +892,7 @@ async fn a_failing_tool_fails_its_job_saying_why() {
          inputs: {{code: {{type: int, inputBinding: {{position: 1}}}}}}\n\
          baseCommand: [sh, -c, 'echo failing; exit $0']\noutputs: []\n"
     );
-    let (status, body) = send(
-        &app,
-        reqwest::Method::POST,
-        "/processes",
-        "application/cwl",
-        tool.into_bytes(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body:#}");
+    deploy_ok(&app, "application/cwl", tool.into_bytes()).await;
     // A value of the wrong type is refused at submission.
     let response = app
         .client
@@ -949,15 +931,7 @@ async fn a_deployed_cwl_tool_survives_a_restart_on_postgresql() {
     };
     let app = start(database.url()).await;
     let id = unique("cwl-pg");
-    let (status, body) = send(
-        &app,
-        reqwest::Method::POST,
-        "/processes",
-        "application/cwl",
-        tool_yaml(&id).into_bytes(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body:#}");
+    deploy_ok(&app, "application/cwl", tool_yaml(&id).into_bytes()).await;
     app.stop().await;
 
     let app = start(database.url()).await;
@@ -993,15 +967,7 @@ outputs:
   txts: {{type: "File[]", outputBinding: {{glob: "d/*.txt"}}}}
 "#
     );
-    let (status, body) = send(
-        &app,
-        reqwest::Method::POST,
-        "/processes",
-        "application/cwl",
-        tool.into_bytes(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body:#}");
+    deploy_ok(&app, "application/cwl", tool.into_bytes()).await;
     let description = get_json(&app.client, &app.url(&format!("/processes/{id}"))).await;
     assert_eq!(description["inputs"]["parts"]["maxOccurs"], "unbounded");
     let job = submit_async(
@@ -1130,15 +1096,12 @@ async fn an_application_package_workflow_deploys_and_runs_like_cwltool() {
 
     // Deployed as an application package with the CWL by value.
     let package = json!({"executionUnit": {"value": graph, "mediaType": "application/cwl+json"}});
-    let (status, body) = send(
+    deploy_ok(
         &app,
-        reqwest::Method::POST,
-        "/processes",
         "application/ogcapppkg+json",
         serde_json::to_vec(&package).unwrap(),
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED, "{body:#}");
     let (status, body) = send(
         &app,
         reqwest::Method::POST,
@@ -1326,15 +1289,12 @@ async fn a_workflow_with_value_from_merged_sources_and_when_runs_like_cwltool() 
     );
     assert_eq!(theirs["said"], "<vf>more\n", "{theirs:#}");
 
-    let (status, body) = send(
+    deploy_ok(
         &app,
-        reqwest::Method::POST,
-        "/processes",
         "application/cwl+json",
         serde_json::to_vec(&graph).unwrap(),
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED, "{body:#}");
     let run = |go: bool| {
         let url = app.url(&format!("/processes/{id}/execution"));
         let client = app.client.clone();
