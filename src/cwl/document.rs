@@ -112,8 +112,31 @@ pub fn load_tool(path: &str) -> Result<Tool, CwlError> {
 /// Parses a CWL document held in `text` (YAML or JSON); `fragment` picks a process of a
 /// `$graph` by id (else `main`, else the only one).
 pub fn parse_tool(text: &str, base_dir: &Path, fragment: Option<&str>) -> Result<Tool, CwlError> {
-    let document = parse_yaml(text)?;
-    let document = resolve_imports(document, base_dir, 0)?;
+    let read = read_document(text, base_dir, fragment)?;
+    let Value::Object(process) = read.process else {
+        return Err(CwlError::Invalid("a process is a mapping".into()));
+    };
+    build_tool(process, base_dir.to_path_buf(), read.namespaces)
+}
+
+/// A CWL document read for one of its processes.
+pub(crate) struct ReadDocument {
+    /// The process: of the `$graph` (by fragment), else the document itself.
+    pub process: Value,
+    /// The document's `$graph`, empty without one.
+    pub graph: Vec<Value>,
+    /// `$namespaces`: prefix -> URI.
+    pub namespaces: BTreeMap<String, String>,
+}
+
+/// Reads `text` (`$import`/`$include` resolved against `base_dir`), picks the process
+/// `fragment` names, and checks its `cwlVersion` (the document's, else the process's).
+pub(crate) fn read_document(
+    text: &str,
+    base_dir: &Path,
+    fragment: Option<&str>,
+) -> Result<ReadDocument, CwlError> {
+    let document = resolve_imports(parse_yaml(text)?, base_dir, 0)?;
     let Value::Object(mut root) = document else {
         return Err(CwlError::Invalid(
             "a CWL document is a mapping with cwlVersion and class (or $graph)".into(),
@@ -132,17 +155,18 @@ pub fn parse_tool(text: &str, base_dir: &Path, fragment: Option<&str>) -> Result
         .get("cwlVersion")
         .and_then(Value::as_str)
         .map(str::to_string);
-    let process = match root.remove("$graph") {
-        Some(Value::Array(graph)) => select_from_graph(graph, fragment)?,
+    let graph = match root.remove("$graph") {
+        Some(Value::Array(graph)) => Some(graph),
         Some(_) => {
             return Err(CwlError::Invalid(
                 "$graph must be a list of processes".into(),
             ))
         }
-        None => Value::Object(root),
+        None => None,
     };
-    let Value::Object(process) = process else {
-        return Err(CwlError::Invalid("a process is a mapping".into()));
+    let process = match &graph {
+        Some(graph) => select_from_graph(graph.clone(), fragment)?,
+        None => Value::Object(root),
     };
     let version = version.or_else(|| {
         process
@@ -160,7 +184,11 @@ pub fn parse_tool(text: &str, base_dir: &Path, fragment: Option<&str>) -> Result
         }
         None => return Err(CwlError::Invalid("the document has no cwlVersion".into())),
     }
-    build_tool(process, base_dir.to_path_buf(), namespaces)
+    Ok(ReadDocument {
+        process,
+        graph: graph.unwrap_or_default(),
+        namespaces,
+    })
 }
 
 /// YAML (a superset of JSON) into JSON values.

@@ -9,8 +9,7 @@
 //! run is refused before any step runs. Running is [`super::workflow_run`]'s job.
 
 use super::document::{
-    as_class_list, as_id_list, build_tool, parameter, parse_yaml, resolve_imports,
-    schema_definitions, select_from_graph, short_id, Parameter, VERSIONS,
+    as_class_list, as_id_list, build_tool, parameter, schema_definitions, short_id, Parameter,
 };
 use super::expression::scan_for_javascript;
 use super::{CwlError, Tool};
@@ -233,60 +232,13 @@ pub fn parse_process(
     fragment: Option<&str>,
     depth: usize,
 ) -> Result<Process, CwlError> {
-    let document = resolve_imports(parse_yaml(text)?, base_dir, 0)?;
-    let Value::Object(mut root) = document else {
-        return Err(CwlError::Invalid(
-            "a CWL document is a mapping with cwlVersion and class (or $graph)".into(),
-        ));
-    };
-    let namespaces: BTreeMap<String, String> = root
-        .get("$namespaces")
-        .and_then(Value::as_object)
-        .map(|map| {
-            map.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                .collect()
-        })
-        .unwrap_or_default();
-    let version = root
-        .get("cwlVersion")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let graph = match root.remove("$graph") {
-        Some(Value::Array(graph)) => Some(graph),
-        Some(_) => {
-            return Err(CwlError::Invalid(
-                "$graph must be a list of processes".into(),
-            ))
-        }
-        None => None,
-    };
-    let process = match &graph {
-        Some(graph) => select_from_graph(graph.clone(), fragment)?,
-        None => Value::Object(root),
-    };
-    let version = version.or_else(|| {
-        process
-            .get("cwlVersion")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    });
-    match version.as_deref() {
-        Some(v) if VERSIONS.contains(&v) => {}
-        Some(v) => {
-            return Err(CwlError::Unsupported(format!(
-                "cwlVersion {v} is not supported: ades reads {}",
-                VERSIONS.join(", ")
-            )))
-        }
-        None => return Err(CwlError::Invalid("the document has no cwlVersion".into())),
-    }
+    let read = super::document::read_document(text, base_dir, fragment)?;
     let loader = Loader {
         base_dir: base_dir.to_path_buf(),
-        namespaces,
-        graph: graph.unwrap_or_default(),
+        namespaces: read.namespaces,
+        graph: read.graph,
     };
-    loader.build(process, depth)
+    loader.build(read.process, depth)
 }
 
 /// What a process of a document needs to read its `run` references.
